@@ -1,0 +1,1 @@
+//! Market data loading and backtesting for ballast.

@@ -1,0 +1,38 @@
+//! `ballast`: the command-line entry point and the only composition root.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// A self-hosted automatic portfolio rebalancing bot for crypto.
+#[derive(Debug, Parser)]
+#[command(name = "ballast", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the orders that bring a portfolio back to its target weights.
+    Plan(cmd::plan::PlanArgs),
+    /// Compute target weights from price history (equal, market cap, risk-based).
+    Weights(cmd::weights::WeightsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Plan(args) => cmd::plan::run(args),
+        Command::Weights(args) => cmd::weights::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
