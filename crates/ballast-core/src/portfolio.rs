@@ -151,22 +151,22 @@ impl Drift {
     }
 
     /// The asset with the largest drift of the given kind, if any asset drifts.
+    /// Assets with a zero target have no relative drift and are left out of the
+    /// relative ranking (see [`Drift::untargeted`]).
     pub fn worst(&self, kind: DriftKind) -> Option<(&Asset, Decimal)> {
         self.assets
             .iter()
-            .map(|(a, d)| {
-                let v = match kind {
-                    DriftKind::Absolute => d.absolute.abs(),
-                    DriftKind::Relative => d.relative.map(|r| r.abs()).unwrap_or(if d.current.is_zero() {
-                        Decimal::ZERO
-                    } else {
-                        Decimal::MAX
-                    }),
-                };
-                (a, v)
+            .filter_map(|(a, d)| match kind {
+                DriftKind::Absolute => Some((a, d.absolute.abs())),
+                DriftKind::Relative => d.relative.map(|r| (a, r.abs())),
             })
             .max_by(|x, y| x.1.cmp(&y.1).then_with(|| y.0.cmp(x.0)))
             .filter(|(_, v)| !v.is_zero())
+    }
+
+    /// The first asset held whose target weight is zero (a removed coin), if any.
+    pub fn untargeted(&self) -> Option<&Asset> {
+        self.assets.iter().find(|(_, d)| d.target.is_zero() && !d.current.is_zero()).map(|(a, _)| a)
     }
 
     /// True when some asset drifts strictly more than `threshold` (a fraction) of the
@@ -232,12 +232,15 @@ mod tests {
 
     #[test]
     fn untargeted_holding_exceeds_any_relative_threshold() {
-        let h: Holdings = [(a("BTC"), Qty(dec!(1))), (a("DOGE"), Qty(dec!(1)))].into();
+        let h: Holdings = [(a("BTC"), Qty(dec!(1))), (a("ETH"), Qty(dec!(100))), (a("DOGE"), Qty(dec!(0.01)))].into();
         let p: Prices = [(a("BTC"), Price(dec!(100))), (a("DOGE"), Price(dec!(1))), (a("ETH"), Price(dec!(1)))].into();
-        let t = TargetWeights::from_percent(&a("USDT"), &[(a("BTC"), dec!(99.5)), (a("ETH"), dec!(0.5))], TargetLimits::default())
+        let t = TargetWeights::from_percent(&a("USDT"), &[(a("BTC"), dec!(50)), (a("ETH"), dec!(50))], TargetLimits::default())
             .unwrap();
         let v = Valuation::new(&a("USDT"), &h, &p, Some(&t)).unwrap();
         let d = Drift::new(&v, &t);
-        assert!(d.exceeds(DriftKind::Relative, dec!(0.5)));
+        assert!(d.max_relative() < dec!(0.001), "targeted assets are on target");
+        assert!(d.exceeds(DriftKind::Relative, dec!(0.5)), "DOGE has no target");
+        assert_eq!(d.untargeted(), Some(&a("DOGE")));
+        assert_eq!(d.worst(DriftKind::Relative).unwrap().0, &a("BTC"));
     }
 }
