@@ -1,4 +1,5 @@
-//! One module per subcommand.
+//! One module per subcommand, plus shared readers.
 
 pub mod plan;
+pub mod tomlx;
 pub mod weights;
