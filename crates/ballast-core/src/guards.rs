@@ -149,7 +149,10 @@ mod tests {
         let g = guards(Some(dec!(20)), Some(dec!(50)));
         let inv = Notional(dec!(1000));
         assert_eq!(g.check_exit(Notional(dec!(800.01)), inv), None);
-        assert_eq!(g.check_exit(Notional(dec!(800)), inv), Some(Exit::StopLoss { value: Notional(dec!(800)), level: Notional(dec!(800)) }));
+        assert_eq!(
+            g.check_exit(Notional(dec!(800)), inv),
+            Some(Exit::StopLoss { value: Notional(dec!(800)), level: Notional(dec!(800)) })
+        );
         assert_eq!(g.check_exit(Notional(dec!(1499.99)), inv), None);
         assert!(matches!(g.check_exit(Notional(dec!(1500)), inv), Some(Exit::TakeProfit { .. })));
         assert_eq!(g.check_exit(Notional(dec!(1)), Notional(dec!(0))), None, "nothing invested net");

@@ -202,9 +202,7 @@ impl fmt::Display for Bps {
 /// (`"84500.01"`) or scientific (`"1e-8"`), with surrounding spaces ignored.
 pub fn parse_decimal(s: &str) -> Result<Decimal, CoreError> {
     let t = s.trim();
-    Decimal::from_str(t)
-        .or_else(|_| Decimal::from_scientific(t))
-        .map_err(|_| CoreError::NotANumber(s.to_string()))
+    Decimal::from_str(t).or_else(|_| Decimal::from_scientific(t)).map_err(|_| CoreError::NotANumber(s.to_string()))
 }
 
 #[cfg(test)]

@@ -359,7 +359,9 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let qty = rules.floor_qty(wanted);
         let notional = if sell_all { held * price } else { Notional(-*d) };
         match rules.check(qty, price) {
-            Some(v) => skipped.push(Skipped { asset: (*a).clone(), side: Side::Sell, notional, reason: SkipReason::Rule(v) }),
+            Some(v) => {
+                skipped.push(Skipped { asset: (*a).clone(), side: Side::Sell, notional, reason: SkipReason::Rule(v) })
+            }
             None => {
                 let leg = leg(a, Side::Sell, qty, price, f);
                 cash += leg.notional.0 - leg.fee.0;
@@ -375,14 +377,24 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
     let mut buy_legs = Vec::new();
     for (a, d) in buys {
         if scale.is_zero() {
-            skipped.push(Skipped { asset: a.clone(), side: Side::Buy, notional: Notional(d), reason: SkipReason::NoCash });
+            skipped.push(Skipped {
+                asset: a.clone(),
+                side: Side::Buy,
+                notional: Notional(d),
+                reason: SkipReason::NoCash,
+            });
             continue;
         }
         let rules = input.rules.get(a);
         let price = input.prices[a];
         let qty = rules.floor_qty(Qty(d * scale / price.0));
         match rules.check(qty, price) {
-            Some(v) => skipped.push(Skipped { asset: a.clone(), side: Side::Buy, notional: Notional(d), reason: SkipReason::Rule(v) }),
+            Some(v) => skipped.push(Skipped {
+                asset: a.clone(),
+                side: Side::Buy,
+                notional: Notional(d),
+                reason: SkipReason::Rule(v),
+            }),
             None => buy_legs.push(leg(a, Side::Buy, qty, price, f)),
         }
     }
@@ -397,7 +409,12 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let (asset, price) = (l.asset.clone(), l.price);
         match rules.check(qty, price) {
             Some(v) => {
-                skipped.push(Skipped { asset, side: Side::Buy, notional: buy_legs[i].notional, reason: SkipReason::Rule(v) });
+                skipped.push(Skipped {
+                    asset,
+                    side: Side::Buy,
+                    notional: buy_legs[i].notional,
+                    reason: SkipReason::Rule(v),
+                });
                 buy_legs.remove(i);
             }
             None => buy_legs[i] = leg(&asset, Side::Buy, qty, price, f),
@@ -457,7 +474,12 @@ pub fn plan_liquidation(
         let price = prices[asset];
         let qty = r.floor_qty(*held);
         match r.check(qty, price) {
-            Some(v) => skipped.push(Skipped { asset: asset.clone(), side: Side::Sell, notional: *held * price, reason: SkipReason::Rule(v) }),
+            Some(v) => skipped.push(Skipped {
+                asset: asset.clone(),
+                side: Side::Sell,
+                notional: *held * price,
+                reason: SkipReason::Rule(v),
+            }),
             None => legs.push(leg(asset, Side::Sell, qty, price, f)),
         }
     }

@@ -29,7 +29,12 @@ pub struct Valuation {
 impl Valuation {
     /// Values `holdings` at `prices`. Every non-quote asset held (or targeted, when
     /// `targets` is given) needs a positive price; holdings cannot be negative.
-    pub fn new(quote: &Asset, holdings: &Holdings, prices: &Prices, targets: Option<&TargetWeights>) -> Result<Self, CoreError> {
+    pub fn new(
+        quote: &Asset,
+        holdings: &Holdings,
+        prices: &Prices,
+        targets: Option<&TargetWeights>,
+    ) -> Result<Self, CoreError> {
         let mut values = BTreeMap::new();
         let mut cash = Notional::ZERO;
         for (asset, qty) in holdings {
@@ -219,8 +224,12 @@ mod tests {
     fn drift_absolute_and_relative() {
         let h: Holdings = [(a("BTC"), Qty(dec!(0.27))), (a("ETH"), Qty(dec!(0.73)))].into();
         let p: Prices = [(a("BTC"), Price(dec!(100))), (a("ETH"), Price(dec!(100)))].into();
-        let t = TargetWeights::from_percent(&a("USDT"), &[(a("BTC"), dec!(25)), (a("ETH"), dec!(75))], TargetLimits::default())
-            .unwrap();
+        let t = TargetWeights::from_percent(
+            &a("USDT"),
+            &[(a("BTC"), dec!(25)), (a("ETH"), dec!(75))],
+            TargetLimits::default(),
+        )
+        .unwrap();
         let v = Valuation::new(&a("USDT"), &h, &p, Some(&t)).unwrap();
         let d = Drift::new(&v, &t);
         assert_eq!(d.max_absolute(), dec!(0.02));
@@ -234,8 +243,12 @@ mod tests {
     fn untargeted_holding_exceeds_any_relative_threshold() {
         let h: Holdings = [(a("BTC"), Qty(dec!(1))), (a("ETH"), Qty(dec!(100))), (a("DOGE"), Qty(dec!(0.01)))].into();
         let p: Prices = [(a("BTC"), Price(dec!(100))), (a("DOGE"), Price(dec!(1))), (a("ETH"), Price(dec!(1)))].into();
-        let t = TargetWeights::from_percent(&a("USDT"), &[(a("BTC"), dec!(50)), (a("ETH"), dec!(50))], TargetLimits::default())
-            .unwrap();
+        let t = TargetWeights::from_percent(
+            &a("USDT"),
+            &[(a("BTC"), dec!(50)), (a("ETH"), dec!(50))],
+            TargetLimits::default(),
+        )
+        .unwrap();
         let v = Valuation::new(&a("USDT"), &h, &p, Some(&t)).unwrap();
         let d = Drift::new(&v, &t);
         assert!(d.max_relative() < dec!(0.001), "targeted assets are on target");

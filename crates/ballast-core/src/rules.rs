@@ -38,24 +38,16 @@ impl Default for SymbolRules {
     /// The rules used when an exchange gives none: 8 decimals of quantity and price
     /// (the finest any supported venue uses) and no minimums.
     fn default() -> Self {
-        Self {
-            tick: Decimal::new(1, 8),
-            step: Decimal::new(1, 8),
-            min_qty: Decimal::ZERO,
-            min_notional: Decimal::ZERO,
-        }
+        Self { tick: Decimal::new(1, 8), step: Decimal::new(1, 8), min_qty: Decimal::ZERO, min_notional: Decimal::ZERO }
     }
 }
 
 impl SymbolRules {
     /// Checks that no field is negative.
     pub fn validate(&self, asset: &Asset) -> Result<(), CoreError> {
-        for (name, v) in [
-            ("tick", self.tick),
-            ("step", self.step),
-            ("min_qty", self.min_qty),
-            ("min_notional", self.min_notional),
-        ] {
+        for (name, v) in
+            [("tick", self.tick), ("step", self.step), ("min_qty", self.min_qty), ("min_notional", self.min_notional)]
+        {
             if v < Decimal::ZERO {
                 return Err(CoreError::Rules {
                     asset: asset.to_string(),
@@ -79,7 +71,9 @@ impl SymbolRules {
         }
         let units = price.0 / self.tick;
         let units = match how {
-            PriceRounding::Nearest => units.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+            PriceRounding::Nearest => {
+                units.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+            }
             PriceRounding::Down => units.floor(),
             PriceRounding::Up => units.ceil(),
         };

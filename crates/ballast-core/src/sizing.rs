@@ -55,7 +55,10 @@ pub fn min_investment(
         let price = price_of(prices, asset)?;
         let r = rules.get(asset);
         let need = (r.min_order_value(price).0 + r.step * price.0) * (Decimal::ONE + margin) * (Decimal::ONE + f) / w.0;
-        per_asset.insert(asset.clone(), Notional(need.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero)));
+        per_asset.insert(
+            asset.clone(),
+            Notional(need.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::AwayFromZero)),
+        );
     }
     let (binding, amount) = per_asset
         .iter()
@@ -86,11 +89,21 @@ mod tests {
             TargetLimits::default(),
         )
         .unwrap();
-        let p: Prices = [(a("BTC"), Price(dec!(84500))), (a("ETH"), Price(dec!(2400))), (a("XRP"), Price(dec!(2.5)))].into();
+        let p: Prices =
+            [(a("BTC"), Price(dec!(84500))), (a("ETH"), Price(dec!(2400))), (a("XRP"), Price(dec!(2.5)))].into();
         let mut rules = RulesBook::default();
-        rules.per_asset.insert(a("BTC"), SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) });
-        rules.per_asset.insert(a("ETH"), SymbolRules { tick: dec!(0.01), step: dec!(0.0001), min_qty: dec!(0.0001), min_notional: dec!(5) });
-        rules.per_asset.insert(a("XRP"), SymbolRules { tick: dec!(0.0001), step: dec!(1), min_qty: dec!(1), min_notional: dec!(5) });
+        rules.per_asset.insert(
+            a("BTC"),
+            SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) },
+        );
+        rules.per_asset.insert(
+            a("ETH"),
+            SymbolRules { tick: dec!(0.01), step: dec!(0.0001), min_qty: dec!(0.0001), min_notional: dec!(5) },
+        );
+        rules.per_asset.insert(
+            a("XRP"),
+            SymbolRules { tick: dec!(0.0001), step: dec!(1), min_qty: dec!(1), min_notional: dec!(5) },
+        );
         (t, p, rules)
     }
 

@@ -45,7 +45,11 @@ impl TargetWeights {
     }
 
     /// Builds targets from fractions (`BTC = 0.5`), in any order.
-    pub fn from_fractions(quote: &Asset, entries: &[(Asset, Decimal)], limits: TargetLimits) -> Result<Self, CoreError> {
+    pub fn from_fractions(
+        quote: &Asset,
+        entries: &[(Asset, Decimal)],
+        limits: TargetLimits,
+    ) -> Result<Self, CoreError> {
         Self::build(quote, entries, limits, Decimal::ONE, "")
     }
 
@@ -171,7 +175,8 @@ mod tests {
 
     #[test]
     fn cap_is_a_setting() {
-        let entries: Vec<_> = (0..13).map(|i| (a(&format!("C{i}")), Decimal::ONE_HUNDRED / Decimal::from(13))).collect();
+        let entries: Vec<_> =
+            (0..13).map(|i| (a(&format!("C{i}")), Decimal::ONE_HUNDRED / Decimal::from(13))).collect();
         let e = TargetWeights::from_percent(&a("USDT"), &entries, TargetLimits::default()).unwrap_err();
         assert!(e.to_string().contains("at most 12"), "{e}");
         let limits = TargetLimits { min_assets: 2, max_assets: 20 };

@@ -226,7 +226,9 @@ impl Decision {
     /// The calendar slot this decision consumed, if any.
     pub fn calendar_slot(&self) -> Option<Timestamp> {
         match self {
-            Self::Rebalance(RebalanceReason::Schedule { slot }) | Self::Hold(HoldReason::GateNotMet { slot, .. }) => Some(*slot),
+            Self::Rebalance(RebalanceReason::Schedule { slot }) | Self::Hold(HoldReason::GateNotMet { slot, .. }) => {
+                Some(*slot)
+            }
             _ => None,
         }
     }
@@ -243,11 +245,9 @@ fn fmt_drift(d: Decimal, kind: DriftKind) -> String {
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Rebalance(RebalanceReason::Drift { asset, drift, threshold }) => write!(
-                f,
-                "rebalance: {asset} drifted {} (threshold {threshold})",
-                fmt_drift(*drift, threshold.kind())
-            ),
+            Self::Rebalance(RebalanceReason::Drift { asset, drift, threshold }) => {
+                write!(f, "rebalance: {asset} drifted {} (threshold {threshold})", fmt_drift(*drift, threshold.kind()))
+            }
             Self::Rebalance(RebalanceReason::Untargeted { asset }) => {
                 write!(f, "rebalance: {asset} is held but has no target weight")
             }
@@ -338,8 +338,12 @@ mod tests {
     fn drift_at(btc_percent: Decimal) -> Drift {
         let h: Holdings = [(a("BTC"), Qty(btc_percent)), (a("ETH"), Qty(dec!(100) - btc_percent))].into();
         let p: Prices = [(a("BTC"), Price(dec!(1))), (a("ETH"), Price(dec!(1)))].into();
-        let t = TargetWeights::from_percent(&a("USDT"), &[(a("BTC"), dec!(50)), (a("ETH"), dec!(50))], TargetLimits::default())
-            .unwrap();
+        let t = TargetWeights::from_percent(
+            &a("USDT"),
+            &[(a("BTC"), dec!(50)), (a("ETH"), dec!(50))],
+            TargetLimits::default(),
+        )
+        .unwrap();
         Drift::new(&Valuation::new(&a("USDT"), &h, &p, Some(&t)).unwrap(), &t)
     }
 
@@ -384,13 +388,20 @@ mod tests {
 
     #[test]
     fn cooldown_ends_exactly_at_its_end() {
-        let t = Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), Some(Span::hours(1))).unwrap();
+        let t =
+            Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), Some(Span::hours(1))).unwrap();
         let state = TriggerState { started: Timestamp(0), last_rebalance: Some(Timestamp(10 * H)), last_slot: None };
         let d = drift_at(dec!(60));
-        assert_eq!(decide(&t, &state, &d, Timestamp(11 * H - 1)), Decision::Hold(HoldReason::CoolingDown { until: Timestamp(11 * H) }));
+        assert_eq!(
+            decide(&t, &state, &d, Timestamp(11 * H - 1)),
+            Decision::Hold(HoldReason::CoolingDown { until: Timestamp(11 * H) })
+        );
         assert!(decide(&t, &state, &d, Timestamp(11 * H)).is_rebalance());
         // within the band, the cooldown is not even looked at
-        assert!(matches!(decide(&t, &state, &drift_at(dec!(51)), Timestamp(10 * H)), Decision::Hold(HoldReason::WithinBand { .. })));
+        assert!(matches!(
+            decide(&t, &state, &drift_at(dec!(51)), Timestamp(10 * H)),
+            Decision::Hold(HoldReason::WithinBand { .. })
+        ));
     }
 
     #[test]
@@ -409,7 +420,10 @@ mod tests {
         let t = Trigger::calendar(Span::hours(4), None).unwrap();
         let mut state = TriggerState::new(Timestamp(0));
         let d = drift_at(dec!(50));
-        assert_eq!(decide(&t, &state, &d, Timestamp(4 * H - 1)), Decision::Hold(HoldReason::NotDue { next: Timestamp(4 * H) }));
+        assert_eq!(
+            decide(&t, &state, &d, Timestamp(4 * H - 1)),
+            Decision::Hold(HoldReason::NotDue { next: Timestamp(4 * H) })
+        );
         let first = decide(&t, &state, &d, Timestamp(4 * H));
         assert_eq!(first, Decision::Rebalance(RebalanceReason::Schedule { slot: Timestamp(4 * H) }));
         state.record(&first, Timestamp(4 * H));

@@ -259,12 +259,12 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         .prop_flat_map(|n| {
             (
                 Just(n),
-                prop::collection::vec((1i64..10_000_000_000, 0u32..=8), n),         // prices
-                prop::collection::vec(0i64..2_000_000_000, n),                      // holding values (cents)
-                prop::collection::vec(1u32..=100, n),                               // raw weights
-                0i64..500_000,                                                      // cash in cents
-                0i64..=50,                                                          // fee bps
-                prop::collection::vec((1i64..=10, 0u32..=10), n),                   // min notional, step scale
+                prop::collection::vec((1i64..10_000_000_000, 0u32..=8), n), // prices
+                prop::collection::vec(0i64..2_000_000_000, n),              // holding values (cents)
+                prop::collection::vec(1u32..=100, n),                       // raw weights
+                0i64..500_000,                                              // cash in cents
+                0i64..=50,                                                  // fee bps
+                prop::collection::vec((1i64..=10, 0u32..=10), n),           // min notional, step scale
             )
         })
         .prop_map(|(n, prices, values, raw, cash, fee, rules)| {
@@ -289,7 +289,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 let qty = (decimal(values[i], 2) / price).round_dp(step.scale());
                 s.holdings.insert(asset.clone(), Qty(qty));
                 s.prices.insert(asset.clone(), Price(price));
-                s.rules.per_asset.insert(asset.clone(), SymbolRules { tick: dec!(0.00000001), step, min_qty: step, min_notional });
+                s.rules
+                    .per_asset
+                    .insert(asset.clone(), SymbolRules { tick: dec!(0.00000001), step, min_qty: step, min_notional });
                 let w = if i + 1 == n {
                     Decimal::ONE_HUNDRED - assigned
                 } else {

@@ -7,7 +7,9 @@ use anyhow::{Context, Result};
 use ballast_core::planner::{Plan, PlanInput, RebalanceTo, RulesBook, plan_rebalance};
 use ballast_core::sizing::{DEFAULT_MARGIN, min_investment};
 use ballast_core::trigger::Threshold;
-use ballast_core::{Asset, Bps, DriftKind, Holdings, Price, Prices, Qty, SymbolRules, TargetLimits, TargetWeights, Valuation};
+use ballast_core::{
+    Asset, Bps, DriftKind, Holdings, Price, Prices, Qty, SymbolRules, TargetLimits, TargetWeights, Valuation,
+};
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -155,7 +157,10 @@ pub fn load(path: &Path) -> Result<PortfolioFile> {
     // Every asset held or targeted needs a price.
     for asset in holdings.keys().chain(targets.assets()) {
         if asset != &quote && !prices.contains_key(asset) {
-            return Err(doc.err(&format!("prices.{asset}"), format!("missing: {asset} is held or targeted, so it needs a price")));
+            return Err(doc.err(
+                &format!("prices.{asset}"),
+                format!("missing: {asset} is held or targeted, so it needs a price"),
+            ));
         }
     }
     Ok(PortfolioFile { quote, fee, holdings, prices, targets, rules, entry_prices, to })
@@ -224,12 +229,22 @@ fn render_text(p: &PortfolioFile, plan: &Plan) -> Result<String> {
     let q = &p.quote;
     let mut out = String::new();
     let v = Valuation::new(q, &p.holdings, &p.prices, Some(&p.targets))?;
-    writeln!(out, "Portfolio value {} {q} (fee {}, {})", money(v.total.0), p.fee, match p.to {
-        RebalanceTo::Target => "rebalance to target".to_string(),
-        RebalanceTo::BandEdge { band } => format!("rebalance to the band edge, {band}"),
-    })?;
+    writeln!(
+        out,
+        "Portfolio value {} {q} (fee {}, {})",
+        money(v.total.0),
+        p.fee,
+        match p.to {
+            RebalanceTo::Target => "rebalance to target".to_string(),
+            RebalanceTo::BandEdge { band } => format!("rebalance to the band edge, {band}"),
+        }
+    )?;
     writeln!(out)?;
-    writeln!(out, "{:<8} {:>14} {:>16} {:>12} {:>8} {:>8} {:>9}", "asset", "price", "held", "value", "weight", "target", "drift")?;
+    writeln!(
+        out,
+        "{:<8} {:>14} {:>16} {:>12} {:>8} {:>8} {:>9}",
+        "asset", "price", "held", "value", "weight", "target", "drift"
+    )?;
     for (asset, value) in &v.values {
         let w = v.weight(asset).0;
         let t = p.targets.weight(asset).0;

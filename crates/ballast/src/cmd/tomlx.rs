@@ -35,9 +35,9 @@ impl Doc {
 
     /// Parses TOML text that came from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let root: Table = text.parse().map_err(|e: toml::de::Error| {
-            anyhow!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end())
-        })?;
+        let root: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| anyhow!("{}: invalid TOML: {}", path.display(), e.to_string().trim_end()))?;
         Ok(Self { path: path.to_path_buf(), root })
     }
 
