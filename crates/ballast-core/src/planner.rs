@@ -349,8 +349,9 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
     let mut cash = valuation.cash.0;
     for (a, d) in &desired {
         let held = input.holdings.get(*a).copied().unwrap_or_default();
-        let sell_all = input.targets.weight(a).is_zero() && !frozen.contains_key(*a);
-        if *d >= -noise && !(sell_all && !held.is_zero()) {
+        // A coin whose target is zero is sold whole, however little is left.
+        let sell_all = input.targets.weight(a).is_zero() && !frozen.contains_key(*a) && !held.is_zero();
+        if *d >= -noise && !sell_all {
             continue;
         }
         let rules = input.rules.get(a);

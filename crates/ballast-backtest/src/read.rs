@@ -1,0 +1,51 @@
+//! Reading a whole file, plain or gzip, and the number parsing shared by the loaders.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
+use flate2::read::MultiGzDecoder;
+use rust_decimal::Decimal;
+
+use crate::error::{DataError, LineProblem};
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The contents of `path`, decompressed when they start with the gzip magic bytes
+/// (whatever the file is called).
+pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
+    let io = |source| DataError::Io { path: path.to_path_buf(), source };
+    let raw = fs::read(path).map_err(io)?;
+    if !raw.starts_with(&GZIP_MAGIC) {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
+    Ok(out)
+}
+
+/// Splits text into 1-based numbered lines, without their `\r\n` / `\n`, the UTF-8
+/// byte order mark removed from the first.
+pub(crate) fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // A final newline does not start another line.
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.split(|&b| b == b'\n').enumerate().map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+}
+
+/// A decimal in plain (`0.00001`) or scientific (`9.04e-06`) notation.
+pub(crate) fn parse_decimal(field: &str, column: &'static str) -> Result<Decimal, LineProblem> {
+    let t = field.trim();
+    Decimal::from_str(t)
+        .or_else(|e| if t.contains(['e', 'E']) { Decimal::from_scientific(t) } else { Err(e) })
+        .map_err(|_| LineProblem::NotANumber { column, value: clip(field) })
+}
+
+/// At most 60 characters of `s`, for messages.
+pub(crate) fn clip(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
