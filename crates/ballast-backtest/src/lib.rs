@@ -11,12 +11,14 @@
 //! `data/cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz`.
 #![deny(missing_docs)]
 
+pub mod backtest;
 pub mod data;
 pub mod dates;
 pub mod error;
 pub mod marketcap;
-pub mod sim;
 mod read;
+pub mod report;
+pub mod sim;
 
 pub use data::{Aligned, Candle, Interval, Series, align, load_dir, load_file};
 pub use dates::{format_timestamp, parse_date, parse_end_date};

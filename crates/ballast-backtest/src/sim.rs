@@ -116,6 +116,8 @@ pub struct Run {
     pub weights: Option<Vec<f64>>,
     /// Target weights in force at each rebalance (and at bar 0), when recording.
     pub targets: Vec<(usize, Vec<f64>)>,
+    /// Every trade, when recording: (bar, asset index, signed quantity, price).
+    pub trades: Vec<(usize, usize, f64, f64)>,
 }
 
 /// Solves `V' = V - f * sum_i |w_i V' - v_i|` by fixed-point iteration.
@@ -155,6 +157,9 @@ pub fn run_ideal(
     let p0 = market.row(0);
     let v0 = initial / (1.0 + fee);
     let mut q: Vec<f64> = (0..n).map(|i| w[i] * v0 / p0[i]).collect();
+    if record {
+        run.trades.extend((0..n).filter(|&i| q[i] != 0.0).map(|i| (0, i, q[i], p0[i])));
+    }
     run.fees_paid = initial - v0;
     run.values.push(v0);
     if record {
@@ -205,7 +210,11 @@ pub fn run_ideal(
             let vp = post_trade_value(v, &vals, &w, fee);
             let traded: f64 = (0..n).map(|i| (w[i] * vp - vals[i]).abs()).sum();
             for i in 0..n {
-                q[i] = w[i] * vp / p[i];
+                let nq = w[i] * vp / p[i];
+                if record && nq != q[i] {
+                    run.trades.push((t, i, nq - q[i], p[i]));
+                }
+                q[i] = nq;
             }
             let fees = v - vp;
             run.fees_paid += fees;
@@ -266,7 +275,14 @@ pub struct Metrics {
 }
 
 /// Computes [`Metrics`] of a value series.
-pub fn metrics(values: &[f64], initial: f64, periods_per_year: f64, rebalances: usize, fees_paid: f64, traded: f64) -> Metrics {
+pub fn metrics(
+    values: &[f64],
+    initial: f64,
+    periods_per_year: f64,
+    rebalances: usize,
+    fees_paid: f64,
+    traded: f64,
+) -> Metrics {
     let bars = values.len();
     let final_value = values.last().copied().unwrap_or(0.0);
     let years = (bars.saturating_sub(1)) as f64 / periods_per_year;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod config;
 
 /// A self-hosted automatic portfolio rebalancing bot for crypto.
 #[derive(Debug, Parser)]
@@ -20,6 +21,8 @@ enum Command {
     Plan(cmd::plan::PlanArgs),
     /// Compute target weights from price history (equal, market cap, risk-based).
     Weights(cmd::weights::WeightsArgs),
+    /// Run a strategy on real history against HODL of the same targets.
+    Backtest(Box<cmd::backtest::BacktestArgs>),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),
+        Command::Backtest(args) => cmd::backtest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus shared readers.
 
+pub mod backtest;
 pub mod plan;
 pub mod tomlx;
 pub mod weights;

@@ -1,0 +1,329 @@
+//! The bot configuration file: one TOML file per bot. `ballast backtest --config`
+//! reads the same file, so a backtest is of exactly the bot a user would run.
+//! docs/CONFIG.md lists every key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use ballast_core::guards::Guards;
+use ballast_core::planner::RebalanceTo;
+use ballast_core::trigger::{Threshold, Trigger};
+use ballast_core::weighting::{Method, Shrinkage};
+use ballast_core::{Asset, Bps, DriftKind, Price, Span, TargetLimits, TargetWeights};
+use rust_decimal::Decimal;
+use toml::Table;
+
+use crate::cmd::tomlx::Doc;
+
+/// How the weights of a bot are chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightsConfig {
+    /// The method.
+    pub method: Method,
+    /// Custom weights, percent (method = custom).
+    pub custom: BTreeMap<Asset, Decimal>,
+    /// Trailing window for risk-based methods.
+    pub lookback: Span,
+    /// Covariance estimator for risk-based methods.
+    pub shrinkage: Shrinkage,
+    /// Market cap: largest weight of one asset, percent.
+    pub max_weight: Option<Decimal>,
+}
+
+/// When a bot rebalances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RebalanceConfig {
+    /// The trigger (threshold with cooldown, or calendar with a gate).
+    pub trigger: Trigger,
+    /// To the target or to the band edge.
+    pub to: RebalanceTo,
+}
+
+/// A bot's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BotConfig {
+    /// A name for people.
+    pub name: String,
+    /// paper, binance or gate.
+    pub venue: String,
+    /// The quote currency.
+    pub quote: Asset,
+    /// Amount to invest, in quote.
+    pub amount: Decimal,
+    /// Taker fee assumed (paper venue and backtests).
+    pub fee: Bps,
+    /// The cap on the number of assets.
+    pub max_assets: usize,
+    /// The assets, in the order given.
+    pub assets: Vec<Asset>,
+    /// Weighting.
+    pub weights: WeightsConfig,
+    /// Trigger.
+    pub rebalance: RebalanceConfig,
+    /// Entry prices, stop-loss, take-profit.
+    pub guards: Guards,
+}
+
+const TOP: &[&str] = &["name", "venue", "quote", "amount", "fee_bps", "max_assets", "assets", "weights", "rebalance", "guards"];
+const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight"];
+const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
+const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
+/// The venues ballast knows.
+pub const VENUES: &[&str] = &["paper", "binance", "gate"];
+
+impl BotConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self> {
+        Self::from_doc(&Doc::read(path)?)
+    }
+
+    /// Parses configuration text (for profiles and tests); `origin` names it in errors.
+    #[allow(dead_code)] // used by profiles (bot export/import)
+    pub fn parse(origin: &Path, text: &str) -> Result<Self> {
+        Self::from_doc(&Doc::parse(origin, text)?)
+    }
+
+    fn from_doc(doc: &Doc) -> Result<Self> {
+        let root = &doc.root;
+        doc.deny_unknown(root, "", TOP)?;
+        let text = |key: &str, default: &str| -> Result<String> {
+            root.get(key).map(|v| doc.string(v, key).map(str::to_string)).unwrap_or(Ok(default.to_string()))
+        };
+        let name = text("name", "ballast")?;
+        if name.trim().is_empty() || name.len() > 64 {
+            return Err(doc.err("name", "must be 1 to 64 characters"));
+        }
+        let venue = text("venue", "paper")?;
+        if !VENUES.contains(&venue.as_str()) {
+            return Err(doc.err("venue", format!("{venue:?} is not a venue; use one of: {}", VENUES.join(", "))));
+        }
+        let quote = match root.get("quote") {
+            Some(v) => doc.asset(v, "quote")?,
+            None => Asset::new("USDT")?,
+        };
+        let amount = match root.get("amount") {
+            Some(v) => doc.decimal(v, "amount")?,
+            None => return Err(doc.err("amount", "missing: how much quote to invest")),
+        };
+        if amount <= Decimal::ZERO {
+            return Err(doc.err("amount", format!("{amount} must be greater than zero")));
+        }
+        let fee = match root.get("fee_bps") {
+            Some(v) => Bps::new(doc.decimal(v, "fee_bps")?).map_err(|e| doc.err("fee_bps", e))?,
+            None => Bps(Decimal::from(10)),
+        };
+        let max_assets = match root.get("max_assets") {
+            Some(v) => doc.usize(v, "max_assets")?,
+            None => TargetLimits::default().max_assets,
+        };
+
+        // [weights]
+        let empty = Table::new();
+        let wt = match root.get("weights") {
+            Some(v) => doc.table(v, "weights")?,
+            None => &empty,
+        };
+        doc.deny_unknown(wt, "weights", WEIGHTS)?;
+        let method: Method = match wt.get("method") {
+            Some(v) => doc.string(v, "weights.method")?.parse().map_err(|e| doc.err("weights.method", e))?,
+            None => Method::Equal,
+        };
+        let mut custom = BTreeMap::new();
+        if let Some(v) = wt.get("custom") {
+            for (k, w) in doc.table(v, "weights.custom")? {
+                let key = format!("weights.custom.{k}");
+                let a = Asset::new(k).map_err(|e| doc.err(&key, e))?;
+                if custom.insert(a.clone(), doc.decimal(w, &key)?).is_some() {
+                    return Err(doc.err(&key, format!("{a} is listed twice")));
+                }
+            }
+        }
+        let lookback: Span = match wt.get("lookback") {
+            Some(v) => doc.string(v, "weights.lookback")?.parse().map_err(|e| doc.err("weights.lookback", e))?,
+            None => Span::days(90),
+        };
+        if lookback < Span::days(7) || lookback > Span::days(3650) {
+            return Err(doc.err("weights.lookback", format!("{lookback} is out of range (7d ..= 3650d)")));
+        }
+        let shrinkage: Shrinkage = match wt.get("shrinkage") {
+            Some(v) => doc.string(v, "weights.shrinkage")?.parse().map_err(|e| doc.err("weights.shrinkage", e))?,
+            None => Shrinkage::None,
+        };
+        let max_weight = wt.get("max_weight").map(|v| doc.decimal(v, "weights.max_weight")).transpose()?;
+        if let Some(m) = max_weight
+            && (m <= Decimal::ZERO || m > Decimal::ONE_HUNDRED)
+        {
+            return Err(doc.err("weights.max_weight", format!("{m} is out of range (0 < percent <= 100)")));
+        }
+
+        // assets
+        let assets: Vec<Asset> = match root.get("assets") {
+            Some(v) => {
+                let arr = v.as_array().ok_or_else(|| doc.err("assets", "expected a list such as [\"BTC\", \"ETH\"]"))?;
+                let mut out: Vec<Asset> = Vec::new();
+                for (i, a) in arr.iter().enumerate() {
+                    let key = format!("assets[{i}]");
+                    let a = doc.asset(a, &key)?;
+                    if out.contains(&a) {
+                        return Err(doc.err(&key, format!("{a} is listed twice")));
+                    }
+                    out.push(a);
+                }
+                out
+            }
+            None if method == Method::Custom => custom.keys().cloned().collect(),
+            None => return Err(doc.err("assets", "missing: the coins to hold, e.g. [\"BTC\", \"ETH\"]")),
+        };
+        let limits = TargetLimits { max_assets, ..TargetLimits::default() };
+        if method == Method::Custom {
+            if custom.is_empty() {
+                return Err(doc.err("weights.custom", "missing: method = \"custom\" needs [weights.custom] ASSET = percent"));
+            }
+            for a in &assets {
+                if !custom.contains_key(a) {
+                    return Err(doc.err(&format!("weights.custom.{a}"), "missing: every asset needs a weight"));
+                }
+            }
+            for a in custom.keys() {
+                if !assets.contains(a) {
+                    return Err(doc.err(&format!("weights.custom.{a}"), format!("{a} is not in assets")));
+                }
+            }
+            let entries: Vec<(Asset, Decimal)> = custom.iter().map(|(a, w)| (a.clone(), *w)).collect();
+            TargetWeights::from_percent(&quote, &entries, limits).map_err(|e| doc.err("weights.custom", e))?;
+        } else {
+            if !custom.is_empty() {
+                return Err(doc.err("weights.custom", format!("only for method = \"custom\" (method is {method})")));
+            }
+            // Same count and quote checks as custom targets, on equal weights.
+            let entries: Vec<(Asset, Decimal)> = assets.iter().map(|a| (a.clone(), Decimal::ONE)).collect();
+            let n = Decimal::from(entries.len().max(1));
+            let entries: Vec<_> = entries.into_iter().map(|(a, _)| (a, Decimal::ONE_HUNDRED / n)).collect();
+            TargetWeights::from_percent(&quote, &entries, limits).map_err(|e| doc.err("assets", e))?;
+        }
+        if max_weight.is_some() && method != Method::MarketCap {
+            return Err(doc.err("weights.max_weight", "only for method = \"market-cap\""));
+        }
+
+        // [rebalance]
+        let rt = match root.get("rebalance") {
+            Some(v) => doc.table(v, "rebalance")?,
+            None => &empty,
+        };
+        doc.deny_unknown(rt, "rebalance", REBALANCE)?;
+        let rstr = |k: &str| rt.get(k).map(|v| doc.string(v, &format!("rebalance.{k}"))).transpose();
+        let kind = match rstr("threshold_kind")? {
+            None | Some("absolute") => DriftKind::Absolute,
+            Some("relative") => DriftKind::Relative,
+            Some(o) => return Err(doc.err("rebalance.threshold_kind", format!("{o:?}: use \"absolute\" or \"relative\""))),
+        };
+        let span = |k: &str| -> Result<Option<Span>> {
+            rstr(k)?.map(|s| s.parse::<Span>().map_err(|e| doc.err(&format!("rebalance.{k}"), e))).transpose()
+        };
+        let threshold = |k: &str| -> Result<Option<Threshold>> {
+            rt.get(k)
+                .map(|v| {
+                    let key = format!("rebalance.{k}");
+                    Threshold::new(doc.decimal(v, &key)?, kind).map_err(|e| doc.err(&key, e))
+                })
+                .transpose()
+        };
+        let mode = rstr("mode")?.unwrap_or("threshold");
+        let trigger = match mode {
+            "threshold" => {
+                for k in ["every", "min_drift"] {
+                    if rt.contains_key(k) {
+                        return Err(doc.err(&format!("rebalance.{k}"), "only for mode = \"calendar\""));
+                    }
+                }
+                let th = threshold("threshold")?.unwrap_or(Threshold::new(Decimal::from(3), kind)?);
+                Trigger::threshold(th, span("cooldown")?).map_err(|e| doc.err("rebalance.cooldown", e))?
+            }
+            "calendar" => {
+                for k in ["threshold", "cooldown"] {
+                    if rt.contains_key(k) {
+                        return Err(doc.err(&format!("rebalance.{k}"), "only for mode = \"threshold\""));
+                    }
+                }
+                let every = span("every")?.ok_or_else(|| doc.err("rebalance.every", "missing: e.g. every = \"1d\""))?;
+                Trigger::calendar(every, threshold("min_drift")?).map_err(|e| doc.err("rebalance.every", e))?
+            }
+            other => return Err(doc.err("rebalance.mode", format!("{other:?}: use \"threshold\" or \"calendar\""))),
+        };
+        let to = match rstr("to")? {
+            None | Some("target") => RebalanceTo::Target,
+            Some("band-edge") => match trigger {
+                Trigger::Threshold { threshold, .. } => RebalanceTo::BandEdge { band: threshold },
+                Trigger::Calendar { min_drift: Some(g), .. } => RebalanceTo::BandEdge { band: g },
+                Trigger::Calendar { .. } => {
+                    return Err(doc.err("rebalance.to", "\"band-edge\" needs a band: a threshold, or min_drift in calendar mode"));
+                }
+            },
+            Some(o) => return Err(doc.err("rebalance.to", format!("{o:?}: use \"target\" or \"band-edge\""))),
+        };
+
+        // [guards]
+        let gt = match root.get("guards") {
+            Some(v) => doc.table(v, "guards")?,
+            None => &empty,
+        };
+        doc.deny_unknown(gt, "guards", GUARDS)?;
+        let mut guards = Guards {
+            stop_loss_percent: gt.get("stop_loss").map(|v| doc.decimal(v, "guards.stop_loss")).transpose()?,
+            take_profit_percent: gt.get("take_profit").map(|v| doc.decimal(v, "guards.take_profit")).transpose()?,
+            ..Guards::default()
+        };
+        if let Some(v) = gt.get("entry_prices") {
+            for (k, p) in doc.table(v, "guards.entry_prices")? {
+                let key = format!("guards.entry_prices.{k}");
+                let a = Asset::new(k).map_err(|e| doc.err(&key, e))?;
+                if !assets.contains(&a) {
+                    return Err(doc.err(&key, format!("{a} is not in assets")));
+                }
+                guards.entry_prices.insert(a, Price(doc.decimal(p, &key)?));
+            }
+        }
+        guards.validate().map_err(|e| doc.err("guards", e))?;
+
+        Ok(Self {
+            name,
+            venue,
+            quote,
+            amount,
+            fee,
+            max_assets,
+            assets,
+            weights: WeightsConfig { method, custom, lookback, shrinkage, max_weight },
+            rebalance: RebalanceConfig { trigger, to },
+            guards,
+        })
+    }
+}
+
+/// Reads a rules file: `[rules.ASSET]` tables with `step`, `tick`, `min_qty`,
+/// `min_notional` (the shape of Binance's LOT_SIZE, PRICE_FILTER and NOTIONAL filters).
+pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
+    let doc = Doc::read(path)?;
+    doc.deny_unknown(&doc.root, "", &["venue", "source", "rules"])?;
+    let mut book = ballast_core::planner::RulesBook::default();
+    let Some(t) = doc.root.get("rules") else {
+        return Err(doc.err("rules", "missing table"));
+    };
+    for (name, v) in doc.table(t, "rules")? {
+        let key = format!("rules.{name}");
+        let asset = Asset::new(name).map_err(|e| doc.err(&key, e))?;
+        let rt = doc.table(v, &key)?;
+        doc.deny_unknown(rt, &key, &["tick", "step", "min_qty", "min_notional"])?;
+        let get = |k: &str| -> Result<Decimal> {
+            match rt.get(k) {
+                Some(v) => doc.decimal(v, &format!("{key}.{k}")),
+                None => Err(doc.err(&format!("{key}.{k}"), "missing")),
+            }
+        };
+        let r = ballast_core::SymbolRules { tick: get("tick")?, step: get("step")?, min_qty: get("min_qty")?, min_notional: get("min_notional")? };
+        r.validate(&asset).map_err(|e| doc.err(&key, e))?;
+        book.per_asset.insert(asset, r);
+    }
+    Ok(book)
+}
