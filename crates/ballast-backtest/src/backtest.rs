@@ -211,12 +211,12 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
-/// Market data prepared for backtests: the aligned closes, and where the simulated
-/// period starts (earlier bars serve only as history for trailing windows).
+/// Market data prepared for backtests: the aligned closes, and which bars are
+/// simulated (earlier bars serve only as history for trailing windows).
 #[derive(Clone, Debug)]
 pub struct Prepared {
     /// All aligned bars, history included.
-    pub data: Aligned,
+    pub data: Arc<Aligned>,
     /// Index of the first simulated bar.
     pub first: usize,
     /// The simulated bars, row-major, for the fast path.
@@ -224,17 +224,27 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Prepares `data` for a simulation starting at the first bar at or after `start`.
+    /// Prepares `data` for a simulation from the first bar at or after `start` to the
+    /// end of the data.
     pub fn new(data: Aligned, start: Option<Timestamp>) -> Result<Self, String> {
         let first = match start {
             Some(s) => data.times.iter().position(|t| *t >= s).ok_or("no bar at or after the start date")?,
             None => 0,
         };
-        if data.len() - first < 2 {
-            return Err(format!("only {} bar(s) in the period: a backtest needs at least 2", data.len() - first));
+        let last = data.len().saturating_sub(1);
+        Self::range(Arc::new(data), first, last)
+    }
+
+    /// Simulates bars `first ..= last` of `data`.
+    pub fn range(data: Arc<Aligned>, first: usize, last: usize) -> Result<Self, String> {
+        if last >= data.len() || last < first + 1 {
+            return Err(format!(
+                "only {} bar(s) in the period: a backtest needs at least 2",
+                (last + 1).saturating_sub(first).min(data.len())
+            ));
         }
-        let times: Vec<i64> = data.times[first..].iter().map(|t| t.0).collect();
-        let cols: Vec<Vec<f64>> = data.closes.iter().map(|c| c[first..].to_vec()).collect();
+        let times: Vec<i64> = data.times[first..=last].iter().map(|t| t.0).collect();
+        let cols: Vec<Vec<f64>> = data.closes.iter().map(|c| c[first..=last].to_vec()).collect();
         let market = Market::from_columns(times, &cols);
         Ok(Self { data, first, market })
     }
@@ -314,6 +324,37 @@ impl Targets for Source<'_> {
     }
 }
 
+/// HODL of a strategy's initial targets, with its fee: the reference of every report.
+pub fn hodl(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, String> {
+    let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;
+    let initial = strategy.initial.to_f64().ok_or("initial")?;
+    let mut source = Source { spec: &strategy.weights, prep, notes: vec![], fallbacks: 0 };
+    let w0 = source.weights(0)?;
+    let r = sim::run_ideal(&prep.market, Mode::Hodl, fee, initial, &mut sim::Fixed(w0), false)?;
+    Ok(sim::metrics(&r.values, initial, prep.data.interval.periods_per_year(), 0, r.fees_paid, 0.0))
+}
+
+/// The strategy's metrics only (no HODL, nothing recorded): the sweep's fast path.
+pub fn metrics_only(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, String> {
+    match &strategy.mode {
+        SimMode::Ideal => {
+            let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;
+            let initial = strategy.initial.to_f64().ok_or("initial")?;
+            let mode = match strategy.rebalance {
+                Rebalance::Hodl => Mode::Hodl,
+                Rebalance::Calendar { every } => Mode::Calendar { bars: every_in_bars(every, prep.data.interval.span())? },
+                Rebalance::Threshold { percent, kind } => {
+                    Mode::Threshold { percent: percent.to_f64().ok_or("threshold")?, kind }
+                }
+            };
+            let mut source = Source { spec: &strategy.weights, prep, notes: vec![], fallbacks: 0 };
+            let r = sim::run_ideal(&prep.market, mode, fee, initial, &mut source, false)?;
+            Ok(sim::metrics(&r.values, initial, prep.data.interval.periods_per_year(), r.rebalances.len(), r.fees_paid, r.traded))
+        }
+        SimMode::Exchange(_) => run(prep, strategy, false).map(|o| o.metrics),
+    }
+}
+
 /// Runs a backtest and HODL of the same (initial) targets.
 pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome, String> {
     let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;
@@ -326,7 +367,7 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
     let w0 = source.weights(0)?;
     let hodl_run = sim::run_ideal(&prep.market, Mode::Hodl, fee, initial, &mut sim::Fixed(w0), false)?;
     let hodl = sim::metrics(&hodl_run.values, initial, ppy, 0, hodl_run.fees_paid, 0.0);
-    let times: Vec<Timestamp> = prep.data.times[prep.first..].to_vec();
+    let times: Vec<Timestamp> = prep.data.times[prep.first..prep.first + prep.bars()].to_vec();
     let assets = prep.data.assets.clone();
 
     let (values, weights, rebalance_bars, trades, skipped, metrics, mut notes) = match &strategy.mode {

@@ -23,6 +23,8 @@ enum Command {
     Weights(cmd::weights::WeightsArgs),
     /// Run a strategy on real history against HODL of the same targets.
     Backtest(Box<cmd::backtest::BacktestArgs>),
+    /// Run a grid of strategies in parallel and rank them.
+    Sweep(Box<cmd::sweep::SweepArgs>),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,5 +2,6 @@
 
 pub mod backtest;
 pub mod plan;
+pub mod sweep;
 pub mod tomlx;
 pub mod weights;
