@@ -136,7 +136,7 @@ pub enum SimMode {
     /// BACKTEST.md exactly.
     Ideal,
     /// The live planner with exchange rules.
-    Exchange(ExchangeOptions),
+    Exchange(Box<ExchangeOptions>),
 }
 
 /// A whole backtest configuration.

@@ -20,6 +20,7 @@ mod read;
 pub mod report;
 pub mod sim;
 pub mod sweep;
+pub mod walkforward;
 
 pub use data::{Aligned, Candle, Interval, Series, align, load_dir, load_file};
 pub use dates::{format_timestamp, parse_date, parse_end_date};

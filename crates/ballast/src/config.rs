@@ -45,6 +45,10 @@ pub struct RebalanceConfig {
 pub struct BotConfig {
     /// A name for people.
     pub name: String,
+    /// What the bot is for (presets carry one).
+    pub description: String,
+    /// How a preset was chosen (free-form key/values; shown by `ballast presets`).
+    pub provenance: BTreeMap<String, String>,
     /// paper, binance or gate.
     pub venue: String,
     /// The quote currency.
@@ -65,7 +69,7 @@ pub struct BotConfig {
     pub guards: Guards,
 }
 
-const TOP: &[&str] = &["name", "venue", "quote", "amount", "fee_bps", "max_assets", "assets", "weights", "rebalance", "guards"];
+const TOP: &[&str] = &["name", "description", "preset", "venue", "quote", "amount", "fee_bps", "max_assets", "assets", "weights", "rebalance", "guards"];
 const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
@@ -78,10 +82,15 @@ impl BotConfig {
         Self::from_doc(&Doc::read(path)?)
     }
 
-    /// Parses configuration text (for profiles and tests); `origin` names it in errors.
-    #[allow(dead_code)] // used by profiles (bot export/import)
-    pub fn parse(origin: &Path, text: &str) -> Result<Self> {
-        Self::from_doc(&Doc::parse(origin, text)?)
+    /// Parses a profile (a configuration without an amount, such as a preset) and
+    /// invests `amount` in it; `origin` names it in errors.
+    pub fn parse_profile(origin: &Path, text: &str, amount: Decimal) -> Result<Self> {
+        let mut doc = Doc::parse(origin, text)?;
+        if doc.root.contains_key("amount") {
+            return Err(doc.err("amount", "a profile carries no amount; give it when you use the profile"));
+        }
+        doc.root.insert("amount".into(), toml::Value::String(amount.to_string()));
+        Self::from_doc(&doc)
     }
 
     fn from_doc(doc: &Doc) -> Result<Self> {
@@ -91,6 +100,17 @@ impl BotConfig {
             root.get(key).map(|v| doc.string(v, key).map(str::to_string)).unwrap_or(Ok(default.to_string()))
         };
         let name = text("name", "ballast")?;
+        let description = text("description", "")?;
+        let mut provenance = BTreeMap::new();
+        if let Some(v) = root.get("preset") {
+            for (k, v) in doc.table(v, "preset")? {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                provenance.insert(k.clone(), text);
+            }
+        }
         if name.trim().is_empty() || name.len() > 64 {
             return Err(doc.err("name", "must be 1 to 64 characters"));
         }
@@ -288,6 +308,8 @@ impl BotConfig {
 
         Ok(Self {
             name,
+            description,
+            provenance,
             venue,
             quote,
             amount,

@@ -25,6 +25,8 @@ enum Command {
     Backtest(Box<cmd::backtest::BacktestArgs>),
     /// Run a grid of strategies in parallel and rank them.
     Sweep(Box<cmd::sweep::SweepArgs>),
+    /// Walk-forward selection over a grid; writes presets.
+    Optimize(Box<cmd::optimize::OptimizeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Weights(args) => cmd::weights::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
+        Command::Optimize(args) => cmd::optimize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -271,7 +271,7 @@ pub fn strategy_from_config(cfg: &BotConfig, data: &DataArgs, interval: Interval
             o.to = cfg.rebalance.to;
             o.cooldown = cooldown;
             o.min_drift = min_drift;
-            SimMode::Exchange(o)
+            SimMode::Exchange(Box::new(o))
         }
         // The ideal rules of BACKTEST.md have no cooldown, gate or guards.
         None => SimMode::Ideal,
@@ -328,7 +328,7 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
                 SimArg::Ideal => (SimMode::Ideal, vec![]),
                 SimArg::Exchange => {
                     let (o, n) = exchange_options(&args.data.rules, &assets, args.slippage_bps)?;
-                    (SimMode::Exchange(o), n)
+                    (SimMode::Exchange(Box::new(o)), n)
                 }
             };
             (assets, Strategy { weights, rebalance, fee_bps: s.fee_bps, initial: s.initial, mode }, notes)

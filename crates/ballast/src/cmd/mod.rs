@@ -1,6 +1,7 @@
 //! One module per subcommand, plus shared readers.
 
 pub mod backtest;
+pub mod optimize;
 pub mod plan;
 pub mod sweep;
 pub mod tomlx;

@@ -163,7 +163,7 @@ pub fn build(data_args: &DataArgs, g: &GridArgs) -> Result<Grid> {
         SimArg::Exchange => {
             let (o, n) = exchange_options(&data_args.rules, &assets, g.slippage_bps)?;
             notes.extend(n);
-            SimMode::Exchange(o)
+            SimMode::Exchange(Box::new(o))
         }
     };
     for &interval in &g.intervals {
