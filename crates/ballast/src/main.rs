@@ -27,6 +27,8 @@ enum Command {
     Sweep(Box<cmd::sweep::SweepArgs>),
     /// Walk-forward selection over a grid; writes presets.
     Optimize(Box<cmd::optimize::OptimizeArgs>),
+    /// List the ready-made strategies (or print one).
+    Presets(cmd::presets::PresetsArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Backtest(args) => cmd::backtest::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Optimize(args) => cmd::optimize::run(args),
+        Command::Presets(args) => cmd::presets::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

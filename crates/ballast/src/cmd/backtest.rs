@@ -125,8 +125,11 @@ pub struct StrategyArgs {
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
     /// A bot configuration file: backtest exactly that bot (exchange mode by default).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["assets", "weights", "mode", "every", "threshold", "threshold_kind", "fee_bps", "initial", "lookback", "shrinkage", "max_weight"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "assets", "weights", "mode", "every", "threshold", "threshold_kind", "fee_bps", "initial", "lookback", "shrinkage", "max_weight"])]
     pub config: Option<PathBuf>,
+    /// A shipped preset (see `ballast presets`), invested with --initial.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["assets", "weights", "mode", "every", "threshold", "threshold_kind", "fee_bps", "lookback", "shrinkage", "max_weight"])]
+    pub preset: Option<String>,
     #[command(flatten)]
     pub data: DataArgs,
     /// Candle interval: 1d, 4h or 1h.
@@ -282,10 +285,15 @@ pub fn strategy_from_config(cfg: &BotConfig, data: &DataArgs, interval: Interval
 /// Runs `ballast backtest`.
 pub fn run(args: &BacktestArgs) -> Result<()> {
     let interval = args.interval;
-    let (assets, strategy, mut notes) = match &args.config {
-        Some(path) => {
-            let cfg = BotConfig::load(path)?;
-            let sim = args.sim.unwrap_or(SimArg::Exchange);
+    let from_file = match (&args.config, &args.preset) {
+        (Some(path), _) => Some(BotConfig::load(path)?),
+        (None, Some(name)) => Some(super::presets::load(name, args.strategy.initial)?),
+        (None, None) => None,
+    };
+    let (assets, strategy, mut notes) = match from_file {
+        Some(cfg) => {
+            let default_sim = if args.preset.is_some() { SimArg::Ideal } else { SimArg::Exchange };
+            let sim = args.sim.unwrap_or(default_sim);
             let (ex, notes) = match sim {
                 SimArg::Exchange => {
                     let (o, n) = exchange_options(&args.data.rules, &cfg.assets, args.slippage_bps)?;

@@ -3,6 +3,7 @@
 pub mod backtest;
 pub mod optimize;
 pub mod plan;
+pub mod presets;
 pub mod sweep;
 pub mod tomlx;
 pub mod weights;

@@ -100,7 +100,7 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         }
         Format::Text => {
             println!(
-                "Walk-forward over {} configurations, {} windows ({} in sample, {} out of sample), ranked by {}, {:.1} s",
+                "Walk-forward over {} configurations, {} windows ({} in sample, {} out of sample), ranked by {}, {:.2} s",
                 grid.points.len(),
                 wf.windows.len(),
                 args.in_sample,
