@@ -21,7 +21,8 @@ use ballast_core::rules::RuleViolation;
 use ballast_core::trigger::{Decision, Threshold, Trigger, TriggerState, decide};
 use ballast_core::weighting::{self, Method, ReturnMatrix, RiskOptions};
 use ballast_core::{
-    Asset, Bps, Drift, DriftKind, Holdings, Notional, Price, Qty, Span, TargetLimits, TargetWeights, Timestamp, Valuation,
+    Asset, Bps, Drift, DriftKind, Holdings, Notional, Price, Qty, Span, TargetLimits, TargetWeights, Timestamp,
+    Valuation,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -342,14 +343,23 @@ pub fn metrics_only(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, Str
             let initial = strategy.initial.to_f64().ok_or("initial")?;
             let mode = match strategy.rebalance {
                 Rebalance::Hodl => Mode::Hodl,
-                Rebalance::Calendar { every } => Mode::Calendar { bars: every_in_bars(every, prep.data.interval.span())? },
+                Rebalance::Calendar { every } => {
+                    Mode::Calendar { bars: every_in_bars(every, prep.data.interval.span())? }
+                }
                 Rebalance::Threshold { percent, kind } => {
                     Mode::Threshold { percent: percent.to_f64().ok_or("threshold")?, kind }
                 }
             };
             let mut source = Source { spec: &strategy.weights, prep, notes: vec![], fallbacks: 0 };
             let r = sim::run_ideal(&prep.market, mode, fee, initial, &mut source, false)?;
-            Ok(sim::metrics(&r.values, initial, prep.data.interval.periods_per_year(), r.rebalances.len(), r.fees_paid, r.traded))
+            Ok(sim::metrics(
+                &r.values,
+                initial,
+                prep.data.interval.periods_per_year(),
+                r.rebalances.len(),
+                r.fees_paid,
+                r.traded,
+            ))
         }
         SimMode::Exchange(_) => run(prep, strategy, false).map(|o| o.metrics),
     }

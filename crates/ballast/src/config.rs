@@ -69,7 +69,20 @@ pub struct BotConfig {
     pub guards: Guards,
 }
 
-const TOP: &[&str] = &["name", "description", "preset", "venue", "quote", "amount", "fee_bps", "max_assets", "assets", "weights", "rebalance", "guards"];
+const TOP: &[&str] = &[
+    "name",
+    "description",
+    "preset",
+    "venue",
+    "quote",
+    "amount",
+    "fee_bps",
+    "max_assets",
+    "assets",
+    "weights",
+    "rebalance",
+    "guards",
+];
 const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
@@ -180,7 +193,8 @@ impl BotConfig {
         // assets
         let assets: Vec<Asset> = match root.get("assets") {
             Some(v) => {
-                let arr = v.as_array().ok_or_else(|| doc.err("assets", "expected a list such as [\"BTC\", \"ETH\"]"))?;
+                let arr =
+                    v.as_array().ok_or_else(|| doc.err("assets", "expected a list such as [\"BTC\", \"ETH\"]"))?;
                 let mut out: Vec<Asset> = Vec::new();
                 for (i, a) in arr.iter().enumerate() {
                     let key = format!("assets[{i}]");
@@ -198,7 +212,9 @@ impl BotConfig {
         let limits = TargetLimits { max_assets, ..TargetLimits::default() };
         if method == Method::Custom {
             if custom.is_empty() {
-                return Err(doc.err("weights.custom", "missing: method = \"custom\" needs [weights.custom] ASSET = percent"));
+                return Err(
+                    doc.err("weights.custom", "missing: method = \"custom\" needs [weights.custom] ASSET = percent")
+                );
             }
             for a in &assets {
                 if !custom.contains_key(a) {
@@ -236,7 +252,9 @@ impl BotConfig {
         let kind = match rstr("threshold_kind")? {
             None | Some("absolute") => DriftKind::Absolute,
             Some("relative") => DriftKind::Relative,
-            Some(o) => return Err(doc.err("rebalance.threshold_kind", format!("{o:?}: use \"absolute\" or \"relative\""))),
+            Some(o) => {
+                return Err(doc.err("rebalance.threshold_kind", format!("{o:?}: use \"absolute\" or \"relative\"")));
+            }
         };
         let span = |k: &str| -> Result<Option<Span>> {
             rstr(k)?.map(|s| s.parse::<Span>().map_err(|e| doc.err(&format!("rebalance.{k}"), e))).transpose()
@@ -277,7 +295,10 @@ impl BotConfig {
                 Trigger::Threshold { threshold, .. } => RebalanceTo::BandEdge { band: threshold },
                 Trigger::Calendar { min_drift: Some(g), .. } => RebalanceTo::BandEdge { band: g },
                 Trigger::Calendar { .. } => {
-                    return Err(doc.err("rebalance.to", "\"band-edge\" needs a band: a threshold, or min_drift in calendar mode"));
+                    return Err(doc.err(
+                        "rebalance.to",
+                        "\"band-edge\" needs a band: a threshold, or min_drift in calendar mode",
+                    ));
                 }
             },
             Some(o) => return Err(doc.err("rebalance.to", format!("{o:?}: use \"target\" or \"band-edge\""))),
@@ -343,7 +364,12 @@ pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
                 None => Err(doc.err(&format!("{key}.{k}"), "missing")),
             }
         };
-        let r = ballast_core::SymbolRules { tick: get("tick")?, step: get("step")?, min_qty: get("min_qty")?, min_notional: get("min_notional")? };
+        let r = ballast_core::SymbolRules {
+            tick: get("tick")?,
+            step: get("step")?,
+            min_qty: get("min_qty")?,
+            min_notional: get("min_notional")?,
+        };
         r.validate(&asset).map_err(|e| doc.err(&key, e))?;
         book.per_asset.insert(asset, r);
     }

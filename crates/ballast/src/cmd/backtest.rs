@@ -217,7 +217,12 @@ fn spec_for(
 }
 
 /// Parses the rebalancing flags.
-pub fn rebalance_from(mode: ModeArg, every: Option<Span>, threshold: Option<Decimal>, kind: KindArg) -> Result<Rebalance> {
+pub fn rebalance_from(
+    mode: ModeArg,
+    every: Option<Span>,
+    threshold: Option<Decimal>,
+    kind: KindArg,
+) -> Result<Rebalance> {
     Ok(match mode {
         ModeArg::Hodl => Rebalance::Hodl,
         ModeArg::Calendar => {
@@ -240,7 +245,11 @@ pub fn rebalance_from(mode: ModeArg, every: Option<Span>, threshold: Option<Deci
 }
 
 /// Exchange options for a set of assets from a rules file.
-pub fn exchange_options(rules_path: &Path, assets: &[Asset], slippage_bps: Decimal) -> Result<(ExchangeOptions, Vec<String>)> {
+pub fn exchange_options(
+    rules_path: &Path,
+    assets: &[Asset],
+    slippage_bps: Decimal,
+) -> Result<(ExchangeOptions, Vec<String>)> {
     let book = load_rules(rules_path)?;
     let mut notes = vec![];
     let mut rules = RulesBook::default();
@@ -259,7 +268,12 @@ pub fn exchange_options(rules_path: &Path, assets: &[Asset], slippage_bps: Decim
 }
 
 /// A strategy from a bot configuration.
-pub fn strategy_from_config(cfg: &BotConfig, data: &DataArgs, interval: Interval, exchange: Option<ExchangeOptions>) -> Result<Strategy> {
+pub fn strategy_from_config(
+    cfg: &BotConfig,
+    data: &DataArgs,
+    interval: Interval,
+    exchange: Option<ExchangeOptions>,
+) -> Result<Strategy> {
     let w = &cfg.weights;
     let weights = spec_for(w.method, &w.custom, w.lookback, w.shrinkage, w.max_weight, &data.caps, interval)?;
     let (rebalance, cooldown, min_drift) = match cfg.rebalance.trigger {
@@ -302,7 +316,10 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
                 SimArg::Ideal => (None, vec![]),
             };
             let mut notes = notes;
-            if sim == SimArg::Ideal && (cfg.guards != Default::default() || !matches!(cfg.rebalance.to, ballast_core::planner::RebalanceTo::Target)) {
+            if sim == SimArg::Ideal
+                && (cfg.guards != Default::default()
+                    || !matches!(cfg.rebalance.to, ballast_core::planner::RebalanceTo::Target))
+            {
                 notes.push("ideal mode ignores guards and band-edge rebalancing; use --sim exchange".into());
             }
             (cfg.assets.clone(), strategy_from_config(&cfg, &args.data, interval, ex)?, notes)
@@ -350,7 +367,10 @@ pub fn run(args: &BacktestArgs) -> Result<()> {
         && let Some(first) = outcome.times.first()
         && format_timestamp(*first)[..10] != *req
     {
-        notes.push(format!("the backtest starts at {} (the first bar where every asset has data)", &format_timestamp(*first)[..10]));
+        notes.push(format!(
+            "the backtest starts at {} (the first bar where every asset has data)",
+            &format_timestamp(*first)[..10]
+        ));
     }
     let config = describe(&strategy, &assets, interval, &prep);
     if let Some(path) = &args.trades {
@@ -536,7 +556,9 @@ fn kind_of(r: &ballast_core::planner::SkipReason) -> String {
         SkipReason::Rule(RuleViolation::BelowMinNotional { min_notional, .. }) => {
             format!("below the minimum order value {}", min_notional.normalize())
         }
-        SkipReason::Rule(RuleViolation::BelowMinQty { min_qty, .. }) => format!("below the minimum quantity {}", min_qty.normalize()),
+        SkipReason::Rule(RuleViolation::BelowMinQty { min_qty, .. }) => {
+            format!("below the minimum quantity {}", min_qty.normalize())
+        }
         SkipReason::Rule(RuleViolation::RoundsToZero { .. }) => "rounds to zero at the step".into(),
         SkipReason::EntryPrice { entry, .. } => format!("above the entry price {entry}"),
         SkipReason::NoCash => "no cash".into(),

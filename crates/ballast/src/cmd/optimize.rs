@@ -50,7 +50,13 @@ pub struct OptimizeArgs {
 }
 
 fn label(p: &Point) -> String {
-    format!("{} {} {} fee {}", p.interval, p.strategy.weights.name(), p.strategy.rebalance.label(), p.strategy.fee_bps.normalize())
+    format!(
+        "{} {} {} fee {}",
+        p.interval,
+        p.strategy.weights.name(),
+        p.strategy.rebalance.label(),
+        p.strategy.fee_bps.normalize()
+    )
 }
 
 /// Runs `ballast optimize`.
@@ -67,13 +73,16 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let started = std::time::Instant::now();
     let wf = pool
-        .install(|| walkforward::run(&data, &grid.points, start, args.in_sample, args.out_of_sample, args.rank_by, &|| {}))
+        .install(|| {
+            walkforward::run(&data, &grid.points, start, args.in_sample, args.out_of_sample, args.rank_by, &|| {})
+        })
         .map_err(|e| anyhow!("optimize: {e}"))?;
     let elapsed = started.elapsed().as_secs_f64();
     let preset = &grid.points[wf.preset];
     let day = |t: ballast_core::Timestamp| format_timestamp(t)[..10].to_string();
     let period = format!("{} .. {}", day(wf.windows[0].is_start), day(wf.windows.last().expect("windows").oos_end));
-    let oos_period = format!("{} .. {}", day(wf.windows[0].oos_start), day(wf.windows.last().expect("windows").oos_end));
+    let oos_period =
+        format!("{} .. {}", day(wf.windows[0].oos_start), day(wf.windows.last().expect("windows").oos_end));
 
     if let Some(path) = &args.write_preset {
         let text = preset_toml(args, preset, &wf, &period, &oos_period)?;
@@ -109,7 +118,10 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
                 elapsed
             );
             println!();
-            println!("{:<12} {:<12} {:<44} {:>10} {:>10}", "in sample", "out of sample", "chosen", "OOS ret", "HODL ret");
+            println!(
+                "{:<12} {:<12} {:<44} {:>10} {:>10}",
+                "in sample", "out of sample", "chosen", "OOS ret", "HODL ret"
+            );
             for w in &wf.windows {
                 println!(
                     "{:<12} {:<12} {:<44} {:>+9.2}% {:>+9.2}%",
@@ -143,11 +155,18 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
     Ok(())
 }
 
-fn preset_toml(args: &OptimizeArgs, p: &Point, wf: &walkforward::WalkForward, period: &str, oos_period: &str) -> Result<String> {
+fn preset_toml(
+    args: &OptimizeArgs,
+    p: &Point,
+    wf: &walkforward::WalkForward,
+    period: &str,
+    oos_period: &str,
+) -> Result<String> {
     use std::fmt::Write;
     let s = &p.strategy;
     let mut t = String::new();
-    let assets: Vec<String> = args.grid.assets.iter().map(|a| format!("\"{}\"", a.trim().to_ascii_uppercase())).collect();
+    let assets: Vec<String> =
+        args.grid.assets.iter().map(|a| format!("\"{}\"", a.trim().to_ascii_uppercase())).collect();
     writeln!(t, "# ballast preset, written by `ballast optimize`. Do not edit by hand: regenerate it.")?;
     writeln!(t, "name = \"{}\"", args.name)?;
     writeln!(t, "description = \"{}\"", args.description.replace('"', "'"))?;
@@ -195,7 +214,11 @@ fn preset_toml(args: &OptimizeArgs, p: &Point, wf: &walkforward::WalkForward, pe
     }
     writeln!(t)?;
     writeln!(t, "[preset]")?;
-    writeln!(t, "chosen_by = \"walk-forward on {} candles, {} in sample / {} out of sample, ranked by {}\"", p.interval, args.in_sample, args.out_of_sample, args.rank_by)?;
+    writeln!(
+        t,
+        "chosen_by = \"walk-forward on {} candles, {} in sample / {} out of sample, ranked by {}\"",
+        p.interval, args.in_sample, args.out_of_sample, args.rank_by
+    )?;
     writeln!(t, "period = \"{period}\"")?;
     writeln!(t, "out_of_sample = \"{oos_period}\"")?;
     writeln!(t, "votes = \"{} of {} windows\"", wf.preset_votes, wf.windows.len())?;

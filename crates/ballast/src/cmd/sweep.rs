@@ -188,7 +188,8 @@ pub fn build(data_args: &DataArgs, g: &GridArgs) -> Result<Grid> {
         for name in &weight_names {
             let spec = weight_spec(name, &sargs, &data_args.caps, interval)?;
             if let WeightSpec::Custom(m) = &spec
-                && m.keys().collect::<Vec<_>>() != assets.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>()
+                && m.keys().collect::<Vec<_>>()
+                    != assets.iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>()
             {
                 bail!("--weights {name}: the custom weights must name exactly the --assets");
             }
@@ -218,7 +219,9 @@ pub fn build(data_args: &DataArgs, g: &GridArgs) -> Result<Grid> {
         }
     }
     if skipped_calendar > 0 {
-        notes.push(format!("{skipped_calendar} calendar configuration(s) left out: --every is not a whole number of bars"));
+        notes.push(format!(
+            "{skipped_calendar} calendar configuration(s) left out: --every is not a whole number of bars"
+        ));
     }
     if points.is_empty() {
         bail!("the grid is empty");
@@ -309,10 +312,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 .values()
                 .next()
                 .map(|p| {
-                    (
-                        format_timestamp(p.data.times[p.first]),
-                        format_timestamp(p.data.times[p.first + p.bars() - 1]),
-                    )
+                    (format_timestamp(p.data.times[p.first]), format_timestamp(p.data.times[p.first + p.bars() - 1]))
                 })
                 .unwrap_or_default();
             println!(
@@ -325,7 +325,18 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             println!();
             println!(
                 "{:>4} {:<4} {:<16} {:<26} {:>5} {:>14} {:>8} {:>7} {:>8} {:>6} {:>8} {:>9}",
-                "rank", "bar", "weights", "rebalance", "fee", "final value", "CAGR", "Sharpe", "max DD", "rebal", "turnover", "vs HODL"
+                "rank",
+                "bar",
+                "weights",
+                "rebalance",
+                "fee",
+                "final value",
+                "CAGR",
+                "Sharpe",
+                "max DD",
+                "rebal",
+                "turnover",
+                "vs HODL"
             );
             for (i, r) in rows.iter().take(args.top).enumerate() {
                 let p = &grid.points[r.index];
