@@ -114,7 +114,7 @@ fn exchange_mode_with_fine_rules_agrees_with_the_ideal_mode() {
         let ideal = backtest::run(&prep, &strategy(WeightSpec::Equal, rebalance, fee, SimMode::Ideal), false).unwrap();
         let exact = backtest::run(
             &prep,
-            &strategy(WeightSpec::Equal, rebalance, fee, SimMode::Exchange(Box::new(ExchangeOptions::default()))),
+            &strategy(WeightSpec::Equal, rebalance, fee, SimMode::Exchange(Box::default())),
             false,
         )
         .unwrap();
