@@ -46,7 +46,8 @@ fn grid() -> Vec<Point> {
         }
     }
     for h in (4..=72).step_by(4) {
-        points.push(Point { interval: Interval::H4, strategy: strategy(Rebalance::Calendar { every: Span::hours(h) }) });
+        points
+            .push(Point { interval: Interval::H4, strategy: strategy(Rebalance::Calendar { every: Span::hours(h) }) });
     }
     assert_eq!(points.len(), 1000);
     points
@@ -67,7 +68,9 @@ fn bench(c: &mut Criterion) {
     ];
     for (name, mode) in cases {
         g.bench_function(name, |b| {
-            b.iter(|| sim::run_ideal(black_box(&prep.market), mode, 0.001, 10_000.0, &mut Fixed(w.clone()), false).unwrap())
+            b.iter(|| {
+                sim::run_ideal(black_box(&prep.market), mode, 0.001, 10_000.0, &mut Fixed(w.clone()), false).unwrap()
+            })
         });
     }
     g.finish();
