@@ -1,0 +1,628 @@
+//! The paper trading venue: a simulated spot exchange with its own durable state, so
+//! that the engine can run against it and a reconciliation after a crash means
+//! something.
+//!
+//! [`PaperExchange`] keeps the account (balances), orders, fills and the id counters
+//! in its own SQLite file (WAL, `synchronous = FULL`), separate from the bot's
+//! database, so a paper account survives restarts. Every operation (a placement, a
+//! cancel, a match of resting orders, a deposit) is one SQLite transaction: the venue
+//! is never half-updated by a crash.
+//!
+//! How it trades, and the choices it makes:
+//! - **Prices** come from a [`PriceSource`] at the [`Clock`]'s now: [`ReplayPrices`]
+//!   (bar closes) or [`FixedPrices`] (set by hand).
+//! - **Market orders** fill at once and completely at the last price moved by the
+//!   slippage (buy `p * (1 + s)` rounded up to the tick, sell `p * (1 - s)` rounded
+//!   down). They are takers.
+//! - **Limit orders** that cross the last price (a buy at or above it, a sell at or
+//!   below it) fill at once as takers, at the slipped price but never worse than the
+//!   limit. The others rest (status `New`) and hold their funds in `locked`: a buy holds
+//!   `qty * limit * (1 + fee)` of the quote, a sell holds `qty` of the base. A resting
+//!   order fills completely, at its limit price, the first time the venue sees a last
+//!   price that reaches it: [`PaperExchange::match_resting`], which the replay driver
+//!   calls after moving the clock and which every [`Exchange`] call runs first. There
+//!   are no partial fills.
+//! - **Fees**: one rate, `fee_bps`, for takers and makers alike, on the fill's notional
+//!   and always charged in the **quote** asset (a buy pays `notional + fee`, a sell
+//!   receives `notional - fee`), like the planner's model. A real Binance charges the
+//!   asset received, or BNB; the bot's ledger handles any fee asset, the paper venue
+//!   just picks the quote. Fees are exact decimals, not rounded.
+//! - **Validation**, in the shape of Binance's filters, each error naming its filter:
+//!   `LOT_SIZE` (quantity positive, a whole number of steps, at least `min_qty`),
+//!   `PRICE_FILTER` (limit price positive and a whole number of ticks), `NOTIONAL`
+//!   (quantity times the execution or limit price at least `min_notional`), then
+//!   `insufficient balance`. All are [`ExchangeError::Rejected`], and a rejected order
+//!   leaves no trace (its client id may be used again).
+//! - **Rules** are per base asset from [`PaperConfig::rules`]; an asset it does not
+//!   list trades under the book's `default` (for `RulesBook::default()`, 8 decimals of
+//!   price and quantity and no minimums).
+//! - **A symbol without a price** (unknown to the price source, or before its first
+//!   bar) is [`ExchangeError::NotFound`] when an order is placed on it, and is left out
+//!   of [`Exchange::prices`]. A resting order on it simply waits.
+//! - **Ids**: client ids are unique across the whole venue (a second placement with a
+//!   known id is [`ExchangeError::Duplicate`] and changes nothing). Venue order ids and
+//!   trade ids are sequential numbers (`"1"`, `"2"`, ...), never reused. `query` and
+//!   `cancel` find an order only on the symbol it was placed on.
+//! - **Balances** lists every asset whose free or locked amount is not zero.
+//! - **Faults** ([`Faults`]) are one-shot: the next [`Exchange::place`] consumes the
+//!   whole set, whatever happens.
+
+mod prices;
+mod store;
+
+pub use prices::{FixedPrices, PriceSource, ReplayPrices};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ballast_core::planner::{RulesBook, Side};
+use ballast_core::{Asset, Bps, Price, Prices, Qty, SymbolRules, Timestamp};
+use rusqlite::{Connection, TransactionBehavior};
+use rust_decimal::Decimal;
+
+use crate::Exchange;
+use crate::clock::Clock;
+use crate::types::{Balance, ClientOrderId, ExchangeError, Fill, OrderKind, OrderReport, OrderRequest, OrderStatus};
+use store::{NewOrder, OrderRow, db};
+
+/// How the paper venue trades.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaperConfig {
+    /// The venue's name, as [`Exchange::name`] reports it: usually `paper`.
+    pub name: String,
+    /// The fee in basis points (10 = 0.1 %), for takers and makers alike, charged in
+    /// the quote asset. 0 ..= 1,000.
+    pub fee_bps: Decimal,
+    /// How far a taker's price moves against it, in basis points. 0 ..= 1,000.
+    pub slippage_bps: Decimal,
+    /// Trading rules per base asset; assets not listed use `rules.default`.
+    pub rules: RulesBook,
+}
+
+impl Default for PaperConfig {
+    /// `paper`, a 10 bps fee, no slippage, default rules (8 decimals, no minimums).
+    fn default() -> Self {
+        Self { name: "paper".into(), fee_bps: Decimal::TEN, slippage_bps: Decimal::ZERO, rules: RulesBook::default() }
+    }
+}
+
+/// Faults to inject into the next [`Exchange::place`], to test a caller's recovery.
+///
+/// One-shot: the next `place` takes the whole set (it is then back to
+/// `Faults::default()`), whether or not a fault changed anything. Precedence:
+/// `fail_before_execution` answers first and nothing else happens; otherwise
+/// `reject_next` refuses the order (nothing executed); then, if
+/// `drop_reply_after_execution`, whatever the venue did stands and the caller gets
+/// [`ExchangeError::OutcomeUnknown`] instead of the reply.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Execute (or refuse) the order as usual, then lose the reply: `OutcomeUnknown`.
+    pub drop_reply_after_execution: bool,
+    /// Answer `Unavailable` without executing anything.
+    pub fail_before_execution: bool,
+    /// Refuse the order with `Rejected(reason)` without executing it.
+    pub reject_next: Option<String>,
+}
+
+/// The paper trading venue. See the [module documentation](self).
+pub struct PaperExchange {
+    config: PaperConfig,
+    /// The fee as a fraction (10 bps -> 0.001).
+    fee: Decimal,
+    /// The slippage as a fraction.
+    slippage: Decimal,
+    prices: Arc<dyn PriceSource>,
+    clock: Arc<dyn Clock>,
+    conn: Mutex<Connection>,
+    faults: Mutex<Faults>,
+}
+
+impl fmt::Debug for PaperExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PaperExchange").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+fn rejected(msg: impl Into<String>) -> ExchangeError {
+    ExchangeError::Rejected(msg.into())
+}
+
+fn out_of_range() -> ExchangeError {
+    rejected("amount out of range")
+}
+
+fn add(a: Decimal, b: Decimal) -> Result<Decimal, ExchangeError> {
+    a.checked_add(b).ok_or_else(out_of_range)
+}
+
+fn sub(a: Decimal, b: Decimal) -> Result<Decimal, ExchangeError> {
+    a.checked_sub(b).ok_or_else(out_of_range)
+}
+
+fn mul(a: Decimal, b: Decimal) -> Result<Decimal, ExchangeError> {
+    a.checked_mul(b).ok_or_else(out_of_range)
+}
+
+fn n(d: Decimal) -> Decimal {
+    d.normalize()
+}
+
+/// True when `value` is a whole number of `unit`s (any value when `unit` is zero).
+fn is_multiple(value: Decimal, unit: Decimal) -> bool {
+    unit.is_zero() || value.checked_rem(unit).is_some_and(|r| r.is_zero())
+}
+
+/// Rounds a price to the tick, up or down.
+fn round_to_tick(price: Decimal, tick: Decimal, up: bool) -> Result<Decimal, ExchangeError> {
+    if tick <= Decimal::ZERO {
+        return Ok(price);
+    }
+    let units = price.checked_div(tick).ok_or_else(out_of_range)?;
+    let units = if up { units.ceil() } else { units.floor() };
+    Ok(mul(units, tick)?.normalize())
+}
+
+/// `LOT_SIZE`: positive, a whole number of steps, at least the minimum quantity.
+fn check_lot(rules: &SymbolRules, qty: Decimal) -> Result<(), ExchangeError> {
+    if qty <= Decimal::ZERO {
+        return Err(rejected(format!("LOT_SIZE: quantity {} must be positive", n(qty))));
+    }
+    if !is_multiple(qty, rules.step) {
+        return Err(rejected(format!("LOT_SIZE: quantity {} is not a multiple of the step {}", n(qty), n(rules.step))));
+    }
+    if qty < rules.min_qty {
+        return Err(rejected(format!(
+            "LOT_SIZE: quantity {} is below the minimum quantity {}",
+            n(qty),
+            n(rules.min_qty)
+        )));
+    }
+    Ok(())
+}
+
+/// `PRICE_FILTER`: positive and a whole number of ticks.
+fn check_tick(rules: &SymbolRules, price: Decimal) -> Result<(), ExchangeError> {
+    if price <= Decimal::ZERO {
+        return Err(rejected(format!("PRICE_FILTER: price {} must be positive", n(price))));
+    }
+    if !is_multiple(price, rules.tick) {
+        return Err(rejected(format!(
+            "PRICE_FILTER: price {} is not a multiple of the tick {}",
+            n(price),
+            n(rules.tick)
+        )));
+    }
+    Ok(())
+}
+
+/// Fails unless `free` covers `need`.
+fn ensure_free(free: Qty, need: Decimal, asset: &Asset) -> Result<(), ExchangeError> {
+    if free.0 < need {
+        return Err(rejected(format!("insufficient balance: {} {asset} needed, {} free", n(need), n(free.0))));
+    }
+    Ok(())
+}
+
+fn status_name(s: OrderStatus) -> &'static str {
+    match s {
+        OrderStatus::New => "new",
+        OrderStatus::PartiallyFilled => "partially filled",
+        OrderStatus::Filled => "filled",
+        OrderStatus::Canceled => "canceled",
+        OrderStatus::Rejected => "rejected",
+        OrderStatus::Expired => "expired",
+    }
+}
+
+impl PaperExchange {
+    /// Opens (or creates) the paper venue whose state lives in the SQLite file `path`.
+    ///
+    /// Errors: an invalid config (fee or slippage outside 0 ..= 1,000 bps, negative
+    /// rules) is [`ExchangeError::Rejected`]; a file that cannot be opened or has a
+    /// newer schema is [`ExchangeError::Unavailable`].
+    pub fn open(
+        path: &Path,
+        config: PaperConfig,
+        prices: Arc<dyn PriceSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ExchangeError> {
+        let conn = Connection::open(path).map_err(|e| {
+            ExchangeError::Unavailable(format!("cannot open the paper venue database {}: {e}", path.display()))
+        })?;
+        Self::with_connection(conn, config, prices, clock)
+    }
+
+    /// A paper venue whose state lives in memory only: for tests.
+    pub fn in_memory(
+        config: PaperConfig,
+        prices: Arc<dyn PriceSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ExchangeError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        Self::with_connection(conn, config, prices, clock)
+    }
+
+    fn with_connection(
+        conn: Connection,
+        config: PaperConfig,
+        prices: Arc<dyn PriceSource>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ExchangeError> {
+        let invalid = |e: ballast_core::CoreError| rejected(format!("invalid paper venue config: {e}"));
+        let fee = Bps::new(config.fee_bps).map_err(invalid)?.fraction();
+        let slippage = Bps::new(config.slippage_bps)
+            .map_err(|_| {
+                rejected(format!(
+                    "invalid paper venue config: slippage_bps {} is not in 0 ..= 1000",
+                    config.slippage_bps
+                ))
+            })?
+            .fraction();
+        config.rules.validate().map_err(invalid)?;
+        store::init(&conn)?;
+        Ok(Self { config, fee, slippage, prices, clock, conn: Mutex::new(conn), faults: Mutex::new(Faults::default()) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PaperConfig {
+        &self.config
+    }
+
+    /// Sets the faults the next [`Exchange::place`] suffers (see [`Faults`]).
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Credits `qty` of `asset` to the free balance, like a deposit at a real venue.
+    /// `qty` must be positive.
+    pub fn deposit(&self, asset: &Asset, qty: Qty) -> Result<(), ExchangeError> {
+        if qty.0 <= Decimal::ZERO {
+            return Err(rejected(format!("deposit of {qty} {asset}: the quantity must be positive")));
+        }
+        self.in_transaction(|conn| {
+            let mut b = store::balance(conn, asset)?;
+            b.free.0 = add(b.free.0, qty.0)?;
+            store::put_balance(conn, asset, b)
+        })
+    }
+
+    /// Debits `qty` of `asset` from the free balance, like a withdrawal. `qty` must be
+    /// positive and at most the free balance (funds locked by open orders cannot be
+    /// withdrawn), else [`ExchangeError::Rejected`].
+    pub fn withdraw(&self, asset: &Asset, qty: Qty) -> Result<(), ExchangeError> {
+        if qty.0 <= Decimal::ZERO {
+            return Err(rejected(format!("withdrawal of {qty} {asset}: the quantity must be positive")));
+        }
+        self.in_transaction(|conn| {
+            let mut b = store::balance(conn, asset)?;
+            ensure_free(b.free, qty.0, asset)?;
+            b.free.0 = sub(b.free.0, qty.0)?;
+            store::put_balance(conn, asset, b)
+        })
+    }
+
+    /// Fills every resting order that the last price at the clock's now reaches, at its
+    /// limit price, in one transaction; returns the reports of the orders it filled.
+    /// The replay driver calls it after moving the clock; every [`Exchange`] call runs
+    /// it first.
+    pub fn match_resting(&self) -> Result<Vec<OrderReport>, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // Every change is one SQLite transaction, so a panic elsewhere while the lock
+        // was held cannot have left the database half-updated.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in one immediate transaction and commits it.
+    fn in_transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T, ExchangeError>) -> Result<T, ExchangeError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
+        Ok(out)
+    }
+
+    /// The last price of a symbol, if positive.
+    fn last_price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Decimal> {
+        self.prices.price(base, quote, now).map(|p| p.0).filter(|p| *p > Decimal::ZERO)
+    }
+
+    fn match_locked(&self, conn: &mut Connection) -> Result<Vec<OrderReport>, ExchangeError> {
+        let now = self.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let mut reports = Vec::new();
+        for order in store::open_orders(&tx, None)? {
+            let Some(limit) = order.limit else { continue };
+            let Some(last) = self.last_price(&order.base, &order.quote, now) else { continue };
+            let reached = match order.side {
+                Side::Buy => last <= limit,
+                Side::Sell => last >= limit,
+            };
+            if reached {
+                reports.push(self.fill_resting(&tx, &order, limit, now)?);
+            }
+        }
+        if !reports.is_empty() {
+            tx.commit().map_err(db)?;
+        }
+        Ok(reports)
+    }
+
+    /// Fills what is left of a resting order at `price` (maker), releasing its lock.
+    fn fill_resting(
+        &self,
+        conn: &Connection,
+        order: &OrderRow,
+        price: Decimal,
+        now: Timestamp,
+    ) -> Result<OrderReport, ExchangeError> {
+        let qty = sub(order.qty, order.filled)?;
+        let notional = mul(qty, price)?;
+        let fee = mul(notional, self.fee)?;
+        if let Some(lock_asset) = &order.lock_asset {
+            let mut b = store::balance(conn, lock_asset)?;
+            b.locked.0 = sub(b.locked.0, order.lock_qty)?;
+            b.free.0 = add(b.free.0, order.lock_qty)?;
+            store::put_balance(conn, lock_asset, b)?;
+        }
+        let mut base = store::balance(conn, &order.base)?;
+        let mut quote = store::balance(conn, &order.quote)?;
+        match order.side {
+            Side::Buy => {
+                quote.free.0 = sub(quote.free.0, add(notional, fee)?)?;
+                base.free.0 = add(base.free.0, qty)?;
+            }
+            Side::Sell => {
+                base.free.0 = sub(base.free.0, qty)?;
+                quote.free.0 = add(quote.free.0, sub(notional, fee)?)?;
+            }
+        }
+        store::put_balance(conn, &order.base, base)?;
+        store::put_balance(conn, &order.quote, quote)?;
+        let fill = Fill {
+            trade_id: String::new(),
+            qty: Qty(qty),
+            price: Price(price),
+            fee: Qty(fee),
+            fee_asset: order.quote.clone(),
+            time: now,
+        };
+        store::insert_fill(conn, order.venue_id, &fill, true)?;
+        store::update_order(conn, order.venue_id, OrderStatus::Filled, order.qty, Decimal::ZERO, now)?;
+        let updated =
+            OrderRow { status: OrderStatus::Filled, filled: order.qty, lock_qty: Decimal::ZERO, ..order.clone() };
+        store::report(conn, &updated)
+    }
+
+    /// Validates and executes an order in one transaction.
+    fn execute(&self, conn: &mut Connection, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        let now = self.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let report = self.place_in(&tx, order, now)?;
+        tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
+        Ok(report)
+    }
+
+    fn place_in(&self, conn: &Connection, o: &OrderRequest, now: Timestamp) -> Result<OrderReport, ExchangeError> {
+        if store::order_by_client(conn, &o.client_id)?.is_some() {
+            return Err(ExchangeError::Duplicate(o.client_id.to_string()));
+        }
+        if o.base == o.quote {
+            return Err(ExchangeError::NotFound(format!("symbol {}/{}: base and quote are the same", o.base, o.quote)));
+        }
+        let rules = *self.config.rules.get(&o.base);
+        let qty = o.qty.0;
+        check_lot(&rules, qty)?;
+        let limit = match o.kind {
+            OrderKind::Market => None,
+            OrderKind::Limit { price } => {
+                check_tick(&rules, price.0)?;
+                Some(price.0)
+            }
+        };
+        let last = self
+            .last_price(&o.base, &o.quote, now)
+            .ok_or_else(|| ExchangeError::NotFound(format!("symbol {}/{} has no price", o.base, o.quote)))?;
+        let slipped = match o.side {
+            Side::Buy => round_to_tick(mul(last, add(Decimal::ONE, self.slippage)?)?, rules.tick, true)?,
+            Side::Sell => round_to_tick(mul(last, sub(Decimal::ONE, self.slippage)?)?, rules.tick, false)?,
+        };
+        // (price, taker): takers execute now, makers rest at their limit.
+        let (price, taker) = match (o.side, limit) {
+            (_, None) => (slipped, true),
+            (Side::Buy, Some(l)) if last <= l => (slipped.min(l), true),
+            (Side::Sell, Some(l)) if last >= l => (slipped.max(l), true),
+            (_, Some(l)) => (l, false),
+        };
+        if price <= Decimal::ZERO {
+            return Err(rejected(format!("PRICE_FILTER: execution price {} is not positive", n(price))));
+        }
+        let notional = mul(qty, price)?;
+        if notional < rules.min_notional {
+            return Err(rejected(format!(
+                "NOTIONAL: order value {} is below the minimum order value {}",
+                n(notional),
+                n(rules.min_notional)
+            )));
+        }
+        let fee = mul(notional, self.fee)?;
+        let mut base: Balance = store::balance(conn, &o.base)?;
+        let mut quote: Balance = store::balance(conn, &o.quote)?;
+        let mut lock: Option<(&Asset, Decimal)> = None;
+        match (o.side, taker) {
+            (Side::Buy, true) => {
+                let cost = add(notional, fee)?;
+                ensure_free(quote.free, cost, &o.quote)?;
+                quote.free.0 = sub(quote.free.0, cost)?;
+                base.free.0 = add(base.free.0, qty)?;
+            }
+            (Side::Sell, true) => {
+                ensure_free(base.free, qty, &o.base)?;
+                base.free.0 = sub(base.free.0, qty)?;
+                quote.free.0 = add(quote.free.0, sub(notional, fee)?)?;
+            }
+            (Side::Buy, false) => {
+                let hold = add(notional, fee)?;
+                ensure_free(quote.free, hold, &o.quote)?;
+                quote.free.0 = sub(quote.free.0, hold)?;
+                quote.locked.0 = add(quote.locked.0, hold)?;
+                lock = Some((&o.quote, hold));
+            }
+            (Side::Sell, false) => {
+                ensure_free(base.free, qty, &o.base)?;
+                base.free.0 = sub(base.free.0, qty)?;
+                base.locked.0 = add(base.locked.0, qty)?;
+                lock = Some((&o.base, qty));
+            }
+        }
+        store::put_balance(conn, &o.base, base)?;
+        store::put_balance(conn, &o.quote, quote)?;
+        let row = NewOrder {
+            client_id: &o.client_id,
+            base: &o.base,
+            quote: &o.quote,
+            side: o.side,
+            qty,
+            limit,
+            status: if taker { OrderStatus::Filled } else { OrderStatus::New },
+            filled: if taker { qty } else { Decimal::ZERO },
+            lock_asset: lock.map(|(a, _)| a),
+            lock_qty: lock.map_or(Decimal::ZERO, |(_, q)| q),
+        };
+        let venue_id = store::insert_order(conn, &row, now)?;
+        if taker {
+            let fill = Fill {
+                trade_id: String::new(),
+                qty: Qty(qty),
+                price: Price(price),
+                fee: Qty(fee),
+                fee_asset: o.quote.clone(),
+                time: now,
+            };
+            store::insert_fill(conn, venue_id, &fill, false)?;
+        }
+        let stored = store::order_by_client(conn, &o.client_id)?
+            .ok_or_else(|| ExchangeError::Unavailable(format!("order {} vanished while being placed", o.client_id)))?;
+        store::report(conn, &stored)
+    }
+
+    /// The stored order with this client id, if it is on `base`/`quote`.
+    fn find(
+        conn: &Connection,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+    ) -> Result<Option<OrderRow>, ExchangeError> {
+        Ok(store::order_by_client(conn, client_id)?.filter(|o| &o.base == base && &o.quote == quote))
+    }
+}
+
+impl Exchange for PaperExchange {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The rules of `base` from the config's book (its `default` if not listed).
+    fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
+        if base == quote {
+            return Err(ExchangeError::NotFound(format!("symbol {base}/{quote}: base and quote are the same")));
+        }
+        Ok(*self.config.rules.get(base))
+    }
+
+    /// Every asset whose free or locked amount is not zero.
+    fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        Ok(store::balances(&conn)?.into_iter().filter(|(_, b)| !b.free.is_zero() || !b.locked.is_zero()).collect())
+    }
+
+    /// The last price of each base that has one (the quote itself and symbols without
+    /// a price are left out).
+    fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        let now = self.clock.now();
+        Ok(bases
+            .iter()
+            .filter(|b| *b != quote)
+            .filter_map(|b| self.last_price(b, quote, now).map(|p| (b.clone(), Price(p))))
+            .collect())
+    }
+
+    fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        let faults = std::mem::take(&mut *self.faults.lock().unwrap_or_else(|e| e.into_inner()));
+        if faults.fail_before_execution {
+            return Err(ExchangeError::Unavailable(format!(
+                "injected fault: venue unavailable, order {} not executed",
+                order.client_id
+            )));
+        }
+        let mut conn = self.conn();
+        let outcome = match self.match_locked(&mut conn) {
+            Err(e) => Err(e),
+            Ok(_) => match faults.reject_next {
+                Some(reason) => Err(ExchangeError::Rejected(reason)),
+                None => self.execute(&mut conn, order),
+            },
+        };
+        if faults.drop_reply_after_execution {
+            return Err(ExchangeError::OutcomeUnknown(format!(
+                "injected fault: the reply to order {} was lost after execution",
+                order.client_id
+            )));
+        }
+        outcome
+    }
+
+    fn query(
+        &self,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+    ) -> Result<Option<OrderReport>, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        Self::find(&conn, client_id, base, quote)?.map(|o| store::report(&conn, &o)).transpose()
+    }
+
+    fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        store::open_orders(&conn, Some((base, quote)))?.iter().map(|o| store::report(&conn, o)).collect()
+    }
+
+    /// Cancels an open order and releases what it held. A final order (filled,
+    /// cancelled) is [`ExchangeError::Rejected`]; an unknown one (or one on another
+    /// symbol) is [`ExchangeError::NotFound`].
+    fn cancel(&self, client_id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        let now = self.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let order = Self::find(&tx, client_id, base, quote)?
+            .ok_or_else(|| ExchangeError::NotFound(format!("order {client_id} on {base}/{quote}")))?;
+        if order.status.is_final() {
+            return Err(rejected(format!(
+                "order {client_id} is {}: it cannot be cancelled",
+                status_name(order.status)
+            )));
+        }
+        if let Some(asset) = &order.lock_asset {
+            let mut b = store::balance(&tx, asset)?;
+            b.locked.0 = sub(b.locked.0, order.lock_qty)?;
+            b.free.0 = add(b.free.0, order.lock_qty)?;
+            store::put_balance(&tx, asset, b)?;
+        }
+        store::update_order(&tx, order.venue_id, OrderStatus::Canceled, order.filled, Decimal::ZERO, now)?;
+        let updated = OrderRow { status: OrderStatus::Canceled, lock_qty: Decimal::ZERO, ..order };
+        let report = store::report(&tx, &updated)?;
+        tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
+        Ok(report)
+    }
+}

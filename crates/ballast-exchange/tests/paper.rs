@@ -1,0 +1,468 @@
+//! The paper trading venue against its contract: balances, fees, slippage, rules,
+//! idempotency, resting orders, persistence and injected faults.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ballast_core::planner::{RulesBook, Side};
+use ballast_core::{Asset, Price, Qty, Span, SymbolRules, Timestamp};
+use ballast_exchange::paper::{Faults, FixedPrices, PaperConfig, PaperExchange, PriceSource, ReplayPrices};
+use ballast_exchange::{
+    Balance, ClientOrderId, Exchange, ExchangeError, ManualClock, OrderKind, OrderReport, OrderRequest, OrderStatus,
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+fn a(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
+fn id(s: &str) -> ClientOrderId {
+    ClientOrderId::new(s).unwrap()
+}
+
+fn usdt() -> Asset {
+    a("USDT")
+}
+
+fn btc() -> Asset {
+    a("BTC")
+}
+
+/// Binance's BTCUSDT filters (as in data/rules/binance-spot.toml).
+fn rules() -> RulesBook {
+    let btc_rules =
+        SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) };
+    RulesBook { default: SymbolRules::default(), per_asset: [(btc(), btc_rules)].into() }
+}
+
+fn config(fee_bps: Decimal, slippage_bps: Decimal) -> PaperConfig {
+    PaperConfig { name: "paper".into(), fee_bps, slippage_bps, rules: rules() }
+}
+
+/// A venue over fixed prices with BTC at `btc_price`.
+fn fixed_venue(fee_bps: Decimal, slippage_bps: Decimal, btc_price: Decimal) -> (PaperExchange, Arc<FixedPrices>) {
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&btc(), &usdt(), Price(btc_price));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let venue = PaperExchange::in_memory(config(fee_bps, slippage_bps), prices.clone(), clock).unwrap();
+    (venue, prices)
+}
+
+fn market(client: &str, side: Side, qty: Decimal) -> OrderRequest {
+    OrderRequest { client_id: id(client), base: btc(), quote: usdt(), side, qty: Qty(qty), kind: OrderKind::Market }
+}
+
+fn limit(client: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest {
+    OrderRequest {
+        client_id: id(client),
+        base: btc(),
+        quote: usdt(),
+        side,
+        qty: Qty(qty),
+        kind: OrderKind::Limit { price: Price(price) },
+    }
+}
+
+fn bal(venue: &PaperExchange, asset: &Asset) -> Balance {
+    venue.balances().unwrap().get(asset).copied().unwrap_or_default()
+}
+
+fn free_locked(free: Decimal, locked: Decimal) -> Balance {
+    Balance { free: Qty(free), locked: Qty(locked) }
+}
+
+fn rejected_with(e: ExchangeError, filter: &str) {
+    match e {
+        ExchangeError::Rejected(msg) => assert!(msg.starts_with(filter), "{msg:?} should name {filter}"),
+        other => panic!("expected Rejected({filter}...), got {other:?}"),
+    }
+}
+
+#[test]
+fn market_buy_pays_slipped_price_plus_quote_fee() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(10), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    let r = venue.place(&market("b1", Side::Buy, dec!(0.1))).unwrap();
+    // 50000 * 1.001 = 50050; notional 5005; fee 0.1 % = 5.005 USDT.
+    assert_eq!(r.status, OrderStatus::Filled);
+    assert_eq!(r.filled, Qty(dec!(0.1)));
+    assert_eq!(r.venue_id, "1");
+    assert_eq!(r.fills.len(), 1);
+    let f = &r.fills[0];
+    assert_eq!(
+        (f.trade_id.as_str(), f.qty, f.price, f.fee),
+        ("1", Qty(dec!(0.1)), Price(dec!(50050)), Qty(dec!(5.005)))
+    );
+    assert_eq!(f.fee_asset, usdt());
+    assert_eq!(f.time, Timestamp(1_000));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(4989.995), dec!(0)));
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.1), dec!(0)));
+}
+
+#[test]
+fn market_sell_receives_slipped_price_minus_quote_fee() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(10), dec!(50000));
+    venue.deposit(&btc(), Qty(dec!(1))).unwrap();
+    let r = venue.place(&market("s1", Side::Sell, dec!(0.5))).unwrap();
+    // 50000 * 0.999 = 49950; notional 24975; fee 24.975.
+    assert_eq!(r.fills[0].price, Price(dec!(49950)));
+    assert_eq!(r.fills[0].fee, Qty(dec!(24.975)));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(24950.025), dec!(0)));
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.5), dec!(0)));
+}
+
+#[test]
+fn slipped_prices_round_to_the_tick_against_the_taker() {
+    let (venue, _) = fixed_venue(dec!(0), dec!(10), dec!(50000.01));
+    venue.deposit(&usdt(), Qty(dec!(100000))).unwrap();
+    venue.deposit(&btc(), Qty(dec!(1))).unwrap();
+    // 50000.01 * 1.001 = 50050.01001 -> up to 50050.02; * 0.999 = 49950.00999 -> down to 49950.00.
+    let buy = venue.place(&market("b1", Side::Buy, dec!(1))).unwrap();
+    assert_eq!(buy.fills[0].price, Price(dec!(50050.02)));
+    assert_eq!(buy.fills[0].fee, Qty(dec!(0)));
+    let sell = venue.place(&market("s1", Side::Sell, dec!(1))).unwrap();
+    assert_eq!(sell.fills[0].price, Price(dec!(49950)));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(100000) - dec!(50050.02) + dec!(49950), dec!(0)));
+    assert_eq!(sell.venue_id, "2");
+    assert_eq!(sell.fills[0].trade_id, "2");
+}
+
+#[test]
+fn fee_is_exact_on_the_notional() {
+    let (venue, _) = fixed_venue(dec!(7.5), dec!(0), dec!(84500.01));
+    venue.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    let r = venue.place(&market("b1", Side::Buy, dec!(0.00123))).unwrap();
+    // notional 0.00123 * 84500.01 = 103.9350123; fee 7.5 bps = 0.077951259225.
+    assert_eq!(r.fills[0].fee, Qty(dec!(0.077951259225)));
+    assert_eq!(bal(&venue, &usdt()).free, Qty(dec!(1000) - dec!(103.9350123) - dec!(0.077951259225)));
+}
+
+#[test]
+fn rule_violations_are_rejected_naming_the_filter_and_change_nothing() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(100))).unwrap();
+    let before = venue.balances().unwrap();
+
+    rejected_with(venue.place(&market("x1", Side::Buy, dec!(0.000015))).unwrap_err(), "LOT_SIZE");
+    rejected_with(venue.place(&market("x2", Side::Buy, dec!(0))).unwrap_err(), "LOT_SIZE");
+    rejected_with(venue.place(&market("x3", Side::Buy, dec!(-1))).unwrap_err(), "LOT_SIZE");
+    // 0.00005 * 50000 = 2.5 < 5.
+    rejected_with(venue.place(&market("x4", Side::Buy, dec!(0.00005))).unwrap_err(), "NOTIONAL");
+    rejected_with(venue.place(&limit("x5", Side::Buy, dec!(0.001), dec!(49999.995))).unwrap_err(), "PRICE_FILTER");
+    rejected_with(venue.place(&limit("x6", Side::Buy, dec!(0.001), dec!(0))).unwrap_err(), "PRICE_FILTER");
+    // 0.002 * 50000 = 100 + 0.1 fee > 100.
+    rejected_with(venue.place(&market("x7", Side::Buy, dec!(0.002))).unwrap_err(), "insufficient balance");
+    rejected_with(venue.place(&market("x8", Side::Sell, dec!(0.001))).unwrap_err(), "insufficient balance");
+    // A resting buy must be able to lock qty * price * (1 + fee).
+    rejected_with(venue.place(&limit("x9", Side::Buy, dec!(0.0025), dec!(40000))).unwrap_err(), "insufficient balance");
+    // Absurd amounts are refused, not a panic.
+    rejected_with(venue.place(&market("x10", Side::Buy, Decimal::MAX)).unwrap_err(), "amount out of range");
+
+    assert_eq!(venue.balances().unwrap(), before);
+    for i in 1..=10 {
+        assert_eq!(venue.query(&id(&format!("x{i}")), &btc(), &usdt()).unwrap(), None);
+    }
+    // A rejected client id may be used again.
+    assert_eq!(venue.place(&market("x7", Side::Buy, dec!(0.001))).unwrap().status, OrderStatus::Filled);
+}
+
+#[test]
+fn unknown_symbols_use_default_rules_and_need_a_price() {
+    let (venue, prices) = fixed_venue(dec!(0), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(100))).unwrap();
+    let xyz = a("XYZ");
+    let order = |client: &str, qty: Decimal| OrderRequest {
+        client_id: id(client),
+        base: xyz.clone(),
+        quote: usdt(),
+        side: Side::Buy,
+        qty: Qty(qty),
+        kind: OrderKind::Market,
+    };
+    // No price: NotFound.
+    assert!(matches!(venue.place(&order("z1", dec!(1))), Err(ExchangeError::NotFound(_))));
+    prices.set(&xyz, &usdt(), Price(dec!(2)));
+    // Default rules: 8 decimals, no minimums.
+    assert_eq!(venue.rules(&xyz, &usdt()).unwrap(), SymbolRules::default());
+    rejected_with(venue.place(&order("z2", dec!(1.123456789))).unwrap_err(), "LOT_SIZE");
+    let r = venue.place(&order("z3", dec!(0.00000001))).unwrap();
+    assert_eq!(r.status, OrderStatus::Filled);
+    assert_eq!(bal(&venue, &xyz).free, Qty(dec!(0.00000001)));
+}
+
+#[test]
+fn duplicate_client_id_is_refused_and_trades_once() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    let first = venue.place(&market("dup", Side::Buy, dec!(0.001))).unwrap();
+    let after_first = venue.balances().unwrap();
+    assert_eq!(venue.place(&market("dup", Side::Buy, dec!(0.001))), Err(ExchangeError::Duplicate("dup".into())));
+    // Same id, different order: still a duplicate.
+    assert_eq!(
+        venue.place(&limit("dup", Side::Sell, dec!(0.001), dec!(60000))),
+        Err(ExchangeError::Duplicate("dup".into()))
+    );
+    assert_eq!(venue.balances().unwrap(), after_first);
+    assert_eq!(venue.query(&id("dup"), &btc(), &usdt()).unwrap(), Some(first));
+    assert_eq!(venue.place(&market("next", Side::Buy, dec!(0.001))).unwrap().venue_id, "2");
+}
+
+/// BTC bars closing at 1 s, 2 s, 3 s, 4 s.
+fn replay() -> ReplayPrices {
+    let bars = vec![
+        (Timestamp(1_000), Price(dec!(50000))),
+        (Timestamp(2_000), Price(dec!(49000))),
+        (Timestamp(3_000), Price(dec!(47000))),
+        (Timestamp(4_000), Price(dec!(52000))),
+    ];
+    ReplayPrices::new([(btc(), bars)].into(), usdt())
+}
+
+#[test]
+fn limit_orders_rest_lock_funds_and_fill_when_the_price_crosses() {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let venue = PaperExchange::in_memory(config(dec!(10), dec!(5)), Arc::new(replay()), clock.clone()).unwrap();
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    venue.deposit(&btc(), Qty(dec!(1))).unwrap();
+
+    let buy = venue.place(&limit("lb", Side::Buy, dec!(0.1), dec!(48000))).unwrap();
+    assert_eq!((buy.status, buy.filled, buy.fills.len()), (OrderStatus::New, Qty(dec!(0)), 0));
+    let sell = venue.place(&limit("ls", Side::Sell, dec!(0.2), dec!(51000))).unwrap();
+    assert_eq!(sell.status, OrderStatus::New);
+    // Buy locks 0.1 * 48000 * 1.001 = 4804.8 USDT; sell locks 0.2 BTC.
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5195.2), dec!(4804.8)));
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.8), dec!(0.2)));
+    assert_eq!(venue.open_orders(&btc(), &usdt()).unwrap().len(), 2);
+    assert!(venue.open_orders(&a("ETH"), &usdt()).unwrap().is_empty());
+
+    // 49000: neither crosses.
+    clock.advance(Span::from_secs(1));
+    assert!(venue.match_resting().unwrap().is_empty());
+    // 2.5 s: still the 49000 bar that closed at 2 s.
+    clock.set(Timestamp(2_500));
+    assert!(venue.match_resting().unwrap().is_empty());
+
+    // 47000 <= 48000: the buy fills at its limit (maker), not at 47000, fee in USDT.
+    clock.set(Timestamp(3_000));
+    let filled = venue.match_resting().unwrap();
+    assert_eq!(filled.len(), 1);
+    let r = &filled[0];
+    assert_eq!((r.client_id.as_str(), r.status, r.filled), ("lb", OrderStatus::Filled, Qty(dec!(0.1))));
+    assert_eq!(
+        (r.fills[0].price, r.fills[0].fee, r.fills[0].time),
+        (Price(dec!(48000)), Qty(dec!(4.8)), Timestamp(3_000))
+    );
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5195.2), dec!(0)));
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.9), dec!(0.2)));
+
+    // 52000 >= 51000: the sell fills, seen by a plain query (every call matches first).
+    clock.set(Timestamp(4_000));
+    let r = venue.query(&id("ls"), &btc(), &usdt()).unwrap().unwrap();
+    assert_eq!(r.status, OrderStatus::Filled);
+    assert_eq!((r.fills[0].price, r.fills[0].fee), (Price(dec!(51000)), Qty(dec!(10.2))));
+    // 0.2 * 51000 = 10200 - 10.2 fee.
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5195.2) + dec!(10189.8), dec!(0)));
+    // 1 + 0.1 bought - 0.2 sold.
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.9), dec!(0)));
+    assert!(venue.open_orders(&btc(), &usdt()).unwrap().is_empty());
+    assert!(venue.match_resting().unwrap().is_empty());
+    // Trade ids are per venue and sequential.
+    assert_eq!(r.fills[0].trade_id, "2");
+}
+
+#[test]
+fn a_marketable_limit_fills_at_once_never_worse_than_its_limit() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(10), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(20000))).unwrap();
+    // Slipped 50050, capped at the limit 50020.
+    let r = venue.place(&limit("m1", Side::Buy, dec!(0.1), dec!(50020))).unwrap();
+    assert_eq!((r.status, r.fills[0].price), (OrderStatus::Filled, Price(dec!(50020))));
+    // Far above: the slipped price.
+    let r = venue.place(&limit("m2", Side::Buy, dec!(0.1), dec!(60000))).unwrap();
+    assert_eq!(r.fills[0].price, Price(dec!(50050)));
+    // Sell at or below the price: slipped 49950, capped at 49980.
+    let r = venue.place(&limit("m3", Side::Sell, dec!(0.1), dec!(49980))).unwrap();
+    assert_eq!(r.fills[0].price, Price(dec!(49980)));
+    assert_eq!(bal(&venue, &usdt()).locked, Qty(dec!(0)));
+}
+
+#[test]
+fn cancel_releases_locked_funds_and_refuses_final_orders() {
+    let (venue, prices) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    venue.deposit(&btc(), Qty(dec!(0.5))).unwrap();
+    venue.place(&limit("c1", Side::Buy, dec!(0.01), dec!(40000))).unwrap();
+    venue.place(&limit("c2", Side::Sell, dec!(0.3), dec!(60000))).unwrap();
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(599.6), dec!(400.4)));
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.2), dec!(0.3)));
+    // Locked funds cannot be withdrawn.
+    rejected_with(venue.withdraw(&btc(), Qty(dec!(0.3))).unwrap_err(), "insufficient balance");
+
+    let r = venue.cancel(&id("c1"), &btc(), &usdt()).unwrap();
+    assert_eq!((r.status, r.filled), (OrderStatus::Canceled, Qty(dec!(0))));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(1000), dec!(0)));
+    let r = venue.cancel(&id("c2"), &btc(), &usdt()).unwrap();
+    assert_eq!(r.status, OrderStatus::Canceled);
+    assert_eq!(bal(&venue, &btc()), free_locked(dec!(0.5), dec!(0)));
+    assert!(venue.open_orders(&btc(), &usdt()).unwrap().is_empty());
+
+    // Cancelled again, or filled: Rejected. Unknown or on another symbol: NotFound.
+    rejected_with(venue.cancel(&id("c1"), &btc(), &usdt()).unwrap_err(), "order c1 is canceled");
+    venue.place(&market("c3", Side::Buy, dec!(0.001))).unwrap();
+    rejected_with(venue.cancel(&id("c3"), &btc(), &usdt()).unwrap_err(), "order c3 is filled");
+    assert!(matches!(venue.cancel(&id("nope"), &btc(), &usdt()), Err(ExchangeError::NotFound(_))));
+    assert!(matches!(venue.cancel(&id("c3"), &a("ETH"), &usdt()), Err(ExchangeError::NotFound(_))));
+    // A cancelled order stays cancelled when the price later crosses it.
+    prices.set(&btc(), &usdt(), Price(dec!(30000)));
+    assert!(venue.match_resting().unwrap().is_empty());
+    assert_eq!(venue.query(&id("c1"), &btc(), &usdt()).unwrap().unwrap().status, OrderStatus::Canceled);
+}
+
+#[test]
+fn state_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paper.sqlite");
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&btc(), &usdt(), Price(dec!(50000)));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let open = || PaperExchange::open(&path, config(dec!(10), dec!(0)), prices.clone(), clock.clone()).unwrap();
+
+    let (balances, bought, resting) = {
+        let venue = open();
+        venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+        let bought = venue.place(&market("p1", Side::Buy, dec!(0.1))).unwrap();
+        let resting = venue.place(&limit("p2", Side::Buy, dec!(0.05), dec!(45000))).unwrap();
+        (venue.balances().unwrap(), bought, resting)
+    };
+
+    let venue = open();
+    assert_eq!(venue.balances().unwrap(), balances);
+    assert_eq!(venue.query(&id("p1"), &btc(), &usdt()).unwrap(), Some(bought));
+    assert_eq!(venue.open_orders(&btc(), &usdt()).unwrap(), vec![resting]);
+    // Counters and idempotency carry over.
+    assert!(matches!(venue.place(&market("p1", Side::Buy, dec!(0.1))), Err(ExchangeError::Duplicate(_))));
+    let next = venue.place(&market("p3", Side::Sell, dec!(0.1))).unwrap();
+    assert_eq!((next.venue_id.as_str(), next.fills[0].trade_id.as_str()), ("3", "2"));
+    // The resting order still fills after the restart.
+    prices.set(&btc(), &usdt(), Price(dec!(45000)));
+    let filled = venue.match_resting().unwrap();
+    assert_eq!(filled.len(), 1);
+    assert_eq!(filled[0].fills[0].trade_id, "3");
+    drop(venue);
+    let venue = open();
+    assert_eq!(venue.query(&id("p2"), &btc(), &usdt()).unwrap().unwrap().status, OrderStatus::Filled);
+    assert_eq!(bal(&venue, &usdt()).locked, Qty(dec!(0)));
+    drop(venue);
+    // Its own file, in WAL mode.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_dropped_reply_still_executes_and_query_finds_the_fill() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(2000))).unwrap();
+    venue.set_faults(Faults { drop_reply_after_execution: true, ..Faults::default() });
+    let order = market("f1", Side::Buy, dec!(0.01));
+    assert!(matches!(venue.place(&order), Err(ExchangeError::OutcomeUnknown(_))));
+    // The caller queries instead of resending: the order is there, filled.
+    let r: OrderReport = venue.query(&id("f1"), &btc(), &usdt()).unwrap().unwrap();
+    assert_eq!((r.status, r.filled, r.fills.len()), (OrderStatus::Filled, Qty(dec!(0.01)), 1));
+    assert_eq!(bal(&venue, &usdt()).free, Qty(dec!(2000) - dec!(500) - dec!(0.5)));
+    // A blind resend would not trade twice either.
+    assert!(matches!(venue.place(&order), Err(ExchangeError::Duplicate(_))));
+    assert_eq!(bal(&venue, &btc()).free, Qty(dec!(0.01)));
+    // One-shot: the next order gets its reply.
+    assert_eq!(venue.place(&market("f2", Side::Buy, dec!(0.01))).unwrap().status, OrderStatus::Filled);
+}
+
+#[test]
+fn fail_before_execution_and_reject_next_execute_nothing() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    venue.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    let before = venue.balances().unwrap();
+
+    venue.set_faults(Faults { fail_before_execution: true, ..Faults::default() });
+    assert!(matches!(venue.place(&market("g1", Side::Buy, dec!(0.01))), Err(ExchangeError::Unavailable(_))));
+    assert_eq!(venue.query(&id("g1"), &btc(), &usdt()).unwrap(), None);
+
+    venue.set_faults(Faults { reject_next: Some("maintenance".into()), ..Faults::default() });
+    assert_eq!(venue.place(&market("g2", Side::Buy, dec!(0.01))), Err(ExchangeError::Rejected("maintenance".into())));
+    assert_eq!(venue.query(&id("g2"), &btc(), &usdt()).unwrap(), None);
+
+    // A refusal whose reply is lost: OutcomeUnknown, and the query says it never happened.
+    venue.set_faults(Faults {
+        reject_next: Some("maintenance".into()),
+        drop_reply_after_execution: true,
+        ..Faults::default()
+    });
+    assert!(matches!(venue.place(&market("g3", Side::Buy, dec!(0.01))), Err(ExchangeError::OutcomeUnknown(_))));
+    assert_eq!(venue.query(&id("g3"), &btc(), &usdt()).unwrap(), None);
+    assert_eq!(venue.balances().unwrap(), before);
+
+    // Faults are consumed: the same ids now go through.
+    assert_eq!(venue.place(&market("g1", Side::Buy, dec!(0.01))).unwrap().status, OrderStatus::Filled);
+}
+
+#[test]
+fn query_of_an_unknown_id_is_none() {
+    let (venue, _) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    assert_eq!(venue.query(&id("never"), &btc(), &usdt()).unwrap(), None);
+    venue.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    venue.place(&market("q1", Side::Buy, dec!(0.001))).unwrap();
+    // Known id, other symbol: not this symbol's order.
+    assert_eq!(venue.query(&id("q1"), &a("ETH"), &usdt()).unwrap(), None);
+}
+
+#[test]
+fn replay_prices_take_the_last_closed_bar() {
+    let mut series = BTreeMap::new();
+    // Unsorted on purpose.
+    series.insert(btc(), vec![(Timestamp(2_000), Price(dec!(2))), (Timestamp(1_000), Price(dec!(1)))]);
+    let p = ReplayPrices::new(series, usdt());
+    assert_eq!(p.price(&btc(), &usdt(), Timestamp(999)), None);
+    assert_eq!(p.price(&btc(), &usdt(), Timestamp(1_000)), Some(Price(dec!(1))));
+    assert_eq!(p.price(&btc(), &usdt(), Timestamp(1_999)), Some(Price(dec!(1))));
+    assert_eq!(p.price(&btc(), &usdt(), Timestamp(2_000)), Some(Price(dec!(2))));
+    assert_eq!(p.price(&btc(), &usdt(), Timestamp(i64::MAX)), Some(Price(dec!(2))));
+    assert_eq!(p.price(&a("ETH"), &usdt(), Timestamp(2_000)), None);
+    assert_eq!(p.price(&btc(), &a("EUR"), Timestamp(2_000)), None);
+    assert_eq!(p.close_times(), vec![Timestamp(1_000), Timestamp(2_000)]);
+}
+
+#[test]
+fn prices_balances_and_funding() {
+    let (venue, prices) = fixed_venue(dec!(10), dec!(0), dec!(50000));
+    let eth = a("ETH");
+    let got = venue.prices(&[btc(), eth.clone(), usdt()], &usdt()).unwrap();
+    assert_eq!(got, [(btc(), Price(dec!(50000)))].into());
+    prices.set(&eth, &usdt(), Price(dec!(3000)));
+    assert_eq!(venue.prices(&[btc(), eth.clone()], &usdt()).unwrap().len(), 2);
+
+    assert!(venue.balances().unwrap().is_empty());
+    venue.deposit(&usdt(), Qty(dec!(100))).unwrap();
+    rejected_with(venue.withdraw(&usdt(), Qty(dec!(100.01))).unwrap_err(), "insufficient balance");
+    rejected_with(venue.deposit(&usdt(), Qty(dec!(0))).unwrap_err(), "deposit");
+    rejected_with(venue.withdraw(&usdt(), Qty(dec!(-1))).unwrap_err(), "withdrawal");
+    venue.withdraw(&usdt(), Qty(dec!(40))).unwrap();
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(60), dec!(0)));
+    venue.withdraw(&usdt(), Qty(dec!(60))).unwrap();
+    // Zero balances are not listed.
+    assert!(venue.balances().unwrap().is_empty());
+    assert_eq!(venue.name(), "paper");
+}
+
+#[test]
+fn invalid_config_is_refused() {
+    let prices: Arc<dyn PriceSource> = Arc::new(FixedPrices::new());
+    let clock = Arc::new(ManualClock::new(Timestamp(0)));
+    for cfg in [config(dec!(-1), dec!(0)), config(dec!(10), dec!(1001))] {
+        let e = PaperExchange::in_memory(cfg, prices.clone(), clock.clone()).unwrap_err();
+        assert!(matches!(e, ExchangeError::Rejected(_)), "{e:?}");
+    }
+    let mut bad_rules = config(dec!(10), dec!(0));
+    bad_rules.rules.default.step = dec!(-1);
+    assert!(PaperExchange::in_memory(bad_rules, prices, clock).is_err());
+}
