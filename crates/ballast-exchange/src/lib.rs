@@ -38,7 +38,12 @@ pub trait Exchange: Send + Sync {
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;
 
     /// The order with this client id, or `None` if the venue has never seen it.
-    fn query(&self, client_id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<OrderReport>, ExchangeError>;
+    fn query(
+        &self,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+    ) -> Result<Option<OrderReport>, ExchangeError>;
 
     /// Open orders on `base`/`quote`.
     fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError>;

@@ -95,6 +95,11 @@ impl BotConfig {
         Self::from_doc(&Doc::read(path)?)
     }
 
+    /// Parses configuration text; `origin` names it in errors.
+    pub fn parse_text(origin: &Path, text: &str) -> Result<Self> {
+        Self::from_doc(&Doc::parse(origin, text)?)
+    }
+
     /// Parses a profile (a configuration without an amount, such as a preset) and
     /// invests `amount` in it; `origin` names it in errors.
     pub fn parse_profile(origin: &Path, text: &str, amount: Decimal) -> Result<Self> {

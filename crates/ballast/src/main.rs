@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod app;
 mod cmd;
 mod config;
 
@@ -17,6 +18,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the product's example as a paper bot over 2024-2025 (the main job).
+    Demo(cmd::demo::DemoArgs),
+    /// Create and manage bots.
+    Bot(cmd::bot::BotArgs),
+    /// Run every active bot until SIGINT/SIGTERM (paper: replay the candles).
+    Run(cmd::bot::RunArgs),
     /// Show the orders that bring a portfolio back to its target weights.
     Plan(cmd::plan::PlanArgs),
     /// Compute target weights from price history (equal, market cap, risk-based).
@@ -34,6 +41,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Bot(args) => cmd::bot::run(args),
+        Command::Run(args) => cmd::bot::run_bots(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),

@@ -1,6 +1,8 @@
 //! One module per subcommand, plus shared readers.
 
 pub mod backtest;
+pub mod bot;
+pub mod demo;
 pub mod optimize;
 pub mod plan;
 pub mod presets;

@@ -1,0 +1,782 @@
+//! The engine: one step of one bot, and the lifecycle verbs.
+//!
+//! A step: reconcile what the venue did with orders not yet final → value the ledger →
+//! guards (stop-loss, take-profit) → the core decides → every order intent is written,
+//! with its deterministic client order id, in one transaction with the bot's new state
+//! → orders are placed, sells first → reports and fills are recorded → snapshot.
+//! A crash anywhere leaves either no intent (nothing was sent) or durable intents that
+//! the next step queries by client id before anything else: no order is sent twice.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ballast_core::guards::Exit;
+use ballast_core::planner::{Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
+use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
+use ballast_core::trigger::{Decision, TriggerState, decide};
+use ballast_core::{Asset, CoreError, Drift, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp, Valuation};
+use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
+use ballast_store::{
+    BotId, BotRecord, BotStatus, CashFlow, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError,
+    state_of,
+};
+use rust_decimal::Decimal;
+use serde_json::json;
+use thiserror::Error;
+
+use crate::ledger::{self, Pnl};
+use crate::spec::{BotSpec, BotState};
+
+/// An engine failure.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The venue failed.
+    #[error("venue: {0}")]
+    Exchange(#[from] ExchangeError),
+    /// Bad input to the core.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The request is refused, with the reason.
+    #[error("{0}")]
+    Refused(String),
+    /// No such bot.
+    #[error("no bot with id {0}")]
+    NoBot(BotId),
+    /// Saved state that cannot be read.
+    #[error("bot {0}: saved state unreadable: {1}")]
+    Corrupt(BotId, String),
+}
+
+/// How a bot is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopMode {
+    /// Leave the coins in the account as they are.
+    ReturnCoins,
+    /// Sell every coin for the quote currency first.
+    ToQuote,
+}
+
+/// What a step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The bot is not active.
+    Inactive,
+    /// Nothing to do.
+    Held,
+    /// Orders were sent.
+    Rebalanced {
+        /// Orders placed.
+        orders: usize,
+    },
+    /// A guard ended the bot.
+    Stopped(String),
+}
+
+/// What the create summary shows before a bot is confirmed.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// Prices now.
+    pub prices: Prices,
+    /// The venue's rules.
+    pub rules: RulesBook,
+    /// The minimum investment and what sets it.
+    pub minimum: MinInvestment,
+    /// The first orders (the initial buy from cash).
+    pub plan: Plan,
+    /// Target weights.
+    pub targets: TargetWeights,
+}
+
+/// What a bot looks like now.
+#[derive(Clone, Debug)]
+pub struct BotView {
+    /// The stored record.
+    pub record: BotRecord,
+    /// The engine state.
+    pub state: BotState,
+    /// Holdings (ledger), quote included.
+    pub holdings: BTreeMap<Asset, Qty>,
+    /// Prices now (empty when the venue could not be asked).
+    pub prices: Prices,
+    /// Current weights.
+    pub weights: BTreeMap<Asset, Decimal>,
+    /// Profit and loss.
+    pub pnl: Option<Pnl>,
+}
+
+/// The outcome of stepping one bot in [`Engine::step_all`].
+pub type StepResult = (BotId, Result<StepOutcome, String>);
+
+/// Runs bots against one venue, one store and one clock.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    venue: Arc<dyn Exchange>,
+    clock: Arc<dyn Clock>,
+}
+
+fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
+    let entries: Vec<(Asset, Decimal)> = spec.weights.iter().map(|(a, w)| (a.clone(), *w)).collect();
+    let limits = TargetLimits { min_assets: 1, max_assets: entries.len().max(1) };
+    TargetWeights::from_fractions(&spec.quote, &entries, limits)
+}
+
+impl Engine {
+    /// An engine over these seams.
+    pub fn new(store: Arc<dyn Store>, venue: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, venue, clock }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The venue.
+    pub fn venue(&self) -> &Arc<dyn Exchange> {
+        &self.venue
+    }
+
+    fn rules(&self, spec: &BotSpec, extra: &[Asset]) -> Result<RulesBook, EngineError> {
+        let mut book = RulesBook::default();
+        for a in spec.assets.iter().chain(extra) {
+            if a != &spec.quote && !book.per_asset.contains_key(a) {
+                book.per_asset.insert(a.clone(), self.venue.rules(a, &spec.quote)?);
+            }
+        }
+        Ok(book)
+    }
+
+    fn prices(&self, quote: &Asset, assets: &[Asset]) -> Result<Prices, EngineError> {
+        let bases: Vec<Asset> = assets.iter().filter(|a| *a != quote).cloned().collect();
+        let prices = self.venue.prices(&bases, quote)?;
+        for a in &bases {
+            if !prices.contains_key(a) {
+                return Err(EngineError::Refused(format!("the venue has no price for {a}/{quote}")));
+            }
+        }
+        Ok(prices)
+    }
+
+    /// The summary of a bot before it is created: targets, minimum investment, first
+    /// orders. Refuses an unknown symbol or too little money, with the reason.
+    pub fn preview(&self, spec: &BotSpec, amount: Decimal) -> Result<Preview, EngineError> {
+        let targets = targets_of(spec)?;
+        let prices = self.prices(&spec.quote, &spec.assets)?;
+        let rules = self.rules(spec, &[])?;
+        let minimum = min_investment(&targets, &prices, &rules, spec.fee, DEFAULT_MARGIN)?;
+        let cash: ballast_core::Holdings = [(spec.quote.clone(), Qty(amount))].into();
+        let plan = plan_rebalance(&PlanInput {
+            holdings: &cash,
+            prices: &prices,
+            targets: &targets,
+            rules: &rules,
+            fee: spec.fee,
+            to: ballast_core::planner::RebalanceTo::Target,
+            entry_prices: &spec.guards.entry_prices,
+        })?;
+        Ok(Preview { prices, rules, minimum, plan, targets })
+    }
+
+    /// Creates a bot investing `amount` of quote, after the same checks as
+    /// [`Engine::preview`] and a check that the account holds the money. Its first buy
+    /// happens at its first step.
+    pub fn create(&self, name: &str, spec: BotSpec, config_toml: &str, amount: Decimal) -> Result<BotId, EngineError> {
+        let preview = self.preview(&spec, amount)?;
+        if amount < preview.minimum.amount.0 {
+            return Err(EngineError::Refused(format!(
+                "{amount} {q} is too little: these coins need at least {} {q} (set by {}: its first buy must clear the venue's minimum order)",
+                preview.minimum.amount.0.round_dp(2),
+                preview.minimum.binding,
+                q = spec.quote
+            )));
+        }
+        let free = self.venue.balances()?.get(&spec.quote).map(|b| b.free).unwrap_or_default();
+        let committed = self.committed_quote(&spec.quote)?;
+        if free.0 - committed < amount {
+            return Err(EngineError::Refused(format!(
+                "the account has {} {q} free, {} of it held by other bots: not enough for {amount} {q}",
+                free.0.normalize(),
+                committed.normalize(),
+                q = spec.quote
+            )));
+        }
+        let now = self.clock.now();
+        let id = self.store.create_bot(&NewBot {
+            name: name.to_string(),
+            venue: self.venue.name().to_string(),
+            config_toml: config_toml.to_string(),
+            created_at: now,
+        })?;
+        self.store.record_cash_flow(&CashFlow {
+            bot: id,
+            time: now,
+            asset: spec.quote.clone(),
+            qty: Qty(amount),
+            value: Notional(amount),
+            note: "create".into(),
+        })?;
+        let hodl = hodl_buy(&spec, &preview.targets, &preview.prices, amount);
+        let state = BotState {
+            spec,
+            trigger: TriggerState::new(now),
+            next_seq: 1,
+            force: Some("first buy".into()),
+            hodl,
+            last_step: None,
+            rebalances: 0,
+        };
+        self.save(id, &state)?;
+        self.event(id, now, "created", &format!("created with {amount} {}", state.spec.quote), json!({}))?;
+        Ok(id)
+    }
+
+    /// Quote held by bots that are not stopped (so a new bot does not count it as free).
+    fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
+        let mut total = Decimal::ZERO;
+        for b in self.store.bots()? {
+            if b.status != BotStatus::Stopped {
+                let h = self.holdings(b.id)?;
+                total += h.get(quote).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
+            }
+        }
+        Ok(total)
+    }
+
+    fn load(&self, id: BotId) -> Result<(BotRecord, BotState), EngineError> {
+        let rec = self.store.bot(id)?.ok_or(EngineError::NoBot(id))?;
+        let text = self.store.load_state(id)?.ok_or_else(|| EngineError::Corrupt(id, "no state".into()))?;
+        let state: BotState = serde_json::from_str(&text).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
+        Ok((rec, state))
+    }
+
+    fn save(&self, id: BotId, state: &BotState) -> Result<(), EngineError> {
+        let text = serde_json::to_string(state).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
+        self.store.save_state(id, &text)?;
+        Ok(())
+    }
+
+    fn event(
+        &self,
+        bot: BotId,
+        time: Timestamp,
+        kind: &str,
+        message: &str,
+        data: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        self.store.record_event(&Event { bot, time, kind: kind.into(), message: message.into(), data })?;
+        Ok(())
+    }
+
+    /// The bot's holdings from its ledger.
+    pub fn holdings(&self, id: BotId) -> Result<BTreeMap<Asset, Qty>, EngineError> {
+        Ok(ledger::holdings(&self.store.cash_flows(id)?, &self.store.fills(id)?))
+    }
+
+    /// Asks the venue about every order of the bot that is not final and records what
+    /// it says. Returns how many orders were resolved.
+    pub fn reconcile(&self, id: BotId) -> Result<usize, EngineError> {
+        let mut resolved = 0;
+        for o in self.store.unresolved(id)? {
+            let i = &o.intent;
+            match self.venue.query(&i.client_id, &i.base, &i.quote)? {
+                Some(report) => {
+                    self.apply(&report)?;
+                    if report.status.is_final() {
+                        resolved += 1;
+                    }
+                }
+                None if matches!(o.state, OrderState::Pending | OrderState::Unknown) => {
+                    // The venue never saw it: it was not sent. It is not sent again; the
+                    // next decision plans afresh with a new sequence number.
+                    self.store.update_order(&i.client_id, OrderState::NotSent, None, Qty::ZERO, self.clock.now())?;
+                    resolved += 1;
+                }
+                None => {
+                    self.event(
+                        id,
+                        self.clock.now(),
+                        "reconcile",
+                        &format!("order {} was acknowledged but the venue no longer knows it", i.client_id),
+                        json!({"client_id": i.client_id}),
+                    )?;
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    fn apply(&self, r: &OrderReport) -> Result<(), EngineError> {
+        for f in &r.fills {
+            self.store.record_fill(&r.client_id, f)?;
+        }
+        self.store.update_order(&r.client_id, state_of(r.status), Some(&r.venue_id), r.filled, self.clock.now())?;
+        Ok(())
+    }
+
+    /// One step of one bot at the clock's now.
+    pub fn step(&self, id: BotId) -> Result<StepOutcome, EngineError> {
+        let (rec, mut state) = self.load(id)?;
+        if rec.status != BotStatus::Active {
+            return Ok(StepOutcome::Inactive);
+        }
+        let now = self.clock.now();
+        self.reconcile(id)?;
+        let spec = state.spec.clone();
+        let holdings = self.holdings(id)?;
+        let held: Vec<Asset> =
+            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
+        let mut all = spec.assets.clone();
+        all.extend(held.iter().cloned());
+        all.sort();
+        all.dedup();
+        let prices = self.prices(&spec.quote, &all)?;
+        let rules = self.rules(&spec, &held)?;
+        let targets = targets_of(&spec)?;
+        let ledger_holdings: ballast_core::Holdings =
+            holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
+        let valuation = Valuation::new(&spec.quote, &ledger_holdings, &prices, Some(&targets))?;
+        let flows = self.store.cash_flows(id)?;
+        let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
+
+        let mut outcome = StepOutcome::Held;
+        let exit = if state.force.is_none() { spec.guards.check_exit(valuation.total, net_invested) } else { None };
+        if let Some(exit) = exit {
+            let plan = plan_liquidation(&spec.quote, &ledger_holdings, &prices, &rules, spec.fee)?;
+            let reason = exit.to_string();
+            let orders = self.execute(id, &mut state, &plan, "guard", &reason, now)?;
+            let kind = match exit {
+                Exit::StopLoss { .. } => "stop-loss",
+                Exit::TakeProfit { .. } => "take-profit",
+            };
+            self.store.set_status(id, BotStatus::Stopped, &format!("{kind}: {reason}"), now)?;
+            self.reconcile(id)?;
+            outcome = StepOutcome::Stopped(format!("{kind} after {orders} order(s)"));
+        } else {
+            let drift = Drift::new(&valuation, &targets);
+            let why = match state.force.take() {
+                Some(reason) => Some(reason),
+                None => {
+                    let d = decide(&spec.trigger, &state.trigger, &drift, now);
+                    state.trigger.record(&d, now);
+                    match d {
+                        Decision::Rebalance(_) => Some(d.to_string()),
+                        Decision::Hold(_) => None,
+                    }
+                }
+            };
+            if let Some(why) = why {
+                let first = state.next_seq == 1;
+                let plan = plan_rebalance(&PlanInput {
+                    holdings: &ledger_holdings,
+                    prices: &prices,
+                    targets: &targets,
+                    rules: &rules,
+                    fee: spec.fee,
+                    to: if first { ballast_core::planner::RebalanceTo::Target } else { spec.to },
+                    entry_prices: &spec.guards.entry_prices,
+                })?;
+                if first {
+                    state.trigger = TriggerState::new(now);
+                }
+                let orders = self.execute(id, &mut state, &plan, "rebalance", &why, now)?;
+                if orders > 0 && !first {
+                    state.rebalances += 1;
+                }
+                outcome = if orders > 0 { StepOutcome::Rebalanced { orders } } else { StepOutcome::Held };
+            }
+        }
+        state.last_step = Some(now);
+        self.save(id, &state)?;
+        self.snapshot(id, &state, now)?;
+        Ok(outcome)
+    }
+
+    /// Writes the intents of `plan` with the state, then sends them. Returns the
+    /// number of orders placed.
+    fn execute(
+        &self,
+        id: BotId,
+        state: &mut BotState,
+        plan: &Plan,
+        kind: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<usize, EngineError> {
+        let seq = state.next_seq;
+        let quote = state.spec.quote.clone();
+        let intents: Vec<Intent> = plan
+            .legs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Intent {
+                bot: id,
+                client_id: ClientOrderId::for_leg(id, seq, i),
+                seq,
+                leg: i as i64,
+                base: l.asset.clone(),
+                quote: quote.clone(),
+                side: l.side,
+                qty: l.quantity,
+                kind: OrderKind::Market,
+                planned_price: l.price,
+                created_at: now,
+            })
+            .collect();
+        let skipped: Vec<serde_json::Value> = plan
+            .skipped
+            .iter()
+            .map(|s| json!({"asset": s.asset, "side": s.side.to_string(), "notional": s.notional.0.round_dp(8).to_string(), "reason": s.reason.to_string()}))
+            .collect();
+        let legs: Vec<serde_json::Value> = plan
+            .legs
+            .iter()
+            .map(|l| json!({"asset": l.asset, "side": l.side.to_string(), "quantity": l.quantity.to_string(), "price": l.price.to_string()}))
+            .collect();
+        let message = if intents.is_empty() {
+            format!("{why}: no order sent ({} leg(s) skipped)", plan.skipped.len())
+        } else {
+            format!(
+                "{why}: {} order(s){}",
+                intents.len(),
+                if skipped.is_empty() { String::new() } else { format!(", {} skipped", skipped.len()) }
+            )
+        };
+        let weights = |w: &BTreeMap<Asset, ballast_core::Weight>| -> serde_json::Value {
+            w.iter().map(|(a, w)| (a.to_string(), json!(w.0.round_dp(6).to_string()))).collect()
+        };
+        let event = Event {
+            bot: id,
+            time: now,
+            kind: kind.into(),
+            message,
+            data: json!({"seq": seq, "legs": legs, "skipped": skipped, "weights_before": weights(&plan.weights_before), "weights_after": weights(&plan.weights_after)}),
+        };
+        if intents.is_empty() {
+            self.store.record_event(&event)?;
+            return Ok(0);
+        }
+        state.next_seq += 1;
+        let text = serde_json::to_string(&*state).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
+        self.store.begin_rebalance(&intents, &text, &event)?;
+        let mut placed = 0;
+        for intent in &intents {
+            if self.send(id, intent)? {
+                placed += 1;
+            }
+        }
+        Ok(placed)
+    }
+
+    /// Sends one intent. Never sends it twice: on any doubt, it queries.
+    fn send(&self, id: BotId, intent: &Intent) -> Result<bool, EngineError> {
+        let req = OrderRequest {
+            client_id: intent.client_id.clone(),
+            base: intent.base.clone(),
+            quote: intent.quote.clone(),
+            side: intent.side,
+            qty: intent.qty,
+            kind: intent.kind,
+        };
+        let now = self.clock.now();
+        match self.venue.place(&req) {
+            Ok(report) => {
+                self.apply(&report)?;
+                Ok(true)
+            }
+            Err(ExchangeError::Duplicate(_)) | Err(ExchangeError::OutcomeUnknown(_)) => {
+                self.store.update_order(&intent.client_id, OrderState::Unknown, None, Qty::ZERO, now)?;
+                match self.venue.query(&intent.client_id, &intent.base, &intent.quote) {
+                    Ok(Some(report)) => {
+                        self.apply(&report)?;
+                        Ok(true)
+                    }
+                    // Left unknown: the next step's reconciliation asks again.
+                    Ok(None) | Err(_) => Ok(false),
+                }
+            }
+            Err(e @ ExchangeError::Rejected(_)) | Err(e @ ExchangeError::NotFound(_)) => {
+                self.store.update_order(&intent.client_id, OrderState::Rejected, None, Qty::ZERO, now)?;
+                self.event(
+                    id,
+                    now,
+                    "rejected",
+                    &format!("{} {} {}: {e}", intent.side, intent.qty, intent.base),
+                    json!({"client_id": intent.client_id}),
+                )?;
+                Ok(false)
+            }
+            Err(e) => {
+                // Unavailable, rate limited, auth: nothing was done at the venue.
+                self.store.update_order(&intent.client_id, OrderState::NotSent, None, Qty::ZERO, now)?;
+                self.event(
+                    id,
+                    now,
+                    "error",
+                    &format!("{} {} {} not sent: {e}", intent.side, intent.qty, intent.base),
+                    json!({"client_id": intent.client_id}),
+                )?;
+                Ok(false)
+            }
+        }
+    }
+
+    fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<(), EngineError> {
+        let holdings = self.holdings(id)?;
+        let quote = &state.spec.quote;
+        let mut assets: Vec<Asset> =
+            holdings.keys().chain(state.hodl.keys()).filter(|a| *a != quote).cloned().collect();
+        assets.sort();
+        assets.dedup();
+        let prices = self.prices(quote, &assets)?;
+        let value_of = |h: &BTreeMap<Asset, Qty>| -> Decimal {
+            h.iter()
+                .map(|(a, q)| if a == quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() })
+                .sum()
+        };
+        let flows = self.store.cash_flows(id)?;
+        let fills = self.store.fills(id)?;
+        self.store.record_snapshot(&Snapshot {
+            bot: id,
+            time: now,
+            value: Notional(value_of(&holdings)),
+            holdings: holdings.clone(),
+            prices: prices.clone(),
+            net_invested: Notional(flows.iter().map(|f| f.value.0).sum()),
+            hodl_value: Notional(value_of(&state.hodl)),
+            fees_paid: ledger::fees_in_quote(&fills, quote, &prices),
+        })?;
+        Ok(())
+    }
+
+    /// Adds money to a bot: quote and/or coins already in the account. It is
+    /// rebalanced in at the next step.
+    pub fn invest(&self, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<(), EngineError> {
+        let (rec, mut state) = self.load(id)?;
+        if rec.status == BotStatus::Stopped {
+            return Err(EngineError::Refused(format!("bot {id} is stopped")));
+        }
+        let spec = state.spec.clone();
+        for (a, q) in add {
+            if q.0 <= Decimal::ZERO {
+                return Err(EngineError::Refused(format!("{a}: an investment must be positive")));
+            }
+            if a != &spec.quote && !spec.assets.contains(a) {
+                return Err(EngineError::Refused(format!(
+                    "{a} is not one of this bot's coins ({})",
+                    join(&spec.assets)
+                )));
+            }
+        }
+        let balances = self.venue.balances()?;
+        let mine = self.holdings(id)?;
+        for (a, q) in add {
+            let free = balances.get(a).map(|b| b.free.0).unwrap_or_default();
+            let others = if a == &spec.quote {
+                self.committed_quote(a)? - mine.get(a).map(|x| x.0).unwrap_or_default().max(Decimal::ZERO)
+            } else {
+                Decimal::ZERO
+            };
+            let own = mine.get(a).map(|x| x.0).unwrap_or_default().max(Decimal::ZERO);
+            if free - others - own < q.0 {
+                return Err(EngineError::Refused(format!(
+                    "the account does not hold {} {a} beyond what the bots already use",
+                    q.0.normalize()
+                )));
+            }
+        }
+        let prices = self.prices(&spec.quote, &spec.assets)?;
+        let targets = targets_of(&spec)?;
+        let now = self.clock.now();
+        for (a, q) in add {
+            let value = if a == &spec.quote { q.0 } else { q.0 * prices[a].0 };
+            self.store.record_cash_flow(&CashFlow {
+                bot: id,
+                time: now,
+                asset: a.clone(),
+                qty: *q,
+                value: Notional(value),
+                note: "invest".into(),
+            })?;
+            if a == &spec.quote {
+                for (asset, qty) in hodl_buy(&spec, &targets, &prices, q.0) {
+                    *state.hodl.entry(asset).or_default() += qty;
+                }
+            } else {
+                *state.hodl.entry(a.clone()).or_default() += *q;
+            }
+        }
+        state.force = Some("investment added".into());
+        self.save(id, &state)?;
+        let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
+        self.event(id, now, "invest", &format!("invested {}", what.join(", ")), json!({}))?;
+        Ok(())
+    }
+
+    /// Replaces a running bot's parameters: coins, weights, trigger, guards. A coin
+    /// taken out is sold at the next step, which rebalances to the new targets.
+    pub fn edit(&self, id: BotId, spec: BotSpec, config_toml: &str) -> Result<(), EngineError> {
+        let (rec, mut state) = self.load(id)?;
+        if rec.status == BotStatus::Stopped {
+            return Err(EngineError::Refused(format!("bot {id} is stopped")));
+        }
+        if spec.quote != state.spec.quote {
+            return Err(EngineError::Refused("the quote currency of a bot cannot change".into()));
+        }
+        targets_of(&spec)?;
+        self.prices(&spec.quote, &spec.assets)?;
+        let removed: Vec<Asset> = state.spec.assets.iter().filter(|a| !spec.assets.contains(a)).cloned().collect();
+        let added: Vec<Asset> = spec.assets.iter().filter(|a| !state.spec.assets.contains(a)).cloned().collect();
+        let now = self.clock.now();
+        self.store.set_config(id, config_toml, now)?;
+        state.spec = spec;
+        state.force = Some("parameters edited".into());
+        self.save(id, &state)?;
+        self.event(
+            id,
+            now,
+            "edit",
+            &format!("edited: added [{}], removed [{}]", join(&added), join(&removed)),
+            json!({}),
+        )?;
+        Ok(())
+    }
+
+    /// Pauses or resumes a bot.
+    pub fn set_paused(&self, id: BotId, paused: bool) -> Result<(), EngineError> {
+        let (rec, _) = self.load(id)?;
+        let now = self.clock.now();
+        match (rec.status, paused) {
+            (BotStatus::Stopped, _) => Err(EngineError::Refused(format!("bot {id} is stopped"))),
+            (BotStatus::Paused, true) => Err(EngineError::Refused(format!("bot {id} is already paused"))),
+            (BotStatus::Active, false) => Err(EngineError::Refused(format!("bot {id} is not paused"))),
+            (_, true) => {
+                self.store.set_status(id, BotStatus::Paused, "paused by the user", now)?;
+                self.event(id, now, "pause", "paused", json!({}))
+            }
+            (_, false) => {
+                self.store.set_status(id, BotStatus::Active, "resumed by the user", now)?;
+                self.event(id, now, "resume", "resumed", json!({}))
+            }
+        }
+    }
+
+    /// Stops a bot for good: either leaving its coins as they are, or selling them all
+    /// for quote first. Its holdings leave the bot as withdrawals.
+    pub fn stop(&self, id: BotId, mode: StopMode) -> Result<BTreeMap<Asset, Qty>, EngineError> {
+        let (rec, mut state) = self.load(id)?;
+        if rec.status == BotStatus::Stopped {
+            return Err(EngineError::Refused(format!("bot {id} is already stopped")));
+        }
+        self.reconcile(id)?;
+        let now = self.clock.now();
+        let spec = state.spec.clone();
+        if mode == StopMode::ToQuote {
+            let holdings: ballast_core::Holdings =
+                self.holdings(id)?.into_iter().map(|(a, q)| (a, Qty(q.0.max(Decimal::ZERO)))).collect();
+            let held: Vec<Asset> = holdings.keys().filter(|a| **a != spec.quote).cloned().collect();
+            let prices = self.prices(&spec.quote, &held)?;
+            let rules = self.rules(&spec, &held)?;
+            let plan = plan_liquidation(&spec.quote, &holdings, &prices, &rules, spec.fee)?;
+            self.execute(id, &mut state, &plan, "stop", "stop: convert everything to quote", now)?;
+            self.reconcile(id)?;
+        }
+        let left = self.holdings(id)?;
+        let prices = self.prices(&spec.quote, &left.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        for (a, q) in &left {
+            if q.is_zero() {
+                continue;
+            }
+            let value = if *a == spec.quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() };
+            self.store.record_cash_flow(&CashFlow {
+                bot: id,
+                time: now,
+                asset: a.clone(),
+                qty: -*q,
+                value: Notional(-value),
+                note: "stop".into(),
+            })?;
+        }
+        let how = match mode {
+            StopMode::ReturnCoins => "stopped; coins returned to the account as they are",
+            StopMode::ToQuote => "stopped; everything converted to quote",
+        };
+        self.save(id, &state)?;
+        self.store.set_status(id, BotStatus::Stopped, how, now)?;
+        self.event(id, now, "stop", how, json!({}))?;
+        Ok(left)
+    }
+
+    /// A bot as it stands.
+    pub fn view(&self, id: BotId) -> Result<BotView, EngineError> {
+        let (record, state) = self.load(id)?;
+        let holdings = self.holdings(id)?;
+        let quote = state.spec.quote.clone();
+        let assets: Vec<Asset> =
+            holdings.keys().chain(state.spec.assets.iter()).filter(|a| **a != quote).cloned().collect();
+        let prices = self.prices(&quote, &assets).unwrap_or_default();
+        let mut weights = BTreeMap::new();
+        let snapshots = self.store.snapshots(id, 100_000)?;
+        let mut pnl = None;
+        if let Some(last) = snapshots.last() {
+            let value = last.value.0;
+            if value > Decimal::ZERO {
+                for (a, q) in &holdings {
+                    let v = if *a == quote { q.0 } else { q.0 * last.prices.get(a).map(|p| p.0).unwrap_or_default() };
+                    weights.insert(a.clone(), v / value);
+                }
+            }
+            pnl = Some(ledger::pnl(
+                last.value,
+                last.net_invested,
+                last.hodl_value,
+                last.fees_paid,
+                state.rebalances,
+                &snapshots,
+            ));
+        }
+        Ok(BotView { record, state, holdings, prices, weights, pnl })
+    }
+
+    /// A bot's orders, newest first.
+    pub fn orders(&self, id: BotId, limit: usize) -> Result<Vec<OrderRow>, EngineError> {
+        Ok(self.store.orders(id, limit)?)
+    }
+
+    /// Steps every active bot; errors of one bot are recorded as its events and do not
+    /// stop the others.
+    pub fn step_all(&self) -> Result<Vec<StepResult>, EngineError> {
+        let mut out = Vec::new();
+        for b in self.store.bots()? {
+            if b.status != BotStatus::Active {
+                continue;
+            }
+            let r = self.step(b.id).map_err(|e| e.to_string());
+            if let Err(e) = &r {
+                let _ = self.event(b.id, self.clock.now(), "error", e, json!({}));
+            }
+            out.push((b.id, r));
+        }
+        Ok(out)
+    }
+}
+
+/// What `amount` of quote buys at the targets, after the fee: the HODL reference.
+fn hodl_buy(spec: &BotSpec, targets: &TargetWeights, prices: &Prices, amount: Decimal) -> BTreeMap<Asset, Qty> {
+    let invest = amount / (Decimal::ONE + spec.fee.fraction());
+    targets.iter().filter_map(|(a, w)| prices.get(a).map(|p| (a.clone(), Qty(invest * w.0 / p.0)))).collect()
+}
+
+fn join(assets: &[Asset]) -> String {
+    assets.iter().map(Asset::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The side of a leg as text, for messages.
+pub fn side_text(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}

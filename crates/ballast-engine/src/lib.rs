@@ -1,0 +1,12 @@
+//! The bot runtime of ballast: it runs bots against a venue ([`ballast_exchange::Exchange`]),
+//! a store ([`ballast_store::Store`]) and a clock, and answers for every order it sends.
+//!
+//! See [`engine`] for the step and its crash-safety argument.
+#![deny(missing_docs)]
+
+pub mod engine;
+pub mod ledger;
+pub mod spec;
+
+pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, StopMode};
+pub use spec::{BotSpec, BotState};

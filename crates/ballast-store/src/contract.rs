@@ -1,0 +1,672 @@
+//! The contract every [`Store`] must meet, as functions over `&dyn Store` that panic
+//! on a violation. A backend runs them all with [`crate::store_contract_tests!`]
+//! (one `#[test]` per function, each on a fresh, empty store), plus
+//! [`reopen_keeps_everything`] when it is durable.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use ballast_core::planner::Side;
+use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
+use ballast_exchange::{ClientOrderId, Fill, OrderKind};
+use rust_decimal::Decimal;
+
+use crate::{BotId, BotStatus, CashFlow, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError};
+
+/// Generates one `#[test]` per contract function. `$make` is a closure returning
+/// `(S, G)`: a fresh, empty store `S: Store + 'static` and a guard `G` kept alive
+/// until the store is dropped (a temporary directory, or `()`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! store_contract_tests {
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let (store, guard) = ($make)();
+                $crate::sqlite::contract::$name(&store);
+                drop(store);
+                drop(guard);
+            }
+        )*
+    };
+    ($make:expr) => {
+        $crate::store_contract_tests!(@each $make;
+            bot_crud,
+            bot_names_unique_among_live_bots,
+            config_replacement,
+            state_save_load,
+            begin_rebalance_writes_everything,
+            begin_rebalance_conflict_writes_nothing,
+            order_state_transitions,
+            unresolved_oldest_first,
+            orders_newest_first,
+            fills_idempotent,
+            cash_flows_oldest_first,
+            snapshots_newest_window_oldest_first,
+            events_newest_first,
+            decimals_round_trip_exactly,
+            unknown_bot,
+        );
+
+        #[test]
+        fn concurrent_writers() {
+            let (store, guard) = ($make)();
+            $crate::sqlite::contract::concurrent_writers(::std::sync::Arc::new(store));
+            drop(guard);
+        }
+    };
+}
+
+// ---- builders -----------------------------------------------------------------------
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).expect("decimal")
+}
+
+fn asset(s: &str) -> Asset {
+    Asset::new(s).expect("asset")
+}
+
+fn new_bot(store: &dyn Store, name: &str, at: i64) -> BotId {
+    store
+        .create_bot(&NewBot {
+            name: name.into(),
+            venue: "paper".into(),
+            config_toml: format!("name = \"{name}\"\n"),
+            created_at: Timestamp(at),
+        })
+        .expect("create bot")
+}
+
+fn intent(bot: BotId, seq: i64, leg: i64, at: i64) -> Intent {
+    Intent {
+        bot,
+        client_id: ClientOrderId::for_leg(bot, seq, leg as usize),
+        seq,
+        leg,
+        base: asset("BTC"),
+        quote: asset("USDT"),
+        side: if leg % 2 == 0 { Side::Sell } else { Side::Buy },
+        qty: Qty(d("0.00384615")),
+        kind: if leg % 2 == 0 { OrderKind::Market } else { OrderKind::Limit { price: Price(d("84500.01")) } },
+        planned_price: Price(d("84500")),
+        created_at: Timestamp(at),
+    }
+}
+
+fn event(bot: BotId, at: i64, kind: &str) -> Event {
+    Event {
+        bot,
+        time: Timestamp(at),
+        kind: kind.into(),
+        message: format!("{kind} at {at}"),
+        data: serde_json::json!({ "at": at, "legs": [1, 2], "note": "x" }),
+    }
+}
+
+fn fill(trade_id: &str, qty: &str, at: i64) -> Fill {
+    Fill {
+        trade_id: trade_id.into(),
+        qty: Qty(d(qty)),
+        price: Price(d("84500.5")),
+        fee: Qty(d("0.0000038")),
+        fee_asset: asset("BNB"),
+        time: Timestamp(at),
+    }
+}
+
+fn snapshot(bot: BotId, at: i64) -> Snapshot {
+    Snapshot {
+        bot,
+        time: Timestamp(at),
+        value: Notional(d("1000.5")),
+        holdings: BTreeMap::from([(asset("BTC"), Qty(d("0.01"))), (asset("USDT"), Qty(d("155.5")))]),
+        prices: BTreeMap::from([(asset("BTC"), Price(d("84500")))]),
+        net_invested: Notional(d("1000")),
+        hodl_value: Notional(d("990.25")),
+        fees_paid: Notional(d("1.2")),
+    }
+}
+
+fn ids(rows: &[OrderRow]) -> Vec<String> {
+    rows.iter().map(|r| r.intent.client_id.to_string()).collect()
+}
+
+// ---- the contract ---------------------------------------------------------------------
+
+/// Creating, reading and listing bots; status and reason changes.
+pub fn bot_crud(store: &dyn Store) {
+    assert!(store.bots().unwrap().is_empty());
+    let a = new_bot(store, "alpha", 1_000);
+    let b = new_bot(store, "beta", 2_000);
+    assert_ne!(a, b);
+    let ra = store.bot(a).unwrap().expect("bot a");
+    assert_eq!(ra.id, a);
+    assert_eq!(ra.name, "alpha");
+    assert_eq!(ra.venue, "paper");
+    assert_eq!(ra.config_toml, "name = \"alpha\"\n");
+    assert_eq!(ra.status, BotStatus::Active);
+    assert_eq!(ra.status_reason, "");
+    assert_eq!(ra.created_at, Timestamp(1_000));
+    assert_eq!(ra.updated_at, Timestamp(1_000));
+    assert_eq!(store.bots().unwrap().iter().map(|b| b.id).collect::<Vec<_>>(), vec![a, b], "oldest first");
+
+    store.set_status(a, BotStatus::Paused, "paused by user", Timestamp(3_000)).unwrap();
+    let ra = store.bot(a).unwrap().unwrap();
+    assert_eq!(
+        (ra.status, ra.status_reason.as_str(), ra.updated_at),
+        (BotStatus::Paused, "paused by user", Timestamp(3_000))
+    );
+    assert_eq!(ra.created_at, Timestamp(1_000));
+    store.set_status(a, BotStatus::Active, "resumed", Timestamp(4_000)).unwrap();
+    assert_eq!(store.bot(a).unwrap().unwrap().status, BotStatus::Active);
+    store.set_status(a, BotStatus::Stopped, "stop-loss at 800", Timestamp(5_000)).unwrap();
+    let ra = store.bot(a).unwrap().unwrap();
+    assert_eq!((ra.status, ra.status_reason.as_str()), (BotStatus::Stopped, "stop-loss at 800"));
+    // Stopped -> stopped only updates the reason; a stopped bot never runs again.
+    store.set_status(a, BotStatus::Stopped, "stopped by user", Timestamp(6_000)).unwrap();
+    assert_eq!(store.bot(a).unwrap().unwrap().status_reason, "stopped by user");
+    let err = store.set_status(a, BotStatus::Active, "resume", Timestamp(7_000)).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(store.bot(a).unwrap().unwrap().status, BotStatus::Stopped);
+    // The other bot is untouched.
+    assert_eq!(store.bot(b).unwrap().unwrap().status, BotStatus::Active);
+}
+
+/// A name is unique among bots that are not stopped, and reusable after a stop.
+pub fn bot_names_unique_among_live_bots(store: &dyn Store) {
+    let a = new_bot(store, "main", 1);
+    let dup =
+        NewBot { name: "main".into(), venue: "binance".into(), config_toml: String::new(), created_at: Timestamp(2) };
+    match store.create_bot(&dup) {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, format!("a bot named main exists (id {a})")),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    store.set_status(a, BotStatus::Paused, "", Timestamp(3)).unwrap();
+    assert!(matches!(store.create_bot(&dup), Err(StoreError::Conflict(_))), "a paused bot keeps its name");
+    assert_eq!(store.bots().unwrap().len(), 1, "a refused bot is not written");
+    // Names are compared exactly.
+    let m = new_bot(store, "Main", 4);
+    store.set_status(a, BotStatus::Stopped, "done", Timestamp(5)).unwrap();
+    let b = store.create_bot(&dup).expect("the name is free once the bot is stopped");
+    assert_ne!(a, b);
+    assert_eq!(store.bot(b).unwrap().unwrap().venue, "binance");
+    store.set_status(b, BotStatus::Stopped, "done", Timestamp(6)).unwrap();
+    let c = new_bot(store, "main", 7);
+    // Oldest first: `b` was created at 2, `Main` at 4.
+    let names: Vec<_> = store.bots().unwrap().into_iter().map(|b| (b.id, b.name, b.status)).collect();
+    assert_eq!(
+        names,
+        vec![
+            (a, "main".to_string(), BotStatus::Stopped),
+            (b, "main".to_string(), BotStatus::Stopped),
+            (m, "Main".to_string(), BotStatus::Active),
+            (c, "main".to_string(), BotStatus::Active),
+        ]
+    );
+}
+
+/// `set_config` replaces the configuration and records an event.
+pub fn config_replacement(store: &dyn Store) {
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    store.set_config(a, "threshold = \"5%\"\n", Timestamp(10)).unwrap();
+    let r = store.bot(a).unwrap().unwrap();
+    assert_eq!(r.config_toml, "threshold = \"5%\"\n");
+    assert_eq!(r.updated_at, Timestamp(10));
+    assert_eq!(r.created_at, Timestamp(1));
+    let ev = store.events(a, 10).unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!((ev[0].bot, ev[0].time, ev[0].kind.as_str()), (a, Timestamp(10), "edit"));
+    store.set_config(a, "threshold = \"3%\"\n", Timestamp(20)).unwrap();
+    assert_eq!(store.bot(a).unwrap().unwrap().config_toml, "threshold = \"3%\"\n");
+    assert_eq!(store.events(a, 10).unwrap().len(), 2);
+    assert_eq!(store.bot(b).unwrap().unwrap().config_toml, "name = \"b\"\n", "other bots untouched");
+    assert!(store.events(b, 10).unwrap().is_empty());
+}
+
+/// The engine's state: absent, saved, replaced, per bot.
+pub fn state_save_load(store: &dyn Store) {
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    assert_eq!(store.load_state(a).unwrap(), None);
+    store.save_state(a, r#"{"seq":1}"#).unwrap();
+    assert_eq!(store.load_state(a).unwrap().as_deref(), Some(r#"{"seq":1}"#));
+    store.save_state(a, r#"{"seq":2,"entry":{"BTC":"84500.01"}}"#).unwrap();
+    assert_eq!(store.load_state(a).unwrap().as_deref(), Some(r#"{"seq":2,"entry":{"BTC":"84500.01"}}"#));
+    assert_eq!(store.load_state(b).unwrap(), None);
+}
+
+/// `begin_rebalance` writes every intent as pending, the state and the event.
+pub fn begin_rebalance_writes_everything(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let intents: Vec<_> = (0..3).map(|leg| intent(bot, 7, leg, 100)).collect();
+    store.begin_rebalance(&intents, r#"{"seq":7}"#, &event(bot, 100, "rebalance")).unwrap();
+    let open = store.unresolved(bot).unwrap();
+    assert_eq!(open.len(), 3);
+    for (row, i) in open.iter().zip(&intents) {
+        assert_eq!(&row.intent, i);
+        assert_eq!(row.state, OrderState::Pending);
+        assert_eq!(row.venue_id, None);
+        assert!(row.filled.is_zero());
+        assert_eq!(row.updated_at, Timestamp(100));
+    }
+    assert_eq!(store.load_state(bot).unwrap().as_deref(), Some(r#"{"seq":7}"#));
+    assert_eq!(store.events(bot, 10).unwrap(), vec![event(bot, 100, "rebalance")]);
+    // A rebalance with no legs still saves the state and the event.
+    store.begin_rebalance(&[], r#"{"seq":8}"#, &event(bot, 200, "skipped")).unwrap();
+    assert_eq!(store.load_state(bot).unwrap().as_deref(), Some(r#"{"seq":8}"#));
+    assert_eq!(store.events(bot, 10).unwrap().len(), 2);
+    assert_eq!(store.unresolved(bot).unwrap().len(), 3);
+}
+
+/// A batch with an existing client id (or a repeated one) writes nothing.
+pub fn begin_rebalance_conflict_writes_nothing(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    store.begin_rebalance(&[intent(bot, 1, 0, 10)], r#"{"seq":1}"#, &event(bot, 10, "rebalance")).unwrap();
+    let snapshot_of = |store: &dyn Store| {
+        (store.orders(bot, 100).unwrap(), store.load_state(bot).unwrap(), store.events(bot, 100).unwrap())
+    };
+    let before = snapshot_of(store);
+
+    // New legs first, the existing id last: none of the new legs may remain.
+    let batch = vec![intent(bot, 2, 0, 20), intent(bot, 2, 1, 20), intent(bot, 1, 0, 20)];
+    match store.begin_rebalance(&batch, r#"{"seq":2}"#, &event(bot, 20, "rebalance")) {
+        Err(StoreError::Conflict(m)) => assert!(m.contains(&format!("bl{bot}-1-0")), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(snapshot_of(store), before);
+
+    // The same id twice within one batch.
+    let batch = vec![intent(bot, 3, 0, 30), intent(bot, 3, 0, 30)];
+    assert!(matches!(
+        store.begin_rebalance(&batch, r#"{"seq":3}"#, &event(bot, 30, "rebalance")),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(snapshot_of(store), before);
+
+    // Intents of another bot than the rebalance's are refused.
+    let b = new_bot(store, "b", 1);
+    assert!(store.begin_rebalance(&[intent(b, 5, 0, 50)], r#"{"seq":5}"#, &event(bot, 50, "rebalance")).is_err());
+    assert_eq!(snapshot_of(store), before);
+    assert!(store.orders(b, 10).unwrap().is_empty());
+
+    // The store is still usable and the next batch goes through.
+    store.begin_rebalance(&[intent(bot, 4, 0, 40)], r#"{"seq":4}"#, &event(bot, 40, "rebalance")).unwrap();
+    assert_eq!(ids(&store.unresolved(bot).unwrap()), vec![format!("bl{bot}-1-0"), format!("bl{bot}-4-0")]);
+}
+
+/// Order states move forward; a final state never goes back to an open one.
+pub fn order_state_transitions(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let i = intent(bot, 1, 0, 10);
+    let id = i.client_id.clone();
+    store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 10, "rebalance")).unwrap();
+    let row = || store.orders(bot, 1).unwrap().pop().unwrap();
+
+    store.update_order(&id, OrderState::Unknown, None, Qty::ZERO, Timestamp(11)).unwrap();
+    assert_eq!((row().state, row().venue_id, row().updated_at), (OrderState::Unknown, None, Timestamp(11)));
+    store.update_order(&id, OrderState::New, Some("V-1"), Qty::ZERO, Timestamp(12)).unwrap();
+    assert_eq!((row().state, row().venue_id.as_deref()), (OrderState::New, Some("V-1")));
+    store.update_order(&id, OrderState::PartiallyFilled, None, Qty(d("0.001")), Timestamp(13)).unwrap();
+    let r = row();
+    assert_eq!((r.state, r.venue_id.as_deref(), r.filled), (OrderState::PartiallyFilled, Some("V-1"), Qty(d("0.001"))));
+    store.update_order(&id, OrderState::Filled, None, Qty(d("0.00384615")), Timestamp(14)).unwrap();
+    let r = row();
+    assert_eq!((r.state, r.filled, r.updated_at), (OrderState::Filled, Qty(d("0.00384615")), Timestamp(14)));
+    assert_eq!(r.intent, i, "the intent never changes");
+    assert!(store.unresolved(bot).unwrap().is_empty());
+
+    // Final -> open is refused and changes nothing.
+    for back in OrderState::ALL.into_iter().filter(|s| !s.is_final()) {
+        let err = store.update_order(&id, back, Some("V-2"), Qty::ZERO, Timestamp(15)).unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{back:?}: {err}");
+    }
+    assert_eq!(row(), r);
+    // Final -> final is a correction and allowed (same state, later data).
+    store.update_order(&id, OrderState::Filled, Some("V-1"), Qty(d("0.00384615")), Timestamp(16)).unwrap();
+    assert_eq!(row().updated_at, Timestamp(16));
+
+    // NotSent is final too.
+    let j = intent(bot, 2, 0, 20);
+    store.begin_rebalance(std::slice::from_ref(&j), "{}", &event(bot, 20, "rebalance")).unwrap();
+    store.update_order(&j.client_id, OrderState::NotSent, None, Qty::ZERO, Timestamp(21)).unwrap();
+    assert!(matches!(
+        store.update_order(&j.client_id, OrderState::Pending, None, Qty::ZERO, Timestamp(22)),
+        Err(StoreError::Conflict(_))
+    ));
+
+    let unknown = ClientOrderId::new("nope").unwrap();
+    assert!(matches!(
+        store.update_order(&unknown, OrderState::New, None, Qty::ZERO, Timestamp(1)),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// `unresolved`: open orders only, oldest first by (created_at, seq, leg).
+pub fn unresolved_oldest_first(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    // Written out of order: a later rebalance first, legs reversed.
+    store.begin_rebalance(&[intent(bot, 5, 1, 500), intent(bot, 5, 0, 500)], "{}", &event(bot, 500, "r")).unwrap();
+    store.begin_rebalance(&[intent(bot, 3, 2, 300), intent(bot, 3, 0, 300)], "{}", &event(bot, 300, "r")).unwrap();
+    // Same time, different seq.
+    store.begin_rebalance(&[intent(bot, 4, 0, 300)], "{}", &event(bot, 300, "r")).unwrap();
+    store.begin_rebalance(&[intent(other, 1, 0, 100)], "{}", &event(other, 100, "r")).unwrap();
+    let all = ["3-0", "3-2", "4-0", "5-0", "5-1"].map(|s| format!("bl{bot}-{s}"));
+    assert_eq!(ids(&store.unresolved(bot).unwrap()), all);
+
+    let id = |s: &str| ClientOrderId::new(s).unwrap();
+    for (cid, st) in [(&all[0], OrderState::Filled), (&all[2], OrderState::Canceled), (&all[4], OrderState::Rejected)] {
+        store.update_order(&id(cid), st, None, Qty::ZERO, Timestamp(600)).unwrap();
+    }
+    store.update_order(&id(&all[1]), OrderState::Unknown, None, Qty::ZERO, Timestamp(600)).unwrap();
+    store.update_order(&id(&all[3]), OrderState::PartiallyFilled, Some("v"), Qty(d("0.001")), Timestamp(600)).unwrap();
+    let open = store.unresolved(bot).unwrap();
+    assert_eq!(ids(&open), vec![all[1].clone(), all[3].clone()]);
+    assert_eq!(
+        open.iter().map(|r| r.state).collect::<Vec<_>>(),
+        vec![OrderState::Unknown, OrderState::PartiallyFilled]
+    );
+    assert_eq!(ids(&store.unresolved(other).unwrap()), vec![format!("bl{other}-1-0")]);
+}
+
+/// `orders`: newest first, at most `limit`, final ones included.
+pub fn orders_newest_first(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    store.begin_rebalance(&[intent(bot, 1, 0, 100), intent(bot, 1, 1, 100)], "{}", &event(bot, 100, "r")).unwrap();
+    store.begin_rebalance(&[intent(bot, 2, 0, 200)], "{}", &event(bot, 200, "r")).unwrap();
+    let cid = ClientOrderId::for_leg(bot, 1, 0);
+    store.update_order(&cid, OrderState::Filled, Some("v"), Qty(d("0.00384615")), Timestamp(300)).unwrap();
+    let b = |s: &str| format!("bl{bot}-{s}");
+    assert_eq!(ids(&store.orders(bot, 10).unwrap()), vec![b("2-0"), b("1-1"), b("1-0")]);
+    assert_eq!(ids(&store.orders(bot, 2).unwrap()), vec![b("2-0"), b("1-1")]);
+    assert!(store.orders(bot, 0).unwrap().is_empty());
+    assert_eq!(store.orders(bot, usize::MAX).unwrap().len(), 3);
+}
+
+/// Fills: stored once per (client id, trade id); unknown orders refused.
+pub fn fills_idempotent(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let a = intent(bot, 1, 0, 10);
+    let b = intent(bot, 1, 1, 10);
+    store.begin_rebalance(&[a.clone(), b.clone()], "{}", &event(bot, 10, "r")).unwrap();
+    let c = intent(other, 1, 0, 10);
+    store.begin_rebalance(std::slice::from_ref(&c), "{}", &event(other, 10, "r")).unwrap();
+
+    assert!(store.record_fill(&a.client_id, &fill("t1", "0.002", 30)).unwrap());
+    assert!(store.record_fill(&b.client_id, &fill("t9", "0.003", 20)).unwrap());
+    assert!(store.record_fill(&a.client_id, &fill("t2", "0.00184615", 40)).unwrap());
+    // Repeats (even with different data) change nothing.
+    assert!(!store.record_fill(&a.client_id, &fill("t1", "0.002", 30)).unwrap());
+    assert!(!store.record_fill(&a.client_id, &fill("t1", "0.5", 99)).unwrap());
+    // The same trade id on another order is another fill.
+    assert!(store.record_fill(&c.client_id, &fill("t1", "0.1", 35)).unwrap());
+
+    let fills = store.fills(bot).unwrap();
+    let got: Vec<_> = fills.iter().map(|f| (f.client_id.clone(), f.fill.trade_id.as_str(), f.fill.time.0)).collect();
+    assert_eq!(
+        got,
+        vec![(b.client_id.clone(), "t9", 20), (a.client_id.clone(), "t1", 30), (a.client_id.clone(), "t2", 40)],
+        "oldest first"
+    );
+    let f = &fills[1];
+    assert_eq!((f.bot, &f.base, &f.quote, f.side), (bot, &a.base, &a.quote, a.side));
+    assert_eq!(f.fill, fill("t1", "0.002", 30));
+    assert_eq!(fills[0].side, b.side);
+    assert_eq!(store.fills(other).unwrap().len(), 1);
+
+    let unknown = ClientOrderId::new("ghost").unwrap();
+    assert!(matches!(store.record_fill(&unknown, &fill("t1", "1", 1)), Err(StoreError::NotFound(_))));
+    assert_eq!(store.fills(bot).unwrap().len(), 3);
+}
+
+/// Cash flows come back oldest first (by time, then insertion).
+pub fn cash_flows_oldest_first(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let flow = |t: i64, a: &str, q: &str, v: &str, note: &str| CashFlow {
+        bot,
+        time: Timestamp(t),
+        asset: asset(a),
+        qty: Qty(d(q)),
+        value: Notional(d(v)),
+        note: note.into(),
+    };
+    let flows = [
+        flow(300, "USDT", "-250", "-250", "stop"),
+        flow(100, "USDT", "1000", "1000", "create"),
+        flow(200, "BTC", "0.01", "845", "invest"),
+        flow(200, "USDT", "50.5", "50.5", "invest"),
+    ];
+    for f in &flows {
+        store.record_cash_flow(f).unwrap();
+    }
+    store.record_cash_flow(&CashFlow { bot: other, ..flow(50, "USDT", "1", "1", "create") }).unwrap();
+    let got = store.cash_flows(bot).unwrap();
+    assert_eq!(got, vec![flows[1].clone(), flows[2].clone(), flows[3].clone(), flows[0].clone()]);
+    assert_eq!(store.cash_flows(other).unwrap().len(), 1);
+}
+
+/// Snapshots: the newest `limit`, returned oldest first.
+pub fn snapshots_newest_window_oldest_first(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    for t in [3, 1, 5, 2, 4] {
+        store.record_snapshot(&snapshot(bot, t * 100)).unwrap();
+    }
+    store.record_snapshot(&snapshot(other, 999)).unwrap();
+    let times = |v: Vec<Snapshot>| v.into_iter().map(|s| s.time.0).collect::<Vec<_>>();
+    assert_eq!(times(store.snapshots(bot, 3).unwrap()), vec![300, 400, 500]);
+    assert_eq!(times(store.snapshots(bot, 100).unwrap()), vec![100, 200, 300, 400, 500]);
+    assert!(store.snapshots(bot, 0).unwrap().is_empty());
+    assert_eq!(store.snapshots(bot, 1).unwrap(), vec![snapshot(bot, 500)]);
+    assert_eq!(store.snapshots(other, 10).unwrap(), vec![snapshot(other, 999)]);
+}
+
+/// Events: newest first (by time, then insertion), at most `limit`.
+pub fn events_newest_first(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let evs = [event(bot, 200, "rebalance"), event(bot, 100, "created"), event(bot, 200, "skipped")];
+    for e in &evs {
+        store.record_event(e).unwrap();
+    }
+    store.record_event(&event(other, 150, "created")).unwrap();
+    assert_eq!(store.events(bot, 10).unwrap(), vec![evs[2].clone(), evs[0].clone(), evs[1].clone()]);
+    assert_eq!(store.events(bot, 2).unwrap(), vec![evs[2].clone(), evs[0].clone()]);
+    assert!(store.events(bot, 0).unwrap().is_empty());
+    assert_eq!(store.events(other, 10).unwrap().len(), 1);
+    // Arbitrary JSON survives.
+    let rich = Event {
+        data: serde_json::json!({ "legs": [{ "asset": "BTC", "qty": "0.00000001" }], "ok": true, "n": null }),
+        ..event(bot, 300, "guard")
+    };
+    store.record_event(&rich).unwrap();
+    assert_eq!(store.events(bot, 1).unwrap(), vec![rich]);
+}
+
+/// Decimals come back exactly, scale included, through every table.
+pub fn decimals_round_trip_exactly(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let values = ["0.00000001", "123456789.123456789012", "-0.5", "1.500", "0", "79228162514264337593543950335"];
+    for (n, v) in values.iter().enumerate() {
+        let x = d(v);
+        let seq = n as i64;
+        let mut i = intent(bot, seq, 0, seq);
+        i.qty = Qty(x);
+        i.planned_price = Price(x);
+        i.kind = OrderKind::Limit { price: Price(x) };
+        store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, seq, "r")).unwrap();
+        store.update_order(&i.client_id, OrderState::PartiallyFilled, None, Qty(x), Timestamp(seq)).unwrap();
+        let f = Fill { qty: Qty(x), price: Price(x), fee: Qty(x), ..fill("t", "1", seq) };
+        store.record_fill(&i.client_id, &f).unwrap();
+        store
+            .record_cash_flow(&CashFlow {
+                bot,
+                time: Timestamp(seq),
+                asset: asset("USDT"),
+                qty: Qty(x),
+                value: Notional(x),
+                note: String::new(),
+            })
+            .unwrap();
+        let mut s = snapshot(bot, seq);
+        s.value = Notional(x);
+        s.net_invested = Notional(x);
+        s.hodl_value = Notional(x);
+        s.fees_paid = Notional(x);
+        s.holdings.insert(asset("ETH"), Qty(x));
+        s.prices.insert(asset("ETH"), Price(x));
+        store.record_snapshot(&s).unwrap();
+    }
+    let exact = |got: Decimal, want: &str| assert_eq!(got.to_string(), want, "scale and digits kept");
+    let orders = store.unresolved(bot).unwrap();
+    let fills = store.fills(bot).unwrap();
+    let flows = store.cash_flows(bot).unwrap();
+    let snaps = store.snapshots(bot, 100).unwrap();
+    assert_eq!(
+        (orders.len(), fills.len(), flows.len(), snaps.len()),
+        (values.len(), values.len(), values.len(), values.len())
+    );
+    for (n, v) in values.iter().enumerate() {
+        let o = &orders[n];
+        exact(o.intent.qty.0, v);
+        exact(o.intent.planned_price.0, v);
+        exact(o.filled.0, v);
+        assert_eq!(o.intent.kind, OrderKind::Limit { price: Price(d(v)) });
+        let f = &fills[n].fill;
+        exact(f.qty.0, v);
+        exact(f.price.0, v);
+        exact(f.fee.0, v);
+        exact(flows[n].qty.0, v);
+        exact(flows[n].value.0, v);
+        let s = &snaps[n];
+        for x in [s.value.0, s.net_invested.0, s.hodl_value.0, s.fees_paid.0] {
+            exact(x, v);
+        }
+        exact(s.holdings[&asset("ETH")].0, v);
+        exact(s.prices[&asset("ETH")].0, v);
+    }
+}
+
+/// Writes for a bot that does not exist fail with `NotFound`; reads are empty.
+pub fn unknown_bot(store: &dyn Store) {
+    let ghost: BotId = 4242;
+    assert_eq!(store.bot(ghost).unwrap(), None);
+    let nf = |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    nf(store.set_status(ghost, BotStatus::Paused, "", Timestamp(1)));
+    nf(store.set_config(ghost, "", Timestamp(1)));
+    nf(store.save_state(ghost, "{}"));
+    nf(store.begin_rebalance(&[intent(ghost, 1, 0, 1)], "{}", &event(ghost, 1, "r")));
+    nf(store.record_cash_flow(&CashFlow {
+        bot: ghost,
+        time: Timestamp(1),
+        asset: asset("USDT"),
+        qty: Qty::ZERO,
+        value: Notional::ZERO,
+        note: String::new(),
+    }));
+    nf(store.record_snapshot(&snapshot(ghost, 1)));
+    nf(store.record_event(&event(ghost, 1, "x")));
+    assert_eq!(store.load_state(ghost).unwrap(), None);
+    assert!(store.unresolved(ghost).unwrap().is_empty());
+    assert!(store.orders(ghost, 10).unwrap().is_empty());
+    assert!(store.fills(ghost).unwrap().is_empty());
+    assert!(store.cash_flows(ghost).unwrap().is_empty());
+    assert!(store.snapshots(ghost, 10).unwrap().is_empty());
+    assert!(store.events(ghost, 10).unwrap().is_empty());
+    assert!(store.bots().unwrap().is_empty(), "nothing was created");
+}
+
+/// Two threads writing through one shared store lose no write.
+pub fn concurrent_writers(store: Arc<dyn Store>) {
+    const PER_THREAD: i64 = 200;
+    let bot = new_bot(&*store, "a", 1);
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for n in 0..PER_THREAD {
+                    store.record_event(&event(bot, t * 1_000 + n, &format!("thread{t}"))).unwrap();
+                    if n % 20 == 0 {
+                        store.save_state(bot, &format!("{{\"t\":{t},\"n\":{n}}}")).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let events = store.events(bot, 10_000).unwrap();
+    assert_eq!(events.len(), 2 * PER_THREAD as usize);
+    for t in 0..2 {
+        let mine: Vec<_> = events.iter().filter(|e| e.kind == format!("thread{t}")).map(|e| e.time.0).collect();
+        let want: Vec<_> = (0..PER_THREAD).rev().map(|n| t * 1_000 + n).collect();
+        assert_eq!(mine, want);
+    }
+    assert!(store.load_state(bot).unwrap().is_some());
+}
+
+/// Durability: everything written through one store is there after reopening.
+/// `open` opens the same database every time it is called.
+pub fn reopen_keeps_everything(open: &dyn Fn() -> Box<dyn Store>) {
+    let (bot, intents, fills_before, flows, snaps, events, bots, orders);
+    {
+        let store = open();
+        bot = new_bot(&*store, "durable", 1);
+        new_bot(&*store, "other", 2);
+        store.set_status(bot, BotStatus::Paused, "why not", Timestamp(3)).unwrap();
+        store.set_config(bot, "x = 1\n", Timestamp(4)).unwrap();
+        store.save_state(bot, r#"{"seq":0}"#).unwrap();
+        store.begin_rebalance(&[intent(bot, 1, 0, 10)], r#"{"seq":1}"#, &event(bot, 10, "rebalance")).unwrap();
+        let cid = ClientOrderId::for_leg(bot, 1, 0);
+        store.update_order(&cid, OrderState::Filled, Some("V9"), Qty(d("0.00384615")), Timestamp(11)).unwrap();
+        store.record_fill(&cid, &fill("t1", "0.00384615", 11)).unwrap();
+        // The last act before the "crash": intents that were never sent.
+        intents = vec![intent(bot, 2, 0, 20), intent(bot, 2, 1, 20)];
+        store.begin_rebalance(&intents, r#"{"seq":2}"#, &event(bot, 20, "rebalance")).unwrap();
+        store
+            .record_cash_flow(&CashFlow {
+                bot,
+                time: Timestamp(5),
+                asset: asset("USDT"),
+                qty: Qty(d("1000")),
+                value: Notional(d("1000")),
+                note: "create".into(),
+            })
+            .unwrap();
+        store.record_snapshot(&snapshot(bot, 12)).unwrap();
+        store.record_event(&event(bot, 13, "guard")).unwrap();
+        bots = store.bots().unwrap();
+        orders = store.orders(bot, 100).unwrap();
+        fills_before = store.fills(bot).unwrap();
+        flows = store.cash_flows(bot).unwrap();
+        snaps = store.snapshots(bot, 100).unwrap();
+        events = store.events(bot, 100).unwrap();
+    }
+    let store = open();
+    assert_eq!(store.bots().unwrap(), bots);
+    let b = store.bot(bot).unwrap().unwrap();
+    assert_eq!((b.status, b.status_reason.as_str(), b.config_toml.as_str()), (BotStatus::Paused, "why not", "x = 1\n"));
+    assert_eq!(store.load_state(bot).unwrap().as_deref(), Some(r#"{"seq":2}"#));
+    let open_orders = store.unresolved(bot).unwrap();
+    assert_eq!(open_orders.iter().map(|r| r.intent.clone()).collect::<Vec<_>>(), intents);
+    assert!(open_orders.iter().all(|r| r.state == OrderState::Pending));
+    assert_eq!(store.orders(bot, 100).unwrap(), orders);
+    assert_eq!(store.fills(bot).unwrap(), fills_before);
+    assert_eq!(store.cash_flows(bot).unwrap(), flows);
+    assert_eq!(store.snapshots(bot, 100).unwrap(), snaps);
+    assert_eq!(store.events(bot, 100).unwrap(), events);
+    assert_eq!(events.len(), 4, "edit, two rebalances, guard");
+    // Idempotency holds across the restart too.
+    assert!(!store.record_fill(&ClientOrderId::for_leg(bot, 1, 0), &fill("t1", "0.00384615", 11)).unwrap());
+    assert!(matches!(
+        store.begin_rebalance(&intents, "{}", &event(bot, 30, "rebalance")),
+        Err(StoreError::Conflict(_))
+    ));
+}

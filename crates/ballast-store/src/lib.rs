@@ -1,0 +1,87 @@
+//! Persistence: the [`Store`] trait (the only way the engine and the server touch
+//! durable state) and [`sqlite::SqliteStore`].
+//!
+//! The crash-safety contract: [`Store::begin_rebalance`] writes every order intent of
+//! a rebalance (with its deterministic client order id), the bot's new state and the
+//! rebalance event in ONE transaction, before the first order is sent. Fills are
+//! recorded idempotently (a fill seen twice is stored once). A restart finds every
+//! order that is not final with [`Store::unresolved`] and asks the venue about it.
+#![deny(missing_docs)]
+
+pub mod sqlite;
+mod types;
+
+pub use types::*;
+
+use ballast_core::Qty;
+use ballast_core::Timestamp;
+use ballast_exchange::{ClientOrderId, Fill, OrderStatus};
+
+/// Durable state of every bot.
+pub trait Store: Send + Sync {
+    /// Creates a bot (status active) and returns its id.
+    fn create_bot(&self, bot: &NewBot) -> Result<BotId, StoreError>;
+    /// One bot.
+    fn bot(&self, id: BotId) -> Result<Option<BotRecord>, StoreError>;
+    /// Every bot, oldest first.
+    fn bots(&self) -> Result<Vec<BotRecord>, StoreError>;
+    /// Changes a bot's status, with a reason a user can read.
+    fn set_status(&self, id: BotId, status: BotStatus, reason: &str, now: Timestamp) -> Result<(), StoreError>;
+    /// Replaces a bot's configuration (TOML text) and records an event.
+    fn set_config(&self, id: BotId, config_toml: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The engine's opaque state of a bot (JSON), if saved.
+    fn load_state(&self, id: BotId) -> Result<Option<String>, StoreError>;
+    /// Saves the engine's state of a bot.
+    fn save_state(&self, id: BotId, state_json: &str) -> Result<(), StoreError>;
+
+    /// Atomically: every intent (status `pending`), the new engine state and the event.
+    /// Fails with [`StoreError::Conflict`] (and writes nothing) if any client id exists.
+    fn begin_rebalance(&self, intents: &[Intent], state_json: &str, event: &Event) -> Result<(), StoreError>;
+    /// Updates what is known about an order.
+    fn update_order(
+        &self,
+        client_id: &ClientOrderId,
+        status: OrderState,
+        venue_id: Option<&str>,
+        filled: Qty,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Orders of a bot whose state is not final (pending, new, partially filled,
+    /// unknown), oldest first.
+    fn unresolved(&self, bot: BotId) -> Result<Vec<OrderRow>, StoreError>;
+    /// A bot's orders, newest first, at most `limit`.
+    fn orders(&self, bot: BotId, limit: usize) -> Result<Vec<OrderRow>, StoreError>;
+    /// Records a fill of an order; returns false (and changes nothing) if this
+    /// (client id, trade id) was recorded before.
+    fn record_fill(&self, client_id: &ClientOrderId, fill: &Fill) -> Result<bool, StoreError>;
+    /// Every fill of a bot, oldest first.
+    fn fills(&self, bot: BotId) -> Result<Vec<FillRow>, StoreError>;
+
+    /// Records money moved into or out of a bot.
+    fn record_cash_flow(&self, flow: &CashFlow) -> Result<(), StoreError>;
+    /// Every cash flow of a bot, oldest first.
+    fn cash_flows(&self, bot: BotId) -> Result<Vec<CashFlow>, StoreError>;
+
+    /// Records a snapshot.
+    fn record_snapshot(&self, s: &Snapshot) -> Result<(), StoreError>;
+    /// Snapshots of a bot, oldest first, at most `limit` of the newest.
+    fn snapshots(&self, bot: BotId, limit: usize) -> Result<Vec<Snapshot>, StoreError>;
+
+    /// Records an event (rebalance, skipped legs, guard, edit, ...).
+    fn record_event(&self, e: &Event) -> Result<(), StoreError>;
+    /// Events of a bot, newest first, at most `limit`.
+    fn events(&self, bot: BotId, limit: usize) -> Result<Vec<Event>, StoreError>;
+}
+
+/// Maps a venue status into the store's order state.
+pub fn state_of(s: OrderStatus) -> OrderState {
+    match s {
+        OrderStatus::New => OrderState::New,
+        OrderStatus::PartiallyFilled => OrderState::PartiallyFilled,
+        OrderStatus::Filled => OrderState::Filled,
+        OrderStatus::Canceled => OrderState::Canceled,
+        OrderStatus::Rejected => OrderState::Rejected,
+        OrderStatus::Expired => OrderState::Expired,
+    }
+}

@@ -1,0 +1,781 @@
+//! SQLite implementation of the Store.
+//!
+//! One connection behind a mutex (every call is serialized; plenty for one process
+//! running a handful of bots). The database runs in WAL mode with `synchronous=FULL`:
+//! once [`Store::begin_rebalance`] has returned, its intents survive a power cut.
+//!
+//! # Schema and migrations
+//!
+//! The schema version is `PRAGMA user_version`. [`MIGRATIONS`] is an ordered list of
+//! SQL scripts; migration `i` (0-based) takes the database from version `i` to `i + 1`.
+//! On open, the missing migrations are applied in one immediate transaction together
+//! with the new `user_version`, so a crash leaves either the old or the new schema.
+//! A database whose version is newer than [`SCHEMA_VERSION`] is refused.
+//!
+//! Decimals are stored as TEXT (exact), timestamps as INTEGER milliseconds, enums as
+//! their text, JSON as TEXT. Reading back text that does not parse gives
+//! [`StoreError::Corrupt`] naming the table and column.
+//!
+//! # Order states
+//!
+//! [`Store::update_order`] refuses to move an order from a final state
+//! ([`OrderState::is_final`]) back to a non-final one with [`StoreError::Conflict`]:
+//! a filled order cannot become new again. A final state may be replaced by a final
+//! state (a correction such as `not_sent` -> `filled` when a venue lists an order late).
+//!
+//! # Bot status
+//!
+//! A stopped bot never trades again: [`Store::set_status`] refuses to move a bot out
+//! of `stopped` with [`StoreError::Conflict`] (stopped -> stopped updates the reason).
+
+#[doc(hidden)]
+#[path = "contract.rs"]
+pub mod contract;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use ballast_core::planner::Side;
+use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
+use ballast_exchange::{ClientOrderId, Fill, OrderKind};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
+use rust_decimal::Decimal;
+
+use crate::{
+    BotId, BotRecord, BotStatus, CashFlow, Event, FillRow, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
+    StoreError,
+};
+
+/// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The schema version this code writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite store. `Send + Sync`; share it with an `Arc`.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its parent directories if needed) and migrates
+    /// the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Db(format!("create directory {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::Db(format!("open {}: {e}", path.display())))?;
+        Self::init(conn, MIGRATIONS)
+    }
+
+    /// A private in-memory database (for tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| db_err("open in-memory database", e))?;
+        Self::init(conn, MIGRATIONS)
+    }
+
+    fn init(mut conn: Connection, migrations: &[&str]) -> Result<Self, StoreError> {
+        configure(&conn)?;
+        migrate(&mut conn, migrations)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        user_version(&self.lock())
+    }
+
+    /// The journal mode of the open database (`"wal"` for a file, `"memory"` in memory).
+    pub fn journal_mode(&self) -> Result<String, StoreError> {
+        self.lock()
+            .pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+            .map_err(|e| db_err("read journal_mode", e))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (a dropped
+        // rusqlite transaction rolls back), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_err("set busy_timeout", e))?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .map_err(|e| db_err("set journal_mode=WAL", e))?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        return Err(StoreError::Db(format!("set journal_mode=WAL: the database stays in {mode} mode")));
+    }
+    conn.pragma_update(None, "synchronous", "FULL").map_err(|e| db_err("set synchronous=FULL", e))?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| db_err("set foreign_keys=ON", e))?;
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| db_err("read user_version", e))
+}
+
+/// Applies the migrations the database lacks, in one transaction.
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), StoreError> {
+    let known = migrations.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err("migrate", e))?;
+    // Read inside the write transaction: another process may have migrated meanwhile.
+    let current = user_version(&tx)?;
+    if current > known {
+        return Err(StoreError::Db(format!("database schema version {current} is newer than this ballast ({known})")));
+    }
+    if current < 0 {
+        return Err(StoreError::Db(format!("database schema version {current} is invalid")));
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql).map_err(|e| db_err(&format!("apply migration {}", i + 1), e))?;
+    }
+    if current < known {
+        tx.pragma_update(None, "user_version", known).map_err(|e| db_err("set user_version", e))?;
+    }
+    tx.commit().map_err(|e| db_err("commit migrations", e))
+}
+
+/// Maps a rusqlite error: unique violations are conflicts, foreign key violations a
+/// missing record, the rest database failures; all say which operation failed.
+fn db_err(op: &str, e: rusqlite::Error) -> StoreError {
+    let extended = match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation => f.extended_code,
+        _ => return StoreError::Db(format!("{op}: {e}")),
+    };
+    match extended {
+        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+            StoreError::Conflict(format!("{op}: {e}"))
+        }
+        rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+            StoreError::NotFound(format!("{op}: a referenced record does not exist"))
+        }
+        _ => StoreError::Db(format!("{op}: {e}")),
+    }
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Exact text of a decimal (keeps its scale: "1.500" stays "1.500").
+fn dec_text(d: Decimal) -> String {
+    d.to_string()
+}
+
+fn side_text(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+fn json_text<T: serde::Serialize>(op: &str, v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Db(format!("{op}: cannot encode JSON: {e}")))
+}
+
+// ---- reading rows -------------------------------------------------------------------
+
+fn col<T: FromSql>(row: &Row<'_>, table: &str, name: &str) -> Result<T, StoreError> {
+    row.get(name).map_err(|e| StoreError::Corrupt(format!("{table}.{name}: {e}")))
+}
+
+fn parse_with<T, E: std::fmt::Display>(
+    row: &Row<'_>,
+    table: &str,
+    name: &str,
+    what: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, StoreError> {
+    let text: String = col(row, table, name)?;
+    parse(&text).map_err(|e| StoreError::Corrupt(format!("{table}.{name}: bad {what} {text:?}: {e}")))
+}
+
+fn col_dec(row: &Row<'_>, table: &str, name: &str) -> Result<Decimal, StoreError> {
+    parse_with(row, table, name, "decimal", Decimal::from_str)
+}
+
+fn col_asset(row: &Row<'_>, table: &str, name: &str) -> Result<Asset, StoreError> {
+    parse_with(row, table, name, "asset", Asset::new)
+}
+
+fn col_client_id(row: &Row<'_>, table: &str, name: &str) -> Result<ClientOrderId, StoreError> {
+    parse_with(row, table, name, "client order id", ClientOrderId::new)
+}
+
+fn col_side(row: &Row<'_>, table: &str, name: &str) -> Result<Side, StoreError> {
+    parse_with(row, table, name, "side", |s| match s {
+        "buy" => Ok(Side::Buy),
+        "sell" => Ok(Side::Sell),
+        _ => Err("expected buy or sell"),
+    })
+}
+
+fn col_json<T: serde::de::DeserializeOwned>(row: &Row<'_>, table: &str, name: &str) -> Result<T, StoreError> {
+    parse_with(row, table, name, "JSON", |s| serde_json::from_str::<T>(s))
+}
+
+fn col_enum<T: FromStr<Err = StoreError>>(row: &Row<'_>, table: &str, name: &str) -> Result<T, StoreError> {
+    let text: String = col(row, table, name)?;
+    parse_enum(&text, table, name)
+}
+
+/// Parses enum text read from `table.column`; failure is [`StoreError::Corrupt`] naming it.
+fn parse_enum<T: FromStr<Err = StoreError>>(text: &str, table: &str, name: &str) -> Result<T, StoreError> {
+    text.parse().map_err(|e| match e {
+        StoreError::Corrupt(m) => StoreError::Corrupt(format!("{table}.{name}: bad {m}")),
+        other => StoreError::Corrupt(format!("{table}.{name}: {other}")),
+    })
+}
+
+const BOT_COLS: &str = "id, name, venue, config_toml, status, status_reason, created_at, updated_at";
+
+fn read_bot(row: &Row<'_>) -> Result<BotRecord, StoreError> {
+    const T: &str = "bots";
+    Ok(BotRecord {
+        id: col(row, T, "id")?,
+        name: col(row, T, "name")?,
+        venue: col(row, T, "venue")?,
+        config_toml: col(row, T, "config_toml")?,
+        status: col_enum(row, T, "status")?,
+        status_reason: col(row, T, "status_reason")?,
+        created_at: Timestamp(col(row, T, "created_at")?),
+        updated_at: Timestamp(col(row, T, "updated_at")?),
+    })
+}
+
+const ORDER_COLS: &str = "client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, state, \
+                          venue_id, filled, created_at, updated_at";
+
+fn read_order(row: &Row<'_>) -> Result<OrderRow, StoreError> {
+    const T: &str = "orders";
+    Ok(OrderRow {
+        intent: Intent {
+            bot: col(row, T, "bot_id")?,
+            client_id: col_client_id(row, T, "client_id")?,
+            seq: col(row, T, "seq")?,
+            leg: col(row, T, "leg")?,
+            base: col_asset(row, T, "base")?,
+            quote: col_asset(row, T, "quote")?,
+            side: col_side(row, T, "side")?,
+            qty: Qty(col_dec(row, T, "qty")?),
+            kind: col_json::<OrderKind>(row, T, "kind")?,
+            planned_price: Price(col_dec(row, T, "planned_price")?),
+            created_at: Timestamp(col(row, T, "created_at")?),
+        },
+        state: col_enum(row, T, "state")?,
+        venue_id: col(row, T, "venue_id")?,
+        filled: Qty(col_dec(row, T, "filled")?),
+        updated_at: Timestamp(col(row, T, "updated_at")?),
+    })
+}
+
+fn read_fill(row: &Row<'_>) -> Result<FillRow, StoreError> {
+    const T: &str = "fills";
+    Ok(FillRow {
+        bot: col(row, "orders", "bot_id")?,
+        client_id: col_client_id(row, T, "client_id")?,
+        base: col_asset(row, "orders", "base")?,
+        quote: col_asset(row, "orders", "quote")?,
+        side: col_side(row, "orders", "side")?,
+        fill: Fill {
+            trade_id: col(row, T, "trade_id")?,
+            qty: Qty(col_dec(row, T, "qty")?),
+            price: Price(col_dec(row, T, "price")?),
+            fee: Qty(col_dec(row, T, "fee")?),
+            fee_asset: col_asset(row, T, "fee_asset")?,
+            time: Timestamp(col(row, T, "time")?),
+        },
+    })
+}
+
+fn read_cash_flow(row: &Row<'_>) -> Result<CashFlow, StoreError> {
+    const T: &str = "cash_flows";
+    Ok(CashFlow {
+        bot: col(row, T, "bot_id")?,
+        time: Timestamp(col(row, T, "time")?),
+        asset: col_asset(row, T, "asset")?,
+        qty: Qty(col_dec(row, T, "qty")?),
+        value: Notional(col_dec(row, T, "value")?),
+        note: col(row, T, "note")?,
+    })
+}
+
+fn read_snapshot(row: &Row<'_>) -> Result<Snapshot, StoreError> {
+    const T: &str = "snapshots";
+    Ok(Snapshot {
+        bot: col(row, T, "bot_id")?,
+        time: Timestamp(col(row, T, "time")?),
+        value: Notional(col_dec(row, T, "value")?),
+        holdings: col_json::<BTreeMap<Asset, Qty>>(row, T, "holdings")?,
+        prices: col_json::<BTreeMap<Asset, Price>>(row, T, "prices")?,
+        net_invested: Notional(col_dec(row, T, "net_invested")?),
+        hodl_value: Notional(col_dec(row, T, "hodl_value")?),
+        fees_paid: Notional(col_dec(row, T, "fees_paid")?),
+    })
+}
+
+fn read_event(row: &Row<'_>) -> Result<Event, StoreError> {
+    const T: &str = "events";
+    Ok(Event {
+        bot: col(row, T, "bot_id")?,
+        time: Timestamp(col(row, T, "time")?),
+        kind: col(row, T, "kind")?,
+        message: col(row, T, "message")?,
+        data: col_json(row, T, "data")?,
+    })
+}
+
+/// Runs a query and reads every row with `read`.
+fn query_all<T>(
+    conn: &Connection,
+    op: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(|e| db_err(op, e))?;
+    let mut rows = stmt.query(params).map_err(|e| db_err(op, e))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| db_err(op, e))? {
+        out.push(read(row)?);
+    }
+    Ok(out)
+}
+
+fn require_bot(conn: &Connection, op: &str, id: BotId) -> Result<(), StoreError> {
+    let found =
+        conn.query_row("SELECT 1 FROM bots WHERE id = ?1", [id], |_| Ok(())).optional().map_err(|e| db_err(op, e))?;
+    found.ok_or_else(|| StoreError::NotFound(format!("{op}: bot {id}")))
+}
+
+fn insert_event(conn: &Connection, op: &str, e: &Event) -> Result<(), StoreError> {
+    let data = json_text(op, &e.data)?;
+    conn.prepare_cached("INSERT INTO events (bot_id, time, kind, message, data) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .and_then(|mut s| s.execute(params![e.bot, e.time.0, e.kind, e.message, data]))
+        .map_err(|err| db_err(op, err))?;
+    Ok(())
+}
+
+fn upsert_state(conn: &Connection, op: &str, bot: BotId, state_json: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO bot_state (bot_id, state_json) VALUES (?1, ?2) \
+         ON CONFLICT (bot_id) DO UPDATE SET state_json = excluded.state_json",
+    )
+    .and_then(|mut s| s.execute(params![bot, state_json]))
+    .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
+/// The SQL list of the non-final states: `'pending', 'unknown', ...`.
+fn open_states_sql() -> String {
+    OrderState::ALL.iter().filter(|s| !s.is_final()).map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
+}
+
+impl Store for SqliteStore {
+    fn create_bot(&self, bot: &NewBot) -> Result<BotId, StoreError> {
+        const OP: &str = "create bot";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let existing: Option<BotId> = tx
+            .query_row("SELECT id FROM bots WHERE name = ?1 AND status <> 'stopped'", [&bot.name], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(OP, e))?;
+        if let Some(id) = existing {
+            return Err(StoreError::Conflict(format!("a bot named {} exists (id {id})", bot.name)));
+        }
+        tx.execute(
+            "INSERT INTO bots (name, venue, config_toml, status, status_reason, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, '', ?5, ?5)",
+            params![bot.name, bot.venue, bot.config_toml, BotStatus::Active.to_string(), bot.created_at.0],
+        )
+        .map_err(|e| db_err(OP, e))?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(|e| db_err(OP, e))?;
+        Ok(id)
+    }
+
+    fn bot(&self, id: BotId) -> Result<Option<BotRecord>, StoreError> {
+        let conn = self.lock();
+        let sql = format!("SELECT {BOT_COLS} FROM bots WHERE id = ?1");
+        Ok(query_all(&conn, "read bot", &sql, [id], read_bot)?.pop())
+    }
+
+    fn bots(&self) -> Result<Vec<BotRecord>, StoreError> {
+        let conn = self.lock();
+        let sql = format!("SELECT {BOT_COLS} FROM bots ORDER BY created_at, id");
+        query_all(&conn, "list bots", &sql, [], read_bot)
+    }
+
+    fn set_status(&self, id: BotId, status: BotStatus, reason: &str, now: Timestamp) -> Result<(), StoreError> {
+        const OP: &str = "set bot status";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let current: Option<String> = tx
+            .query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(OP, e))?;
+        let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: bot {id}")))?;
+        let current: BotStatus = parse_enum(&current, "bots", "status")?;
+        if current == BotStatus::Stopped && status != BotStatus::Stopped {
+            return Err(StoreError::Conflict(format!("bot {id} is stopped; it cannot become {status}")));
+        }
+        tx.execute(
+            "UPDATE bots SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE id = ?4",
+            params![status.to_string(), reason, now.0, id],
+        )
+        .map_err(|e| db_err(OP, e))?;
+        tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn set_config(&self, id: BotId, config_toml: &str, now: Timestamp) -> Result<(), StoreError> {
+        const OP: &str = "set bot config";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let previous: Option<String> = tx
+            .query_row("SELECT config_toml FROM bots WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(OP, e))?;
+        let previous = previous.ok_or_else(|| StoreError::NotFound(format!("{OP}: bot {id}")))?;
+        tx.execute("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3", params![config_toml, now.0, id])
+            .map_err(|e| db_err(OP, e))?;
+        let event = Event {
+            bot: id,
+            time: now,
+            kind: "edit".into(),
+            message: "configuration replaced".into(),
+            data: serde_json::json!({ "previous_config": previous }),
+        };
+        insert_event(&tx, OP, &event)?;
+        tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn load_state(&self, id: BotId) -> Result<Option<String>, StoreError> {
+        self.lock()
+            .query_row("SELECT state_json FROM bot_state WHERE bot_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err("load bot state", e))
+    }
+
+    fn save_state(&self, id: BotId, state_json: &str) -> Result<(), StoreError> {
+        const OP: &str = "save bot state";
+        let conn = self.lock();
+        require_bot(&conn, OP, id)?;
+        upsert_state(&conn, OP, id, state_json)
+    }
+
+    fn begin_rebalance(&self, intents: &[Intent], state_json: &str, event: &Event) -> Result<(), StoreError> {
+        const OP: &str = "begin rebalance";
+        if let Some(i) = intents.iter().find(|i| i.bot != event.bot) {
+            return Err(StoreError::Conflict(format!(
+                "{OP}: intent {} is for bot {} but the rebalance is for bot {}",
+                i.client_id, i.bot, event.bot
+            )));
+        }
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        require_bot(&tx, OP, event.bot)?;
+        {
+            let mut exists =
+                tx.prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1").map_err(|e| db_err(OP, e))?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO orders (client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, \
+                     state, venue_id, filled, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?13)",
+                )
+                .map_err(|e| db_err(OP, e))?;
+            for i in intents {
+                if exists.exists([i.client_id.as_str()]).map_err(|e| db_err(OP, e))? {
+                    return Err(StoreError::Conflict(format!("{OP}: client order id {} exists", i.client_id)));
+                }
+                insert
+                    .execute(params![
+                        i.client_id.as_str(),
+                        i.bot,
+                        i.seq,
+                        i.leg,
+                        i.base.as_str(),
+                        i.quote.as_str(),
+                        side_text(i.side),
+                        dec_text(i.qty.0),
+                        json_text(OP, &i.kind)?,
+                        dec_text(i.planned_price.0),
+                        OrderState::Pending.as_str(),
+                        dec_text(Decimal::ZERO),
+                        i.created_at.0,
+                    ])
+                    .map_err(|e| match db_err(OP, e) {
+                        StoreError::Conflict(_) => {
+                            StoreError::Conflict(format!("{OP}: client order id {} exists", i.client_id))
+                        }
+                        other => other,
+                    })?;
+            }
+        }
+        upsert_state(&tx, OP, event.bot, state_json)?;
+        insert_event(&tx, OP, event)?;
+        tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn update_order(
+        &self,
+        client_id: &ClientOrderId,
+        status: OrderState,
+        venue_id: Option<&str>,
+        filled: Qty,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        const OP: &str = "update order";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let current: Option<String> = tx
+            .query_row("SELECT state FROM orders WHERE client_id = ?1", [client_id.as_str()], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(OP, e))?;
+        let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: order {client_id}")))?;
+        let current: OrderState = parse_enum(&current, "orders", "state")?;
+        if current.is_final() && !status.is_final() {
+            return Err(StoreError::Conflict(format!(
+                "order {client_id} is {}; it cannot become {}",
+                current.as_str(),
+                status.as_str()
+            )));
+        }
+        tx.execute(
+            "UPDATE orders SET state = ?1, venue_id = COALESCE(?2, venue_id), filled = ?3, updated_at = ?4 \
+             WHERE client_id = ?5",
+            params![status.as_str(), venue_id, dec_text(filled.0), now.0, client_id.as_str()],
+        )
+        .map_err(|e| db_err(OP, e))?;
+        tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn unresolved(&self, bot: BotId) -> Result<Vec<OrderRow>, StoreError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE bot_id = ?1 AND state IN ({}) ORDER BY created_at, seq, leg, id",
+            open_states_sql()
+        );
+        query_all(&conn, "list unresolved orders", &sql, [bot], read_order)
+    }
+
+    fn orders(&self, bot: BotId, limit: usize) -> Result<Vec<OrderRow>, StoreError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE bot_id = ?1 \
+             ORDER BY created_at DESC, seq DESC, leg DESC, id DESC LIMIT ?2"
+        );
+        query_all(&conn, "list orders", &sql, params![bot, limit_param(limit)], read_order)
+    }
+
+    fn record_fill(&self, client_id: &ClientOrderId, fill: &Fill) -> Result<bool, StoreError> {
+        const OP: &str = "record fill";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let known = tx
+            .prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1")
+            .and_then(|mut s| s.exists([client_id.as_str()]))
+            .map_err(|e| db_err(OP, e))?;
+        if !known {
+            return Err(StoreError::NotFound(format!("{OP}: order {client_id}")));
+        }
+        let inserted = tx
+            .execute(
+                "INSERT INTO fills (client_id, trade_id, qty, price, fee, fee_asset, time) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (client_id, trade_id) DO NOTHING",
+                params![
+                    client_id.as_str(),
+                    fill.trade_id,
+                    dec_text(fill.qty.0),
+                    dec_text(fill.price.0),
+                    dec_text(fill.fee.0),
+                    fill.fee_asset.as_str(),
+                    fill.time.0,
+                ],
+            )
+            .map_err(|e| db_err(OP, e))?;
+        tx.commit().map_err(|e| db_err(OP, e))?;
+        Ok(inserted == 1)
+    }
+
+    fn fills(&self, bot: BotId) -> Result<Vec<FillRow>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list fills",
+            "SELECT o.bot_id, o.base, o.quote, o.side, f.client_id, f.trade_id, f.qty, f.price, f.fee, f.fee_asset, \
+             f.time FROM fills f JOIN orders o ON o.client_id = f.client_id WHERE o.bot_id = ?1 \
+             ORDER BY f.time, f.id",
+            [bot],
+            read_fill,
+        )
+    }
+
+    fn record_cash_flow(&self, flow: &CashFlow) -> Result<(), StoreError> {
+        const OP: &str = "record cash flow";
+        let conn = self.lock();
+        require_bot(&conn, OP, flow.bot)?;
+        conn.execute(
+            "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                flow.bot,
+                flow.time.0,
+                flow.asset.as_str(),
+                dec_text(flow.qty.0),
+                dec_text(flow.value.0),
+                flow.note
+            ],
+        )
+        .map_err(|e| db_err(OP, e))?;
+        Ok(())
+    }
+
+    fn cash_flows(&self, bot: BotId) -> Result<Vec<CashFlow>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list cash flows",
+            "SELECT bot_id, time, asset, qty, value, note FROM cash_flows WHERE bot_id = ?1 ORDER BY time, id",
+            [bot],
+            read_cash_flow,
+        )
+    }
+
+    fn record_snapshot(&self, s: &Snapshot) -> Result<(), StoreError> {
+        const OP: &str = "record snapshot";
+        let conn = self.lock();
+        require_bot(&conn, OP, s.bot)?;
+        conn.execute(
+            "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                s.bot,
+                s.time.0,
+                dec_text(s.value.0),
+                json_text(OP, &s.holdings)?,
+                json_text(OP, &s.prices)?,
+                dec_text(s.net_invested.0),
+                dec_text(s.hodl_value.0),
+                dec_text(s.fees_paid.0),
+            ],
+        )
+        .map_err(|e| db_err(OP, e))?;
+        Ok(())
+    }
+
+    fn snapshots(&self, bot: BotId, limit: usize) -> Result<Vec<Snapshot>, StoreError> {
+        let conn = self.lock();
+        let mut out = query_all(
+            &conn,
+            "list snapshots",
+            "SELECT bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid FROM snapshots \
+             WHERE bot_id = ?1 ORDER BY time DESC, id DESC LIMIT ?2",
+            params![bot, limit_param(limit)],
+            read_snapshot,
+        )?;
+        out.reverse();
+        Ok(out)
+    }
+
+    fn record_event(&self, e: &Event) -> Result<(), StoreError> {
+        const OP: &str = "record event";
+        let conn = self.lock();
+        require_bot(&conn, OP, e.bot)?;
+        insert_event(&conn, OP, e)
+    }
+
+    fn events(&self, bot: BotId, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list events",
+            "SELECT bot_id, time, kind, message, data FROM events WHERE bot_id = ?1 \
+             ORDER BY time DESC, id DESC LIMIT ?2",
+            params![bot, limit_param(limit)],
+            read_event,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COUNTING: &[&str] =
+        &["CREATE TABLE runs (n INTEGER NOT NULL); INSERT INTO runs VALUES (1);", "INSERT INTO runs VALUES (2);"];
+
+    fn runs(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn.prepare("SELECT n FROM runs ORDER BY n").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn migrations_apply_once_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let open = |migrations: &[&str]| {
+            let conn = Connection::open(&path).unwrap();
+            SqliteStore::init(conn, migrations)
+        };
+        // Version 1, then reopened with a second migration, then reopened again.
+        let s = open(&COUNTING[..1]).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(runs(&s.lock()), vec![1]);
+        drop(s);
+        let s = open(COUNTING).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(runs(&s.lock()), vec![1, 2]);
+        drop(s);
+        let s = open(COUNTING).unwrap();
+        assert_eq!(runs(&s.lock()), vec![1, 2], "no migration runs twice");
+        drop(s);
+        // Older code refuses the newer database.
+        let err = open(&COUNTING[..1]).unwrap_err().to_string();
+        assert!(err.contains("database schema version 2 is newer than this ballast (1)"), "{err}");
+    }
+
+    #[test]
+    fn failed_migration_leaves_the_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let open = |migrations: &[&str]| {
+            let conn = Connection::open(&path).unwrap();
+            SqliteStore::init(conn, migrations)
+        };
+        drop(open(&COUNTING[..1]).unwrap());
+        let bad = [COUNTING[0], "INSERT INTO runs VALUES (2); THIS IS NOT SQL;"];
+        let err = open(&bad).unwrap_err();
+        assert!(matches!(&err, StoreError::Db(m) if m.contains("apply migration 2")), "{err}");
+        let s = open(&COUNTING[..1]).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(runs(&s.lock()), vec![1], "the failed migration was rolled back");
+    }
+
+    #[test]
+    fn connection_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let conn = s.lock();
+        let int = |name: &str| conn.pragma_query_value(None, name, |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(int("synchronous"), 2, "FULL");
+        assert_eq!(int("foreign_keys"), 1);
+        assert_eq!(int("busy_timeout"), 5_000);
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn open_states_are_the_non_final_ones() {
+        assert_eq!(open_states_sql(), "'pending', 'unknown', 'new', 'partially_filled'");
+    }
+}

@@ -1,0 +1,277 @@
+//! The records a store keeps.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use ballast_core::planner::Side;
+use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
+use ballast_exchange::{ClientOrderId, Fill, OrderKind};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A bot's id.
+pub type BotId = i64;
+
+/// A store failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database failed (disk, corruption, lock).
+    #[error("database: {0}")]
+    Db(String),
+    /// A unique key exists already (a client order id, a bot name).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// No such record.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Stored data that cannot be read back (a bad decimal, unknown enum text).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// A bot's lifecycle status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotStatus {
+    /// Running.
+    Active,
+    /// Not trading until resumed.
+    Paused,
+    /// Ended (stopped by the user or a guard); never trades again.
+    Stopped,
+}
+
+impl fmt::Display for BotStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Stopped => "stopped",
+        })
+    }
+}
+
+impl FromStr for BotStatus {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "active" => Ok(Self::Active),
+            "paused" => Ok(Self::Paused),
+            "stopped" => Ok(Self::Stopped),
+            o => Err(StoreError::Corrupt(format!("bot status {o:?}"))),
+        }
+    }
+}
+
+/// A bot to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewBot {
+    /// Name (unique among bots that are not stopped).
+    pub name: String,
+    /// Venue name.
+    pub venue: String,
+    /// The configuration file's text.
+    pub config_toml: String,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A stored bot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BotRecord {
+    /// Id.
+    pub id: BotId,
+    /// Name.
+    pub name: String,
+    /// Venue.
+    pub venue: String,
+    /// Current configuration (TOML).
+    pub config_toml: String,
+    /// Status.
+    pub status: BotStatus,
+    /// Why it has that status.
+    pub status_reason: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// An order the engine intends to send (written before it is sent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    /// The bot.
+    pub bot: BotId,
+    /// Deterministic id.
+    pub client_id: ClientOrderId,
+    /// Rebalance sequence number of the bot.
+    pub seq: i64,
+    /// Leg index within the rebalance.
+    pub leg: i64,
+    /// Base.
+    pub base: Asset,
+    /// Quote.
+    pub quote: Asset,
+    /// Side.
+    pub side: Side,
+    /// Quantity.
+    pub qty: Qty,
+    /// Market or limit.
+    pub kind: OrderKind,
+    /// The price the plan assumed.
+    pub planned_price: Price,
+    /// When written.
+    pub created_at: Timestamp,
+}
+
+/// What the store knows about an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Written, not known to have reached the venue.
+    Pending,
+    /// Sent, but the reply was lost (timeout, 5xx): must be queried.
+    Unknown,
+    /// Accepted, open.
+    New,
+    /// Partly filled, open.
+    PartiallyFilled,
+    /// Filled.
+    Filled,
+    /// Cancelled.
+    Canceled,
+    /// Refused by the venue.
+    Rejected,
+    /// Expired.
+    Expired,
+    /// The venue has no such order after it was asked (never reached it).
+    NotSent,
+}
+
+impl OrderState {
+    /// Every state, in order.
+    pub const ALL: [OrderState; 9] = [
+        Self::Pending,
+        Self::Unknown,
+        Self::New,
+        Self::PartiallyFilled,
+        Self::Filled,
+        Self::Canceled,
+        Self::Rejected,
+        Self::Expired,
+        Self::NotSent,
+    ];
+
+    /// The stored text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Unknown => "unknown",
+            Self::New => "new",
+            Self::PartiallyFilled => "partially_filled",
+            Self::Filled => "filled",
+            Self::Canceled => "canceled",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::NotSent => "not_sent",
+        }
+    }
+
+    /// True when the order can change no more.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Filled | Self::Canceled | Self::Rejected | Self::Expired | Self::NotSent)
+    }
+}
+
+impl FromStr for OrderState {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| StoreError::Corrupt(format!("order state {s:?}")))
+    }
+}
+
+/// An order as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    /// The intent.
+    pub intent: Intent,
+    /// Its state.
+    pub state: OrderState,
+    /// The venue's id, once known.
+    pub venue_id: Option<String>,
+    /// Executed quantity known.
+    pub filled: Qty,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A recorded fill.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FillRow {
+    /// The bot.
+    pub bot: BotId,
+    /// The order.
+    pub client_id: ClientOrderId,
+    /// Base.
+    pub base: Asset,
+    /// Quote.
+    pub quote: Asset,
+    /// Side.
+    pub side: Side,
+    /// The fill.
+    pub fill: Fill,
+}
+
+/// Money moved into or out of a bot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashFlow {
+    /// The bot.
+    pub bot: BotId,
+    /// When.
+    pub time: Timestamp,
+    /// The asset (quote for a USDT deposit, a coin for a deposit in coins).
+    pub asset: Asset,
+    /// Signed quantity: positive in, negative out.
+    pub qty: Qty,
+    /// Its value in quote at the time (signed like `qty`).
+    pub value: Notional,
+    /// What it was ("create", "invest", "stop").
+    pub note: String,
+}
+
+/// A bot at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The bot.
+    pub bot: BotId,
+    /// When.
+    pub time: Timestamp,
+    /// Value in quote.
+    pub value: Notional,
+    /// Holdings, quote included.
+    pub holdings: BTreeMap<Asset, Qty>,
+    /// Prices used.
+    pub prices: BTreeMap<Asset, Price>,
+    /// Deposits minus withdrawals, in quote at the time of each flow.
+    pub net_invested: Notional,
+    /// Value of holding what the cash flows bought, never rebalanced.
+    pub hodl_value: Notional,
+    /// Fees paid so far, in quote.
+    pub fees_paid: Notional,
+}
+
+/// Something that happened to a bot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The bot.
+    pub bot: BotId,
+    /// When.
+    pub time: Timestamp,
+    /// A short kind: created, rebalance, skipped, guard, invest, edit, pause, resume, stop, reconcile, error.
+    pub kind: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Details (JSON).
+    pub data: serde_json::Value,
+}

@@ -1,0 +1,229 @@
+//! SQLite-specific behaviour: files, WAL, migrations, durability, corrupt records.
+
+use std::path::Path;
+
+use ballast_core::Timestamp;
+use ballast_exchange::ClientOrderId;
+use ballast_store::sqlite::{SCHEMA_VERSION, SqliteStore, contract};
+use ballast_store::{BotStatus, Event, NewBot, Store, StoreError};
+use rusqlite::Connection;
+
+fn new_bot(store: &dyn Store, name: &str) -> i64 {
+    store
+        .create_bot(&NewBot {
+            name: name.into(),
+            venue: "paper".into(),
+            config_toml: String::new(),
+            created_at: Timestamp(1),
+        })
+        .unwrap()
+}
+
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).unwrap()
+}
+
+#[test]
+fn open_creates_the_file_and_its_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/c/ballast.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(path.is_file());
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn the_database_file_is_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.journal_mode().unwrap(), "wal");
+    new_bot(&store, "a");
+    // WAL is a property of the file: another connection sees it too.
+    let mode: String = raw(&path).pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    assert!(dir.path().join("ballast.db-wal").exists());
+}
+
+#[test]
+fn reopening_keeps_data_and_does_not_rerun_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let bot = {
+        let store = SqliteStore::open(&path).unwrap();
+        new_bot(&store, "a")
+    };
+    let version: i64 = raw(&path).pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    // Re-running the first migration would fail (CREATE TABLE without IF NOT EXISTS).
+    for _ in 0..2 {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.bots().unwrap().len(), 1);
+        assert_eq!(store.bot(bot).unwrap().unwrap().name, "a");
+    }
+}
+
+#[test]
+fn a_newer_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    drop(SqliteStore::open(&path).unwrap());
+    raw(&path).pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    match SqliteStore::open(&path) {
+        Err(StoreError::Db(m)) => assert_eq!(
+            m,
+            format!("database schema version {} is newer than this ballast ({SCHEMA_VERSION})", SCHEMA_VERSION + 1)
+        ),
+        other => panic!("expected a Db error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    std::fs::write(&path, b"this is not a database, just some text long enough to fill a header!!").unwrap();
+    assert!(matches!(SqliteStore::open(&path), Err(StoreError::Db(_))));
+}
+
+#[test]
+fn durable_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    contract::reopen_keeps_everything(&|| Box::new(SqliteStore::open(&path).unwrap()));
+}
+
+#[test]
+fn two_stores_on_one_file_see_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    let bot = new_bot(&a, "a");
+    b.save_state(bot, "{}").unwrap();
+    assert_eq!(a.load_state(bot).unwrap().as_deref(), Some("{}"));
+    // The name rule holds across connections.
+    match b.create_bot(&NewBot {
+        name: "a".into(),
+        venue: "x".into(),
+        config_toml: String::new(),
+        created_at: Timestamp(2),
+    }) {
+        Err(StoreError::Conflict(m)) => assert_eq!(m, format!("a bot named a exists (id {bot})")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Writes bad text straight into the file, then reads it through the store.
+fn corrupt(sql: &str) -> (tempfile::TempDir, SqliteStore, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let bot = new_bot(&store, "a");
+    let intents = [contract_intent(bot)];
+    let ev = Event {
+        bot,
+        time: Timestamp(5),
+        kind: "rebalance".into(),
+        message: String::new(),
+        data: serde_json::json!({}),
+    };
+    store.begin_rebalance(&intents, "{}", &ev).unwrap();
+    store.record_fill(&intents[0].client_id, &contract_fill()).unwrap();
+    let conn = raw(&path);
+    conn.pragma_update(None, "ignore_check_constraints", true).unwrap();
+    conn.execute_batch(sql).unwrap();
+    (dir, store, bot)
+}
+
+fn contract_intent(bot: i64) -> ballast_store::Intent {
+    use ballast_core::{Asset, Price, Qty};
+    use rust_decimal_macros::dec;
+    ballast_store::Intent {
+        bot,
+        client_id: ClientOrderId::for_leg(bot, 1, 0),
+        seq: 1,
+        leg: 0,
+        base: Asset::new("BTC").unwrap(),
+        quote: Asset::new("USDT").unwrap(),
+        side: ballast_core::planner::Side::Buy,
+        qty: Qty(dec!(0.5)),
+        kind: ballast_exchange::OrderKind::Market,
+        planned_price: Price(dec!(84500)),
+        created_at: Timestamp(5),
+    }
+}
+
+fn contract_fill() -> ballast_exchange::Fill {
+    use ballast_core::{Asset, Price, Qty};
+    use rust_decimal_macros::dec;
+    ballast_exchange::Fill {
+        trade_id: "t1".into(),
+        qty: Qty(dec!(0.5)),
+        price: Price(dec!(84500)),
+        fee: Qty(dec!(0.01)),
+        fee_asset: Asset::new("USDT").unwrap(),
+        time: Timestamp(6),
+    }
+}
+
+fn assert_corrupt<T: std::fmt::Debug>(r: Result<T, StoreError>, names: &str) {
+    match r {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains(names), "{m:?} should name {names}"),
+        other => panic!("expected Corrupt naming {names}, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_records_are_errors_not_panics() {
+    let (_d, s, bot) = corrupt("UPDATE orders SET qty = 'abc'");
+    assert_corrupt(s.unresolved(bot), "orders.qty");
+    assert_corrupt(s.orders(bot, 10), "orders.qty");
+
+    let (_d, s, bot) = corrupt("UPDATE orders SET filled = '1.2.3'");
+    assert_corrupt(s.unresolved(bot), "orders.filled");
+
+    let (_d, s, bot) = corrupt("UPDATE orders SET side = 'hold'");
+    assert_corrupt(s.orders(bot, 10), "orders.side");
+    assert_corrupt(s.fills(bot), "orders.side");
+
+    let (_d, s, bot) = corrupt("UPDATE orders SET kind = '{\"type\":\"stop\"}'");
+    assert_corrupt(s.orders(bot, 10), "orders.kind");
+
+    let (_d, s, bot) = corrupt("UPDATE orders SET base = 'not an asset'");
+    assert_corrupt(s.orders(bot, 10), "orders.base");
+
+    let (_d, s, bot) = corrupt("UPDATE orders SET state = 'exploded'");
+    assert_corrupt(s.orders(bot, 10), "orders.state");
+    let cid = ClientOrderId::for_leg(bot, 1, 0);
+    assert_corrupt(
+        s.update_order(&cid, ballast_store::OrderState::New, None, ballast_core::Qty::ZERO, Timestamp(9)),
+        "orders.state",
+    );
+
+    let (_d, s, bot) = corrupt("UPDATE bots SET status = 'zombie'");
+    assert_corrupt(s.bot(bot), "bots.status");
+    assert_corrupt(s.bots(), "bots.status");
+    assert_corrupt(s.set_status(bot, BotStatus::Paused, "", Timestamp(9)), "bots.status");
+
+    let (_d, s, bot) = corrupt("UPDATE bots SET created_at = 'yesterday'");
+    assert_corrupt(s.bot(bot), "bots.created_at");
+
+    let (_d, s, bot) = corrupt("UPDATE fills SET price = ''");
+    assert_corrupt(s.fills(bot), "fills.price");
+
+    let (_d, s, bot) = corrupt("UPDATE events SET data = '{not json'");
+    assert_corrupt(s.events(bot, 10), "events.data");
+
+    let (_d, s, bot) = corrupt(
+        "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (1, 1, 'USDT', '1e999', '1', '')",
+    );
+    assert_corrupt(s.cash_flows(bot), "cash_flows.qty");
+
+    let (_d, s, bot) = corrupt(
+        "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
+         VALUES (1, 1, '1', '{\"BTC\":\"x\"}', '{}', '1', '1', '1')",
+    );
+    assert_corrupt(s.snapshots(bot, 10), "snapshots.holdings");
+}

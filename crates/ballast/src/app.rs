@@ -1,0 +1,240 @@
+//! The composition root of the bot: a data directory holding the bot store, the
+//! paper venue's own database, and the paper world's replay clock.
+//!
+//! ```text
+//! ballast-data/
+//!   ballast.sqlite   bots, intents, orders, fills, cash flows, snapshots, events
+//!   paper.sqlite     the paper venue's account, orders and fills (its own ledger)
+//!   paper.json       the replay: interval, period, fee, slippage, current time
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use ballast_backtest::{Interval, load_file, load_snapshots, parse_date, parse_end_date};
+use ballast_core::weighting::{self, Method, ReturnMatrix, RiskOptions};
+use ballast_core::{Asset, Price, Timestamp};
+use ballast_engine::{BotSpec, Engine};
+use ballast_exchange::paper::{PaperConfig, PaperExchange, ReplayPrices};
+use ballast_exchange::{Clock, ManualClock};
+use ballast_store::sqlite::SqliteStore;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{BotConfig, load_rules};
+
+/// The environment variable naming the data directory.
+pub const DATA_DIR_ENV: &str = "BALLAST_DATA_DIR";
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "ballast-data";
+
+/// Where the bundled data lives: `./data`, or next to the repository the binary was
+/// built in.
+pub fn bundle_dir() -> PathBuf {
+    let local = PathBuf::from("data");
+    if local.join("binance-spot").is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
+}
+
+/// The data directory: the flag, else the environment variable, else `./ballast-data`.
+pub fn data_dir(flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os(DATA_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+    }
+}
+
+/// The paper world's settings and position, persisted as `paper.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PaperWorld {
+    /// Candle interval of the replay.
+    pub interval: Interval,
+    /// First bar's close time.
+    pub start: Timestamp,
+    /// The replay ends here.
+    pub end: Timestamp,
+    /// The paper clock.
+    pub now: Timestamp,
+    /// Taker fee of the paper venue, bps.
+    pub fee_bps: Decimal,
+    /// Slippage on market orders, bps.
+    pub slippage_bps: Decimal,
+}
+
+impl Default for PaperWorld {
+    fn default() -> Self {
+        Self {
+            interval: Interval::H4,
+            start: parse_date("2024-01-01").expect("valid"),
+            end: parse_end_date("2025-12-31").expect("valid"),
+            now: parse_date("2024-01-01").expect("valid"),
+            fee_bps: Decimal::from(10),
+            slippage_bps: Decimal::ZERO,
+        }
+    }
+}
+
+/// Everything a bot command needs.
+pub struct App {
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The paper world.
+    pub world: PaperWorld,
+    /// The paper clock.
+    pub clock: Arc<ManualClock>,
+    /// The paper venue.
+    pub paper: Arc<PaperExchange>,
+    /// The engine.
+    pub engine: Engine,
+    /// Bar close times of the replay, ascending.
+    pub bars: Vec<Timestamp>,
+    /// Daily closes of every bundled coin, for weights that need history.
+    history: BTreeMap<Asset, Vec<(Timestamp, f64)>>,
+}
+
+fn load_series(bundle: &Path, interval: Interval) -> Result<BTreeMap<Asset, Vec<(Timestamp, Price)>>> {
+    let dir = bundle.join("binance-spot");
+    let mut out = BTreeMap::new();
+    let suffix = format!("USDT_{interval}.csv.gz");
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("bundled data {}", dir.display()))?;
+    for e in entries {
+        let name = e?.file_name().to_string_lossy().to_string();
+        let Some(sym) = name.strip_suffix(&suffix) else { continue };
+        let asset = Asset::new(sym)?;
+        let s = load_file(dir.join(&name), asset.clone(), interval)?;
+        let close = interval.millis();
+        out.insert(asset, s.candles.iter().map(|c| (Timestamp(c.open_time.0 + close), Price(c.close))).collect());
+    }
+    Ok(out)
+}
+
+impl App {
+    /// Opens (or creates) the data directory.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
+        let world_path = dir.join("paper.json");
+        let world: PaperWorld = if world_path.exists() {
+            let text = std::fs::read_to_string(&world_path)?;
+            serde_json::from_str(&text).with_context(|| format!("{}: unreadable", world_path.display()))?
+        } else {
+            PaperWorld::default()
+        };
+        let bundle = bundle_dir();
+        // Coins with candles at the replay interval trade on them; the others on daily bars.
+        let mut series = load_series(&bundle, Interval::D1)?;
+        let fine = load_series(&bundle, world.interval)?;
+        let daily = series.clone();
+        series.extend(fine);
+        let bars: Vec<Timestamp> = {
+            let reference = series.get(&Asset::new("BTC")?).ok_or_else(|| anyhow!("no BTC candles in the bundle"))?;
+            reference.iter().map(|(t, _)| *t).filter(|t| *t >= world.start && *t <= world.end).collect()
+        };
+        let history = daily
+            .iter()
+            .map(|(a, s)| (a.clone(), s.iter().map(|(t, p)| (*t, p.0.to_f64().unwrap_or(f64::NAN))).collect()))
+            .collect();
+        let prices = Arc::new(ReplayPrices::new(series, Asset::new("USDT")?));
+        let clock = Arc::new(ManualClock::new(world.now));
+        let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+        let paper = Arc::new(
+            PaperExchange::open(
+                &dir.join("paper.sqlite"),
+                PaperConfig { name: "paper".into(), fee_bps: world.fee_bps, slippage_bps: world.slippage_bps, rules },
+                prices,
+                clock.clone() as Arc<dyn Clock>,
+            )
+            .map_err(|e| anyhow!("paper venue: {e}"))?,
+        );
+        let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
+        let engine = Engine::new(store, paper.clone(), clock.clone());
+        let mut app = Self { dir: dir.to_path_buf(), world, clock, paper, engine, bars, history };
+        if app.world.now < app.bars.first().copied().unwrap_or(app.world.now) {
+            let first = app.bars[0];
+            app.advance_to(first)?;
+        }
+        Ok(app)
+    }
+
+    /// Moves the paper clock (and persists it).
+    pub fn advance_to(&mut self, t: Timestamp) -> Result<()> {
+        self.clock.set(t);
+        self.world.now = self.clock.now();
+        let text = serde_json::to_string_pretty(&self.world)?;
+        let tmp = self.dir.join("paper.json.tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, self.dir.join("paper.json"))?;
+        Ok(())
+    }
+
+    /// The paper clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The replay bars after the paper clock.
+    pub fn remaining_bars(&self) -> Vec<Timestamp> {
+        let now = self.now();
+        self.bars.iter().copied().filter(|t| *t > now).collect()
+    }
+
+    /// Turns a configuration into the engine's spec, computing weights that need data
+    /// (market cap, risk-based) from the bundled history up to the paper clock.
+    pub fn spec(&self, cfg: &BotConfig) -> Result<BotSpec> {
+        let assets = &cfg.assets;
+        let method = cfg.weights.method;
+        let weights: BTreeMap<Asset, Decimal> = match method {
+            Method::Equal => weighting::equal(assets)?,
+            Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
+            Method::MarketCap => {
+                let caps = load_snapshots(bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"))?;
+                let known = Timestamp(self.now().0 - 86_400_000);
+                let (_, by_asset) = caps.at(known, assets)?;
+                weighting::market_cap(&by_asset, cfg.weights.max_weight.map(|m| m / Decimal::ONE_HUNDRED))?
+            }
+            m => {
+                let days = (cfg.weights.lookback.secs() / 86_400).max(2) as usize;
+                let now = self.now();
+                let mut cols = Vec::new();
+                for a in assets {
+                    let s = self.history.get(a).ok_or_else(|| anyhow!("no price history for {a} in the bundle"))?;
+                    let upto: Vec<f64> = s.iter().filter(|(t, _)| *t <= now).map(|(_, p)| *p).collect();
+                    if upto.len() < days + 1 {
+                        bail!(
+                            "{m} needs {days} days of history for {a} before {}; there are {}",
+                            fmt_time(now),
+                            upto.len().saturating_sub(1)
+                        );
+                    }
+                    cols.push(upto[upto.len() - days - 1..].to_vec());
+                }
+                let r = ReturnMatrix::from_closes(assets.clone(), &cols)?;
+                let w = weighting::risk_based(
+                    m,
+                    &r,
+                    &RiskOptions { shrinkage: cfg.weights.shrinkage, ..RiskOptions::default() },
+                )?;
+                weighting::to_decimal(&w)?
+            }
+        };
+        Ok(BotSpec {
+            quote: cfg.quote.clone(),
+            assets: assets.clone(),
+            method,
+            weights,
+            trigger: cfg.rebalance.trigger,
+            to: cfg.rebalance.to,
+            guards: cfg.guards.clone(),
+            fee: cfg.fee,
+        })
+    }
+}
+
+/// A timestamp for people.
+pub fn fmt_time(t: Timestamp) -> String {
+    ballast_backtest::format_timestamp(t)
+}

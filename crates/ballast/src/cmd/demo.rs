@@ -1,0 +1,114 @@
+//! `ballast demo`: the product description's example as a paper bot, replayed over
+//! 2024-2025 at full speed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::bot::{DirArgs, create, show};
+use crate::app::{App, data_dir, fmt_time};
+use crate::config::BotConfig;
+
+/// The demo bot: BTC, ETH, XRP and BNB at 25 % each, rebalanced at 3 % drift, 1,000 USDT.
+pub const DEMO_CONFIG: &str = r#"name = "demo"
+venue = "paper"
+quote = "USDT"
+amount = "1000"
+fee_bps = 10
+assets = ["BTC", "ETH", "XRP", "BNB"]
+
+[weights]
+method = "equal"
+
+[rebalance]
+mode = "threshold"
+threshold = 3
+threshold_kind = "absolute"
+"#;
+
+const MARKER: &str = "DEMO";
+
+/// Arguments of `ballast demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+}
+
+/// Runs `ballast demo`.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let dir: PathBuf = data_dir(args.dir.data_dir.as_deref());
+    if dir.join("ballast.sqlite").exists() {
+        if !dir.join(MARKER).exists() {
+            bail!(
+                "{} holds bots that are not a demo; run the demo elsewhere: ballast demo --data-dir ./demo-data",
+                dir.display()
+            );
+        }
+        // A previous demo: start it over.
+        for f in [
+            "ballast.sqlite",
+            "ballast.sqlite-wal",
+            "ballast.sqlite-shm",
+            "paper.sqlite",
+            "paper.sqlite-wal",
+            "paper.sqlite-shm",
+            "paper.json",
+        ] {
+            let p = dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "This data directory was made by `ballast demo`; running it again starts over.\n",
+    )?;
+    let started = std::time::Instant::now();
+    let mut app = App::open(&dir)?;
+    let cfg = BotConfig::parse_text(std::path::Path::new("demo"), DEMO_CONFIG)?;
+    println!("ballast demo: the product description's example on the paper venue");
+    println!();
+    let id = create(&app, &cfg, DEMO_CONFIG, true)?;
+    let bars = app.remaining_bars();
+    println!();
+    println!(
+        "Replaying {} 4h bars, {} .. {}",
+        bars.len(),
+        fmt_time(app.now()),
+        bars.last().map(|t| fmt_time(*t)).unwrap_or_default()
+    );
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(bars.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} bars  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    for t in bars {
+        app.advance_to(t)?;
+        app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
+        for (bot, r) in app.engine.step_all().map_err(|e| anyhow!("{e}"))? {
+            if let Err(e) = r {
+                bar.suspend(|| eprintln!("bot {bot}: {e}"));
+            }
+        }
+        bar.set_message(fmt_time(t)[..10].to_string());
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let rebalances = app.engine.store().events(id, 100_000)?.iter().filter(|e| e.kind == "rebalance").count();
+    println!("Done in {:.1} s ({rebalances} rebalance events).", started.elapsed().as_secs_f64());
+    println!();
+    show(&app, id)?;
+    println!();
+    println!("The bot's state is in {}:", dir.display());
+    println!("  ballast bot status {id}      ballast bot history {id}      ballast bot list");
+    Ok(())
+}
