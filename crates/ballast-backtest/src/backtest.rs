@@ -319,6 +319,22 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// Exact decimal targets for the exchange mode: equal and custom weights as the
+    /// bot computes them (no detour through `f64`); the others from their estimate.
+    fn exact(&mut self, bar: usize, quote: &Asset) -> Result<TargetWeights, String> {
+        let assets = self.prep.data.assets.clone();
+        let map = match self.spec {
+            WeightSpec::Equal => weighting::equal(&assets).map_err(|e| e.to_string())?,
+            WeightSpec::Custom(m) => m.clone(),
+            _ => return targets_from(&assets, &self.weights(bar)?, quote),
+        };
+        let entries: Vec<(Asset, Decimal)> = map.into_iter().collect();
+        let limits = TargetLimits { min_assets: 1, max_assets: entries.len().max(12) };
+        TargetWeights::from_fractions(quote, &entries, limits).map_err(|e| e.to_string())
+    }
+}
+
 impl Targets for Source<'_> {
     fn at(&mut self, bar: usize) -> Result<Vec<f64>, String> {
         self.weights(bar)
@@ -490,7 +506,7 @@ fn run_exchange(
         notes: vec![],
     };
     let mut holdings: Holdings = [(quote.clone(), Qty(strategy.initial))].into();
-    let mut targets = targets_from(&assets, &source.weights(0)?, &quote)?;
+    let mut targets = source.exact(0, &quote)?;
     let mut state = TriggerState::new(prep.data.times[prep.first]);
     let mut stopped = false;
 
@@ -513,8 +529,7 @@ fn run_exchange(
                 let decision = decide(trigger, &state, &drift, now);
                 state.record(&decision, now);
                 if let Decision::Rebalance(_) = decision {
-                    let w = source.weights(bar)?;
-                    targets = targets_from(&assets, &w, &quote)?;
+                    targets = source.exact(bar, &quote)?;
                     legs_plan = Some(plan(&holdings, &prices, &targets, opts, fee)?);
                 }
             }
