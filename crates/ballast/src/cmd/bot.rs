@@ -568,7 +568,13 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
             std::thread::sleep(std::time::Duration::from_secs_f64(1.0 / args.speed));
         }
     }
-    let why = if stop.load(Ordering::Relaxed) { "signal received" } else { "end of the replay" };
+    let why = if stop.load(Ordering::Relaxed) {
+        "signal received"
+    } else if args.bars.is_some_and(|n| done >= n) {
+        "bar limit reached"
+    } else {
+        "end of the replay"
+    };
     println!("Stopped cleanly after {done} bar(s) ({why}); paper clock at {}", fmt_time(app.now()));
     Ok(())
 }
