@@ -48,6 +48,9 @@ pub enum Verb {
         /// Amount to invest (quote), required with --profile; overrides the file's `amount`.
         #[arg(long)]
         amount: Option<Decimal>,
+        /// The bot's name (default: the file's; a profile copy gets a free variant).
+        #[arg(long)]
+        name: Option<String>,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
@@ -367,7 +370,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
     let e = &app.engine;
     let engine_err = |err: ballast_engine::EngineError| anyhow!("{err}");
     match &args.verb {
-        Verb::Create { config, profile, amount, yes } => {
+        Verb::Create { config, profile, amount, name, yes } => {
             let (origin, text) = match (config, profile) {
                 (Some(p), _) => (
                     p.display().to_string(),
@@ -384,6 +387,21 @@ pub fn run(args: &BotArgs) -> Result<()> {
             } else if profile.is_some() {
                 bail!("--amount is required with --profile (a profile carries no amount)");
             }
+            let taken: Vec<String> =
+                e.store().bots()?.into_iter().filter(|b| b.status != BotStatus::Stopped).map(|b| b.name).collect();
+            let wanted = match name {
+                Some(n) => n.clone(),
+                None => table.get("name").and_then(|v| v.as_str()).unwrap_or("ballast").to_string(),
+            };
+            let chosen = if taken.contains(&wanted) {
+                if name.is_some() || profile.is_none() {
+                    bail!("a bot named {wanted:?} exists already; choose another name with --name");
+                }
+                (2..).map(|i| format!("{wanted}-{i}")).find(|n| !taken.contains(n)).expect("a free name")
+            } else {
+                wanted
+            };
+            table.insert("name".into(), toml::Value::String(chosen));
             let text = toml::to_string(&table)?;
             let cfg = BotConfig::parse_text(Path::new(&origin), &text)?;
             create(&app, &cfg, &text, *yes)?;

@@ -34,6 +34,9 @@ const MARKER: &str = "DEMO";
 pub struct DemoArgs {
     #[command(flatten)]
     pub dir: DirArgs,
+    /// End the replay at this day (YYYY-MM-DD) instead of 2025-12-31.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 /// Runs `ballast demo`.
@@ -73,7 +76,11 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     println!("ballast demo: the product description's example on the paper venue");
     println!();
     let id = create(&app, &cfg, DEMO_CONFIG, true)?;
-    let bars = app.remaining_bars();
+    let until = match &args.until {
+        Some(d) => ballast_backtest::parse_end_date(d).map_err(|e| anyhow!("--until: {e}"))?,
+        None => ballast_core::Timestamp(i64::MAX),
+    };
+    let bars: Vec<_> = app.remaining_bars().into_iter().filter(|t| *t <= until).collect();
     println!();
     println!(
         "Replaying {} 4h bars, {} .. {}",

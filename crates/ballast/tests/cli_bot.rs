@@ -1,0 +1,166 @@
+//! The bot's lifecycle through the real binary: create (summary, refusals), list,
+//! status, history, pause, resume, invest, edit, export and profiles, stop, run, demo.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ballast(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("ballast").unwrap().current_dir(root()).args(args).arg("--data-dir").arg(dir).output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = ballast(dir, args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str], needle: &str) {
+    let out = ballast(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(err.contains(needle), "{args:?}: expected {needle:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+const CONFIG: &str = r#"name = "majors"
+amount = "1000"
+assets = ["BTC", "ETH", "XRP", "BNB"]
+[weights]
+method = "equal"
+[rebalance]
+mode = "threshold"
+threshold = 3
+[guards]
+stop_loss = 40
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn the_whole_lifecycle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "bot.toml", CONFIG);
+
+    // Without --yes and without a terminal, nothing is created.
+    fails(d, &["bot", "create", "--config", &cfg], "--yes");
+    let out = ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
+    for s in ["BTC", "25.00%", "Minimum:", "set by", "First orders", "buy", "Stop-loss", "Created bot 1"] {
+        assert!(out.contains(s), "summary shows {s:?}:\n{out}");
+    }
+    let list = ok(d, &["bot", "list"]);
+    assert!(list.contains("majors") && list.contains("active"), "{list}");
+
+    // A few bars of replay.
+    let run = ok(d, &["run", "--bars", "60"]);
+    assert!(run.contains("Stopped cleanly after 60 bar(s)"), "{run}");
+    let status = ok(d, &["bot", "status", "1"]);
+    for s in ["Value", "Net invested", "HODL", "vs HODL", "Time-weighted", "Fees paid", "Rebalances"] {
+        assert!(status.contains(s), "status shows {s}:\n{status}");
+    }
+    let history = ok(d, &["bot", "history", "1"]);
+    assert!(history.contains("first buy") && history.contains("Orders"), "{history}");
+
+    // Pause, resume.
+    assert!(ok(d, &["bot", "pause", "1"]).contains("paused"));
+    fails(d, &["bot", "pause", "1"], "already paused");
+    assert!(ok(d, &["bot", "status", "1"]).contains("paused"));
+    ok(d, &["bot", "resume", "1"]);
+
+    // Invest in USDT and in coins.
+    assert!(ok(d, &["bot", "invest", "1", "--usdt", "500"]).contains("Invested"));
+    ok(d, &["bot", "invest", "1", "--coins", "BTC=0.001"]);
+    let status = ok(d, &["bot", "status", "1"]);
+    assert!(status.contains("Net invested"), "{status}");
+    fails(d, &["bot", "invest", "1", "--coins", "DOGE=10"], "not one of this bot's coins");
+    fails(d, &["bot", "invest", "1", "--usdt=-5"], "positive");
+    fails(d, &["bot", "invest", "1"], "nothing to invest");
+
+    // Edit: drop BNB, add SOL.
+    let edited = write(d, "edit.toml", &CONFIG.replace("\"BNB\"]", "\"SOL\"]"));
+    assert!(ok(d, &["bot", "edit", "1", "--config", &edited]).contains("edited"));
+    let status = ok(d, &["bot", "status", "1"]);
+    assert!(status.contains("SOL"), "{status}");
+    let history = ok(d, &["bot", "history", "1"]);
+    assert!(history.contains("removed [BNB]"), "{history}");
+
+    // Export and start a second bot from the one-line profile.
+    let export = ok(d, &["bot", "export", "1", "--file", d.join("profile.toml").to_str().unwrap()]);
+    let line = export.lines().find(|l| l.starts_with("ballast-profile:1:")).expect("one-line profile").to_string();
+    let profile = std::fs::read_to_string(d.join("profile.toml")).unwrap();
+    assert!(!profile.contains("amount"), "no amount in a profile:\n{profile}");
+    fails(d, &["bot", "create", "--profile", &line, "--yes"], "--amount");
+    let out = ok(d, &["bot", "create", "--profile", &line, "--amount", "300", "--yes"]);
+    assert!(out.contains("Created bot 2"), "{out}");
+    // and from a preset
+    let out = ok(d, &["bot", "create", "--profile", "majors-calendar", "--amount", "400", "--yes"]);
+    assert!(out.contains("Created bot 3"), "{out}");
+
+    // Stop: to USDT, and returning coins.
+    let stop = ok(d, &["bot", "stop", "1", "--to-usdt"]);
+    assert!(stop.contains("USDT"), "{stop}");
+    fails(d, &["bot", "stop", "1", "--to-usdt"], "already stopped");
+    fails(d, &["bot", "stop", "2"], "--return-coins");
+    let stop = ok(d, &["bot", "stop", "2", "--return-coins"]);
+    assert!(stop.contains("BTC"), "coins returned as they are: {stop}");
+    let list = ok(d, &["bot", "list"]);
+    assert_eq!(list.matches("stopped").count(), 2, "{list}");
+}
+
+#[test]
+fn refusals_name_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let tiny = write(d, "tiny.toml", &CONFIG.replace("amount = \"1000\"", "amount = \"10\""));
+    fails(d, &["bot", "create", "--config", &tiny, "--yes"], "too little");
+    let coins: Vec<String> =
+        ["BTC", "ETH", "XRP", "BNB", "SOL", "ADA", "DOGE", "LTC", "TRX", "DOT", "LINK", "AVAX", "UNI"]
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect();
+    let many = write(
+        d,
+        "many.toml",
+        &CONFIG.replace("[\"BTC\", \"ETH\", \"XRP\", \"BNB\"]", &format!("[{}]", coins.join(", "))),
+    );
+    fails(d, &["bot", "create", "--config", &many, "--yes"], "at most 12");
+    let unknown = write(d, "unknown.toml", &CONFIG.replace("\"BNB\"]", "\"NOPE\"]"));
+    fails(d, &["bot", "create", "--config", &unknown, "--yes"], "NOPE");
+    let typo = write(d, "typo.toml", &CONFIG.replace("[rebalance]", "[rebalance]\nthreshhold = 2"));
+    fails(d, &["bot", "create", "--config", &typo, "--yes"], "rebalance.threshhold");
+    let live = write(d, "live.toml", &format!("venue = \"binance\"\n{CONFIG}"));
+    fails(d, &["bot", "create", "--config", &live, "--yes"], "only the paper venue");
+    fails(d, &["bot", "status", "42"], "no bot with id 42");
+    fails(d, &["bot", "create", "--profile", "ballast-profile:1:!!!", "--amount", "100", "--yes"], "damaged");
+    let out = ballast(d, &["bot", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No bots"));
+}
+
+#[test]
+fn demo_runs_and_leaves_its_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let out = ok(d, &["demo"]);
+    for s in ["Created bot 1", "Replaying", "vs HODL", "ballast bot status 1"] {
+        assert!(out.contains(s), "demo shows {s}:\n{out}");
+    }
+    assert!(ok(d, &["bot", "status", "1"]).contains("demo"));
+    assert!(ok(d, &["bot", "history", "1"]).contains("rebalance"));
+    // Running it again starts over instead of piling up bots.
+    ok(d, &["demo", "--until", "2024-01-15"]);
+    assert_eq!(ok(d, &["bot", "list"]).matches("demo").count(), 1);
+    // A data directory with real bots is never wiped by the demo.
+    let other = tempfile::tempdir().unwrap();
+    let cfg = write(other.path(), "bot.toml", CONFIG);
+    ok(other.path(), &["bot", "create", "--config", &cfg, "--yes"]);
+    fails(other.path(), &["demo"], "not a demo");
+}
