@@ -164,3 +164,36 @@ fn demo_runs_and_leaves_its_state() {
     ok(other.path(), &["bot", "create", "--config", &cfg, "--yes"]);
     fails(other.path(), &["demo"], "not a demo");
 }
+
+#[test]
+fn run_stops_cleanly_on_sigterm_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg = write(d, "bot.toml", CONFIG);
+    ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
+    let clock = |d: &Path| -> String {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("paper.json")).unwrap()).unwrap();
+        v["now"].to_string()
+    };
+    let before = clock(d);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .args(["run", "--speed", "20", "--data-dir"])
+        .arg(d)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit code 0 after SIGTERM");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Stopped cleanly") && text.contains("signal received"), "{text}");
+    let after = clock(d);
+    assert_ne!(before, after, "the replay advanced");
+    // A new run resumes where the last one stopped.
+    let next = ok(d, &["run", "--bars", "1"]);
+    assert!(next.contains("after 1 bar(s)"), "{next}");
+    assert!(clock(d) > after);
+}
