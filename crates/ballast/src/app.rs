@@ -153,9 +153,9 @@ impl App {
         let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
         let engine = Engine::new(store, paper.clone(), clock.clone());
         let mut app = Self { dir: dir.to_path_buf(), world, clock, paper, engine, bars, history };
-        if app.world.now < app.bars.first().copied().unwrap_or(app.world.now) {
-            let first = app.bars[0];
-            app.advance_to(first)?;
+        let first = app.bars.first().copied().unwrap_or(app.world.now);
+        if app.world.now < first || !world_path.exists() {
+            app.advance_to(first.max(app.world.now))?;
         }
         Ok(app)
     }
