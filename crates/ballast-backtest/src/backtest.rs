@@ -341,6 +341,17 @@ impl Targets for Source<'_> {
     }
 }
 
+/// The fast path's trigger for a rebalancing rule on bars of `interval`.
+fn ideal_mode(rebalance: Rebalance, interval: crate::data::Interval) -> Result<Mode, String> {
+    Ok(match rebalance {
+        Rebalance::Hodl => Mode::Hodl,
+        Rebalance::Calendar { every } => Mode::Calendar { bars: every_in_bars(every, interval.span())? },
+        Rebalance::Threshold { percent, kind } => {
+            Mode::Threshold { percent: percent.to_f64().ok_or("threshold")?, kind }
+        }
+    })
+}
+
 /// HODL of a strategy's initial targets, with its fee: the reference of every report.
 pub fn hodl(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, String> {
     let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;
@@ -357,15 +368,7 @@ pub fn metrics_only(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, Str
         SimMode::Ideal => {
             let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;
             let initial = strategy.initial.to_f64().ok_or("initial")?;
-            let mode = match strategy.rebalance {
-                Rebalance::Hodl => Mode::Hodl,
-                Rebalance::Calendar { every } => {
-                    Mode::Calendar { bars: every_in_bars(every, prep.data.interval.span())? }
-                }
-                Rebalance::Threshold { percent, kind } => {
-                    Mode::Threshold { percent: percent.to_f64().ok_or("threshold")?, kind }
-                }
-            };
+            let mode = ideal_mode(strategy.rebalance, prep.data.interval)?;
             let mut source = Source { spec: &strategy.weights, prep, notes: vec![], fallbacks: 0 };
             let r = sim::run_ideal(&prep.market, mode, fee, initial, &mut source, false)?;
             Ok(sim::metrics(
@@ -398,15 +401,7 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
 
     let (values, weights, rebalance_bars, trades, skipped, metrics, mut notes) = match &strategy.mode {
         SimMode::Ideal => {
-            let mode = match strategy.rebalance {
-                Rebalance::Hodl => Mode::Hodl,
-                Rebalance::Calendar { every } => {
-                    Mode::Calendar { bars: every_in_bars(every, prep.data.interval.span())? }
-                }
-                Rebalance::Threshold { percent, kind } => {
-                    Mode::Threshold { percent: percent.to_f64().ok_or("threshold")?, kind }
-                }
-            };
+            let mode = ideal_mode(strategy.rebalance, prep.data.interval)?;
             let r = sim::run_ideal(&prep.market, mode, fee, initial, &mut source, record)?;
             let m = sim::metrics(&r.values, initial, ppy, r.rebalances.len(), r.fees_paid, r.traded);
             let trades = r

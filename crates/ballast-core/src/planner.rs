@@ -424,9 +424,23 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
     legs.extend(buy_legs);
     skipped.sort_by(|x, y| (x.side, &x.asset).cmp(&(y.side, &y.asset)));
 
-    let after = apply_legs(quote, input.holdings, &legs);
-    let after_val = Valuation::new(quote, &after, input.prices, Some(input.targets))?;
-    let drift_after = Drift::new(&after_val, input.targets);
+    finish(quote, input.holdings, input.prices, Some(input.targets), &valuation, legs, skipped)
+}
+
+/// The plan of `legs` from `holdings`: values and weights before and after, fees, and
+/// the drift left against `targets` (zero without targets).
+fn finish(
+    quote: &Asset,
+    holdings: &Holdings,
+    prices: &Prices,
+    targets: Option<&TargetWeights>,
+    valuation: &Valuation,
+    legs: Vec<Leg>,
+    skipped: Vec<Skipped>,
+) -> Result<Plan, CoreError> {
+    let after = apply_legs(quote, holdings, &legs);
+    let after_val = Valuation::new(quote, &after, prices, targets)?;
+    let max_drift_after = targets.map(|t| Drift::new(&after_val, t).max_absolute()).unwrap_or_default();
     let fees: Notional = legs.iter().map(|l| l.fee).sum();
     Ok(Plan {
         quote: quote.clone(),
@@ -435,9 +449,9 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         value_before: valuation.total,
         value_after: after_val.total,
         fees,
-        weights_before: weights_with_cash(quote, &valuation),
+        weights_before: weights_with_cash(quote, valuation),
         weights_after: weights_with_cash(quote, &after_val),
-        max_drift_after: drift_after.max_absolute(),
+        max_drift_after,
     })
 }
 
@@ -484,18 +498,5 @@ pub fn plan_liquidation(
             None => legs.push(leg(asset, Side::Sell, qty, price, f)),
         }
     }
-    let after = apply_legs(quote, holdings, &legs);
-    let after_val = Valuation::new(quote, &after, prices, None)?;
-    let fees = legs.iter().map(|l| l.fee).sum();
-    Ok(Plan {
-        quote: quote.clone(),
-        legs,
-        skipped,
-        value_before: valuation.total,
-        value_after: after_val.total,
-        fees,
-        weights_before: weights_with_cash(quote, &valuation),
-        weights_after: weights_with_cash(quote, &after_val),
-        max_drift_after: Decimal::ZERO,
-    })
+    finish(quote, holdings, prices, None, &valuation, legs, skipped)
 }
