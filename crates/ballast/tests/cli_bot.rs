@@ -172,7 +172,8 @@ fn run_stops_cleanly_on_sigterm_and_resumes() {
     let cfg = write(d, "bot.toml", CONFIG);
     ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
     let clock = |d: &Path| -> String {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("paper.json")).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("paper.json")).unwrap()).unwrap();
         v["now"].to_string()
     };
     let before = clock(d);
