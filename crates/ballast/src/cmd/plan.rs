@@ -18,8 +18,8 @@ use super::tomlx::{Doc, Format};
 /// Arguments of `ballast plan`.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// Portfolio file (TOML): quote, fee_bps, [holdings], [prices], [targets], optional
-    /// [rules.ASSET], [entry_prices], rebalance_to, band, band_kind, max_assets.
+    /// Portfolio file (TOML): quote, fee_bps, `[holdings]`, `[prices]`, `[targets]`, optional
+    /// `[rules.ASSET]`, `[entry_prices]`, rebalance_to, band, band_kind, max_assets.
     #[arg(long, value_name = "FILE")]
     pub portfolio: PathBuf,
     /// Output format.
