@@ -1,0 +1,276 @@
+//! A local HTTP server that speaks the subset of the Binance spot REST dialect a
+//! rebalancing bot uses, on top of the paper venue's matching engine
+//! ([`ballast_exchange::paper::PaperExchange`]), with fault injection.
+//!
+//! Point a Binance adapter at it (`base_url = "http://127.0.0.1:PORT"`) to run the
+//! real HTTP client, signing and error handling end to end without a real account.
+//!
+//! - [`SimState`] holds the paper venue (balances, orders, fills), the [`SimConfig`]
+//!   (API key, secret, `recvWindow` ceiling, [`FaultConfig`]) and the clock.
+//! - [`router`] builds the axum router, [`serve`] serves it on an address, and
+//!   [`spawn_local`] starts it on `127.0.0.1:0` in a background thread with its own
+//!   tokio runtime (for tests and `ballast sim`).
+//!
+//! Routes, error codes and faults are listed in the crate's `README.md`.
+#![deny(missing_docs)]
+
+mod binance;
+mod fault;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use ballast_core::Asset;
+use ballast_exchange::paper::PaperExchange;
+use ballast_exchange::{ClientOrderId, Clock, OrderKind};
+
+pub use fault::XorShift;
+
+/// Faults the server injects. Probabilities are in `0 ..= 1` (out-of-range values are
+/// clamped); every draw comes from one deterministic [`XorShift`] seeded with `seed`,
+/// so a run with the same requests in the same order sees the same faults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultConfig {
+    /// Milliseconds every request waits before it is handled.
+    pub latency_ms: u64,
+    /// Probability that a request is answered `429` (`-1003`, `Retry-After: 1`)
+    /// without being handled.
+    pub rate_429: f64,
+    /// Probability that a request is answered `503` (`-1001`) without being handled.
+    pub rate_5xx: f64,
+    /// Probability that an order placement executes at the paper venue but is answered
+    /// `502 Bad Gateway` with an empty body: the client cannot know the outcome.
+    pub drop_after_execution: f64,
+    /// Probability that an order placement is refused (`400`, `-2010`, "New order
+    /// rejected.") without being executed.
+    pub reject_rate: f64,
+    /// Seed of the PRNG (0 is replaced by a fixed non-zero constant).
+    pub seed: u64,
+}
+
+/// The server's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// The API key clients must send in `X-MBX-APIKEY`.
+    pub api_key: String,
+    /// The HMAC-SHA256 secret signed requests are checked against.
+    pub secret: String,
+    /// The largest `recvWindow` accepted (Binance: 60,000); the default window is 5,000.
+    pub recv_window_max_ms: u64,
+    /// Faults to inject.
+    pub faults: FaultConfig,
+}
+
+impl Default for SimConfig {
+    /// Key `sim-key`, secret `sim-secret`, `recvWindow` up to 60,000 ms, no faults.
+    fn default() -> Self {
+        Self {
+            api_key: "sim-key".into(),
+            secret: "sim-secret".into(),
+            recv_window_max_ms: 60_000,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+/// What the sim remembers about an order it placed, beyond the paper venue's report.
+#[derive(Clone, Debug)]
+pub(crate) struct OrderMeta {
+    pub client_id: ClientOrderId,
+    pub base: Asset,
+    pub quote: Asset,
+    pub kind: OrderKind,
+    pub time_in_force: Option<String>,
+    pub time: i64,
+    /// The order rested at placement (its fills are maker fills).
+    pub rested: bool,
+}
+
+/// Mutable bookkeeping of the server.
+#[derive(Debug, Default)]
+pub(crate) struct Book {
+    /// Orders placed through the sim, by venue order id.
+    pub orders: BTreeMap<u64, OrderMeta>,
+    /// Counter for generated client order ids.
+    pub next_auto_id: u64,
+    /// (minute of the sim clock, request weight used in it).
+    pub weight: (i64, u64),
+}
+
+/// Everything the server shares between requests.
+pub struct SimState {
+    exchange: Arc<PaperExchange>,
+    clock: Arc<dyn Clock>,
+    config: SimConfig,
+    symbols: Vec<(Asset, Asset)>,
+    faults: Mutex<(FaultConfig, XorShift)>,
+    withdrawals_enabled: AtomicBool,
+    pub(crate) book: Mutex<Book>,
+}
+
+impl std::fmt::Debug for SimState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimState").field("symbols", &self.symbols).finish_non_exhaustive()
+    }
+}
+
+impl SimState {
+    /// A server on `exchange`, listing `symbols` (`(base, quote)` pairs, e.g.
+    /// `(BTC, USDT)` is `BTCUSDT`). `clock` must be the clock the paper venue uses: it
+    /// gives `serverTime` and the `recvWindow` reference.
+    pub fn new(
+        exchange: Arc<PaperExchange>,
+        clock: Arc<dyn Clock>,
+        config: SimConfig,
+        symbols: Vec<(Asset, Asset)>,
+    ) -> Self {
+        let rng = XorShift::new(config.faults.seed);
+        Self {
+            exchange,
+            clock,
+            faults: Mutex::new((config.faults.clone(), rng)),
+            config,
+            symbols,
+            withdrawals_enabled: AtomicBool::new(false),
+            book: Mutex::new(Book::default()),
+        }
+    }
+
+    /// The paper venue behind the server (deposit funds, match resting orders...).
+    pub fn exchange(&self) -> &Arc<PaperExchange> {
+        &self.exchange
+    }
+
+    /// The configuration (its `faults` as given at construction; see [`Self::faults`]).
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The symbols served, as `(base, quote)`.
+    pub fn symbols(&self) -> &[(Asset, Asset)] {
+        &self.symbols
+    }
+
+    /// The faults in force now.
+    pub fn faults(&self) -> FaultConfig {
+        lock(&self.faults).0.clone()
+    }
+
+    /// Replaces the faults in force and reseeds the PRNG with `faults.seed`.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        let rng = XorShift::new(faults.seed);
+        *lock(&self.faults) = (faults, rng);
+    }
+
+    /// Makes `GET /sapi/v1/account/apiRestrictions` report `enableWithdrawals` as
+    /// `enabled` (default false), to test that a bot refuses a withdrawal-enabled key.
+    pub fn set_withdrawals_enabled(&self, enabled: bool) {
+        self.withdrawals_enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    pub(crate) fn withdrawals_enabled(&self) -> bool {
+        self.withdrawals_enabled.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now().0
+    }
+
+    /// Draws one fault: true with probability `pick(faults)`. A zero probability
+    /// draws nothing.
+    pub(crate) fn roll(&self, pick: impl Fn(&FaultConfig) -> f64) -> bool {
+        let mut g = lock(&self.faults);
+        let p = pick(&g.0);
+        if p.is_nan() || p <= 0.0 {
+            return false;
+        }
+        g.1.next_f64() < p.min(1.0)
+    }
+
+    pub(crate) fn latency_ms(&self) -> u64 {
+        lock(&self.faults).0.latency_ms
+    }
+
+    /// `BTCUSDT` -> `(BTC, USDT)`, among the served symbols.
+    pub(crate) fn symbol(&self, s: &str) -> Option<(Asset, Asset)> {
+        self.symbols.iter().find(|(b, q)| format!("{b}{q}") == s).cloned()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The axum router of the Binance dialect on `state`.
+pub fn router(state: Arc<SimState>) -> axum::Router {
+    binance::router(state)
+}
+
+/// Serves [`router`] on `addr` until the process ends. Bind a loopback address: the
+/// sim has no TLS and its key is not a secret.
+pub async fn serve(addr: SocketAddr, state: Arc<SimState>) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router(state)).await
+}
+
+/// Stops a server started by [`spawn_local`] (on [`ShutdownHandle::shutdown`] or on
+/// drop) and waits for its thread.
+#[derive(Debug)]
+pub struct ShutdownHandle {
+    tx: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ShutdownHandle {
+    /// Stops the server and waits for its thread to end.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ShutdownHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the server on `127.0.0.1:0` in a background thread with its own tokio
+/// runtime; returns the bound address and the handle that stops it.
+///
+/// # Panics
+/// If the loopback port cannot be bound or the runtime cannot be built.
+pub fn spawn_local(state: Arc<SimState>) -> (SocketAddr, ShutdownHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.set_nonblocking(true).expect("non-blocking listener");
+    let addr = listener.local_addr().expect("local address");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(format!("ballast-sim-{}", addr.port()))
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let shutdown = async move {
+                    let _ = rx.await;
+                };
+                let _ = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+            });
+            // Connections still open (idle keep-alives) are dropped with the runtime.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+        })
+        .expect("spawn the sim thread");
+    (addr, ShutdownHandle { tx: Some(tx), thread: Some(thread) })
+}
