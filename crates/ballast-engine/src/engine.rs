@@ -233,11 +233,12 @@ impl Engine {
         Ok(id)
     }
 
-    /// Quote held by bots that are not stopped (so a new bot does not count it as free).
+    /// Quote held by this venue's bots that are not stopped (so a new bot does not
+    /// count it as free).
     fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
         let mut total = Decimal::ZERO;
         for b in self.store.bots()? {
-            if b.status != BotStatus::Stopped {
+            if b.status != BotStatus::Stopped && b.venue == self.venue.name() {
                 let h = self.holdings(b.id)?;
                 total += h.get(quote).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
             }
@@ -321,6 +322,13 @@ impl Engine {
         let (rec, mut state) = self.load(id)?;
         if rec.status != BotStatus::Active {
             return Ok(StepOutcome::Inactive);
+        }
+        if rec.venue != self.venue.name() {
+            return Err(EngineError::Refused(format!(
+                "bot {id} trades on {}, not on {}",
+                rec.venue,
+                self.venue.name()
+            )));
         }
         let now = self.clock.now();
         self.reconcile(id)?;
@@ -745,12 +753,12 @@ impl Engine {
         Ok(self.store.orders(id, limit)?)
     }
 
-    /// Steps every active bot; errors of one bot are recorded as its events and do not
-    /// stop the others.
+    /// Steps every active bot of this engine's venue; errors of one bot are recorded
+    /// as its events and do not stop the others.
     pub fn step_all(&self) -> Result<Vec<StepResult>, EngineError> {
         let mut out = Vec::new();
         for b in self.store.bots()? {
-            if b.status != BotStatus::Active {
+            if b.status != BotStatus::Active || b.venue != self.venue.name() {
                 continue;
             }
             let r = self.step(b.id).map_err(|e| e.to_string());

@@ -97,7 +97,8 @@ pub struct App {
     history: BTreeMap<Asset, Vec<(Timestamp, f64)>>,
 }
 
-fn load_series(bundle: &Path, interval: Interval) -> Result<BTreeMap<Asset, Vec<(Timestamp, Price)>>> {
+/// Close prices per coin of the bundled candles at `interval`, keyed by close time.
+pub fn load_series(bundle: &Path, interval: Interval) -> Result<BTreeMap<Asset, Vec<(Timestamp, Price)>>> {
     let dir = bundle.join("binance-spot");
     let mut out = BTreeMap::new();
     let suffix = format!("USDT_{interval}.csv.gz");

@@ -51,6 +51,8 @@ pub struct BotConfig {
     pub provenance: BTreeMap<String, String>,
     /// paper, binance or gate.
     pub venue: String,
+    /// A live venue's API address, to point a bot at `ballast sim` (or a testnet).
+    pub base_url: Option<String>,
     /// The quote currency.
     pub quote: Asset,
     /// Amount to invest, in quote.
@@ -74,6 +76,7 @@ const TOP: &[&str] = &[
     "description",
     "preset",
     "venue",
+    "base_url",
     "quote",
     "amount",
     "fee_bps",
@@ -135,6 +138,15 @@ impl BotConfig {
         let venue = text("venue", "paper")?;
         if !VENUES.contains(&venue.as_str()) {
             return Err(doc.err("venue", format!("{venue:?} is not a venue; use one of: {}", VENUES.join(", "))));
+        }
+        let base_url = root.get("base_url").map(|v| doc.string(v, "base_url").map(str::to_string)).transpose()?;
+        if let Some(u) = &base_url {
+            if venue == "paper" {
+                return Err(doc.err("base_url", "only for a live venue (venue = \"binance\" or \"gate\")"));
+            }
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(doc.err("base_url", format!("{u:?} is not an http(s) URL")));
+            }
         }
         let quote = match root.get("quote") {
             Some(v) => doc.asset(v, "quote")?,
@@ -337,6 +349,7 @@ impl BotConfig {
             description,
             provenance,
             venue,
+            base_url,
             quote,
             amount,
             fee,

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod cmd;
 mod config;
+mod live;
 
 /// A self-hosted automatic portfolio rebalancing bot for crypto.
 #[derive(Debug, Parser)]
@@ -24,6 +25,10 @@ enum Command {
     Bot(cmd::bot::BotArgs),
     /// Run every active bot until SIGINT/SIGTERM (paper: replay the candles).
     Run(cmd::bot::RunArgs),
+    /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
+    Sim(cmd::sim::SimArgs),
+    /// Check what an exchange API key may do.
+    Keys(cmd::sim::KeysArgs),
     /// Show the orders that bring a portfolio back to its target weights.
     Plan(cmd::plan::PlanArgs),
     /// Compute target weights from price history (equal, market cap, risk-based).
@@ -44,6 +49,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bot(args) => cmd::bot::run(args),
         Command::Run(args) => cmd::bot::run_bots(args),
+        Command::Sim(args) => cmd::sim::run(args),
+        Command::Keys(args) => cmd::sim::keys(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),

@@ -137,8 +137,8 @@ fn refusals_name_the_reason() {
     fails(d, &["bot", "create", "--config", &unknown, "--yes"], "NOPE");
     let typo = write(d, "typo.toml", &CONFIG.replace("[rebalance]", "[rebalance]\nthreshhold = 2"));
     fails(d, &["bot", "create", "--config", &typo, "--yes"], "rebalance.threshhold");
-    let live = write(d, "live.toml", &format!("venue = \"binance\"\n{CONFIG}"));
-    fails(d, &["bot", "create", "--config", &live, "--yes"], "only the paper venue");
+    let gate = write(d, "gate.toml", &format!("venue = \"gate\"\n{CONFIG}"));
+    fails(d, &["bot", "create", "--config", &gate, "--yes"], "only paper and binance bots");
     fails(d, &["bot", "status", "42"], "no bot with id 42");
     fails(d, &["bot", "create", "--profile", "ballast-profile:1:!!!", "--amount", "100", "--yes"], "damaged");
     let out = ballast(d, &["bot", "list"]);

@@ -188,15 +188,9 @@ fn describe_trigger(t: &Trigger) -> String {
     }
 }
 
-fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, app: &App) {
+fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, venue: &str, now: ballast_core::Timestamp) {
     let q = &cfg.quote;
-    println!(
-        "Bot \"{}\" on {} ({} clock {})",
-        cfg.name,
-        app.engine.venue().name(),
-        app.engine.venue().name(),
-        fmt_time(app.now())
-    );
+    println!("Bot \"{}\" on {venue} (clock {})", cfg.name, fmt_time(now));
     println!();
     println!("{:<8} {:>8} {:>14} {:>14}", "coin", "weight", "amount", "price");
     for (a, w) in p.targets.iter() {
@@ -303,14 +297,11 @@ fn parse_coins(s: &str) -> Result<BTreeMap<Asset, Qty>> {
 /// Creates a bot (shared with `ballast demo`). Funds the paper account when needed.
 pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Result<BotId> {
     if cfg.venue != "paper" {
-        bail!(
-            "venue {:?}: only the paper venue is available in this build; live venues come with the exchange adapters",
-            cfg.venue
-        );
+        return create_live(app, cfg, config_toml, yes);
     }
     let spec = app.spec(cfg)?;
     let preview = app.engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
-    print_summary(cfg, cfg.amount, &preview, app);
+    print_summary(cfg, cfg.amount, &preview, "paper", app.now());
     if cfg.amount < preview.minimum.amount.0 {
         bail!(
             "refused: {} {q} is too little; these coins need at least {} {q} (set by {})",
@@ -336,6 +327,48 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     let out = app.engine.step(id).map_err(|e| anyhow!("first buy: {e}"))?;
     println!("Created bot {id}; first buy: {}", outcome_text(&out));
     Ok(id)
+}
+
+/// The spec of a bot on a live venue: weights that need no history (equal, custom).
+fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
+    use ballast_core::weighting::{self, Method};
+    let weights = match cfg.weights.method {
+        Method::Equal => weighting::equal(&cfg.assets)?,
+        Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
+        m => bail!(
+            "weights.method {m}: live bots take equal or custom weights in this build (computed weights need the live data feed)"
+        ),
+    };
+    Ok(ballast_engine::BotSpec {
+        quote: cfg.quote.clone(),
+        assets: cfg.assets.clone(),
+        method: cfg.weights.method,
+        weights,
+        trigger: cfg.rebalance.trigger,
+        to: cfg.rebalance.to,
+        guards: cfg.guards.clone(),
+        fee: cfg.fee,
+    })
+}
+
+/// Creates a bot on a live venue (its key must not be able to withdraw).
+fn create_live(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Result<BotId> {
+    let (engine, _) = crate::live::engine(&app.dir, &cfg.venue, cfg.base_url.as_deref())?;
+    let spec = live_spec(cfg)?;
+    let preview = engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
+    print_summary(cfg, cfg.amount, &preview, &cfg.venue, ballast_exchange::Clock::now(&ballast_exchange::SystemClock));
+    if !yes && !confirm("Create this bot? It will trade real funds on the venue.")? {
+        bail!("not created");
+    }
+    let id = engine.create(&cfg.name, spec, config_toml, cfg.amount).map_err(|e| anyhow!("{e}"))?;
+    let out = engine.step(id).map_err(|e| anyhow!("first buy: {e}"))?;
+    println!("Created bot {id} on {}; first buy: {}", cfg.venue, outcome_text(&out));
+    Ok(id)
+}
+
+/// The base URL a stored configuration names, if any.
+fn base_url_of(config_toml: &str) -> Option<String> {
+    config_toml.parse::<toml::Table>().ok()?.get("base_url")?.as_str().map(str::to_string)
 }
 
 fn committed_quote(app: &App, quote: &Asset) -> Result<Decimal> {
@@ -367,8 +400,27 @@ fn outcome_text(o: &StepOutcome) -> String {
 /// Runs `ballast bot`.
 pub fn run(args: &BotArgs) -> Result<()> {
     let app = App::open(&data_dir(args.dir.data_dir.as_deref()))?;
-    let e = &app.engine;
     let engine_err = |err: ballast_engine::EngineError| anyhow!("{err}");
+    // A verb about one bot runs on that bot's venue.
+    let id = match &args.verb {
+        Verb::Status { id }
+        | Verb::History { id, .. }
+        | Verb::Pause { id }
+        | Verb::Resume { id }
+        | Verb::Invest { id, .. }
+        | Verb::Edit { id, .. }
+        | Verb::Stop { id, .. }
+        | Verb::Export { id, .. } => Some(*id),
+        Verb::Create { .. } | Verb::List => None,
+    };
+    let live_engine;
+    let e = match id.map(|id| app.engine.store().bot(id)).transpose()?.flatten() {
+        Some(rec) if rec.venue != "paper" => {
+            live_engine = crate::live::engine(&app.dir, &rec.venue, base_url_of(&rec.config_toml).as_deref())?.0;
+            &live_engine
+        }
+        _ => &app.engine,
+    };
     match &args.verb {
         Verb::Create { config, profile, amount, name, yes } => {
             let (origin, text) = match (config, profile) {
@@ -516,7 +568,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 table.insert("amount".into(), toml::Value::String("1".into()));
             }
             let cfg = BotConfig::parse_text(config, &toml::to_string(&table)?)?;
-            let spec = app.spec(&cfg)?;
+            let spec = if cfg.venue == "paper" { app.spec(&cfg)? } else { live_spec(&cfg)? };
             e.edit(*id, spec, &text).map_err(engine_err)?;
             let out = e.step(*id).map_err(engine_err)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
@@ -557,6 +609,12 @@ pub struct RunArgs {
     /// Stop after this many bars (default: until the replay ends or a signal).
     #[arg(long)]
     pub bars: Option<usize>,
+    /// Run the bots on live venues (Binance, or `ballast sim`) instead of the paper replay.
+    #[arg(long)]
+    pub live: bool,
+    /// Live: how often every bot is checked.
+    #[arg(long, default_value = "10s")]
+    pub poll: ballast_core::Span,
 }
 
 /// Runs every active bot until SIGINT/SIGTERM or the end of the replay; resumes where
@@ -566,6 +624,9 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    if args.live {
+        return run_live(&app, args, &stop);
     }
     // Finish what an interrupted run left: reconcile and step at the current time.
     let first = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
@@ -594,6 +655,40 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         "end of the replay"
     };
     println!("Stopped cleanly after {done} bar(s) ({why}); paper clock at {}", fmt_time(app.now()));
+    Ok(())
+}
+
+/// Steps the bots of every live venue every `--poll` until a signal.
+fn run_live(app: &App, args: &RunArgs, stop: &AtomicBool) -> Result<()> {
+    let mut venues: Vec<(String, Option<String>)> = Vec::new();
+    for b in app.engine.store().bots()? {
+        if b.status == BotStatus::Active && b.venue != "paper" {
+            let key = (b.venue.clone(), base_url_of(&b.config_toml));
+            if !venues.contains(&key) {
+                venues.push(key);
+            }
+        }
+    }
+    if venues.is_empty() {
+        bail!("no active bot on a live venue; `ballast run` without --live runs the paper bots");
+    }
+    let engines: Vec<ballast_engine::Engine> = venues
+        .iter()
+        .map(|(v, u)| crate::live::engine(&app.dir, v, u.as_deref()).map(|x| x.0))
+        .collect::<Result<_>>()?;
+    let mut rounds = 0usize;
+    while !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n) {
+        for e in &engines {
+            report_errors(&e.step_all().map_err(|e| anyhow!("{e}"))?);
+        }
+        rounds += 1;
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(args.poll.secs().max(1) as u64);
+        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    println!("Stopped cleanly after {rounds} round(s) on {} live venue(s)", engines.len());
     Ok(())
 }
 

@@ -1,0 +1,175 @@
+//! `ballast sim`: a local server that speaks the Binance spot REST dialect on the
+//! paper venue, with prices replayed from the bundled candles and faults on demand,
+//! to rehearse a live setup without money.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+use ballast_backtest::{Interval, parse_date};
+use ballast_core::{Asset, Qty};
+use ballast_exchange::paper::{PaperConfig, PaperExchange, ReplayPrices};
+use ballast_exchange::{Clock, ManualClock};
+use ballast_sim::{FaultConfig, SimConfig, SimState};
+use rust_decimal::Decimal;
+
+use crate::app::{bundle_dir, fmt_time, load_series};
+use crate::config::load_rules;
+
+/// Arguments of `ballast sim`.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value = "9000")]
+    pub port: u16,
+    /// USDT in the simulated account at start.
+    #[arg(long, default_value = "10000")]
+    pub fund: Decimal,
+    /// First replayed day (YYYY-MM-DD).
+    #[arg(long, default_value = "2024-01-01")]
+    pub start: String,
+    /// Replay speed: 4h bars per second of wall time.
+    #[arg(long, default_value = "1")]
+    pub speed: f64,
+    /// Taker fee, bps.
+    #[arg(long, default_value = "10")]
+    pub fee_bps: Decimal,
+    /// Added latency per request, ms.
+    #[arg(long, default_value = "0")]
+    pub latency_ms: u64,
+    /// Share of requests answered 429 with Retry-After (0..1).
+    #[arg(long, default_value = "0")]
+    pub rate_429: f64,
+    /// Share of requests answered 5xx without doing anything (0..1).
+    #[arg(long, default_value = "0")]
+    pub rate_5xx: f64,
+    /// Share of orders executed whose reply is then lost (0..1).
+    #[arg(long, default_value = "0")]
+    pub drop_after_execution: f64,
+    /// Share of orders rejected (0..1).
+    #[arg(long, default_value = "0")]
+    pub reject_rate: f64,
+    /// Seed of the fault draws.
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
+}
+
+/// Runs `ballast sim` until interrupted.
+pub fn run(args: &SimArgs) -> Result<()> {
+    for (name, p) in [
+        ("--rate-429", args.rate_429),
+        ("--rate-5xx", args.rate_5xx),
+        ("--drop-after-execution", args.drop_after_execution),
+        ("--reject-rate", args.reject_rate),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            bail!("{name} {p} must be between 0 and 1");
+        }
+    }
+    if args.speed <= 0.0 || !args.speed.is_finite() {
+        bail!("--speed must be positive");
+    }
+    let bundle = bundle_dir();
+    let mut series = load_series(&bundle, Interval::D1)?;
+    series.extend(load_series(&bundle, Interval::H4)?);
+    let start = parse_date(&args.start).map_err(|e| anyhow!("--start: {e}"))?;
+    let btc = Asset::new("BTC")?;
+    let bars: Vec<_> =
+        series.get(&btc).map(|s| s.iter().map(|(t, _)| *t).filter(|t| *t >= start).collect()).unwrap_or_default();
+    let Some(first) = bars.first().copied() else { bail!("--start {}: no candles from then on", args.start) };
+    let quote = Asset::new("USDT")?;
+    let symbols: Vec<(Asset, Asset)> = series.keys().map(|a| (a.clone(), quote.clone())).collect();
+    let clock = Arc::new(ManualClock::new(first));
+    let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+    let paper = Arc::new(
+        PaperExchange::in_memory(
+            PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules },
+            Arc::new(ReplayPrices::new(series, quote.clone())),
+            clock.clone() as Arc<dyn Clock>,
+        )
+        .map_err(|e| anyhow!("{e}"))?,
+    );
+    paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
+    let config = SimConfig {
+        faults: FaultConfig {
+            latency_ms: args.latency_ms,
+            rate_429: args.rate_429,
+            rate_5xx: args.rate_5xx,
+            drop_after_execution: args.drop_after_execution,
+            reject_rate: args.reject_rate,
+            seed: args.seed,
+        },
+        ..SimConfig::default()
+    };
+    let (key, secret) = (config.api_key.clone(), config.secret.clone());
+    let state = Arc::new(SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols));
+    // The replay: one bar every 1/speed seconds.
+    let ticker = {
+        let (clock, paper) = (clock.clone(), paper.clone());
+        let period = std::time::Duration::from_secs_f64(1.0 / args.speed);
+        std::thread::spawn(move || {
+            for t in bars {
+                std::thread::sleep(period);
+                clock.set(t);
+                let _ = paper.match_resting();
+            }
+        })
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    println!("ballast sim: the Binance spot dialect on http://{addr}, paper clock at {}", fmt_time(clock.now()));
+    println!("  account funded with {} USDT; API key {key:?}, secret {secret:?} (simulator only)", args.fund);
+    println!("  point a bot at it: venue = \"binance\" and base_url = \"http://{addr}\" in its config, then");
+    println!("  BALLAST_BINANCE_API_KEY={key} BALLAST_BINANCE_SECRET={secret} ballast bot create --config bot.toml");
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(ballast_sim::serve(addr, state)).map_err(|e| anyhow!("serving on {addr}: {e}"))?;
+    drop(ticker);
+    Ok(())
+}
+
+/// Arguments of `ballast keys`.
+#[derive(Debug, clap::Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub verb: KeysVerb,
+}
+
+/// Key verbs.
+#[derive(Debug, clap::Subcommand)]
+pub enum KeysVerb {
+    /// Report what the API key in the environment may do; refuses one that can withdraw.
+    Check {
+        /// binance
+        #[arg(long)]
+        venue: String,
+        /// The venue's address (e.g. a `ballast sim`).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+}
+
+/// Runs `ballast keys`.
+pub fn keys(args: &KeysArgs) -> Result<()> {
+    match &args.verb {
+        KeysVerb::Check { venue, base_url } => {
+            if venue != "binance" {
+                bail!(
+                    "--venue {venue:?}: key checks exist for binance (Gate does not report key permissions: make sure a Gate key cannot withdraw)"
+                );
+            }
+            let b = crate::live::binance(base_url.as_deref())?;
+            let p = b.key_permissions().map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "withdraw:          {}",
+                if p.can_withdraw { "ALLOWED (refused: create a key without it)" } else { "no" }
+            );
+            println!("spot trading:      {}", if p.can_trade_spot { "yes" } else { "no (the bot cannot trade)" });
+            println!(
+                "IP restricted:     {}",
+                if p.ip_restricted { "yes" } else { "no (consider restricting it to this machine)" }
+            );
+            b.check_key().map_err(|e| anyhow!("{e}"))?;
+            println!("This key is fit for ballast.");
+            Ok(())
+        }
+    }
+}
