@@ -264,6 +264,18 @@ impl Binance {
         if w.minute == self.server_now().div_euclid(60_000) { w.used } else { 0 }
     }
 
+    /// A public (unsigned, no key) `GET path?query` costing `weight`, through the weight
+    /// budget and the error mapping of every call: the parsed JSON body.
+    pub fn get_public(
+        &self,
+        path: &'static str,
+        query: &[(&str, String)],
+        weight: u32,
+    ) -> Result<Value, ExchangeError> {
+        let call = query.iter().fold(Call::new(Method::Get, path, weight, Op::Read), |c, (k, v)| c.param(k, v.clone()));
+        self.read(call)
+    }
+
     fn build(&self, c: &Call) -> HttpRequest {
         let mut params = c.params.clone();
         let mut headers = Vec::new();

@@ -12,10 +12,12 @@
 #![deny(missing_docs)]
 
 mod client;
+pub mod klines;
 pub mod parse;
 pub mod sign;
 pub mod transport;
 
 pub use client::{Binance, BinanceConfig, KeyPermissions, symbol};
+pub use klines::{FetchReport, Kline, fetch_to_csv};
 pub use sign::sign;
 pub use transport::{HttpRequest, HttpResponse, Method, Transport, TransportError, UreqTransport};

@@ -309,11 +309,17 @@ impl Engine {
         Ok(resolved)
     }
 
+    /// Records a venue report. An order counts as final only once its fills account
+    /// for its executed quantity: a venue that says "filled" but could not list the
+    /// fills (a failed trades request) leaves the order unresolved, so the next
+    /// reconciliation asks again and the ledger never misses a fill.
     fn apply(&self, r: &OrderReport) -> Result<(), EngineError> {
         for f in &r.fills {
             self.store.record_fill(&r.client_id, f)?;
         }
-        self.store.update_order(&r.client_id, state_of(r.status), Some(&r.venue_id), r.filled, self.clock.now())?;
+        let listed: Decimal = r.fills.iter().map(|f| f.qty.0).sum();
+        let state = if r.status.is_final() && listed < r.filled.0 { OrderState::Unknown } else { state_of(r.status) };
+        self.store.update_order(&r.client_id, state, Some(&r.venue_id), r.filled, self.clock.now())?;
         Ok(())
     }
 

@@ -98,6 +98,7 @@ pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/ticker/price", get(ticker_price))
+        .route("/api/v3/klines", get(klines))
         .route("/api/v3/account", get(account))
         .route("/api/v3/order", get(query_order).post(place_order).delete(cancel_order))
         .route("/api/v3/openOrders", get(open_orders))
@@ -121,6 +122,7 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
             }
         }
         ("GET", "/api/v3/account") => 20,
+        ("GET", "/api/v3/klines") => 2,
         ("GET", "/api/v3/order") => 4,
         ("GET", "/api/v3/openOrders") => {
             if has_symbol {
@@ -440,6 +442,60 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
         "exchangeFilters": [],
         "symbols": symbols,
     }))
+}
+
+/// `GET /api/v3/klines?symbol=&interval=[&startTime=&endTime=&limit=]`: candles of the
+/// [`crate::CandleSource`] (none without one), only those closed by the sim clock's now.
+/// Without `startTime`, the `limit` (default 500, at most 1000) bars up to `endTime`.
+async fn klines(State(s): S, uri: Uri) -> ApiResult {
+    let p = params(&uri, "");
+    let (sym, _, _) = symbol_param(&s, &p)?;
+    let interval = required(&p, "interval")?;
+    let step = crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    let time = |name: &str| -> Result<Option<i64>, ApiError> {
+        p.get(name).map(|v| v.parse::<i64>().map_err(|_| ApiError::illegal(name, "^[0-9]{1,20}$"))).transpose()
+    };
+    let limit = match p.get("limit") {
+        None => 500,
+        Some(v) => v.parse::<usize>().map_err(|_| ApiError::illegal("limit", "^[0-9]{1,20}$"))?.clamp(1, 1000),
+    };
+    let now = s.now_ms();
+    // A bar is closed when its close time (open + step - 1) is at or before now.
+    let last_closed_open = now - step + 1;
+    let end = time("endTime")?.unwrap_or(i64::MAX).min(last_closed_open);
+    let start = match time("startTime")? {
+        Some(t) => t,
+        None => end.saturating_sub(step.saturating_mul(limit as i64 - 1)),
+    };
+    let rows = match s.candle_source() {
+        Some(src) if start <= end => src.candles(&sym, interval, start, end, limit),
+        _ => Vec::new(),
+    };
+    let dec = |v: &str| v.trim().parse::<Decimal>().map(d8).unwrap_or_else(|_| v.to_string());
+    let out: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| {
+            let open: i64 = r[0].trim().parse().ok()?;
+            let close_time = open + step - 1;
+            (open >= start && open <= end && close_time <= now).then(|| {
+                json!([
+                    open,
+                    dec(&r[1]),
+                    dec(&r[2]),
+                    dec(&r[3]),
+                    dec(&r[4]),
+                    dec(&r[5]),
+                    close_time,
+                    d8(Decimal::ZERO),
+                    0,
+                    d8(Decimal::ZERO),
+                    d8(Decimal::ZERO),
+                    "0"
+                ])
+            })
+        })
+        .collect();
+    ok(Value::Array(out))
 }
 
 async fn ticker_price(State(s): S, uri: Uri) -> ApiResult {

@@ -15,7 +15,9 @@
 #![deny(missing_docs)]
 
 mod binance;
+mod candles;
 mod fault;
+mod gate;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use ballast_core::Asset;
 use ballast_exchange::paper::PaperExchange;
 use ballast_exchange::{ClientOrderId, Clock, OrderKind};
 
+pub use candles::{CandleRow, CandleSource, MemoryCandles};
 pub use fault::XorShift;
 
 /// Faults the server injects. Probabilities are in `0 ..= 1` (out-of-range values are
@@ -109,6 +112,8 @@ pub struct SimState {
     faults: Mutex<(FaultConfig, XorShift)>,
     withdrawals_enabled: AtomicBool,
     pub(crate) book: Mutex<Book>,
+    /// The history `GET /api/v3/klines` serves ([`Self::with_candles`]).
+    candles: Option<Arc<dyn CandleSource>>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -136,6 +141,7 @@ impl SimState {
             symbols,
             withdrawals_enabled: AtomicBool::new(false),
             book: Mutex::new(Book::default()),
+            candles: None,
         }
     }
 
@@ -204,9 +210,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The axum router of the Binance dialect on `state`.
+/// The axum router of the Binance dialect and of the Gate API v4 dialect (under
+/// `/api/v4`) on `state`.
 pub fn router(state: Arc<SimState>) -> axum::Router {
-    binance::router(state)
+    binance::router(state.clone()).merge(gate::router(state))
 }
 
 /// Serves [`router`] on `addr` until the process ends. Bind a loopback address: the

@@ -27,6 +27,8 @@ enum Command {
     Run(cmd::bot::RunArgs),
     /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
     Sim(cmd::sim::SimArgs),
+    /// Download candles from a venue into the backtester's CSV format.
+    Data(cmd::data::DataArgs),
     /// Check what an exchange API key may do.
     Keys(cmd::sim::KeysArgs),
     /// Show the orders that bring a portfolio back to its target weights.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::bot::run_bots(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Keys(args) => cmd::sim::keys(args),
+        Command::Data(args) => cmd::data::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),
         Command::Backtest(args) => cmd::backtest::run(args),

@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod bot;
+pub mod data;
 pub mod demo;
 pub mod optimize;
 pub mod plan;

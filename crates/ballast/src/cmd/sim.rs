@@ -102,7 +102,36 @@ pub fn run(args: &SimArgs) -> Result<()> {
         ..SimConfig::default()
     };
     let (key, secret) = (config.api_key.clone(), config.secret.clone());
-    let state = Arc::new(SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols));
+    // Candles for /api/v3/klines (so `ballast data fetch --base-url` works against it).
+    let mut candles = ballast_sim::MemoryCandles::new();
+    for interval in [Interval::D1, Interval::H4] {
+        let dir = bundle.join("binance-spot");
+        for (asset, _) in &symbols {
+            let file = dir.join(format!("{asset}USDT_{interval}.csv.gz"));
+            if !file.exists() {
+                continue;
+            }
+            let s = ballast_backtest::load_file(&file, asset.clone(), interval)?;
+            let rows = s
+                .candles
+                .iter()
+                .map(|c| {
+                    [
+                        c.open_time.0.to_string(),
+                        c.open.to_string(),
+                        c.high.to_string(),
+                        c.low.to_string(),
+                        c.close.to_string(),
+                        c.volume.to_string(),
+                    ]
+                })
+                .collect();
+            candles.insert(&format!("{asset}USDT"), interval.as_str(), rows);
+        }
+    }
+    let state = Arc::new(
+        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols).with_candles(Arc::new(candles)),
+    );
     // The replay: one bar every 1/speed seconds.
     let ticker = {
         let (clock, paper) = (clock.clone(), paper.clone());

@@ -1,0 +1,274 @@
+//! The Gate API v4 dialect over loopback, with a minimal blocking client that signs
+//! its requests itself (HMAC-SHA512 over `METHOD\nPATH\nQUERY\nhex(SHA512(body))\nTIMESTAMP`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ballast_core::planner::RulesBook;
+use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
+use ballast_exchange::ManualClock;
+use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_sim::{FaultConfig, ShutdownHandle, SimConfig, SimState, spawn_local};
+use hmac::{Hmac, Mac};
+use rust_decimal_macros::dec;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+const T: i64 = 1_700_000_000_000;
+const KEY: &str = "test-key";
+const SECRET: &str = "test-secret";
+
+fn sign(secret: &str, method: &str, path: &str, query: &str, body: &str, ts: &str) -> String {
+    let hash = hex::encode(Sha512::digest(body.as_bytes()));
+    let mut mac = Hmac::<Sha512>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{method}\n{path}\n{query}\n{hash}\n{ts}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn a(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
+struct Sim {
+    addr: SocketAddr,
+    state: Arc<SimState>,
+    clock: Arc<ManualClock>,
+    agent: ureq::Agent,
+    _handle: ShutdownHandle,
+}
+
+fn sim(faults: FaultConfig) -> Sim {
+    let clock = Arc::new(ManualClock::new(Timestamp(T)));
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let btc = SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) };
+    let rules = RulesBook { default: SymbolRules::default(), per_asset: BTreeMap::from([(a("BTC"), btc)]) };
+    let config = PaperConfig { rules, ..PaperConfig::default() };
+    let ex = PaperExchange::in_memory(config, prices, clock.clone()).unwrap();
+    ex.deposit(&a("USDT"), Qty(dec!(10000))).unwrap();
+    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults };
+    let symbols = vec![(a("BTC"), a("USDT")), (a("ETH"), a("USDT"))];
+    let state = Arc::new(SimState::new(Arc::new(ex), clock.clone(), cfg, symbols));
+    let (addr, handle) = spawn_local(state.clone());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    Sim { addr, state, clock, agent, _handle: handle }
+}
+
+impl Sim {
+    /// Sends a request; signed with `secret` at `ts_ms` when `secret` is given.
+    fn call(&self, method: &str, path: &str, query: &str, body: &str, auth: Option<(&str, i64)>) -> (u16, Value) {
+        let full = format!("/api/v4{path}");
+        let url = if query.is_empty() {
+            format!("http://{}{full}", self.addr)
+        } else {
+            format!("http://{}{full}?{query}", self.addr)
+        };
+        let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+        if let Some((secret, ts_ms)) = auth {
+            let ts = (ts_ms / 1000).to_string();
+            headers.push(("KEY".into(), KEY.into()));
+            headers.push(("SIGN".into(), sign(secret, method, &full, query, body, &ts)));
+            headers.push(("Timestamp".into(), ts));
+        }
+        let resp = match method {
+            "GET" | "DELETE" => {
+                let mut b = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
+                for (n, v) in &headers {
+                    b = b.header(n.as_str(), v.as_str());
+                }
+                b.call()
+            }
+            _ => {
+                let mut b = self.agent.post(&url).header("Content-Type", "application/json");
+                for (n, v) in &headers {
+                    b = b.header(n.as_str(), v.as_str());
+                }
+                b.send(body.as_bytes())
+            }
+        };
+        let mut resp = resp.expect("an HTTP response");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn signed(&self, method: &str, path: &str, query: &str, body: &str) -> (u16, Value) {
+        self.call(method, path, query, body, Some((SECRET, T)))
+    }
+
+    fn public(&self, path: &str, query: &str) -> (u16, Value) {
+        self.call("GET", path, query, "", None)
+    }
+}
+
+#[test]
+fn time_pairs_and_tickers() {
+    let s = sim(FaultConfig::default());
+    let (st, v) = s.public("/spot/time", "");
+    assert_eq!((st, v["server_time"].as_i64()), (200, Some(T)));
+    let (st, v) = s.public("/spot/currency_pairs/BTC_USDT", "");
+    assert_eq!(st, 200);
+    assert_eq!(v["id"], "BTC_USDT");
+    assert_eq!(v["base"], "BTC");
+    assert_eq!(v["quote"], "USDT");
+    assert_eq!(v["precision"], 2);
+    assert_eq!(v["amount_precision"], 5);
+    assert_eq!(v["min_base_amount"], "0.00001");
+    assert_eq!(v["min_quote_amount"], "5");
+    assert_eq!(v["trade_status"], "tradable");
+    let (st, v) = s.public("/spot/currency_pairs", "");
+    assert_eq!((st, v.as_array().unwrap().len()), (200, 2));
+    let (st, v) = s.public("/spot/currency_pairs/DOGE_USDT", "");
+    assert_eq!((st, v["label"].as_str()), (400, Some("INVALID_CURRENCY_PAIR")));
+    let (st, v) = s.public("/spot/tickers", "currency_pair=ETH_USDT");
+    assert_eq!(st, 200);
+    assert_eq!(v, json!([v[0].clone()]));
+    assert_eq!((v[0]["currency_pair"].as_str(), v[0]["last"].as_str()), (Some("ETH_USDT"), Some("2500")));
+    let (_, v) = s.public("/spot/tickers", "");
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn accounts_after_a_deposit_and_a_limit_order_fill() {
+    let s = sim(FaultConfig::default());
+    s.state.exchange().deposit(&a("ETH"), Qty(dec!(2))).unwrap();
+    let (st, v) = s.signed("GET", "/spot/accounts", "", "");
+    assert_eq!(st, 200);
+    let by: BTreeMap<String, (String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (b["currency"].as_str().unwrap().into(), (b["available"].as_str().unwrap().into(), b["locked"].to_string()))
+        })
+        .collect();
+    assert_eq!(by["USDT"].0, "10000");
+    assert_eq!(by["ETH"].0, "2");
+
+    // A crossing limit buy fills at once at the last price (fee 10 bps in USDT).
+    let body = json!({"text": "t-buy-1", "currency_pair": "BTC_USDT", "type": "limit", "account": "spot",
+        "side": "buy", "amount": "0.01", "price": "50100", "time_in_force": "gtc"})
+    .to_string();
+    let (st, o) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!(st, 201, "{o}");
+    assert_eq!((o["status"].as_str(), o["finish_as"].as_str()), (Some("closed"), Some("filled")));
+    assert_eq!(
+        (o["text"].as_str(), o["filled_amount"].as_str(), o["left"].as_str()),
+        (Some("t-buy-1"), Some("0.01"), Some("0"))
+    );
+    assert_eq!(o["filled_total"], "500");
+    let id = o["id"].as_str().unwrap().to_string();
+
+    // Lookup by id and by text give the same order.
+    let (st, by_id) = s.signed("GET", &format!("/spot/orders/{id}"), "currency_pair=BTC_USDT", "");
+    assert_eq!(st, 200);
+    let (st, by_text) = s.signed("GET", "/spot/orders/t-buy-1", "currency_pair=BTC_USDT", "");
+    assert_eq!(st, 200);
+    assert_eq!(by_id, by_text);
+    assert_eq!(by_id["id"].as_str(), Some(id.as_str()));
+
+    // Its trade.
+    let (st, t) = s.signed("GET", "/spot/my_trades", &format!("currency_pair=BTC_USDT&order_id={id}"), "");
+    assert_eq!(st, 200);
+    let t = t.as_array().unwrap();
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0]["amount"].as_str(), t[0]["price"].as_str()), (Some("0.01"), Some("50000")));
+    assert_eq!((t[0]["fee"].as_str(), t[0]["fee_currency"].as_str()), (Some("0.5"), Some("USDT")));
+    assert_eq!(t[0]["role"], "taker");
+
+    // The balances moved.
+    let (_, v) = s.signed("GET", "/spot/accounts", "currency=USDT", "");
+    assert_eq!(v, json!([{"currency": "USDT", "available": "9499.5", "locked": "0", "update_id": 1}]));
+
+    // A finished order is listed as finished, not open.
+    let (_, fin) = s.signed("GET", "/spot/orders", "currency_pair=BTC_USDT&status=finished&limit=100", "");
+    assert_eq!(fin.as_array().unwrap().len(), 1);
+    let (_, open) = s.signed("GET", "/spot/orders", "currency_pair=BTC_USDT&status=open", "");
+    assert_eq!(open, json!([]));
+}
+
+#[test]
+fn ioc_limits_that_do_not_cross_are_cancelled_and_gtc_rest_until_cancelled() {
+    let s = sim(FaultConfig::default());
+    let body = json!({"text": "t-ioc", "currency_pair": "BTC_USDT", "type": "limit", "side": "buy",
+        "amount": "0.01", "price": "49000", "time_in_force": "ioc"})
+    .to_string();
+    let (st, o) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!(st, 201);
+    assert_eq!((o["status"].as_str(), o["finish_as"].as_str()), (Some("cancelled"), Some("ioc")));
+    assert_eq!(o["left"], "0.01");
+
+    let body = json!({"text": "t-gtc", "currency_pair": "BTC_USDT", "type": "limit", "side": "buy",
+        "amount": "0.01", "price": "49000"})
+    .to_string();
+    let (st, o) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!((st, o["status"].as_str()), (201, Some("open")));
+    let (_, v) = s.signed("GET", "/spot/accounts", "currency=USDT", "");
+    assert_eq!(v[0]["locked"], "490.49");
+    let (_, open) = s.signed("GET", "/spot/open_orders", "", "");
+    assert_eq!(open[0]["currency_pair"], "BTC_USDT");
+    assert_eq!(open[0]["orders"][0]["text"], "t-gtc");
+    let (st, c) = s.signed("DELETE", "/spot/orders/t-gtc", "currency_pair=BTC_USDT", "");
+    assert_eq!((st, c["status"].as_str(), c["finish_as"].as_str()), (200, Some("cancelled"), Some("cancelled")));
+    let (st, c) = s.signed("DELETE", "/spot/orders/t-gtc", "currency_pair=BTC_USDT", "");
+    assert_eq!((st, c["label"].as_str()), (400, Some("ORDER_CANCELLED")));
+}
+
+#[test]
+fn errors_in_gate_words() {
+    let s = sim(FaultConfig::default());
+    // Unknown order, by id and by text.
+    let (st, v) = s.signed("GET", "/spot/orders/12345", "currency_pair=BTC_USDT", "");
+    assert_eq!((st, v["label"].as_str()), (404, Some("ORDER_NOT_FOUND")));
+    let (st, v) = s.signed("GET", "/spot/orders/t-nope", "currency_pair=BTC_USDT", "");
+    assert_eq!((st, v["label"].as_str()), (404, Some("ORDER_NOT_FOUND")));
+    // Bad signature, no headers, wrong key.
+    let (st, v) = s.call("GET", "/spot/accounts", "", "", Some(("wrong-secret", T)));
+    assert_eq!((st, v["label"].as_str()), (401, Some("INVALID_SIGNATURE")));
+    let (st, v) = s.call("GET", "/spot/accounts", "", "", None);
+    assert_eq!((st, v["label"].as_str()), (401, Some("MISSING_REQUIRED_HEADER")));
+    // A signed body that is altered is refused.
+    let (st, v) = s.call("POST", "/spot/orders", "", "{}", Some(("wrong-secret", T)));
+    assert_eq!((st, v["label"].as_str()), (401, Some("INVALID_SIGNATURE")));
+    // Timestamp more than 60 s away from the sim clock, either way.
+    let (st, v) = s.call("GET", "/spot/accounts", "", "", Some((SECRET, T - 61_000)));
+    assert_eq!((st, v["label"].as_str()), (403, Some("REQUEST_EXPIRED")));
+    let (st, _) = s.call("GET", "/spot/accounts", "", "", Some((SECRET, T + 59_000)));
+    assert_eq!(st, 200);
+    // Not enough balance.
+    let body = json!({"text": "t-big", "currency_pair": "BTC_USDT", "type": "market", "side": "sell", "amount": "1"})
+        .to_string();
+    let (st, v) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!((st, v["label"].as_str()), (400, Some("BALANCE_NOT_ENOUGH")));
+    // A text without `t-`.
+    let body =
+        json!({"text": "x", "currency_pair": "BTC_USDT", "side": "buy", "amount": "1", "price": "1"}).to_string();
+    let (st, v) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!((st, v["label"].as_str()), (400, Some("INVALID_PARAM_VALUE")));
+    // The sim clock moves on: the same timestamp is now too old.
+    s.clock.set(Timestamp(T + 120_000));
+    let (st, v) = s.signed("GET", "/spot/accounts", "", "");
+    assert_eq!((st, v["label"].as_str()), (403, Some("REQUEST_EXPIRED")));
+}
+
+#[test]
+fn faults_answer_429_and_lost_replies_still_execute() {
+    let s = sim(FaultConfig { rate_429: 1.0, ..FaultConfig::default() });
+    let (st, v) = s.public("/spot/time", "");
+    assert_eq!((st, v["label"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
+    s.state.set_faults(FaultConfig { drop_after_execution: 1.0, ..FaultConfig::default() });
+    let body = json!({"text": "t-lost", "currency_pair": "ETH_USDT", "type": "limit", "side": "buy",
+        "amount": "1", "price": "2600", "time_in_force": "ioc"})
+    .to_string();
+    let (st, _) = s.signed("POST", "/spot/orders", "", &body);
+    assert_eq!(st, 502);
+    s.state.set_faults(FaultConfig::default());
+    let (st, o) = s.signed("GET", "/spot/orders/t-lost", "currency_pair=ETH_USDT", "");
+    assert_eq!((st, o["status"].as_str(), o["filled_amount"].as_str()), (200, Some("closed"), Some("1")));
+}
