@@ -1,8 +1,9 @@
-//! Live venues: the Binance adapter with keys from the environment, and its engine.
+//! Live venues: the Binance and Gate adapters with keys from the environment, and
+//! their engines.
 //!
-//! Keys come from `BALLAST_BINANCE_API_KEY` and `BALLAST_BINANCE_SECRET` (encrypted
-//! storage of keys is a later step); they are never written to the data directory or
-//! printed.
+//! Keys come from `BALLAST_BINANCE_API_KEY`/`BALLAST_BINANCE_SECRET` and
+//! `BALLAST_GATE_API_KEY`/`BALLAST_GATE_SECRET` (encrypted storage of keys is a later
+//! step); they are never written to the data directory or printed.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use ballast_binance::{Binance, BinanceConfig, UreqTransport};
 use ballast_engine::Engine;
-use ballast_exchange::{Clock, SystemClock};
+use ballast_exchange::{Clock, Exchange, SystemClock};
+use ballast_gate::{Gate, GateConfig, KeyCheck};
 use ballast_store::sqlite::SqliteStore;
 
 /// The environment variable holding the Binance API key.
@@ -35,16 +37,45 @@ pub fn binance(base_url: Option<&str>) -> Result<Arc<Binance>> {
     Ok(b)
 }
 
-/// The engine of a live venue over the data directory's store.
-pub fn engine(dir: &Path, venue: &str, base_url: Option<&str>) -> Result<(Engine, Arc<Binance>)> {
-    if venue != "binance" {
-        bail!(
-            "venue {venue:?}: only paper and binance bots can run in this build (the Gate adapter exists but is not wired to the CLI yet)"
-        );
+/// The environment variable holding the Gate API key.
+pub const GATE_KEY_ENV: &str = "BALLAST_GATE_API_KEY";
+/// The environment variable holding the Gate secret.
+pub const GATE_SECRET_ENV: &str = "BALLAST_GATE_SECRET";
+
+/// A Gate adapter for `base_url` (default: the real API; `/api/v4` is added when the
+/// address lacks it, so a `ballast sim` address works as is) with keys from the
+/// environment.
+pub fn gate(base_url: Option<&str>) -> Result<Arc<Gate>> {
+    let key = std::env::var(GATE_KEY_ENV).map_err(|_| anyhow!("set {GATE_KEY_ENV} to the API key"))?;
+    let secret = std::env::var(GATE_SECRET_ENV).map_err(|_| anyhow!("set {GATE_SECRET_ENV} to the API secret"))?;
+    let mut config = GateConfig::new(key, secret);
+    if let Some(u) = base_url {
+        let u = u.trim_end_matches('/');
+        config.base_url = if u.ends_with("/api/v4") { u.to_string() } else { format!("{u}/api/v4") };
     }
-    let b = binance(base_url)?;
-    b.check_key().map_err(|e| anyhow!("binance key refused: {e}"))?;
+    let transport = Arc::new(ballast_gate::UreqTransport::new(Duration::from_secs(10)));
+    Ok(Arc::new(Gate::new(config, transport, Arc::new(SystemClock))))
+}
+
+/// The engine of a live venue over the data directory's store, after checking its key.
+pub fn engine(dir: &Path, venue: &str, base_url: Option<&str>) -> Result<Engine> {
+    let exchange: Arc<dyn Exchange> = match venue {
+        "binance" => {
+            let b = binance(base_url)?;
+            b.check_key().map_err(|e| anyhow!("binance key refused: {e}"))?;
+            b
+        }
+        "gate" => {
+            let g = gate(base_url)?;
+            match g.check_key().map_err(|e| anyhow!("gate key refused: {e}"))? {
+                KeyCheck::Ok => {}
+                KeyCheck::Unknown(warning) => eprintln!("warning: {warning}"),
+            }
+            g
+        }
+        other => bail!("venue {other:?}: use paper, binance or gate"),
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
     let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
-    Ok((Engine::new(store, b.clone(), Arc::new(SystemClock) as Arc<dyn Clock>), b))
+    Ok(Engine::new(store, exchange, Arc::new(SystemClock) as Arc<dyn Clock>))
 }

@@ -137,8 +137,22 @@ fn refusals_name_the_reason() {
     fails(d, &["bot", "create", "--config", &unknown, "--yes"], "NOPE");
     let typo = write(d, "typo.toml", &CONFIG.replace("[rebalance]", "[rebalance]\nthreshhold = 2"));
     fails(d, &["bot", "create", "--config", &typo, "--yes"], "rebalance.threshhold");
-    let gate = write(d, "gate.toml", &format!("venue = \"gate\"\n{CONFIG}"));
-    fails(d, &["bot", "create", "--config", &gate, "--yes"], "only paper and binance bots");
+    // A live venue needs its key (the address is a closed local port: never the internet).
+    let gate = write(d, "gate.toml", &format!("venue = \"gate\"\nbase_url = \"http://127.0.0.1:9\"\n{CONFIG}"));
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .env_remove("BALLAST_GATE_API_KEY")
+        .args(["bot", "create", "--config", &gate, "--yes", "--data-dir"])
+        .arg(d)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("BALLAST_GATE_API_KEY"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paper_url = write(d, "url.toml", &format!("base_url = \"http://127.0.0.1:9\"\n{CONFIG}"));
+    fails(d, &["bot", "create", "--config", &paper_url, "--yes"], "only for a live venue");
     fails(d, &["bot", "status", "42"], "no bot with id 42");
     fails(d, &["bot", "create", "--profile", "ballast-profile:1:!!!", "--amount", "100", "--yes"], "damaged");
     let out = ballast(d, &["bot", "list"]);

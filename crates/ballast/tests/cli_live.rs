@@ -27,6 +27,8 @@ fn ballast(dir: &Path, base: &str, args: &[&str]) -> std::process::Output {
         .current_dir(root())
         .env("BALLAST_BINANCE_API_KEY", "sim-key")
         .env("BALLAST_BINANCE_SECRET", "sim-secret")
+        .env("BALLAST_GATE_API_KEY", "sim-key")
+        .env("BALLAST_GATE_SECRET", "sim-secret")
         .env("BALLAST_DATA_DIR", dir)
         .args(args)
         .env("SIM_BASE", base)
@@ -83,6 +85,20 @@ fn a_bot_on_binance_rehearses_against_ballast_sim() {
     assert!(paper.contains("after 2 bar(s)"), "{paper}");
     let stop = ok(d, &base, &["bot", "stop", "1", "--to-usdt"]);
     assert!(stop.contains("stopped"), "{stop}");
+    // The same rehearsal through the Gate adapter against the same simulator.
+    let gate_keys = ok(d, &base, &["keys", "check", "--venue", "gate", "--base-url", &base]);
+    assert!(gate_keys.contains("make sure the key cannot withdraw"), "{gate_keys}");
+    let gcfg = d.join("gate.toml");
+    std::fs::write(
+        &gcfg,
+        format!("name = \"gate\"\nvenue = \"gate\"\nbase_url = \"{base}\"\namount = \"1000\"\nassets = [\"BTC\", \"ETH\"]\n[rebalance]\nthreshold = 1\n"),
+    )
+    .unwrap();
+    let out = ok(d, &base, &["bot", "create", "--config", gcfg.to_str().unwrap(), "--yes"]);
+    assert!(out.contains("Created bot 2 on gate") && out.contains("2 order(s) filled"), "{out}");
+    let run = ok(d, &base, &["run", "--live", "--poll", "1s", "--bars", "2"]);
+    assert!(run.contains("Stopped cleanly after 2 round(s)"), "{run}");
+    assert!(ok(d, &base, &["bot", "status", "2"]).contains("on gate"));
     // a key that is missing is named
     let out = Command::new(assert_cmd::cargo::cargo_bin("ballast"))
         .current_dir(root())

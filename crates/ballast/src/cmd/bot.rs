@@ -353,7 +353,7 @@ fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
 
 /// Creates a bot on a live venue (its key must not be able to withdraw).
 fn create_live(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Result<BotId> {
-    let (engine, _) = crate::live::engine(&app.dir, &cfg.venue, cfg.base_url.as_deref())?;
+    let engine = crate::live::engine(&app.dir, &cfg.venue, cfg.base_url.as_deref())?;
     let spec = live_spec(cfg)?;
     let preview = engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
     print_summary(cfg, cfg.amount, &preview, &cfg.venue, ballast_exchange::Clock::now(&ballast_exchange::SystemClock));
@@ -416,7 +416,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
     let live_engine;
     let e = match id.map(|id| app.engine.store().bot(id)).transpose()?.flatten() {
         Some(rec) if rec.venue != "paper" => {
-            live_engine = crate::live::engine(&app.dir, &rec.venue, base_url_of(&rec.config_toml).as_deref())?.0;
+            live_engine = crate::live::engine(&app.dir, &rec.venue, base_url_of(&rec.config_toml).as_deref())?;
             &live_engine
         }
         _ => &app.engine,
@@ -672,10 +672,8 @@ fn run_live(app: &App, args: &RunArgs, stop: &AtomicBool) -> Result<()> {
     if venues.is_empty() {
         bail!("no active bot on a live venue; `ballast run` without --live runs the paper bots");
     }
-    let engines: Vec<ballast_engine::Engine> = venues
-        .iter()
-        .map(|(v, u)| crate::live::engine(&app.dir, v, u.as_deref()).map(|x| x.0))
-        .collect::<Result<_>>()?;
+    let engines: Vec<ballast_engine::Engine> =
+        venues.iter().map(|(v, u)| crate::live::engine(&app.dir, v, u.as_deref())).collect::<Result<_>>()?;
     let mut rounds = 0usize;
     while !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n) {
         for e in &engines {

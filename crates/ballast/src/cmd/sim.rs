@@ -145,7 +145,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         })
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    println!("ballast sim: the Binance spot dialect on http://{addr}, paper clock at {}", fmt_time(clock.now()));
+    println!(
+        "ballast sim: the Binance spot dialect on http://{addr} and Gate v4 on http://{addr}/api/v4, paper clock at {}",
+        fmt_time(clock.now())
+    );
     println!("  account funded with {} USDT; API key {key:?}, secret {secret:?} (simulator only)", args.fund);
     println!("  point a bot at it: venue = \"binance\" and base_url = \"http://{addr}\" in its config, then");
     println!("  BALLAST_BINANCE_API_KEY={key} BALLAST_BINANCE_SECRET={secret} ballast bot create --config bot.toml");
@@ -180,10 +183,16 @@ pub enum KeysVerb {
 pub fn keys(args: &KeysArgs) -> Result<()> {
     match &args.verb {
         KeysVerb::Check { venue, base_url } => {
+            if venue == "gate" {
+                let g = crate::live::gate(base_url.as_deref())?;
+                match g.check_key().map_err(|e| anyhow!("{e}"))? {
+                    ballast_gate::KeyCheck::Ok => println!("This key is fit for ballast."),
+                    ballast_gate::KeyCheck::Unknown(w) => println!("The key works. {w}."),
+                }
+                return Ok(());
+            }
             if venue != "binance" {
-                bail!(
-                    "--venue {venue:?}: key checks exist for binance (Gate does not report key permissions: make sure a Gate key cannot withdraw)"
-                );
+                bail!("--venue {venue:?}: use binance or gate");
             }
             let b = crate::live::binance(base_url.as_deref())?;
             let p = b.key_permissions().map_err(|e| anyhow!("{e}"))?;
