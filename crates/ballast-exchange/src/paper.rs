@@ -21,7 +21,7 @@
 //!   order fills completely, at its limit price, the first time the venue sees a last
 //!   price that reaches it: [`PaperExchange::match_resting`], which the replay driver
 //!   calls after moving the clock and which every [`Exchange`] call runs first. There
-//!   are no partial fills.
+//!   are no partial fills, except when injected ([`Faults::partial_fill`]).
 //! - **Fees**: one rate, `fee_bps`, for takers and makers alike, on the fill's notional
 //!   and always charged in the **quote** asset (a buy pays `notional + fee`, a sell
 //!   receives `notional - fee`), like the planner's model. A real Binance charges the
@@ -96,6 +96,16 @@ impl Default for PaperConfig {
 /// `reject_next` refuses the order (nothing executed); then, if
 /// `drop_reply_after_execution`, whatever the venue did stands and the caller gets
 /// [`ExchangeError::OutcomeUnknown`] instead of the reply.
+///
+/// `partial_fill` changes how the order executes (it is not an error): an order that
+/// executes at once as a taker (a market order, or a limit order that crosses) fills
+/// only `qty * f` floored to the step, in one fill at the usual price with the fee on
+/// that part, and ends [`OrderStatus::Expired`] (like an IOC order that found too
+/// little liquidity); the rest is simply not executed. The balance check is still on
+/// the whole order. The executed part may be zero (then `Expired` without a fill) and
+/// may be below `min_qty` or `min_notional` (filters apply to orders, not fills). A
+/// limit order that rests is not affected (it fills completely later). A fraction
+/// outside `0 < f < 1` is ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     /// Execute (or refuse) the order as usual, then lose the reply: `OutcomeUnknown`.
@@ -104,6 +114,8 @@ pub struct Faults {
     pub fail_before_execution: bool,
     /// Refuse the order with `Rejected(reason)` without executing it.
     pub reject_next: Option<String>,
+    /// Fill only this fraction (`0 < f < 1`) of a taker order and expire the rest.
+    pub partial_fill: Option<Decimal>,
 }
 
 /// The paper trading venue. See the [module documentation](self).
@@ -162,6 +174,15 @@ fn round_to_tick(price: Decimal, tick: Decimal, up: bool) -> Result<Decimal, Exc
     let units = price.checked_div(tick).ok_or_else(out_of_range)?;
     let units = if up { units.ceil() } else { units.floor() };
     Ok(mul(units, tick)?.normalize())
+}
+
+/// Rounds a quantity down to a whole number of steps (as is when the step is zero).
+fn floor_to_step(qty: Decimal, step: Decimal) -> Result<Decimal, ExchangeError> {
+    if step <= Decimal::ZERO {
+        return Ok(qty.normalize());
+    }
+    let units = qty.checked_div(step).ok_or_else(out_of_range)?.floor();
+    Ok(mul(units, step)?.normalize())
 }
 
 /// `LOT_SIZE`: positive, a whole number of steps, at least the minimum quantity.
@@ -399,16 +420,28 @@ impl PaperExchange {
         store::report(conn, &updated)
     }
 
-    /// Validates and executes an order in one transaction.
-    fn execute(&self, conn: &mut Connection, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+    /// Validates and executes an order in one transaction; `partial` is
+    /// [`Faults::partial_fill`].
+    fn execute(
+        &self,
+        conn: &mut Connection,
+        order: &OrderRequest,
+        partial: Option<Decimal>,
+    ) -> Result<OrderReport, ExchangeError> {
         let now = self.clock.now();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
-        let report = self.place_in(&tx, order, now)?;
+        let report = self.place_in(&tx, order, now, partial)?;
         tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
         Ok(report)
     }
 
-    fn place_in(&self, conn: &Connection, o: &OrderRequest, now: Timestamp) -> Result<OrderReport, ExchangeError> {
+    fn place_in(
+        &self,
+        conn: &Connection,
+        o: &OrderRequest,
+        now: Timestamp,
+        partial: Option<Decimal>,
+    ) -> Result<OrderReport, ExchangeError> {
         if store::order_by_client(conn, &o.client_id)?.is_some() {
             return Err(ExchangeError::Duplicate(o.client_id.to_string()));
         }
@@ -451,20 +484,29 @@ impl PaperExchange {
             )));
         }
         let fee = mul(notional, self.fee)?;
+        // An injected partial fill of a taker: what executes, its notional and fee.
+        let partial = partial.filter(|f| taker && *f > Decimal::ZERO && *f < Decimal::ONE);
+        let (exec, exec_notional, exec_fee) = match partial {
+            None => (qty, notional, fee),
+            Some(f) => {
+                let exec = floor_to_step(mul(qty, f)?, rules.step)?;
+                let exec_notional = mul(exec, price)?;
+                (exec, exec_notional, mul(exec_notional, self.fee)?)
+            }
+        };
         let mut base: Balance = store::balance(conn, &o.base)?;
         let mut quote: Balance = store::balance(conn, &o.quote)?;
         let mut lock: Option<(&Asset, Decimal)> = None;
         match (o.side, taker) {
             (Side::Buy, true) => {
-                let cost = add(notional, fee)?;
-                ensure_free(quote.free, cost, &o.quote)?;
-                quote.free.0 = sub(quote.free.0, cost)?;
-                base.free.0 = add(base.free.0, qty)?;
+                ensure_free(quote.free, add(notional, fee)?, &o.quote)?;
+                quote.free.0 = sub(quote.free.0, add(exec_notional, exec_fee)?)?;
+                base.free.0 = add(base.free.0, exec)?;
             }
             (Side::Sell, true) => {
                 ensure_free(base.free, qty, &o.base)?;
-                base.free.0 = sub(base.free.0, qty)?;
-                quote.free.0 = add(quote.free.0, sub(notional, fee)?)?;
+                base.free.0 = sub(base.free.0, exec)?;
+                quote.free.0 = add(quote.free.0, sub(exec_notional, exec_fee)?)?;
             }
             (Side::Buy, false) => {
                 let hold = add(notional, fee)?;
@@ -489,18 +531,22 @@ impl PaperExchange {
             side: o.side,
             qty,
             limit,
-            status: if taker { OrderStatus::Filled } else { OrderStatus::New },
-            filled: if taker { qty } else { Decimal::ZERO },
+            status: match (taker, partial) {
+                (false, _) => OrderStatus::New,
+                (true, None) => OrderStatus::Filled,
+                (true, Some(_)) => OrderStatus::Expired,
+            },
+            filled: if taker { exec } else { Decimal::ZERO },
             lock_asset: lock.map(|(a, _)| a),
             lock_qty: lock.map_or(Decimal::ZERO, |(_, q)| q),
         };
         let venue_id = store::insert_order(conn, &row, now)?;
-        if taker {
+        if taker && exec > Decimal::ZERO {
             let fill = Fill {
                 trade_id: String::new(),
-                qty: Qty(qty),
+                qty: Qty(exec),
                 price: Price(price),
-                fee: Qty(fee),
+                fee: Qty(exec_fee),
                 fee_asset: o.quote.clone(),
                 time: now,
             };
@@ -568,7 +614,7 @@ impl Exchange for PaperExchange {
             Err(e) => Err(e),
             Ok(_) => match faults.reject_next {
                 Some(reason) => Err(ExchangeError::Rejected(reason)),
-                None => self.execute(&mut conn, order),
+                None => self.execute(&mut conn, order, faults.partial_fill),
             },
         };
         if faults.drop_reply_after_execution {
@@ -624,5 +670,115 @@ impl Exchange for PaperExchange {
         let report = store::report(&tx, &updated)?;
         tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use rust_decimal_macros::dec;
+
+    fn a(s: &str) -> Asset {
+        Asset::new(s).unwrap()
+    }
+
+    /// BTC at 40,000 USDT, Binance's BTCUSDT filters, a 10 bps fee, 10,000 USDT and
+    /// 1 BTC deposited.
+    fn venue() -> PaperExchange {
+        let prices = Arc::new(FixedPrices::new());
+        prices.set(&a("BTC"), &a("USDT"), Price(dec!(40000)));
+        let rules =
+            SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) };
+        let config = PaperConfig {
+            rules: RulesBook { default: SymbolRules::default(), per_asset: [(a("BTC"), rules)].into() },
+            ..PaperConfig::default()
+        };
+        let v = PaperExchange::in_memory(config, prices, Arc::new(ManualClock::new(Timestamp(1_000)))).unwrap();
+        v.deposit(&a("USDT"), Qty(dec!(10000))).unwrap();
+        v.deposit(&a("BTC"), Qty(dec!(1))).unwrap();
+        v
+    }
+
+    fn order(id: &str, side: Side, qty: Decimal, kind: OrderKind) -> OrderRequest {
+        OrderRequest {
+            client_id: ClientOrderId::new(id).unwrap(),
+            base: a("BTC"),
+            quote: a("USDT"),
+            side,
+            qty: Qty(qty),
+            kind,
+        }
+    }
+
+    fn free(v: &PaperExchange, asset: &str) -> Decimal {
+        v.balances().unwrap().get(&a(asset)).map_or(Decimal::ZERO, |b| b.free.0).normalize()
+    }
+
+    fn partial(f: Decimal) -> Faults {
+        Faults { partial_fill: Some(f), ..Faults::default() }
+    }
+
+    #[test]
+    fn floor_to_step_rounds_down() {
+        assert_eq!(floor_to_step(dec!(0.0333333), dec!(0.00001)).unwrap(), dec!(0.03333));
+        assert_eq!(floor_to_step(dec!(0.000009), dec!(0.00001)).unwrap(), Decimal::ZERO);
+        assert_eq!(floor_to_step(dec!(1.23), Decimal::ZERO).unwrap(), dec!(1.23));
+    }
+
+    #[test]
+    fn a_partial_market_buy_fills_the_floored_part_and_expires() {
+        let v = venue();
+        v.set_faults(partial(dec!(0.3)));
+        // 0.11111 * 0.3 = 0.033333 -> 0.03333 BTC at 40,000 = 1,333.2 USDT, fee 1.3332.
+        let r = v.place(&order("p1", Side::Buy, dec!(0.11111), OrderKind::Market)).unwrap();
+        assert_eq!(r.status, OrderStatus::Expired);
+        assert_eq!(r.qty.0, dec!(0.11111));
+        assert_eq!(r.filled.0.normalize(), dec!(0.03333));
+        assert_eq!(r.fills.len(), 1);
+        assert_eq!(r.fills[0].qty.0.normalize(), dec!(0.03333));
+        assert_eq!(r.fills[0].fee.0.normalize(), dec!(1.3332));
+        assert_eq!(free(&v, "USDT"), dec!(10000) - dec!(1333.2) - dec!(1.3332));
+        assert_eq!(free(&v, "BTC"), dec!(1.03333));
+        // One-shot: the next order fills completely.
+        let r = v.place(&order("p2", Side::Buy, dec!(0.001), OrderKind::Market)).unwrap();
+        assert_eq!(r.status, OrderStatus::Filled);
+        assert_eq!(r.filled.0, dec!(0.001));
+    }
+
+    #[test]
+    fn a_partial_sell_and_a_crossing_limit_expire_with_their_part() {
+        let v = venue();
+        v.set_faults(partial(dec!(0.5)));
+        let r = v.place(&order("s1", Side::Sell, dec!(0.00015), OrderKind::Market)).unwrap();
+        // 0.000075 -> 0.00007 BTC: 2.8 USDT less a 0.0028 fee.
+        assert_eq!((r.status, r.filled.0.normalize()), (OrderStatus::Expired, dec!(0.00007)));
+        assert_eq!(free(&v, "BTC"), dec!(0.99993));
+        assert_eq!(free(&v, "USDT"), dec!(10002.7972));
+        // A crossing limit buy is a taker: partial at the execution price, no lock left.
+        v.set_faults(partial(dec!(0.25)));
+        let r = v.place(&order("l1", Side::Buy, dec!(0.1), OrderKind::Limit { price: Price(dec!(41000)) })).unwrap();
+        assert_eq!((r.status, r.filled.0.normalize()), (OrderStatus::Expired, dec!(0.025)));
+        assert_eq!(r.fills[0].price.0, dec!(40000));
+        assert_eq!(free(&v, "USDT"), dec!(10002.7972) - dec!(1000) - dec!(1));
+        assert!(v.balances().unwrap().values().all(|b| b.locked.is_zero()));
+        assert!(v.open_orders(&a("BTC"), &a("USDT")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_partial_fill_of_nothing_or_of_a_resting_order() {
+        let v = venue();
+        // 0.00013 * 0.05 floors to zero: expired without a fill, balances untouched.
+        v.set_faults(partial(dec!(0.05)));
+        let r = v.place(&order("z1", Side::Buy, dec!(0.00013), OrderKind::Market)).unwrap();
+        assert_eq!((r.status, r.filled.0.normalize(), r.fills.len()), (OrderStatus::Expired, Decimal::ZERO, 0));
+        assert_eq!(free(&v, "USDT"), dec!(10000));
+        // A resting limit is not affected; the balance check is on the whole order.
+        v.set_faults(partial(dec!(0.5)));
+        let r = v.place(&order("r1", Side::Buy, dec!(0.1), OrderKind::Limit { price: Price(dec!(39000)) })).unwrap();
+        assert_eq!(r.status, OrderStatus::New);
+        v.set_faults(partial(dec!(0.5)));
+        let e = v.place(&order("big", Side::Sell, dec!(2), OrderKind::Market)).unwrap_err();
+        assert!(matches!(e, ExchangeError::Rejected(_)), "{e:?}");
     }
 }

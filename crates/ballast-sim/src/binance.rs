@@ -68,6 +68,15 @@ impl ApiError {
         )
     }
 
+    fn banned() -> Self {
+        Self::new(
+            StatusCode::IM_A_TEAPOT,
+            -1003,
+            "Way too many requests; IP(127.0.0.1) banned until further notice. Please use the websocket for live \
+             updates to avoid bans.",
+        )
+    }
+
     fn too_many() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -85,6 +94,8 @@ impl IntoResponse for ApiError {
         let mut r = (self.status, Json(json!({"code": self.code, "msg": self.msg}))).into_response();
         if self.status == StatusCode::TOO_MANY_REQUESTS {
             r.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));
+        } else if self.status == StatusCode::IM_A_TEAPOT {
+            r.headers_mut().insert("Retry-After", HeaderValue::from_static("2"));
         }
         r
     }
@@ -157,6 +168,8 @@ async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
         ApiError::too_many().into_response()
     } else if s.roll(|f| f.rate_5xx) {
         ApiError::internal().into_response()
+    } else if s.roll(|f| f.rate_418) {
+        ApiError::banned().into_response()
     } else {
         next.run(req).await
     };
@@ -615,6 +628,7 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
     if s.roll(|f| f.reject_rate) {
         return Err(ApiError::bad(-2010, "New order rejected."));
     }
+    s.maybe_partial_fill();
     let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
     let now = s.now_ms();
     let outcome = s.exchange().place(&req);
@@ -634,6 +648,7 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
         // The order is executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }
+    s.maybe_timeout().await;
     let r = outcome.map_err(exchange_error)?;
     let mut v = json!({
         "symbol": sym,

@@ -288,7 +288,10 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         OrderStatus::New | OrderStatus::PartiallyFilled => ("open", "open"),
         OrderStatus::Filled => ("closed", "filled"),
         OrderStatus::Canceled if extra.ioc_expired => ("cancelled", "ioc"),
-        OrderStatus::Canceled | OrderStatus::Rejected | OrderStatus::Expired => ("cancelled", "cancelled"),
+        // Only an injected partial fill expires an order: what did not fill at once
+        // was cancelled, like an IOC order that found too little liquidity.
+        OrderStatus::Expired => ("cancelled", "ioc"),
+        OrderStatus::Canceled | OrderStatus::Rejected => ("cancelled", "cancelled"),
     };
     let update = r.fills.iter().map(|f| f.time.0).chain(extra.cancelled_at).max().unwrap_or(time).max(time);
     json!({
@@ -479,6 +482,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
     if s.roll(|f| f.reject_rate) {
         return Err(GateError::bad("ORDER_REJECTED", "Order rejected"));
     }
+    s.maybe_partial_fill();
     let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
     let now = s.now_ms();
     let mut outcome = s.exchange().place(&req);
@@ -509,6 +513,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         // Executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }
+    s.maybe_timeout().await;
     let r = outcome.map_err(exchange_error)?;
     Ok((StatusCode::CREATED, Json(order_json(&c, &r))).into_response())
 }

@@ -50,6 +50,24 @@ pub struct FaultConfig {
     /// Probability that an order placement is refused (`400`, `-2010`, "New order
     /// rejected.") without being executed.
     pub reject_rate: f64,
+    /// Probability that an order placement fills only in part: the paper venue's
+    /// one-shot [`ballast_exchange::paper::Faults::partial_fill`] is set to
+    /// `partial_fill_fraction` before the order is placed (a taker fills
+    /// `qty * fraction` floored to the step and ends expired; a resting limit order is
+    /// not affected).
+    pub partial_fill_rate: f64,
+    /// The fraction of the order that fills under `partial_fill_rate` (`0 < f < 1`;
+    /// anything else, such as the default 0, means 0.5).
+    pub partial_fill_fraction: f64,
+    /// Probability that a request (Binance dialect) is answered `418` (`-1003`, IP
+    /// banned, `Retry-After: 2`) without being handled.
+    pub rate_418: f64,
+    /// Probability that an order placement executes at the paper venue, then the
+    /// server waits `timeout_sleep_ms` before answering, so that a client with a
+    /// shorter timeout gives up after sending it.
+    pub timeout_after_execution: f64,
+    /// How long `timeout_after_execution` waits, in ms (0 means 30,000).
+    pub timeout_sleep_ms: u64,
     /// Seed of the PRNG (0 is replaced by a fixed non-zero constant).
     pub seed: u64,
 }
@@ -198,6 +216,33 @@ impl SimState {
 
     pub(crate) fn latency_ms(&self) -> u64 {
         lock(&self.faults).0.latency_ms
+    }
+
+    /// Draws `partial_fill_rate`; when it hits, sets the paper venue's one-shot
+    /// partial fill for the placement that follows.
+    pub(crate) fn maybe_partial_fill(&self) {
+        if !self.roll(|f| f.partial_fill_rate) {
+            return;
+        }
+        let f = lock(&self.faults).0.partial_fill_fraction;
+        let f = if f > 0.0 && f < 1.0 { f } else { 0.5 };
+        let fraction = rust_decimal::Decimal::try_from(f).unwrap_or(rust_decimal::Decimal::new(5, 1));
+        self.exchange.set_faults(ballast_exchange::paper::Faults {
+            partial_fill: Some(fraction),
+            ..ballast_exchange::paper::Faults::default()
+        });
+    }
+
+    /// Draws `timeout_after_execution`; when it hits, waits `timeout_sleep_ms`.
+    pub(crate) async fn maybe_timeout(&self) {
+        if !self.roll(|f| f.timeout_after_execution) {
+            return;
+        }
+        let ms = match lock(&self.faults).0.timeout_sleep_ms {
+            0 => 30_000,
+            ms => ms,
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
     /// `BTCUSDT` -> `(BTC, USDT)`, among the served symbols.

@@ -52,6 +52,21 @@ pub struct SimArgs {
     /// Seed of the fault draws.
     #[arg(long, default_value = "1")]
     pub seed: u64,
+    /// Share of orders that fill only in part and expire (0..1).
+    #[arg(long, default_value = "0")]
+    pub partial_fill_rate: f64,
+    /// The part that fills, 0..1.
+    #[arg(long, default_value = "0.5")]
+    pub partial_fill_fraction: f64,
+    /// Share of Binance requests answered 418 (IP ban) with Retry-After (0..1).
+    #[arg(long, default_value = "0")]
+    pub rate_418: f64,
+    /// Share of orders executed whose reply comes only after the client gave up (0..1).
+    #[arg(long, default_value = "0")]
+    pub timeout_after_execution: f64,
+    /// How long such a reply is held back, ms.
+    #[arg(long, default_value = "30000")]
+    pub timeout_sleep_ms: u64,
 }
 
 /// Runs `ballast sim` until interrupted.
@@ -61,6 +76,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         ("--rate-5xx", args.rate_5xx),
         ("--drop-after-execution", args.drop_after_execution),
         ("--reject-rate", args.reject_rate),
+        ("--partial-fill-rate", args.partial_fill_rate),
+        ("--partial-fill-fraction", args.partial_fill_fraction),
+        ("--rate-418", args.rate_418),
+        ("--timeout-after-execution", args.timeout_after_execution),
     ] {
         if !(0.0..=1.0).contains(&p) {
             bail!("{name} {p} must be between 0 and 1");
@@ -98,6 +117,11 @@ pub fn run(args: &SimArgs) -> Result<()> {
             drop_after_execution: args.drop_after_execution,
             reject_rate: args.reject_rate,
             seed: args.seed,
+            partial_fill_rate: args.partial_fill_rate,
+            partial_fill_fraction: args.partial_fill_fraction,
+            rate_418: args.rate_418,
+            timeout_after_execution: args.timeout_after_execution,
+            timeout_sleep_ms: args.timeout_sleep_ms,
         },
         ..SimConfig::default()
     };
