@@ -447,6 +447,29 @@ impl Gate {
         body
     }
 
+    /// Candles of `base`/`quote` from `/spot/candlesticks`, oldest first: `interval`
+    /// as Gate names it (`1m`, `1h`, `4h`, `1d`, ...), optionally from/to in Unix
+    /// seconds (inclusive), or the last `limit` (at most 1000).
+    pub fn candles(
+        &self,
+        base: &Asset,
+        quote: &Asset,
+        interval: &str,
+        from_to: Option<(i64, i64)>,
+        limit: Option<u32>,
+    ) -> Result<Vec<crate::wire::Candle>, ExchangeError> {
+        let mut query = vec![("currency_pair", wire::pair_id(base, quote)), ("interval", interval.to_string())];
+        match from_to {
+            Some((from, to)) => {
+                query.push(("from", from.to_string()));
+                query.push(("to", to.to_string()));
+            }
+            None => query.push(("limit", limit.unwrap_or(1000).min(1000).to_string())),
+        }
+        let v = self.call_ok(&Call::get("/spot/candlesticks", query, false))?;
+        wire::parse_candles(&v).map_err(ExchangeError::Unavailable)
+    }
+
     fn last_price(&self, pair: &str) -> Result<Price, ExchangeError> {
         let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
         let t = wire::parse_tickers(&v).map_err(ExchangeError::Unavailable)?;

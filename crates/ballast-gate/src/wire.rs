@@ -218,3 +218,52 @@ pub fn orders_of_pair<'a>(v: &'a Value, pair: &str) -> Result<Vec<&'a Value>, St
     }
     Ok(out)
 }
+
+/// One candle of `/spot/candlesticks`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candle {
+    /// Open time, ms since the epoch.
+    pub open_time_ms: i64,
+    /// Open.
+    pub open: Decimal,
+    /// High.
+    pub high: Decimal,
+    /// Low.
+    pub low: Decimal,
+    /// Close.
+    pub close: Decimal,
+    /// Volume in the base currency.
+    pub volume: Decimal,
+    /// False while the candle is still forming.
+    pub closed: bool,
+}
+
+/// Parses `/spot/candlesticks`: rows of `[time (s), quote volume, close, high, low,
+/// open, base volume, window closed]`, all strings.
+pub fn parse_candles(v: &Value) -> Result<Vec<Candle>, String> {
+    let rows = v.as_array().ok_or("candlesticks: expected an array")?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let r = row.as_array().ok_or_else(|| format!("candlesticks row {i}: expected an array"))?;
+        let text = |k: usize| -> Result<&str, String> {
+            r.get(k).and_then(Value::as_str).ok_or_else(|| format!("candlesticks row {i}: field {k} missing"))
+        };
+        let dec = |k: usize| -> Result<Decimal, String> {
+            let t = text(k)?;
+            t.parse::<Decimal>()
+                .or_else(|_| Decimal::from_scientific(t))
+                .map_err(|_| format!("candlesticks row {i}: field {k} {t:?} is not a number"))
+        };
+        let secs: i64 = text(0)?.parse().map_err(|_| format!("candlesticks row {i}: bad time"))?;
+        out.push(Candle {
+            open_time_ms: secs * 1000,
+            open: dec(5)?,
+            high: dec(3)?,
+            low: dec(4)?,
+            close: dec(2)?,
+            volume: dec(6)?,
+            closed: r.get(7).and_then(Value::as_str).map(|s| s == "true").unwrap_or(true),
+        });
+    }
+    Ok(out)
+}
