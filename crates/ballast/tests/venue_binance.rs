@@ -155,12 +155,26 @@ fn replies_lost_after_execution_change_nothing() {
 #[test]
 fn rate_limits_and_server_errors_never_repeat_an_order() {
     let w = world("2024-01-01", "2024-06-30");
-    let faults =
-        FaultConfig { rate_429: 0.05, rate_5xx: 0.05, drop_after_execution: 0.1, seed: 11, ..FaultConfig::default() };
+    let faults = FaultConfig {
+        rate_429: 0.05,
+        rate_5xx: 0.05,
+        drop_after_execution: 0.1,
+        reject_rate: 0.15,
+        seed: 11,
+        ..FaultConfig::default()
+    };
     let l = live(&w);
     let bot = run(&l, &w, faults);
     let orders = l.store.orders(bot, 100_000).unwrap();
     assert!(orders.iter().any(|o| o.state == OrderState::NotSent), "some orders were refused before execution");
+    let mut states: std::collections::BTreeMap<&str, usize> = Default::default();
+    for o in &orders {
+        *states.entry(o.state.as_str()).or_default() += 1;
+    }
+    assert!(
+        orders.iter().any(|o| o.state == OrderState::Rejected),
+        "the venue's rejections are recorded as such: {states:?}"
+    );
     assert!(l.store.unresolved(bot).unwrap().is_empty(), "everything resolved");
     // Every fill belongs to exactly one order and appears once.
     let fills = l.store.fills(bot).unwrap();
