@@ -1,0 +1,381 @@
+//! The handlers. Decimals are JSON strings; times are Unix milliseconds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::{Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ballast_core::{Asset, Qty};
+use ballast_engine::{BotState, Engine, EngineError, StopMode};
+use ballast_store::{BotId, BotRecord, StoreError};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::AuthError;
+use crate::{ApiError, AppState, Principal, SESSION_COOKIE};
+
+type ApiResult = Result<Response, ApiError>;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+            StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            _ => internal(e),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(s) => s.into(),
+            EngineError::NoBot(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+            EngineError::Refused(_) | EngineError::Core(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            EngineError::Exchange(_) => ApiError(StatusCode::BAD_GATEWAY, e.to_string()),
+            EngineError::Corrupt(..) => internal(e),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let status = match e {
+            AuthError::AlreadySetUp => StatusCode::CONFLICT,
+            AuthError::NotSetUp => StatusCode::CONFLICT,
+            AuthError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AuthError::Denied => StatusCode::UNAUTHORIZED,
+            AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::Io(..) | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+/// Runs blocking work (store, venue, hashing) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(internal)?
+}
+
+fn ok(v: Value) -> ApiResult {
+    Ok(Json(v).into_response())
+}
+
+/// A bot's record and the engine of its venue.
+fn bot_engine(st: &AppState, id: BotId) -> Result<(BotRecord, Arc<Engine>), ApiError> {
+    let rec = st.store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let engine = st.engines.get(&rec.venue).cloned().ok_or_else(|| {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("no engine for venue {:?} is running", rec.venue))
+    })?;
+    Ok((rec, engine))
+}
+
+/// The engine state of a bot, as saved.
+pub(crate) fn bot_state(st: &AppState, id: BotId) -> Result<Option<BotState>, ApiError> {
+    match st.store.load_state(id)? {
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(internal),
+        None => Ok(None),
+    }
+}
+
+/// `?limit=`.
+#[derive(Debug, Deserialize)]
+pub struct Limit {
+    /// At most this many rows (capped at 10,000).
+    pub limit: Option<usize>,
+}
+
+impl Limit {
+    fn get(&self, default: usize) -> usize {
+        self.limit.unwrap_or(default).min(10_000)
+    }
+}
+
+/// `GET /api/health`.
+pub async fn health(State(st): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "status": "ok", "setup_done": st.auth.is_set_up() }))
+}
+
+/// Body of `POST /api/setup`.
+#[derive(Debug, Deserialize)]
+pub struct SetupBody {
+    /// The admin password.
+    pub password: String,
+}
+
+/// `POST /api/setup`: only while no admin exists.
+pub async fn setup(State(st): State<Arc<AppState>>, Json(body): Json<SetupBody>) -> ApiResult {
+    if st.auth.is_set_up() {
+        return Err(AuthError::AlreadySetUp.into());
+    }
+    let uri = blocking(move || Ok(st.auth.setup(&body.password)?)).await?;
+    ok(json!({ "otpauth_uri": uri }))
+}
+
+/// Body of `POST /api/login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    /// The admin password.
+    pub password: String,
+    /// The current TOTP code.
+    pub code: String,
+}
+
+fn session_cookie(st: &AppState, value: &str, max_age: Option<i64>) -> String {
+    let mut c = format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if st.auth.secure_cookies() {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// `POST /api/login`: sets the session cookie and returns the CSRF token.
+pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, Json(body): Json<LoginBody>) -> ApiResult {
+    let client = crate::client_key(&ext);
+    let st2 = st.clone();
+    let s = blocking(move || Ok(st2.auth.login(&client, &body.password, &body.code, st2.clock.now().0)?)).await?;
+    let cookie = session_cookie(&st, &s.id, Some(crate::auth::SESSION_TTL_MS / 1000));
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "csrf_token": s.csrf }))).into_response())
+}
+
+/// `POST /api/logout`.
+pub async fn logout(State(st): State<Arc<AppState>>, ext: Extensions) -> ApiResult {
+    if let Some(Principal::Session(id)) = ext.get::<Principal>() {
+        st.auth.logout(id);
+    }
+    let cookie = session_cookie(&st, "", Some(0));
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "ok": true }))).into_response())
+}
+
+/// `POST /api/tokens`: a new API token, shown once.
+pub async fn create_token(State(st): State<Arc<AppState>>) -> ApiResult {
+    let token = blocking(move || Ok(st.auth.create_token()?)).await?;
+    ok(json!({ "token": token }))
+}
+
+/// `GET /api/bots`.
+pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
+    let list = blocking(move || {
+        let mut out = Vec::new();
+        for rec in st.store.bots()? {
+            let view = st.engines.get(&rec.venue).map(|e| e.view(rec.id));
+            let pnl = view.as_ref().and_then(|v| v.as_ref().ok()).and_then(|v| v.pnl.clone());
+            let error = match &view {
+                None => Some(format!("no engine for venue {:?}", rec.venue)),
+                Some(Err(e)) => Some(e.to_string()),
+                Some(Ok(_)) => None,
+            };
+            out.push(json!({
+                "id": rec.id,
+                "name": rec.name,
+                "venue": rec.venue,
+                "status": rec.status.to_string(),
+                "status_reason": rec.status_reason,
+                "value": pnl.as_ref().map(|p| p.value),
+                "profit_percent": pnl.as_ref().map(|p| p.profit_percent.round_dp(4)),
+                "excess_vs_hodl_percent": pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)),
+                "error": error,
+            }));
+        }
+        Ok(out)
+    })
+    .await?;
+    ok(Value::Array(list))
+}
+
+/// `GET /api/bots/{id}`.
+pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
+    let v = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.view(id)?)
+    })
+    .await?;
+    let targets = &v.state.spec.weights;
+    let mut assets: Vec<&Asset> = v.weights.keys().chain(targets.keys()).collect();
+    assets.sort();
+    assets.dedup();
+    let weights: Vec<Value> = assets
+        .into_iter()
+        .map(|a| {
+            json!({
+                "asset": a,
+                "weight": v.weights.get(a).copied().unwrap_or_default().round_dp(6),
+                "target": targets.get(a).copied().unwrap_or_default(),
+            })
+        })
+        .collect();
+    ok(json!({
+        "id": v.record.id,
+        "name": v.record.name,
+        "venue": v.record.venue,
+        "status": v.record.status.to_string(),
+        "status_reason": v.record.status_reason,
+        "created_at": v.record.created_at.0,
+        "quote": v.state.spec.quote,
+        "assets": v.state.spec.assets,
+        "holdings": v.holdings,
+        "prices": v.prices,
+        "weights": weights,
+        "rebalances": v.state.rebalances,
+        "pnl": v.pnl,
+    }))
+}
+
+/// `GET /api/bots/{id}/snapshots?limit=`: oldest first.
+pub async fn snapshots(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
+    let rows = blocking(move || {
+        bot_engine(&st, id)?;
+        let quote = bot_state(&st, id)?.map(|s| s.spec.quote);
+        let snaps = st.store.snapshots(id, l.get(1000))?;
+        Ok(snaps
+            .into_iter()
+            .map(|s| {
+                let mut weights = BTreeMap::new();
+                if s.value.0 > Decimal::ZERO {
+                    for (a, q) in &s.holdings {
+                        let price = match s.prices.get(a) {
+                            Some(p) => p.0,
+                            None if Some(a) == quote.as_ref() => Decimal::ONE,
+                            None => continue,
+                        };
+                        weights.insert(a.clone(), (q.0 * price / s.value.0).round_dp(6));
+                    }
+                }
+                json!({ "time": s.time.0, "value": s.value, "hodl_value": s.hodl_value, "weights": weights })
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    ok(Value::Array(rows))
+}
+
+/// `GET /api/bots/{id}/events?limit=`: newest first.
+pub async fn events(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
+    let rows = blocking(move || {
+        bot_engine(&st, id)?;
+        Ok(st.store.events(id, l.get(200))?)
+    })
+    .await?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|e| json!({ "time": e.time.0, "kind": e.kind, "message": e.message, "data": e.data }))
+        .collect();
+    ok(Value::Array(rows))
+}
+
+/// `GET /api/bots/{id}/orders?limit=`: newest first.
+pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
+    let rows = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.orders(id, l.get(200))?)
+    })
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let mut v = serde_json::to_value(&r.intent).map_err(internal)?;
+        if let Value::Object(m) = &mut v {
+            m.insert("state".into(), json!(r.state.as_str()));
+            m.insert("venue_id".into(), json!(r.venue_id));
+            m.insert("filled".into(), json!(r.filled));
+            m.insert("updated_at".into(), json!(r.updated_at.0));
+        }
+        out.push(v);
+    }
+    ok(Value::Array(out))
+}
+
+async fn set_paused(st: Arc<AppState>, id: BotId, paused: bool) -> ApiResult {
+    blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.set_paused(id, paused)?)
+    })
+    .await?;
+    ok(json!({ "ok": true, "status": if paused { "paused" } else { "active" } }))
+}
+
+/// `POST /api/bots/{id}/pause`.
+pub async fn pause(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
+    set_paused(st, id, true).await
+}
+
+/// `POST /api/bots/{id}/resume`.
+pub async fn resume(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
+    set_paused(st, id, false).await
+}
+
+/// Body of `POST /api/bots/{id}/invest`: quote (named `usdt`) and/or coins.
+#[derive(Debug, Deserialize)]
+pub struct InvestBody {
+    /// Quote to add (the bot's quote currency, whatever it is).
+    pub usdt: Option<String>,
+    /// Coins already in the account to add: asset → quantity.
+    pub coins: Option<BTreeMap<String, String>>,
+}
+
+fn bad(msg: String) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg)
+}
+
+fn parse_qty(s: &str) -> Result<Qty, ApiError> {
+    s.trim().parse::<Decimal>().map(Qty).map_err(|_| bad(format!("{s:?} is not a decimal number")))
+}
+
+/// `POST /api/bots/{id}/invest`.
+pub async fn invest(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<InvestBody>) -> ApiResult {
+    blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        let quote = bot_state(&st, id)?.map(|s| s.spec.quote).ok_or_else(|| internal("bot without state"))?;
+        let mut add = BTreeMap::new();
+        if let Some(u) = &body.usdt {
+            add.insert(quote, parse_qty(u)?);
+        }
+        for (a, q) in body.coins.iter().flatten() {
+            let asset = Asset::new(a).map_err(|e| bad(e.to_string()))?;
+            add.insert(asset, parse_qty(q)?);
+        }
+        if add.is_empty() {
+            return Err(bad("nothing to invest: give usdt and/or coins".into()));
+        }
+        Ok(engine.invest(id, &add)?)
+    })
+    .await?;
+    ok(json!({ "ok": true }))
+}
+
+/// Body of `POST /api/bots/{id}/stop`.
+#[derive(Debug, Deserialize)]
+pub struct StopBody {
+    /// `return-coins` or `to-usdt`.
+    pub mode: String,
+}
+
+/// `POST /api/bots/{id}/stop`.
+pub async fn stop(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<StopBody>) -> ApiResult {
+    let mode = match body.mode.as_str() {
+        "return-coins" => StopMode::ReturnCoins,
+        "to-usdt" => StopMode::ToQuote,
+        m => return Err(bad(format!("mode {m:?}: expected \"return-coins\" or \"to-usdt\""))),
+    };
+    let left = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.stop(id, mode)?)
+    })
+    .await?;
+    ok(json!({ "ok": true, "returned": left }))
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(CONTENT_TYPE, "application/json")], crate::OPENAPI_JSON).into_response()
+}

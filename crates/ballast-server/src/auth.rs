@@ -1,0 +1,254 @@
+//! The single admin: an argon2id password hash and a TOTP secret kept in a small JSON
+//! file, sessions in memory, API tokens (SHA-256 only) in the same file, and a
+//! per-client limit on failed logins.
+//!
+//! The TOTP secret is stored in plain text in the admin file for now (the file is
+//! written with mode 0600 on Unix); encrypting secrets at rest is a later issue.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::totp;
+
+/// How long a session lasts, in milliseconds (12 hours).
+pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
+/// Failed logins allowed per client per [`FAILURE_WINDOW_MS`]; the next attempt is refused.
+pub const MAX_FAILURES: usize = 5;
+/// The window of [`MAX_FAILURES`], in milliseconds.
+pub const FAILURE_WINDOW_MS: i64 = 60_000;
+/// The shortest password accepted at setup.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// An authentication failure.
+#[derive(Debug, Error)]
+pub enum AuthError {
+    /// The admin file cannot be read or written.
+    #[error("admin file {0}: {1}")]
+    Io(String, String),
+    /// Setup was already done.
+    #[error("setup was already done")]
+    AlreadySetUp,
+    /// No admin yet.
+    #[error("setup has not been done")]
+    NotSetUp,
+    /// The request is invalid (e.g. a short password).
+    #[error("{0}")]
+    Invalid(String),
+    /// Wrong password or code.
+    #[error("wrong password or code")]
+    Denied,
+    /// Too many failures from this client.
+    #[error("too many failed logins; try again later")]
+    RateLimited,
+    /// Hashing or randomness failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct AdminFile {
+    /// PHC string of the argon2id hash.
+    password_hash: String,
+    /// Base32 TOTP secret (plain for now).
+    totp_secret: String,
+    /// SHA-256 (hex) of every API token.
+    #[serde(default)]
+    api_tokens: Vec<String>,
+}
+
+struct Session {
+    csrf: String,
+    expires: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    admin: Option<AdminFile>,
+    /// Keyed by SHA-256 (hex) of the session id.
+    sessions: HashMap<String, Session>,
+    /// Failure times per client.
+    failures: HashMap<String, Vec<i64>>,
+}
+
+/// A logged-in session: the cookie value and its CSRF token.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// The value of the `ballast_session` cookie.
+    pub id: String,
+    /// The token the client must send in `X-CSRF-Token`.
+    pub csrf: String,
+}
+
+/// The admin and the sessions.
+pub struct Auth {
+    path: PathBuf,
+    secure_cookies: bool,
+    params: (u32, u32),
+    inner: Mutex<Inner>,
+}
+
+/// Random bytes from the OS.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).map_err(|e| AuthError::Internal(format!("randomness: {e}")))?;
+    Ok(b)
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Compares in time independent of where the inputs differ.
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Auth {
+    /// Opens the admin file at `path` (absent: no admin yet, setup allowed).
+    pub fn open(path: &Path) -> Result<Self, AuthError> {
+        let admin = if path.exists() {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| AuthError::Io(path.display().to_string(), e.to_string()))?;
+            Some(serde_json::from_str(&text).map_err(|e| AuthError::Io(path.display().to_string(), e.to_string()))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            secure_cookies: false,
+            params: (Params::DEFAULT_M_COST, Params::DEFAULT_T_COST),
+            inner: Mutex::new(Inner { admin, ..Inner::default() }),
+        })
+    }
+
+    /// Adds `Secure` to the session cookie (set it when served over HTTPS).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+
+    /// Sets the argon2id memory (KiB) and time costs used for new hashes; the defaults
+    /// are argon2's (19 MiB, 2 passes). Lower them only in tests.
+    pub fn with_hash_cost(mut self, m_cost_kib: u32, t_cost: u32) -> Self {
+        self.params = (m_cost_kib, t_cost);
+        self
+    }
+
+    /// Whether the cookie carries `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True once setup was done.
+    pub fn is_set_up(&self) -> bool {
+        self.lock().admin.is_some()
+    }
+
+    fn save(&self, admin: &AdminFile) -> Result<(), AuthError> {
+        let io = |e: std::io::Error| AuthError::Io(self.path.display().to_string(), e.to_string());
+        let text = serde_json::to_string_pretty(admin).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(io)
+    }
+
+    /// First run: stores the password's hash and a fresh TOTP secret; returns the
+    /// `otpauth://` URI to enrol an authenticator app.
+    pub fn setup(&self, password: &str) -> Result<String, AuthError> {
+        if password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AuthError::Invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
+        }
+        if self.is_set_up() {
+            return Err(AuthError::AlreadySetUp);
+        }
+        let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let params =
+            Params::new(self.params.0, self.params.1, 1, None).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| AuthError::Internal(e.to_string()))?
+            .to_string();
+        let secret = totp::base32_encode(&random_bytes::<20>()?);
+        let admin = AdminFile { password_hash: hash, totp_secret: secret.clone(), api_tokens: Vec::new() };
+        let mut inner = self.lock();
+        if inner.admin.is_some() {
+            return Err(AuthError::AlreadySetUp);
+        }
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(format!("otpauth://totp/ballast:admin?secret={secret}&issuer=ballast"))
+    }
+
+    /// Checks the password and the TOTP code (current or previous 30 s step) at `now`
+    /// (ms) for `client`; on success opens a session.
+    pub fn login(&self, client: &str, password: &str, code: &str, now: i64) -> Result<NewSession, AuthError> {
+        let admin = {
+            let mut inner = self.lock();
+            let fails = inner.failures.entry(client.to_owned()).or_default();
+            fails.retain(|t| now - *t < FAILURE_WINDOW_MS);
+            if fails.len() >= MAX_FAILURES {
+                return Err(AuthError::RateLimited);
+            }
+            inner.admin.clone().ok_or(AuthError::NotSetUp)?
+        };
+        let hash_ok = PasswordHash::new(&admin.password_hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        let secret = totp::base32_decode(&admin.totp_secret).unwrap_or_default();
+        let code_ok = totp::verify(&secret, now.max(0) as u64 / 1000, code);
+        let mut inner = self.lock();
+        if !(hash_ok && code_ok) {
+            inner.failures.entry(client.to_owned()).or_default().push(now);
+            return Err(AuthError::Denied);
+        }
+        inner.failures.remove(client);
+        inner.sessions.retain(|_, s| s.expires > now);
+        let id = hex::encode(random_bytes::<32>()?);
+        let csrf = hex::encode(random_bytes::<32>()?);
+        inner.sessions.insert(sha256_hex(&id), Session { csrf: csrf.clone(), expires: now + SESSION_TTL_MS });
+        Ok(NewSession { id, csrf })
+    }
+
+    /// The CSRF token of a live session.
+    pub fn session_csrf(&self, id: &str, now: i64) -> Option<String> {
+        self.lock().sessions.get(&sha256_hex(id)).filter(|s| s.expires > now).map(|s| s.csrf.clone())
+    }
+
+    /// Ends a session.
+    pub fn logout(&self, id: &str) {
+        self.lock().sessions.remove(&sha256_hex(id));
+    }
+
+    /// Creates an API token (only its SHA-256 is kept).
+    pub fn create_token(&self) -> Result<String, AuthError> {
+        let token = format!("blt_{}", hex::encode(random_bytes::<32>()?));
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        admin.api_tokens.push(sha256_hex(&token));
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(token)
+    }
+
+    /// True when `token` is a known API token.
+    pub fn check_token(&self, token: &str) -> bool {
+        let h = sha256_hex(token);
+        self.lock().admin.as_ref().is_some_and(|a| a.api_tokens.iter().any(|t| ct_eq(t.as_bytes(), h.as_bytes())))
+    }
+}

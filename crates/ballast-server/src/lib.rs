@@ -1,0 +1,198 @@
+//! The HTTP API of ballast, behind a single admin login (password + TOTP code).
+//!
+//! - [`AppState`] holds the store, one [`Engine`] per venue, the [`Auth`] and the clock.
+//! - [`router`] builds the axum router from [`ROUTES`]; every route not in [`PUBLIC`]
+//!   requires a session cookie (`ballast_session`, plus `X-CSRF-Token` on POST, PUT,
+//!   DELETE) or `Authorization: Bearer <api token>`.
+//! - `GET /metrics` answers in the Prometheus text format; `GET /api/openapi.json`
+//!   serves the hand-written OpenAPI 3.1 document shipped in the crate.
+//!
+//! What is not implemented yet is listed in the crate's `README.md`.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod totp;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use ballast_engine::Engine;
+use ballast_exchange::Clock;
+use ballast_store::Store;
+
+pub use auth::Auth;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "ballast_session";
+/// The CSRF header's name.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The OpenAPI document.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Every route: (method, path). [`router`] is built from this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("POST", "/api/setup"),
+    ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("POST", "/api/tokens"),
+    ("GET", "/api/bots"),
+    ("GET", "/api/bots/{id}"),
+    ("GET", "/api/bots/{id}/snapshots"),
+    ("GET", "/api/bots/{id}/events"),
+    ("GET", "/api/bots/{id}/orders"),
+    ("POST", "/api/bots/{id}/pause"),
+    ("POST", "/api/bots/{id}/resume"),
+    ("POST", "/api/bots/{id}/invest"),
+    ("POST", "/api/bots/{id}/stop"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
+];
+
+/// The routes that need no credentials (setup answers only before the admin exists).
+pub const PUBLIC: &[(&str, &str)] = &[("GET", "/api/health"), ("POST", "/api/setup"), ("POST", "/api/login")];
+
+/// What every handler sees.
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// One engine per venue name (a bot's engine is the one of its venue).
+    pub engines: BTreeMap<String, Arc<Engine>>,
+    /// The admin, sessions and tokens.
+    pub auth: Auth,
+    /// The clock (sessions, TOTP, rate limits).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A JSON error: `{"error": message}` with a status.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl ApiError {
+    /// 401.
+    pub fn unauthorized(msg: &str) -> Self {
+        Self(StatusCode::UNAUTHORIZED, msg.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// Who made a request (inserted into request extensions by the auth layer).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// A browser session (the cookie value).
+    Session(String),
+    /// An API token.
+    Token,
+}
+
+fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
+    match (method, path) {
+        ("GET", "/api/health") => get(api::health),
+        ("POST", "/api/setup") => post(api::setup),
+        ("POST", "/api/login") => post(api::login),
+        ("POST", "/api/logout") => post(api::logout),
+        ("POST", "/api/tokens") => post(api::create_token),
+        ("GET", "/api/bots") => get(api::bots),
+        ("GET", "/api/bots/{id}") => get(api::bot),
+        ("GET", "/api/bots/{id}/snapshots") => get(api::snapshots),
+        ("GET", "/api/bots/{id}/events") => get(api::events),
+        ("GET", "/api/bots/{id}/orders") => get(api::orders),
+        ("POST", "/api/bots/{id}/pause") => post(api::pause),
+        ("POST", "/api/bots/{id}/resume") => post(api::resume),
+        ("POST", "/api/bots/{id}/invest") => post(api::invest),
+        ("POST", "/api/bots/{id}/stop") => post(api::stop),
+        ("GET", "/api/openapi.json") => get(api::openapi),
+        ("GET", "/metrics") => get(metrics::metrics),
+        _ => panic!("no handler for {method} {path}"),
+    }
+}
+
+fn merge(r: Option<MethodRouter<Arc<AppState>>>, m: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    match r {
+        Some(r) => r.merge(m),
+        None => m,
+    }
+}
+
+/// The router, built from [`ROUTES`]: routes in [`PUBLIC`] are open, every other one
+/// goes through the authentication layer.
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut public: BTreeMap<&str, MethodRouter<Arc<AppState>>> = BTreeMap::new();
+    let mut private: BTreeMap<&str, MethodRouter<Arc<AppState>>> = BTreeMap::new();
+    for &(m, p) in ROUTES {
+        let map = if PUBLIC.contains(&(m, p)) { &mut public } else { &mut private };
+        let prev = map.remove(p);
+        map.insert(p, merge(prev, handler_for(m, p)));
+    }
+    let mut open = Router::new();
+    for (p, h) in public {
+        open = open.route(p, h);
+    }
+    let mut closed = Router::new();
+    for (p, h) in private {
+        closed = closed.route(p, h);
+    }
+    let closed = closed.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    open.merge(closed).with_state(state)
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The client's key for rate limiting: its address when the server was started with
+/// connect info, else one shared bucket.
+pub fn client_key(req_ext: &axum::http::Extensions) -> String {
+    req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into())
+}
+
+async fn require_auth(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
+        let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        return match token {
+            Some(t) if st.auth.check_token(t) => {
+                req.extensions_mut().insert(Principal::Token);
+                next.run(req).await
+            }
+            _ => ApiError::unauthorized("invalid API token").into_response(),
+        };
+    }
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return ApiError::unauthorized("authentication required").into_response();
+    };
+    let Some(csrf) = st.auth.session_csrf(&id, st.clock.now().0) else {
+        return ApiError::unauthorized("session expired or unknown").into_response();
+    };
+    let changes = matches!(*req.method(), Method::POST | Method::PUT | Method::DELETE | Method::PATCH);
+    if changes {
+        let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !auth::ct_eq(sent.as_bytes(), csrf.as_bytes()) {
+            return ApiError(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token".into()).into_response();
+        }
+    }
+    req.extensions_mut().insert(Principal::Session(id));
+    next.run(req).await
+}

@@ -1,0 +1,305 @@
+//! The router end to end over the paper venue and an in-memory store, without sockets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use ballast_core::guards::Guards;
+use ballast_core::planner::RebalanceTo;
+use ballast_core::trigger::{Threshold, Trigger};
+use ballast_core::weighting::{self, Method};
+use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Timestamp};
+use ballast_engine::{BotSpec, Engine};
+use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_exchange::{Clock, ManualClock};
+use ballast_server::{AppState, Auth, PUBLIC, ROUTES, router, totp};
+use ballast_store::Store;
+use ballast_store::sqlite::SqliteStore;
+use http_body_util::BodyExt;
+use rust_decimal_macros::dec;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Rig {
+    app: Router,
+    clock: Arc<ManualClock>,
+    bot: i64,
+    secure: bool,
+    _dir: tempfile::TempDir,
+}
+
+fn a(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
+fn rig() -> Rig {
+    rig_with(false)
+}
+
+fn rig_with(secure: bool) -> Rig {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(3000)));
+    let paper = Arc::new(PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone()).unwrap());
+    paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = Arc::new(Engine::new(store.clone(), paper, clock.clone()));
+    let assets = vec![a("BTC"), a("ETH")];
+    let spec = BotSpec {
+        quote: a("USDT"),
+        weights: weighting::equal(&assets).unwrap(),
+        assets,
+        method: Method::Equal,
+        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
+        to: RebalanceTo::Target,
+        guards: Guards::default(),
+        fee: Bps(dec!(10)),
+    };
+    let bot = engine.create("demo", spec, "", dec!(1000)).unwrap();
+    engine.step(bot).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1).with_secure_cookies(secure);
+    let mut engines = BTreeMap::new();
+    engines.insert("paper".to_string(), engine);
+    let state = Arc::new(AppState { store, engines, auth, clock: clock.clone() as Arc<dyn Clock> });
+    Rig { app: router(state), clock, bot, secure, _dir: dir }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: header::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+async fn send(app: &Router, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>) -> Reply {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = match body {
+        Some(v) => b.header(header::CONTENT_TYPE, "application/json").body(Body::from(v.to_string())).unwrap(),
+        None => b.body(Body::empty()).unwrap(),
+    };
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, headers, body, text }
+}
+
+fn secret_of(uri: &str) -> Vec<u8> {
+    let s = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    totp::base32_decode(s).unwrap()
+}
+
+/// Setup, then login; returns (secret, cookie header value, csrf token).
+async fn login(r: &Rig) -> (Vec<u8>, String, String) {
+    let s = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD }))).await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+    let uri = s.body["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/ballast:admin?secret="));
+    assert!(uri.ends_with("&issuer=ballast"));
+    let secret = secret_of(uri);
+    let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let l = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+    let set_cookie = l.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && set_cookie.contains("Path=/"));
+    assert_eq!(set_cookie.contains("; Secure"), r.secure);
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let csrf = l.body["csrf_token"].as_str().unwrap().to_owned();
+    (secret, cookie, csrf)
+}
+
+#[tokio::test]
+async fn full_flow() {
+    let r = rig();
+    let h = send(&r.app, "GET", "/api/health", &[], None).await;
+    assert_eq!(h.status, StatusCode::OK);
+    let (secret, cookie, csrf) = login(&r).await;
+    let ck = [("cookie", cookie.as_str())];
+
+    // Setup twice is refused.
+    let again = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": "another password" }))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    // List and view.
+    let bots = send(&r.app, "GET", "/api/bots", &ck, None).await;
+    assert_eq!(bots.status, StatusCode::OK, "{}", bots.text);
+    let list = bots.body.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "demo");
+    assert_eq!(list[0]["venue"], "paper");
+    assert_eq!(list[0]["status"], "active");
+    assert!(list[0]["value"].is_string(), "{}", bots.text);
+    let path = format!("/api/bots/{}", r.bot);
+    let one = send(&r.app, "GET", &path, &ck, None).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text);
+    let targets: Vec<&str> =
+        one.body["weights"].as_array().unwrap().iter().filter_map(|w| w["target"].as_str()).collect();
+    assert_eq!(targets.iter().filter(|t| t.parse::<f64>().unwrap() == 0.5).count(), 2, "{}", one.text);
+    let snaps = send(&r.app, "GET", &format!("{path}/snapshots"), &ck, None).await;
+    assert_eq!(snaps.status, StatusCode::OK);
+    assert!(!snaps.body.as_array().unwrap().is_empty());
+    assert!(snaps.body[0]["weights"]["BTC"].is_string(), "{}", snaps.text);
+    let events = send(&r.app, "GET", &format!("{path}/events"), &ck, None).await;
+    assert_eq!(events.status, StatusCode::OK);
+    assert!(!events.body.as_array().unwrap().is_empty());
+    let orders = send(&r.app, "GET", &format!("{path}/orders"), &ck, None).await;
+    assert_eq!(orders.status, StatusCode::OK);
+    assert_eq!(orders.body.as_array().unwrap().len(), 2, "{}", orders.text);
+    assert_eq!(orders.body[0]["state"], "filled");
+    let missing = send(&r.app, "GET", "/api/bots/999", &ck, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Pause: 403 without the CSRF header, 200 with it.
+    let no_csrf = send(&r.app, "POST", &format!("{path}/pause"), &ck, None).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let bad_csrf = send(&r.app, "POST", &format!("{path}/pause"), &[ck[0], ("x-csrf-token", "nope")], None).await;
+    assert_eq!(bad_csrf.status, StatusCode::FORBIDDEN);
+    let with = [ck[0], ("x-csrf-token", csrf.as_str())];
+    let paused = send(&r.app, "POST", &format!("{path}/pause"), &with, None).await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.text);
+    let twice = send(&r.app, "POST", &format!("{path}/pause"), &with, None).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+
+    // A bearer token works without cookies and without CSRF.
+    let t = send(&r.app, "POST", "/api/tokens", &with, None).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let token = t.body["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let b = [("authorization", bearer.as_str())];
+    let resumed = send(&r.app, "POST", &format!("{path}/resume"), &b, None).await;
+    assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.text);
+    let wrong = send(&r.app, "GET", "/api/bots", &[("authorization", "Bearer blt_nope")], None).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+
+    // Invest and stop through the token.
+    r.clock.set(Timestamp(r.clock.now().0 + 60_000));
+    let bad_invest = send(&r.app, "POST", &format!("{path}/invest"), &b, Some(json!({}))).await;
+    assert_eq!(bad_invest.status, StatusCode::BAD_REQUEST);
+    let too_much = send(&r.app, "POST", &format!("{path}/invest"), &b, Some(json!({ "usdt": "5000" }))).await;
+    assert_eq!(too_much.status, StatusCode::CONFLICT, "{}", too_much.text);
+
+    // Metrics.
+    let m = send(&r.app, "GET", "/metrics", &b, None).await;
+    assert_eq!(m.status, StatusCode::OK);
+    let bot_label = format!("bot=\"{}\",name=\"demo\"", r.bot);
+    assert!(m.text.contains("ballast_bots{status=\"active\"} 1"), "{}", m.text);
+    assert!(m.text.contains(&format!("ballast_bot_value{{{bot_label}}}")), "{}", m.text);
+    assert!(m.text.contains(&format!("ballast_rebalances_total{{{bot_label}}} 0")), "{}", m.text);
+    assert!(m.text.contains(&format!("ballast_orders_total{{{bot_label},state=\"filled\"}} 2")), "{}", m.text);
+
+    let stop = send(&r.app, "POST", &format!("{path}/stop"), &b, Some(json!({ "mode": "to-usdt" }))).await;
+    assert_eq!(stop.status, StatusCode::OK, "{}", stop.text);
+    let after = send(&r.app, "GET", "/api/bots", &b, None).await;
+    assert_eq!(after.body[0]["status"], "stopped");
+
+    // Logout ends the session.
+    let out = send(&r.app, "POST", "/api/logout", &with, None).await;
+    assert_eq!(out.status, StatusCode::OK);
+    let gone = send(&r.app, "GET", "/api/bots", &ck, None).await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+    assert!(gone.body["error"].is_string());
+
+    // A code of the previous step still works; one two steps old does not.
+    let now = (r.clock.now().0 / 1000) as u64;
+    let prev = totp::code_at(&secret, now - 30);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": prev }))).await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_401_then_429() {
+    let r = rig();
+    let (secret, _, _) = login(&r).await;
+    let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let old = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 - 90);
+    let wrong_pw =
+        send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": "wrong password", "code": code }))).await;
+    assert_eq!(wrong_pw.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong_pw.body["error"].is_string());
+    assert!(wrong_pw.headers.get(header::SET_COOKIE).is_none());
+    let wrong_code = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": old }))).await;
+    assert_eq!(wrong_code.status, StatusCode::UNAUTHORIZED);
+    for _ in 0..3 {
+        let f = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": "000000x" }))).await;
+        assert_eq!(f.status, StatusCode::UNAUTHORIZED);
+    }
+    // The 6th attempt within the minute is refused, even with the right credentials.
+    let sixth = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS);
+    // A minute later it is allowed again.
+    r.clock.set(Timestamp(r.clock.now().0 + 61_000));
+    let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
+
+#[tokio::test]
+async fn every_private_route_is_401_without_credentials() {
+    let r = rig();
+    login(&r).await;
+    let mut checked = 0;
+    for &(m, p) in ROUTES {
+        if PUBLIC.contains(&(m, p)) {
+            continue;
+        }
+        let path = p.replace("{id}", &r.bot.to_string());
+        let res = send(&r.app, m, &path, &[], Some(json!({}))).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{m} {p}");
+        assert!(res.body["error"].is_string(), "{m} {p}");
+        let res = send(&r.app, m, &path, &[("cookie", "ballast_session=forged")], None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{m} {p} with a forged session");
+        checked += 1;
+    }
+    assert_eq!(checked, ROUTES.len() - PUBLIC.len());
+    // Public ones answer without credentials.
+    let h = send(&r.app, "GET", "/api/health", &[], None).await;
+    assert_eq!(h.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let r = rig();
+    let doc: Value = serde_json::from_str(ballast_server::OPENAPI_JSON).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for &(m, p) in ROUTES {
+        assert!(doc["paths"][p][m.to_lowercase()].is_object(), "{m} {p} missing from openapi.json");
+    }
+    let (_, cookie, _) = login(&r).await;
+    let served = send(&r.app, "GET", "/api/openapi.json", &[("cookie", cookie.as_str())], None).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body, doc);
+}
+
+#[tokio::test]
+async fn secure_flag_short_password_and_persistence() {
+    let r = rig_with(true);
+    let short = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": "short" }))).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    login(&r).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.json");
+    let auth = Auth::open(&path).unwrap().with_hash_cost(1024, 1);
+    assert!(!auth.is_set_up());
+    auth.setup(PASSWORD).unwrap();
+    let token = auth.create_token().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(&token), "only a hash of the token is stored");
+    assert!(!text.contains(PASSWORD));
+    let again = Auth::open(&path).unwrap();
+    assert!(again.is_set_up());
+    assert!(again.check_token(&token));
+    assert!(!again.check_token("blt_other"));
+    assert!(again.setup(PASSWORD).is_err());
+}
