@@ -25,6 +25,8 @@ enum Command {
     Bot(cmd::bot::BotArgs),
     /// Run every active bot until SIGINT/SIGTERM (paper: replay the candles).
     Run(cmd::bot::RunArgs),
+    /// Serve the HTTP API over the bots, behind a login with two-factor codes.
+    Serve(cmd::serve::ServeArgs),
     /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
     Sim(cmd::sim::SimArgs),
     /// Download candles from a venue into the backtester's CSV format.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bot(args) => cmd::bot::run(args),
         Command::Run(args) => cmd::bot::run_bots(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Keys(args) => cmd::sim::keys(args),
         Command::Data(args) => cmd::data::run(args),

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod optimize;
 pub mod plan;
 pub mod presets;
+pub mod serve;
 pub mod sim;
 pub mod sweep;
 pub mod tomlx;
