@@ -9,14 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballast_backtest::Interval;
-use ballast_backtest::backtest::{self, ExchangeOptions, Prepared, Rebalance, SimMode, Strategy, WeightSpec};
 use ballast_binance::{Binance, BinanceConfig, UreqTransport};
 use ballast_core::guards::Guards;
-use ballast_core::planner::Side;
-use ballast_core::{Asset, DriftKind, Qty, Timestamp};
+use ballast_core::{Asset, Qty, Timestamp};
 use ballast_engine::Engine;
 use ballast_exchange::paper::{PaperConfig, PaperExchange};
-use ballast_exchange::{Clock, Exchange, ManualClock};
+use ballast_exchange::{Clock, ManualClock};
 use ballast_sim::{FaultConfig, SimConfig, SimState, spawn_local};
 use ballast_store::sqlite::SqliteStore;
 use ballast_store::{OrderState, Store};
@@ -77,55 +75,8 @@ fn run(l: &Live, w: &World, faults: FaultConfig) -> i64 {
     bot
 }
 
-fn trades(l: &Live, bot: i64) -> Vec<(i64, String, Side, Decimal, Decimal)> {
-    l.store
-        .fills(bot)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.fill.time.0 - Interval::H4.millis(), f.base.to_string(), f.side, f.fill.qty.0, f.fill.price.0))
-        .collect()
-}
-
-fn backtest_trades(w: &World) -> Vec<(i64, String, Side, Decimal, Decimal)> {
-    let prep = Prepared::new(w.data.clone(), Some(w.data.times[w.first])).unwrap();
-    let strategy = Strategy {
-        weights: WeightSpec::Equal,
-        rebalance: Rebalance::Threshold { percent: dec!(3), kind: DriftKind::Absolute },
-        fee_bps: dec!(10),
-        initial: dec!(1000),
-        mode: SimMode::Exchange(Box::new(ExchangeOptions { rules: rules(), ..ExchangeOptions::default() })),
-    };
-    backtest::run(&prep, &strategy, true)
-        .unwrap()
-        .trades
-        .iter()
-        .map(|t| {
-            (
-                t.time.0,
-                t.asset.to_string(),
-                t.side,
-                Decimal::try_from(t.quantity).unwrap(),
-                Decimal::try_from(t.price).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn assert_ledger_matches_venue(l: &Live, bot: i64) {
-    let ledger = l.engine.holdings(bot).unwrap();
-    let venue = l.binance.balances().unwrap();
-    for (a, b) in &venue {
-        assert_eq!(ledger.get(a).copied().unwrap_or_default().0.normalize(), b.total().0.normalize(), "{a}");
-    }
-    for (a, q) in &ledger {
-        if !q.is_zero() {
-            assert!(venue.contains_key(a), "{a} in the ledger but not at the venue");
-        }
-    }
-}
-
-fn normalise(v: Vec<(i64, String, Side, Decimal, Decimal)>) -> Vec<(i64, String, Side, String, String)> {
-    v.into_iter().map(|(t, a, s, q, p)| (t, a, s, q.normalize().to_string(), p.normalize().to_string())).collect()
+    assert_ledger_matches(&l.engine, &*l.binance, bot);
 }
 
 #[test]
@@ -133,9 +84,9 @@ fn the_demo_bot_trades_through_the_binance_adapter_like_the_backtester() {
     let w = world("2024-01-01", "2024-06-30");
     let l = live(&w);
     let bot = run(&l, &w, FaultConfig::default());
-    let got = normalise(trades(&l, bot));
+    let got = fill_trades(&*l.store, bot);
     assert!(got.len() > 8, "it traded: {}", got.len());
-    assert_eq!(got, normalise(backtest_trades(&w)));
+    assert_eq!(got, backtest_trades(&w));
     assert_ledger_matches_venue(&l, bot);
 }
 
@@ -147,7 +98,7 @@ fn replies_lost_after_execution_change_nothing() {
     let bot = run(&l, &w, faults);
     let unknown_seen = l.store.events(bot, 10_000).unwrap().len();
     assert!(unknown_seen > 0);
-    assert_eq!(normalise(trades(&l, bot)), normalise(backtest_trades(&w)), "queried, never resent");
+    assert_eq!(fill_trades(&*l.store, bot), backtest_trades(&w), "queried, never resent");
     assert!(l.store.unresolved(bot).unwrap().is_empty());
     assert_ledger_matches_venue(&l, bot);
 }

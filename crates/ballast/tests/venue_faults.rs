@@ -10,11 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ballast_backtest::Interval;
-use ballast_backtest::backtest::{self, ExchangeOptions, Prepared, Rebalance, SimMode, Strategy, WeightSpec};
 use ballast_binance::{Binance, BinanceConfig};
 use ballast_core::guards::Guards;
-use ballast_core::planner::Side;
-use ballast_core::{Asset, DriftKind, Prices, Qty, SymbolRules, Timestamp};
+use ballast_core::{Asset, Prices, Qty, SymbolRules, Timestamp};
 use ballast_engine::Engine;
 use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{
@@ -147,61 +145,8 @@ fn run(l: &Live, w: &World, faults: FaultConfig) -> i64 {
     bot
 }
 
-type Trade = (i64, String, Side, String, String);
-
-fn trades(l: &Live, bot: i64) -> Vec<Trade> {
-    l.store
-        .fills(bot)
-        .unwrap()
-        .into_iter()
-        .map(|f| {
-            (
-                f.fill.time.0 - Interval::H4.millis(),
-                f.base.to_string(),
-                f.side,
-                f.fill.qty.0.normalize().to_string(),
-                f.fill.price.0.normalize().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn backtest_trades(w: &World) -> Vec<Trade> {
-    let prep = Prepared::new(w.data.clone(), Some(w.data.times[w.first])).unwrap();
-    let strategy = Strategy {
-        weights: WeightSpec::Equal,
-        rebalance: Rebalance::Threshold { percent: dec!(3), kind: DriftKind::Absolute },
-        fee_bps: dec!(10),
-        initial: dec!(1000),
-        mode: SimMode::Exchange(Box::new(ExchangeOptions { rules: rules(), ..ExchangeOptions::default() })),
-    };
-    backtest::run(&prep, &strategy, true)
-        .unwrap()
-        .trades
-        .iter()
-        .map(|t| {
-            (
-                t.time.0,
-                t.asset.to_string(),
-                t.side,
-                Decimal::try_from(t.quantity).unwrap().normalize().to_string(),
-                Decimal::try_from(t.price).unwrap().normalize().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn assert_ledger_matches_venue(l: &Live, bot: i64) {
-    let ledger = l.engine.holdings(bot).unwrap();
-    let venue = l.venue.balances().unwrap();
-    for (a, b) in &venue {
-        assert_eq!(ledger.get(a).copied().unwrap_or_default().0.normalize(), b.total().0.normalize(), "{a}");
-    }
-    for (a, q) in &ledger {
-        if !q.is_zero() {
-            assert!(venue.contains_key(a), "{a} in the ledger but not at the venue");
-        }
-    }
+    assert_ledger_matches(&l.engine, &*l.venue, bot);
 }
 
 /// Every fill belongs to exactly one order and is recorded once; nothing unresolved.
@@ -274,7 +219,7 @@ fn timeouts_after_execution_are_queried_not_resent() {
     let faults =
         FaultConfig { timeout_after_execution: 0.2, timeout_sleep_ms: 1500, seed: 3, ..FaultConfig::default() };
     let bot = run(&l, &w, faults);
-    let got = trades(&l, bot);
+    let got = fill_trades(&*l.store, bot);
     assert!(got.len() > 4, "it traded: {}", got.len());
     assert_eq!(got, backtest_trades(&w), "the orders executed once; the engine queried instead of resending");
     let unknown = l.unknown.load(Ordering::SeqCst);

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballast_backtest::Interval;
-use ballast_backtest::backtest::{self, ExchangeOptions, Prepared, Rebalance, SimMode, Strategy, WeightSpec};
 use ballast_core::guards::Guards;
 use ballast_core::planner::Side;
-use ballast_core::{Asset, DriftKind, Qty, Timestamp};
+use ballast_core::{Asset, Qty, Timestamp};
 use ballast_engine::Engine;
 use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{Clock, Exchange, ManualClock};
@@ -77,42 +76,6 @@ fn run(l: &Live, w: &World, faults: FaultConfig) -> i64 {
     bot
 }
 
-type Trade = (i64, String, Side, Decimal, Decimal);
-
-fn trades(l: &Live, bot: i64) -> Vec<Trade> {
-    l.store
-        .fills(bot)
-        .unwrap()
-        .into_iter()
-        .map(|f| (f.fill.time.0 - Interval::H4.millis(), f.base.to_string(), f.side, f.fill.qty.0, f.fill.price.0))
-        .collect()
-}
-
-fn backtest_trades(w: &World) -> Vec<Trade> {
-    let prep = Prepared::new(w.data.clone(), Some(w.data.times[w.first])).unwrap();
-    let strategy = Strategy {
-        weights: WeightSpec::Equal,
-        rebalance: Rebalance::Threshold { percent: dec!(3), kind: DriftKind::Absolute },
-        fee_bps: dec!(10),
-        initial: dec!(1000),
-        mode: SimMode::Exchange(Box::new(ExchangeOptions { rules: rules(), ..ExchangeOptions::default() })),
-    };
-    backtest::run(&prep, &strategy, true)
-        .unwrap()
-        .trades
-        .iter()
-        .map(|t| {
-            (
-                t.time.0,
-                t.asset.to_string(),
-                t.side,
-                Decimal::try_from(t.quantity).unwrap(),
-                Decimal::try_from(t.price).unwrap(),
-            )
-        })
-        .collect()
-}
-
 /// The Gate adapter sends a market BUY as an IOC limit at the last price plus 50 bps
 /// (rounded up to the tick), not as a market order. That changes nothing here: the
 /// paper venue fills a crossing limit at the last price moved by its slippage (zero
@@ -121,25 +84,11 @@ fn backtest_trades(w: &World) -> Vec<Trade> {
 /// With a paper slippage above 50 bps the buy prices would be capped by the limit and
 /// this would have to be relaxed to "same quantities, buy prices within the cap".
 fn assert_same_trades(got: &[Trade], want: &[Trade]) {
-    let norm = |v: &[Trade]| -> Vec<(i64, String, Side, String, String)> {
-        v.iter()
-            .map(|(t, a, s, q, p)| (*t, a.clone(), *s, q.normalize().to_string(), p.normalize().to_string()))
-            .collect()
-    };
-    assert_eq!(norm(got), norm(want));
+    assert_eq!(got, want);
 }
 
 fn assert_ledger_matches_venue(l: &Live, bot: i64) {
-    let ledger = l.engine.holdings(bot).unwrap();
-    let venue = l.gate.balances().unwrap();
-    for (a, b) in &venue {
-        assert_eq!(ledger.get(a).copied().unwrap_or_default().0.normalize(), b.total().0.normalize(), "{a}");
-    }
-    for (a, q) in &ledger {
-        if !q.is_zero() {
-            assert!(venue.contains_key(a), "{a} in the ledger but not at the venue");
-        }
-    }
+    assert_ledger_matches(&l.engine, &*l.gate, bot);
 }
 
 fn assert_every_fill_once(l: &Live, bot: i64) {
@@ -159,7 +108,7 @@ fn the_demo_bot_trades_through_the_gate_adapter_like_the_backtester() {
     let w = world("2024-01-01", "2024-06-30");
     let l = live(&w);
     let bot = run(&l, &w, FaultConfig::default());
-    let got = trades(&l, bot);
+    let got = fill_trades(&*l.store, bot);
     assert!(got.len() > 8, "it traded: {}", got.len());
     assert_same_trades(&got, &backtest_trades(&w));
     assert!(l.store.unresolved(bot).unwrap().is_empty());
@@ -174,7 +123,7 @@ fn replies_lost_after_execution_change_nothing() {
     let l = live(&w);
     let bot = run(&l, &w, faults);
     assert!(!l.store.events(bot, 10_000).unwrap().is_empty());
-    assert_same_trades(&trades(&l, bot), &backtest_trades(&w));
+    assert_same_trades(&fill_trades(&*l.store, bot), &backtest_trades(&w));
     assert!(l.store.unresolved(bot).unwrap().is_empty());
     assert_every_fill_once(&l, bot);
     assert_ledger_matches_venue(&l, bot);

@@ -90,3 +90,65 @@ pub fn spec(threshold: Decimal, guards: Guards) -> BotSpec {
         fee: Bps(dec!(10)),
     }
 }
+
+/// A trade as (bar open time, asset, side, quantity, price), decimals normalised.
+pub type Trade = (i64, String, ballast_core::planner::Side, String, String);
+
+/// The trades a bot's recorded fills describe (fill time is the bar's close).
+pub fn fill_trades(store: &dyn ballast_store::Store, bot: i64) -> Vec<Trade> {
+    store
+        .fills(bot)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            (
+                f.fill.time.0 - Interval::H4.millis(),
+                f.base.to_string(),
+                f.side,
+                f.fill.qty.0.normalize().to_string(),
+                f.fill.price.0.normalize().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The demo bot's trades in the backtester's exchange mode on the same candles.
+pub fn backtest_trades(w: &World) -> Vec<Trade> {
+    use ballast_backtest::backtest::{self, ExchangeOptions, Prepared, Rebalance, SimMode, Strategy, WeightSpec};
+    let prep = Prepared::new(w.data.clone(), Some(w.data.times[w.first])).unwrap();
+    let strategy = Strategy {
+        weights: WeightSpec::Equal,
+        rebalance: Rebalance::Threshold { percent: dec!(3), kind: DriftKind::Absolute },
+        fee_bps: dec!(10),
+        initial: dec!(1000),
+        mode: SimMode::Exchange(Box::new(ExchangeOptions { rules: rules(), ..ExchangeOptions::default() })),
+    };
+    backtest::run(&prep, &strategy, true)
+        .unwrap()
+        .trades
+        .iter()
+        .map(|t| {
+            (
+                t.time.0,
+                t.asset.to_string(),
+                t.side,
+                Decimal::try_from(t.quantity).unwrap().normalize().to_string(),
+                Decimal::try_from(t.price).unwrap().normalize().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The bot's ledger equals the venue's balances (one bot owns the whole account).
+pub fn assert_ledger_matches(engine: &ballast_engine::Engine, venue: &dyn ballast_exchange::Exchange, bot: i64) {
+    let ledger = engine.holdings(bot).unwrap();
+    let balances = venue.balances().unwrap();
+    for (a, b) in &balances {
+        assert_eq!(ledger.get(a).copied().unwrap_or_default().0.normalize(), b.total().0.normalize(), "{a}");
+    }
+    for (a, q) in &ledger {
+        if !q.is_zero() {
+            assert!(balances.contains_key(a), "{a} in the ledger but not at the venue");
+        }
+    }
+}
