@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use ballast_backtest::Interval;
 use ballast_binance::{Binance, BinanceConfig};
-use ballast_core::guards::Guards;
 use ballast_core::{Asset, Prices, Qty, SymbolRules, Timestamp};
 use ballast_engine::Engine;
 use ballast_exchange::paper::{PaperConfig, PaperExchange};
@@ -131,18 +130,7 @@ impl Exchange for Counting {
 
 /// Creates the demo bot (no faults), then replays with `faults` injected.
 fn run(l: &Live, w: &World, faults: FaultConfig) -> i64 {
-    let bot = l.engine.create("demo", spec(dec!(3), Guards::default()), "", dec!(1000)).unwrap();
-    l.sim.set_faults(faults);
-    for t in &w.data.times[w.first..] {
-        l.clock.set(Timestamp(t.0 + Interval::H4.millis()));
-        l.sim.exchange().match_resting().unwrap();
-        // A step may fail when the venue refuses a read; the next one carries on.
-        let _ = l.engine.step_all();
-    }
-    // Settle: reconcile whatever is left with the faults switched off.
-    l.sim.set_faults(FaultConfig::default());
-    l.engine.reconcile(bot).unwrap();
-    bot
+    replay_demo(&l.engine, &l.clock, &l.sim, w, faults)
 }
 
 fn assert_ledger_matches_venue(l: &Live, bot: i64) {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballast_backtest::Interval;
-use ballast_core::guards::Guards;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Qty, Timestamp};
 use ballast_engine::Engine;
@@ -61,19 +60,7 @@ fn live(w: &World) -> Live {
 
 /// Creates the demo bot (no faults), then replays with `faults` injected.
 fn run(l: &Live, w: &World, faults: FaultConfig) -> i64 {
-    let bot = l.engine.create("demo", spec(dec!(3), Guards::default()), "", dec!(1000)).unwrap();
-    l.sim.set_faults(faults);
-    for t in &w.data.times[w.first..] {
-        l.clock.set(Timestamp(t.0 + Interval::H4.millis()));
-        l.sim.exchange().match_resting().unwrap();
-        // A step may fail when the venue answers 5xx or 429 to a read; the next one
-        // carries on (the engine records the error as an event in `step_all`).
-        let _ = l.engine.step_all();
-    }
-    // Settle: reconcile whatever is left with the faults switched off.
-    l.sim.set_faults(FaultConfig::default());
-    l.engine.reconcile(bot).unwrap();
-    bot
+    replay_demo(&l.engine, &l.clock, &l.sim, w, faults)
 }
 
 /// The Gate adapter sends a market BUY as an IOC limit at the last price plus 50 bps

@@ -152,3 +152,26 @@ pub fn assert_ledger_matches(engine: &ballast_engine::Engine, venue: &dyn ballas
         }
     }
 }
+
+/// Creates the demo bot (no faults), replays every bar of `w` through `sim` with
+/// `faults` injected, then settles: faults off and one reconciliation.
+pub fn replay_demo(
+    engine: &ballast_engine::Engine,
+    clock: &ballast_exchange::ManualClock,
+    sim: &ballast_sim::SimState,
+    w: &World,
+    faults: ballast_sim::FaultConfig,
+) -> i64 {
+    let bot = engine.create("demo", spec(dec!(3), Guards::default()), "", dec!(1000)).unwrap();
+    sim.set_faults(faults);
+    for t in &w.data.times[w.first..] {
+        clock.set(Timestamp(t.0 + Interval::H4.millis()));
+        sim.exchange().match_resting().unwrap();
+        // A step may fail when the venue answers 5xx or 429 to a read; the next one
+        // carries on (the engine records the error as an event in `step_all`).
+        let _ = engine.step_all();
+    }
+    sim.set_faults(ballast_sim::FaultConfig::default());
+    engine.reconcile(bot).unwrap();
+    bot
+}
