@@ -4,10 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod app;
-mod cmd;
-mod config;
-mod live;
+use ballast_app::cmd;
 
 /// A self-hosted automatic portfolio rebalancing bot for crypto.
 #[derive(Debug, Parser)]
