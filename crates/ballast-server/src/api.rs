@@ -117,7 +117,18 @@ pub async fn setup(State(st): State<Arc<AppState>>, Json(body): Json<SetupBody>)
         return Err(AuthError::AlreadySetUp.into());
     }
     let uri = blocking(move || Ok(st.auth.setup(&body.password)?)).await?;
-    ok(json!({ "otpauth_uri": uri }))
+    ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
+}
+
+/// The QR code of `text` as an SVG image (for authenticator apps to scan).
+pub fn qr_svg(text: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(internal)?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .dark_color(qrcode::render::svg::Color("#000000"))
+        .light_color(qrcode::render::svg::Color("#ffffff"))
+        .build())
 }
 
 /// Body of `POST /api/login`.
@@ -152,16 +163,26 @@ pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, Json(body):
 /// `POST /api/logout`.
 pub async fn logout(State(st): State<Arc<AppState>>, ext: Extensions) -> ApiResult {
     if let Some(Principal::Session(id)) = ext.get::<Principal>() {
-        st.auth.logout(id);
+        let (st2, id) = (st.clone(), id.clone());
+        blocking(move || Ok(st2.auth.logout(&id)?)).await?;
     }
     let cookie = session_cookie(&st, "", Some(0));
     Ok(([(SET_COOKIE, cookie)], Json(json!({ "ok": true }))).into_response())
 }
 
-/// `POST /api/tokens`: a new API token, shown once.
-pub async fn create_token(State(st): State<Arc<AppState>>) -> ApiResult {
-    let token = blocking(move || Ok(st.auth.create_token()?)).await?;
-    ok(json!({ "token": token }))
+/// Body of `POST /api/tokens`.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenBody {
+    /// What the token is for.
+    #[serde(default)]
+    pub label: String,
+}
+
+/// `POST /api/tokens {label?}`: a new API token, shown once.
+pub async fn create_token(State(st): State<Arc<AppState>>, body: Option<Json<TokenBody>>) -> ApiResult {
+    let label = body.map(|b| b.0.label).unwrap_or_default();
+    let (id, token) = blocking(move || Ok(st.auth.create_token(&label, st.clock.now().0)?)).await?;
+    ok(json!({ "id": id, "token": token }))
 }
 
 /// `GET /api/bots`.
@@ -295,9 +316,26 @@ pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Quer
     ok(Value::Array(out))
 }
 
+/// Runs a change of a bot under the state's bot lock, then tells the live streams.
+async fn changing<T: Send + 'static>(
+    st: &Arc<AppState>,
+    id: BotId,
+    kind: &str,
+    f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st2 = st.clone();
+    let out = blocking(move || {
+        let _g = st2.bot_lock.lock().unwrap_or_else(|e| e.into_inner());
+        f(&st2)
+    })
+    .await?;
+    st.publish("bot", json!({ "bot": id, "kind": kind }));
+    Ok(out)
+}
+
 async fn set_paused(st: Arc<AppState>, id: BotId, paused: bool) -> ApiResult {
-    blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
+    changing(&st, id, if paused { "pause" } else { "resume" }, move |st| {
+        let (_, engine) = bot_engine(st, id)?;
         Ok(engine.set_paused(id, paused)?)
     })
     .await?;
@@ -333,9 +371,9 @@ fn parse_qty(s: &str) -> Result<Qty, ApiError> {
 
 /// `POST /api/bots/{id}/invest`.
 pub async fn invest(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<InvestBody>) -> ApiResult {
-    blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
-        let quote = bot_state(&st, id)?.map(|s| s.spec.quote).ok_or_else(|| internal("bot without state"))?;
+    changing(&st, id, "invest", move |st| {
+        let (rec, engine) = bot_engine(st, id)?;
+        let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| internal("bot without state"))?;
         let mut add = BTreeMap::new();
         if let Some(u) = &body.usdt {
             add.insert(quote, parse_qty(u)?);
@@ -347,7 +385,15 @@ pub async fn invest(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json
         if add.is_empty() {
             return Err(bad("nothing to invest: give usdt and/or coins".into()));
         }
-        Ok(engine.invest(id, &add)?)
+        if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
+            return Err(bad(format!("{a}: {} is not a positive quantity", q.0)));
+        }
+        if let Some(w) = &st.workshop {
+            w.fund(&rec.venue, &add)?;
+        }
+        engine.invest(id, &add)?;
+        // Put the money to work at once, as the CLI does.
+        Ok(engine.step(id)?)
     })
     .await?;
     ok(json!({ "ok": true }))
@@ -367,8 +413,8 @@ pub async fn stop(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(b
         "to-usdt" => StopMode::ToQuote,
         m => return Err(bad(format!("mode {m:?}: expected \"return-coins\" or \"to-usdt\""))),
     };
-    let left = blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
+    let left = changing(&st, id, "stop", move |st| {
+        let (_, engine) = bot_engine(st, id)?;
         Ok(engine.stop(id, mode)?)
     })
     .await?;

@@ -1,11 +1,13 @@
 //! The single admin: an argon2id password hash and a TOTP secret kept in a small JSON
-//! file, sessions in memory, API tokens (SHA-256 only) in the same file, and a
-//! per-client limit on failed logins.
+//! file, with the sessions (SHA-256 of the cookie value, so a restart does not log
+//! anyone out and a stolen file holds no usable session), API tokens (SHA-256 only,
+//! with an id and a label so they can be listed and revoked) and the last TOTP step
+//! used (a code works once). Failed logins are limited per client.
 //!
 //! The TOTP secret is stored in plain text in the admin file for now (the file is
 //! written with mode 0600 on Unix); encrypting secrets at rest is a later issue.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -58,11 +60,35 @@ struct AdminFile {
     password_hash: String,
     /// Base32 TOTP secret (plain for now).
     totp_secret: String,
-    /// SHA-256 (hex) of every API token.
+    /// Every API token (SHA-256 of it only).
     #[serde(default)]
+    tokens: Vec<TokenRecord>,
+    /// Tokens of files written before tokens had ids: SHA-256 (hex) only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     api_tokens: Vec<String>,
+    /// Live sessions, keyed by SHA-256 (hex) of the cookie value.
+    #[serde(default)]
+    sessions: BTreeMap<String, Session>,
+    /// The last TOTP step a login used: a code of that step or earlier is refused.
+    #[serde(default)]
+    last_totp_step: u64,
 }
 
+/// An API token as stored: never the token itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// A short id to name it (e.g. in `DELETE /api/tokens/{id}`).
+    pub id: String,
+    /// What the token is for.
+    pub label: String,
+    /// When it was made (Unix ms).
+    pub created_at: i64,
+    /// SHA-256 (hex) of the token.
+    #[serde(rename = "sha256")]
+    hash: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Session {
     csrf: String,
     expires: i64,
@@ -71,8 +97,6 @@ struct Session {
 #[derive(Default)]
 struct Inner {
     admin: Option<AdminFile>,
-    /// Keyed by SHA-256 (hex) of the session id.
-    sessions: HashMap<String, Session>,
     /// Failure times per client.
     failures: HashMap<String, Vec<i64>>,
 }
@@ -185,7 +209,7 @@ impl Auth {
             .map_err(|e| AuthError::Internal(e.to_string()))?
             .to_string();
         let secret = totp::base32_encode(&random_bytes::<20>()?);
-        let admin = AdminFile { password_hash: hash, totp_secret: secret.clone(), api_tokens: Vec::new() };
+        let admin = AdminFile { password_hash: hash, totp_secret: secret.clone(), ..AdminFile::default() };
         let mut inner = self.lock();
         if inner.admin.is_some() {
             return Err(AuthError::AlreadySetUp);
@@ -211,44 +235,89 @@ impl Auth {
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
         let secret = totp::base32_decode(&admin.totp_secret).unwrap_or_default();
-        let code_ok = totp::verify(&secret, now.max(0) as u64 / 1000, code);
+        let step = totp::matching_step(&secret, now.max(0) as u64 / 1000, code);
+        let code_ok = step.is_some_and(|s| s > admin.last_totp_step);
         let mut inner = self.lock();
         if !(hash_ok && code_ok) {
             inner.failures.entry(client.to_owned()).or_default().push(now);
             return Err(AuthError::Denied);
         }
         inner.failures.remove(client);
-        inner.sessions.retain(|_, s| s.expires > now);
         let id = hex::encode(random_bytes::<32>()?);
         let csrf = hex::encode(random_bytes::<32>()?);
-        inner.sessions.insert(sha256_hex(&id), Session { csrf: csrf.clone(), expires: now + SESSION_TTL_MS });
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        if step.is_none_or(|s| s <= admin.last_totp_step) {
+            // Another login used this code in the meantime.
+            return Err(AuthError::Denied);
+        }
+        admin.last_totp_step = step.unwrap_or_default();
+        admin.sessions.retain(|_, s| s.expires > now);
+        admin.sessions.insert(sha256_hex(&id), Session { csrf: csrf.clone(), expires: now + SESSION_TTL_MS });
+        self.save(&admin)?;
+        inner.admin = Some(admin);
         Ok(NewSession { id, csrf })
     }
 
     /// The CSRF token of a live session.
     pub fn session_csrf(&self, id: &str, now: i64) -> Option<String> {
-        self.lock().sessions.get(&sha256_hex(id)).filter(|s| s.expires > now).map(|s| s.csrf.clone())
+        let inner = self.lock();
+        inner.admin.as_ref()?.sessions.get(&sha256_hex(id)).filter(|s| s.expires > now).map(|s| s.csrf.clone())
     }
 
     /// Ends a session.
-    pub fn logout(&self, id: &str) {
-        self.lock().sessions.remove(&sha256_hex(id));
+    pub fn logout(&self, id: &str) -> Result<(), AuthError> {
+        let mut inner = self.lock();
+        let Some(mut admin) = inner.admin.clone() else { return Ok(()) };
+        if admin.sessions.remove(&sha256_hex(id)).is_some() {
+            self.save(&admin)?;
+            inner.admin = Some(admin);
+        }
+        Ok(())
     }
 
-    /// Creates an API token (only its SHA-256 is kept).
-    pub fn create_token(&self) -> Result<String, AuthError> {
+    /// Creates an API token labelled `label` at `now` (ms); returns its id and the
+    /// token, which is not kept (only its SHA-256 is).
+    pub fn create_token(&self, label: &str, now: i64) -> Result<(String, String), AuthError> {
+        let label = label.trim();
+        if label.chars().count() > 64 || label.chars().any(char::is_control) {
+            return Err(AuthError::Invalid("a token label has at most 64 printable characters".into()));
+        }
         let token = format!("blt_{}", hex::encode(random_bytes::<32>()?));
+        let id = hex::encode(random_bytes::<4>()?);
         let mut inner = self.lock();
         let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
-        admin.api_tokens.push(sha256_hex(&token));
+        let label = if label.is_empty() { format!("token {}", admin.tokens.len() + 1) } else { label.to_owned() };
+        admin.tokens.push(TokenRecord { id: id.clone(), label, created_at: now, hash: sha256_hex(&token) });
         self.save(&admin)?;
         inner.admin = Some(admin);
-        Ok(token)
+        Ok((id, token))
+    }
+
+    /// The API tokens (never the tokens themselves).
+    pub fn tokens(&self) -> Vec<TokenRecord> {
+        self.lock().admin.as_ref().map(|a| a.tokens.clone()).unwrap_or_default()
+    }
+
+    /// Revokes the token `id`: it stops working at once. False when there is none.
+    pub fn revoke_token(&self, id: &str) -> Result<bool, AuthError> {
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        let before = admin.tokens.len();
+        admin.tokens.retain(|t| t.id != id);
+        if admin.tokens.len() == before {
+            return Ok(false);
+        }
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(true)
     }
 
     /// True when `token` is a known API token.
     pub fn check_token(&self, token: &str) -> bool {
         let h = sha256_hex(token);
-        self.lock().admin.as_ref().is_some_and(|a| a.api_tokens.iter().any(|t| ct_eq(t.as_bytes(), h.as_bytes())))
+        self.lock().admin.as_ref().is_some_and(|a| {
+            a.tokens.iter().any(|t| ct_eq(t.hash.as_bytes(), h.as_bytes()))
+                | a.api_tokens.iter().any(|t| ct_eq(t.as_bytes(), h.as_bytes()))
+        })
     }
 }

@@ -12,19 +12,21 @@
 
 pub mod api;
 pub mod auth;
+pub mod dash;
 pub mod metrics;
 pub mod totp;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use ballast_engine::Engine;
 use ballast_exchange::Clock;
 use ballast_store::Store;
@@ -37,6 +39,9 @@ pub const SESSION_COOKIE: &str = "ballast_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The OpenAPI document.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// The largest request body accepted (bytes).
+pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// Every route: (method, path). [`router`] is built from this list.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -56,10 +61,72 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/bots/{id}/stop"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
+    ("GET", "/"),
+    ("GET", "/app.js"),
+    ("GET", "/app.css"),
+    ("GET", "/api/session"),
+    ("GET", "/api/tokens"),
+    ("DELETE", "/api/tokens/{id}"),
+    ("GET", "/api/catalog"),
+    ("POST", "/api/preview"),
+    ("POST", "/api/bots"),
+    ("GET", "/api/bots/{id}/config"),
+    ("POST", "/api/bots/{id}/edit"),
+    ("GET", "/api/bots/{id}/export"),
+    ("GET", "/api/presets"),
+    ("POST", "/api/profiles/parse"),
+    ("POST", "/api/backtests"),
+    ("GET", "/api/backtests/{id}/report"),
+    ("GET", "/api/stream"),
 ];
 
-/// The routes that need no credentials (setup answers only before the admin exists).
-pub const PUBLIC: &[(&str, &str)] = &[("GET", "/api/health"), ("POST", "/api/setup"), ("POST", "/api/login")];
+/// The routes that need no credentials: health, the login (and the first-run setup,
+/// which answers only before the admin exists), and the page shell that shows the login
+/// form (static files holding no data: every datum comes from the API behind the login).
+pub const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/api/health"),
+    ("POST", "/api/setup"),
+    ("POST", "/api/login"),
+    ("GET", "/"),
+    ("GET", "/app.js"),
+    ("GET", "/app.css"),
+];
+
+/// What the server needs from the composition root to turn configurations into bots
+/// and backtests: the binary implements it (it owns the configuration format, the
+/// bundled market data and the paper world). Bodies and answers are JSON as documented
+/// in the crate's README; an error carries its HTTP status.
+pub trait Workshop: Send + Sync {
+    /// What can be traded: quote, max assets, venues, methods, assets with prices.
+    fn catalog(&self) -> Result<serde_json::Value, ApiError>;
+    /// The summary of a configuration before launch.
+    fn preview(&self, config: &serde_json::Value) -> Result<serde_json::Value, ApiError>;
+    /// Creates a bot from `{config}` or `{profile, amount, name?}`; returns its id.
+    fn create(&self, body: &serde_json::Value) -> Result<ballast_store::BotId, ApiError>;
+    /// A bot's configuration: `{config, toml}`.
+    fn config(&self, bot: ballast_store::BotId) -> Result<serde_json::Value, ApiError>;
+    /// Changes a running bot's configuration.
+    fn edit(&self, bot: ballast_store::BotId, config: &serde_json::Value) -> Result<(), ApiError>;
+    /// A bot's profile: `{profile, toml}`.
+    fn export(&self, bot: ballast_store::BotId) -> Result<serde_json::Value, ApiError>;
+    /// The shipped presets.
+    fn presets(&self) -> Result<serde_json::Value, ApiError>;
+    /// A profile (line, TOML or preset name) invested with `amount`, as `{config}`.
+    fn parse_profile(&self, profile: &str, amount: &str) -> Result<serde_json::Value, ApiError>;
+    /// Runs a backtest: its summary and its self-contained HTML report.
+    fn backtest(&self, body: &serde_json::Value) -> Result<(serde_json::Value, String), ApiError>;
+    /// Before an investment in a bot of `venue`: the paper venue is a simulation, so
+    /// the money arrives in its account first. Live venues: nothing (the coins must be
+    /// in the account).
+    fn fund(
+        &self,
+        venue: &str,
+        add: &BTreeMap<ballast_core::Asset, ballast_core::Qty>,
+    ) -> Result<(), ApiError> {
+        let _ = (venue, add);
+        Ok(())
+    }
+}
 
 /// What every handler sees.
 pub struct AppState {
@@ -71,6 +138,53 @@ pub struct AppState {
     pub auth: Auth,
     /// The clock (sessions, TOTP, rate limits).
     pub clock: Arc<dyn Clock>,
+    /// Configurations, presets and backtests (absent: those routes answer 503).
+    pub workshop: Option<Arc<dyn Workshop>>,
+    /// Live updates for `GET /api/stream` (JSON lines `{"event": .., "data": ..}`).
+    pub updates: tokio::sync::broadcast::Sender<dash::Update>,
+    /// Serialises every change of bots (API verbs and the stepping loop), so two
+    /// changes of one bot never interleave.
+    pub bot_lock: Arc<Mutex<()>>,
+    /// Backtest reports of this process, newest last (a few are kept).
+    pub backtests: Mutex<Vec<(u64, String)>>,
+    /// The id of the next backtest.
+    pub next_backtest: AtomicU64,
+    /// Request counts and latencies for `/metrics`.
+    pub http: metrics::HttpStats,
+}
+
+impl AppState {
+    /// A state without a workshop.
+    pub fn new(
+        store: Arc<dyn Store>,
+        engines: BTreeMap<String, Arc<Engine>>,
+        auth: Auth,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            engines,
+            auth,
+            clock,
+            workshop: None,
+            updates: tokio::sync::broadcast::channel(256).0,
+            bot_lock: Arc::new(Mutex::new(())),
+            backtests: Mutex::new(Vec::new()),
+            next_backtest: AtomicU64::new(1),
+            http: metrics::HttpStats::default(),
+        }
+    }
+
+    /// Adds the workshop.
+    pub fn with_workshop(mut self, w: Arc<dyn Workshop>) -> Self {
+        self.workshop = Some(w);
+        self
+    }
+
+    /// Tells the live streams something changed (`event`: `bot` or `tick`).
+    pub fn publish(&self, event: &str, data: serde_json::Value) {
+        let _ = self.updates.send(dash::Update { event: event.into(), data });
+    }
 }
 
 /// A JSON error: `{"error": message}` with a status.
@@ -117,6 +231,23 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/bots/{id}/stop") => post(api::stop),
         ("GET", "/api/openapi.json") => get(api::openapi),
         ("GET", "/metrics") => get(metrics::metrics),
+        ("GET", "/") => get(dash::index),
+        ("GET", "/app.js") => get(dash::app_js),
+        ("GET", "/app.css") => get(dash::app_css),
+        ("GET", "/api/session") => get(dash::session),
+        ("GET", "/api/tokens") => get(dash::tokens),
+        ("DELETE", "/api/tokens/{id}") => delete(dash::revoke_token),
+        ("GET", "/api/catalog") => get(dash::catalog),
+        ("POST", "/api/preview") => post(dash::preview),
+        ("POST", "/api/bots") => post(dash::create),
+        ("GET", "/api/bots/{id}/config") => get(dash::config),
+        ("POST", "/api/bots/{id}/edit") => post(dash::edit),
+        ("GET", "/api/bots/{id}/export") => get(dash::export),
+        ("GET", "/api/presets") => get(dash::presets),
+        ("POST", "/api/profiles/parse") => post(dash::parse_profile),
+        ("POST", "/api/backtests") => post(dash::backtest),
+        ("GET", "/api/backtests/{id}/report") => get(dash::backtest_report),
+        ("GET", "/api/stream") => get(dash::stream),
         _ => panic!("no handler for {method} {path}"),
     }
 }
@@ -147,7 +278,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         closed = closed.route(p, h);
     }
     let closed = closed.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
-    open.merge(closed).with_state(state)
+    open.merge(closed)
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::observe))
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.

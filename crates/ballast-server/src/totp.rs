@@ -41,6 +41,17 @@ pub fn verify(secret: &[u8], unix_secs: u64, code: &str) -> bool {
     crate::auth::ct_eq(now.as_bytes(), code.as_bytes()) | crate::auth::ct_eq(prev.as_bytes(), code.as_bytes())
 }
 
+/// The step (`unix_secs / 30`) whose code `code` is, among the current and the
+/// previous step; `None` when it is neither.
+pub fn matching_step(secret: &[u8], unix_secs: u64, code: &str) -> Option<u64> {
+    if !verify(secret, unix_secs, code) {
+        return None;
+    }
+    let step = unix_secs / STEP_SECS;
+    let now = code_at(secret, unix_secs);
+    if crate::auth::ct_eq(now.as_bytes(), code.as_bytes()) { Some(step) } else { step.checked_sub(1) }
+}
+
 /// Base32 without padding.
 pub fn base32_encode(data: &[u8]) -> String {
     let mut out = String::new();

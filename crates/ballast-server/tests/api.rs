@@ -66,7 +66,7 @@ fn rig_with(secure: bool) -> Rig {
     let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1).with_secure_cookies(secure);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);
-    let state = Arc::new(AppState { store, engines, auth, clock: clock.clone() as Arc<dyn Clock> });
+    let state = Arc::new(AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>));
     Rig { app: router(state), clock, bot, secure, _dir: dir }
 }
 
@@ -210,11 +210,100 @@ async fn full_flow() {
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
     assert!(gone.body["error"].is_string());
 
-    // A code of the previous step still works; one two steps old does not.
+    // A code works once: the step used by the first login is refused afterwards,
+    // also as "the previous step"; the next step's code works.
+    let used = (r.clock.now().0 / 1000) as u64 - 60;
+    let _ = used;
+    r.clock.set(Timestamp(r.clock.now().0 + 30_000));
     let now = (r.clock.now().0 / 1000) as u64;
-    let prev = totp::code_at(&secret, now - 30);
+    let first_login_step = totp::code_at(&secret, 1_700_000_000);
+    let replay =
+        send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": first_login_step }))).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "a used code is refused");
+    let fresh = totp::code_at(&secret, now);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": fresh }))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let again = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": fresh }))).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "the same code twice is refused");
+}
+
+#[tokio::test]
+async fn previous_step_code_is_accepted_once() {
+    let r = rig();
+    let s = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD }))).await;
+    assert!(s.body["qr_svg"].as_str().unwrap().starts_with("<?xml"), "{}", s.text);
+    assert!(s.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let secret = secret_of(s.body["otpauth_uri"].as_str().unwrap());
+    let prev = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 - 30);
     let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": prev }))).await;
-    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
+
+#[tokio::test]
+async fn pages_session_tokens_metrics_and_stream() {
+    let r = rig();
+    // The page shell is public, holds no data and forbids framing and foreign scripts.
+    for (p, ct) in [("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+        let page = send(&r.app, "GET", p, &[], None).await;
+        assert_eq!(page.status, StatusCode::OK, "{p}");
+        assert!(page.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with(ct), "{p}");
+        let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{p}: {csp}");
+        for remote in ["src=\"http", "href=\"http", "url(http", "fetch(\"http", "import(\"http", "@import"] {
+            assert!(!page.text.contains(remote), "{p} loads nothing from elsewhere ({remote})");
+        }
+    }
+    let (_, cookie, csrf) = login(&r).await;
+    let ck = [("cookie", cookie.as_str())];
+    let with = [ck[0], ("x-csrf-token", csrf.as_str())];
+
+    // A reloaded page gets its CSRF token back.
+    let sess = send(&r.app, "GET", "/api/session", &ck, None).await;
+    assert_eq!(sess.status, StatusCode::OK);
+    assert_eq!(sess.body["csrf_token"], csrf.as_str());
+
+    // Tokens: create with a label, list (never the token), revoke, and it stops working.
+    let t = send(&r.app, "POST", "/api/tokens", &with, Some(json!({ "label": "grafana" }))).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    let (id, token) = (t.body["id"].as_str().unwrap().to_owned(), t.body["token"].as_str().unwrap().to_owned());
+    let list = send(&r.app, "GET", "/api/tokens", &ck, None).await;
+    assert_eq!(list.body[0]["label"], "grafana");
+    assert_eq!(list.body[0]["id"], id.as_str());
+    assert!(!list.text.contains(&token));
+    let bearer = format!("Bearer {token}");
+    let b = [("authorization", bearer.as_str())];
+    assert_eq!(send(&r.app, "GET", "/api/bots", &b, None).await.status, StatusCode::OK);
+    let no_csrf = send(&r.app, "DELETE", &format!("/api/tokens/{id}"), &ck, None).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    let revoked = send(&r.app, "DELETE", &format!("/api/tokens/{id}"), &with, None).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    assert_eq!(send(&r.app, "GET", "/api/bots", &b, None).await.status, StatusCode::UNAUTHORIZED);
+    let twice = send(&r.app, "DELETE", &format!("/api/tokens/{id}"), &with, None).await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND);
+
+    // Without a workshop the configuration routes say so.
+    let cat = send(&r.app, "GET", "/api/catalog", &ck, None).await;
+    assert_eq!(cat.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // The live stream receives the change made through the API.
+    let req = Request::builder().uri("/api/stream").header("cookie", cookie.as_str()).body(Body::empty()).unwrap();
+    let resp = r.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
+    let mut body = resp.into_body();
+    let path = format!("/api/bots/{}/pause", r.bot);
+    assert_eq!(send(&r.app, "POST", &path, &with, None).await.status, StatusCode::OK);
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(30), body.frame()).await.unwrap().unwrap().unwrap();
+    let chunk = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(chunk.contains("event: bot"), "{chunk}");
+    assert!(chunk.contains(&format!("\"bot\":{}", r.bot)) && chunk.contains("\"kind\":\"pause\""), "{chunk}");
+
+    // Metrics carry request counts and latency by route pattern, and error counts.
+    let m = send(&r.app, "GET", "/metrics", &ck, None).await;
+    assert!(m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"2xx\"} 1"), "{}", m.text);
+    assert!(m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"4xx\"} 1"));
+    assert!(m.text.contains("ballast_http_request_duration_seconds_count{method=\"POST\",route=\"/api/login\"} 1"));
+    assert!(m.text.contains(&format!("ballast_bot_errors_total{{bot=\"{}\",name=\"demo\",kind=\"error\"}} 0", r.bot)));
 }
 
 #[tokio::test]
@@ -292,14 +381,26 @@ async fn secure_flag_short_password_and_persistence() {
     let path = dir.path().join("admin.json");
     let auth = Auth::open(&path).unwrap().with_hash_cost(1024, 1);
     assert!(!auth.is_set_up());
-    auth.setup(PASSWORD).unwrap();
-    let token = auth.create_token().unwrap();
+    let uri = auth.setup(PASSWORD).unwrap();
+    let (id, token) = auth.create_token("ci", 1).unwrap();
+    let now = 1_700_000_000_000;
+    let code = totp::code_at(&secret_of(&uri), (now / 1000) as u64);
+    let session = auth.login("local", PASSWORD, &code, now).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&token), "only a hash of the token is stored");
+    assert!(!text.contains(&session.id), "only a hash of the session id is stored");
     assert!(!text.contains(PASSWORD));
+    // A restart keeps the admin, the tokens and the sessions.
     let again = Auth::open(&path).unwrap();
     assert!(again.is_set_up());
     assert!(again.check_token(&token));
     assert!(!again.check_token("blt_other"));
+    assert_eq!(again.session_csrf(&session.id, now + 1000), Some(session.csrf.clone()));
+    assert_eq!(again.session_csrf(&session.id, now + ballast_server::auth::SESSION_TTL_MS + 1), None);
+    assert!(again.login("local", PASSWORD, &code, now).is_err(), "the code was used before the restart");
     assert!(again.setup(PASSWORD).is_err());
+    assert!(again.revoke_token(&id).unwrap());
+    assert!(!Auth::open(&path).unwrap().check_token(&token));
+    again.logout(&session.id).unwrap();
+    assert_eq!(Auth::open(&path).unwrap().session_csrf(&session.id, now + 1000), None);
 }
