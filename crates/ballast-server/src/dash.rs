@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{Extensions, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -238,7 +240,10 @@ pub async fn backtest_report(State(st): State<Arc<AppState>>, Path(id): Path<u64
     Ok((
         [
             (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"),
+            (
+                CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
+            ),
             (X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         html,
@@ -248,7 +253,9 @@ pub async fn backtest_report(State(st): State<Arc<AppState>>, Path(id): Path<u64
 
 /// `GET /api/stream`: server-sent events (`bot`, `tick`), with a keep-alive comment
 /// every 15 s. A client too slow to keep up gets a `lagged` event and should reload.
-pub async fn stream(State(st): State<Arc<AppState>>) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    State(st): State<Arc<AppState>>,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let rx = st.updates.subscribe();
     let s = futures_util::stream::unfold(rx, |mut rx| async move {
         use tokio::sync::broadcast::error::RecvError;

@@ -118,11 +118,7 @@ pub trait Workshop: Send + Sync {
     /// Before an investment in a bot of `venue`: the paper venue is a simulation, so
     /// the money arrives in its account first. Live venues: nothing (the coins must be
     /// in the account).
-    fn fund(
-        &self,
-        venue: &str,
-        add: &BTreeMap<ballast_core::Asset, ballast_core::Qty>,
-    ) -> Result<(), ApiError> {
+    fn fund(&self, venue: &str, add: &BTreeMap<ballast_core::Asset, ballast_core::Qty>) -> Result<(), ApiError> {
         let _ = (venue, add);
         Ok(())
     }

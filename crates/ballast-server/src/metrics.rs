@@ -16,6 +16,11 @@ use crate::{ApiError, AppState};
 /// The upper bounds (seconds) of the request latency histogram's buckets.
 pub const LATENCY_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Requests by (method, route, status class).
+type Counts = BTreeMap<(String, String, String), u64>;
+/// Latency histograms by (method, route).
+type Latencies = BTreeMap<(String, String), Histogram>;
+
 #[derive(Clone, Debug, Default)]
 struct Histogram {
     buckets: Vec<u64>,
@@ -28,7 +33,7 @@ struct Histogram {
 /// label set stays bounded.
 #[derive(Debug, Default)]
 pub struct HttpStats {
-    inner: Mutex<(BTreeMap<(String, String, String), u64>, BTreeMap<(String, String), Histogram>)>,
+    inner: Mutex<(Counts, Latencies)>,
 }
 
 impl HttpStats {
@@ -55,7 +60,8 @@ impl HttpStats {
         s.push_str("# HELP ballast_http_requests_total HTTP requests by route and status class.\n");
         s.push_str("# TYPE ballast_http_requests_total counter\n");
         for ((m, r, c), n) in &g.0 {
-            let _ = writeln!(s, "ballast_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{c}\"}} {n}", escape(r));
+            let _ =
+                writeln!(s, "ballast_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{c}\"}} {n}", escape(r));
         }
         s.push_str("# HELP ballast_http_request_duration_seconds HTTP request latency by route.\n");
         s.push_str("# TYPE ballast_http_request_duration_seconds histogram\n");

@@ -300,7 +300,11 @@ async fn pages_session_tokens_metrics_and_stream() {
 
     // Metrics carry request counts and latency by route pattern, and error counts.
     let m = send(&r.app, "GET", "/metrics", &ck, None).await;
-    assert!(m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"2xx\"} 1"), "{}", m.text);
+    assert!(
+        m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"2xx\"} 1"),
+        "{}",
+        m.text
+    );
     assert!(m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"4xx\"} 1"));
     assert!(m.text.contains("ballast_http_request_duration_seconds_count{method=\"POST\",route=\"/api/login\"} 1"));
     assert!(m.text.contains(&format!("ballast_bot_errors_total{{bot=\"{}\",name=\"demo\",kind=\"error\"}} 0", r.bot)));

@@ -172,6 +172,11 @@ impl App {
         Ok(())
     }
 
+    /// The coins of the bundle (what the paper venue can trade).
+    pub fn assets(&self) -> Vec<Asset> {
+        self.history.keys().cloned().collect()
+    }
+
     /// The paper clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

@@ -6,3 +6,4 @@ pub mod app;
 pub mod cmd;
 pub mod config;
 pub mod live;
+pub mod web;

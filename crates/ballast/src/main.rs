@@ -22,7 +22,7 @@ enum Command {
     Bot(cmd::bot::BotArgs),
     /// Run every active bot until SIGINT/SIGTERM (paper: replay the candles).
     Run(cmd::bot::RunArgs),
-    /// Serve the HTTP API over the bots, behind a login with two-factor codes.
+    /// Serve the web dashboard and the HTTP API, behind a login with two-factor codes.
     Serve(cmd::serve::ServeArgs),
     /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
     Sim(cmd::sim::SimArgs),

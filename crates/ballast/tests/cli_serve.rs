@@ -65,3 +65,222 @@ fn a_public_bind_without_tls_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without TLS"));
 }
+
+/// A logged-in client of a running server.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Client {
+    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value, String) {
+        let url = format!("{}{path}", self.base);
+        let mut res = match (method, body) {
+            ("GET", _) => self.agent.get(&url).header("Cookie", &self.cookie).call(),
+            ("DELETE", _) => {
+                self.agent.delete(&url).header("Cookie", &self.cookie).header("X-CSRF-Token", &self.csrf).call()
+            }
+            (_, b) => self
+                .agent
+                .post(&url)
+                .header("Cookie", &self.cookie)
+                .header("X-CSRF-Token", &self.csrf)
+                .header("Content-Type", "application/json")
+                .send(b.unwrap_or(serde_json::json!({})).to_string()),
+        }
+        .unwrap();
+        let status = res.status().as_u16();
+        let text = res.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text)
+    }
+}
+
+fn start(dir: &std::path::Path, extra: &[&str]) -> (Server, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = Server(
+        Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+            .current_dir(root())
+            .args(["serve", "--port", &port.to_string(), "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "ballast serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, port)
+}
+
+fn log_in(port: u16) -> Client {
+    use ballast_server::totp;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let base = format!("http://127.0.0.1:{port}");
+    let secret = {
+        let mut r = agent
+            .post(&format!("{base}/api/setup"))
+            .header("Content-Type", "application/json")
+            .send(r#"{"password":"a long enough password"}"#)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        let uri = v["otpauth_uri"].as_str().unwrap();
+        uri.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_owned()
+    };
+    let key = totp::base32_decode(&secret).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let code = totp::code_at(&key, now);
+    let mut r = agent
+        .post(&format!("{base}/api/login"))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({ "password": "a long enough password", "code": code }).to_string())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    Client { agent, base, cookie, csrf: v["csrf_token"].as_str().unwrap().to_owned() }
+}
+
+/// The dashboard's workshop through the real binary: catalog, preview (with the CLI's
+/// messages), create from a configuration and from a profile, the replay moving the
+/// bot, invest, edit, export, presets, a backtest with its report, the live stream,
+/// stop, and a restart that keeps the session.
+#[test]
+fn workshop_lifecycle_through_the_real_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, port) = start(tmp.path(), &["--replay-every", "200ms"]);
+    let c = log_in(port);
+
+    let (s, cat, _) = c.call("GET", "/api/catalog", None);
+    assert_eq!(s, 200);
+    assert_eq!(cat["max_assets"], 12);
+    assert!(cat["assets"].as_array().unwrap().iter().any(|a| a["asset"] == "BTC" && a["price"].is_string()));
+
+    let cfg = serde_json::json!({
+        "name": "web", "amount": "1000", "assets": ["BTC", "ETH", "SOL"],
+        "weights": { "method": "inverse-vol" },
+        "rebalance": { "mode": "threshold", "threshold": "3", "threshold_kind": "absolute" },
+        "guards": { "stop_loss": 40 },
+    });
+    let mut wrong = cfg.clone();
+    wrong["rebalance"]["threshold"] = serde_json::json!(99);
+    let (s, v, text) = c.call("POST", "/api/preview", Some(serde_json::json!({ "config": wrong })));
+    assert_eq!(s, 400, "{text}");
+    assert!(v["error"].as_str().unwrap().contains("rebalance.threshold"), "{text}");
+    let (s, p, text) = c.call("POST", "/api/preview", Some(serde_json::json!({ "config": cfg })));
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(p["enough"], true);
+    let weights: f64 =
+        p["targets"].as_object().unwrap().values().map(|w| w.as_str().unwrap().parse::<f64>().unwrap()).sum();
+    assert!((weights - 1.0).abs() < 1e-5, "{text}");
+    assert_eq!(p["orders"].as_array().unwrap().len(), 3, "{text}");
+    let mut tiny = cfg.clone();
+    tiny["amount"] = serde_json::json!("3");
+    let (_, p, _) = c.call("POST", "/api/preview", Some(serde_json::json!({ "config": tiny })));
+    assert_eq!(p["enough"], false);
+    let (s, _, text) = c.call("POST", "/api/bots", Some(serde_json::json!({ "config": tiny })));
+    assert_eq!(s, 409, "{text}");
+    assert!(text.contains("too little"), "{text}");
+
+    let (s, v, text) = c.call("POST", "/api/bots", Some(serde_json::json!({ "config": cfg })));
+    assert_eq!(s, 201, "{text}");
+    let id = v["id"].as_i64().unwrap();
+
+    // The live stream sees the replay's ticks.
+    let stream_url = format!("{}/api/stream", c.base);
+    let cookie = c.cookie.clone();
+    let stream = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let res = agent.get(&stream_url).header("Cookie", &cookie).call().unwrap();
+        let mut reader = std::io::BufReader::new(res.into_body().into_reader());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if std::io::BufRead::read_line(&mut reader, &mut line).unwrap() == 0 {
+                return None;
+            }
+            if line.starts_with("event: tick") {
+                return Some(line.clone());
+            }
+        }
+    });
+    assert!(stream.join().unwrap().is_some(), "a tick arrives on the stream");
+
+    // The replay moves the bot.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, snaps, _) = c.call("GET", &format!("/api/bots/{id}/snapshots"), None);
+        if snaps.as_array().unwrap().len() >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replay did not step the bot");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (s, _, text) = c.call("POST", &format!("/api/bots/{id}/invest"), Some(serde_json::json!({ "usdt": "250" })));
+    assert_eq!(s, 200, "{text}");
+    let (_, view, _) = c.call("GET", &format!("/api/bots/{id}"), None);
+    assert_eq!(view["pnl"]["net_invested"], "1250", "{view}");
+
+    let mut edited = cfg.clone();
+    edited["assets"] = serde_json::json!(["BTC", "ETH"]);
+    edited["weights"] = serde_json::json!({ "method": "custom", "custom": { "BTC": "70", "ETH": "30" } });
+    let (s, _, text) = c.call("POST", &format!("/api/bots/{id}/edit"), Some(serde_json::json!({ "config": edited })));
+    assert_eq!(s, 200, "{text}");
+    let (_, conf, _) = c.call("GET", &format!("/api/bots/{id}/config"), None);
+    assert_eq!(conf["config"]["assets"], serde_json::json!(["BTC", "ETH"]));
+    assert_eq!(conf["config"]["amount"], "1000", "the amount is not edited");
+
+    let (_, exp, _) = c.call("GET", &format!("/api/bots/{id}/export"), None);
+    let line = exp["profile"].as_str().unwrap().to_owned();
+    assert!(line.starts_with("ballast-profile:1:") && !exp["toml"].as_str().unwrap().contains("amount"));
+    let (s, v, text) =
+        c.call("POST", "/api/bots", Some(serde_json::json!({ "profile": line, "amount": "600", "name": "copy" })));
+    assert_eq!(s, 201, "{text}");
+    let copy = v["id"].as_i64().unwrap();
+    let (_, conf, _) = c.call("GET", &format!("/api/bots/{copy}/config"), None);
+    assert_eq!(conf["config"]["name"], "copy");
+    assert_eq!(conf["config"]["weights"]["custom"]["BTC"], "70");
+    let (s, _, text) =
+        c.call("POST", "/api/profiles/parse", Some(serde_json::json!({ "profile": "/etc/passwd", "amount": "1" })));
+    assert_eq!(s, 400, "a path is not read: {text}");
+
+    let (_, presets, _) = c.call("GET", "/api/presets", None);
+    assert!(presets.as_array().unwrap().len() >= 5);
+    let (s, bt, text) = c.call(
+        "POST",
+        "/api/backtests",
+        Some(serde_json::json!({ "preset": "majors-threshold", "amount": "1000", "start": "2023-01-01", "end": "2024-12-31" })),
+    );
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(bt["summary"]["start"], "2023-01-01");
+    assert!(bt["summary"]["final_value"].as_f64().unwrap() > 0.0);
+    let url = bt["report_url"].as_str().unwrap().to_owned();
+    let (s, _, html) = c.call("GET", &url, None);
+    assert_eq!(s, 200);
+    assert!(html.contains("<svg") && !html.contains("<script src"), "a self-contained report");
+
+    let (s, _, text) = c.call("POST", &format!("/api/bots/{id}/stop"), Some(serde_json::json!({ "mode": "to-usdt" })));
+    assert_eq!(s, 200, "{text}");
+    let (_, view, _) = c.call("GET", &format!("/api/bots/{id}"), None);
+    assert_eq!(view["status"], "stopped");
+
+    let (_, _, metrics) = c.call("GET", "/metrics", None);
+    assert!(
+        metrics.contains("ballast_http_request_duration_seconds_count{method=\"POST\",route=\"/api/bots\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ballast_bots{status=\"stopped\"} 1"), "{metrics}");
+    // A restart keeps the session (stored as a hash in admin.json).
+    drop(server);
+    let (_server, port) = start(tmp.path(), &[]);
+    let again = Client { base: format!("http://127.0.0.1:{port}"), ..c };
+    let (s, bots, _) = again.call("GET", "/api/bots", None);
+    assert_eq!(s, 200, "the session survives a restart");
+    assert_eq!(bots.as_array().unwrap().len(), 2);
+}

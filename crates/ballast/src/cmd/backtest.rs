@@ -522,6 +522,11 @@ fn write_trades(path: &Path, o: &Outcome) -> Result<()> {
 }
 
 fn write_report(path: &Path, o: &Outcome, config: &[(String, String)], notes: &[String]) -> Result<()> {
+    std::fs::write(path, report_html(o, config, notes)).with_context(|| format!("--report {}: cannot write", path.display()))
+}
+
+/// The self-contained HTML report of a backtest.
+pub fn report_html(o: &Outcome, config: &[(String, String)], notes: &[String]) -> String {
     let assets: Vec<String> = o.assets.iter().map(|a| a.to_string()).collect();
     let times: Vec<i64> = o.times.iter().map(|t| t.0).collect();
     let mut all_notes: Vec<String> = notes.to_vec();
@@ -532,7 +537,7 @@ fn write_report(path: &Path, o: &Outcome, config: &[(String, String)], notes: &[
     for (k, n) in by_reason {
         all_notes.push(format!("skipped {n} time(s): {k}"));
     }
-    let html = ballast_backtest::report::render(&ballast_backtest::report::ReportInput {
+    ballast_backtest::report::render(&ballast_backtest::report::ReportInput {
         title: "ballast backtest",
         assets: &assets,
         times: &times,
@@ -545,8 +550,7 @@ fn write_report(path: &Path, o: &Outcome, config: &[(String, String)], notes: &[
         config,
         notes: &all_notes,
         quote: "USDT",
-    });
-    std::fs::write(path, html).with_context(|| format!("--report {}: cannot write", path.display()))
+    })
 }
 
 fn kind_of(r: &ballast_core::planner::SkipReason) -> String {

@@ -169,7 +169,7 @@ fn money(d: Decimal) -> String {
     format!("{:.2}", d)
 }
 
-fn describe_trigger(t: &Trigger) -> String {
+pub fn describe_trigger(t: &Trigger) -> String {
     match t {
         Trigger::Threshold { threshold, cooldown } => format!(
             "when an asset drifts more than {}{}",
@@ -314,13 +314,7 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     if !yes && !confirm("Create this bot?")? {
         bail!("not created");
     }
-    // The paper account is a simulation: fund it with what the bot needs.
-    use ballast_exchange::Exchange as _;
-    let free = app.paper.balances().map_err(|e| anyhow!("{e}"))?.get(&cfg.quote).map(|b| b.free).unwrap_or_default();
-    let committed: Decimal = Decimal::ZERO.max(committed_quote(app, &cfg.quote)?);
-    if free.0 - committed < cfg.amount {
-        let need = cfg.amount - (free.0 - committed);
-        app.paper.deposit(&cfg.quote, Qty(need)).map_err(|e| anyhow!("{e}"))?;
+    if let Some(need) = fund_paper(app, &cfg.quote, cfg.amount)? {
         println!("Paper account funded with {} {}", need.normalize(), cfg.quote);
     }
     let id = app.engine.create(&cfg.name, spec, config_toml, cfg.amount).map_err(|e| anyhow!("{e}"))?;
@@ -329,8 +323,22 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     Ok(id)
 }
 
+/// The paper account is a simulation: funds it so that `amount` of `quote` is free
+/// beyond what the bots already hold. Returns the deposit, if one was needed.
+pub fn fund_paper(app: &App, quote: &Asset, amount: Decimal) -> Result<Option<Decimal>> {
+    use ballast_exchange::Exchange as _;
+    let free = app.paper.balances().map_err(|e| anyhow!("{e}"))?.get(quote).map(|b| b.free).unwrap_or_default();
+    let committed: Decimal = Decimal::ZERO.max(committed_quote(app, quote)?);
+    if free.0 - committed >= amount {
+        return Ok(None);
+    }
+    let need = amount - (free.0 - committed);
+    app.paper.deposit(quote, Qty(need)).map_err(|e| anyhow!("{e}"))?;
+    Ok(Some(need))
+}
+
 /// The spec of a bot on a live venue: weights that need no history (equal, custom).
-fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
+pub fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
     use ballast_core::weighting::{self, Method};
     let weights = match cfg.weights.method {
         Method::Equal => weighting::equal(&cfg.assets)?,
@@ -388,7 +396,8 @@ fn committed_quote(app: &App, quote: &Asset) -> Result<Decimal> {
     Ok(total)
 }
 
-fn outcome_text(o: &StepOutcome) -> String {
+/// A step's outcome in words.
+pub fn outcome_text(o: &StepOutcome) -> String {
     match o {
         StepOutcome::Inactive => "inactive".into(),
         StepOutcome::Held => "nothing to trade".into(),

@@ -37,10 +37,20 @@ pub struct DemoArgs {
     /// End the replay at this day (YYYY-MM-DD) instead of 2025-12-31.
     #[arg(long)]
     pub until: Option<String>,
+    /// Then serve the dashboard over the demo, the paper replay carrying on live
+    /// (without --until the fast replay stops 30 days before the data ends; the rest
+    /// plays at one bar per --replay-every, default 1s).
+    #[arg(long)]
+    pub serve: bool,
+    #[command(flatten)]
+    pub serve_opts: super::serve::ServeOpts,
 }
 
 /// Runs `ballast demo`.
 pub fn run(args: &DemoArgs) -> Result<()> {
+    if args.serve {
+        super::serve::check_bind(&args.serve_opts)?;
+    }
     let dir: PathBuf = data_dir(args.dir.data_dir.as_deref());
     if dir.join("ballast.sqlite").exists() {
         if !dir.join(MARKER).exists() {
@@ -78,6 +88,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let id = create(&app, &cfg, DEMO_CONFIG, true)?;
     let until = match &args.until {
         Some(d) => ballast_backtest::parse_end_date(d).map_err(|e| anyhow!("--until: {e}"))?,
+        None if args.serve => {
+            let last = app.remaining_bars().last().copied().unwrap_or(app.now());
+            ballast_core::Timestamp(last.0 - 30 * 86_400_000)
+        }
         None => ballast_core::Timestamp(i64::MAX),
     };
     let bars: Vec<_> = app.remaining_bars().into_iter().filter(|t| *t <= until).collect();
@@ -117,5 +131,11 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     println!();
     println!("The bot's state is in {}:", dir.display());
     println!("  ballast bot status {id}      ballast bot history {id}      ballast bot list");
+    if args.serve {
+        let mut opts = args.serve_opts.clone();
+        opts.replay_every.get_or_insert(std::time::Duration::from_secs(1));
+        println!();
+        return super::serve::serve_app(app, &opts);
+    }
     Ok(())
 }

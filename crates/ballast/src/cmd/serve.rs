@@ -1,28 +1,32 @@
-//! `ballast serve`: the HTTP API (behind a login with two-factor codes) over the bots
-//! in the data directory.
+//! `ballast serve`: the dashboard and the HTTP API (behind a login with two-factor
+//! codes) over the bots in the data directory. With `--replay-every`, the server also
+//! drives the paper replay (one bar per interval), so paper bots move live.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ballast_engine::Engine;
+use ballast_engine::engine::StepOutcome;
 use ballast_exchange::{Clock, SystemClock};
 use ballast_server::{AppState, Auth, router};
+use serde_json::json;
 
-use super::bot::DirArgs;
-use crate::app::{App, data_dir};
+use super::bot::{DirArgs, outcome_text};
+use crate::app::{App, data_dir, fmt_time};
+use crate::web::Desk;
 
-/// Arguments of `ballast serve`.
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub dir: DirArgs,
+/// The serving options (shared with `ballast demo --serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeOpts {
     /// Address to bind. Anything but a loopback address is refused without TLS
     /// (put a TLS proxy in front) unless --insecure-bind is given.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Port.
+    /// Port (0: any free port; the address is printed).
     #[arg(long, default_value = "8080")]
     pub port: u16,
     /// Serve on a non-loopback address without TLS (only behind a TLS proxy).
@@ -31,45 +35,157 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Drive the paper replay: advance one bar and step the paper bots this often
+    /// (e.g. 300ms, 2s, 1m). Do not run `ballast run` on the same data directory then.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub replay_every: Option<Duration>,
+}
+
+/// Arguments of `ballast serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    #[command(flatten)]
+    pub opts: ServeOpts,
+}
+
+/// A duration such as `300ms`, `2s`, `1m` or `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("{s:?}: expected a whole number and a unit (ms, s, m, h)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
+    };
+    if d < Duration::from_millis(50) {
+        return Err(format!("{s:?}: at least 50ms"));
+    }
+    Ok(d)
 }
 
 /// Runs `ballast serve` until interrupted.
 pub fn run(args: &ServeArgs) -> Result<()> {
-    if !args.bind.is_loopback() && !args.insecure_bind {
+    check_bind(&args.opts)?;
+    let dir = data_dir(args.dir.data_dir.as_deref());
+    serve_app(App::open(&dir)?, &args.opts)
+}
+
+pub fn check_bind(opts: &ServeOpts) -> Result<()> {
+    if !opts.bind.is_loopback() && !opts.insecure_bind {
         bail!(
             "--bind {}: refusing to serve logins without TLS beyond this machine; bind 127.0.0.1 behind a TLS proxy, or add --insecure-bind if a TLS proxy already fronts this address",
-            args.bind
+            opts.bind
         );
     }
-    let dir = data_dir(args.dir.data_dir.as_deref());
-    let app = App::open(&dir)?;
+    Ok(())
+}
+
+/// Serves the dashboard over an opened paper world until SIGINT/SIGTERM.
+pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
+    check_bind(opts)?;
+    let dir = app.dir.clone();
     let store = app.engine.store().clone();
+    let paper = Arc::new(Engine::new(store.clone(), app.paper.clone(), app.clock.clone()));
     let mut engines = BTreeMap::new();
-    engines.insert("paper".to_string(), Arc::new(Engine::new(store.clone(), app.paper.clone(), app.clock.clone())));
-    // Bots on live venues are served when the venue's key is in the environment.
+    engines.insert("paper".to_string(), paper);
+    // Bots on live venues are served when the venue's key is available.
+    let mut live = BTreeMap::new();
     for b in store.bots()? {
-        if b.venue != "paper" && !engines.contains_key(&b.venue) {
+        if b.venue != "paper" && !live.contains_key(&b.venue) {
             let base =
                 b.config_toml.parse::<toml::Table>().ok().and_then(|t| t.get("base_url")?.as_str().map(str::to_string));
             match crate::live::engine(&dir, &b.venue, base.as_deref()) {
                 Ok(e) => {
-                    engines.insert(b.venue.clone(), Arc::new(e));
+                    live.insert(b.venue.clone(), Arc::new(e));
                 }
-                Err(e) => eprintln!("warning: bots on {} are not served: {e}", b.venue),
+                Err(e) => eprintln!("warning: bots on {} are not served: {e:#}", b.venue),
             }
         }
     }
+    engines.extend(live.clone());
     let auth =
-        Auth::open(&dir.join("admin.json")).map_err(|e| anyhow!("{e}"))?.with_secure_cookies(args.secure_cookies);
-    let state = Arc::new(AppState { store, engines, auth, clock: Arc::new(SystemClock) as Arc<dyn Clock> });
-    let addr = SocketAddr::new(args.bind, args.port);
+        Auth::open(&dir.join("admin.json")).map_err(|e| anyhow!("{e}"))?.with_secure_cookies(opts.secure_cookies);
+    let app = Arc::new(Mutex::new(app));
+    let desk = Arc::new(Desk::new(app.clone(), live));
+    let state =
+        Arc::new(AppState::new(store, engines, auth, Arc::new(SystemClock) as Arc<dyn Clock>).with_workshop(desk));
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    let addr = SocketAddr::new(opts.bind, opts.port);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
+    let replay = opts.replay_every.map(|every| {
+        let (state, app, stop) = (state.clone(), app.clone(), stop.clone());
+        std::thread::spawn(move || drive_replay(&state, &app, every, &stop))
+    });
+    let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("binding {addr}: {e}"))?;
-        println!("ballast serve: the API on http://{addr}/api (OpenAPI at /api/openapi.json)");
-        println!("  first run: POST /api/setup {{\"password\": ...}} returns the otpauth URI for your authenticator");
-        axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        let local = listener.local_addr().context("local address")?;
+        println!("ballast serve: the dashboard on http://{local}/ (API under /api, OpenAPI at /api/openapi.json)");
+        if !state.auth.is_set_up() {
+            println!("  first run: open the dashboard to set the admin password and enrol your authenticator");
+        }
+        if let Some(e) = opts.replay_every {
+            println!("  paper replay: one bar every {e:?}");
+        }
+        let flag = stop.clone();
+        let shutdown = async move {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        axum::serve(listener, router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| anyhow!("serving {addr}: {e}"))
-    })
+    });
+    stop.store(true, Ordering::Relaxed);
+    if let Some(h) = replay {
+        let _ = h.join();
+    }
+    println!("ballast serve: stopped");
+    served
+}
+
+/// Advances the paper replay one bar per `every` and steps the paper bots, under the
+/// state's bot lock; tells the live streams.
+fn drive_replay(state: &AppState, app: &Mutex<App>, every: Duration, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(every);
+        let _g = state.bot_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut app = app.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(t) = app.remaining_bars().first().copied() else {
+            println!("paper replay: the bundled candles end at {}; the replay stops here", fmt_time(app.now()));
+            return;
+        };
+        if let Err(e) = app.advance_to(t) {
+            eprintln!("paper replay: {e:#}");
+            return;
+        }
+        if let Err(e) = app.paper.match_resting() {
+            eprintln!("paper replay: resting orders: {e}");
+        }
+        match app.engine.step_all() {
+            Ok(results) => {
+                for (bot, r) in results {
+                    let (kind, message) = match &r {
+                        Ok(StepOutcome::Held) | Ok(StepOutcome::Inactive) => continue,
+                        Ok(StepOutcome::Rebalanced { .. }) => ("rebalance", outcome_text(r.as_ref().expect("ok"))),
+                        Ok(o @ StepOutcome::Stopped(_)) => ("stop", outcome_text(o)),
+                        Err(e) => ("error", e.clone()),
+                    };
+                    state.publish("bot", json!({ "bot": bot, "kind": kind, "message": message, "time": t.0 }));
+                }
+            }
+            Err(e) => eprintln!("paper replay: {e}"),
+        }
+        state.publish("tick", json!({ "time": t.0 }));
+    }
 }
