@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod metrics;
+pub mod notify;
 pub mod totp;
 
 use std::collections::BTreeMap;
