@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ballast_store::{BotId, Event, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,8 @@ pub const DEFAULT_TELEGRAM_BASE_URL: &str = "https://api.telegram.org";
 pub const ATTEMPTS: usize = 3;
 /// The time limit of one request.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a target that failed is left alone before it is tried again.
+pub const HOLD_OFF: Duration = Duration::from_secs(30);
 /// How many events are read from the store at a time.
 const PAGE: usize = 200;
 /// What stands for a secret in messages and `Debug` output.
@@ -426,6 +428,10 @@ pub struct Notifier {
     agent: ureq::Agent,
     names: HashMap<BotId, String>,
     backoff: Vec<Duration>,
+    /// A target that failed is left alone until then (so a dead receiver costs the
+    /// bots one round of attempts per `hold_off`, not one per round).
+    held: BTreeMap<&'static str, Instant>,
+    hold_off: Duration,
     failures: u64,
 }
 
@@ -466,6 +472,8 @@ impl Notifier {
             agent: ureq::Agent::new_with_config(agent_config),
             names: HashMap::new(),
             backoff: vec![Duration::from_millis(250), Duration::from_secs(1)],
+            held: BTreeMap::new(),
+            hold_off: HOLD_OFF,
             failures: 0,
         }))
     }
@@ -485,6 +493,12 @@ impl Notifier {
     /// How many deliveries failed (after every attempt) since the notifier was opened.
     pub fn failures(&self) -> u64 {
         self.failures
+    }
+
+    /// Sets how long a target that failed is left alone before the next pump tries it
+    /// again ([`HOLD_OFF`] by default).
+    pub fn set_hold_off(&mut self, hold_off: Duration) {
+        self.hold_off = hold_off;
     }
 
     /// Sets the waits between attempts (their number plus one is the number of
@@ -518,17 +532,26 @@ impl Notifier {
     /// passed over). Returns the number of messages delivered (one event to two
     /// targets counts two). A target with no position yet starts at the newest event
     /// (nothing is sent to it this time). A target that fails after every attempt
-    /// keeps its position at the event that failed; the others carry on, and the
-    /// first failure is returned once every target had its turn.
+    /// keeps its position at the event that failed and is left alone for the hold-off
+    /// ([`HOLD_OFF`], see [`Notifier::set_hold_off`]); the others carry on, and the
+    /// first failure is returned once every target had its turn. At worst a pump
+    /// takes [`ATTEMPTS`] × [`TIMEOUT`] plus the backoff per failing target.
     pub fn pump(&mut self, store: &dyn Store) -> Result<usize, NotifyError> {
         let mut delivered = 0;
         let mut first_error = None;
         for target in self.targets() {
+            if self.held.get(target.key()).is_some_and(|until| Instant::now() < *until) {
+                continue;
+            }
             match self.pump_target(store, target) {
-                Ok(n) => delivered += n,
+                Ok(n) => {
+                    self.held.remove(target.key());
+                    delivered += n;
+                }
                 Err(e) => {
                     if matches!(e, NotifyError::Delivery { .. }) {
                         self.failures += 1;
+                        self.held.insert(target.key(), Instant::now() + self.hold_off);
                     }
                     first_error.get_or_insert(e);
                 }
@@ -538,6 +561,22 @@ impl Notifier {
             Some(e) => Err(e),
             None => Ok(delivered),
         }
+    }
+
+    /// Gives every configured target that has no position yet the newest event as its
+    /// position, and sends nothing (what `ballast notify set` does, so that the events
+    /// recorded between the configuration and the next run are sent). Returns the
+    /// targets started.
+    pub fn start_new_targets(&mut self, store: &dyn Store) -> Result<Vec<String>, NotifyError> {
+        let mut started = Vec::new();
+        for target in self.targets() {
+            if !self.cursor.contains_key(target.key()) {
+                let newest = newest_event_id(store)?;
+                self.save_cursor(target.key(), newest)?;
+                started.push(target.key().to_string());
+            }
+        }
+        Ok(started)
     }
 
     fn pump_target(&mut self, store: &dyn Store, target: Target) -> Result<usize, NotifyError> {

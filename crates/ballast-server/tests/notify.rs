@@ -120,6 +120,7 @@ fn configure(dir: &Path, text: &str) -> Notifier {
     std::fs::write(dir.join("notify.toml"), text).unwrap();
     let mut n = Notifier::open(dir).unwrap().expect("configured");
     n.set_backoff(vec![Duration::from_millis(10), Duration::from_millis(20)]);
+    n.set_hold_off(Duration::ZERO);
     n
 }
 
@@ -386,6 +387,13 @@ fn an_unreachable_receiver_is_an_error_not_a_panic() {
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
     assert_eq!(n.failures(), 1);
     assert_eq!(n.cursor()["webhook"], 0, "the event stays to send");
+    // Held off: the next pumps do not try the dead target again (the bots' rounds
+    // are not slowed by it) until the hold-off has passed.
+    n.set_hold_off(Duration::from_secs(3600));
+    assert!(n.pump(&store).is_err());
+    assert_eq!(n.failures(), 2);
+    assert_eq!(n.pump(&store).unwrap(), 0);
+    assert_eq!(n.failures(), 2, "not tried while held off");
 }
 
 #[test]
