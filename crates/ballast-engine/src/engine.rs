@@ -277,8 +277,31 @@ impl Engine {
     }
 
     /// Asks the venue about every order of the bot that is not final and records what
-    /// it says. Returns how many orders were resolved.
+    /// it says. Returns how many orders were resolved. A venue that refuses the API key
+    /// pauses the bot (see [`Engine::step`]).
     pub fn reconcile(&self, id: BotId) -> Result<usize, EngineError> {
+        self.pause_on_refused_key(id, self.reconcile_orders(id))
+    }
+
+    /// When `result` says the venue refused the API key ([`ExchangeError::Auth`]: revoked,
+    /// IP not allowed, permission removed) and the bot is active, records a
+    /// `key_revoked` event and pauses the bot with the reason; resuming is the user's
+    /// call. Returns `result` unchanged.
+    fn pause_on_refused_key<T>(&self, id: BotId, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        let Err(EngineError::Exchange(ExchangeError::Auth(why))) = &result else { return result };
+        if self.store.bot(id)?.is_some_and(|b| b.status == BotStatus::Active) {
+            let now = self.clock.now();
+            let reason = format!(
+                "the venue refused the API key: {why} (revoked, IP not allowed or a permission removed?); \
+                 fix the key, then resume the bot"
+            );
+            self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+            self.event(id, now, "key_revoked", &reason, json!({"venue": self.venue.name(), "error": why}))?;
+        }
+        result
+    }
+
+    fn reconcile_orders(&self, id: BotId) -> Result<usize, EngineError> {
         let mut resolved = 0;
         for o in self.store.unresolved(id)? {
             let i = &o.intent;
@@ -323,8 +346,14 @@ impl Engine {
         Ok(())
     }
 
-    /// One step of one bot at the clock's now.
+    /// One step of one bot at the clock's now. When the venue refuses the API key
+    /// ([`ExchangeError::Auth`]) the step fails, the bot is paused with the reason and a
+    /// `key_revoked` event is recorded.
     pub fn step(&self, id: BotId) -> Result<StepOutcome, EngineError> {
+        self.pause_on_refused_key(id, self.step_once(id))
+    }
+
+    fn step_once(&self, id: BotId) -> Result<StepOutcome, EngineError> {
         let (rec, mut state) = self.load(id)?;
         if rec.status != BotStatus::Active {
             return Ok(StepOutcome::Inactive);
@@ -522,8 +551,15 @@ impl Engine {
                 )?;
                 Ok(false)
             }
+            Err(e @ ExchangeError::Auth(_)) => {
+                // The key is refused: nothing was done at the venue, and no other order
+                // can be sent. The step fails (and the bot is paused); the legs not
+                // tried yet stay pending and are resolved by query after a resume.
+                self.store.update_order(&intent.client_id, OrderState::NotSent, None, Qty::ZERO, now)?;
+                Err(e.into())
+            }
             Err(e) => {
-                // Unavailable, rate limited, auth: nothing was done at the venue.
+                // Unavailable, rate limited: nothing was done at the venue.
                 self.store.update_order(&intent.client_id, OrderState::NotSent, None, Qty::ZERO, now)?;
                 self.event(
                     id,
@@ -767,11 +803,15 @@ impl Engine {
             if b.status != BotStatus::Active || b.venue != self.venue.name() {
                 continue;
             }
-            let r = self.step(b.id).map_err(|e| e.to_string());
-            if let Err(e) = &r {
-                let _ = self.event(b.id, self.clock.now(), "error", e, json!({}));
+            let r = self.step(b.id);
+            // A refused key has its own event (`key_revoked`).
+            match &r {
+                Err(EngineError::Exchange(ExchangeError::Auth(_))) | Ok(_) => {}
+                Err(e) => {
+                    let _ = self.event(b.id, self.clock.now(), "error", &e.to_string(), json!({}));
+                }
             }
-            out.push((b.id, r));
+            out.push((b.id, r.map_err(|e| e.to_string())));
         }
         Ok(out)
     }

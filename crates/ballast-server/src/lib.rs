@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod dash;
 pub mod metrics;
+pub mod notify;
 pub mod totp;
 
 use std::collections::BTreeMap;

@@ -1,1 +1,2190 @@
-// placeholder
+// ballast dashboard: a single page over the JSON API. Vanilla JavaScript, no build step.
+// Decimals arrive as JSON strings and times as Unix milliseconds.
+'use strict';
+(() => {
+  const S = {
+    csrf: null,
+    catalog: null,
+    catalogError: null,
+    presets: null,
+    view: null,
+    wiz: null,
+    es: null,
+    poll: null,
+    esRetry: null,
+  };
+
+  // ---------------------------------------------------------------- DOM helpers
+  const SVGNS = 'http://www.w3.org/2000/svg';
+  const PROPS = new Set(['value', 'checked', 'disabled', 'selected', 'indeterminate']);
+
+  function setAttrs(el, attrs, svg) {
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v == null || v === false) continue;
+      if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+      else if (!svg && PROPS.has(k)) el[k] = v;
+      else if (k === 'text') el.textContent = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  function append(el, kids) {
+    for (const k of kids.flat(Infinity)) {
+      if (k == null || k === false) continue;
+      el.append(k instanceof Node ? k : String(k));
+    }
+  }
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    setAttrs(el, attrs, false);
+    append(el, kids);
+    return el;
+  }
+  function s(tag, attrs, ...kids) {
+    const el = document.createElementNS(SVGNS, tag);
+    setAttrs(el, attrs, true);
+    append(el, kids);
+    return el;
+  }
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  function mount(...nodes) {
+    const app = $('#app');
+    app.replaceChildren(...nodes);
+    window.scrollTo(0, 0);
+  }
+  function debounce(fn, ms) {
+    let t = null;
+    const d = (...a) => {
+      clearTimeout(t);
+      t = setTimeout(() => fn(...a), ms);
+    };
+    d.cancel = () => clearTimeout(t);
+    return d;
+  }
+  function toast(msg, err) {
+    const t = h('div', { class: 'toast' + (err ? ' err' : ''), 'data-test': 'toast' }, msg);
+    const box = $('#toasts');
+    box.append(t);
+    while (box.childElementCount > 3) box.firstElementChild.remove();
+    setTimeout(() => t.remove(), err ? 8000 : 2500);
+  }
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast('Copied to the clipboard');
+    } catch {
+      const ta = h('textarea', { style: 'position:fixed;left:-9999px' });
+      ta.value = text;
+      document.body.append(ta);
+      ta.select();
+      const ok = document.execCommand && document.execCommand('copy');
+      ta.remove();
+      toast(ok ? 'Copied to the clipboard' : 'Copy failed: select the text and copy it by hand', !ok);
+    }
+  }
+
+  // ---------------------------------------------------------------- formatting
+  const num = (x) => (x == null || x === '' ? NaN : Number(x));
+  function fmt(x, dp = 2) {
+    const n = num(x);
+    if (!isFinite(n)) return '–';
+    return n.toLocaleString('en-US', { minimumFractionDigits: dp, maximumFractionDigits: dp });
+  }
+  function fmtPrice(x) {
+    const n = num(x);
+    if (!isFinite(n)) return '–';
+    const a = Math.abs(n);
+    return fmt(n, a >= 1000 ? 2 : a >= 1 ? 4 : a >= 0.01 ? 6 : 8);
+  }
+  function fmtQty(x) {
+    const n = num(x);
+    if (!isFinite(n)) return '–';
+    return n.toLocaleString('en-US', { maximumFractionDigits: 8 });
+  }
+  function fmtPct(x, dp = 2) {
+    let n = num(x);
+    if (!isFinite(n)) return '–';
+    n = Number(n.toFixed(dp));
+    if (n === 0) n = 0; // no "-0.00%"
+    return (n > 0 ? '+' : '') + fmt(n, dp) + '%';
+  }
+  const fmtW = (x) => (isFinite(num(x)) ? fmt(num(x) * 100, 2) + '%' : '–');
+  const signCls = (x) => (Math.abs(num(x)) < 0.005 ? '' : num(x) > 0 ? 'pos' : num(x) < 0 ? 'neg' : '');
+  const pad2 = (n) => String(n).padStart(2, '0');
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function fmtTime(ms) {
+    if (ms == null || !isFinite(Number(ms))) return '–';
+    const d = new Date(Number(ms));
+    return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  }
+
+  // ---------------------------------------------------------------- API
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+  async function api(method, path, body) {
+    const opt = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+    if (body !== undefined) {
+      opt.headers['Content-Type'] = 'application/json';
+      opt.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && S.csrf) opt.headers['X-CSRF-Token'] = S.csrf;
+    let r;
+    try {
+      r = await fetch(path, opt);
+    } catch (e) {
+      throw new ApiError(0, `network error: ${e.message}`);
+    }
+    const text = await r.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!r.ok) {
+      const msg =
+        data && typeof data.error === 'string'
+          ? data.error
+          : `${r.status} ${r.statusText}${text && data == null ? ': ' + text.slice(0, 200) : ''}`;
+      if (r.status === 401 && S.csrf && path !== '/api/login') sessionLost();
+      throw new ApiError(r.status, msg);
+    }
+    return data;
+  }
+  async function catalog() {
+    if (S.catalog) return S.catalog;
+    try {
+      S.catalog = await api('GET', '/api/catalog');
+      S.catalogError = null;
+    } catch (e) {
+      S.catalogError = e.message;
+      return null;
+    }
+    return S.catalog;
+  }
+  const quote = () => (S.catalog && S.catalog.quote) || 'USDT';
+  const maxAssets = () => (S.catalog && S.catalog.max_assets) || 12;
+  function catAsset(a) {
+    return S.catalog ? (S.catalog.assets || []).find((x) => x.asset === a) : null;
+  }
+
+  // ---------------------------------------------------------------- live updates
+  let refreshTimer = null;
+  function scheduleRefresh(delay = 700) {
+    // A throttle, not a debounce: ticks may come faster than the delay forever.
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      const v = S.view;
+      if (v && v.refresh) v.refresh().catch(() => {});
+    }, delay);
+  }
+  function setLive(mode) {
+    const el = $('#live');
+    el.className = 'live ' + mode;
+    $('#live-text').textContent = mode === 'on' ? 'live' : mode === 'poll' ? 'polling' : 'offline';
+    el.dataset.mode = mode;
+  }
+  function startPoll() {
+    if (S.poll) return;
+    S.poll = setInterval(() => scheduleRefresh(0), 10000);
+  }
+  function stopPoll() {
+    clearInterval(S.poll);
+    S.poll = null;
+  }
+  function startStream() {
+    stopStream();
+    if (!window.EventSource) {
+      setLive('poll');
+      startPoll();
+      return;
+    }
+    const es = new EventSource('/api/stream');
+    S.es = es;
+    es.addEventListener('open', () => {
+      setLive('on');
+      stopPoll();
+    });
+    es.addEventListener('bot', () => scheduleRefresh());
+    es.addEventListener('tick', () => scheduleRefresh());
+    es.addEventListener('lagged', () => scheduleRefresh(0));
+    es.addEventListener('error', () => {
+      setLive('poll');
+      startPoll();
+      if (es.readyState === EventSource.CLOSED && S.csrf && !S.esRetry) {
+        S.esRetry = setTimeout(() => {
+          S.esRetry = null;
+          if (S.csrf) startStream();
+        }, 30000);
+      }
+    });
+  }
+  function stopStream() {
+    if (S.es) S.es.close();
+    S.es = null;
+    clearTimeout(S.esRetry);
+    S.esRetry = null;
+    stopPoll();
+    setLive('off');
+  }
+
+  // ---------------------------------------------------------------- boot, auth
+  async function boot() {
+    window.addEventListener('hashchange', route);
+    window.addEventListener(
+      'resize',
+      debounce(() => S.view && S.view.redraw && S.view.redraw(), 200),
+    );
+    let health;
+    try {
+      health = await api('GET', '/api/health');
+    } catch (e) {
+      mount(h('div', { class: 'auth' }, h('div', { class: 'error' }, `The server does not answer: ${e.message}`)));
+      return;
+    }
+    if (!health.setup_done) return showSetup();
+    try {
+      const sess = await api('GET', '/api/session');
+      S.csrf = sess.csrf_token;
+    } catch (e) {
+      return showLogin();
+    }
+    loggedIn();
+  }
+  function hideChrome() {
+    $('#topbar').hidden = true;
+    disposeView();
+  }
+  function sessionLost() {
+    S.csrf = null;
+    stopStream();
+    showLogin('Your session has ended: log in again.');
+  }
+  function loggedIn() {
+    $('#topbar').hidden = false;
+    startStream();
+    if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/bots';
+    route();
+  }
+
+  function showSetup() {
+    hideChrome();
+    const err = h('div', { class: 'error', 'data-test': 'setup-error' });
+    const p1 = h('input', { type: 'password', id: 'setup-password', 'data-test': 'setup-password', autocomplete: 'new-password' });
+    const p2 = h('input', { type: 'password', id: 'setup-password2', 'data-test': 'setup-password2', autocomplete: 'new-password' });
+    const btn = h('button', { class: 'primary', type: 'submit', 'data-test': 'setup-submit' }, 'Create the admin');
+    const form = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          if (p1.value.length < 8) return void (err.textContent = 'The password needs at least 8 characters.');
+          if (p1.value !== p2.value) return void (err.textContent = 'The two passwords differ.');
+          btn.disabled = true;
+          try {
+            showEnrol(await api('POST', '/api/setup', { password: p1.value }));
+          } catch (e2) {
+            err.textContent = e2.message;
+          } finally {
+            btn.disabled = false;
+          }
+        },
+      },
+      h('div', { class: 'field' }, h('label', { for: 'setup-password' }, 'Password (at least 8 characters)'), p1),
+      h('div', { class: 'field' }, h('label', { for: 'setup-password2' }, 'Password again'), p2),
+      err,
+      h('div', { class: 'actions end' }, btn),
+    );
+    mount(
+      h(
+        'div',
+        { class: 'auth', 'data-test': 'setup' },
+        h(
+          'div',
+          { class: 'panel' },
+          h('h1', {}, 'Welcome to ballast'),
+          h('p', {}, 'First run: create the admin password. Then add the two-factor code to your authenticator app.'),
+          form,
+        ),
+      ),
+    );
+    p1.focus();
+  }
+
+  function svgFromText(text) {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    const root = doc.documentElement;
+    if (!root || root.nodeName.toLowerCase() !== 'svg') return null;
+    root.querySelectorAll('script, foreignObject').forEach((n) => n.remove());
+    root.querySelectorAll('*').forEach((n) => {
+      for (const a of [...n.attributes]) if (/^on/i.test(a.name)) n.removeAttribute(a.name);
+    });
+    return document.importNode(root, true);
+  }
+
+  function showEnrol(r) {
+    const uri = r.otpauth_uri || '';
+    let secret = '';
+    try {
+      secret = new URL(uri).searchParams.get('secret') || '';
+    } catch {
+      secret = '';
+    }
+    const qr = h('div', { class: 'qr', 'data-test': 'qr' });
+    const svg = r.qr_svg ? svgFromText(r.qr_svg) : null;
+    if (svg) qr.append(svg);
+    else qr.replaceChildren(h('span', { class: 'muted' }, 'No QR code: enter the key below by hand.'));
+    mount(
+      h(
+        'div',
+        { class: 'auth', 'data-test': 'enrol' },
+        h(
+          'div',
+          { class: 'panel' },
+          h('h1', {}, 'Two-factor code'),
+          h('p', {}, 'Scan this code with your authenticator app (or enter the key), then log in with a 6-digit code.'),
+          qr,
+          h('label', {}, 'otpauth URI'),
+          h('div', { class: 'uri', 'data-test': 'otpauth-uri', id: 'otpauth-uri' }, uri),
+          secret ? h('p', { class: 'hint' }, 'Key: ', h('code', { 'data-test': 'totp-secret' }, secret)) : null,
+          h(
+            'div',
+            { class: 'actions end' },
+            h('button', { onclick: () => copyText(uri) }, 'Copy URI'),
+            h('button', { class: 'primary', 'data-test': 'to-login', onclick: () => showLogin() }, 'Continue to login'),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function showLogin(msg) {
+    hideChrome();
+    const err = h('div', { class: 'error', 'data-test': 'login-error' }, msg || '');
+    const pw = h('input', { type: 'password', id: 'login-password', 'data-test': 'login-password', autocomplete: 'current-password' });
+    const code = h('input', {
+      type: 'text',
+      id: 'login-code',
+      'data-test': 'login-code',
+      class: 'code-input',
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      maxlength: 6,
+      placeholder: '000000',
+    });
+    const btn = h('button', { class: 'primary', type: 'submit', 'data-test': 'login-submit' }, 'Log in');
+    const form = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          if (!/^\d{6}$/.test(code.value.trim())) return void (err.textContent = 'The code has 6 digits.');
+          btn.disabled = true;
+          try {
+            const r = await api('POST', '/api/login', { password: pw.value, code: code.value.trim() });
+            S.csrf = r.csrf_token;
+            loggedIn();
+          } catch (e2) {
+            err.textContent = e2.message;
+          } finally {
+            btn.disabled = false;
+          }
+        },
+      },
+      h('div', { class: 'field' }, h('label', { for: 'login-password' }, 'Password'), pw),
+      h('div', { class: 'field' }, h('label', { for: 'login-code' }, 'Code from your authenticator'), code),
+      err,
+      h('div', { class: 'actions end' }, btn),
+    );
+    mount(
+      h(
+        'div',
+        { class: 'auth', 'data-test': 'login' },
+        h('div', { class: 'panel' }, h('h1', {}, 'Log in'), h('p', {}, 'ballast dashboard'), form),
+      ),
+    );
+    pw.focus();
+  }
+
+  async function logout() {
+    try {
+      await api('POST', '/api/logout');
+    } catch {
+      /* the session is gone either way */
+    }
+    S.csrf = null;
+    stopStream();
+    showLogin();
+  }
+
+  // ---------------------------------------------------------------- routing
+  function disposeView() {
+    if (S.view && S.view.dispose) S.view.dispose();
+    S.view = null;
+  }
+  function route() {
+    if (!S.csrf) return;
+    disposeView();
+    const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
+    const [a, b] = parts;
+    const section = !a || a === 'bots' ? 'bots' : a;
+    document.querySelectorAll('#nav a').forEach((n) => n.classList.toggle('active', n.dataset.nav === section));
+    if (section === 'bots' && b) S.view = viewBot(Number(b));
+    else if (section === 'new') S.view = viewWizard();
+    else if (section === 'backtest') S.view = viewBacktest();
+    else if (section === 'settings') S.view = viewSettings();
+    else S.view = viewBots();
+  }
+
+  // ---------------------------------------------------------------- modal
+  function modal(title, body, buttons, testId) {
+    const back = h('div', { class: 'modal-back', 'data-test': testId || 'modal' });
+    const close = () => back.remove();
+    back.addEventListener('click', (e) => {
+      if (e.target === back) close();
+    });
+    back.append(h('div', { class: 'modal', role: 'dialog' }, h('h2', {}, title), body, h('div', { class: 'actions end' }, buttons)));
+    document.body.append(back);
+    return { close, el: back };
+  }
+
+  // ---------------------------------------------------------------- charts (SVG)
+  const PALETTE = ['#f0b90b', '#3d8bfd', '#0ecb81', '#e84393', '#a66cff', '#00c2d1', '#ff7a45', '#9ccc65', '#f06292', '#5c7cfa', '#ffd43b', '#20c997'];
+  const QUOTE_COLOR = '#5e6673';
+  function colorOf(asset, assets, q) {
+    if (asset === q) return QUOTE_COLOR;
+    const i = assets.indexOf(asset);
+    return PALETTE[(i < 0 ? assets.length : i) % PALETTE.length];
+  }
+
+  function niceTicks(min, max, count = 5) {
+    if (!(max > min)) {
+      const d = Math.abs(min) * 0.02 || 1;
+      min -= d;
+      max += d;
+    }
+    const step0 = (max - min) / count;
+    const mag = Math.pow(10, Math.floor(Math.log10(step0)));
+    const n = step0 / mag;
+    const step = (n < 1.5 ? 1 : n < 3 ? 2 : n < 7 ? 5 : 10) * mag;
+    const lo = Math.floor(min / step) * step;
+    const hi = Math.ceil(max / step) * step;
+    const ticks = [];
+    for (let v = lo; v <= hi + step / 2; v += step) ticks.push(Number(v.toPrecision(12)));
+    return { lo, hi, ticks };
+  }
+  const MIN = 60e3;
+  const HOUR = 3600e3;
+  const DAY = 86400e3;
+  const TSTEPS = [MIN, 5 * MIN, 15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 182 * DAY, 365 * DAY];
+  function timeTicks(t0, t1, count) {
+    const span = Math.max(1, t1 - t0);
+    const step = TSTEPS.find((st) => span / st <= count) || 365 * DAY;
+    const tz = new Date(t0).getTimezoneOffset() * MIN;
+    const ticks = [];
+    for (let t = Math.ceil((t0 + tz) / step) * step - tz; t <= t1; t += step) ticks.push(t);
+    const label = (t) => {
+      const d = new Date(t);
+      if (step >= DAY) return span > 300 * DAY ? `${MONTHS[d.getMonth()]} ${d.getFullYear()}` : `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+      if (d.getHours() === 0 && d.getMinutes() === 0) return `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+      return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    };
+    return { ticks, label };
+  }
+  function chartSize(el, height) {
+    const w = Math.round(el.clientWidth || el.parentElement?.clientWidth || 800);
+    return { W: Math.max(300, w), H: height };
+  }
+  function nearestIndex(times, t) {
+    let lo = 0;
+    let hi = times.length - 1;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid] < t) lo = mid;
+      else hi = mid;
+    }
+    return Math.abs(times[lo] - t) <= Math.abs(times[hi] - t) ? lo : hi;
+  }
+  function attachHover(el, svg, W, m, H, times, xOf, onIndex) {
+    const tip = h('div', { class: 'tip', hidden: true });
+    const cross = s('line', { y1: m.t, y2: H - m.b, stroke: '#848e9c', 'stroke-dasharray': '3,3', visibility: 'hidden' });
+    const dots = s('g', { visibility: 'hidden' });
+    svg.append(cross, dots);
+    const overlay = s('rect', { x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b, fill: 'transparent' });
+    svg.append(overlay);
+    el.append(tip);
+    // The readout survives redraws (live updates redraw the chart under the mouse).
+    const show = (px) => {
+      const rect = svg.getBoundingClientRect();
+      const t = times[0] + ((px - m.l) / (W - m.l - m.r)) * (times[times.length - 1] - times[0] || 1);
+      const i = nearestIndex(times, t);
+      const x = xOf(times[i]);
+      cross.setAttribute('x1', x);
+      cross.setAttribute('x2', x);
+      cross.setAttribute('visibility', 'visible');
+      dots.replaceChildren();
+      dots.setAttribute('visibility', 'visible');
+      const { rows, points } = onIndex(i);
+      for (const p of points) dots.append(s('circle', { cx: x, cy: p.y, r: 3.5, fill: p.color, stroke: '#0b0e11', 'stroke-width': 1.5 }));
+      tip.replaceChildren(h('div', { class: 't' }, fmtTime(times[i])), ...rows);
+      tip.hidden = false;
+      const sx = (x * rect.width) / W;
+      const tw = tip.offsetWidth;
+      tip.style.left = (sx + 14 + tw > rect.width ? sx - 14 - tw : sx + 14) + 'px';
+      tip.style.top = '8px';
+    };
+    overlay.addEventListener('mousemove', (e) => {
+      const rect = svg.getBoundingClientRect();
+      el._hoverPx = ((e.clientX - rect.left) * W) / rect.width;
+      show(el._hoverPx);
+    });
+    if (el._hoverPx != null) show(el._hoverPx);
+    overlay.addEventListener('mouseleave', () => {
+      el._hoverPx = null;
+      tip.hidden = true;
+      cross.setAttribute('visibility', 'hidden');
+      dots.setAttribute('visibility', 'hidden');
+    });
+  }
+  function emptyChart(el, W, H, text) {
+    el.replaceChildren(
+      s(
+        'svg',
+        { viewBox: `0 0 ${W} ${H}`, 'data-empty': 'true' },
+        s('rect', { x: 0.5, y: 0.5, width: W - 1, height: H - 1, fill: 'none', stroke: '#2b3139', 'stroke-dasharray': '4,4', rx: 6 }),
+        s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty' }, text),
+      ),
+    );
+  }
+
+  // Line chart of series [{name, label, color, dash, area, points: [[t, v]]}] sharing times.
+  function lineChart(el, { series, yFmt, height = 260, testId }) {
+    const { W, H } = chartSize(el, height);
+    const m = { l: 72, r: 16, t: 12, b: 26 };
+    const pts = series.flatMap((x) => x.points);
+    if (!pts.length) return emptyChart(el, W, H, 'No data yet: the chart fills as the bot runs.');
+    const times = series[0].points.map((p) => p[0]);
+    let t0 = Math.min(...pts.map((p) => p[0]));
+    let t1 = Math.max(...pts.map((p) => p[0]));
+    if (t1 === t0) {
+      t0 -= HOUR / 2;
+      t1 += HOUR / 2;
+    }
+    const vs = pts.map((p) => p[1]);
+    const yt = niceTicks(Math.min(...vs), Math.max(...vs), 5);
+    const xOf = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
+    const yOf = (v) => m.t + (1 - (v - yt.lo) / (yt.hi - yt.lo)) * (H - m.t - m.b);
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length });
+    const grid = s('g', { class: 'grid' });
+    const axis = s('g', { class: 'axis' });
+    for (const v of yt.ticks) {
+      const y = yOf(v);
+      grid.append(s('line', { x1: m.l, x2: W - m.r, y1: y, y2: y }));
+      axis.append(s('text', { x: m.l - 8, y: y + 4, 'text-anchor': 'end' }, yFmt(v)));
+    }
+    const tt = timeTicks(t0, t1, Math.max(2, Math.floor((W - m.l - m.r) / 110)));
+    for (const t of tt.ticks) {
+      const x = xOf(t);
+      grid.append(s('line', { x1: x, x2: x, y1: m.t, y2: H - m.b, 'stroke-opacity': 0.5 }));
+      axis.append(s('text', { x, y: H - 8, 'text-anchor': 'middle' }, tt.label(t)));
+    }
+    axis.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
+    svg.append(grid, axis);
+    const defs = s('defs');
+    svg.append(defs);
+    series.forEach((ser, k) => {
+      if (!ser.points.length) return;
+      const d = ser.points.map((p, i) => `${i ? 'L' : 'M'}${xOf(p[0]).toFixed(1)},${yOf(p[1]).toFixed(1)}`).join('');
+      if (ser.area && ser.points.length > 1) {
+        const gid = `g${Math.random().toString(36).slice(2)}`;
+        defs.append(
+          s(
+            'linearGradient',
+            { id: gid, x1: 0, x2: 0, y1: 0, y2: 1 },
+            s('stop', { offset: '0%', 'stop-color': ser.color, 'stop-opacity': 0.25 }),
+            s('stop', { offset: '100%', 'stop-color': ser.color, 'stop-opacity': 0 }),
+          ),
+        );
+        const last = ser.points[ser.points.length - 1];
+        const first = ser.points[0];
+        const base = (H - m.b).toFixed(1);
+        svg.append(s('path', { d: `${d}L${xOf(last[0]).toFixed(1)},${base}L${xOf(first[0]).toFixed(1)},${base}Z`, fill: `url(#${gid})`, stroke: 'none' }));
+      }
+      svg.append(
+        s('path', {
+          d,
+          class: 'line',
+          fill: 'none',
+          stroke: ser.color,
+          'stroke-width': k === 0 ? 2.2 : 1.5,
+          'stroke-dasharray': ser.dash || null,
+          'stroke-linejoin': 'round',
+          'data-series': ser.name,
+          'data-test': `line-${ser.name}`,
+        }),
+      );
+      if (ser.points.length === 1) svg.append(s('circle', { cx: xOf(ser.points[0][0]), cy: yOf(ser.points[0][1]), r: 3, fill: ser.color }));
+    });
+    el.replaceChildren(svg);
+    attachHover(el, svg, W, m, H, times, xOf, (i) => ({
+      rows: series.map((ser) =>
+        h('div', {}, h('span', { style: `color:${ser.color}` }, '● '), `${ser.label}: `, h('b', {}, ser.points[i] ? yFmt(ser.points[i][1], true) : '–')),
+      ),
+      points: series.filter((ser) => ser.points[i]).map((ser) => ({ y: yOf(ser.points[i][1]), color: ser.color })),
+    }));
+    el.append(h('div', { class: 'legend' }, series.map((ser) => h('span', {}, h('i', { style: `background:${ser.color}` }), ser.label))));
+  }
+
+  // Stacked area of weights: layers [{name, color, values}] over times (fractions 0..1).
+  function stackedArea(el, { times, layers, height = 220, testId }) {
+    const { W, H } = chartSize(el, height);
+    const m = { l: 44, r: 16, t: 10, b: 26 };
+    if (!times.length) return emptyChart(el, W, H, 'No weights yet.');
+    let t0 = times[0];
+    let t1 = times[times.length - 1];
+    if (t1 === t0) {
+      t0 -= HOUR / 2;
+      t1 += HOUR / 2;
+    }
+    const xOf = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
+    const yOf = (v) => m.t + (1 - v) * (H - m.t - m.b);
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length });
+    const grid = s('g', { class: 'grid' });
+    const axis = s('g', { class: 'axis' });
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      grid.append(s('line', { x1: m.l, x2: W - m.r, y1: yOf(v), y2: yOf(v) }));
+      axis.append(s('text', { x: m.l - 6, y: yOf(v) + 4, 'text-anchor': 'end' }, `${v * 100}%`));
+    }
+    const tt = timeTicks(t0, t1, Math.max(2, Math.floor((W - m.l - m.r) / 110)));
+    for (const t of tt.ticks) axis.append(s('text', { x: xOf(t), y: H - 8, 'text-anchor': 'middle' }, tt.label(t)));
+    // Normalize each time's weights so the stack fills 100%.
+    const totals = times.map((_, i) => layers.reduce((a, l) => a + (l.values[i] || 0), 0) || 1);
+    const cum = times.map(() => 0);
+    const paths = s('g');
+    for (const l of layers) {
+      const lower = cum.slice();
+      const upper = cum.map((c, i) => c + (l.values[i] || 0) / totals[i]);
+      const single = times.length === 1;
+      const xs = single ? [m.l, W - m.r] : times.map(xOf);
+      const up = single ? [upper[0], upper[0]] : upper;
+      const lowr = single ? [lower[0], lower[0]] : lower;
+      let d = xs.map((x, i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${yOf(up[i]).toFixed(1)}`).join('');
+      for (let i = xs.length - 1; i >= 0; i--) d += `L${xs[i].toFixed(1)},${yOf(lowr[i]).toFixed(1)}`;
+      d += 'Z';
+      paths.append(s('path', { d, fill: l.color, 'fill-opacity': 0.85, stroke: '#0b0e11', 'stroke-width': 0.5, 'data-series': l.name, class: 'area' }));
+      upper.forEach((u, i) => (cum[i] = u));
+    }
+    svg.append(grid, paths, axis);
+    el.replaceChildren(svg);
+    attachHover(el, svg, W, m, H, times, xOf, (i) => ({
+      rows: layers
+        .slice()
+        .reverse()
+        .map((l) => h('div', {}, h('span', { style: `color:${l.color}` }, '■ '), `${l.name}: `, h('b', {}, fmtW((l.values[i] || 0) / totals[i])))),
+      points: [],
+    }));
+    el.append(h('div', { class: 'legend' }, layers.map((l) => h('span', {}, h('i', { style: `background:${l.color}` }), l.name))));
+  }
+
+  // Bars of current against target weight per asset, drift in percentage points.
+  function driftBars(el, { rows, threshold, kind, assets, q, testId, stopped }) {
+    const { W } = chartSize(el, 0);
+    const rowH = 30;
+    const m = { l: 62, r: 150, t: 8, b: 8 };
+    const H = m.t + m.b + rows.length * rowH;
+    if (!rows.length) return emptyChart(el, W, 120, 'No weights yet.');
+    const maxW = Math.max(0.05, ...rows.map((r) => Math.max(num(r.weight) || 0, num(r.target) || 0))) * 1.08;
+    const xOf = (v) => m.l + (v / maxW) * (W - m.l - m.r);
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId });
+    rows.forEach((r, i) => {
+      const w = num(r.weight) || 0;
+      const t = num(r.target) || 0;
+      const drift = (w - t) * 100;
+      const measure = kind === 'relative' && t > 0 ? (Math.abs(w - t) / t) * 100 : Math.abs(drift);
+      const state = threshold == null ? 'ok' : measure > threshold ? 'over' : measure > threshold / 2 ? 'near' : 'ok';
+      const col = state === 'over' ? '#f6465d' : state === 'near' ? '#f0a30b' : colorOf(r.asset, assets, q);
+      const y = m.t + i * rowH;
+      svg.append(
+        s('text', { x: m.l - 8, y: y + rowH / 2 + 4, 'text-anchor': 'end', style: 'fill:#eaecef;font-weight:600' }, r.asset),
+        s('rect', { x: m.l, y: y + 7, width: W - m.l - m.r, height: rowH - 14, fill: '#1e2329', rx: 2 }),
+        s('rect', { x: m.l, y: y + 7, width: Math.max(0, xOf(w) - m.l), height: rowH - 14, fill: col, rx: 2, 'data-drift': state, class: 'bar' }),
+        s('line', { x1: xOf(t), x2: xOf(t), y1: y + 3, y2: y + rowH - 3, stroke: '#eaecef', 'stroke-width': 2 }),
+        s(
+          'text',
+          { x: W - m.r + 8, y: y + rowH / 2 + 4 },
+          s('tspan', { style: 'fill:#eaecef' }, `${fmt(w * 100, 1)}%`),
+          s('tspan', {}, ` / ${fmt(t * 100, 1)}%  `),
+          s('tspan', { style: `fill:${state === 'over' ? '#f6465d' : state === 'near' ? '#f0a30b' : '#848e9c'};font-weight:600` }, `${drift >= 0 ? '+' : ''}${fmt(drift, 2)} pp`),
+        ),
+      );
+    });
+    el.replaceChildren(svg);
+    el.append(
+      h(
+        'div',
+        { class: 'legend' },
+        h('span', {}, h('i', { style: 'background:#eaecef;width:3px' }), 'target'),
+        threshold != null
+          ? h('span', {}, h('i', { style: 'background:#f6465d' }), `beyond the threshold (${fmt(threshold, 2)}${kind === 'relative' ? '% relative' : ' pp'})`)
+          : h('span', {}, stopped ? 'the bot is stopped: it no longer rebalances' : 'calendar mode without a minimum drift'),
+      ),
+    );
+  }
+
+  function weightBars(targets, per, order) {
+    const entries = Object.entries(targets || {});
+    const names = order && order.length ? order : entries.map(([a]) => a);
+    if (!entries.length) return h('div', { class: 'muted' }, 'No weights.');
+    const max = Math.max(...entries.map(([, v]) => num(v) || 0), 0.0001);
+    return h(
+      'div',
+      { class: 'wbars', 'data-test': 'weight-bars' },
+      entries.map(([a, v]) => [
+        h('div', {}, h('b', {}, a)),
+        h('div', { class: 'wbar' }, h('div', { style: `width:${((num(v) / max) * 100).toFixed(2)}%;background:${colorOf(a, names, null)}`, 'data-test': `weight-bar-${a}` })),
+        h('div', { class: 'num' }, fmtW(v)),
+        h('div', { class: 'num muted' }, per && per[a] != null ? `${fmt(per[a], 2)} ${quote()}` : ''),
+      ]),
+    );
+  }
+
+  // ---------------------------------------------------------------- bots overview
+  function badge(status, reason) {
+    return h('span', { class: `badge ${status}`, title: reason || status, 'data-test': 'state-badge' }, status);
+  }
+  function viewBots() {
+    const tbody = h('tbody', { 'data-test': 'bots-rows' });
+    const err = h('div', { class: 'error' });
+    const totals = h('div', { class: 'stats' });
+    const table = h(
+      'div',
+      { class: 'panel table-wrap' },
+      h(
+        'table',
+        { 'data-test': 'bots-table' },
+        h(
+          'thead',
+          {},
+          h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Venue'), h('th', {}, 'State'), h('th', { class: 'num' }, 'Value'), h('th', { class: 'num' }, 'PnL'), h('th', { class: 'num' }, 'vs HODL'), h('th', {})),
+        ),
+        tbody,
+      ),
+    );
+    mount(
+      h(
+        'div',
+        { 'data-test': 'bots-view' },
+        h(
+          'div',
+          { class: 'page-head' },
+          h('h1', {}, 'Bots'),
+          h('a', { class: 'btn primary', href: '#/new', 'data-test': 'new-bot' }, '+ New bot'),
+          h('a', { class: 'btn', href: '#/backtest', 'data-test': 'backtest-link' }, 'Backtest'),
+        ),
+        err,
+        totals,
+        table,
+      ),
+    );
+    let busy = false;
+    async function refresh() {
+      if (busy) return;
+      busy = true;
+      try {
+        const bots = await api('GET', '/api/bots');
+        err.textContent = '';
+        const active = bots.filter((b) => b.status === 'active').length;
+        const live = bots.filter((b) => b.status !== 'stopped');
+        const value = live.reduce((a, b) => a + (num(b.value) || 0), 0);
+        totals.replaceChildren(
+          stat('Bots', String(bots.length)),
+          stat('Active', String(active)),
+          stat('Paused', String(bots.filter((b) => b.status === 'paused').length)),
+          stat('Value, running', fmt(value, 2)),
+        );
+        if (!bots.length) {
+          tbody.replaceChildren(
+            h('tr', {}, h('td', { colspan: 7 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
+          );
+          return;
+        }
+        tbody.replaceChildren(
+          ...bots.map((b) =>
+            h(
+              'tr',
+              { 'data-test': `bot-row-${b.id}` },
+              h('td', {}, h('a', { href: `#/bots/${b.id}`, 'data-test': `bot-link-${b.id}` }, h('b', {}, b.name)), h('div', { class: 'muted' }, `#${b.id}`)),
+              h('td', {}, b.venue),
+              h('td', {}, badge(b.status, b.status_reason), b.status_reason ? h('div', { class: 'reason muted', style: 'font-size:12px' }, b.status_reason) : null, b.error ? h('div', { class: 'neg', style: 'font-size:12px' }, b.error) : null),
+              h('td', { class: 'num' }, fmt(b.value, 2)),
+              h('td', { class: `num ${signCls(b.profit_percent)}` }, fmtPct(b.profit_percent)),
+              h('td', { class: `num ${signCls(b.excess_vs_hodl_percent)}` }, fmtPct(b.excess_vs_hodl_percent)),
+              h('td', { class: 'num' }, h('a', { href: `#/bots/${b.id}` }, 'Details →')),
+            ),
+          ),
+        );
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        busy = false;
+      }
+    }
+    refresh();
+    return { refresh };
+  }
+  function stat(k, v, cls, testId) {
+    return h('div', { class: `stat ${cls === 'period' ? 'wide' : ''}` }, h('div', { class: 'k' }, k), h('div', { class: `v ${cls || ''}`, 'data-test': testId }, v));
+  }
+
+  // ---------------------------------------------------------------- bot detail
+  function viewBot(id) {
+    let bot = null;
+    let cfg = null;
+    let last = null;
+    let busy = false;
+    const title = h('h1', { 'data-test': 'bot-name' }, `Bot #${id}`);
+    const headInfo = h('div', { class: 'sub' });
+    const badgeBox = h('span', { 'data-test': 'bot-state' });
+    const reason = h('div', { class: 'muted', 'data-test': 'bot-reason' });
+    const err = h('div', { class: 'error', 'data-test': 'bot-error' });
+    const stats = h('div', { class: 'stats', 'data-test': 'pnl' });
+    const chValue = h('div', { class: 'chart' });
+    const chWeights = h('div', { class: 'chart' });
+    const chDrift = h('div', { class: 'chart' });
+    const holdings = h('div', { class: 'table-wrap' });
+    const history = h('div', { 'data-test': 'history' });
+    const events = h('div', { class: 'events', 'data-test': 'events' });
+    const manage = h('div', { 'data-test': 'manage' });
+    mount(
+      h(
+        'div',
+        { 'data-test': 'bot-view' },
+        h('div', { class: 'page-head' }, h('div', { style: 'flex:1;min-width:200px' }, h('div', { class: 'actions' }, title, badgeBox), headInfo, reason), h('a', { class: 'btn', href: '#/bots' }, '← All bots')),
+        err,
+        stats,
+        h('div', { class: 'grid grid-3' }, h('div', { class: 'panel' }, h('h3', {}, 'Value against HODL'), chValue), h('div', { class: 'panel' }, h('h3', {}, 'Current against target'), chDrift)),
+        h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights), h('div', { class: 'panel' }, h('h3', {}, 'Holdings'), holdings)),
+        h('div', { class: 'panel' }, h('h3', {}, 'Manage'), manage),
+        h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events)),
+      ),
+    );
+
+    async function loadConfig() {
+      try {
+        cfg = (await api('GET', `/api/bots/${id}/config`)).config;
+      } catch {
+        cfg = null;
+      }
+    }
+
+    function drawCharts() {
+      if (!last) return;
+      const { b, snaps } = last;
+      const q = b.quote || 'USDT';
+      const assets = b.assets || [];
+      const pts = snaps.map((x) => [x.time, num(x.value)]).filter((p) => isFinite(p[1]));
+      const hodl = snaps.map((x) => [x.time, num(x.hodl_value)]).filter((p) => isFinite(p[1]));
+      lineChart(chValue, {
+        testId: 'chart-value',
+        yFmt: (v, full) => (full ? fmt(v, 2) : Math.abs(v) >= 1e4 ? fmt(v / 1000, 1) + 'k' : fmt(v, Math.abs(v) >= 100 ? 0 : 2)),
+        series: [
+          { name: 'value', label: `Bot value (${q})`, color: '#f0b90b', points: pts, area: true },
+          { name: 'hodl', label: `HODL (${q})`, color: '#8ab4f8', dash: '6,4', points: hodl },
+        ],
+      });
+      const names = [...assets];
+      for (const x of snaps) for (const a of Object.keys(x.weights || {})) if (!names.includes(a)) names.push(a);
+      names.sort((a, c) => (a === q) - (c === q));
+      stackedArea(chWeights, {
+        testId: 'chart-weights',
+        times: snaps.map((x) => x.time),
+        layers: names.map((a) => ({ name: a, color: colorOf(a, assets, q), values: snaps.map((x) => num((x.weights || {})[a]) || 0) })),
+      });
+      const rb = (cfg && cfg.rebalance) || {};
+      const mode = rb.mode || 'threshold';
+      let threshold = b.status === 'stopped' ? null : mode === 'threshold' ? num(rb.threshold ?? 3) : rb.min_drift != null ? num(rb.min_drift) : null;
+      if (!isFinite(threshold)) threshold = null;
+      driftBars(chDrift, { testId: 'chart-drift', rows: b.weights || [], threshold, kind: rb.threshold_kind || 'absolute', assets, q, stopped: b.status === 'stopped' });
+    }
+
+    function renderStats(b) {
+      const p = b.pnl || {};
+      const q = b.quote || 'USDT';
+      stats.replaceChildren(
+        stat(`Value (${q})`, fmt(p.value, 2), '', 'pnl-value'),
+        stat('Net invested', fmt(p.net_invested, 2), '', 'pnl-net-invested'),
+        stat('Profit', fmt(p.profit, 2), signCls(p.profit), 'pnl-profit'),
+        stat('Profit %', fmtPct(p.profit_percent), signCls(p.profit_percent), 'pnl-profit-percent'),
+        stat('HODL value', fmt(p.hodl_value, 2), '', 'pnl-hodl'),
+        stat('Excess vs HODL', fmtPct(p.excess_vs_hodl_percent), signCls(p.excess_vs_hodl_percent), 'pnl-excess'),
+        stat('TWR', fmtPct(p.time_weighted_return_percent), signCls(p.time_weighted_return_percent), 'pnl-twr'),
+        stat('Fees paid', fmt(p.fees_paid, 4), '', 'pnl-fees'),
+        stat('Rebalances', p.rebalances != null ? String(p.rebalances) : String(b.rebalances ?? '–'), '', 'pnl-rebalances'),
+      );
+    }
+
+    function renderHoldings(b) {
+      const q = b.quote || 'USDT';
+      const ws = Object.fromEntries((b.weights || []).map((w) => [w.asset, w]));
+      const names = Object.keys(b.holdings || {}).sort((a, c) => (a === q) - (c === q) || a.localeCompare(c));
+      holdings.replaceChildren(
+        h(
+          'table',
+          { 'data-test': 'holdings' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Asset'), h('th', { class: 'num' }, 'Quantity'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, `Value (${q})`), h('th', { class: 'num' }, 'Weight'), h('th', { class: 'num' }, 'Target'))),
+          h(
+            'tbody',
+            {},
+            names.map((a) => {
+              const qty = num(b.holdings[a]);
+              const price = a === q ? 1 : num((b.prices || {})[a]);
+              return h(
+                'tr',
+                {},
+                h('td', {}, h('i', { style: `display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:6px;background:${colorOf(a, b.assets || [], q)}` }), h('b', {}, a)),
+                h('td', { class: 'num' }, fmtQty(qty)),
+                h('td', { class: 'num' }, a === q ? '1' : fmtPrice(price)),
+                h('td', { class: 'num' }, fmt(qty * price, 2)),
+                h('td', { class: 'num' }, ws[a] ? fmtW(ws[a].weight) : '–'),
+                h('td', { class: 'num' }, ws[a] ? fmtW(ws[a].target) : '–'),
+              );
+            }),
+          ),
+        ),
+      );
+    }
+
+    function skippedList(list) {
+      if (!Array.isArray(list) || !list.length) return null;
+      return list.map((x) =>
+        h('div', { class: 'sk', 'data-test': 'skipped-leg' }, `skipped: ${x.side || ''} ${x.asset || ''}${x.notional ? ` (${fmt(x.notional, 2)})` : ''}: ${x.reason || 'no reason given'}`),
+      );
+    }
+
+    function renderHistory(orders, evs) {
+      const groups = new Map();
+      for (const o of orders) {
+        const k = o.seq != null ? `s${o.seq}` : `t${o.created_at}`;
+        if (!groups.has(k)) groups.set(k, []);
+        groups.get(k).push(o);
+      }
+      const rbEvents = new Map();
+      for (const e of evs) if (e.data && e.data.seq != null && Array.isArray(e.data.legs)) rbEvents.set(e.data.seq, e);
+      if (!groups.size) {
+        history.replaceChildren(h('div', { class: 'muted' }, 'No orders yet.'));
+        return;
+      }
+      const out = [];
+      for (const list of groups.values()) {
+        list.sort((a, c) => (a.leg ?? 0) - (c.leg ?? 0));
+        const o0 = list[0];
+        const ev = o0.seq != null ? rbEvents.get(o0.seq) : null;
+        const hasFee = list.some((o) => o.fee != null || o.fees != null);
+        const notional = list.reduce((a, o) => a + (num(o.qty) || 0) * (num(o.planned_price) || 0), 0);
+        out.push(
+          h(
+            'div',
+            { class: 'rb', 'data-test': 'rebalance' },
+            h(
+              'div',
+              { class: 'rb-head' },
+              h('span', { class: 't' }, o0.seq != null ? `Rebalance #${o0.seq}` : 'Orders'),
+              h('span', { class: 'muted' }, fmtTime(o0.created_at)),
+              h('span', { class: 'muted' }, `${list.length} leg${list.length > 1 ? 's' : ''} · ≈ ${fmt(notional, 2)} ${o0.quote || ''}`),
+              ev ? h('span', { class: 'muted' }, ev.message) : null,
+            ),
+            h(
+              'table',
+              {},
+              h('thead', {}, h('tr', {}, h('th', {}, 'Side'), h('th', {}, 'Asset'), h('th', { class: 'num' }, 'Qty'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, 'Filled'), hasFee ? h('th', { class: 'num' }, 'Fee') : null, h('th', {}, 'State'))),
+              h(
+                'tbody',
+                {},
+                list.map((o) =>
+                  h(
+                    'tr',
+                    {},
+                    h('td', {}, h('span', { class: `badge ${o.side}` }, o.side)),
+                    h('td', {}, h('b', {}, o.base)),
+                    h('td', { class: 'num' }, fmtQty(o.qty)),
+                    h('td', { class: 'num' }, fmtPrice(o.price ?? o.planned_price)),
+                    h('td', { class: 'num' }, fmtQty(o.filled)),
+                    hasFee ? h('td', { class: 'num' }, o.fee != null ? `${fmtQty(o.fee)}${o.fee_asset ? ' ' + o.fee_asset : ''}` : fmtQty(o.fees)) : null,
+                    h('td', {}, h('span', { class: `badge state ${o.state}` }, String(o.state || '').replace('_', ' '))),
+                  ),
+                ),
+              ),
+            ),
+            ev && Array.isArray(ev.data.skipped) && ev.data.skipped.length ? h('div', { class: 'skipped' }, skippedList(ev.data.skipped)) : null,
+          ),
+        );
+      }
+      history.replaceChildren(...out);
+    }
+
+    function renderEvents(evs) {
+      if (!evs.length) {
+        events.replaceChildren(h('div', { class: 'muted' }, 'No events yet.'));
+        return;
+      }
+      events.replaceChildren(
+        ...evs.map((e) =>
+          h(
+            'div',
+            { class: 'ev', 'data-test': `event-${e.kind}` },
+            h('div', { class: 'muted' }, fmtTime(e.time)),
+            h('div', { class: `kind ${/error|rejected|stop_loss|reconcile/.test(e.kind) ? 'neg' : e.kind === 'take_profit' ? 'pos' : ''}` }, e.kind),
+            h('div', {}, e.message, e.data ? skippedList(e.data.skipped) : null),
+          ),
+        ),
+      );
+    }
+
+    async function refresh() {
+      if (busy) return;
+      busy = true;
+      try {
+        const [b, snaps, orders, evs] = await Promise.all([
+          api('GET', `/api/bots/${id}`),
+          api('GET', `/api/bots/${id}/snapshots?limit=2000`).catch(() => []),
+          api('GET', `/api/bots/${id}/orders?limit=300`).catch(() => []),
+          api('GET', `/api/bots/${id}/events?limit=200`).catch(() => []),
+        ]);
+        err.textContent = '';
+        bot = b;
+        snaps.sort((a, c) => a.time - c.time);
+        last = { b, snaps };
+        title.textContent = b.name;
+        document.title = `${b.name} · ballast`;
+        badgeBox.replaceChildren(badge(b.status, b.status_reason));
+        badgeBox.dataset.status = b.status;
+        reason.textContent = b.status_reason || '';
+        headInfo.textContent = `#${b.id} · ${b.venue} · ${(b.assets || []).join(', ')} · created ${fmtTime(b.created_at)}`;
+        renderStats(b);
+        drawCharts();
+        renderHoldings(b);
+        renderHistory(orders, evs);
+        renderEvents(evs);
+        manageApi.update(b);
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        busy = false;
+      }
+    }
+
+    const manageApi = buildManage(id, manage, {
+      refresh: () => {
+        busy = false;
+        return refresh();
+      },
+      reloadConfig: async () => {
+        await loadConfig();
+        drawCharts();
+      },
+      bot: () => bot,
+    });
+    loadConfig().then(refresh);
+    return {
+      refresh,
+      redraw: drawCharts,
+      dispose: () => {
+        document.title = 'ballast';
+      },
+    };
+  }
+
+  function buildManage(id, el, ctx) {
+    const err = h('div', { class: 'error', 'data-test': 'manage-error' });
+    const pauseBtn = h('button', { 'data-test': 'pause' }, 'Pause');
+    const resumeBtn = h('button', { 'data-test': 'resume' }, 'Resume');
+    const stopBtn = h('button', { class: 'danger', 'data-test': 'stop' }, 'Stop…');
+    const editBtn = h('button', { 'data-test': 'edit' }, 'Edit composition & parameters');
+    const exportBtn = h('button', { 'data-test': 'export' }, 'Export profile');
+    const exportBox = h('div', { 'data-test': 'export-box' });
+    const editBox = h('div', { 'data-test': 'edit-box' });
+
+    // Invest.
+    const kind = h('select', { 'data-test': 'invest-kind' }, h('option', { value: 'quote' }, 'USDT'), h('option', { value: 'coin' }, 'Coins'));
+    const asset = h('select', { 'data-test': 'invest-asset' });
+    const assetField = h('div', { class: 'field', style: 'flex:0 0 120px', hidden: true }, h('label', {}, 'Coin'), asset);
+    const qty = h('input', { type: 'text', inputmode: 'decimal', placeholder: 'amount', 'data-test': 'invest-amount' });
+    const investBtn = h('button', { class: 'primary', 'data-test': 'invest-submit', type: 'submit' }, 'Add investment');
+    const investErr = h('div', { class: 'error', 'data-test': 'invest-error' });
+    kind.addEventListener('change', () => {
+      assetField.hidden = kind.value !== 'coin';
+      qty.placeholder = kind.value === 'coin' ? 'quantity' : 'amount';
+    });
+    const investForm = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          investErr.textContent = '';
+          const v = qty.value.trim();
+          if (!(num(v) > 0)) return void (investErr.textContent = 'Enter a positive number.');
+          const body = kind.value === 'coin' ? { coins: { [asset.value]: v } } : { usdt: v };
+          investBtn.disabled = true;
+          try {
+            await api('POST', `/api/bots/${id}/invest`, body);
+            qty.value = '';
+            toast(kind.value === 'coin' ? `Added ${v} ${asset.value}` : `Added ${v}`);
+            await ctx.refresh();
+          } catch (e2) {
+            investErr.textContent = e2.message;
+          } finally {
+            investBtn.disabled = false;
+          }
+        },
+      },
+      h('h3', {}, 'Add investment'),
+      h('div', { class: 'row narrow' }, h('div', { class: 'field', style: 'flex:0 0 110px' }, h('label', {}, 'Add'), kind), assetField, h('div', { class: 'field' }, h('label', {}, 'Quantity'), qty), h('div', { class: 'field', style: 'flex:0 0 auto' }, investBtn)),
+      investErr,
+    );
+
+    async function act(path, body, btn, okMsg) {
+      err.textContent = '';
+      btn.disabled = true;
+      try {
+        await api('POST', path, body);
+        if (okMsg) toast(okMsg);
+        await ctx.refresh();
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        btn.disabled = false;
+      }
+    }
+    pauseBtn.addEventListener('click', () => act(`/api/bots/${id}/pause`, undefined, pauseBtn, 'Paused'));
+    resumeBtn.addEventListener('click', () => act(`/api/bots/${id}/resume`, undefined, resumeBtn, 'Resumed'));
+    stopBtn.addEventListener('click', () => {
+      const mErr = h('div', { class: 'error', 'data-test': 'stop-error' });
+      const opt = (value, label, hint, test) =>
+        h('label', { class: 'opt' }, h('input', { type: 'radio', name: 'stop-mode', value, 'data-test': test }), label, h('div', { class: 'hint' }, hint));
+      const body = h(
+        'div',
+        {},
+        h('p', { class: 'muted', style: 'margin-top:0' }, 'A stopped bot never trades again. How should it end?'),
+        opt('return-coins', 'Return coins', 'Keep the coins as they are; the bot stops trading.', 'stop-return-coins'),
+        opt('to-usdt', 'Convert all to USDT', 'Sell every coin for the quote currency at market, then stop.', 'stop-to-usdt'),
+        mErr,
+      );
+      const confirmBtn = h('button', { class: 'danger solid', 'data-test': 'stop-confirm' }, 'Stop the bot');
+      const m = modal('Stop this bot?', body, [h('button', { onclick: () => m.close(), 'data-test': 'stop-cancel' }, 'Cancel'), confirmBtn], 'stop-dialog');
+      confirmBtn.addEventListener('click', async () => {
+        const sel = body.querySelector('input[name=stop-mode]:checked');
+        if (!sel) return void (mErr.textContent = 'Choose how to stop.');
+        confirmBtn.disabled = true;
+        try {
+          await api('POST', `/api/bots/${id}/stop`, { mode: sel.value });
+          m.close();
+          toast('Bot stopped');
+          await ctx.refresh();
+        } catch (e) {
+          mErr.textContent = e.message;
+        } finally {
+          confirmBtn.disabled = false;
+        }
+      });
+    });
+    exportBtn.addEventListener('click', async () => {
+      err.textContent = '';
+      try {
+        const r = await api('GET', `/api/bots/${id}/export`);
+        const line = h('input', { type: 'text', readonly: true, value: r.profile, 'data-test': 'export-profile', class: 'mono' });
+        exportBox.replaceChildren(
+          h('div', { class: 'note' }, h('div', { class: 'row' }, h('div', { class: 'field', style: 'margin:0' }, h('label', {}, 'Profile (no amounts, no secrets)'), line), h('button', { onclick: () => copyText(r.profile), 'data-test': 'export-copy' }, 'Copy'), h('button', { onclick: () => exportBox.replaceChildren() }, 'Close'))),
+        );
+        line.select();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    });
+    editBtn.addEventListener('click', async () => {
+      err.textContent = '';
+      if (editBox.childNodes.length) return void editBox.replaceChildren();
+      let r;
+      try {
+        await catalog();
+        r = await api('GET', `/api/bots/${id}/config`);
+      } catch (e) {
+        err.textContent = e.message;
+        return;
+      }
+      const w = configToWiz(r.config);
+      const b = ctx.bot();
+      if (b && b.pnl && num(b.pnl.value) > 0 && !(num(w.amount) > 0)) w.amount = String(b.pnl.value);
+      const eErr = h('div', { class: 'error', 'data-test': 'edit-error' });
+      const save = h('button', { class: 'primary', 'data-test': 'edit-save' }, 'Save changes');
+      save.addEventListener('click', async () => {
+        eErr.textContent = '';
+        save.disabled = true;
+        try {
+          await api('POST', `/api/bots/${id}/edit`, { config: buildConfig(w) });
+          toast('Bot updated');
+          editBox.replaceChildren();
+          await ctx.reloadConfig();
+          await ctx.refresh();
+        } catch (e) {
+          eErr.textContent = e.message;
+        } finally {
+          save.disabled = false;
+        }
+      });
+      const weights = weightsForm(w);
+      editBox.replaceChildren(
+        h(
+          'div',
+          { class: 'note', style: 'color:inherit' },
+          h('p', { class: 'muted', style: 'margin-top:0' }, 'A removed coin is sold; the amount does not change here (use "Add investment").'),
+          h('div', { class: 'grid grid-2' }, h('div', {}, h('h3', {}, 'Coins'), coinPicker(w, () => weights.update())), h('div', {}, h('h3', {}, 'Rebalancing'), modeForm(w), h('h3', { style: 'margin-top:14px' }, 'Guards'), guardsForm(w))),
+          h('h3', { style: 'margin-top:14px' }, 'Entry prices'),
+          entryForm(w),
+          h('h3', { style: 'margin-top:14px' }, 'Weights'),
+          weights,
+          eErr,
+          h('div', { class: 'actions end' }, h('button', { onclick: () => editBox.replaceChildren() }, 'Cancel'), save),
+        ),
+      );
+    });
+    el.append(
+      h('div', { class: 'actions' }, pauseBtn, resumeBtn, editBtn, exportBtn, h('span', { style: 'flex:1' }), stopBtn),
+      err,
+      exportBox,
+      editBox,
+      h('div', { style: 'margin-top:12px' }, investForm),
+    );
+    return {
+      update(b) {
+        const stopped = b.status === 'stopped';
+        pauseBtn.hidden = b.status !== 'active';
+        resumeBtn.hidden = b.status !== 'paused';
+        stopBtn.disabled = stopped;
+        editBtn.disabled = stopped;
+        investBtn.disabled = stopped;
+        investForm.hidden = stopped;
+        kind.options[0].textContent = b.quote || 'USDT';
+        const cur = asset.value;
+        const list = b.assets || [];
+        if (asset.options.length !== list.length) asset.replaceChildren(...list.map((a) => h('option', { value: a }, a)));
+        if (list.includes(cur)) asset.value = cur;
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- wizard state
+  function newWiz() {
+    return {
+      base: {},
+      name: '',
+      venue: 'paper',
+      amount: '1000',
+      assets: [],
+      method: 'equal',
+      custom: {},
+      max_weight: '',
+      mode: 'threshold',
+      threshold: '3',
+      threshold_kind: 'absolute',
+      cooldown: '',
+      every: '1d',
+      min_drift: '',
+      entry_prices: {},
+      stop_loss: '',
+      take_profit: '',
+      step: 1,
+      maxStep: 1,
+      preview: null,
+    };
+  }
+  const str = (x) => (x == null ? '' : String(x));
+  function configToWiz(c) {
+    const w = newWiz();
+    w.base = JSON.parse(JSON.stringify(c || {}));
+    w.name = str(c.name);
+    w.venue = c.venue || 'paper';
+    if (c.amount != null) w.amount = str(c.amount);
+    const wt = c.weights || {};
+    w.method = wt.method || 'equal';
+    w.assets = Array.isArray(c.assets) ? [...c.assets] : Object.keys(wt.custom || {});
+    for (const [a, v] of Object.entries(wt.custom || {})) w.custom[a] = str(v);
+    w.max_weight = str(wt.max_weight);
+    const rb = c.rebalance || {};
+    w.mode = rb.mode === 'calendar' ? 'calendar' : 'threshold';
+    if (rb.threshold != null) w.threshold = str(rb.threshold);
+    w.threshold_kind = rb.threshold_kind || 'absolute';
+    w.cooldown = str(rb.cooldown);
+    if (rb.every != null) w.every = str(rb.every);
+    w.min_drift = str(rb.min_drift);
+    const g = c.guards || {};
+    w.stop_loss = str(g.stop_loss);
+    w.take_profit = str(g.take_profit);
+    for (const [a, v] of Object.entries(g.entry_prices || {})) w.entry_prices[a] = str(v);
+    return w;
+  }
+  function defaultName(w) {
+    return w.assets.length ? w.assets.join('-').toLowerCase().slice(0, 64) : 'ballast';
+  }
+  function buildConfig(w) {
+    const c = JSON.parse(JSON.stringify(w.base || {}));
+    c.name = w.name.trim() || defaultName(w);
+    c.venue = w.venue || 'paper';
+    c.amount = str(w.amount).trim();
+    c.assets = [...w.assets];
+    const wt = Object.assign({}, c.weights || {});
+    wt.method = w.method;
+    if (w.method === 'custom') {
+      wt.custom = {};
+      for (const a of w.assets) wt.custom[a] = str(w.custom[a]).trim() || '0';
+    } else delete wt.custom;
+    if (w.method === 'market-cap' && w.max_weight.trim()) wt.max_weight = w.max_weight.trim();
+    else delete wt.max_weight;
+    if (!['inverse-vol', 'min-variance', 'risk-parity', 'hrp'].includes(w.method)) {
+      delete wt.lookback;
+      delete wt.shrinkage;
+    }
+    c.weights = wt;
+    const old = c.rebalance || {};
+    const rb = { mode: w.mode };
+    if (w.mode === 'threshold') {
+      rb.threshold = w.threshold.trim();
+      rb.threshold_kind = w.threshold_kind;
+      if (w.cooldown) rb.cooldown = w.cooldown;
+    } else {
+      rb.every = w.every;
+      if (w.min_drift.trim()) {
+        rb.min_drift = w.min_drift.trim();
+        rb.threshold_kind = w.threshold_kind;
+      }
+    }
+    if (old.to) rb.to = old.to;
+    c.rebalance = rb;
+    const g = {};
+    if (w.stop_loss.trim()) g.stop_loss = w.stop_loss.trim();
+    if (w.take_profit.trim()) g.take_profit = w.take_profit.trim();
+    const ep = {};
+    for (const a of w.assets) if (str(w.entry_prices[a]).trim()) ep[a] = str(w.entry_prices[a]).trim();
+    if (Object.keys(ep).length) g.entry_prices = ep;
+    if (Object.keys(g).length) c.guards = g;
+    else delete c.guards;
+    return c;
+  }
+  const preview = (w) => api('POST', '/api/preview', { config: buildConfig(w) });
+
+  // ---------------------------------------------------------------- wizard pieces
+  function coinPicker(w, onChange) {
+    const msg = h('div', { class: 'error', 'data-test': 'coin-error' });
+    const search = h('input', { type: 'search', placeholder: 'Search coins (e.g. BTC)', 'data-test': 'coin-search', autocomplete: 'off' });
+    const list = h('div', { class: 'coin-list', 'data-test': 'coin-list' });
+    const chips = h('div', { class: 'chips', 'data-test': 'coin-chips' });
+    const count = h('span', { class: 'muted', 'data-test': 'coin-count' });
+    function toggle(a) {
+      msg.textContent = '';
+      const i = w.assets.indexOf(a);
+      if (i >= 0) w.assets.splice(i, 1);
+      else if (w.assets.length >= maxAssets()) {
+        msg.textContent = `At most ${maxAssets()} coins per bot: remove one before adding ${a}.`;
+        return;
+      } else w.assets.push(a);
+      render();
+      onChange && onChange();
+    }
+    function render() {
+      const q = search.value.trim().toUpperCase();
+      shownQ = q;
+      const all = S.catalog ? S.catalog.assets || [] : [];
+      const shown = all.filter((x) => !q || x.asset.toUpperCase().includes(q));
+      list.replaceChildren(
+        ...shown.map((x) =>
+          h(
+            'div',
+            { class: `coin${w.assets.includes(x.asset) ? ' on' : ''}`, 'data-test': `coin-${x.asset}`, onclick: () => toggle(x.asset) },
+            h('input', { type: 'checkbox', checked: w.assets.includes(x.asset), tabindex: -1 }),
+            h('span', { class: 'sym' }, x.asset),
+            h('span', { class: 'price' }, fmtPrice(x.price), h('span', { class: 'muted' }, ` ${quote()}`)),
+            h('span', { class: 'min' }, x.min_notional != null ? `min ${fmt(x.min_notional, 2)}` : ''),
+          ),
+        ),
+      );
+      if (!shown.length) list.append(h('div', { class: 'coin muted' }, S.catalog ? 'No coin matches.' : 'The catalog is not available: type a symbol and press Enter.'));
+      chips.replaceChildren(...w.assets.map((a) => h('span', { class: 'chip', 'data-test': `chip-${a}` }, a, h('button', { type: 'button', title: `remove ${a}`, onclick: () => toggle(a) }, '×'))));
+      if (!w.assets.length) chips.append(h('span', { class: 'muted' }, 'No coin selected.'));
+      count.textContent = `${w.assets.length} / ${maxAssets()} selected`;
+    }
+    // 'change' and 'search' catch a field cleared without an input event; re-rendering
+    // only when the filter differs keeps a click that blurred the field on its row.
+    let shownQ = '';
+    const refilter = () => search.value.trim().toUpperCase() !== shownQ && render();
+    search.addEventListener('input', render);
+    search.addEventListener('change', refilter);
+    search.addEventListener('search', refilter);
+    search.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      const q = search.value.trim().toUpperCase();
+      if (!q) return;
+      const all = S.catalog ? S.catalog.assets || [] : [];
+      const exact = all.find((x) => x.asset.toUpperCase() === q);
+      const shown = all.filter((x) => x.asset.toUpperCase().includes(q));
+      const pick = exact ? exact.asset : shown.length === 1 ? shown[0].asset : !S.catalog && /^[A-Z0-9]{2,10}$/.test(q) ? q : null;
+      if (pick && !w.assets.includes(pick)) toggle(pick);
+      search.value = '';
+      render();
+    });
+    render();
+    return h(
+      'div',
+      { 'data-test': 'coin-picker' },
+      S.catalogError ? h('div', { class: 'error' }, `Catalog: ${S.catalogError}`) : null,
+      h('div', { class: 'row' }, h('div', { class: 'field', style: 'margin:0' }, search), count),
+      chips,
+      msg,
+      list,
+    );
+  }
+
+  function radio(name, value, cur, label, onpick, test) {
+    return h('label', { class: 'choice' }, h('input', { type: 'radio', name, value, checked: cur === value, 'data-test': test, onchange: () => onpick(value) }), label);
+  }
+  function numInput(w, key, attrs) {
+    return h('input', Object.assign({ type: 'text', inputmode: 'decimal', value: w[key], oninput: (e) => (w[key] = e.target.value) }, attrs || {}));
+  }
+  const EVERY = ['30m', '1h', '4h', '12h', '1d', '3d', '7d', '14d', '28d'];
+  const COOLDOWN = ['', '30m', '1h', '4h', '12h', '1d'];
+  // A loaded profile may use a span the list does not offer: keep it selectable.
+  const withCurrent = (list, cur) => (cur && !list.includes(cur) ? [...list, cur] : list);
+  let radioSeq = 0;
+  function modeForm(w) {
+    const nm = `mode${++radioSeq}`;
+    const box = h('div', { class: 'narrow' });
+    const kindRadios = (label) =>
+      h(
+        'div',
+        { class: 'field' },
+        h('label', {}, label),
+        radio(`${nm}k`, 'absolute', w.threshold_kind, 'absolute (percentage points)', (v) => (w.threshold_kind = v), 'kind-absolute'),
+        radio(`${nm}k`, 'relative', w.threshold_kind, 'relative (of the target)', (v) => (w.threshold_kind = v), 'kind-relative'),
+      );
+    function render() {
+      const thr = h(
+        'div',
+        {},
+        h(
+          'div',
+          { class: 'row' },
+          h('div', { class: 'field' }, h('label', {}, 'Threshold, percent (0.5 – 50)'), numInput(w, 'threshold', { 'data-test': 'threshold' })),
+          h(
+            'div',
+            { class: 'field' },
+            h('label', {}, 'Cooldown (optional)'),
+            h('select', { 'data-test': 'cooldown', onchange: (e) => (w.cooldown = e.target.value) }, withCurrent(COOLDOWN, w.cooldown).map((c) => h('option', { value: c, selected: w.cooldown === c }, c || 'none'))),
+          ),
+        ),
+        kindRadios('Drift measured as'),
+        h('div', { class: 'hint' }, 'Rebalances when some coin drifts more than the threshold from its target (absolute: 28% against 25% is 3; relative: 12%).'),
+      );
+      const cal = h(
+        'div',
+        {},
+        h(
+          'div',
+          { class: 'row' },
+          h('div', { class: 'field' }, h('label', {}, 'Every'), h('select', { 'data-test': 'every', onchange: (e) => (w.every = e.target.value) }, withCurrent(EVERY, w.every).map((c) => h('option', { value: c, selected: w.every === c }, c)))),
+          h('div', { class: 'field' }, h('label', {}, 'Minimum drift, percent (optional)'), numInput(w, 'min_drift', { 'data-test': 'min-drift', placeholder: 'none' })),
+        ),
+        kindRadios('Minimum drift measured as'),
+        h('div', { class: 'hint' }, 'Rebalances on a schedule; with a minimum drift, a scheduled rebalance is skipped unless some coin drifts more than it.'),
+      );
+      box.replaceChildren(
+        h(
+          'div',
+          { class: 'field' },
+          radio(nm, 'threshold', w.mode, 'Threshold (on drift)', (v) => ((w.mode = v), render()), 'mode-threshold'),
+          radio(nm, 'calendar', w.mode, 'Time (on a schedule)', (v) => ((w.mode = v), render()), 'mode-time'),
+        ),
+        w.mode === 'threshold' ? thr : cal,
+      );
+    }
+    render();
+    return box;
+  }
+  function entryForm(w) {
+    if (!w.assets.length) return h('div', { class: 'muted' }, 'Pick coins first.');
+    return h(
+      'div',
+      { 'data-test': 'entry-prices' },
+      h('p', { class: 'hint', style: 'margin-top:0' }, 'Optional: buy a coin only at or below this price; until then its share stays in the quote currency.'),
+      h(
+        'table',
+        {},
+        h('thead', {}, h('tr', {}, h('th', {}, 'Coin'), h('th', { class: 'num' }, 'Price now'), h('th', {}, 'Buy at or below'))),
+        h(
+          'tbody',
+          {},
+          w.assets.map((a) => {
+            const c = catAsset(a);
+            return h(
+              'tr',
+              {},
+              h('td', {}, h('b', {}, a)),
+              h('td', { class: 'num' }, c ? fmtPrice(c.price) : '–'),
+              h('td', {}, h('input', { type: 'text', inputmode: 'decimal', placeholder: 'any price', value: w.entry_prices[a] || '', 'data-test': `entry-${a}`, oninput: (e) => (w.entry_prices[a] = e.target.value) })),
+            );
+          }),
+        ),
+      ),
+    );
+  }
+  function guardsForm(w) {
+    return h(
+      'div',
+      { class: 'row narrow' },
+      h('div', { class: 'field' }, h('label', {}, 'Stop-loss, % below net invested (optional)'), numInput(w, 'stop_loss', { placeholder: 'none', 'data-test': 'stop-loss' })),
+      h('div', { class: 'field' }, h('label', {}, 'Take-profit, % above net invested (optional)'), numInput(w, 'take_profit', { placeholder: 'none', 'data-test': 'take-profit' })),
+    );
+  }
+  const METHODS = ['equal', 'custom', 'market-cap', 'inverse-vol', 'min-variance', 'risk-parity', 'hrp'];
+  const METHOD_LABEL = {
+    equal: 'Equal',
+    custom: 'Custom',
+    'market-cap': 'Market cap',
+    'inverse-vol': 'Inverse volatility',
+    'min-variance': 'Minimum variance',
+    'risk-parity': 'Risk parity',
+    hrp: 'Hierarchical risk parity',
+  };
+  function weightsForm(w) {
+    const box = h('div', { 'data-test': 'weights-form' });
+    const bars = h('div', { 'data-test': 'weights-preview' });
+    const perr = h('div', { class: 'error', 'data-test': 'weights-error' });
+    const extra = h('div', {});
+    let seq = 0;
+    const run = debounce(async () => {
+      const my = ++seq;
+      perr.textContent = '';
+      if (w.assets.length < 2) return void bars.replaceChildren(h('div', { class: 'muted' }, 'Pick at least 2 coins.'));
+      if (w.method === 'custom') {
+        const sum = w.assets.reduce((a, x) => a + (num(w.custom[x]) || 0), 0);
+        if (Math.abs(sum - 100) > 1e-9) return void bars.replaceChildren(h('div', { class: 'muted' }, 'The custom weights must sum to 100 for a preview.'));
+      }
+      bars.replaceChildren(h('div', { class: 'muted' }, 'Computing…'));
+      try {
+        const p = await preview(w);
+        if (my !== seq) return;
+        w.preview = p;
+        bars.replaceChildren(weightBars(p.targets, p.per_asset, w.assets));
+      } catch (e) {
+        if (my !== seq) return;
+        bars.replaceChildren();
+        perr.textContent = e.message;
+      }
+    }, 350);
+    function renderExtra() {
+      if (w.method === 'custom') {
+        const sumEl = h('div', { class: 'hint', 'data-test': 'custom-sum' });
+        const upd = () => {
+          const sum = w.assets.reduce((a, x) => a + (num(w.custom[x]) || 0), 0);
+          sumEl.textContent = `Sum: ${fmt(sum, 2)}% ${Math.abs(sum - 100) < 1e-9 ? '✓' : '(must be 100)'}`;
+          sumEl.className = Math.abs(sum - 100) < 1e-9 ? 'hint pos' : 'hint neg';
+        };
+        extra.replaceChildren(
+          h(
+            'div',
+            { class: 'row' },
+            w.assets.map((a) =>
+              h('div', { class: 'field', style: 'flex:0 1 120px' }, h('label', {}, `${a} %`), h('input', { type: 'text', inputmode: 'decimal', value: w.custom[a] || '', 'data-test': `custom-${a}`, oninput: (e) => ((w.custom[a] = e.target.value), upd(), run()) })),
+            ),
+          ),
+          sumEl,
+          h('button', { type: 'button', class: 'small', onclick: () => {
+            const n = w.assets.length;
+            const base = Math.floor((100 / n) * 100) / 100;
+            w.assets.forEach((a, i) => (w.custom[a] = i === n - 1 ? String(+(100 - base * (n - 1)).toFixed(2)) : String(base)));
+            renderExtra();
+            run();
+          } }, 'Split evenly'),
+        );
+        upd();
+      } else if (w.method === 'market-cap') {
+        extra.replaceChildren(h('div', { class: 'row' }, h('div', { class: 'field', style: 'max-width:260px' }, h('label', {}, 'Max weight of one coin, % (optional)'), numInput(w, 'max_weight', { placeholder: 'none', 'data-test': 'max-weight', oninput: (e) => ((w.max_weight = e.target.value), run()) }))));
+      } else if (['inverse-vol', 'min-variance', 'risk-parity', 'hrp'].includes(w.method)) {
+        extra.replaceChildren(h('div', { class: 'hint' }, 'Computed from the trailing window of daily closes (lookback 90 days unless the profile says otherwise).'));
+      } else extra.replaceChildren();
+    }
+    const methods = (S.catalog && S.catalog.methods) || METHODS;
+    const sel = h(
+      'select',
+      { 'data-test': 'method', onchange: (e) => ((w.method = e.target.value), renderExtra(), run()) },
+      methods.map((m) => h('option', { value: m, selected: w.method === m }, METHOD_LABEL[m] || m)),
+    );
+    box.append(h('div', { class: 'field', style: 'max-width:320px' }, h('label', {}, 'Weight method'), sel), extra, h('h3', { style: 'margin-top:12px' }, 'Weights it computes'), bars, perr);
+    renderExtra();
+    run();
+    box.update = () => {
+      renderExtra();
+      run();
+    };
+    return box;
+  }
+
+  // ---------------------------------------------------------------- wizard
+  // A preset's provenance: a map of strings (how `ballast optimize` chose it).
+  function provenanceLine(pv) {
+    if (!pv) return null;
+    if (typeof pv !== 'object') return h('div', { class: 'hint' }, String(pv));
+    const all = Object.entries(pv).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v}`).join('\n');
+    const parts = [];
+    if (pv.oos_cagr) parts.push(`out-of-sample CAGR ${pv.oos_cagr}`);
+    if (pv.oos_hodl_cagr) parts.push(`HODL ${pv.oos_hodl_cagr}`);
+    if (pv.oos_sharpe) parts.push(`Sharpe ${pv.oos_sharpe}`);
+    if (pv.votes) parts.push(`votes ${pv.votes}`);
+    const text = parts.length ? parts.join(' · ') : all.split('\n').slice(0, 2).join(' · ');
+    return text ? h('div', { class: 'hint', title: all }, text) : null;
+  }
+  const STEPS = ['Coins', 'Amount', 'Mode', 'Entry prices', 'Guards', 'Weights', 'Summary', 'Confirm'];
+  function viewWizard() {
+    if (!S.wiz) S.wiz = newWiz();
+    const root = h('div', { 'data-test': 'wizard' });
+    const stepper = h('div', { class: 'stepper', 'data-test': 'stepper' });
+    const body = h('div', { class: 'panel' });
+    const presetBox = h('div', {});
+    let alive = true;
+    const presetBtn = h('button', { 'data-test': 'presets-toggle', onclick: () => togglePresets() }, 'Start from a preset');
+    const importBtn = h('button', { 'data-test': 'import-toggle', onclick: () => toggleImport() }, 'Import a profile');
+    const resetBtn = h('button', { onclick: () => ((S.wiz = newWiz()), presetBox.replaceChildren(), render()) }, 'Reset');
+    root.append(h('div', { class: 'page-head' }, h('h1', {}, 'New bot'), presetBtn, importBtn, resetBtn), presetBox, stepper, body);
+    mount(root);
+
+    async function useProfile(profile, amount, errEl) {
+      errEl.textContent = '';
+      try {
+        const r = await api('POST', '/api/profiles/parse', { profile, amount: amount || S.wiz.amount || '1000' });
+        S.wiz = configToWiz(r.config);
+        if (!S.wiz.amount) S.wiz.amount = amount || '1000';
+        presetBox.replaceChildren();
+        toast('Profile loaded: review each step');
+        render();
+      } catch (e) {
+        errEl.textContent = e.message;
+      }
+    }
+    async function togglePresets() {
+      if (presetBox.dataset.kind === 'presets') return void ((presetBox.dataset.kind = ''), presetBox.replaceChildren());
+      presetBox.dataset.kind = 'presets';
+      const perr = h('div', { class: 'error', 'data-test': 'preset-error' });
+      const amt = h('input', { type: 'text', inputmode: 'decimal', value: S.wiz.amount || '1000', 'data-test': 'preset-amount' });
+      const grid = h('div', { class: 'presets', 'data-test': 'presets' }, h('div', { class: 'muted' }, 'Loading presets…'));
+      presetBox.replaceChildren(h('div', { class: 'panel' }, h('h3', {}, 'Start from a preset'), h('div', { class: 'field', style: 'max-width:220px' }, h('label', {}, `Amount (${quote()})`), amt), grid, perr));
+      try {
+        S.presets = S.presets || (await api('GET', '/api/presets'));
+      } catch (e) {
+        grid.replaceChildren();
+        perr.textContent = e.message;
+        return;
+      }
+      grid.replaceChildren(
+        ...S.presets.map((p) =>
+          h(
+            'div',
+            { class: 'preset', 'data-test': `preset-${p.name}` },
+            h('b', {}, p.name),
+            h('div', { class: 'muted' }, `${(p.assets || []).join(', ')} · ${METHOD_LABEL[p.method] || p.method || ''}`),
+            h('div', { class: 'd' }, p.description || ''),
+            provenanceLine(p.provenance),
+            h('div', {}, h('button', { class: 'small primary', 'data-test': `preset-use-${p.name}`, onclick: () => useProfile(p.profile || p.name, amt.value.trim(), perr) }, 'Use')),
+          ),
+        ),
+      );
+      if (!S.presets.length) grid.replaceChildren(h('div', { class: 'muted' }, 'No presets.'));
+    }
+    function toggleImport() {
+      if (presetBox.dataset.kind === 'import') return void ((presetBox.dataset.kind = ''), presetBox.replaceChildren());
+      presetBox.dataset.kind = 'import';
+      const perr = h('div', { class: 'error', 'data-test': 'import-error' });
+      const ta = h('textarea', { placeholder: 'ballast-profile:1:…', 'data-test': 'import-profile' });
+      const amt = h('input', { type: 'text', inputmode: 'decimal', value: S.wiz.amount || '1000', 'data-test': 'import-amount' });
+      presetBox.replaceChildren(
+        h(
+          'div',
+          { class: 'panel' },
+          h('h3', {}, 'Import a profile'),
+          h('div', { class: 'field' }, h('label', {}, 'Profile line (ballast-profile:1:…) or profile TOML'), ta),
+          h('div', { class: 'row' }, h('div', { class: 'field', style: 'max-width:220px' }, h('label', {}, `Amount (${quote()})`), amt), h('div', { class: 'field', style: 'flex:0 0 auto' }, h('button', { class: 'primary', 'data-test': 'import-submit', onclick: () => useProfile(ta.value.trim(), amt.value.trim(), perr) }, 'Import'))),
+          perr,
+        ),
+      );
+    }
+
+    function renderStepper() {
+      const w = S.wiz;
+      stepper.replaceChildren(
+        ...STEPS.map((t, i) => {
+          const n = i + 1;
+          return h(
+            'button',
+            {
+              type: 'button',
+              class: n === w.step ? 'current' : n < w.step || n <= w.maxStep ? 'done' : '',
+              disabled: n > w.maxStep,
+              'data-test': `step-${n}`,
+              onclick: () => ((w.step = n), render()),
+            },
+            h('span', { class: 'n' }, String(n)),
+            h('span', { class: 't' }, t),
+          );
+        }),
+      );
+    }
+
+    function render() {
+      if (!alive) return;
+      const w = S.wiz;
+      renderStepper();
+      const err = h('div', { class: 'error', 'data-test': 'step-error' });
+      const back = h('button', { type: 'button', 'data-test': 'wizard-back', disabled: w.step === 1, onclick: () => ((w.step -= 1), render()) }, '← Back');
+      const next = h('button', { type: 'button', class: 'primary', 'data-test': 'wizard-next' }, 'Next →');
+      const status = h('span', { class: 'muted', 'data-test': 'step-status' });
+      const go = () => {
+        w.step += 1;
+        w.maxStep = Math.max(w.maxStep, w.step);
+        render();
+      };
+      // Steps 3..7 ask the server: a refused configuration stays on its step with the message.
+      const checkThenGo = async () => {
+        err.textContent = '';
+        next.disabled = true;
+        try {
+          w.preview = await preview(w);
+          go();
+        } catch (e) {
+          err.textContent = e.message;
+        } finally {
+          next.disabled = false;
+        }
+      };
+      next.addEventListener('click', () => (w.step <= 2 ? go() : checkThenGo()));
+      let content;
+      const title = h('h2', {}, `${w.step}. ${STEPS[w.step - 1]}`);
+      if (w.step === 1) {
+        const upd = () => {
+          next.disabled = w.assets.length < 2;
+          status.textContent = w.assets.length < 2 ? 'Pick at least 2 coins.' : '';
+        };
+        content = h('div', {}, h('p', { class: 'muted', style: 'margin-top:0' }, `Pick 2 to ${maxAssets()} coins. Prices are the venue's prices now.`), coinPicker(w, upd));
+        upd();
+      } else if (w.step === 2) content = amountStep(w, next, status, err);
+      else if (w.step === 3) content = modeForm(w);
+      else if (w.step === 4) content = entryForm(w);
+      else if (w.step === 5) content = h('div', {}, h('p', { class: 'muted', style: 'margin-top:0' }, 'Both are optional. When triggered, the bot sells everything to the quote currency and stops.'), guardsForm(w));
+      else if (w.step === 6) {
+        content = weightsForm(w);
+        const upd = () => {
+          if (w.method !== 'custom') return void (next.disabled = false);
+          const sum = w.assets.reduce((a, x) => a + (num(w.custom[x]) || 0), 0);
+          next.disabled = Math.abs(sum - 100) > 1e-9;
+        };
+        content.addEventListener('input', upd);
+        content.addEventListener('change', upd);
+        upd();
+      } else if (w.step === 7) {
+        // Fresh figures even when the step was reached through the stepper.
+        content = w.preview ? summary(w) : h('div', { class: 'muted' }, 'Computing the summary…');
+        const box = content;
+        const holder = h('div', {}, box);
+        content = holder;
+        preview(w)
+          .then((p) => {
+            w.preview = p;
+            if (holder.isConnected) holder.replaceChildren(summary(w));
+          })
+          .catch((e) => (err.textContent = e.message));
+      }
+      else {
+        next.remove();
+        content = confirmStep(w, err);
+      }
+      body.replaceChildren(title, content, err, h('div', { class: 'wiz-foot' }, back, status, w.step < 8 ? next : h('span')));
+    }
+
+    function amountStep(w, next, status, err) {
+      const q = quote();
+      const input = h('input', { type: 'text', inputmode: 'decimal', value: w.amount, 'data-test': 'amount', style: 'font-size:18px;max-width:260px' });
+      const min = h('div', { class: 'note', 'data-test': 'minimum' }, 'Computing the minimum…');
+      const per = h('div', {});
+      let seq = 0;
+      const check = async () => {
+        const my = ++seq;
+        err.textContent = '';
+        next.disabled = true;
+        if (!(num(w.amount) > 0)) {
+          min.textContent = 'Enter an amount.';
+          return;
+        }
+        status.textContent = 'checking…';
+        try {
+          const p = await preview(w);
+          if (my !== seq) return;
+          w.preview = p;
+          const m = p.minimum || {};
+          const enough = p.enough != null ? p.enough : num(w.amount) >= num(m.amount);
+          min.replaceChildren(
+            h('span', {}, 'Minimum investment: '),
+            h('b', { 'data-test': 'minimum-amount', class: enough ? '' : 'neg' }, `${fmt(m.amount, 2)} ${q}`),
+            m.binding ? h('span', { class: 'muted' }, ` (bound by `, h('b', { 'data-test': 'minimum-binding' }, m.binding), ')') : null,
+            enough ? h('span', { class: 'pos' }, '  ✓ enough') : h('span', { class: 'neg' }, '  below the minimum'),
+          );
+          per.replaceChildren(weightBars(p.targets, p.per_asset, w.assets));
+          next.disabled = !enough;
+          status.textContent = enough ? '' : `At least ${fmt(m.amount, 2)} ${q}.`;
+        } catch (e) {
+          if (my !== seq) return;
+          err.textContent = e.message;
+          min.textContent = 'No minimum: the configuration is refused.';
+          status.textContent = '';
+        }
+      };
+      const deb = debounce(check, 350);
+      input.addEventListener('input', () => {
+        w.amount = input.value.trim();
+        next.disabled = true;
+        deb();
+      });
+      check();
+      setTimeout(() => input.focus(), 0);
+      return h(
+        'div',
+        {},
+        h('div', { class: 'field' }, h('label', {}, `Amount to invest (${q})`), input),
+        min,
+        h('h3', { style: 'margin-top:12px' }, 'Amount per coin (with the weights as configured so far)'),
+        per,
+      );
+    }
+
+    function summary(w) {
+      const p = w.preview;
+      const c = buildConfig(w);
+      if (!p) return h('div', { class: 'muted' }, 'No preview.');
+      const q = quote();
+      const rb = c.rebalance;
+      const mode =
+        rb.mode === 'threshold'
+          ? `Threshold ${rb.threshold}% ${rb.threshold_kind}${rb.cooldown ? `, cooldown ${rb.cooldown}` : ''}`
+          : `Every ${rb.every}${rb.min_drift ? `, only if drift > ${rb.min_drift}% ${rb.threshold_kind}` : ''}`;
+      const g = c.guards || {};
+      const guards = [g.stop_loss ? `stop-loss ${g.stop_loss}%` : null, g.take_profit ? `take-profit ${g.take_profit}%` : null, g.entry_prices ? `entry prices: ${Object.entries(g.entry_prices).map(([a, v]) => `${a} ≤ ${v}`).join(', ')}` : null].filter(Boolean);
+      const orders = p.orders || [];
+      return h(
+        'div',
+        { 'data-test': 'summary' },
+        h(
+          'div',
+          { class: 'grid grid-2' },
+          h(
+            'div',
+            {},
+            h('h3', {}, 'Coins'),
+            h(
+              'table',
+              {},
+              h('thead', {}, h('tr', {}, h('th', {}, 'Coin'), h('th', { class: 'num' }, 'Weight'), h('th', { class: 'num' }, `Amount (${q})`), h('th', { class: 'num' }, 'Price'))),
+              h(
+                'tbody',
+                {},
+                Object.entries(p.targets || {}).map(([a, t]) =>
+                  h('tr', {}, h('td', {}, h('b', {}, a)), h('td', { class: 'num' }, fmtW(t)), h('td', { class: 'num' }, fmt((p.per_asset || {})[a], 2)), h('td', { class: 'num' }, (p.prices || {})[a] ? fmtPrice(p.prices[a]) : catAsset(a) ? fmtPrice(catAsset(a).price) : '–')),
+                ),
+              ),
+            ),
+          ),
+          h(
+            'div',
+            { class: 'kv' },
+            h('div', { class: 'k' }, 'Amount'),
+            h('div', {}, h('b', {}, `${fmt(p.amount ?? c.amount, 2)} ${q}`)),
+            h('div', { class: 'k' }, 'Minimum'),
+            h('div', { 'data-test': 'summary-minimum' }, `${fmt((p.minimum || {}).amount, 2)} ${q}${(p.minimum || {}).binding ? ` (bound by ${p.minimum.binding})` : ''}`),
+            h('div', { class: 'k' }, 'Weights'),
+            h('div', {}, METHOD_LABEL[c.weights.method] || c.weights.method),
+            h('div', { class: 'k' }, 'Rebalancing'),
+            h('div', {}, mode),
+            h('div', { class: 'k' }, 'Guards'),
+            h('div', {}, guards.length ? guards.join('; ') : 'none'),
+            h('div', { class: 'k' }, 'Fees (first orders)'),
+            h('div', {}, `${fmt(p.fees, 4)} ${q}`),
+            h('div', { class: 'k' }, 'Venue'),
+            h('div', {}, c.venue),
+          ),
+        ),
+        h('h3', { style: 'margin-top:14px' }, 'First orders'),
+        orders.length
+          ? h(
+              'table',
+              { 'data-test': 'summary-orders' },
+              h('thead', {}, h('tr', {}, h('th', {}, 'Side'), h('th', {}, 'Coin'), h('th', { class: 'num' }, 'Quantity'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, `Notional (${q})`), h('th', { class: 'num' }, 'Fee'))),
+              h('tbody', {}, orders.map((o) => h('tr', {}, h('td', {}, h('span', { class: `badge ${o.side}` }, o.side)), h('td', {}, h('b', {}, o.asset)), h('td', { class: 'num' }, fmtQty(o.qty)), h('td', { class: 'num' }, fmtPrice(o.price)), h('td', { class: 'num' }, fmt(o.notional, 2)), h('td', { class: 'num' }, fmt(o.fee, 4))))),
+            )
+          : h('div', { class: 'muted' }, 'No order.'),
+        (p.skipped || []).length ? h('div', { class: 'note warn' }, (p.skipped || []).map((x) => h('div', {}, `skipped: ${x.side} ${x.asset}: ${x.reason}`))) : null,
+        p.enough === false ? h('div', { class: 'error' }, 'The amount is below the minimum: go back to step 2.') : null,
+      );
+    }
+
+    function confirmStep(w, err) {
+      const c = buildConfig(w);
+      const name = h('input', { type: 'text', value: w.name || defaultName(w), 'data-test': 'bot-name-input', maxlength: 64, oninput: (e) => (w.name = e.target.value) });
+      const venues = (S.catalog && S.catalog.venues) || ['paper'];
+      const venue = h('select', { 'data-test': 'venue', onchange: (e) => (w.venue = e.target.value) }, venues.map((v) => h('option', { value: v, selected: w.venue === v }, v)));
+      const create = h('button', { class: 'primary', 'data-test': 'wizard-create' }, 'Create the bot');
+      create.addEventListener('click', async () => {
+        err.textContent = '';
+        if (!w.name.trim()) w.name = name.value.trim();
+        create.disabled = true;
+        try {
+          const r = await api('POST', '/api/bots', { config: buildConfig(w) });
+          S.wiz = null;
+          toast(`Bot #${r.id} created`);
+          location.hash = `#/bots/${r.id}`;
+        } catch (e) {
+          err.textContent = e.message;
+        } finally {
+          create.disabled = false;
+        }
+      });
+      const p = w.preview || {};
+      return h(
+        'div',
+        { 'data-test': 'confirm' },
+        h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Name'), name), h('div', { class: 'field' }, h('label', {}, 'Venue'), venue)),
+        h('div', { class: 'note' }, `${c.assets.join(', ')} · ${fmt(c.amount, 2)} ${quote()} · ${(p.orders || []).length} first order(s), fees ≈ ${fmt(p.fees, 4)} ${quote()}. The bot starts trading at once.`),
+        h('div', { class: 'actions end' }, create),
+      );
+    }
+
+    (async () => {
+      body.replaceChildren(h('div', { class: 'muted' }, 'Loading the catalog…'));
+      await catalog();
+      render();
+    })();
+    return {
+      dispose: () => {
+        alive = false;
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- backtest
+  const btDate = (x) => (x == null ? '–' : typeof x === 'number' ? fmtTime(x).slice(0, 10) : String(x).slice(0, 10));
+  function viewBacktest() {
+    const err = h('div', { class: 'error', 'data-test': 'backtest-error' });
+    const result = h('div', { 'data-test': 'backtest-result' });
+    const presetSel = h('select', { 'data-test': 'backtest-preset' }, h('option', { value: '' }, 'loading…'));
+    const amount = h('input', { type: 'text', inputmode: 'decimal', value: (S.wiz && S.wiz.amount) || '1000', 'data-test': 'backtest-amount' });
+    const hasWiz = S.wiz && S.wiz.assets.length >= 2;
+    let src = hasWiz ? 'wizard' : 'preset';
+    const today = new Date();
+    const yearAgo = new Date(today.getTime() - 365 * DAY);
+    const iso = (d) => d.toISOString().slice(0, 10);
+    const start = h('input', { type: 'date', value: iso(yearAgo), 'data-test': 'backtest-start' });
+    const end = h('input', { type: 'date', value: iso(today), 'data-test': 'backtest-end' });
+    const interval = h('select', { 'data-test': 'backtest-interval' }, ['1d', '4h', '1h'].map((v) => h('option', { value: v }, v)));
+    const run = h('button', { class: 'primary', 'data-test': 'backtest-run' }, 'Run backtest');
+    const srcBox = h('div', {});
+    function renderSrc() {
+      srcBox.replaceChildren(
+        h(
+          'div',
+          { class: 'field' },
+          radio('bt-src', 'preset', src, 'A preset', (v) => ((src = v), renderSrc()), 'backtest-src-preset'),
+          radio('bt-src', 'wizard', src, hasWiz ? `The wizard's configuration (${S.wiz.assets.join(', ')})` : "The wizard's configuration (none yet)", (v) => ((src = v), renderSrc()), 'backtest-src-wizard'),
+        ),
+        src === 'preset' ? h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Preset'), presetSel), h('div', { class: 'field' }, h('label', {}, `Amount (${quote()})`), amount)) : hasWiz ? h('div', { class: 'note' }, `${S.wiz.assets.join(', ')} · ${METHOD_LABEL[S.wiz.method] || S.wiz.method} · ${S.wiz.mode === 'threshold' ? `threshold ${S.wiz.threshold}%` : `every ${S.wiz.every}`} · ${S.wiz.amount} ${quote()}`, ' · ', h('a', { href: '#/new' }, 'edit in the wizard')) : h('div', { class: 'note' }, 'No configuration in the wizard yet: ', h('a', { href: '#/new' }, 'open the wizard'), '.'),
+      );
+    }
+    renderSrc();
+    function body() {
+      const b = {};
+      if (src === 'preset') {
+        b.preset = presetSel.value;
+        b.amount = amount.value.trim();
+      } else b.config = buildConfig(S.wiz);
+      if (start.value) b.start = start.value;
+      if (end.value) b.end = end.value;
+      b.interval = interval.value;
+      return b;
+    }
+    run.addEventListener('click', async () => {
+      err.textContent = '';
+      if (src === 'wizard' && !hasWiz) return void (err.textContent = 'Pick coins in the wizard first, or choose a preset.');
+      const req = body();
+      run.disabled = true;
+      result.replaceChildren(h('div', { class: 'muted' }, 'Running the backtest…'));
+      try {
+        const r = await api('POST', '/api/backtests', req);
+        showResult(r, req);
+      } catch (e) {
+        result.replaceChildren();
+        err.textContent = e.message;
+      } finally {
+        run.disabled = false;
+      }
+    });
+    function showResult(r, req) {
+      const sm = r.summary || {};
+      const cerr = h('div', { class: 'error', 'data-test': 'backtest-create-error' });
+      const create = h('button', { class: 'primary', 'data-test': 'backtest-create' }, 'Create this bot');
+      create.addEventListener('click', async () => {
+        cerr.textContent = '';
+        create.disabled = true;
+        try {
+          const b = req.config ? { config: req.config } : { profile: req.preset, amount: req.amount };
+          const res = await api('POST', '/api/bots', b);
+          toast(`Bot #${res.id} created`);
+          location.hash = `#/bots/${res.id}`;
+        } catch (e) {
+          cerr.textContent = e.message;
+        } finally {
+          create.disabled = false;
+        }
+      });
+      result.replaceChildren(
+        h(
+          'div',
+          { class: 'stats', 'data-test': 'backtest-summary' },
+          stat('Period', `${btDate(sm.start)} → ${btDate(sm.end)}`, 'period'),
+          stat('Final value', fmt(sm.final_value, 2)),
+          stat('HODL final value', fmt(sm.hodl_final_value, 2)),
+          stat('Total return', fmtPct(sm.total_return_percent), signCls(sm.total_return_percent)),
+          stat('HODL return', fmtPct(sm.hodl_return_percent), signCls(sm.hodl_return_percent)),
+          stat('CAGR', fmtPct(sm.cagr_percent), signCls(sm.cagr_percent)),
+          stat('Max drawdown', isFinite(num(sm.max_drawdown_percent)) ? `${fmt(Math.abs(num(sm.max_drawdown_percent)), 2)}%` : '–', 'neg'),
+          stat('Rebalances', str(sm.rebalances ?? '–')),
+          stat('Fees', fmt(sm.fees, 2)),
+        ),
+        h('div', { class: 'actions' }, create, r.report_url ? h('a', { class: 'btn', href: r.report_url, target: '_blank', rel: 'noopener', 'data-test': 'backtest-report-link' }, 'Open the report in a new tab ↗') : null),
+        cerr,
+        r.report_url ? h('iframe', { class: 'report', src: r.report_url, title: 'Backtest report', 'data-test': 'backtest-report' }) : null,
+      );
+    }
+    mount(
+      h(
+        'div',
+        { 'data-test': 'backtest-view' },
+        h('div', { class: 'page-head' }, h('h1', {}, 'Backtest')),
+        h(
+          'div',
+          { class: 'panel' },
+          srcBox,
+          h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Start'), start), h('div', { class: 'field' }, h('label', {}, 'End'), end), h('div', { class: 'field' }, h('label', {}, 'Interval'), interval), h('div', { class: 'field', style: 'flex:0 0 auto' }, run)),
+          err,
+        ),
+        result,
+      ),
+    );
+    (async () => {
+      await catalog();
+      try {
+        S.presets = S.presets || (await api('GET', '/api/presets'));
+        presetSel.replaceChildren(...S.presets.map((p) => h('option', { value: p.name, title: p.description || '' }, `${p.name} (${(p.assets || []).join(', ')})`)));
+        if (!S.presets.length) presetSel.replaceChildren(h('option', { value: '' }, 'no presets'));
+      } catch (e) {
+        presetSel.replaceChildren(h('option', { value: '' }, 'presets unavailable'));
+        if (src === 'preset') err.textContent = e.message;
+      }
+    })();
+    return {};
+  }
+
+  // ---------------------------------------------------------------- settings
+  function viewSettings() {
+    const err = h('div', { class: 'error', 'data-test': 'tokens-error' });
+    const created = h('div', { 'data-test': 'token-created' });
+    const tbody = h('tbody', { 'data-test': 'tokens' });
+    const label = h('input', { type: 'text', placeholder: 'label, e.g. grafana', 'data-test': 'token-label', maxlength: 64 });
+    const createBtn = h('button', { class: 'primary', 'data-test': 'token-create', type: 'submit' }, 'Create token');
+    async function load() {
+      try {
+        const list = await api('GET', '/api/tokens');
+        tbody.replaceChildren(
+          ...list.map((t) =>
+            h(
+              'tr',
+              { 'data-test': `token-${t.id}` },
+              h('td', { class: 'mono' }, str(t.id)),
+              h('td', {}, t.label || h('span', { class: 'muted' }, '(no label)')),
+              h('td', {}, fmtTime(t.created_at)),
+              h('td', { class: 'num' }, h('button', { class: 'danger small', 'data-test': `token-revoke-${t.id}`, onclick: () => revoke(t) }, 'Revoke')),
+            ),
+          ),
+        );
+        if (!list.length) tbody.replaceChildren(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No API tokens.')));
+      } catch (e) {
+        tbody.replaceChildren();
+        err.textContent = e.message;
+      }
+    }
+    async function revoke(t) {
+      if (!confirm(`Revoke the token ${t.label || t.id}? It stops working at once.`)) return;
+      err.textContent = '';
+      try {
+        await api('DELETE', `/api/tokens/${encodeURIComponent(t.id)}`);
+        toast('Token revoked');
+        load();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    const form = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          createBtn.disabled = true;
+          try {
+            const body = label.value.trim() ? { label: label.value.trim() } : {};
+            const r = await api('POST', '/api/tokens', body);
+            label.value = '';
+            created.replaceChildren(
+              h('div', { class: 'ok-box' }, h('div', {}, 'Your new API token (shown once; store it now):'), h('div', { class: 'row', style: 'margin-top:6px;align-items:center' }, h('code', { 'data-test': 'token-value', style: 'flex:1;word-break:break-all' }, r.token), h('button', { type: 'button', onclick: () => copyText(r.token) }, 'Copy'))),
+            );
+            load();
+          } catch (e2) {
+            err.textContent = e2.message;
+          } finally {
+            createBtn.disabled = false;
+          }
+        },
+      },
+      h('div', { class: 'row narrow' }, h('div', { class: 'field' }, h('label', {}, 'Label (optional)'), label), h('div', { class: 'field', style: 'flex:0 0 auto' }, createBtn)),
+    );
+    mount(
+      h(
+        'div',
+        { 'data-test': 'settings-view' },
+        h('div', { class: 'page-head' }, h('h1', {}, 'Settings')),
+        h(
+          'div',
+          { class: 'panel' },
+          h('h3', {}, 'API tokens'),
+          h('p', { class: 'muted', style: 'margin-top:0' }, 'Send a token as "Authorization: Bearer <token>" to use the API without the login (no CSRF header needed).'),
+          form,
+          created,
+          err,
+          h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Label'), h('th', {}, 'Created'), h('th', {}))), tbody)),
+        ),
+        h('div', { class: 'panel' }, h('h3', {}, 'Session'), h('div', { class: 'actions' }, h('button', { 'data-test': 'logout', onclick: logout }, 'Log out'), h('a', { class: 'btn', href: '/api/openapi.json', target: '_blank', rel: 'noopener' }, 'OpenAPI document ↗'))),
+      ),
+    );
+    load();
+    return {};
+  }
+
+  boot();
+})();

@@ -46,6 +46,7 @@ macro_rules! store_contract_tests {
             cash_flows_oldest_first,
             snapshots_newest_window_oldest_first,
             events_newest_first,
+            events_after_in_recording_order,
             decimals_round_trip_exactly,
             unknown_bot,
         );
@@ -487,6 +488,43 @@ pub fn events_newest_first(store: &dyn Store) {
     };
     store.record_event(&rich).unwrap();
     assert_eq!(store.events(bot, 1).unwrap(), vec![rich]);
+}
+
+/// `events_after`: every bot's events after a row id, in the order recorded (not by
+/// time), each with its id; ids grow; at most `limit`; events written by
+/// `set_config` and `begin_rebalance` are included.
+pub fn events_after_in_recording_order(store: &dyn Store) {
+    assert!(store.events_after(0, 10).unwrap().is_empty());
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    // Recorded out of time order and across bots.
+    let evs = [event(a, 300, "rebalance"), event(b, 100, "guard"), event(a, 200, "error")];
+    for e in &evs {
+        store.record_event(e).unwrap();
+    }
+    store.set_config(b, "name = \"b\"\n", Timestamp(400)).unwrap();
+    store.begin_rebalance(&[intent(a, 1, 0, 500)], "{}", &event(a, 500, "rebalance")).unwrap();
+    let all = store.events_after(0, 100).unwrap();
+    assert_eq!(all.len(), 5);
+    let events: Vec<Event> = all.iter().map(|(_, e)| e.clone()).collect();
+    assert_eq!(&events[..3], &evs[..]);
+    assert_eq!((events[3].bot, events[3].kind.as_str()), (b, "edit"));
+    assert_eq!(events[4], event(a, 500, "rebalance"));
+    let ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids grow: {ids:?}");
+    assert!(ids[0] > 0, "ids are positive, so 0 means before the first: {ids:?}");
+    // Resuming from any id gives exactly the rest.
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(store.events_after(*id, 100).unwrap(), all[i + 1..].to_vec());
+    }
+    assert_eq!(store.events_after(ids[0], 2).unwrap(), all[1..3].to_vec());
+    assert!(store.events_after(ids[4], 10).unwrap().is_empty());
+    assert!(store.events_after(0, 0).unwrap().is_empty());
+    // A later event comes after the cursor even when its time is earlier.
+    store.record_event(&event(b, 50, "stop")).unwrap();
+    let rest = store.events_after(ids[4], 10).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].1, event(b, 50, "stop"));
 }
 
 /// Decimals come back exactly, scale included, through every table.

@@ -72,6 +72,11 @@ pub trait Store: Send + Sync {
     fn record_event(&self, e: &Event) -> Result<(), StoreError>;
     /// Events of a bot, newest first, at most `limit`.
     fn events(&self, bot: BotId, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// Events of every bot recorded after the event with row id `after`, in the order
+    /// they were recorded (ascending row id), each with its row id; at most `limit`.
+    /// `after = 0` starts at the first event. A reader that remembers the last id it
+    /// saw (a notifier's cursor) neither misses nor repeats an event.
+    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError>;
 }
 
 /// Maps a venue status into the store's order state.

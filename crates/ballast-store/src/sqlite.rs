@@ -705,6 +705,17 @@ impl Store for SqliteStore {
             read_event,
         )
     }
+
+    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list events after an id",
+            "SELECT id, bot_id, time, kind, message, data FROM events WHERE id > ?1 ORDER BY id ASC LIMIT ?2",
+            params![after, limit_param(limit)],
+            |row| Ok((col(row, "events", "id")?, read_event(row)?)),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -268,7 +268,8 @@ pub struct Event {
     pub bot: BotId,
     /// When.
     pub time: Timestamp,
-    /// A short kind: created, rebalance, skipped, guard, invest, edit, pause, resume, stop, reconcile, error.
+    /// A short kind: created, rebalance, skipped, guard, invest, edit, pause, resume, stop, reconcile, error,
+    /// rejected, key_revoked.
     pub kind: String,
     /// A sentence for people.
     pub message: String,

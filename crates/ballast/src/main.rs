@@ -22,6 +22,8 @@ enum Command {
     Bot(cmd::bot::BotArgs),
     /// Run every active bot until SIGINT/SIGTERM (paper: replay the candles).
     Run(cmd::bot::RunArgs),
+    /// Notifications: a JSON webhook and Telegram (set, show, test).
+    Notify(cmd::notify::NotifyArgs),
     /// Serve the web dashboard and the HTTP API, behind a login with two-factor codes.
     Serve(cmd::serve::ServeArgs),
     /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bot(args) => cmd::bot::run(args),
         Command::Run(args) => cmd::bot::run_bots(args),
+        Command::Notify(args) => cmd::notify::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Keys(args) => cmd::sim::keys(args),

@@ -198,7 +198,12 @@ fn run_stops_cleanly_on_sigterm_and_resumes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Signal once the replay is under way (however slow the machine is).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while clock(d) == before {
+        assert!(std::time::Instant::now() < deadline, "the replay did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();

@@ -1,6 +1,9 @@
 //! `ballast serve` through the real binary: loopback by default, public health,
 //! everything else behind the login; non-loopback binds refused without TLS.
 
+#[path = "../../ballast-server/tests/receiver/mod.rs"]
+mod receiver;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -153,6 +156,13 @@ fn log_in(port: u16) -> Client {
 #[test]
 fn workshop_lifecycle_through_the_real_binary() {
     let tmp = tempfile::tempdir().unwrap();
+    // The server steps the bots, so it sends the notifications.
+    let hook = receiver::Receiver::start();
+    std::fs::write(
+        tmp.path().join("notify.toml"),
+        format!("[webhook]\nurl = \"http://127.0.0.1:{}/hook\"\n", hook.port),
+    )
+    .unwrap();
     let (server, port) = start(tmp.path(), &["--replay-every", "200ms"]);
     let c = log_in(port);
 
@@ -265,10 +275,21 @@ fn workshop_lifecycle_through_the_real_binary() {
     assert_eq!(s, 200);
     assert!(html.contains("<svg") && !html.contains("<script src"), "a self-contained report");
 
+    // The bot's events reached the webhook (created is not a notified kind; stop is).
     let (s, _, text) = c.call("POST", &format!("/api/bots/{id}/stop"), Some(serde_json::json!({ "mode": "to-usdt" })));
     assert_eq!(s, 200, "{text}");
     let (_, view, _) = c.call("GET", &format!("/api/bots/{id}"), None);
     assert_eq!(view["status"], "stopped");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = hook.requests();
+        if got.iter().any(|r| r.json()["kind"] == "stop" && r.json()["bot"] == id) {
+            assert!(got.iter().all(|r| r.path == "/hook" && r.method == "POST"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stop event did not reach the webhook: {got:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     let (_, _, metrics) = c.call("GET", "/metrics", None);
     assert!(

@@ -629,17 +629,22 @@ pub struct RunArgs {
 /// Runs every active bot until SIGINT/SIGTERM or the end of the replay; resumes where
 /// it stopped.
 pub fn run_bots(args: &RunArgs) -> Result<()> {
-    let mut app = App::open(&data_dir(args.dir.data_dir.as_deref()))?;
+    // The handler first: a signal while the data directory opens stops the run cleanly.
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handler")?;
     }
+    let mut app = App::open(&data_dir(args.dir.data_dir.as_deref()))?;
+    // Notifications: what an earlier run recorded and did not deliver goes first.
+    let mut notifier = super::notify::open_for_run(&app.dir);
+    super::notify::pump(&mut notifier, &**app.engine.store());
     if args.live {
-        return run_live(&app, args, &stop);
+        return run_live(&app, args, &stop, &mut notifier);
     }
     // Finish what an interrupted run left: reconcile and step at the current time.
     let first = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
     report_errors(&first);
+    super::notify::pump(&mut notifier, &**app.engine.store());
     let bars = app.remaining_bars();
     let limit = args.bars.unwrap_or(usize::MAX);
     let mut done = 0usize;
@@ -651,6 +656,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
         let results = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
         report_errors(&results);
+        super::notify::pump(&mut notifier, &**app.engine.store());
         done += 1;
         if args.speed > 0.0 {
             std::thread::sleep(std::time::Duration::from_secs_f64(1.0 / args.speed));
@@ -668,7 +674,12 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
 }
 
 /// Steps the bots of every live venue every `--poll` until a signal.
-fn run_live(app: &App, args: &RunArgs, stop: &AtomicBool) -> Result<()> {
+fn run_live(
+    app: &App,
+    args: &RunArgs,
+    stop: &AtomicBool,
+    notifier: &mut Option<ballast_server::notify::Notifier>,
+) -> Result<()> {
     let mut venues: Vec<(String, Option<String>)> = Vec::new();
     for b in app.engine.store().bots()? {
         if b.status == BotStatus::Active && b.venue != "paper" {
@@ -688,6 +699,7 @@ fn run_live(app: &App, args: &RunArgs, stop: &AtomicBool) -> Result<()> {
         for e in &engines {
             report_errors(&e.step_all().map_err(|e| anyhow!("{e}"))?);
         }
+        super::notify::pump(notifier, &**app.engine.store());
         rounds += 1;
         let until = std::time::Instant::now() + std::time::Duration::from_secs(args.poll.secs().max(1) as u64);
         while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n)

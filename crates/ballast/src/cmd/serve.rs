@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use ballast_engine::Engine;
-use ballast_engine::engine::StepOutcome;
 use ballast_exchange::{Clock, SystemClock};
+use ballast_server::notify::{Notifier, newest_event_id};
 use ballast_server::{AppState, Auth, router};
 use serde_json::json;
 
-use super::bot::{DirArgs, outcome_text};
+use super::bot::DirArgs;
 use crate::app::{App, data_dir, fmt_time};
 use crate::web::Desk;
 
@@ -125,6 +125,16 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         let (state, app, stop) = (state.clone(), app.clone(), stop.clone());
         std::thread::spawn(move || drive_replay(&state, &app, every, &stop))
     });
+    // Notifications are sent by the process that steps the bots: this one when it
+    // drives the replay, else `ballast run`.
+    let notifier = match opts.replay_every {
+        Some(_) => Notifier::open(&dir).map_err(|e| anyhow!("{e}"))?,
+        None => None,
+    };
+    let tail = {
+        let (state, stop) = (state.clone(), stop.clone());
+        std::thread::spawn(move || tail_events(&state, notifier, &stop))
+    };
     let served = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("binding {addr}: {e}"))?;
         let local = listener.local_addr().context("local address")?;
@@ -150,6 +160,7 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     if let Some(h) = replay {
         let _ = h.join();
     }
+    let _ = tail.join();
     println!("ballast serve: stopped");
     served
 }
@@ -172,20 +183,47 @@ fn drive_replay(state: &AppState, app: &Mutex<App>, every: Duration, stop: &Atom
         if let Err(e) = app.paper.match_resting() {
             eprintln!("paper replay: resting orders: {e}");
         }
-        match app.engine.step_all() {
-            Ok(results) => {
-                for (bot, r) in results {
-                    let (kind, message) = match &r {
-                        Ok(StepOutcome::Held) | Ok(StepOutcome::Inactive) => continue,
-                        Ok(StepOutcome::Rebalanced { .. }) => ("rebalance", outcome_text(r.as_ref().expect("ok"))),
-                        Ok(o @ StepOutcome::Stopped(_)) => ("stop", outcome_text(o)),
-                        Err(e) => ("error", e.clone()),
-                    };
-                    state.publish("bot", json!({ "bot": bot, "kind": kind, "message": message, "time": t.0 }));
-                }
-            }
-            Err(e) => eprintln!("paper replay: {e}"),
+        if let Err(e) = app.engine.step_all() {
+            eprintln!("paper replay: {e}");
         }
         state.publish("tick", json!({ "time": t.0 }));
+    }
+}
+
+/// Publishes every new event of the store (whoever recorded it: this server, the
+/// replay, or `ballast run --live` beside it) on the live streams, and sends the
+/// notifications when this server steps the bots (`notifier`).
+fn tail_events(state: &AppState, mut notifier: Option<Notifier>, stop: &AtomicBool) {
+    let mut cursor = match newest_event_id(state.store.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("live updates: {e}");
+            return;
+        }
+    };
+    if let Some(n) = notifier.as_mut()
+        && let Err(e) = n.pump(state.store.as_ref())
+    {
+        eprintln!("warning: notifications: {e}");
+    }
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(500));
+        match state.store.events_after(cursor, 500) {
+            Ok(page) => {
+                for (id, e) in page {
+                    cursor = id;
+                    state.publish(
+                        "bot",
+                        json!({ "bot": e.bot, "kind": e.kind, "message": e.message, "time": e.time.0, "id": id }),
+                    );
+                }
+            }
+            Err(e) => eprintln!("live updates: {e}"),
+        }
+        if let Some(n) = notifier.as_mut()
+            && let Err(e) = n.pump(state.store.as_ref())
+        {
+            eprintln!("warning: notifications: {e}");
+        }
     }
 }

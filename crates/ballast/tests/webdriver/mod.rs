@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// The W3C key of an element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52f-4a5cb8de3c3a";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
@@ -220,8 +220,10 @@ impl Driver {
         self.cmd("GET", &format!("/element/{}/enabled", el.0), None).ok().and_then(|v| v.as_bool()).unwrap_or(false)
     }
 
-    /// Clicks the element (scrolled into view by the driver).
+    /// Clicks the element, first scrolled to the middle of the viewport (clear of the
+    /// page's sticky header).
     pub fn click(&self, el: &El) {
+        let _ = self.exec("arguments[0].scrollIntoView({ block: 'center' })", vec![json!({ ELEMENT_KEY: el.0 })]);
         self.cmd("POST", &format!("/element/{}/click", el.0), Some(json!({}))).unwrap();
     }
 
@@ -251,9 +253,11 @@ impl Driver {
             .unwrap_or_default()
     }
 
-    /// The text of the first element matching `css`, if any.
+    /// The text of the first element matching `css`, if any (None too when the element
+    /// was replaced between finding and reading it).
     pub fn text_css(&self, css: &str) -> Option<String> {
-        self.find(css).map(|e| self.text(&e))
+        let el = self.find(css)?;
+        self.cmd("GET", &format!("/element/{}/text", el.0), None).ok().and_then(|v| v.as_str().map(str::to_string))
     }
 
     /// An attribute of the element.

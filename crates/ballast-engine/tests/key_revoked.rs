@@ -1,0 +1,231 @@
+//! A venue that refuses the API key (revoked, IP not allowed, permission removed):
+//! the bot is paused with the reason and a `key_revoked` event, never retried in a
+//! loop, and resumes cleanly once the user fixes the key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ballast_core::guards::Guards;
+use ballast_core::planner::RebalanceTo;
+use ballast_core::trigger::{Threshold, Trigger};
+use ballast_core::weighting::{self, Method};
+use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, SymbolRules, Timestamp};
+use ballast_engine::{BotSpec, Engine, EngineError, StepOutcome};
+use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_exchange::{
+    Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderReport, OrderRequest,
+};
+use ballast_store::sqlite::SqliteStore;
+use ballast_store::{BotStatus, Intent, OrderState, Store};
+use rust_decimal_macros::dec;
+
+/// The paper venue behind a key check: while `refuse` is set, every signed call
+/// (balances, orders) answers `Auth`, like Binance's -2015; public data still works.
+struct KeyedVenue {
+    inner: PaperExchange,
+    refuse: AtomicBool,
+}
+
+impl KeyedVenue {
+    fn check(&self) -> Result<(), ExchangeError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            Err(ExchangeError::Auth("Invalid API-key, IP, or permissions for action (-2015)".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Exchange for KeyedVenue {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
+        self.inner.rules(base, quote)
+    }
+    fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
+        self.check()?;
+        self.inner.balances()
+    }
+    fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError> {
+        self.inner.prices(bases, quote)
+    }
+    fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.check()?;
+        self.inner.place(order)
+    }
+    fn query(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<OrderReport>, ExchangeError> {
+        self.check()?;
+        self.inner.query(id, base, quote)
+    }
+    fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
+        self.check()?;
+        self.inner.open_orders(base, quote)
+    }
+    fn cancel(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
+        self.check()?;
+        self.inner.cancel(id, base, quote)
+    }
+}
+
+fn a(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
+struct Rig {
+    venue: Arc<KeyedVenue>,
+    store: Arc<SqliteStore>,
+    engine: Engine,
+    bot: i64,
+}
+
+fn rig() -> Rig {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let paper = PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone() as Arc<dyn Clock>).unwrap();
+    paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
+    let venue = Arc::new(KeyedVenue { inner: paper, refuse: AtomicBool::new(false) });
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = Engine::new(store.clone(), venue.clone(), clock);
+    let assets = vec![a("BTC"), a("ETH")];
+    let spec = BotSpec {
+        quote: a("USDT"),
+        weights: weighting::equal(&assets).unwrap(),
+        assets,
+        method: Method::Equal,
+        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
+        to: RebalanceTo::Target,
+        guards: Guards::default(),
+        fee: Bps(dec!(10)),
+    };
+    let bot = engine.create("keyed", spec, "", dec!(1000)).unwrap();
+    Rig { venue, store, engine, bot }
+}
+
+fn kinds(store: &dyn Store, bot: i64) -> Vec<String> {
+    let mut k: Vec<String> = store.events(bot, 100).unwrap().into_iter().map(|e| e.kind).collect();
+    k.reverse();
+    k
+}
+
+fn is_auth(e: &EngineError) -> bool {
+    matches!(e, EngineError::Exchange(ExchangeError::Auth(_)))
+}
+
+#[test]
+fn a_refused_key_when_placing_pauses_the_bot_with_the_reason() {
+    let r = rig();
+    r.venue.refuse.store(true, Ordering::SeqCst);
+    // The first buy is due; the first order is refused.
+    let err = r.engine.step(r.bot).unwrap_err();
+    assert!(is_auth(&err), "{err}");
+    let rec = r.store.bot(r.bot).unwrap().unwrap();
+    assert_eq!(rec.status, BotStatus::Paused);
+    assert!(rec.status_reason.starts_with("the venue refused the API key: Invalid API-key"), "{}", rec.status_reason);
+    assert!(rec.status_reason.contains("resume"), "{}", rec.status_reason);
+    let events = r.store.events(r.bot, 1).unwrap();
+    assert_eq!(events[0].kind, "key_revoked");
+    assert_eq!(events[0].message, rec.status_reason);
+    assert_eq!(events[0].data["venue"], "paper");
+    // Only the order tried was marked not sent; nothing executed at the venue.
+    let orders = r.store.orders(r.bot, 10).unwrap();
+    assert_eq!(orders.len(), 2);
+    assert_eq!(orders.iter().filter(|o| o.state == OrderState::NotSent).count(), 1);
+    assert_eq!(orders.iter().filter(|o| o.state == OrderState::Pending).count(), 1);
+    assert!(r.venue.inner.open_orders(&a("BTC"), &a("USDT")).unwrap().is_empty());
+
+    // Paused: later steps do not touch the venue, and no second event is recorded.
+    assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Inactive);
+    assert!(r.engine.step_all().unwrap().is_empty());
+    assert_eq!(kinds(&*r.store, r.bot).iter().filter(|k| *k == "key_revoked").count(), 1);
+
+    // The user fixes the key and resumes: the pending leg is resolved by query (never
+    // seen, so not sent) and the next step buys afresh.
+    r.venue.refuse.store(false, Ordering::SeqCst);
+    r.engine.set_paused(r.bot, false).unwrap();
+    assert!(matches!(r.engine.step(r.bot).unwrap(), StepOutcome::Held | StepOutcome::Rebalanced { .. }));
+    assert!(r.store.unresolved(r.bot).unwrap().is_empty());
+    assert_eq!(r.store.bot(r.bot).unwrap().unwrap().status, BotStatus::Active);
+}
+
+#[test]
+fn a_refused_key_in_step_all_records_key_revoked_not_a_generic_error() {
+    let r = rig();
+    r.engine.step(r.bot).unwrap();
+    r.venue.refuse.store(true, Ordering::SeqCst);
+    // Leave an intent unresolved (as after a crash), so the next step must query.
+    let intent = Intent {
+        bot: r.bot,
+        client_id: ClientOrderId::for_leg(r.bot, 99, 0),
+        seq: 99,
+        leg: 0,
+        base: a("BTC"),
+        quote: a("USDT"),
+        side: ballast_core::planner::Side::Buy,
+        qty: Qty(dec!(0.001)),
+        kind: ballast_exchange::OrderKind::Market,
+        planned_price: Price(dec!(50000)),
+        created_at: Timestamp(1_700_000_000_000),
+    };
+    let ev = ballast_store::Event {
+        bot: r.bot,
+        time: intent.created_at,
+        kind: "rebalance".into(),
+        message: "crash test".into(),
+        data: serde_json::json!({}),
+    };
+    let state = r.store.load_state(r.bot).unwrap().unwrap();
+    r.store.begin_rebalance(std::slice::from_ref(&intent), &state, &ev).unwrap();
+    let before = kinds(&*r.store, r.bot).len();
+
+    let results = r.engine.step_all().unwrap();
+    assert_eq!(results.len(), 1);
+    let msg = results[0].1.as_ref().unwrap_err();
+    assert!(msg.contains("authentication"), "{msg}");
+    let after = kinds(&*r.store, r.bot);
+    assert_eq!(&after[before..], ["key_revoked"], "one event, not key_revoked + error");
+    assert_eq!(r.store.bot(r.bot).unwrap().unwrap().status, BotStatus::Paused);
+    assert_eq!(r.store.unresolved(r.bot).unwrap().len(), 1, "left for a query after the resume");
+}
+
+#[test]
+fn a_refused_key_when_reconciling_pauses_the_bot() {
+    let r = rig();
+    r.engine.step(r.bot).unwrap();
+    r.venue.refuse.store(true, Ordering::SeqCst);
+    // Nothing to reconcile: the venue is not asked, nothing happens.
+    assert_eq!(r.engine.reconcile(r.bot).unwrap(), 0);
+    assert_eq!(r.store.bot(r.bot).unwrap().unwrap().status, BotStatus::Active);
+    // An order to ask about: the refusal pauses the bot.
+    let state = r.store.load_state(r.bot).unwrap().unwrap();
+    let intent = Intent {
+        bot: r.bot,
+        client_id: ClientOrderId::for_leg(r.bot, 50, 0),
+        seq: 50,
+        leg: 0,
+        base: a("ETH"),
+        quote: a("USDT"),
+        side: ballast_core::planner::Side::Buy,
+        qty: Qty(dec!(0.01)),
+        kind: ballast_exchange::OrderKind::Market,
+        planned_price: Price(dec!(2500)),
+        created_at: Timestamp(1_700_000_000_000),
+    };
+    let ev = ballast_store::Event {
+        bot: r.bot,
+        time: intent.created_at,
+        kind: "rebalance".into(),
+        message: "crash test".into(),
+        data: serde_json::json!({}),
+    };
+    r.store.begin_rebalance(std::slice::from_ref(&intent), &state, &ev).unwrap();
+    let err = r.engine.reconcile(r.bot).unwrap_err();
+    assert!(is_auth(&err), "{err}");
+    let rec = r.store.bot(r.bot).unwrap().unwrap();
+    assert_eq!(rec.status, BotStatus::Paused);
+    assert!(rec.status_reason.starts_with("the venue refused the API key"), "{}", rec.status_reason);
+    assert_eq!(kinds(&*r.store, r.bot).last().unwrap(), "key_revoked");
+}
