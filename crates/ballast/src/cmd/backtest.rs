@@ -522,7 +522,8 @@ fn write_trades(path: &Path, o: &Outcome) -> Result<()> {
 }
 
 fn write_report(path: &Path, o: &Outcome, config: &[(String, String)], notes: &[String]) -> Result<()> {
-    std::fs::write(path, report_html(o, config, notes)).with_context(|| format!("--report {}: cannot write", path.display()))
+    std::fs::write(path, report_html(o, config, notes))
+        .with_context(|| format!("--report {}: cannot write", path.display()))
 }
 
 /// The self-contained HTML report of a backtest.
