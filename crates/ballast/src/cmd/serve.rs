@@ -46,12 +46,14 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let store = app.engine.store().clone();
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), Arc::new(Engine::new(store.clone(), app.paper.clone(), app.clock.clone())));
-    // Bots on live venues are served when the venue's key is in the environment.
+    // Bots on live venues are served when the venue's key is in the key file or the
+    // environment.
+    let keys = crate::live::Keyring::new(&dir);
     for b in store.bots()? {
         if b.venue != "paper" && !engines.contains_key(&b.venue) {
             let base =
                 b.config_toml.parse::<toml::Table>().ok().and_then(|t| t.get("base_url")?.as_str().map(str::to_string));
-            match crate::live::engine(&dir, &b.venue, base.as_deref()) {
+            match crate::live::engine_with(&keys, &dir, &b.venue, base.as_deref()) {
                 Ok(e) => {
                     engines.insert(b.venue.clone(), Arc::new(e));
                 }
