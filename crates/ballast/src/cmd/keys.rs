@@ -82,12 +82,11 @@ fn read_credentials(from_stdin: bool) -> Result<Credentials> {
             bail!("no terminal to type the key in: pipe the API key and the secret as two lines with --stdin");
         }
         let ask = |what: &str| -> Result<Zeroizing<String>> {
-            Ok(Zeroizing::new(
+            let typed = Zeroizing::new(
                 rpassword::prompt_password(format!("{what} (not shown): "))
-                    .with_context(|| format!("reading the {what} from the terminal"))?
-                    .trim()
-                    .to_string(),
-            ))
+                    .with_context(|| format!("reading the {what} from the terminal"))?,
+            );
+            Ok(Zeroizing::new(typed.trim().to_string()))
         };
         (ask("API key")?, ask("Secret")?)
     };
