@@ -129,6 +129,10 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+fn input_of(api_key: &str, secret: &str) -> String {
+    format!("{api_key}\n{secret}\n")
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -173,9 +177,27 @@ fn stored_keys_trade_and_leak_nowhere() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // Bad input is refused before anything is written, without repeating it.
+    let e = t.fails(&d, Some(&passphrase), &["keys", "add", "--venue", "binance"]);
+    assert!(e.contains("no terminal") && e.contains("--stdin"), "{e}");
+    let out =
+        t.run(&d, Some(&passphrase), Some(&format!("{api_key}\n")), &["keys", "add", "--venue", "binance", "--stdin"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected two lines") && !out.status.success());
+    let bad = format!("{api_key} extra\n{secret}\n");
+    let out = t.run(&d, Some(&passphrase), Some(&bad), &["keys", "add", "--venue", "binance", "--stdin"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid API key") && !out.status.success());
+    let out = t.run(
+        &d,
+        Some(&passphrase),
+        Some(&input_of(&api_key, &secret)),
+        &["keys", "add", "--venue", "kraken", "--stdin"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'kraken'") && !out.status.success());
+    assert!(!d.join("keys.enc").exists());
+
     // Store the keys; the file is the owner's only.
     let shown = format!("{}…{}", &api_key[..4], &api_key[60..]);
-    let input = format!("{api_key}\n{secret}\n");
+    let input = input_of(&api_key, &secret);
     let out = t.ok(&d, &passphrase, Some(&input), &["keys", "add", "--venue", "binance", "--stdin"]);
     assert!(out.contains("Stored the binance key") && out.contains(&shown), "{out}");
     let key_file = d.join("keys.enc");

@@ -95,7 +95,6 @@ fn read_credentials(from_stdin: bool) -> Result<Credentials> {
 
 fn add(dir: &Path, venue: &str, from_stdin: bool) -> Result<()> {
     let creds = read_credentials(from_stdin)?;
-    std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
     let path = KeyStore::path_in(dir);
     let (mut store, pass) = if path.exists() {
         // The passphrase of the existing file (a wrong one fails here, before any write).
@@ -107,6 +106,7 @@ fn add(dir: &Path, venue: &str, from_stdin: bool) -> Result<()> {
     };
     let shown = creds.redacted_key();
     let replaced = store.insert(venue, creds)?.is_some();
+    std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
     store.save(&pass)?;
     let p = store.params();
     println!(
