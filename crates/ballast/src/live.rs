@@ -1,11 +1,18 @@
-//! Live venues: the Binance and Gate adapters with keys from the environment, and
-//! their engines.
+//! Live venues: the Binance and Gate adapters with their keys, and their engines.
 //!
-//! Keys come from `BALLAST_BINANCE_API_KEY`/`BALLAST_BINANCE_SECRET` and
-//! `BALLAST_GATE_API_KEY`/`BALLAST_GATE_SECRET` (encrypted storage of keys is a later
-//! step); they are never written to the data directory or printed.
+//! Keys come from the encrypted key file of the data directory (`keys.enc`, written by
+//! `ballast keys add`, see `ballast-keys`) when it holds the venue; its passphrase comes
+//! from `BALLAST_PASSPHRASE` (services) or a prompt without echo when stdin is a
+//! terminal. For compatibility, a venue the file does not hold may take its keys from
+//! `BALLAST_BINANCE_API_KEY`/`BALLAST_BINANCE_SECRET` and
+//! `BALLAST_GATE_API_KEY`/`BALLAST_GATE_SECRET`, which is less safe (the environment of
+//! a process is readable by its user and often ends up in service files and logs). Keys
+//! are never written to the data directory in clear or printed.
 
-use std::path::Path;
+use std::cell::OnceCell;
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +21,7 @@ use ballast_binance::{Binance, BinanceConfig, UreqTransport};
 use ballast_engine::Engine;
 use ballast_exchange::{Clock, Exchange, SystemClock};
 use ballast_gate::{Gate, GateConfig, KeyCheck};
+use ballast_keys::{Credentials, KeyStore, Passphrase, Zeroizing};
 use ballast_store::sqlite::SqliteStore;
 
 /// The environment variable holding the Binance API key.
@@ -21,13 +29,15 @@ pub const BINANCE_KEY_ENV: &str = "BALLAST_BINANCE_API_KEY";
 /// The environment variable holding the Binance secret.
 pub const BINANCE_SECRET_ENV: &str = "BALLAST_BINANCE_SECRET";
 
-/// A Binance adapter for `base_url` (default: the real API) with keys from the
-/// environment, its clock synchronised with the server.
-pub fn binance(base_url: Option<&str>) -> Result<Arc<Binance>> {
-    let key = std::env::var(BINANCE_KEY_ENV).map_err(|_| anyhow!("set {BINANCE_KEY_ENV} to the API key"))?;
-    let secret =
-        std::env::var(BINANCE_SECRET_ENV).map_err(|_| anyhow!("set {BINANCE_SECRET_ENV} to the API secret"))?;
-    let mut config = BinanceConfig { api_key: key, secret, ..BinanceConfig::default() };
+/// A Binance adapter for `base_url` (default: the real API) with the keys of `keys`,
+/// its clock synchronised with the server.
+pub fn binance(keys: &Keyring, base_url: Option<&str>) -> Result<Arc<Binance>> {
+    let (creds, _) = keys.credentials("binance")?;
+    let mut config = BinanceConfig {
+        api_key: creds.api_key().to_string(),
+        secret: creds.secret().expose().to_string(),
+        ..BinanceConfig::default()
+    };
     if let Some(u) = base_url {
         config.base_url = u.trim_end_matches('/').to_string();
     }
@@ -43,12 +53,10 @@ pub const GATE_KEY_ENV: &str = "BALLAST_GATE_API_KEY";
 pub const GATE_SECRET_ENV: &str = "BALLAST_GATE_SECRET";
 
 /// A Gate adapter for `base_url` (default: the real API; `/api/v4` is added when the
-/// address lacks it, so a `ballast sim` address works as is) with keys from the
-/// environment.
-pub fn gate(base_url: Option<&str>) -> Result<Arc<Gate>> {
-    let key = std::env::var(GATE_KEY_ENV).map_err(|_| anyhow!("set {GATE_KEY_ENV} to the API key"))?;
-    let secret = std::env::var(GATE_SECRET_ENV).map_err(|_| anyhow!("set {GATE_SECRET_ENV} to the API secret"))?;
-    let mut config = GateConfig::new(key, secret);
+/// address lacks it, so a `ballast sim` address works as is) with the keys of `keys`.
+pub fn gate(keys: &Keyring, base_url: Option<&str>) -> Result<Arc<Gate>> {
+    let (creds, _) = keys.credentials("gate")?;
+    let mut config = GateConfig::new(creds.api_key(), creds.secret().expose());
     if let Some(u) = base_url {
         let u = u.trim_end_matches('/');
         config.base_url = if u.ends_with("/api/v4") { u.to_string() } else { format!("{u}/api/v4") };
@@ -57,16 +65,22 @@ pub fn gate(base_url: Option<&str>) -> Result<Arc<Gate>> {
     Ok(Arc::new(Gate::new(config, transport, Arc::new(SystemClock))))
 }
 
-/// The engine of a live venue over the data directory's store, after checking its key.
+/// The engine of a live venue over the data directory's store, after checking its key
+/// (taken from the data directory's key file, or the environment).
 pub fn engine(dir: &Path, venue: &str, base_url: Option<&str>) -> Result<Engine> {
+    engine_with(&Keyring::new(dir), dir, venue, base_url)
+}
+
+/// [`engine`] with the keys of `keys` (one unlock for several venues).
+pub fn engine_with(keys: &Keyring, dir: &Path, venue: &str, base_url: Option<&str>) -> Result<Engine> {
     let exchange: Arc<dyn Exchange> = match venue {
         "binance" => {
-            let b = binance(base_url)?;
+            let b = binance(keys, base_url)?;
             b.check_key().map_err(|e| anyhow!("binance key refused: {e}"))?;
             b
         }
         "gate" => {
-            let g = gate(base_url)?;
+            let g = gate(keys, base_url)?;
             match g.check_key().map_err(|e| anyhow!("gate key refused: {e}"))? {
                 KeyCheck::Ok => {}
                 KeyCheck::Unknown(warning) => eprintln!("warning: {warning}"),
@@ -78,4 +92,127 @@ pub fn engine(dir: &Path, venue: &str, base_url: Option<&str>) -> Result<Engine>
     std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
     let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
     Ok(Engine::new(store, exchange, Arc::new(SystemClock) as Arc<dyn Clock>))
+}
+
+/// The environment variable holding the passphrase of the key file (for services).
+pub const PASSPHRASE_ENV: &str = "BALLAST_PASSPHRASE";
+
+/// The environment variables of `venue`'s key and secret (the fallback of a venue that
+/// the key file does not hold).
+pub fn env_vars(venue: &str) -> Option<(&'static str, &'static str)> {
+    match venue {
+        "binance" => Some((BINANCE_KEY_ENV, BINANCE_SECRET_ENV)),
+        "gate" => Some((GATE_KEY_ENV, GATE_SECRET_ENV)),
+        _ => None,
+    }
+}
+
+/// The passphrase of the key file at `path`: `BALLAST_PASSPHRASE`, else a prompt without
+/// echo when stdin is a terminal (typed twice when `confirm`), else an error saying so.
+pub fn passphrase(path: &Path, confirm: bool) -> Result<Passphrase> {
+    match std::env::var(PASSPHRASE_ENV) {
+        Ok(p) => return Passphrase::new(p).map_err(|_| anyhow!("{PASSPHRASE_ENV} is set but empty")),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{PASSPHRASE_ENV} is not valid UTF-8"),
+        Err(std::env::VarError::NotPresent) => {}
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "the key file {} needs its passphrase: set {PASSPHRASE_ENV}, or run in a terminal to type it",
+            path.display()
+        );
+    }
+    let prompt = |text: String| -> Result<Zeroizing<String>> {
+        Ok(Zeroizing::new(rpassword::prompt_password(text).context("reading the passphrase from the terminal")?))
+    };
+    let first = prompt(format!("Passphrase for {}: ", path.display()))?;
+    if confirm {
+        let again = prompt("The same passphrase again: ".to_string())?;
+        if *first != *again {
+            bail!("the two passphrases differ; nothing was written");
+        }
+    }
+    Passphrase::new(first.as_str()).map_err(|_| anyhow!("the passphrase is empty"))
+}
+
+/// Where a venue's keys came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// The data directory's key file.
+    File(PathBuf),
+    /// The environment variable holding the key (the secret is in its sibling).
+    Env(&'static str),
+}
+
+impl fmt::Display for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySource::File(p) => write!(f, "the key file {}", p.display()),
+            KeySource::Env(v) => write!(f, "the environment ({v}; less safe than `ballast keys add`)"),
+        }
+    }
+}
+
+/// The keys of a data directory: its key file, unlocked at most once (on first use,
+/// and only if it exists), and the environment as a fallback.
+#[derive(Debug)]
+pub struct Keyring {
+    path: PathBuf,
+    store: OnceCell<Option<KeyStore>>,
+}
+
+impl Keyring {
+    /// The keys of data directory `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self { path: KeyStore::path_in(dir), store: OnceCell::new() }
+    }
+
+    /// The key file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The key file, decrypted (asking for the passphrase), or `None` without one.
+    pub fn store(&self) -> Result<Option<&KeyStore>> {
+        if self.store.get().is_none() {
+            let store = if self.path.exists() {
+                if let Some(mode) = ballast_keys::loose_permissions(&self.path) {
+                    eprintln!(
+                        "warning: {} has mode {mode:o}; only its owner should read it (chmod 600)",
+                        self.path.display()
+                    );
+                }
+                let pass = passphrase(&self.path, false)?;
+                Some(KeyStore::open(&self.path, &pass)?)
+            } else {
+                None
+            };
+            let _ = self.store.set(store);
+        }
+        Ok(self.store.get().and_then(Option::as_ref))
+    }
+
+    /// The key and secret of `venue`: from the key file when it holds the venue, else
+    /// from the venue's environment variables, else an error naming both ways.
+    pub fn credentials(&self, venue: &str) -> Result<(Credentials, KeySource)> {
+        if let Some(c) = self.store()?.and_then(|s| s.get(venue)) {
+            return Ok((c.clone(), KeySource::File(self.path.clone())));
+        }
+        let Some((key_var, secret_var)) = env_vars(venue) else { bail!("venue {venue:?}: use binance or gate") };
+        let read = |var: &str| match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(Zeroizing::new(v)),
+            _ => None,
+        };
+        match (read(key_var), read(secret_var)) {
+            (Some(key), Some(secret)) => {
+                let c = Credentials::new(key.as_str(), secret.as_str())
+                    .map_err(|e| anyhow!("{key_var}/{secret_var}: {e}"))?;
+                Ok((c, KeySource::Env(key_var)))
+            }
+            (key, _) => bail!(
+                "no {venue} key: store one with `ballast keys add --venue {venue}` (in {}), or set {} (less safe)",
+                self.path.display(),
+                if key.is_none() { format!("{key_var} and {secret_var}") } else { secret_var.to_string() }
+            ),
+        }
+    }
 }

@@ -30,8 +30,8 @@ enum Command {
     Sim(cmd::sim::SimArgs),
     /// Download candles from a venue into the backtester's CSV format.
     Data(cmd::data::DataArgs),
-    /// Check what an exchange API key may do.
-    Keys(cmd::sim::KeysArgs),
+    /// Store exchange API keys encrypted, list, remove and check them.
+    Keys(cmd::keys::KeysArgs),
     /// Show the orders that bring a portfolio back to its target weights.
     Plan(cmd::plan::PlanArgs),
     /// Compute target weights from price history (equal, market cap, risk-based).
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         Command::Notify(args) => cmd::notify::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Sim(args) => cmd::sim::run(args),
-        Command::Keys(args) => cmd::sim::keys(args),
+        Command::Keys(args) => cmd::keys::run(args),
         Command::Data(args) => cmd::data::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Weights(args) => cmd::weights::run(args),

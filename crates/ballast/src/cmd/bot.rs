@@ -692,8 +692,11 @@ fn run_live(
     if venues.is_empty() {
         bail!("no active bot on a live venue; `ballast run` without --live runs the paper bots");
     }
-    let engines: Vec<ballast_engine::Engine> =
-        venues.iter().map(|(v, u)| crate::live::engine(&app.dir, v, u.as_deref())).collect::<Result<_>>()?;
+    let keys = crate::live::Keyring::new(&app.dir);
+    let engines: Vec<ballast_engine::Engine> = venues
+        .iter()
+        .map(|(v, u)| crate::live::engine_with(&keys, &app.dir, v, u.as_deref()))
+        .collect::<Result<_>>()?;
     let mut rounds = 0usize;
     while !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n) {
         for e in &engines {

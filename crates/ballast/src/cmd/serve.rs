@@ -94,13 +94,15 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     let paper = Arc::new(Engine::new(store.clone(), app.paper.clone(), app.clock.clone()));
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), paper);
-    // Bots on live venues are served when the venue's key is available.
+    // Bots on live venues are served when the venue's key is in the key file or the
+    // environment.
+    let keys = crate::live::Keyring::new(&dir);
     let mut live = BTreeMap::new();
     for b in store.bots()? {
         if b.venue != "paper" && !live.contains_key(&b.venue) {
             let base =
                 b.config_toml.parse::<toml::Table>().ok().and_then(|t| t.get("base_url")?.as_str().map(str::to_string));
-            match crate::live::engine(&dir, &b.venue, base.as_deref()) {
+            match crate::live::engine_with(&keys, &dir, &b.venue, base.as_deref()) {
                 Ok(e) => {
                     live.insert(b.venue.clone(), Arc::new(e));
                 }

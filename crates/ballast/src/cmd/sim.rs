@@ -16,6 +16,11 @@ use rust_decimal::Decimal;
 use crate::app::{bundle_dir, fmt_time, load_series};
 use crate::config::load_rules;
 
+/// The environment variable that replaces the simulator's API key (`sim-key`).
+pub const SIM_KEY_ENV: &str = "BALLAST_SIM_API_KEY";
+/// The environment variable that replaces the simulator's secret (`sim-secret`).
+pub const SIM_SECRET_ENV: &str = "BALLAST_SIM_SECRET";
+
 /// Arguments of `ballast sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
@@ -125,6 +130,14 @@ pub fn run(args: &SimArgs) -> Result<()> {
         },
         ..SimConfig::default()
     };
+    // A rehearsal of `ballast keys add` needs keys of its own: from the environment,
+    // never printed.
+    let custom = std::env::var(SIM_KEY_ENV).is_ok() || std::env::var(SIM_SECRET_ENV).is_ok();
+    let config = SimConfig {
+        api_key: std::env::var(SIM_KEY_ENV).unwrap_or(config.api_key),
+        secret: std::env::var(SIM_SECRET_ENV).unwrap_or(config.secret),
+        ..config
+    };
     let (key, secret) = (config.api_key.clone(), config.secret.clone());
     // Candles for /api/v3/klines (so `ballast data fetch --base-url` works against it).
     let mut candles = ballast_sim::MemoryCandles::new();
@@ -173,65 +186,17 @@ pub fn run(args: &SimArgs) -> Result<()> {
         "ballast sim: the Binance spot dialect on http://{addr} and Gate v4 on http://{addr}/api/v4, paper clock at {}",
         fmt_time(clock.now())
     );
-    println!("  account funded with {} USDT; API key {key:?}, secret {secret:?} (simulator only)", args.fund);
-    println!("  point a bot at it: venue = \"binance\" and base_url = \"http://{addr}\" in its config, then");
-    println!("  BALLAST_BINANCE_API_KEY={key} BALLAST_BINANCE_SECRET={secret} ballast bot create --config bot.toml");
+    if custom {
+        println!("  account funded with {} USDT; API key and secret from {SIM_KEY_ENV}/{SIM_SECRET_ENV}", args.fund);
+    } else {
+        println!("  account funded with {} USDT; API key {key:?}, secret {secret:?} (simulator only)", args.fund);
+    }
+    println!("  store its key: ballast keys add --venue binance (or gate); then point a bot at it:");
+    println!(
+        "  venue = \"binance\" and base_url = \"http://{addr}\" in its config, and ballast bot create --config bot.toml"
+    );
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(ballast_sim::serve(addr, state)).map_err(|e| anyhow!("serving on {addr}: {e}"))?;
     drop(ticker);
     Ok(())
-}
-
-/// Arguments of `ballast keys`.
-#[derive(Debug, clap::Args)]
-pub struct KeysArgs {
-    #[command(subcommand)]
-    pub verb: KeysVerb,
-}
-
-/// Key verbs.
-#[derive(Debug, clap::Subcommand)]
-pub enum KeysVerb {
-    /// Report what the API key in the environment may do; refuses one that can withdraw.
-    Check {
-        /// binance
-        #[arg(long)]
-        venue: String,
-        /// The venue's address (e.g. a `ballast sim`).
-        #[arg(long)]
-        base_url: Option<String>,
-    },
-}
-
-/// Runs `ballast keys`.
-pub fn keys(args: &KeysArgs) -> Result<()> {
-    match &args.verb {
-        KeysVerb::Check { venue, base_url } => {
-            if venue == "gate" {
-                let g = crate::live::gate(base_url.as_deref())?;
-                match g.check_key().map_err(|e| anyhow!("{e}"))? {
-                    ballast_gate::KeyCheck::Ok => println!("This key is fit for ballast."),
-                    ballast_gate::KeyCheck::Unknown(w) => println!("The key works. {w}."),
-                }
-                return Ok(());
-            }
-            if venue != "binance" {
-                bail!("--venue {venue:?}: use binance or gate");
-            }
-            let b = crate::live::binance(base_url.as_deref())?;
-            let p = b.key_permissions().map_err(|e| anyhow!("{e}"))?;
-            println!(
-                "withdraw:          {}",
-                if p.can_withdraw { "ALLOWED (refused: create a key without it)" } else { "no" }
-            );
-            println!("spot trading:      {}", if p.can_trade_spot { "yes" } else { "no (the bot cannot trade)" });
-            println!(
-                "IP restricted:     {}",
-                if p.ip_restricted { "yes" } else { "no (consider restricting it to this machine)" }
-            );
-            b.check_key().map_err(|e| anyhow!("{e}"))?;
-            println!("This key is fit for ballast.");
-            Ok(())
-        }
-    }
 }
