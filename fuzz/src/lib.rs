@@ -172,8 +172,18 @@ pub fn rig() -> Rig {
 /// route may panic or answer 5xx; a 4xx is a JSON `{"error": "..."}`; afterwards the
 /// store still reads and the bot still answers.
 pub fn api(data: &[u8]) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    rt.block_on(async {
+    RUNTIME.with(|rt| rt.block_on(api_async(data)));
+}
+
+thread_local! {
+    /// One current-thread runtime per thread, reused across inputs (building one, and
+    /// its blocking pool, per input would dominate the run).
+    static RUNTIME: tokio::runtime::Runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+}
+
+async fn api_async(data: &[u8]) {
+    {
         let r = rig();
         for &(method, route) in ROUTES.iter().filter(|(m, _)| *m == "POST") {
             let path = with_id(route, r.bot);
@@ -207,7 +217,7 @@ pub fn api(data: &[u8]) {
             .expect("request");
         let resp = r.app.clone().oneshot(req).await.expect("the router is infallible");
         assert_eq!(resp.status(), StatusCode::OK, "GET /api/bots/{} after the POSTs", r.bot);
-    });
+    }
 }
 
 /// `route` with every `{param}` set to `id`.
