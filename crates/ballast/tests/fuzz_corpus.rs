@@ -9,7 +9,10 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 
-const TARGETS: &[(&str, fn(&[u8]))] =
+/// A fuzz target's body.
+type Target = fn(&[u8]);
+
+const TARGETS: &[(&str, Target)] =
     &[("config", harness::config), ("candles", harness::candles), ("profile", harness::profile), ("api", harness::api)];
 
 fn inputs(target: &str) -> Vec<PathBuf> {
