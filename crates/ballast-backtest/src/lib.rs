@@ -22,7 +22,7 @@ pub mod sim;
 pub mod sweep;
 pub mod walkforward;
 
-pub use data::{Aligned, Candle, Interval, Series, align, load_dir, load_file};
+pub use data::{Aligned, Candle, Interval, Series, align, load_dir, load_file, parse_file_bytes};
 pub use dates::{format_timestamp, parse_date, parse_end_date};
 pub use error::{AlignProblem, DataError, LineProblem};
 pub use marketcap::{MarketCaps, load_snapshots};

@@ -15,13 +15,20 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The contents of `path`, decompressed when they start with the gzip magic bytes
 /// (whatever the file is called).
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io = |source| DataError::Io { path: path.to_path_buf(), source };
-    let raw = fs::read(path).map_err(io)?;
+    let raw = fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    maybe_gunzip(path, raw)
+}
+
+/// `raw` itself, or decompressed when it starts with the gzip magic bytes; `path`
+/// names it in errors.
+pub(crate) fn maybe_gunzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
     let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-    MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
+    MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     Ok(out)
 }
 

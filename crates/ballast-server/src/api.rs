@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::AuthError;
-use crate::{ApiError, AppState, Principal, SESSION_COOKIE};
+use crate::{ApiError, ApiJson, AppState, Principal, SESSION_COOKIE};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -112,7 +112,7 @@ pub struct SetupBody {
 }
 
 /// `POST /api/setup`: only while no admin exists.
-pub async fn setup(State(st): State<Arc<AppState>>, Json(body): Json<SetupBody>) -> ApiResult {
+pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<SetupBody>) -> ApiResult {
     if st.auth.is_set_up() {
         return Err(AuthError::AlreadySetUp.into());
     }
@@ -152,7 +152,7 @@ fn session_cookie(st: &AppState, value: &str, max_age: Option<i64>) -> String {
 }
 
 /// `POST /api/login`: sets the session cookie and returns the CSRF token.
-pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, Json(body): Json<LoginBody>) -> ApiResult {
+pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, ApiJson(body): ApiJson<LoginBody>) -> ApiResult {
     let client = crate::client_key(&ext);
     let st2 = st.clone();
     let s = blocking(move || Ok(st2.auth.login(&client, &body.password, &body.code, st2.clock.now().0)?)).await?;
@@ -179,8 +179,12 @@ pub struct TokenBody {
 }
 
 /// `POST /api/tokens {label?}`: a new API token, shown once.
-pub async fn create_token(State(st): State<Arc<AppState>>, body: Option<Json<TokenBody>>) -> ApiResult {
-    let label = body.map(|b| b.0.label).unwrap_or_default();
+pub async fn create_token(State(st): State<Arc<AppState>>, body: axum::body::Bytes) -> ApiResult {
+    let label = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<TokenBody>(&body).map_err(|e| bad(format!("body: {e}")))?.label
+    };
     let (id, token) = blocking(move || Ok(st.auth.create_token(&label, st.clock.now().0)?)).await?;
     ok(json!({ "id": id, "token": token }))
 }
@@ -370,7 +374,11 @@ fn parse_qty(s: &str) -> Result<Qty, ApiError> {
 }
 
 /// `POST /api/bots/{id}/invest`.
-pub async fn invest(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<InvestBody>) -> ApiResult {
+pub async fn invest(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<InvestBody>,
+) -> ApiResult {
     changing(&st, id, "invest", move |st| {
         let (rec, engine) = bot_engine(st, id)?;
         let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| internal("bot without state"))?;
@@ -407,7 +415,11 @@ pub struct StopBody {
 }
 
 /// `POST /api/bots/{id}/stop`.
-pub async fn stop(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<StopBody>) -> ApiResult {
+pub async fn stop(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<StopBody>,
+) -> ApiResult {
     let mode = match body.mode.as_str() {
         "return-coins" => StopMode::ReturnCoins,
         "to-usdt" => StopMode::ToQuote,

@@ -19,7 +19,7 @@ use ballast_store::BotId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, Principal, Workshop};
+use crate::{ApiError, ApiJson, AppState, Principal, Workshop};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -159,12 +159,12 @@ pub struct ConfigBody {
 }
 
 /// `POST /api/preview`.
-pub async fn preview(State(st): State<Arc<AppState>>, Json(body): Json<ConfigBody>) -> ApiResult {
+pub async fn preview(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ConfigBody>) -> ApiResult {
     Ok(Json(with_workshop(&st, move |w| w.preview(&body.config)).await?).into_response())
 }
 
 /// `POST /api/bots`: `{config}` or `{profile, amount, name?}`.
-pub async fn create(State(st): State<Arc<AppState>>, Json(body): Json<Value>) -> ApiResult {
+pub async fn create(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Value>) -> ApiResult {
     if !body.is_object() {
         return Err(bad("expected an object with config, or profile and amount"));
     }
@@ -179,7 +179,11 @@ pub async fn config(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> A
 }
 
 /// `POST /api/bots/{id}/edit`.
-pub async fn edit(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Json(body): Json<ConfigBody>) -> ApiResult {
+pub async fn edit(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<ConfigBody>,
+) -> ApiResult {
     changing(&st, move |w| w.edit(id, &body.config)).await?;
     st.publish("bot", json!({ "bot": id, "kind": "edit" }));
     Ok(Json(json!({ "ok": true })).into_response())
@@ -205,7 +209,7 @@ pub struct ProfileBody {
 }
 
 /// `POST /api/profiles/parse`.
-pub async fn parse_profile(State(st): State<Arc<AppState>>, Json(body): Json<ProfileBody>) -> ApiResult {
+pub async fn parse_profile(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ProfileBody>) -> ApiResult {
     let amount = match &body.amount {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -215,7 +219,7 @@ pub async fn parse_profile(State(st): State<Arc<AppState>>, Json(body): Json<Pro
 }
 
 /// `POST /api/backtests`.
-pub async fn backtest(State(st): State<Arc<AppState>>, Json(body): Json<Value>) -> ApiResult {
+pub async fn backtest(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Value>) -> ApiResult {
     if !body.is_object() {
         return Err(bad("expected an object with config, or preset and amount"));
     }

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +31,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use ballast_engine::Engine;
 use ballast_exchange::Clock;
 use ballast_store::Store;
+use serde::de::DeserializeOwned;
 
 pub use auth::Auth;
 
@@ -198,6 +199,23 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+/// A JSON request body. Unlike `axum::Json`, a body that is not JSON or not of the
+/// expected shape is refused with an [`ApiError`] (`{"error": ...}`, 400, 413, 415 or
+/// 422 as axum decides) naming the problem, like every other error of the API.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(ApiError(rejection.status(), rejection.body_text())),
+        }
     }
 }
 

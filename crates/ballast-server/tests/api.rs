@@ -408,3 +408,27 @@ async fn secure_flag_short_password_and_persistence() {
     again.logout(&session.id).unwrap();
     assert_eq!(Auth::open(&path).unwrap().session_csrf(&session.id, now + 1000), None);
 }
+
+#[tokio::test]
+async fn malformed_bodies_answer_json_errors() {
+    let r = rig();
+    let cases: [(&str, Option<&str>, StatusCode, &str); 4] = [
+        ("not json", Some("application/json"), StatusCode::BAD_REQUEST, "parse"),
+        (r#"{"password": 7}"#, Some("application/json"), StatusCode::UNPROCESSABLE_ENTITY, "password"),
+        ("{}", Some("application/json"), StatusCode::UNPROCESSABLE_ENTITY, "missing field `password`"),
+        (r#"{"password": "long enough"}"#, None, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type"),
+    ];
+    for (body, content_type, status, says) in cases {
+        let mut b = Request::builder().method("POST").uri("/api/setup");
+        if let Some(ct) = content_type {
+            b = b.header(header::CONTENT_TYPE, ct);
+        }
+        let resp = r.app.clone().oneshot(b.body(Body::from(body)).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{body}: not JSON: {bytes:?}"));
+        let error = v["error"].as_str().unwrap_or_else(|| panic!("{body}: no error in {v}"));
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    assert!(!send(&r.app, "GET", "/api/health", &[], None).await.body["setup_done"].as_bool().unwrap());
+}

@@ -461,7 +461,7 @@ impl Workshop for Desk {
         let app = self.app();
         for (a, q) in add {
             if q.0 > Decimal::ZERO {
-                app.paper.deposit(a, *q).map_err(|e| internal(anyhow!("{e}")))?;
+                app.paper.deposit(a, *q).map_err(|e| bad(format!("{a} {}: {e}", q.0)))?;
             }
         }
         Ok(())

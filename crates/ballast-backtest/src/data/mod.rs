@@ -23,6 +23,7 @@ mod align;
 mod parse;
 
 use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -32,7 +33,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::read::read_maybe_gzip;
+use crate::read::maybe_gunzip;
 
 pub use align::{Aligned, align};
 
@@ -194,7 +195,15 @@ pub(crate) fn to_f64(d: Decimal) -> f64 {
 /// The file name is not looked at. An empty file is an error.
 pub fn load_file(path: impl AsRef<Path>, asset: Asset, interval: Interval) -> Result<Series, DataError> {
     let path = path.as_ref();
-    let bytes = read_maybe_gzip(path)?;
+    let raw = fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    parse_file_bytes(path, raw, asset, interval)
+}
+
+/// What [`load_file`] does with a file's bytes once read: gzip detected from the
+/// content, either format, every row checked. `path` only names the data in errors.
+/// (Public so that the fuzz targets go through the loader's own path.)
+pub fn parse_file_bytes(path: &Path, raw: Vec<u8>, asset: Asset, interval: Interval) -> Result<Series, DataError> {
+    let bytes = maybe_gunzip(path, raw)?;
     let candles = parse::parse_candles(path, &bytes, interval)?;
     Ok(Series { asset, interval, candles })
 }
