@@ -38,15 +38,9 @@ fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, e.to_string())
 }
 
+/// The server's mapping: 404 no bot, 409 refused or a name taken, 502 venue, 500 else.
 fn engine_err(e: ballast_engine::EngineError) -> ApiError {
-    use ballast_engine::EngineError as E;
-    let status = match &e {
-        E::NoBot(_) => StatusCode::NOT_FOUND,
-        E::Refused(_) | E::Core(_) => StatusCode::CONFLICT,
-        E::Exchange(_) => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    ApiError(status, e.to_string())
+    ApiError::from(e)
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {

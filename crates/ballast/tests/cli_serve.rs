@@ -200,6 +200,9 @@ fn workshop_lifecycle_through_the_real_binary() {
     let (s, v, text) = c.call("POST", "/api/bots", Some(serde_json::json!({ "config": cfg })));
     assert_eq!(s, 201, "{text}");
     let id = v["id"].as_i64().unwrap();
+    let (s, v, text) = c.call("POST", "/api/bots", Some(serde_json::json!({ "config": cfg })));
+    assert_eq!(s, 409, "a name in use is a conflict, not a server error: {text}");
+    assert!(v["error"].as_str().unwrap().contains("web"), "{text}");
 
     // The live stream sees the replay's ticks.
     let stream_url = format!("{}/api/stream", c.base);
