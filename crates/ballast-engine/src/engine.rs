@@ -520,6 +520,7 @@ impl Engine {
                     &format!("{} {} {}: {e}", intent.side, intent.qty, intent.base),
                     json!({"client_id": intent.client_id}),
                 )?;
+                self.pause_if_short(id, intent, now)?;
                 Ok(false)
             }
             Err(e) => {
@@ -535,6 +536,31 @@ impl Engine {
                 Ok(false)
             }
         }
+    }
+
+    /// After a rejection: when the venue holds less of what the order spends than it
+    /// needed, the account no longer holds what the ledger says (funds moved outside
+    /// ballast). Every later plan from this ledger would be refused the same way, so
+    /// the bot is paused with the figures in its status reason and an event.
+    fn pause_if_short(&self, id: BotId, intent: &Intent, now: Timestamp) -> Result<(), EngineError> {
+        let Ok(balances) = self.venue.balances() else { return Ok(()) };
+        let (asset, need) = match intent.side {
+            Side::Sell => (&intent.base, intent.qty.0),
+            Side::Buy => (&intent.quote, intent.qty.0 * intent.planned_price.0),
+        };
+        let free = balances.get(asset).map(|b| b.free.0).unwrap_or_default();
+        if free >= need || self.store.bot(id)?.is_none_or(|b| b.status != BotStatus::Active) {
+            return Ok(());
+        }
+        let ledger = self.holdings(id)?.get(asset).map(|q| q.0).unwrap_or_default();
+        let reason = format!(
+            "paused: the venue holds {} {asset} free, less than the {} this order needs (the ledger says {}); funds moved outside ballast? Check the account, then resume",
+            free.normalize(),
+            need.round_dp(8).normalize(),
+            ledger.normalize()
+        );
+        self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+        self.event(id, now, "paused", &reason, json!({"asset": asset, "free": free, "needed": need, "ledger": ledger}))
     }
 
     fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<(), EngineError> {

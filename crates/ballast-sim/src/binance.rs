@@ -164,11 +164,15 @@ async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let mut resp = if used > WEIGHT_LIMIT || s.roll(|f| f.rate_429) {
+    let over = used > WEIGHT_LIMIT;
+    if over {
+        s.count("weight_429");
+    }
+    let mut resp = if over || s.roll("rate_429", |f| f.rate_429) {
         ApiError::too_many().into_response()
-    } else if s.roll(|f| f.rate_5xx) {
+    } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         ApiError::internal().into_response()
-    } else if s.roll(|f| f.rate_418) {
+    } else if s.roll("rate_418", |f| f.rate_418) {
         ApiError::banned().into_response()
     } else {
         next.run(req).await
@@ -409,7 +413,7 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
     let symbols: Vec<Value> = pairs
         .iter()
         .map(|(b, q)| {
-            let r = *s.exchange().config().rules.get(b);
+            let r = s.rules_of(b);
             let lot = |kind: &str| {
                 json!({"filterType": kind, "minQty": d8(r.min_qty), "maxQty": d8(big), "stepSize": d8(r.step)})
             };
@@ -625,11 +629,12 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
             ClientOrderId::new(&format!("sim-{n}")).map_err(|_| ApiError::internal())?
         }
     };
-    if s.roll(|f| f.reject_rate) {
+    if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(ApiError::bad(-2010, "New order rejected."));
     }
-    s.maybe_partial_fill();
     let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
+    s.check_override(&req).map_err(exchange_error)?;
+    s.maybe_partial_fill();
     let now = s.now_ms();
     let outcome = s.exchange().place(&req);
     if let Ok(r) = &outcome {
@@ -644,7 +649,7 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
         };
         lock(&s.book).orders.insert(venue_id(r), meta);
     }
-    if s.roll(|f| f.drop_after_execution) {
+    if s.roll("drop_after_execution", |f| f.drop_after_execution) {
         // The order is executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }
