@@ -331,8 +331,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The axum router of the Binance dialect and of the Gate API v4 dialect (under
 /// `/api/v4`) on `state`.
 pub fn router(state: Arc<SimState>) -> axum::Router {
-    let stats = axum::Router::new().route("/sim/faults", axum::routing::get(injected_faults)).with_state(state.clone());
+    let stats = axum::Router::new()
+        .route("/sim/faults", axum::routing::get(injected_faults).delete(faults_off))
+        .with_state(state.clone());
     binance::router(state.clone()).merge(gate::router(state)).merge(stats)
+}
+
+/// `DELETE /sim/faults`: no more faults from now on (to settle after a fault run);
+/// answers the faults injected so far, by kind.
+async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    s.set_faults(FaultConfig::default());
+    axum::Json(serde_json::json!(s.injected()))
 }
 
 /// `GET /sim/faults`: the faults injected so far, by kind ([`SimState::injected`]).

@@ -83,6 +83,11 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
 
     let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
     let bot = 1;
+    let rec = store.bot(bot).unwrap().unwrap();
+    assert!(
+        rec.status == ballast_store::BotStatus::Active || !rec.status_reason.trim().is_empty(),
+        "the bot carries on or says why it stopped: {rec:?}"
+    );
     let orders = store.orders(bot, 1_000_000).unwrap();
     assert!(orders.len() > 20, "the bot traded: {} orders", orders.len());
     assert!(store.unresolved(bot).unwrap().is_empty(), "nothing left unresolved");

@@ -175,3 +175,4 @@ pub fn replay_demo(
     engine.reconcile(bot).unwrap();
     bot
 }
+pub mod process;
