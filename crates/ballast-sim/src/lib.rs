@@ -332,7 +332,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `/api/v4`) on `state`.
 pub fn router(state: Arc<SimState>) -> axum::Router {
     let stats = axum::Router::new()
-        .route("/sim/faults", axum::routing::get(injected_faults).delete(faults_off))
+        .route("/sim/faults", axum::routing::get(injected_faults).delete(faults_off).post(faults_on))
+        .route("/sim/clock", axum::routing::get(sim_clock))
         .with_state(state.clone());
     binance::router(state.clone()).merge(gate::router(state)).merge(stats)
 }
@@ -342,6 +343,18 @@ pub fn router(state: Arc<SimState>) -> axum::Router {
 async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
     s.set_faults(FaultConfig::default());
     axum::Json(serde_json::json!(s.injected()))
+}
+
+/// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
+/// answers the faults injected so far, by kind.
+async fn faults_on(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    s.set_faults(s.config().faults.clone());
+    axum::Json(serde_json::json!(s.injected()))
+}
+
+/// `GET /sim/clock`: the sim's time in ms (`{"now": ...}`), outside fault injection.
+async fn sim_clock(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"now": s.now_ms()}))
 }
 
 /// `GET /sim/faults`: the faults injected so far, by kind ([`SimState::injected`]).

@@ -74,6 +74,17 @@ impl Sim {
         serde_json::from_str(&self.http("DELETE", "/sim/faults")).unwrap()
     }
 
+    /// Turns the faults given on the command line on again.
+    pub fn faults_on(&self) {
+        self.http("POST", "/sim/faults");
+    }
+
+    /// The sim's clock (ms), from `GET /sim/clock` (no faults there).
+    pub fn now_ms(&self) -> i64 {
+        let v: serde_json::Value = serde_json::from_str(&self.http("GET", "/sim/clock")).unwrap();
+        v["now"].as_i64().unwrap()
+    }
+
     /// Stops the sim (its file stays).
     pub fn stop(mut self) {
         self.kill();
