@@ -151,7 +151,7 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
 /// `X-MBX-USED-WEIGHT-1M` on every response.
 async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     let w = weight(req.method(), req.uri().path(), req.uri().query().unwrap_or(""));
-    let minute = s.now_ms().div_euclid(60_000);
+    let minute = s.server_ms().div_euclid(60_000);
     let used = {
         let mut book = lock(&s.book);
         if book.weight.0 != minute {
@@ -224,7 +224,7 @@ fn signed(s: &SimState, headers: &HeaderMap, uri: &Uri, body: &str) -> Result<Pa
     if window > s.config().recv_window_max_ms {
         return Err(ApiError::bad(-1131, format!("recvWindow must be less than {}.", s.config().recv_window_max_ms)));
     }
-    let now = s.now_ms();
+    let now = s.server_ms();
     if ts >= now + AHEAD_MS {
         return Err(ApiError::bad(
             -1021,
@@ -388,7 +388,7 @@ async fn ping() -> Json<Value> {
 }
 
 async fn time(State(s): S) -> Json<Value> {
-    Json(json!({"serverTime": s.now_ms()}))
+    Json(json!({"serverTime": s.server_ms()}))
 }
 
 async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
@@ -452,7 +452,7 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
         .collect();
     ok(json!({
         "timezone": "UTC",
-        "serverTime": s.now_ms(),
+        "serverTime": s.server_ms(),
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": WEIGHT_LIMIT},
         ],

@@ -164,7 +164,7 @@ fn signed(s: &SimState, method: &Method, headers: &HeaderMap, uri: &Uri, body: &
         .ok()
         .and_then(|t| (t * Decimal::ONE_THOUSAND).trunc().to_i64())
         .ok_or_else(|| GateError::invalid(format!("Invalid Timestamp header {ts}")))?;
-    let skew = s.now_ms() - ts_ms;
+    let skew = s.server_ms() - ts_ms;
     if skew.abs() > MAX_SKEW_MS {
         return Err(GateError::new(
             StatusCode::FORBIDDEN,
@@ -357,7 +357,7 @@ fn pair_json(s: &SimState, b: &Asset, q: &Asset) -> Value {
 // ---------------------------------------------------------------------------------
 
 async fn time(State(c): S) -> Json<Value> {
-    Json(json!({"server_time": c.sim.now_ms()}))
+    Json(json!({"server_time": c.sim.server_ms()}))
 }
 
 async fn currency_pairs(State(c): S) -> Json<Value> {

@@ -134,7 +134,10 @@ pub struct SimState {
     candles: Option<Arc<dyn CandleSource>>,
     /// How many faults of each kind were injected.
     injected: Mutex<BTreeMap<&'static str, u64>>,
-    /// Added to the clock's time wherever the server tells or checks the time.
+    /// The clock of the protocol (`serverTime`, timestamp checks, weight windows);
+    /// `None`: the venue clock ([`Self::with_request_clock`]).
+    request_clock: Option<Arc<dyn Clock>>,
+    /// Added to the protocol's time ([`Self::set_clock_offset_ms`]).
     clock_offset_ms: AtomicI64,
     /// Rules that replace the paper venue's for some base assets ([`Self::set_rules`]).
     rules_override: Mutex<BTreeMap<Asset, SymbolRules>>,
@@ -167,6 +170,7 @@ impl SimState {
             book: Mutex::new(Book::default()),
             candles: None,
             injected: Mutex::new(BTreeMap::new()),
+            request_clock: None,
             clock_offset_ms: AtomicI64::new(0),
             rules_override: Mutex::new(BTreeMap::new()),
         }
@@ -208,14 +212,32 @@ impl SimState {
         self.withdrawals_enabled.load(Ordering::SeqCst)
     }
 
-    /// The server's time: the clock's, plus the offset of [`Self::set_clock_offset_ms`].
+    /// The venue clock's time (orders, fills, which candles are closed).
     pub(crate) fn now_ms(&self) -> i64 {
-        self.clock.now().0 + self.clock_offset_ms.load(Ordering::SeqCst)
+        self.clock.now().0
     }
 
-    /// Skews the server's clock (`serverTime`, the checks of request timestamps) by
-    /// `offset_ms` against the venue clock, as a real venue's clock drifts from the
-    /// client's: a client must resynchronise.
+    /// The protocol's time (`serverTime`, the checks of request timestamps, the
+    /// request-weight minute): the request clock's (or the venue clock's), plus the
+    /// offset of [`Self::set_clock_offset_ms`].
+    pub(crate) fn server_ms(&self) -> i64 {
+        let clock = self.request_clock.as_ref().unwrap_or(&self.clock);
+        clock.now().0 + self.clock_offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Tells the time of the protocol (`serverTime`, request timestamps, weight
+    /// windows) from `clock` instead of the venue clock. An accelerated replay moves
+    /// the venue clock hours per wall second, which no signed request could keep up
+    /// with; a real venue's API clock is wall time, so `ballast sim` passes the system
+    /// clock here and the replay only moves prices and order times.
+    pub fn with_request_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.request_clock = Some(clock);
+        self
+    }
+
+    /// Skews the server's protocol clock (`serverTime`, the checks of request
+    /// timestamps) by `offset_ms`, as a real venue's clock drifts from the client's:
+    /// a client must resynchronise.
     pub fn set_clock_offset_ms(&self, offset_ms: i64) {
         self.clock_offset_ms.store(offset_ms, Ordering::SeqCst);
     }

@@ -58,7 +58,7 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let mut rng = Lcg(0x5eed);
-    let mut kills = 0;
+    let (mut kills, mut mid_rebalance, mut left_unresolved) = (0, 0, 0);
     for _ in 0..iterations {
         let mut child = Command::new(bin())
             .current_dir(root())
@@ -75,6 +75,14 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
             kills += 1;
         }
         child.wait().unwrap();
+        // What the kill left for the restart to resolve (intents written, outcome not
+        // recorded): the kill landed inside a rebalance.
+        let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
+        let n = store.unresolved(1).unwrap().len();
+        if n > 0 {
+            mid_rebalance += 1;
+            left_unresolved += n;
+        }
     }
     assert!(kills > 0, "the runs were killed mid-flight");
     // One clean run of a few bars reconciles whatever the last kill left.
@@ -143,7 +151,7 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
         assert_eq!(mine, total, "{asset}: ledger {mine}, venue {total}");
     }
     println!(
-        "{iterations} runs, {kills} SIGKILLs, {} orders, {} fills, {completed} interrupted rebalance(s) completed after restart: no duplicate, nothing lost",
+        "{iterations} runs, {kills} SIGKILLs, {mid_rebalance} left unresolved intents ({left_unresolved} in all) for the restart, {} orders, {} fills, {completed} interrupted rebalance(s) completed after restart: no duplicate, nothing lost",
         orders.len(),
         fills.len()
     );

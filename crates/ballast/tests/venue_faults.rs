@@ -235,14 +235,8 @@ fn events_of(l: &Live, bot: i64) -> Vec<ballast_store::Event> {
     l.store.events(bot, 1_000_000).unwrap()
 }
 
-/// The bot either carries on (active) or stops in a state that says why.
 fn assert_active_or_explained(l: &Live, bot: i64) -> ballast_store::BotRecord {
-    let rec = l.store.bot(bot).unwrap().unwrap();
-    assert!(
-        rec.status == ballast_store::BotStatus::Active || !rec.status_reason.trim().is_empty(),
-        "a bot that is not active must say why: {rec:?}"
-    );
-    rec
+    assert_carries_on_or_says_why(&*l.store, bot)
 }
 
 fn clock_skew_is_resynchronised(dialect: Dialect) {

@@ -159,7 +159,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         }
     }
     let state = Arc::new(
-        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols).with_candles(Arc::new(candles)),
+        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols)
+            .with_candles(Arc::new(candles))
+            // The API's clock is wall time; the replay moves prices and order times.
+            .with_request_clock(Arc::new(ballast_exchange::SystemClock)),
     );
     // The replay: one bar every 1/speed seconds.
     let ticker = {
