@@ -43,16 +43,22 @@ fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
 
     let mut rng = Lcg(0x11fe);
     let (mut kills, mut mid_rebalance, mut left_unresolved) = (0, 0, 0);
+    let mut early: Vec<String> = Vec::new();
     for _ in 0..iterations {
+        let log = d.join("runner.stderr");
         let mut child = ballast_cmd(d, &["run", "--live", "--poll", "1s"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(500 + rng.next() % 3000));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             kills += 1;
+        } else {
+            // A runner that ended by itself must say why.
+            let why = std::fs::read_to_string(&log).unwrap();
+            early.push(why);
         }
         child.wait().unwrap();
         // What the kill left for the restart to resolve.
@@ -64,6 +70,10 @@ fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
         }
     }
     assert!(kills > 0, "the runs were killed mid-flight");
+    for why in &early {
+        assert!(why.contains("error: "), "a runner that ended before its kill says why: {why:?}");
+        eprintln!("a runner ended before its kill: {why}");
+    }
     // One clean run reconciles whatever the last kill left.
     let out = ballast_ok(d, &["run", "--live", "--poll", "1s", "--bars", "2"]);
     assert!(out.contains("Stopped cleanly after 2 round(s)"), "{out}");
@@ -76,7 +86,8 @@ fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
     }
     assert!(c.venue_orders > 10, "the bots traded: {c:?}");
     println!(
-        "crash_live: {iterations} runs, {kills} SIGKILLs, {mid_rebalance} left unresolved intents ({left_unresolved} in all) for the restart, {} intents, {} venue orders, {} fills, in {:.0} s: no duplicate, nothing lost, ledger = venue",
+        "crash_live: {iterations} runs, {kills} SIGKILLs, {} ended by themselves, {mid_rebalance} left unresolved intents ({left_unresolved} in all) for the restart, {} intents, {} venue orders, {} fills, in {:.0} s: no duplicate, nothing lost, ledger = venue",
+        early.len(),
         c.intents,
         c.venue_orders,
         c.fills,
