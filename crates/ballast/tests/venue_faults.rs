@@ -439,3 +439,70 @@ fn funds_removed_through_the_binance_adapter() {
 fn funds_removed_through_the_gate_adapter() {
     funds_removed_behind_the_bots_back_pause_it_with_the_reason(Dialect::Gate);
 }
+
+/// The adapter refusing every sell before sending it while `on` (a venue answering 5xx
+/// to those requests only), so the buys planned with their proceeds find no money.
+struct SellsRefused {
+    inner: Arc<dyn Exchange>,
+    on: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Exchange for SellsRefused {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
+        self.inner.rules(base, quote)
+    }
+    fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
+        self.inner.balances()
+    }
+    fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError> {
+        self.inner.prices(bases, quote)
+    }
+    fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        if order.side == ballast_core::planner::Side::Sell && self.on.load(Ordering::SeqCst) {
+            return Err(ExchangeError::Unavailable("HTTP 503 (injected before sending)".into()));
+        }
+        self.inner.place(order)
+    }
+    fn query(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<OrderReport>, ExchangeError> {
+        self.inner.query(id, base, quote)
+    }
+    fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
+        self.inner.open_orders(base, quote)
+    }
+    fn cancel(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
+        self.inner.cancel(id, base, quote)
+    }
+}
+
+/// A buy refused for money because the sell before it was not executed is explained by
+/// the bot's own ledger: the bot is not paused, and trades on once sells go through.
+#[test]
+fn a_buy_refused_after_its_sell_failed_does_not_pause_the_bot() {
+    let w = world("2024-01-01", "2024-03-31");
+    let l = live(&w, Dialect::Binance, Duration::from_secs(5));
+    let on = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let venue: Arc<dyn Exchange> = Arc::new(SellsRefused { inner: l.venue.clone(), on: on.clone() });
+    let engine = Engine::new(l.store.clone(), venue, l.clock.clone());
+    let n = w.data.times.len() - w.first;
+    let bot = replay_with(&l, &engine, &w, |i| on.store(i >= n / 4 && i < n / 2, Ordering::SeqCst));
+    let orders = l.store.orders(bot, 100_000).unwrap();
+    let events = events_of(&l, bot);
+    let refused_buys: Vec<_> = events.iter().filter(|e| e.kind == "rejected" && e.message.starts_with("buy")).collect();
+    assert!(
+        !refused_buys.is_empty(),
+        "some buys found no money: {:?}",
+        events.iter().map(|e| &e.kind).collect::<Vec<_>>()
+    );
+    assert!(!events.iter().any(|e| e.kind == "paused"), "not paused: the ledger explains the shortfall");
+    assert_eq!(assert_active_or_explained(&l, bot).status, ballast_store::BotStatus::Active);
+    let last_refusal = refused_buys.iter().map(|e| e.time).max().unwrap();
+    assert!(
+        orders.iter().any(|o| o.intent.created_at > last_refusal && o.state == OrderState::Filled),
+        "it trades on afterwards"
+    );
+    assert_fills_once_and_resolved(&l, bot);
+    assert_ledger_matches_venue(&l, bot);
+}
