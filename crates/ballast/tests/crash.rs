@@ -62,7 +62,9 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
     for _ in 0..iterations {
         let mut child = Command::new(bin())
             .current_dir(root())
-            .args(["run", "--speed", "0"])
+            // 20 bars a second: 100 runs of a few seconds stay inside the 2024-2025
+            // replay (4,380 bars), so every kill lands in a run that is trading.
+            .args(["run", "--speed", "20"])
             .arg("--data-dir")
             .arg(d)
             .stdout(Stdio::null())
@@ -88,6 +90,8 @@ fn sigkill_at_random_moments_never_duplicates_or_loses_anything() {
     // One clean run of a few bars reconciles whatever the last kill left.
     let out = ballast(d, &["run", "--bars", "3"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("after 3 bar(s)"), "the replay had not ended before the last kill: {said}");
 
     let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
     let bot = 1;
