@@ -465,6 +465,11 @@ impl Exchange for Binance {
             if f.code == Some(-2010) && f.msg.to_ascii_lowercase().contains("duplicate") {
                 ExchangeError::Duplicate(order.client_id.to_string())
             } else {
+                if matches!(f.error, ExchangeError::Rejected(_)) {
+                    // The venue's filters may have changed since they were cached: the
+                    // next plan reads them again instead of repeating a refused order.
+                    self.rules.lock().unwrap_or_else(|p| p.into_inner()).remove(&sym);
+                }
                 f.error
             }
         })?;

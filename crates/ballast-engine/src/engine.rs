@@ -549,6 +549,7 @@ impl Engine {
                     &format!("{} {} {}: {e}", intent.side, intent.qty, intent.base),
                     json!({"client_id": intent.client_id}),
                 )?;
+                self.pause_if_short(id, intent, now)?;
                 Ok(false)
             }
             Err(e @ ExchangeError::Auth(_)) => {
@@ -571,6 +572,47 @@ impl Engine {
                 Ok(false)
             }
         }
+    }
+
+    /// After a rejection: when the venue holds less of what the order spends than the
+    /// ledgers of this venue's bots say they hold, funds left the account outside
+    /// ballast. Every later plan from this ledger would be refused the same way, so the
+    /// bot is paused with the figures in its status reason and an event. (A shortfall
+    /// that this rebalance explains, such as a buy refused because a sell before it was
+    /// not executed, leaves the ledgers covered and the bot active.)
+    fn pause_if_short(&self, id: BotId, intent: &Intent, now: Timestamp) -> Result<(), EngineError> {
+        if self.store.bot(id)?.is_none_or(|b| b.status != BotStatus::Active) {
+            return Ok(());
+        }
+        let Ok(balances) = self.venue.balances() else { return Ok(()) };
+        let (asset, need) = match intent.side {
+            Side::Sell => (&intent.base, intent.qty.0),
+            Side::Buy => (&intent.quote, intent.qty.0 * intent.planned_price.0),
+        };
+        let held = balances.get(asset).map(|b| b.total().0).unwrap_or_default();
+        let mut ledgers = Decimal::ZERO;
+        for b in self.store.bots()? {
+            if b.status != BotStatus::Stopped && b.venue == self.venue.name() {
+                ledgers += self.holdings(b.id)?.get(asset).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
+            }
+        }
+        if held >= ledgers {
+            return Ok(());
+        }
+        let reason = format!(
+            "paused: the venue holds {} {asset}, less than the {} the ledgers of its bots say (this order needed {}); funds moved outside ballast? Check the account, then resume",
+            held.normalize(),
+            ledgers.normalize(),
+            need.round_dp(8).normalize()
+        );
+        self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+        self.event(
+            id,
+            now,
+            "paused",
+            &reason,
+            json!({"asset": asset, "venue": held, "ledgers": ledgers, "needed": need}),
+        )
     }
 
     fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<(), EngineError> {

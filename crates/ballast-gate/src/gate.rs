@@ -535,7 +535,13 @@ impl Exchange for Gate {
             body: Some(body),
             signed: true,
         };
-        let v = self.call_ok(&call)?;
+        let v = self.call_ok(&call).inspect_err(|e| {
+            if matches!(e, ExchangeError::Rejected(_)) {
+                // The pair's rules may have changed since they were cached: the next
+                // plan reads them again instead of repeating a refused order.
+                self.state().rules.remove(&wire::pair_id(&order.base, &order.quote));
+            }
+        })?;
         // The order exists now: a failure to read its trades must not hide it.
         self.report(&v, &order.base, &order.quote, false)
     }

@@ -151,7 +151,7 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
 /// `X-MBX-USED-WEIGHT-1M` on every response.
 async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     let w = weight(req.method(), req.uri().path(), req.uri().query().unwrap_or(""));
-    let minute = s.now_ms().div_euclid(60_000);
+    let minute = s.server_ms().div_euclid(60_000);
     let used = {
         let mut book = lock(&s.book);
         if book.weight.0 != minute {
@@ -164,11 +164,15 @@ async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let mut resp = if used > WEIGHT_LIMIT || s.roll(|f| f.rate_429) {
+    let over = used > WEIGHT_LIMIT;
+    if over {
+        s.count("weight_429");
+    }
+    let mut resp = if over || s.roll("rate_429", |f| f.rate_429) {
         ApiError::too_many().into_response()
-    } else if s.roll(|f| f.rate_5xx) {
+    } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         ApiError::internal().into_response()
-    } else if s.roll(|f| f.rate_418) {
+    } else if s.roll("rate_418", |f| f.rate_418) {
         ApiError::banned().into_response()
     } else {
         next.run(req).await
@@ -220,7 +224,7 @@ fn signed(s: &SimState, headers: &HeaderMap, uri: &Uri, body: &str) -> Result<Pa
     if window > s.config().recv_window_max_ms {
         return Err(ApiError::bad(-1131, format!("recvWindow must be less than {}.", s.config().recv_window_max_ms)));
     }
-    let now = s.now_ms();
+    let now = s.server_ms();
     if ts >= now + AHEAD_MS {
         return Err(ApiError::bad(
             -1021,
@@ -384,7 +388,7 @@ async fn ping() -> Json<Value> {
 }
 
 async fn time(State(s): S) -> Json<Value> {
-    Json(json!({"serverTime": s.now_ms()}))
+    Json(json!({"serverTime": s.server_ms()}))
 }
 
 async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
@@ -409,7 +413,7 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
     let symbols: Vec<Value> = pairs
         .iter()
         .map(|(b, q)| {
-            let r = *s.exchange().config().rules.get(b);
+            let r = s.rules_of(b);
             let lot = |kind: &str| {
                 json!({"filterType": kind, "minQty": d8(r.min_qty), "maxQty": d8(big), "stepSize": d8(r.step)})
             };
@@ -448,7 +452,7 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
         .collect();
     ok(json!({
         "timezone": "UTC",
-        "serverTime": s.now_ms(),
+        "serverTime": s.server_ms(),
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": WEIGHT_LIMIT},
         ],
@@ -625,11 +629,12 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
             ClientOrderId::new(&format!("sim-{n}")).map_err(|_| ApiError::internal())?
         }
     };
-    if s.roll(|f| f.reject_rate) {
+    if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(ApiError::bad(-2010, "New order rejected."));
     }
-    s.maybe_partial_fill();
     let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
+    s.check_override(&req).map_err(exchange_error)?;
+    s.maybe_partial_fill();
     let now = s.now_ms();
     let outcome = s.exchange().place(&req);
     if let Ok(r) = &outcome {
@@ -644,7 +649,7 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
         };
         lock(&s.book).orders.insert(venue_id(r), meta);
     }
-    if s.roll(|f| f.drop_after_execution) {
+    if s.roll("drop_after_execution", |f| f.drop_after_execution) {
         // The order is executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }

@@ -121,9 +121,9 @@ async fn faults(State(c): S, req: Request, next: Next) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    if s.roll(|f| f.rate_429) {
+    if s.roll("rate_429", |f| f.rate_429) {
         GateError::too_many().into_response()
-    } else if s.roll(|f| f.rate_5xx) {
+    } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         GateError::server().into_response()
     } else {
         next.run(req).await
@@ -164,7 +164,7 @@ fn signed(s: &SimState, method: &Method, headers: &HeaderMap, uri: &Uri, body: &
         .ok()
         .and_then(|t| (t * Decimal::ONE_THOUSAND).trunc().to_i64())
         .ok_or_else(|| GateError::invalid(format!("Invalid Timestamp header {ts}")))?;
-    let skew = s.now_ms() - ts_ms;
+    let skew = s.server_ms() - ts_ms;
     if skew.abs() > MAX_SKEW_MS {
         return Err(GateError::new(
             StatusCode::FORBIDDEN,
@@ -330,7 +330,7 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
 }
 
 fn pair_json(s: &SimState, b: &Asset, q: &Asset) -> Value {
-    let r = *s.exchange().config().rules.get(b);
+    let r = s.rules_of(b);
     json!({
         "id": pair_id(b, q),
         "base": b.as_str(),
@@ -357,7 +357,7 @@ fn pair_json(s: &SimState, b: &Asset, q: &Asset) -> Value {
 // ---------------------------------------------------------------------------------
 
 async fn time(State(c): S) -> Json<Value> {
-    Json(json!({"server_time": c.sim.now_ms()}))
+    Json(json!({"server_time": c.sim.server_ms()}))
 }
 
 async fn currency_pairs(State(c): S) -> Json<Value> {
@@ -454,7 +454,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         let prices = s.exchange().prices(std::slice::from_ref(&base), &quote).map_err(exchange_error)?;
         let last = prices.get(&base).ok_or_else(|| GateError::pair(pair))?.0;
         let config = s.exchange().config();
-        let step = config.rules.get(&base).step;
+        let step = s.rules_of(&base).step;
         let unit = last * (Decimal::ONE + config.slippage_bps / Decimal::from(10_000));
         let raw = amount / unit;
         let qty = if step > Decimal::ZERO { (raw / step).floor() * step } else { raw };
@@ -479,11 +479,12 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
             (ClientOrderId::new(&format!("sim-{n}")).map_err(|_| GateError::server())?, "apiv4".to_string())
         }
     };
-    if s.roll(|f| f.reject_rate) {
+    if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(GateError::bad("ORDER_REJECTED", "Order rejected"));
     }
-    s.maybe_partial_fill();
     let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
+    s.check_override(&req).map_err(exchange_error)?;
+    s.maybe_partial_fill();
     let now = s.now_ms();
     let mut outcome = s.exchange().place(&req);
     let mut ioc_expired = false;
@@ -509,7 +510,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         let extra = Extra { text, ioc_expired, quote_amount, cancelled_at: ioc_expired.then_some(now) };
         lock(&c.extra).insert(venue_id(r), extra);
     }
-    if s.roll(|f| f.drop_after_execution) {
+    if s.roll("drop_after_execution", |f| f.drop_after_execution) {
         // Executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }

@@ -21,13 +21,13 @@ mod gate;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use ballast_core::Asset;
+use ballast_core::{Asset, SymbolRules};
 use ballast_exchange::paper::PaperExchange;
-use ballast_exchange::{ClientOrderId, Clock, OrderKind};
+use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderRequest};
 
 pub use candles::{CandleRow, CandleSource, MemoryCandles};
 pub use fault::XorShift;
@@ -132,6 +132,15 @@ pub struct SimState {
     pub(crate) book: Mutex<Book>,
     /// The history `GET /api/v3/klines` serves ([`Self::with_candles`]).
     candles: Option<Arc<dyn CandleSource>>,
+    /// How many faults of each kind were injected.
+    injected: Mutex<BTreeMap<&'static str, u64>>,
+    /// The clock of the protocol (`serverTime`, timestamp checks, weight windows);
+    /// `None`: the venue clock ([`Self::with_request_clock`]).
+    request_clock: Option<Arc<dyn Clock>>,
+    /// Added to the protocol's time ([`Self::set_clock_offset_ms`]).
+    clock_offset_ms: AtomicI64,
+    /// Rules that replace the paper venue's for some base assets ([`Self::set_rules`]).
+    rules_override: Mutex<BTreeMap<Asset, SymbolRules>>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -160,6 +169,10 @@ impl SimState {
             withdrawals_enabled: AtomicBool::new(false),
             book: Mutex::new(Book::default()),
             candles: None,
+            injected: Mutex::new(BTreeMap::new()),
+            request_clock: None,
+            clock_offset_ms: AtomicI64::new(0),
+            rules_override: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -199,19 +212,101 @@ impl SimState {
         self.withdrawals_enabled.load(Ordering::SeqCst)
     }
 
+    /// The venue clock's time (orders, fills, which candles are closed).
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now().0
     }
 
-    /// Draws one fault: true with probability `pick(faults)`. A zero probability
-    /// draws nothing.
-    pub(crate) fn roll(&self, pick: impl Fn(&FaultConfig) -> f64) -> bool {
-        let mut g = lock(&self.faults);
-        let p = pick(&g.0);
-        if p.is_nan() || p <= 0.0 {
-            return false;
+    /// The protocol's time (`serverTime`, the checks of request timestamps, the
+    /// request-weight minute): the request clock's (or the venue clock's), plus the
+    /// offset of [`Self::set_clock_offset_ms`].
+    pub(crate) fn server_ms(&self) -> i64 {
+        let clock = self.request_clock.as_ref().unwrap_or(&self.clock);
+        clock.now().0 + self.clock_offset_ms.load(Ordering::SeqCst)
+    }
+
+    /// Tells the time of the protocol (`serverTime`, request timestamps, weight
+    /// windows) from `clock` instead of the venue clock. An accelerated replay moves
+    /// the venue clock hours per wall second, which no signed request could keep up
+    /// with; a real venue's API clock is wall time, so `ballast sim` passes the system
+    /// clock here and the replay only moves prices and order times.
+    pub fn with_request_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.request_clock = Some(clock);
+        self
+    }
+
+    /// Skews the server's protocol clock (`serverTime`, the checks of request
+    /// timestamps) by `offset_ms`, as a real venue's clock drifts from the client's:
+    /// a client must resynchronise.
+    pub fn set_clock_offset_ms(&self, offset_ms: i64) {
+        self.clock_offset_ms.store(offset_ms, Ordering::SeqCst);
+    }
+
+    /// Replaces the rules of `base` (every quote) from now on: `exchangeInfo` and
+    /// `currency_pairs` report them and placements are checked against them before the
+    /// paper venue sees them, as when a venue tightens a filter under a running bot.
+    pub fn set_rules(&self, base: &Asset, rules: SymbolRules) {
+        lock(&self.rules_override).insert(base.clone(), rules);
+    }
+
+    /// The rules of `base` in force.
+    pub(crate) fn rules_of(&self, base: &Asset) -> SymbolRules {
+        lock(&self.rules_override).get(base).copied().unwrap_or_else(|| *self.exchange.config().rules.get(base))
+    }
+
+    /// Checks an order against the rules set with [`Self::set_rules`] (the paper venue
+    /// checks its own); the error names the filter as the paper venue does.
+    pub(crate) fn check_override(&self, req: &OrderRequest) -> Result<(), ExchangeError> {
+        let Some(r) = lock(&self.rules_override).get(&req.base).copied() else { return Ok(()) };
+        if req.qty.0 < r.min_qty {
+            return Err(ExchangeError::Rejected(format!("LOT_SIZE: quantity {} is below {}", req.qty.0, r.min_qty)));
         }
-        g.1.next_f64() < p.min(1.0)
+        let price = match req.kind {
+            OrderKind::Limit { price } => price.0,
+            OrderKind::Market => self
+                .exchange
+                .prices(std::slice::from_ref(&req.base), &req.quote)?
+                .get(&req.base)
+                .map(|p| p.0)
+                .unwrap_or_default(),
+        };
+        if req.qty.0 * price < r.min_notional {
+            return Err(ExchangeError::Rejected(format!(
+                "NOTIONAL: {} is below the minimum notional {}",
+                req.qty.0 * price,
+                r.min_notional
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many faults of each kind were injected so far (`rate_429`, `weight_429`,
+    /// `rate_5xx`, `rate_418`, `reject_rate`, `drop_after_execution`,
+    /// `partial_fill_rate`, `timeout_after_execution`); also served unauthenticated as
+    /// JSON on `GET /sim/faults`.
+    pub fn injected(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.injected).clone()
+    }
+
+    pub(crate) fn count(&self, kind: &'static str) {
+        *lock(&self.injected).entry(kind).or_default() += 1;
+    }
+
+    /// Draws one fault of `kind`: true with probability `pick(faults)`, counted. A zero
+    /// probability draws nothing.
+    pub(crate) fn roll(&self, kind: &'static str, pick: impl Fn(&FaultConfig) -> f64) -> bool {
+        let hit = {
+            let mut g = lock(&self.faults);
+            let p = pick(&g.0);
+            if p.is_nan() || p <= 0.0 {
+                return false;
+            }
+            g.1.next_f64() < p.min(1.0)
+        };
+        if hit {
+            self.count(kind);
+        }
+        hit
     }
 
     pub(crate) fn latency_ms(&self) -> u64 {
@@ -221,7 +316,7 @@ impl SimState {
     /// Draws `partial_fill_rate`; when it hits, sets the paper venue's one-shot
     /// partial fill for the placement that follows.
     pub(crate) fn maybe_partial_fill(&self) {
-        if !self.roll(|f| f.partial_fill_rate) {
+        if !self.roll("partial_fill_rate", |f| f.partial_fill_rate) {
             return;
         }
         let f = lock(&self.faults).0.partial_fill_fraction;
@@ -235,7 +330,7 @@ impl SimState {
 
     /// Draws `timeout_after_execution`; when it hits, waits `timeout_sleep_ms`.
     pub(crate) async fn maybe_timeout(&self) {
-        if !self.roll(|f| f.timeout_after_execution) {
+        if !self.roll("timeout_after_execution", |f| f.timeout_after_execution) {
             return;
         }
         let ms = match lock(&self.faults).0.timeout_sleep_ms {
@@ -258,7 +353,37 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The axum router of the Binance dialect and of the Gate API v4 dialect (under
 /// `/api/v4`) on `state`.
 pub fn router(state: Arc<SimState>) -> axum::Router {
-    binance::router(state.clone()).merge(gate::router(state))
+    let stats = axum::Router::new()
+        .route("/sim/faults", axum::routing::get(injected_faults).delete(faults_off).post(faults_on))
+        .route("/sim/clock", axum::routing::get(sim_clock))
+        .with_state(state.clone());
+    binance::router(state.clone()).merge(gate::router(state)).merge(stats)
+}
+
+/// `DELETE /sim/faults`: no more faults from now on (to settle after a fault run);
+/// answers the faults injected so far, by kind.
+async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    s.set_faults(FaultConfig::default());
+    axum::Json(serde_json::json!(s.injected()))
+}
+
+/// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
+/// answers the faults injected so far, by kind.
+async fn faults_on(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    s.set_faults(s.config().faults.clone());
+    axum::Json(serde_json::json!(s.injected()))
+}
+
+/// `GET /sim/clock`: the sim's time in ms (`{"now": ...}`), outside fault injection.
+async fn sim_clock(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"now": s.now_ms()}))
+}
+
+/// `GET /sim/faults`: the faults injected so far, by kind ([`SimState::injected`]).
+async fn injected_faults(
+    axum::extract::State(s): axum::extract::State<Arc<SimState>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!(s.injected()))
 }
 
 /// Serves [`router`] on `addr` until the process ends. Bind a loopback address: the

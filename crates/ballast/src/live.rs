@@ -19,7 +19,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use ballast_binance::{Binance, BinanceConfig, UreqTransport};
 use ballast_engine::Engine;
-use ballast_exchange::{Clock, Exchange, SystemClock};
+use ballast_exchange::{Clock, Exchange, ExchangeError, SystemClock};
 use ballast_gate::{Gate, GateConfig, KeyCheck};
 use ballast_keys::{Credentials, KeyStore, Passphrase, Zeroizing};
 use ballast_store::sqlite::SqliteStore;
@@ -43,7 +43,8 @@ pub fn binance(keys: &Keyring, base_url: Option<&str>) -> Result<Arc<Binance>> {
     }
     let b =
         Arc::new(Binance::new(config, Arc::new(UreqTransport::new(Duration::from_secs(10))), Arc::new(SystemClock)));
-    b.sync_time().map_err(|e| anyhow!("binance: cannot read the server time: {e}"))?;
+    patiently("binance server time", || b.sync_time())
+        .map_err(|e| anyhow!("binance: cannot read the server time: {e}"))?;
     Ok(b)
 }
 
@@ -76,12 +77,12 @@ pub fn engine_with(keys: &Keyring, dir: &Path, venue: &str, base_url: Option<&st
     let exchange: Arc<dyn Exchange> = match venue {
         "binance" => {
             let b = binance(keys, base_url)?;
-            b.check_key().map_err(|e| anyhow!("binance key refused: {e}"))?;
+            patiently("binance key check", || b.check_key()).map_err(|e| anyhow!("binance key refused: {e}"))?;
             b
         }
         "gate" => {
             let g = gate(keys, base_url)?;
-            match g.check_key().map_err(|e| anyhow!("gate key refused: {e}"))? {
+            match patiently("gate key check", || g.check_key()).map_err(|e| anyhow!("gate key refused: {e}"))? {
                 KeyCheck::Ok => {}
                 KeyCheck::Unknown(warning) => eprintln!("warning: {warning}"),
             }
@@ -213,6 +214,23 @@ impl Keyring {
                 self.path.display(),
                 if key.is_none() { format!("{key_var} and {secret_var}") } else { secret_var.to_string() }
             ),
+        }
+    }
+}
+
+/// Runs `f`, waiting out the venue's rate limits (its Retry-After, at most 5 times, each
+/// wait between 0.1 and 60 s), so that a runner restarted often does not die on the
+/// venue's request budget at start-up.
+fn patiently<T>(what: &str, f: impl Fn() -> Result<T, ExchangeError>) -> Result<T, ExchangeError> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e @ ExchangeError::RateLimited { retry_after_ms }) if tries < 5 => {
+                tries += 1;
+                eprintln!("warning: {what}: {e}; waiting");
+                std::thread::sleep(Duration::from_millis(retry_after_ms.clamp(100, 60_000)));
+            }
+            r => return r,
         }
     }
 }

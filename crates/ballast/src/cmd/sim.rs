@@ -72,6 +72,10 @@ pub struct SimArgs {
     /// How long such a reply is held back, ms.
     #[arg(long, default_value = "30000")]
     pub timeout_sleep_ms: u64,
+    /// Keep the simulated account (balances, orders, fills) in this SQLite file
+    /// instead of memory, to inspect it afterwards.
+    #[arg(long)]
+    pub db: Option<std::path::PathBuf>,
 }
 
 /// Runs `ballast sim` until interrupted.
@@ -105,12 +109,13 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let symbols: Vec<(Asset, Asset)> = series.keys().map(|a| (a.clone(), quote.clone())).collect();
     let clock = Arc::new(ManualClock::new(first));
     let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+    let paper_config = PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules };
+    let prices = Arc::new(ReplayPrices::new(series, quote.clone()));
     let paper = Arc::new(
-        PaperExchange::in_memory(
-            PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules },
-            Arc::new(ReplayPrices::new(series, quote.clone())),
-            clock.clone() as Arc<dyn Clock>,
-        )
+        match &args.db {
+            Some(path) => PaperExchange::open(path, paper_config, prices, clock.clone() as Arc<dyn Clock>),
+            None => PaperExchange::in_memory(paper_config, prices, clock.clone() as Arc<dyn Clock>),
+        }
         .map_err(|e| anyhow!("{e}"))?,
     );
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
@@ -167,7 +172,10 @@ pub fn run(args: &SimArgs) -> Result<()> {
         }
     }
     let state = Arc::new(
-        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols).with_candles(Arc::new(candles)),
+        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols)
+            .with_candles(Arc::new(candles))
+            // The API's clock is wall time; the replay moves prices and order times.
+            .with_request_clock(Arc::new(ballast_exchange::SystemClock)),
     );
     // The replay: one bar every 1/speed seconds.
     let ticker = {

@@ -139,8 +139,20 @@ pub fn backtest_trades(w: &World) -> Vec<Trade> {
         .collect()
 }
 
-/// The bot's ledger equals the venue's balances (one bot owns the whole account).
+/// The bot either carries on (active) or stops in a state that says why.
+pub fn assert_carries_on_or_says_why(store: &dyn ballast_store::Store, bot: i64) -> ballast_store::BotRecord {
+    let rec = store.bot(bot).unwrap().unwrap();
+    assert!(
+        rec.status == ballast_store::BotStatus::Active || !rec.status_reason.trim().is_empty(),
+        "a bot that is not active must say why: {rec:?}"
+    );
+    rec
+}
+
+/// The bot's ledger equals the venue's balances (one bot owns the whole account), and
+/// the bot carries on or says why it stopped.
 pub fn assert_ledger_matches(engine: &ballast_engine::Engine, venue: &dyn ballast_exchange::Exchange, bot: i64) {
+    assert_carries_on_or_says_why(&**engine.store(), bot);
     let ledger = engine.holdings(bot).unwrap();
     let balances = venue.balances().unwrap();
     for (a, b) in &balances {
@@ -175,3 +187,4 @@ pub fn replay_demo(
     engine.reconcile(bot).unwrap();
     bot
 }
+pub mod process;
