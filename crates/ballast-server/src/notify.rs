@@ -324,7 +324,7 @@ impl NotifyConfig {
         let mut out = String::new();
         match &self.webhook {
             Some(w) => {
-                out.push_str(&format!("webhook:  POST {}\n", w.url));
+                out.push_str(&format!("webhook:  POST {}\n", redact_url(&w.url)));
                 for name in w.headers.keys() {
                     out.push_str(&format!("          header {name}: {REDACTED}\n"));
                 }
@@ -338,6 +338,29 @@ impl NotifyConfig {
         out.push_str(&format!("kinds:    {}\n", self.kinds.join(", ")));
         out
     }
+}
+
+/// A webhook URL for people: scheme, host and the first path segment; the rest of the
+/// path and any query are redacted, since services such as Slack and Discord put the
+/// webhook's secret there (`https://hooks.slack.com/services/<redacted>`).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let mut parts = rest.splitn(3, '/');
+    let host = parts.next().unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    let first = parts.next();
+    let more = parts.next().is_some() || url.contains('?') || url.contains('#');
+    let mut out = if scheme.is_empty() { host.to_owned() } else { format!("{scheme}://{host}") };
+    if let Some(f) = first {
+        out.push('/');
+        out.push_str(f);
+    }
+    if more {
+        out.push('/');
+        out.push_str(REDACTED);
+    }
+    out
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a
@@ -791,6 +814,22 @@ chat_id = -1001234
             let e = NotifyConfig::parse(text).unwrap_err();
             assert!(e.contains(needle), "{text:?}: expected {needle:?} in {e}");
         }
+    }
+
+    #[test]
+    fn webhook_urls_are_shown_without_their_secret_part() {
+        assert_eq!(
+            redact_url("https://hooks.slack.com/services/T0/B0/XYZSECRET"),
+            format!("https://hooks.slack.com/services/{REDACTED}")
+        );
+        assert_eq!(redact_url("https://discord.com/api/webhooks/1/tok"), format!("https://discord.com/api/{REDACTED}"));
+        assert_eq!(
+            redact_url("https://user:pw@example.com/hook?key=SECRET"),
+            format!("https://example.com/hook/{REDACTED}")
+        );
+        assert_eq!(redact_url("http://127.0.0.1:9/hook"), "http://127.0.0.1:9/hook");
+        let c = NotifyConfig::parse("[webhook]\nurl = \"https://hooks.slack.com/services/T0/B0/XYZSECRET\"\n").unwrap();
+        assert!(!c.describe().contains("XYZSECRET"), "{}", c.describe());
     }
 
     #[test]

@@ -155,6 +155,9 @@ fn refusals_name_the_reason() {
     fails(d, &["bot", "create", "--config", &paper_url, "--yes"], "only for a live venue");
     fails(d, &["bot", "status", "42"], "no bot with id 42");
     fails(d, &["bot", "create", "--profile", "ballast-profile:1:!!!", "--amount", "100", "--yes"], "damaged");
+    // A device or a folder is not read as a profile (/dev/zero would never end).
+    fails(d, &["bot", "create", "--profile", "/dev/zero", "--amount", "100", "--yes"], "not a preset, a file");
+    fails(d, &["bot", "create", "--profile", d.to_str().unwrap(), "--amount", "100", "--yes"], "not a preset, a file");
     let out = ballast(d, &["bot", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No bots"));
 }

@@ -148,7 +148,8 @@ pub fn read_profile(s: &str) -> Result<(String, String)> {
         return Ok((format!("preset {s}"), t.to_string()));
     }
     let p = Path::new(s);
-    if p.exists() {
+    // Only a regular file: a device (/dev/zero) or a fifo would be read without end.
+    if p.is_file() {
         return Ok((p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("--profile {s}"))?));
     }
     bail!("--profile {s:?}: not a preset, a file or a one-line profile (`ballast presets` lists the presets)")
