@@ -2,79 +2,29 @@
 //! the bot is paused with the reason and a `key_revoked` event, never retried in a
 //! loop, and resumes cleanly once the user fixes the key.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Threshold, Trigger};
 use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, SymbolRules, Timestamp};
+use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Timestamp};
 use ballast_engine::{BotSpec, Engine, EngineError, StepOutcome};
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
-use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderReport, OrderRequest,
-};
+use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, ManualClock};
 use ballast_store::sqlite::SqliteStore;
 use ballast_store::{BotStatus, Intent, OrderState, Store};
 use rust_decimal_macros::dec;
 
-/// The paper venue behind a key check: while `refuse` is set, every signed call
-/// (balances, orders) answers `Auth`, like Binance's -2015; public data still works.
-struct KeyedVenue {
-    inner: PaperExchange,
-    refuse: AtomicBool,
-}
-
-impl KeyedVenue {
-    fn check(&self) -> Result<(), ExchangeError> {
-        if self.refuse.load(Ordering::SeqCst) {
-            Err(ExchangeError::Auth("Invalid API-key, IP, or permissions for action (-2015)".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Exchange for KeyedVenue {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
-        self.inner.rules(base, quote)
-    }
-    fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
-        self.check()?;
-        self.inner.balances()
-    }
-    fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError> {
-        self.inner.prices(bases, quote)
-    }
-    fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
-        self.check()?;
-        self.inner.place(order)
-    }
-    fn query(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<OrderReport>, ExchangeError> {
-        self.check()?;
-        self.inner.query(id, base, quote)
-    }
-    fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.check()?;
-        self.inner.open_orders(base, quote)
-    }
-    fn cancel(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
-        self.check()?;
-        self.inner.cancel(id, base, quote)
-    }
-}
+/// What Binance answers for a revoked key (-2015).
+const REFUSED: &str = "Invalid API-key, IP, or permissions for action (-2015)";
 
 fn a(s: &str) -> Asset {
     Asset::new(s).unwrap()
 }
 
 struct Rig {
-    venue: Arc<KeyedVenue>,
+    venue: Arc<PaperExchange>,
     store: Arc<SqliteStore>,
     engine: Engine,
     bot: i64,
@@ -87,7 +37,7 @@ fn rig() -> Rig {
     prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
     let paper = PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone() as Arc<dyn Clock>).unwrap();
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
-    let venue = Arc::new(KeyedVenue { inner: paper, refuse: AtomicBool::new(false) });
+    let venue = Arc::new(paper);
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock);
     let assets = vec![a("BTC"), a("ETH")];
@@ -118,7 +68,7 @@ fn is_auth(e: &EngineError) -> bool {
 #[test]
 fn a_refused_key_when_placing_pauses_the_bot_with_the_reason() {
     let r = rig();
-    r.venue.refuse.store(true, Ordering::SeqCst);
+    r.venue.set_key_refused(Some(REFUSED));
     // The first buy is due; the first order is refused.
     let err = r.engine.step(r.bot).unwrap_err();
     assert!(is_auth(&err), "{err}");
@@ -135,7 +85,11 @@ fn a_refused_key_when_placing_pauses_the_bot_with_the_reason() {
     assert_eq!(orders.len(), 2);
     assert_eq!(orders.iter().filter(|o| o.state == OrderState::NotSent).count(), 1);
     assert_eq!(orders.iter().filter(|o| o.state == OrderState::Pending).count(), 1);
-    assert!(r.venue.inner.open_orders(&a("BTC"), &a("USDT")).unwrap().is_empty());
+    // Looked at with the key accepted for a moment: no order, the account untouched.
+    r.venue.set_key_refused(None);
+    assert!(r.venue.open_orders(&a("BTC"), &a("USDT")).unwrap().is_empty());
+    assert_eq!(r.venue.balances().unwrap()[&a("USDT")].free, Qty(dec!(1000)));
+    r.venue.set_key_refused(Some(REFUSED));
 
     // Paused: later steps do not touch the venue, and no second event is recorded.
     assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Inactive);
@@ -144,7 +98,7 @@ fn a_refused_key_when_placing_pauses_the_bot_with_the_reason() {
 
     // The user fixes the key and resumes: the pending leg is resolved by query (never
     // seen, so not sent) and the next step buys afresh.
-    r.venue.refuse.store(false, Ordering::SeqCst);
+    r.venue.set_key_refused(None);
     r.engine.set_paused(r.bot, false).unwrap();
     assert!(matches!(r.engine.step(r.bot).unwrap(), StepOutcome::Held | StepOutcome::Rebalanced { .. }));
     assert!(r.store.unresolved(r.bot).unwrap().is_empty());
@@ -155,7 +109,7 @@ fn a_refused_key_when_placing_pauses_the_bot_with_the_reason() {
 fn a_refused_key_in_step_all_records_key_revoked_not_a_generic_error() {
     let r = rig();
     r.engine.step(r.bot).unwrap();
-    r.venue.refuse.store(true, Ordering::SeqCst);
+    r.venue.set_key_refused(Some(REFUSED));
     // Leave an intent unresolved (as after a crash), so the next step must query.
     let intent = Intent {
         bot: r.bot,
@@ -195,7 +149,7 @@ fn a_refused_key_in_step_all_records_key_revoked_not_a_generic_error() {
 fn a_refused_key_when_reconciling_pauses_the_bot() {
     let r = rig();
     r.engine.step(r.bot).unwrap();
-    r.venue.refuse.store(true, Ordering::SeqCst);
+    r.venue.set_key_refused(Some(REFUSED));
     // Nothing to reconcile: the venue is not asked, nothing happens.
     assert_eq!(r.engine.reconcile(r.bot).unwrap(), 0);
     assert_eq!(r.store.bot(r.bot).unwrap().unwrap().status, BotStatus::Active);

@@ -129,6 +129,8 @@ pub struct PaperExchange {
     clock: Arc<dyn Clock>,
     conn: Mutex<Connection>,
     faults: Mutex<Faults>,
+    /// While set, every signed call answers `Auth` with this message (a revoked key).
+    key_refused: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -283,12 +285,35 @@ impl PaperExchange {
             .fraction();
         config.rules.validate().map_err(invalid)?;
         store::init(&conn)?;
-        Ok(Self { config, fee, slippage, prices, clock, conn: Mutex::new(conn), faults: Mutex::new(Faults::default()) })
+        Ok(Self {
+            config,
+            fee,
+            slippage,
+            prices,
+            clock,
+            conn: Mutex::new(conn),
+            faults: Mutex::new(Faults::default()),
+            key_refused: Mutex::new(None),
+        })
     }
 
     /// The configuration.
     pub fn config(&self) -> &PaperConfig {
         &self.config
+    }
+
+    /// Refuses the API key until called with `None`: while set, every signed call
+    /// (balances, place, query, open orders, cancel) answers [`ExchangeError::Auth`]
+    /// with `message`, as a venue does for a revoked key; rules and prices still answer.
+    pub fn set_key_refused(&self, message: Option<&str>) {
+        *self.key_refused.lock().unwrap_or_else(|e| e.into_inner()) = message.map(str::to_owned);
+    }
+
+    fn check_key(&self) -> Result<(), ExchangeError> {
+        match &*self.key_refused.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(m) => Err(ExchangeError::Auth(m.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Sets the faults the next [`Exchange::place`] suffers (see [`Faults`]).
@@ -583,6 +608,7 @@ impl Exchange for PaperExchange {
 
     /// Every asset whose free or locked amount is not zero.
     fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
+        self.check_key()?;
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         Ok(store::balances(&conn)?.into_iter().filter(|(_, b)| !b.free.is_zero() || !b.locked.is_zero()).collect())
@@ -602,6 +628,7 @@ impl Exchange for PaperExchange {
     }
 
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
+        self.check_key()?;
         let faults = std::mem::take(&mut *self.faults.lock().unwrap_or_else(|e| e.into_inner()));
         if faults.fail_before_execution {
             return Err(ExchangeError::Unavailable(format!(
@@ -632,12 +659,14 @@ impl Exchange for PaperExchange {
         base: &Asset,
         quote: &Asset,
     ) -> Result<Option<OrderReport>, ExchangeError> {
+        self.check_key()?;
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         Self::find(&conn, client_id, base, quote)?.map(|o| store::report(&conn, &o)).transpose()
     }
 
     fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
+        self.check_key()?;
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         store::open_orders(&conn, Some((base, quote)))?.iter().map(|o| store::report(&conn, o)).collect()
@@ -647,6 +676,7 @@ impl Exchange for PaperExchange {
     /// cancelled) is [`ExchangeError::Rejected`]; an unknown one (or one on another
     /// symbol) is [`ExchangeError::NotFound`].
     fn cancel(&self, client_id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
+        self.check_key()?;
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         let now = self.clock.now();
@@ -724,6 +754,26 @@ mod tests {
         assert_eq!(floor_to_step(dec!(0.0333333), dec!(0.00001)).unwrap(), dec!(0.03333));
         assert_eq!(floor_to_step(dec!(0.000009), dec!(0.00001)).unwrap(), Decimal::ZERO);
         assert_eq!(floor_to_step(dec!(1.23), Decimal::ZERO).unwrap(), dec!(1.23));
+    }
+
+    #[test]
+    fn a_refused_key_refuses_every_signed_call_until_lifted() {
+        let v = venue();
+        v.set_key_refused(Some("Invalid API-key (-2015)"));
+        let auth = |r: Result<(), ExchangeError>| matches!(r, Err(ExchangeError::Auth(m)) if m.contains("-2015"));
+        let (btc, usdt) = (a("BTC"), a("USDT"));
+        let id = ClientOrderId::new("k1").unwrap();
+        assert!(auth(v.balances().map(drop)));
+        assert!(auth(v.place(&order("k1", Side::Buy, dec!(0.001), OrderKind::Market)).map(drop)));
+        assert!(auth(v.query(&id, &btc, &usdt).map(drop)));
+        assert!(auth(v.open_orders(&btc, &usdt).map(drop)));
+        assert!(auth(v.cancel(&id, &btc, &usdt).map(drop)));
+        // Public data still answers.
+        assert!(v.prices(std::slice::from_ref(&btc), &usdt).unwrap().contains_key(&btc));
+        assert!(v.rules(&btc, &usdt).is_ok());
+        v.set_key_refused(None);
+        assert_eq!(free(&v, "USDT"), dec!(10000), "the refused order executed nothing");
+        assert!(v.query(&id, &btc, &usdt).unwrap().is_none());
     }
 
     #[test]

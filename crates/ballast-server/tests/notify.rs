@@ -4,22 +4,18 @@
 
 mod receiver;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Threshold, Trigger};
 use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, SymbolRules, Timestamp};
+use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Timestamp};
 use ballast_engine::{BotSpec, Engine};
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
-use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderReport, OrderRequest,
-};
+use ballast_exchange::{Clock, ManualClock};
 use ballast_server::notify::{CURSOR_FILE, Notifier, NotifyConfig, NotifyError};
 use ballast_store::sqlite::SqliteStore;
 use ballast_store::{BotStatus, Event, NewBot, Store};
@@ -29,56 +25,11 @@ use rust_decimal_macros::dec;
 
 const TOKEN: &str = "123456:SECRET-token";
 
+/// What Binance answers for a revoked key (-2015).
+const REFUSED: &str = "Invalid API-key, IP, or permissions for action";
+
 fn a(s: &str) -> Asset {
     Asset::new(s).unwrap()
-}
-
-/// The paper venue behind a key check (while `refuse`, signed calls answer `Auth`).
-struct KeyedVenue {
-    inner: PaperExchange,
-    refuse: AtomicBool,
-}
-
-impl KeyedVenue {
-    fn check(&self) -> Result<(), ExchangeError> {
-        if self.refuse.load(Ordering::SeqCst) {
-            Err(ExchangeError::Auth("Invalid API-key, IP, or permissions for action".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Exchange for KeyedVenue {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
-        self.inner.rules(base, quote)
-    }
-    fn balances(&self) -> Result<BTreeMap<Asset, Balance>, ExchangeError> {
-        self.check()?;
-        self.inner.balances()
-    }
-    fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError> {
-        self.inner.prices(bases, quote)
-    }
-    fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
-        self.check()?;
-        self.inner.place(order)
-    }
-    fn query(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<OrderReport>, ExchangeError> {
-        self.check()?;
-        self.inner.query(id, base, quote)
-    }
-    fn open_orders(&self, base: &Asset, quote: &Asset) -> Result<Vec<OrderReport>, ExchangeError> {
-        self.check()?;
-        self.inner.open_orders(base, quote)
-    }
-    fn cancel(&self, id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
-        self.check()?;
-        self.inner.cancel(id, base, quote)
-    }
 }
 
 fn spec(stop_loss: Option<Decimal>) -> BotSpec {
@@ -97,7 +48,7 @@ fn spec(stop_loss: Option<Decimal>) -> BotSpec {
 
 struct Rig {
     prices: Arc<FixedPrices>,
-    venue: Arc<KeyedVenue>,
+    venue: Arc<PaperExchange>,
     store: Arc<SqliteStore>,
     engine: Engine,
 }
@@ -110,7 +61,7 @@ fn rig() -> Rig {
     let paper =
         PaperExchange::in_memory(PaperConfig::default(), prices.clone(), clock.clone() as Arc<dyn Clock>).unwrap();
     paper.deposit(&a("USDT"), Qty(dec!(5000))).unwrap();
-    let venue = Arc::new(KeyedVenue { inner: paper, refuse: AtomicBool::new(false) });
+    let venue = Arc::new(paper);
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock);
     Rig { prices, venue, store, engine }
@@ -168,7 +119,7 @@ fn rebalance_stop_loss_error_and_revoked_key_reach_the_webhook_and_telegram() {
     r.engine.step(guarded).unwrap();
     assert_eq!(r.store.bot(guarded).unwrap().unwrap().status, BotStatus::Stopped);
     // The key is revoked.
-    r.venue.refuse.store(true, Ordering::SeqCst);
+    r.venue.set_key_refused(Some(REFUSED));
     // (The rebalance's event is recorded with its intents, before the first order is
     // refused.)
     assert!(r.engine.step(plain).is_err());
