@@ -20,16 +20,12 @@ use crate::{ApiError, ApiJson, AppState, Principal, SESSION_COOKIE};
 
 type ApiResult = Result<Response, ApiError>;
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
             StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
-            _ => internal(e),
+            _ => ApiError::internal(e),
         }
     }
 }
@@ -41,7 +37,7 @@ impl From<EngineError> for ApiError {
             EngineError::NoBot(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
             EngineError::Refused(_) | EngineError::Core(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
             EngineError::Exchange(_) => ApiError(StatusCode::BAD_GATEWAY, e.to_string()),
-            EngineError::Corrupt(..) => internal(e),
+            EngineError::Corrupt(..) => ApiError::internal(e),
         }
     }
 }
@@ -61,8 +57,10 @@ impl From<AuthError> for ApiError {
 }
 
 /// Runs blocking work (store, venue, hashing) off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)?
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
 }
 
 fn ok(v: Value) -> ApiResult {
@@ -81,7 +79,7 @@ fn bot_engine(st: &AppState, id: BotId) -> Result<(BotRecord, Arc<Engine>), ApiE
 /// The engine state of a bot, as saved.
 pub(crate) fn bot_state(st: &AppState, id: BotId) -> Result<Option<BotState>, ApiError> {
     match st.store.load_state(id)? {
-        Some(s) => serde_json::from_str(&s).map(Some).map_err(internal),
+        Some(s) => serde_json::from_str(&s).map(Some).map_err(ApiError::internal),
         None => Ok(None),
     }
 }
@@ -122,7 +120,7 @@ pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Setup
 
 /// The QR code of `text` as an SVG image (for authenticator apps to scan).
 pub fn qr_svg(text: &str) -> Result<String, ApiError> {
-    let code = qrcode::QrCode::new(text.as_bytes()).map_err(internal)?;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)
@@ -183,7 +181,7 @@ pub async fn create_token(State(st): State<Arc<AppState>>, body: axum::body::Byt
     let label = if body.iter().all(u8::is_ascii_whitespace) {
         String::new()
     } else {
-        serde_json::from_slice::<TokenBody>(&body).map_err(|e| bad(format!("body: {e}")))?.label
+        serde_json::from_slice::<TokenBody>(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?.label
     };
     let (id, token) = blocking(move || Ok(st.auth.create_token(&label, st.clock.now().0)?)).await?;
     ok(json!({ "id": id, "token": token }))
@@ -308,7 +306,7 @@ pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Quer
     .await?;
     let mut out = Vec::new();
     for r in rows {
-        let mut v = serde_json::to_value(&r.intent).map_err(internal)?;
+        let mut v = serde_json::to_value(&r.intent).map_err(ApiError::internal)?;
         if let Value::Object(m) = &mut v {
             m.insert("state".into(), json!(r.state.as_str()));
             m.insert("venue_id".into(), json!(r.venue_id));
@@ -328,13 +326,23 @@ async fn changing<T: Send + 'static>(
     f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let st2 = st.clone();
-    let out = blocking(move || {
-        let _g = st2.bot_lock.lock().unwrap_or_else(|e| e.into_inner());
-        f(&st2)
-    })
-    .await?;
+    let out = locked(st, move || f(&st2)).await?;
     st.publish("bot", json!({ "bot": id, "kind": kind }));
     Ok(out)
+}
+
+/// Runs `f` off the async threads under the state's bot lock (every change of bots
+/// goes through it, the stepping loop included).
+pub(crate) async fn locked<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let lock = st.bot_lock.clone();
+    blocking(move || {
+        let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        f()
+    })
+    .await
 }
 
 async fn set_paused(st: Arc<AppState>, id: BotId, paused: bool) -> ApiResult {
@@ -365,12 +373,8 @@ pub struct InvestBody {
     pub coins: Option<BTreeMap<String, String>>,
 }
 
-fn bad(msg: String) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg)
-}
-
 fn parse_qty(s: &str) -> Result<Qty, ApiError> {
-    s.trim().parse::<Decimal>().map(Qty).map_err(|_| bad(format!("{s:?} is not a decimal number")))
+    s.trim().parse::<Decimal>().map(Qty).map_err(|_| ApiError::bad_request(format!("{s:?} is not a decimal number")))
 }
 
 /// `POST /api/bots/{id}/invest`.
@@ -381,20 +385,20 @@ pub async fn invest(
 ) -> ApiResult {
     changing(&st, id, "invest", move |st| {
         let (rec, engine) = bot_engine(st, id)?;
-        let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| internal("bot without state"))?;
+        let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
         let mut add = BTreeMap::new();
         if let Some(u) = &body.usdt {
             add.insert(quote, parse_qty(u)?);
         }
         for (a, q) in body.coins.iter().flatten() {
-            let asset = Asset::new(a).map_err(|e| bad(e.to_string()))?;
+            let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
             add.insert(asset, parse_qty(q)?);
         }
         if add.is_empty() {
-            return Err(bad("nothing to invest: give usdt and/or coins".into()));
+            return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));
         }
         if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
-            return Err(bad(format!("{a}: {} is not a positive quantity", q.0)));
+            return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
         }
         if let Some(w) = &st.workshop {
             w.fund(&rec.venue, &add)?;
@@ -423,7 +427,7 @@ pub async fn stop(
     let mode = match body.mode.as_str() {
         "return-coins" => StopMode::ReturnCoins,
         "to-usdt" => StopMode::ToQuote,
-        m => return Err(bad(format!("mode {m:?}: expected \"return-coins\" or \"to-usdt\""))),
+        m => return Err(ApiError::bad_request(format!("mode {m:?}: expected \"return-coins\" or \"to-usdt\""))),
     };
     let left = changing(&st, id, "stop", move |st| {
         let (_, engine) = bot_engine(st, id)?;

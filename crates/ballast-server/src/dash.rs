@@ -19,6 +19,7 @@ use ballast_store::BotId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::api::{blocking, locked};
 use crate::{ApiError, ApiJson, AppState, Principal, Workshop};
 
 type ApiResult = Result<Response, ApiError>;
@@ -71,18 +72,6 @@ pub async fn app_css() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)?
-}
-
 fn workshop(st: &AppState) -> Result<Arc<dyn Workshop>, ApiError> {
     st.workshop
         .clone()
@@ -104,12 +93,7 @@ async fn changing<T: Send + 'static>(
     f: impl FnOnce(&dyn Workshop) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let w = workshop(st)?;
-    let lock = st.bot_lock.clone();
-    blocking(move || {
-        let _g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        f(w.as_ref())
-    })
-    .await
+    locked(st, move || f(w.as_ref())).await
 }
 
 /// `GET /api/session`: the CSRF token of the caller's session.
@@ -166,7 +150,7 @@ pub async fn preview(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Con
 /// `POST /api/bots`: `{config}` or `{profile, amount, name?}`.
 pub async fn create(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Value>) -> ApiResult {
     if !body.is_object() {
-        return Err(bad("expected an object with config, or profile and amount"));
+        return Err(ApiError::bad_request("expected an object with config, or profile and amount"));
     }
     let id = changing(&st, move |w| w.create(&body)).await?;
     st.publish("bot", json!({ "bot": id, "kind": "created" }));
@@ -213,7 +197,7 @@ pub async fn parse_profile(State(st): State<Arc<AppState>>, ApiJson(body): ApiJs
     let amount = match &body.amount {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        _ => return Err(bad("amount: expected a decimal number")),
+        _ => return Err(ApiError::bad_request("amount: expected a decimal number")),
     };
     Ok(Json(with_workshop(&st, move |w| w.parse_profile(&body.profile, &amount)).await?).into_response())
 }
@@ -221,7 +205,7 @@ pub async fn parse_profile(State(st): State<Arc<AppState>>, ApiJson(body): ApiJs
 /// `POST /api/backtests`.
 pub async fn backtest(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Value>) -> ApiResult {
     if !body.is_object() {
-        return Err(bad("expected an object with config, or preset and amount"));
+        return Err(ApiError::bad_request("expected an object with config, or preset and amount"));
     }
     let (summary, html) = with_workshop(&st, move |w| w.backtest(&body)).await?;
     let id = st.next_backtest.fetch_add(1, Ordering::Relaxed);

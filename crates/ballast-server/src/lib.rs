@@ -194,6 +194,16 @@ impl ApiError {
     pub fn unauthorized(msg: &str) -> Self {
         Self(StatusCode::UNAUTHORIZED, msg.into())
     }
+
+    /// 400: the request is wrong (the message names the culprit).
+    pub fn bad_request(msg: impl std::fmt::Display) -> Self {
+        Self(StatusCode::BAD_REQUEST, msg.to_string())
+    }
+
+    /// 500: something on the server's side failed.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -10,7 +10,6 @@ use anyhow::anyhow;
 use axum::http::StatusCode;
 use ballast_backtest::backtest::{self, SimMode};
 use ballast_backtest::{Interval, format_timestamp};
-use ballast_core::weighting::Method;
 use ballast_core::{Asset, Qty};
 use ballast_engine::Engine;
 use ballast_exchange::Exchange as _;
@@ -34,17 +33,9 @@ pub struct Desk {
     live: BTreeMap<String, Arc<Engine>>,
 }
 
-fn bad(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, e.to_string())
-}
-
 /// The server's mapping: 404 no bot, 409 refused or a name taken, 502 venue, 500 else.
 fn engine_err(e: ballast_engine::EngineError) -> ApiError {
     ApiError::from(e)
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// A JSON configuration as TOML (null members are left out: "not given").
@@ -55,7 +46,7 @@ pub fn json_to_toml(v: &Value, key: &str) -> Result<Option<toml::Value>, ApiErro
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => toml::Value::Integer(i),
             (None, Some(f)) => toml::Value::Float(f),
-            _ => return Err(bad(format!("config: {key}: {n} is out of range"))),
+            _ => return Err(ApiError::bad_request(format!("config: {key}: {n} is out of range"))),
         },
         Value::String(s) => toml::Value::String(s.clone()),
         Value::Array(a) => {
@@ -85,21 +76,21 @@ fn object_to_table(m: &serde_json::Map<String, Value>, prefix: &str) -> Result<t
 /// The TOML text of a JSON configuration object.
 pub fn config_text(config: &Value) -> Result<String, ApiError> {
     let Value::Object(m) = config else {
-        return Err(bad("config: expected an object with the keys of a bot's configuration file"));
+        return Err(ApiError::bad_request("config: expected an object with the keys of a bot's configuration file"));
     };
-    toml::to_string(&object_to_table(m, "")?).map_err(|e| bad(format!("config: {e}")))
+    toml::to_string(&object_to_table(m, "")?).map_err(|e| ApiError::bad_request(format!("config: {e}")))
 }
 
 /// Parses a JSON configuration with the CLI's validation (errors name the key).
 pub fn parse_config(config: &Value) -> Result<(BotConfig, String), ApiError> {
     let text = config_text(config)?;
-    let cfg = BotConfig::parse_text(Path::new("config"), &text).map_err(|e| bad(format!("{e:#}")))?;
+    let cfg = BotConfig::parse_text(Path::new("config"), &text).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     Ok((cfg, text))
 }
 
 fn table_json(text: &str) -> Result<Value, ApiError> {
-    let t: toml::Table = text.parse().map_err(internal)?;
-    serde_json::to_value(t).map_err(internal)
+    let t: toml::Table = text.parse().map_err(ApiError::internal)?;
+    serde_json::to_value(t).map_err(ApiError::internal)
 }
 
 /// A profile from the browser: a one-line profile, a preset name, or profile TOML.
@@ -107,7 +98,7 @@ fn table_json(text: &str) -> Result<Value, ApiError> {
 pub fn resolve_profile(s: &str) -> Result<(String, String), ApiError> {
     let t = s.trim();
     if t.starts_with(PROFILE_PREFIX) {
-        return crate::cmd::bot::read_profile(t).map_err(|e| bad(format!("profile: {e:#}")));
+        return crate::cmd::bot::read_profile(t).map_err(|e| ApiError::bad_request(format!("profile: {e:#}")));
     }
     if let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == t) {
         return Ok((format!("preset {t}"), (*text).to_string()));
@@ -116,7 +107,7 @@ pub fn resolve_profile(s: &str) -> Result<(String, String), ApiError> {
         return Ok(("profile".into(), t.to_string()));
     }
     let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-    Err(bad(format!(
+    Err(ApiError::bad_request(format!(
         "profile: {t:?} is not a ballast-profile:1: line, profile TOML, or a preset ({})",
         names.join(", ")
     )))
@@ -126,17 +117,13 @@ fn amount_of(v: Option<&Value>) -> Result<Decimal, ApiError> {
     let s = match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        _ => return Err(bad("amount: expected a decimal number (quote to invest)")),
+        _ => return Err(ApiError::bad_request("amount: expected a decimal number (quote to invest)")),
     };
-    let d = ballast_core::money::parse_decimal(s.trim()).map_err(|e| bad(format!("amount: {e}")))?;
+    let d = ballast_core::money::parse_decimal(s.trim()).map_err(|e| ApiError::bad_request(format!("amount: {e}")))?;
     if d <= Decimal::ZERO {
-        return Err(bad(format!("amount: {d} must be greater than zero")));
+        return Err(ApiError::bad_request(format!("amount: {d} must be greater than zero")));
     }
     Ok(d)
-}
-
-fn method_name(m: Method) -> String {
-    m.to_string()
 }
 
 impl Desk {
@@ -162,12 +149,12 @@ impl Desk {
         let app = self.app();
         if cfg.venue != "paper" {
             let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(cfg).map_err(|e| bad(format!("{e:#}")))?;
+            let spec = live_spec(cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             let id = engine.create(&cfg.name, spec, text, cfg.amount).map_err(engine_err)?;
             engine.step(id).map_err(engine_err)?;
             return Ok(id);
         }
-        let spec = app.spec(cfg).map_err(|e| bad(format!("{e:#}")))?;
+        let spec = app.spec(cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
         let preview = app.engine.preview(&spec, cfg.amount).map_err(engine_err)?;
         if cfg.amount < preview.minimum.amount.0 {
             return Err(ApiError(
@@ -181,7 +168,7 @@ impl Desk {
                 ),
             ));
         }
-        fund_paper(&app, &cfg.quote, cfg.amount).map_err(internal)?;
+        fund_paper(&app, &cfg.quote, cfg.amount).map_err(ApiError::internal)?;
         let id = app.engine.create(&cfg.name, spec, text, cfg.amount).map_err(engine_err)?;
         app.engine.step(id).map_err(engine_err)?;
         Ok(id)
@@ -191,9 +178,9 @@ impl Desk {
 impl Workshop for Desk {
     fn catalog(&self) -> Result<Value, ApiError> {
         let app = self.app();
-        let quote = Asset::new("USDT").map_err(internal)?;
+        let quote = Asset::new("USDT").map_err(ApiError::internal)?;
         let assets = app.assets();
-        let prices = app.paper.prices(&assets, &quote).map_err(|e| internal(anyhow!("{e}")))?;
+        let prices = app.paper.prices(&assets, &quote).map_err(|e| ApiError::internal(anyhow!("{e}")))?;
         let mut list = Vec::new();
         for a in &assets {
             let Some(p) = prices.get(a) else { continue };
@@ -219,12 +206,12 @@ impl Workshop for Desk {
         let (cfg, _) = parse_config(config)?;
         let (spec, preview) = if cfg.venue == "paper" {
             let app = self.app();
-            let spec = app.spec(&cfg).map_err(|e| bad(format!("{e:#}")))?;
+            let spec = app.spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             let p = app.engine.preview(&spec, cfg.amount).map_err(engine_err)?;
             (spec, p)
         } else {
             let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(&cfg).map_err(|e| bad(format!("{e:#}")))?;
+            let spec = live_spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             let p = engine.preview(&spec, cfg.amount).map_err(engine_err)?;
             (spec, p)
         };
@@ -255,7 +242,7 @@ impl Workshop for Desk {
             "venue": cfg.venue,
             "quote": cfg.quote,
             "amount": cfg.amount,
-            "method": method_name(spec.method),
+            "method": spec.method.to_string(),
             "targets": targets,
             "per_asset": per_asset,
             "prices": prices,
@@ -280,18 +267,20 @@ impl Workshop for Desk {
             return self.create_from(&cfg, &text);
         }
         let Some(profile) = body.get("profile").and_then(Value::as_str) else {
-            return Err(bad("expected {config} or {profile, amount}"));
+            return Err(ApiError::bad_request("expected {config} or {profile, amount}"));
         };
         let amount = amount_of(body.get("amount"))?;
         let (origin, text) = resolve_profile(profile)?;
-        let mut table: toml::Table = text.parse().map_err(|e| bad(format!("{origin}: invalid TOML: {e}")))?;
+        let mut table: toml::Table =
+            text.parse().map_err(|e| ApiError::bad_request(format!("{origin}: invalid TOML: {e}")))?;
         if let Some(name) = body.get("name").and_then(Value::as_str) {
             table.insert("name".into(), toml::Value::String(name.to_string()));
         }
-        let text = toml::to_string(&table).map_err(internal)?;
-        let cfg = BotConfig::parse_profile(Path::new(&origin), &text, amount).map_err(|e| bad(format!("{e:#}")))?;
+        let text = toml::to_string(&table).map_err(ApiError::internal)?;
+        let cfg = BotConfig::parse_profile(Path::new(&origin), &text, amount)
+            .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
         table.insert("amount".into(), toml::Value::String(amount.to_string()));
-        let stored = toml::to_string(&table).map_err(internal)?;
+        let stored = toml::to_string(&table).map_err(ApiError::internal)?;
         self.create_from(&cfg, &stored)
     }
 
@@ -301,7 +290,7 @@ impl Workshop for Desk {
             .engine
             .store()
             .bot(bot)
-            .map_err(internal)?
+            .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {bot}")))?;
         Ok(json!({ "config": table_json(&rec.config_toml)?, "toml": rec.config_toml }))
     }
@@ -312,7 +301,7 @@ impl Workshop for Desk {
             app.engine
                 .store()
                 .bot(bot)
-                .map_err(internal)?
+                .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {bot}")))?
         };
         if rec.status == BotStatus::Stopped {
@@ -324,19 +313,22 @@ impl Workshop for Desk {
             let old = table_json(&rec.config_toml)?;
             m.insert("amount".into(), old.get("amount").cloned().unwrap_or(json!("1")));
             if m.get("venue").and_then(Value::as_str).is_some_and(|v| v != rec.venue) {
-                return Err(bad(format!("venue: a bot cannot move from {} to another venue", rec.venue)));
+                return Err(ApiError::bad_request(format!(
+                    "venue: a bot cannot move from {} to another venue",
+                    rec.venue
+                )));
             }
             m.insert("venue".into(), json!(rec.venue));
         }
         let (cfg, text) = parse_config(&config)?;
         if cfg.venue == "paper" {
             let app = self.app();
-            let spec = app.spec(&cfg).map_err(|e| bad(format!("{e:#}")))?;
+            let spec = app.spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             app.engine.edit(bot, spec, &text).map_err(engine_err)?;
             app.engine.step(bot).map_err(engine_err)?;
         } else {
             let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(&cfg).map_err(|e| bad(format!("{e:#}")))?;
+            let spec = live_spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             engine.edit(bot, spec, &text).map_err(engine_err)?;
             engine.step(bot).map_err(engine_err)?;
         }
@@ -349,21 +341,22 @@ impl Workshop for Desk {
             .engine
             .store()
             .bot(bot)
-            .map_err(internal)?
+            .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {bot}")))?;
-        let profile = profile_toml(&rec.config_toml).map_err(internal)?;
+        let profile = profile_toml(&rec.config_toml).map_err(ApiError::internal)?;
         Ok(json!({ "profile": profile_line(&profile), "toml": profile }))
     }
 
     fn presets(&self) -> Result<Value, ApiError> {
         let mut out = Vec::new();
         for (name, text) in PRESETS {
-            let cfg = BotConfig::parse_profile(Path::new(name), text, Decimal::from(1000)).map_err(internal)?;
+            let cfg =
+                BotConfig::parse_profile(Path::new(name), text, Decimal::from(1000)).map_err(ApiError::internal)?;
             out.push(json!({
                 "name": name,
                 "description": cfg.description,
                 "assets": cfg.assets,
-                "method": method_name(cfg.weights.method),
+                "method": cfg.weights.method.to_string(),
                 "rebalance": crate::cmd::bot::describe_trigger(&cfg.rebalance.trigger),
                 "profile": profile_line(text),
                 "provenance": cfg.provenance,
@@ -375,10 +368,12 @@ impl Workshop for Desk {
     fn parse_profile(&self, profile: &str, amount: &str) -> Result<Value, ApiError> {
         let amount = amount_of(Some(&json!(amount)))?;
         let (origin, text) = resolve_profile(profile)?;
-        BotConfig::parse_profile(Path::new(&origin), &text, amount).map_err(|e| bad(format!("{e:#}")))?;
-        let mut table: toml::Table = text.parse().map_err(|e| bad(format!("{origin}: invalid TOML: {e}")))?;
+        BotConfig::parse_profile(Path::new(&origin), &text, amount)
+            .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let mut table: toml::Table =
+            text.parse().map_err(|e| ApiError::bad_request(format!("{origin}: invalid TOML: {e}")))?;
         table.insert("amount".into(), toml::Value::String(amount.to_string()));
-        Ok(json!({ "config": serde_json::to_value(table).map_err(internal)? }))
+        Ok(json!({ "config": serde_json::to_value(table).map_err(ApiError::internal)? }))
     }
 
     fn backtest(&self, body: &Value) -> Result<(Value, String), ApiError> {
@@ -386,17 +381,20 @@ impl Workshop for Desk {
             (parse_config(config)?.0, false)
         } else if let Some(name) = body.get("preset").and_then(Value::as_str) {
             let amount = amount_of(body.get("amount"))?;
-            let text =
-                PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| {
-                    bad(format!("preset: no preset named {name:?}; the presets are: {}", preset_names()))
-                })?;
-            (BotConfig::parse_profile(Path::new(name), text, amount).map_err(|e| bad(format!("{e:#}")))?, true)
+            let text = PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| {
+                ApiError::bad_request(format!("preset: no preset named {name:?}; the presets are: {}", preset_names()))
+            })?;
+            (
+                BotConfig::parse_profile(Path::new(name), text, amount)
+                    .map_err(|e| ApiError::bad_request(format!("{e:#}")))?,
+                true,
+            )
         } else {
-            return Err(bad("expected {config} or {preset, amount}"));
+            return Err(ApiError::bad_request("expected {config} or {preset, amount}"));
         };
         let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
         let interval: Interval = match text("interval") {
-            Some(s) => s.parse().map_err(|e| bad(format!("interval: {e}")))?,
+            Some(s) => s.parse().map_err(|e| ApiError::bad_request(format!("interval: {e}")))?,
             None => Interval::D1,
         };
         let bundle = crate::app::bundle_dir();
@@ -412,13 +410,14 @@ impl Workshop for Desk {
         let (ex, mut notes) = if from_preset {
             (None, vec!["ideal mode (BACKTEST.md), as the presets were chosen".to_string()])
         } else {
-            let (o, n) =
-                exchange_options(&data.rules, &cfg.assets, Decimal::ZERO).map_err(|e| bad(format!("{e:#}")))?;
+            let (o, n) = exchange_options(&data.rules, &cfg.assets, Decimal::ZERO)
+                .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             (Some(o), n)
         };
-        let strategy = strategy_from_config(&cfg, &data, interval, ex).map_err(|e| bad(format!("{e:#}")))?;
-        let prep = prepare(&data, &cfg.assets, interval).map_err(|e| bad(format!("{e:#}")))?;
-        let o = backtest::run(&prep, &strategy, true).map_err(|e| bad(format!("backtest: {e}")))?;
+        let strategy =
+            strategy_from_config(&cfg, &data, interval, ex).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let prep = prepare(&data, &cfg.assets, interval).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+        let o = backtest::run(&prep, &strategy, true).map_err(|e| ApiError::bad_request(format!("backtest: {e}")))?;
         notes.extend(o.notes.iter().cloned());
         let config = describe(&strategy, &cfg.assets, interval, &prep);
         let html = report_html(&o, &config, &notes);
@@ -455,7 +454,7 @@ impl Workshop for Desk {
         let app = self.app();
         for (a, q) in add {
             if q.0 > Decimal::ZERO {
-                app.paper.deposit(a, *q).map_err(|e| bad(format!("{a} {}: {e}", q.0)))?;
+                app.paper.deposit(a, *q).map_err(|e| ApiError::bad_request(format!("{a} {}: {e}", q.0)))?;
             }
         }
         Ok(())
