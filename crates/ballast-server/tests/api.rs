@@ -210,21 +210,20 @@ async fn full_flow() {
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
     assert!(gone.body["error"].is_string());
 
-    // A code works once: the step used by the first login is refused afterwards,
-    // also as "the previous step"; the next step's code works.
-    let used = (r.clock.now().0 / 1000) as u64 - 60;
-    let _ = used;
+    // A code works once: refused a second time in its step, and refused a step later
+    // as "the previous step", which an unused code of that step would still pass.
     r.clock.set(Timestamp(r.clock.now().0 + 30_000));
-    let now = (r.clock.now().0 / 1000) as u64;
-    let first_login_step = totp::code_at(&secret, 1_700_000_000);
-    let replay =
-        send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": first_login_step }))).await;
-    assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "a used code is refused");
-    let fresh = totp::code_at(&secret, now);
-    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": fresh }))).await;
+    let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
-    let again = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": fresh }))).await;
+    let again = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "the same code twice is refused");
+    r.clock.set(Timestamp(r.clock.now().0 + 30_000));
+    let late = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "a used code is refused as the previous step too");
+    let next = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": next }))).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
 #[tokio::test]
