@@ -24,7 +24,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, e.to_string()),
-            StoreError::Conflict(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Conflict(_) | StoreError::Busy(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
             _ => ApiError::internal(e),
         }
     }

@@ -12,7 +12,9 @@ use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
 use ballast_exchange::{ClientOrderId, Fill, OrderKind};
 use rust_decimal::Decimal;
 
-use crate::{BotId, BotStatus, CashFlow, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError};
+use crate::{
+    BotId, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError,
+};
 
 /// Generates one `#[test]` per contract function. `$make` is a closure returning
 /// `(S, G)`: a fresh, empty store `S: Store + 'static` and a guard `G` kept alive
@@ -49,6 +51,10 @@ macro_rules! store_contract_tests {
             events_after_in_recording_order,
             decimals_round_trip_exactly,
             unknown_bot,
+            commit_creates_whole,
+            commit_checks_the_version,
+            commit_is_all_or_nothing,
+            lock_bot_excludes,
         );
 
         #[test]
@@ -707,4 +713,118 @@ pub fn reopen_keeps_everything(open: &dyn Fn() -> Box<dyn Store>) {
         store.begin_rebalance(&intents, "{}", &event(bot, 30, "rebalance")),
         Err(StoreError::Conflict(_))
     ));
+}
+
+fn flow(bot: BotId, qty: &str, at: i64, note: &str) -> CashFlow {
+    CashFlow { bot, time: Timestamp(at), asset: asset("USDT"), qty: Qty(d(qty)), value: Notional(d(qty)), note: note.into() }
+}
+
+/// `commit` with `create`: the bot, its state, cash flow, events and snapshot in one
+/// go, every record carrying the new id; a name in use refuses it whole.
+pub fn commit_creates_whole(store: &dyn Store) {
+    let change = Change {
+        create: Some(NewBot {
+            name: "a".into(),
+            venue: "paper".into(),
+            config_toml: "name = \"a\"\n".into(),
+            created_at: Timestamp(5),
+        }),
+        state_json: Some(r#"{"seq":1}"#.into()),
+        cash_flows: vec![flow(0, "1000", 5, "create")],
+        events: vec![event(0, 5, "created")],
+        snapshot: Some(snapshot(0, 5)),
+        now: Timestamp(5),
+        ..Change::default()
+    };
+    let id = store.commit(&change).unwrap();
+    assert_eq!(store.bot(id).unwrap().unwrap().name, "a");
+    let v = store.load_versioned(id).unwrap().unwrap();
+    assert_eq!((v.json.as_str(), v.version), (r#"{"seq":1}"#, 0));
+    assert_eq!(store.cash_flows(id).unwrap(), vec![flow(id, "1000", 5, "create")]);
+    assert_eq!(store.events(id, 10).unwrap(), vec![event(id, 5, "created")]);
+    assert_eq!(store.snapshots(id, 10).unwrap(), vec![snapshot(id, 5)]);
+    // The same name again: nothing of the second bot remains.
+    assert!(matches!(store.commit(&change), Err(StoreError::Conflict(_))));
+    assert_eq!(store.bots().unwrap().len(), 1);
+    assert_eq!(store.events_after(0, 100).unwrap().len(), 1);
+}
+
+/// A change computed from an old version is refused and writes nothing; each
+/// versioned change moves the version on by one.
+pub fn commit_checks_the_version(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let base = Change { bot, now: Timestamp(10), ..Change::default() };
+    store.commit(&Change { expect_version: Some(0), state_json: Some("{\"n\":1}".into()), ..base.clone() }).unwrap();
+    assert_eq!(store.load_versioned(bot).unwrap().unwrap().version, 1);
+    // A second writer that read version 0 loses, whatever it writes.
+    let stale = Change {
+        expect_version: Some(0),
+        state_json: Some("{\"n\":99}".into()),
+        cash_flows: vec![flow(bot, "5", 10, "invest")],
+        status: Some((BotStatus::Paused, "stale".into())),
+        ..base.clone()
+    };
+    match store.commit(&stale) {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("changed meanwhile"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let v = store.load_versioned(bot).unwrap().unwrap();
+    assert_eq!((v.json.as_str(), v.version), ("{\"n\":1}", 1));
+    assert!(store.cash_flows(bot).unwrap().is_empty());
+    assert_eq!(store.bot(bot).unwrap().unwrap().status, BotStatus::Active);
+    // A versioned change without a new state still moves the version.
+    store.commit(&Change { expect_version: Some(1), status: Some((BotStatus::Paused, "x".into())), ..base }).unwrap();
+    assert_eq!(store.load_versioned(bot).unwrap().unwrap().version, 2);
+}
+
+/// Any failure inside a change (an existing client id, a stopped bot made active)
+/// leaves nothing of it.
+pub fn commit_is_all_or_nothing(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    store.begin_rebalance(&[intent(bot, 1, 0, 10)], r#"{"seq":1}"#, &event(bot, 10, "rebalance")).unwrap();
+    let before = (store.orders(bot, 100).unwrap(), store.events(bot, 100).unwrap(), store.cash_flows(bot).unwrap());
+    let change = Change {
+        bot,
+        expect_version: Some(0),
+        state_json: Some(r#"{"seq":2}"#.into()),
+        cash_flows: vec![flow(bot, "-10", 20, "stop")],
+        intents: vec![intent(bot, 2, 0, 20), intent(bot, 1, 0, 20)],
+        events: vec![event(bot, 20, "rebalance")],
+        snapshot: Some(snapshot(bot, 20)),
+        now: Timestamp(20),
+        ..Change::default()
+    };
+    assert!(matches!(store.commit(&change), Err(StoreError::Conflict(_))));
+    assert_eq!(before, (store.orders(bot, 100).unwrap(), store.events(bot, 100).unwrap(), store.cash_flows(bot).unwrap()));
+    assert!(store.snapshots(bot, 10).unwrap().is_empty());
+    assert_eq!(store.load_state(bot).unwrap().as_deref(), Some(r#"{"seq":1}"#));
+    store.set_status(bot, BotStatus::Stopped, "done", Timestamp(30)).unwrap();
+    let revive = Change {
+        bot,
+        status: Some((BotStatus::Active, "again".into())),
+        cash_flows: vec![flow(bot, "1", 40, "invest")],
+        now: Timestamp(40),
+        ..Change::default()
+    };
+    assert!(matches!(store.commit(&revive), Err(StoreError::Conflict(_))));
+    assert!(store.cash_flows(bot).unwrap().is_empty());
+}
+
+/// `lock_bot` gives one holder at a time per bot; another bot is not held up.
+pub fn lock_bot_excludes(store: &dyn Store) {
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    let held = store.lock_bot(a).unwrap();
+    let _other = store.lock_bot(b).unwrap();
+    let order = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _again = store.lock_bot(a).unwrap();
+            order.lock().unwrap().push("second");
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        order.lock().unwrap().push("first");
+        drop(held);
+    });
+    assert_eq!(*order.lock().unwrap(), vec!["first", "second"]);
 }

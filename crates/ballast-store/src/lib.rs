@@ -32,8 +32,20 @@ pub trait Store: Send + Sync {
 
     /// The engine's opaque state of a bot (JSON), if saved.
     fn load_state(&self, id: BotId) -> Result<Option<String>, StoreError>;
-    /// Saves the engine's state of a bot.
+    /// Saves the engine's state of a bot (unversioned: the engine writes through
+    /// [`Store::commit`]).
     fn save_state(&self, id: BotId, state_json: &str) -> Result<(), StoreError>;
+    /// The engine's state of a bot with its version, if saved.
+    fn load_versioned(&self, id: BotId) -> Result<Option<Versioned>, StoreError>;
+
+    /// Applies a unit of work in one transaction: all of it, or nothing (a version that
+    /// moved, a client id that exists, a stopped bot made active, a name in use).
+    /// Returns the bot's id (the new one with [`Change::create`]).
+    fn commit(&self, change: &Change) -> Result<BotId, StoreError>;
+    /// Exclusive access to one bot, across the threads and processes that use this
+    /// store, until the lock is dropped; waits for another holder, and answers
+    /// [`StoreError::Busy`] after a bounded time. A holder that dies releases it.
+    fn lock_bot(&self, id: BotId) -> Result<BotLock, StoreError>;
 
     /// Atomically: every intent (status `pending`), the new engine state and the event.
     /// Fails with [`StoreError::Conflict`] (and writes nothing) if any client id exists.

@@ -35,8 +35,9 @@ pub mod contract;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
@@ -46,22 +47,48 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotRecord, BotStatus, CashFlow, Event, FillRow, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
-    StoreError,
+    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, NewBot, OrderRow, OrderState,
+    Snapshot, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+pub const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_state_version.sql")];
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long [`Store::lock_bot`] waits for another holder before it answers
+/// [`StoreError::Busy`].
+pub const BOT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the per-bot locks live: lock files beside a database file (they work across
+/// processes: `flock` locks, released by the kernel when a holder dies), or a table in
+/// memory for an in-memory database.
+#[derive(Debug)]
+enum Locks {
+    Files(std::path::PathBuf),
+    Memory(Arc<(Mutex<HashSet<BotId>>, Condvar)>),
+}
+
 /// The SQLite store. `Send + Sync`; share it with an `Arc`.
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    locks: Locks,
+}
+
+/// A held in-memory bot lock.
+struct MemoryLock(Arc<(Mutex<HashSet<BotId>>, Condvar)>, BotId);
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        let (set, cv) = &*self.0;
+        set.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.1);
+        cv.notify_all();
+    }
 }
 
 impl SqliteStore {
@@ -73,19 +100,21 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Db(format!("create directory {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError::Db(format!("open {}: {e}", path.display())))?;
-        Self::init(conn, MIGRATIONS)
+        let mut locks = path.as_os_str().to_owned();
+        locks.push(".locks");
+        Self::init(conn, MIGRATIONS, Locks::Files(locks.into()))
     }
 
     /// A private in-memory database (for tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(|e| db_err("open in-memory database", e))?;
-        Self::init(conn, MIGRATIONS)
+        Self::init(conn, MIGRATIONS, Locks::Memory(Arc::default()))
     }
 
-    fn init(mut conn: Connection, migrations: &[&str]) -> Result<Self, StoreError> {
+    fn init(mut conn: Connection, migrations: &[&str], locks: Locks) -> Result<Self, StoreError> {
         configure(&conn)?;
         migrate(&mut conn, migrations)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self { conn: Mutex::new(conn), locks })
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).
@@ -366,6 +395,136 @@ fn insert_event(conn: &Connection, op: &str, e: &Event) -> Result<(), StoreError
     Ok(())
 }
 
+fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), StoreError> {
+    let mut exists = tx.prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1").map_err(|e| db_err(op, e))?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO orders (client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, \
+             state, venue_id, filled, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?13)",
+        )
+        .map_err(|e| db_err(op, e))?;
+    for i in intents {
+        if exists.exists([i.client_id.as_str()]).map_err(|e| db_err(op, e))? {
+            return Err(StoreError::Conflict(format!("{op}: client order id {} exists", i.client_id)));
+        }
+        insert
+            .execute(params![
+                i.client_id.as_str(),
+                i.bot,
+                i.seq,
+                i.leg,
+                i.base.as_str(),
+                i.quote.as_str(),
+                side_text(i.side),
+                dec_text(i.qty.0),
+                json_text(op, &i.kind)?,
+                dec_text(i.planned_price.0),
+                OrderState::Pending.as_str(),
+                dec_text(Decimal::ZERO),
+                i.created_at.0,
+            ])
+            .map_err(|e| match db_err(op, e) {
+                StoreError::Conflict(_) => StoreError::Conflict(format!("{op}: client order id {} exists", i.client_id)),
+                other => other,
+            })?;
+    }
+    Ok(())
+}
+
+fn insert_cash_flow(conn: &Connection, op: &str, flow: &CashFlow) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .and_then(|mut st| {
+            st.execute(params![
+                flow.bot,
+                flow.time.0,
+                flow.asset.as_str(),
+                dec_text(flow.qty.0),
+                dec_text(flow.value.0),
+                flow.note
+            ])
+        })
+        .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
+fn insert_snapshot(conn: &Connection, op: &str, s: &Snapshot) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut st| {
+        Ok(st.execute(params![
+            s.bot,
+            s.time.0,
+            dec_text(s.value.0),
+            json_text(op, &s.holdings).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+            json_text(op, &s.prices).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+            dec_text(s.net_invested.0),
+            dec_text(s.hodl_value.0),
+            dec_text(s.fees_paid.0),
+        ])?)
+    })
+    .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
+/// Changes a bot's status; a stopped bot stays stopped.
+fn write_status(
+    tx: &Connection,
+    op: &str,
+    id: BotId,
+    status: BotStatus,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let current: Option<String> =
+        tx.query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(|e| db_err(op, e))?;
+    let current = current.ok_or_else(|| StoreError::NotFound(format!("{op}: bot {id}")))?;
+    let current: BotStatus = parse_enum(&current, "bots", "status")?;
+    if current == BotStatus::Stopped && status != BotStatus::Stopped {
+        return Err(StoreError::Conflict(format!("bot {id} is stopped; it cannot become {status}")));
+    }
+    tx.execute(
+        "UPDATE bots SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE id = ?4",
+        params![status.to_string(), reason, now.0, id],
+    )
+    .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
+fn insert_bot(tx: &Connection, op: &str, bot: &NewBot) -> Result<BotId, StoreError> {
+    let existing: Option<BotId> = tx
+        .query_row("SELECT id FROM bots WHERE name = ?1 AND status <> 'stopped'", [&bot.name], |r| r.get(0))
+        .optional()
+        .map_err(|e| db_err(op, e))?;
+    if let Some(id) = existing {
+        return Err(StoreError::Conflict(format!("a bot named {} exists (id {id})", bot.name)));
+    }
+    tx.execute(
+        "INSERT INTO bots (name, venue, config_toml, status, status_reason, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, '', ?5, ?5)",
+        params![bot.name, bot.venue, bot.config_toml, BotStatus::Active.to_string(), bot.created_at.0],
+    )
+    .map_err(|e| db_err(op, e))?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// Checks that the bot's state is at `expected` (a bot with no state yet is at 0).
+fn check_version(tx: &Connection, op: &str, id: BotId, expected: i64) -> Result<(), StoreError> {
+    let found: Option<i64> = tx
+        .query_row("SELECT version FROM bot_state WHERE bot_id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(|e| db_err(op, e))?;
+    let found = found.unwrap_or(0);
+    if found != expected {
+        return Err(StoreError::Conflict(format!(
+            "bot {id} was changed meanwhile by another command or process (state version {found}, this change was computed from {expected}); nothing was written, try again"
+        )));
+    }
+    Ok(())
+}
+
 fn upsert_state(conn: &Connection, op: &str, bot: BotId, state_json: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO bot_state (bot_id, state_json) VALUES (?1, ?2) \
@@ -386,20 +545,7 @@ impl Store for SqliteStore {
         const OP: &str = "create bot";
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
-        let existing: Option<BotId> = tx
-            .query_row("SELECT id FROM bots WHERE name = ?1 AND status <> 'stopped'", [&bot.name], |r| r.get(0))
-            .optional()
-            .map_err(|e| db_err(OP, e))?;
-        if let Some(id) = existing {
-            return Err(StoreError::Conflict(format!("a bot named {} exists (id {id})", bot.name)));
-        }
-        tx.execute(
-            "INSERT INTO bots (name, venue, config_toml, status, status_reason, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, '', ?5, ?5)",
-            params![bot.name, bot.venue, bot.config_toml, BotStatus::Active.to_string(), bot.created_at.0],
-        )
-        .map_err(|e| db_err(OP, e))?;
-        let id = tx.last_insert_rowid();
+        let id = insert_bot(&tx, OP, bot)?;
         tx.commit().map_err(|e| db_err(OP, e))?;
         Ok(id)
     }
@@ -420,20 +566,7 @@ impl Store for SqliteStore {
         const OP: &str = "set bot status";
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
-        let current: Option<String> = tx
-            .query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| db_err(OP, e))?;
-        let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: bot {id}")))?;
-        let current: BotStatus = parse_enum(&current, "bots", "status")?;
-        if current == BotStatus::Stopped && status != BotStatus::Stopped {
-            return Err(StoreError::Conflict(format!("bot {id} is stopped; it cannot become {status}")));
-        }
-        tx.execute(
-            "UPDATE bots SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE id = ?4",
-            params![status.to_string(), reason, now.0, id],
-        )
-        .map_err(|e| db_err(OP, e))?;
+        write_status(&tx, OP, id, status, reason, now)?;
         tx.commit().map_err(|e| db_err(OP, e))
     }
 
@@ -457,6 +590,111 @@ impl Store for SqliteStore {
         };
         insert_event(&tx, OP, &event)?;
         tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn load_versioned(&self, id: BotId) -> Result<Option<Versioned>, StoreError> {
+        self.lock()
+            .query_row("SELECT state_json, version FROM bot_state WHERE bot_id = ?1", [id], |r| {
+                Ok(Versioned { json: r.get(0)?, version: r.get(1)? })
+            })
+            .optional()
+            .map_err(|e| db_err("load bot state", e))
+    }
+
+    fn commit(&self, c: &Change) -> Result<BotId, StoreError> {
+        const OP: &str = "commit";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let id = match &c.create {
+            Some(new) => insert_bot(&tx, OP, new)?,
+            None => {
+                require_bot(&tx, OP, c.bot)?;
+                c.bot
+            }
+        };
+        if let Some(v) = c.expect_version {
+            check_version(&tx, OP, id, v)?;
+        }
+        if let Some(text) = &c.config_toml {
+            tx.execute("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3", params![text, c.now.0, id])
+                .map_err(|e| db_err(OP, e))?;
+        }
+        if let Some(json) = &c.state_json {
+            upsert_state(&tx, OP, id, json)?;
+        }
+        if let Some(v) = c.expect_version {
+            tx.execute("UPDATE bot_state SET version = ?1 WHERE bot_id = ?2", params![v + 1, id])
+                .map_err(|e| db_err(OP, e))?;
+        }
+        if let Some((status, reason)) = &c.status {
+            write_status(&tx, OP, id, *status, reason, c.now)?;
+        }
+        let mine = |bot: BotId| if c.create.is_some() { id } else { bot };
+        for f in &c.cash_flows {
+            insert_cash_flow(&tx, OP, &CashFlow { bot: mine(f.bot), ..f.clone() })?;
+        }
+        let intents: Vec<Intent> = c.intents.iter().map(|i| Intent { bot: mine(i.bot), ..i.clone() }).collect();
+        if let Some(i) = intents.iter().find(|i| i.bot != id) {
+            return Err(StoreError::Conflict(format!("{OP}: intent {} is for bot {} not {id}", i.client_id, i.bot)));
+        }
+        insert_intents(&tx, OP, &intents)?;
+        for e in &c.events {
+            insert_event(&tx, OP, &Event { bot: mine(e.bot), ..e.clone() })?;
+        }
+        if let Some(snap) = &c.snapshot {
+            insert_snapshot(&tx, OP, &Snapshot { bot: mine(snap.bot), ..snap.clone() })?;
+        }
+        tx.commit().map_err(|e| db_err(OP, e))?;
+        Ok(id)
+    }
+
+    fn lock_bot(&self, id: BotId) -> Result<BotLock, StoreError> {
+        let deadline = Instant::now() + BOT_LOCK_TIMEOUT;
+        match &self.locks {
+            Locks::Memory(table) => {
+                let (set, cv) = &**table;
+                let mut held = set.lock().unwrap_or_else(PoisonError::into_inner);
+                while held.contains(&id) {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Busy(format!("bot {id} is being changed by another command")));
+                    }
+                    held = cv.wait_timeout(held, left).unwrap_or_else(PoisonError::into_inner).0;
+                }
+                held.insert(id);
+                Ok(BotLock::new(Box::new(MemoryLock(table.clone(), id))))
+            }
+            Locks::Files(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Db(format!("lock directory {}: {e}", dir.display())))?;
+                let path = dir.join(format!("bot-{id}.lock"));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StoreError::Db(format!("lock file {}: {e}", path.display())))?;
+                loop {
+                    match file.try_lock() {
+                        Ok(()) => return Ok(BotLock::new(Box::new(file))),
+                        Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(10))
+                        }
+                        Err(std::fs::TryLockError::WouldBlock) => {
+                            return Err(StoreError::Busy(format!(
+                                "bot {id} is being changed by another command or process (it held {} for more than {} s)",
+                                path.display(),
+                                BOT_LOCK_TIMEOUT.as_secs()
+                            )));
+                        }
+                        Err(std::fs::TryLockError::Error(e)) => {
+                            return Err(StoreError::Db(format!("lock {}: {e}", path.display())));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     fn load_state(&self, id: BotId) -> Result<Option<String>, StoreError> {
@@ -484,44 +722,7 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
         require_bot(&tx, OP, event.bot)?;
-        {
-            let mut exists =
-                tx.prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1").map_err(|e| db_err(OP, e))?;
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO orders (client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, \
-                     state, venue_id, filled, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?13)",
-                )
-                .map_err(|e| db_err(OP, e))?;
-            for i in intents {
-                if exists.exists([i.client_id.as_str()]).map_err(|e| db_err(OP, e))? {
-                    return Err(StoreError::Conflict(format!("{OP}: client order id {} exists", i.client_id)));
-                }
-                insert
-                    .execute(params![
-                        i.client_id.as_str(),
-                        i.bot,
-                        i.seq,
-                        i.leg,
-                        i.base.as_str(),
-                        i.quote.as_str(),
-                        side_text(i.side),
-                        dec_text(i.qty.0),
-                        json_text(OP, &i.kind)?,
-                        dec_text(i.planned_price.0),
-                        OrderState::Pending.as_str(),
-                        dec_text(Decimal::ZERO),
-                        i.created_at.0,
-                    ])
-                    .map_err(|e| match db_err(OP, e) {
-                        StoreError::Conflict(_) => {
-                            StoreError::Conflict(format!("{OP}: client order id {} exists", i.client_id))
-                        }
-                        other => other,
-                    })?;
-            }
-        }
+        insert_intents(&tx, OP, intents)?;
         upsert_state(&tx, OP, event.bot, state_json)?;
         insert_event(&tx, OP, event)?;
         tx.commit().map_err(|e| db_err(OP, e))
@@ -625,19 +826,7 @@ impl Store for SqliteStore {
         const OP: &str = "record cash flow";
         let conn = self.lock();
         require_bot(&conn, OP, flow.bot)?;
-        conn.execute(
-            "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                flow.bot,
-                flow.time.0,
-                flow.asset.as_str(),
-                dec_text(flow.qty.0),
-                dec_text(flow.value.0),
-                flow.note
-            ],
-        )
-        .map_err(|e| db_err(OP, e))?;
-        Ok(())
+        insert_cash_flow(&conn, OP, flow)
     }
 
     fn cash_flows(&self, bot: BotId) -> Result<Vec<CashFlow>, StoreError> {
@@ -655,22 +844,7 @@ impl Store for SqliteStore {
         const OP: &str = "record snapshot";
         let conn = self.lock();
         require_bot(&conn, OP, s.bot)?;
-        conn.execute(
-            "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                s.bot,
-                s.time.0,
-                dec_text(s.value.0),
-                json_text(OP, &s.holdings)?,
-                json_text(OP, &s.prices)?,
-                dec_text(s.net_invested.0),
-                dec_text(s.hodl_value.0),
-                dec_text(s.fees_paid.0),
-            ],
-        )
-        .map_err(|e| db_err(OP, e))?;
-        Ok(())
+        insert_snapshot(&conn, OP, s)
     }
 
     fn snapshots(&self, bot: BotId, limit: usize) -> Result<Vec<Snapshot>, StoreError> {
@@ -736,7 +910,7 @@ mod tests {
         let path = dir.path().join("m.db");
         let open = |migrations: &[&str]| {
             let conn = Connection::open(&path).unwrap();
-            SqliteStore::init(conn, migrations)
+            SqliteStore::init(conn, migrations, Locks::Memory(Arc::default()))
         };
         // Version 1, then reopened with a second migration, then reopened again.
         let s = open(&COUNTING[..1]).unwrap();
@@ -761,7 +935,7 @@ mod tests {
         let path = dir.path().join("m.db");
         let open = |migrations: &[&str]| {
             let conn = Connection::open(&path).unwrap();
-            SqliteStore::init(conn, migrations)
+            SqliteStore::init(conn, migrations, Locks::Memory(Arc::default()))
         };
         drop(open(&COUNTING[..1]).unwrap());
         let bad = [COUNTING[0], "INSERT INTO runs VALUES (2); THIS IS NOT SQL;"];

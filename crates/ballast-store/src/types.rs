@@ -28,6 +28,9 @@ pub enum StoreError {
     /// Stored data that cannot be read back (a bad decimal, unknown enum text).
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// Another thread or process is changing the bot and did not finish in time.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 /// A bot's lifecycle status.
@@ -275,4 +278,67 @@ pub struct Event {
     pub message: String,
     /// Details (JSON).
     pub data: serde_json::Value,
+}
+
+/// A bot's saved engine state and its version. Every write of a bot through
+/// [`crate::Store::commit`] that names the version it read moves the version on by one,
+/// so a writer that read an older version is refused instead of losing the other's
+/// update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// The engine's state (JSON).
+    pub json: String,
+    /// Its version: 0 when first saved, one more with every versioned write.
+    pub version: i64,
+}
+
+/// One unit of work: everything a lifecycle verb or a step changes, applied by
+/// [`crate::Store::commit`] in one transaction (all of it or none of it).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Change {
+    /// The bot changed; ignored when `create` is given (the new bot's id is used, and
+    /// written into every record below).
+    pub bot: BotId,
+    /// Creates the bot first (status active).
+    pub create: Option<NewBot>,
+    /// The state version the change was computed from: the commit fails with
+    /// [`StoreError::Conflict`] and writes nothing when the stored version differs.
+    /// `None` skips the check (only for a new bot).
+    pub expect_version: Option<i64>,
+    /// The new engine state.
+    pub state_json: Option<String>,
+    /// A new status and its reason (a stopped bot stays stopped).
+    pub status: Option<(BotStatus, String)>,
+    /// A new configuration text.
+    pub config_toml: Option<String>,
+    /// Cash flows to record.
+    pub cash_flows: Vec<CashFlow>,
+    /// Order intents to write (status `pending`); a client id that exists refuses the
+    /// whole change.
+    pub intents: Vec<Intent>,
+    /// Events to record, in this order.
+    pub events: Vec<Event>,
+    /// A snapshot to record.
+    pub snapshot: Option<Snapshot>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// Exclusive access to one bot, across threads and processes, until dropped (see
+/// [`crate::Store::lock_bot`]).
+pub struct BotLock {
+    _held: Box<dyn Send>,
+}
+
+impl BotLock {
+    /// A lock held by `held` (released when it is dropped).
+    pub fn new(held: Box<dyn Send>) -> Self {
+        Self { _held: held }
+    }
+}
+
+impl fmt::Debug for BotLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BotLock")
+    }
 }
