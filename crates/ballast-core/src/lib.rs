@@ -22,6 +22,7 @@ pub mod error;
 pub mod guards;
 pub mod money;
 pub mod planner;
+pub mod policy;
 pub mod portfolio;
 pub mod rules;
 pub mod sizing;

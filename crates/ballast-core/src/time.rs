@@ -64,12 +64,11 @@ impl Span {
 }
 
 impl fmt::Display for Span {
-    /// The largest unit that divides the span: `7d`, `4h`, `30m`, `90s`.
+    /// The largest unit up to days that divides the span: `28d`, `7d`, `4h`, `30m`,
+    /// `90s` (never weeks: `28d` stays what the user wrote, not `4w`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.secs;
-        if s != 0 && s % 604_800 == 0 {
-            write!(f, "{}w", s / 604_800)
-        } else if s != 0 && s % 86_400 == 0 {
+        if s != 0 && s % 86_400 == 0 {
             write!(f, "{}d", s / 86_400)
         } else if s != 0 && s % 3600 == 0 {
             write!(f, "{}h", s / 3600)
@@ -122,7 +121,9 @@ mod tests {
     #[test]
     fn parses_and_prints_spans() {
         assert_eq!("30m".parse::<Span>().unwrap(), Span::minutes(30));
-        assert_eq!("7d".parse::<Span>().unwrap().to_string(), "1w");
+        assert_eq!("7d".parse::<Span>().unwrap().to_string(), "7d");
+        assert_eq!("28d".parse::<Span>().unwrap().to_string(), "28d");
+        assert_eq!("2w".parse::<Span>().unwrap().to_string(), "14d");
         assert_eq!("4h".parse::<Span>().unwrap().to_string(), "4h");
         assert_eq!("28d".parse::<Span>().unwrap(), Span::days(28));
         for bad in ["", "d", "7", "7y", "-1d", "1.5h", "99999999999999999999d"] {

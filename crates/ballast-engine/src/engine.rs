@@ -13,19 +13,20 @@ use std::sync::Arc;
 use ballast_core::guards::Exit;
 use ballast_core::planner::{Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
 use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
-use ballast_core::trigger::{Decision, TriggerState, decide};
-use ballast_core::{Asset, CoreError, Drift, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp, Valuation};
+use ballast_core::policy;
+use ballast_core::trigger::TriggerState;
+use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
 use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
 use ballast_store::{
-    BotId, BotRecord, BotStatus, CashFlow, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError,
-    state_of,
+    BotId, BotRecord, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
+    StoreError, state_of,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
 use thiserror::Error;
 
 use crate::ledger::{self, Pnl};
-use crate::spec::{BotSpec, BotState};
+use crate::spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
 
 /// An engine failure.
 #[derive(Debug, Error)]
@@ -50,14 +51,6 @@ pub enum EngineError {
     Corrupt(BotId, String),
 }
 
-/// How a bot is stopped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StopMode {
-    /// Leave the coins in the account as they are.
-    ReturnCoins,
-    /// Sell every coin for the quote currency first.
-    ToQuote,
-}
 
 /// What a step did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +102,14 @@ pub struct BotView {
 
 /// The outcome of stepping one bot in [`Engine::step_all`].
 pub type StepResult = (BotId, Result<StepOutcome, String>);
+
+/// A bot as loaded for a change: its record, its state and the state's version (every
+/// write names it, so a change computed from an old state is refused, never applied).
+struct Loaded {
+    rec: BotRecord,
+    state: BotState,
+    version: i64,
+}
 
 /// Runs bots against one venue, one store and one clock.
 pub struct Engine {
@@ -204,21 +205,8 @@ impl Engine {
             )));
         }
         let now = self.clock.now();
-        let id = self.store.create_bot(&NewBot {
-            name: name.to_string(),
-            venue: self.venue.name().to_string(),
-            config_toml: config_toml.to_string(),
-            created_at: now,
-        })?;
-        self.store.record_cash_flow(&CashFlow {
-            bot: id,
-            time: now,
-            asset: spec.quote.clone(),
-            qty: Qty(amount),
-            value: Notional(amount),
-            note: "create".into(),
-        })?;
         let hodl = hodl_buy(&spec, &preview.targets, &preview.prices, amount);
+        let quote = spec.quote.clone();
         let state = BotState {
             spec,
             trigger: TriggerState::new(now),
@@ -227,9 +215,31 @@ impl Engine {
             hodl,
             last_step: None,
             rebalances: 0,
+            entered: Default::default(),
+            stopping: None,
+            summary: None,
         };
-        self.save(id, &state)?;
-        self.event(id, now, "created", &format!("created with {amount} {}", state.spec.quote), json!({}))?;
+        // One transaction: a crash leaves either the whole bot or no trace of it.
+        let id = self.store.commit(&Change {
+            create: Some(NewBot {
+                name: name.to_string(),
+                venue: self.venue.name().to_string(),
+                config_toml: config_toml.to_string(),
+                created_at: now,
+            }),
+            state_json: Some(state_text(0, &state)?),
+            cash_flows: vec![CashFlow {
+                bot: 0,
+                time: now,
+                asset: quote.clone(),
+                qty: Qty(amount),
+                value: Notional(amount),
+                note: "create".into(),
+            }],
+            events: vec![event(0, now, "created", &format!("created with {amount} {quote}"), json!({}))],
+            now,
+            ..Change::default()
+        })?;
         Ok(id)
     }
 
@@ -246,16 +256,25 @@ impl Engine {
         Ok(total)
     }
 
-    fn load(&self, id: BotId) -> Result<(BotRecord, BotState), EngineError> {
+    fn load(&self, id: BotId) -> Result<Loaded, EngineError> {
         let rec = self.store.bot(id)?.ok_or(EngineError::NoBot(id))?;
-        let text = self.store.load_state(id)?.ok_or_else(|| EngineError::Corrupt(id, "no state".into()))?;
-        let state: BotState = serde_json::from_str(&text).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
-        Ok((rec, state))
+        let saved = self.store.load_versioned(id)?.ok_or_else(|| EngineError::Corrupt(id, "no state".into()))?;
+        let state: BotState = serde_json::from_str(&saved.json).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
+        Ok(Loaded { rec, state, version: saved.version })
     }
 
-    fn save(&self, id: BotId, state: &BotState) -> Result<(), EngineError> {
-        let text = serde_json::to_string(state).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
-        self.store.save_state(id, &text)?;
+    /// Writes `change` with the bot's state as one unit of work, checked against the
+    /// version `b` was loaded at; `b.version` moves on.
+    fn commit(&self, b: &mut Loaded, mut change: Change) -> Result<(), EngineError> {
+        change.bot = b.rec.id;
+        change.expect_version = Some(b.version);
+        change.state_json = Some(state_text(b.rec.id, &b.state)?);
+        self.store.commit(&change)?;
+        b.version += 1;
+        if let Some((status, reason)) = change.status {
+            b.rec.status = status;
+            b.rec.status_reason = reason;
+        }
         Ok(())
     }
 
@@ -271,9 +290,13 @@ impl Engine {
         Ok(())
     }
 
-    /// The bot's holdings from its ledger.
+    /// The bot's holdings from its ledger: the assets it holds, none at zero (a coin
+    /// sold whole, such as one removed by an edit, is no longer one of its holdings and
+    /// needs no price).
     pub fn holdings(&self, id: BotId) -> Result<BTreeMap<Asset, Qty>, EngineError> {
-        Ok(ledger::holdings(&self.store.cash_flows(id)?, &self.store.fills(id)?))
+        let mut h = ledger::holdings(&self.store.cash_flows(id)?, &self.store.fills(id)?);
+        h.retain(|_, q| !q.is_zero());
+        Ok(h)
     }
 
     /// Asks the venue about every order of the bot that is not final and records what
@@ -346,28 +369,33 @@ impl Engine {
         Ok(())
     }
 
-    /// One step of one bot at the clock's now. When the venue refuses the API key
+    /// One step of one bot at the clock's now, holding the bot's lock (no other command
+    /// or process changes the bot meanwhile). When the venue refuses the API key
     /// ([`ExchangeError::Auth`]) the step fails, the bot is paused with the reason and a
     /// `key_revoked` event is recorded.
     pub fn step(&self, id: BotId) -> Result<StepOutcome, EngineError> {
-        self.pause_on_refused_key(id, self.step_once(id))
+        let _lock = self.store.lock_bot(id)?;
+        self.pause_on_refused_key(id, self.step_locked(id))
     }
 
-    fn step_once(&self, id: BotId) -> Result<StepOutcome, EngineError> {
-        let (rec, mut state) = self.load(id)?;
-        if rec.status != BotStatus::Active {
+    fn step_locked(&self, id: BotId) -> Result<StepOutcome, EngineError> {
+        let mut b = self.load(id)?;
+        if b.rec.status != BotStatus::Active {
             return Ok(StepOutcome::Inactive);
         }
-        if rec.venue != self.venue.name() {
+        if b.rec.venue != self.venue.name() {
             return Err(EngineError::Refused(format!(
                 "bot {id} trades on {}, not on {}",
-                rec.venue,
+                b.rec.venue,
                 self.venue.name()
             )));
         }
         let now = self.clock.now();
-        self.reconcile(id)?;
-        let spec = state.spec.clone();
+        self.reconcile_orders(id)?;
+        if b.state.stopping.is_some() {
+            return self.finish_stop(&mut b, now);
+        }
+        let spec = b.state.spec.clone();
         let holdings = self.holdings(id)?;
         let held: Vec<Asset> =
             holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
@@ -380,76 +408,65 @@ impl Engine {
         let targets = targets_of(&spec)?;
         let ledger_holdings: ballast_core::Holdings =
             holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
-        let valuation = Valuation::new(&spec.quote, &ledger_holdings, &prices, Some(&targets))?;
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
-
+        let first = b.state.next_seq == 1;
+        let force = b.state.force.take();
+        let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
+        let action = policy::step(
+            &policy::StepInput {
+                now,
+                quote: &spec.quote,
+                holdings: &ledger_holdings,
+                prices: &prices,
+                targets: &targets,
+                rules: &rules,
+                fee: spec.fee,
+                trigger: &spec.trigger,
+                to: spec.to,
+                guards: &spec.guards,
+                net_invested,
+                force: force.as_deref(),
+                first,
+            },
+            &mut memory,
+        )?;
+        b.state.trigger = memory.trigger;
+        b.state.entered = memory.entered;
         let mut outcome = StepOutcome::Held;
-        let exit = if state.force.is_none() { spec.guards.check_exit(valuation.total, net_invested) } else { None };
-        if let Some(exit) = exit {
-            let plan = plan_liquidation(&spec.quote, &ledger_holdings, &prices, &rules, spec.fee)?;
-            let reason = exit.to_string();
-            let orders = self.execute(id, &mut state, &plan, "guard", &reason, now)?;
-            let kind = match exit {
-                Exit::StopLoss { .. } => "stop-loss",
-                Exit::TakeProfit { .. } => "take-profit",
-            };
-            self.store.set_status(id, BotStatus::Stopped, &format!("{kind}: {reason}"), now)?;
-            self.reconcile(id)?;
-            outcome = StepOutcome::Stopped(format!("{kind} after {orders} order(s)"));
-        } else {
-            let drift = Drift::new(&valuation, &targets);
-            let why = match state.force.take() {
-                Some(reason) => Some(reason),
-                None => {
-                    let d = decide(&spec.trigger, &state.trigger, &drift, now);
-                    state.trigger.record(&d, now);
-                    match d {
-                        Decision::Rebalance(_) => Some(d.to_string()),
-                        Decision::Hold(_) => None,
-                    }
-                }
-            };
-            if let Some(why) = why {
-                let first = state.next_seq == 1;
-                let plan = plan_rebalance(&PlanInput {
-                    holdings: &ledger_holdings,
-                    prices: &prices,
-                    targets: &targets,
-                    rules: &rules,
-                    fee: spec.fee,
-                    to: if first { ballast_core::planner::RebalanceTo::Target } else { spec.to },
-                    entry_prices: &spec.guards.entry_prices,
-                })?;
-                if first {
-                    state.trigger = TriggerState::new(now);
-                }
-                let orders = self.execute(id, &mut state, &plan, "rebalance", &why, now)?;
+        match action {
+            policy::Action::Hold => {}
+            policy::Action::Exit(exit) => {
+                let kind = match exit {
+                    Exit::StopLoss { .. } => "stop-loss",
+                    Exit::TakeProfit { .. } => "take-profit",
+                };
+                b.state.stopping =
+                    Some(StopRequest { mode: StopMode::ToQuote, kind: kind.into(), reason: exit.to_string(), sent: false });
+                return self.finish_stop(&mut b, now);
+            }
+            policy::Action::Rebalance { why, plan } => {
+                let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
                 if orders > 0 && !first {
-                    state.rebalances += 1;
+                    b.state.rebalances += 1;
                 }
-                outcome = if orders > 0 { StepOutcome::Rebalanced { orders } } else { StepOutcome::Held };
+                if orders > 0 {
+                    outcome = StepOutcome::Rebalanced { orders };
+                }
             }
         }
-        state.last_step = Some(now);
-        self.save(id, &state)?;
-        self.snapshot(id, &state, now)?;
+        b.state.last_step = Some(now);
+        let snapshot = self.snapshot(id, &b.state, now)?;
+        self.commit(&mut b, Change { snapshot: Some(snapshot), now, ..Change::default() })?;
         Ok(outcome)
     }
 
-    /// Writes the intents of `plan` with the state, then sends them. Returns the
-    /// number of orders placed.
-    fn execute(
-        &self,
-        id: BotId,
-        state: &mut BotState,
-        plan: &Plan,
-        kind: &str,
-        why: &str,
-        now: Timestamp,
-    ) -> Result<usize, EngineError> {
-        let seq = state.next_seq;
-        let quote = state.spec.quote.clone();
+    /// Writes the intents of `plan` with the state and the event (one unit of work),
+    /// then sends them. Returns the number of orders placed.
+    fn execute(&self, b: &mut Loaded, plan: &Plan, kind: &str, why: &str, now: Timestamp) -> Result<usize, EngineError> {
+        let id = b.rec.id;
+        let seq = b.state.next_seq;
+        let quote = b.state.spec.quote.clone();
         let intents: Vec<Intent> = plan
             .legs
             .iter()
@@ -497,13 +514,12 @@ impl Engine {
             message,
             data: json!({"seq": seq, "legs": legs, "skipped": skipped, "weights_before": weights(&plan.weights_before), "weights_after": weights(&plan.weights_after)}),
         };
-        if intents.is_empty() {
-            self.store.record_event(&event)?;
-            return Ok(0);
+        if !intents.is_empty() {
+            b.state.next_seq += 1;
         }
-        state.next_seq += 1;
-        let text = serde_json::to_string(&*state).map_err(|e| EngineError::Corrupt(id, e.to_string()))?;
-        self.store.begin_rebalance(&intents, &text, &event)?;
+        // One unit of work: the intents exist durably (with the sequence number moved
+        // past them) before the first order can exist.
+        self.commit(b, Change { intents: intents.clone(), events: vec![event], now, ..Change::default() })?;
         let mut placed = 0;
         for intent in &intents {
             if self.send(id, intent)? {
@@ -615,7 +631,7 @@ impl Engine {
         )
     }
 
-    fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<(), EngineError> {
+    fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<Snapshot, EngineError> {
         let holdings = self.holdings(id)?;
         let quote = &state.spec.quote;
         let mut assets: Vec<Asset> =
@@ -630,7 +646,7 @@ impl Engine {
         };
         let flows = self.store.cash_flows(id)?;
         let fills = self.store.fills(id)?;
-        self.store.record_snapshot(&Snapshot {
+        Ok(Snapshot {
             bot: id,
             time: now,
             value: Notional(value_of(&holdings)),
@@ -639,18 +655,30 @@ impl Engine {
             net_invested: Notional(flows.iter().map(|f| f.value.0).sum()),
             hodl_value: Notional(value_of(&state.hodl)),
             fees_paid: ledger::fees_in_quote(&fills, quote, &prices),
-        })?;
-        Ok(())
+        })
     }
 
-    /// Adds money to a bot: quote and/or coins already in the account. It is
-    /// rebalanced in at the next step.
-    pub fn invest(&self, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<(), EngineError> {
-        let (rec, mut state) = self.load(id)?;
-        if rec.status == BotStatus::Stopped {
+    /// Checks an investment against the bot without asking the venue: the bot exists,
+    /// is not stopped or stopping, and every asset is positive and one of its coins or
+    /// its quote. (A caller that funds a paper account checks this first, so a refused
+    /// investment leaves no deposit behind.)
+    pub fn check_invest(&self, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<(), EngineError> {
+        let b = self.load(id)?;
+        Self::check_invest_of(&b, add)
+    }
+
+    fn check_invest_of(b: &Loaded, add: &BTreeMap<Asset, Qty>) -> Result<(), EngineError> {
+        let id = b.rec.id;
+        if b.rec.status == BotStatus::Stopped {
             return Err(EngineError::Refused(format!("bot {id} is stopped")));
         }
-        let spec = state.spec.clone();
+        if b.state.stopping.is_some() {
+            return Err(EngineError::Refused(format!("bot {id} is stopping")));
+        }
+        if add.is_empty() {
+            return Err(EngineError::Refused("nothing to invest".into()));
+        }
+        let spec = &b.state.spec;
         for (a, q) in add {
             if q.0 <= Decimal::ZERO {
                 return Err(EngineError::Refused(format!("{a}: an investment must be positive")));
@@ -662,6 +690,16 @@ impl Engine {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Adds money to a bot: quote and/or coins already in the account, recorded with
+    /// the bot's new state in one unit of work. It is rebalanced in at the next step.
+    pub fn invest(&self, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<(), EngineError> {
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
+        Self::check_invest_of(&b, add)?;
+        let spec = b.state.spec.clone();
         let balances = self.venue.balances()?;
         let mine = self.holdings(id)?;
         for (a, q) in add {
@@ -682,128 +720,223 @@ impl Engine {
         let prices = self.prices(&spec.quote, &spec.assets)?;
         let targets = targets_of(&spec)?;
         let now = self.clock.now();
+        let mut flows = Vec::new();
         for (a, q) in add {
             let value = if a == &spec.quote { q.0 } else { q.0 * prices[a].0 };
-            self.store.record_cash_flow(&CashFlow {
+            flows.push(CashFlow {
                 bot: id,
                 time: now,
                 asset: a.clone(),
                 qty: *q,
                 value: Notional(value),
                 note: "invest".into(),
-            })?;
+            });
             if a == &spec.quote {
                 for (asset, qty) in hodl_buy(&spec, &targets, &prices, q.0) {
-                    *state.hodl.entry(asset).or_default() += qty;
+                    *b.state.hodl.entry(asset).or_default() += qty;
                 }
             } else {
-                *state.hodl.entry(a.clone()).or_default() += *q;
+                *b.state.hodl.entry(a.clone()).or_default() += *q;
             }
         }
-        state.force = Some("investment added".into());
-        self.save(id, &state)?;
+        b.state.force = Some("investment added".into());
         let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
-        self.event(id, now, "invest", &format!("invested {}", what.join(", ")), json!({}))?;
-        Ok(())
+        let ev = event(id, now, "invest", &format!("invested {}", what.join(", ")), json!({}));
+        self.commit(&mut b, Change { cash_flows: flows, events: vec![ev], now, ..Change::default() })
     }
 
-    /// Replaces a running bot's parameters: coins, weights, trigger, guards. A coin
-    /// taken out is sold at the next step, which rebalances to the new targets.
+    /// Replaces a running bot's parameters: coins, weights, trigger, guards, with its
+    /// configuration text, in one unit of work. A coin taken out is sold at the next
+    /// step, which rebalances to the new targets.
     pub fn edit(&self, id: BotId, spec: BotSpec, config_toml: &str) -> Result<(), EngineError> {
-        let (rec, mut state) = self.load(id)?;
-        if rec.status == BotStatus::Stopped {
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
+        if b.rec.status == BotStatus::Stopped {
             return Err(EngineError::Refused(format!("bot {id} is stopped")));
         }
-        if spec.quote != state.spec.quote {
+        if b.state.stopping.is_some() {
+            return Err(EngineError::Refused(format!("bot {id} is stopping")));
+        }
+        if spec.quote != b.state.spec.quote {
             return Err(EngineError::Refused("the quote currency of a bot cannot change".into()));
         }
         targets_of(&spec)?;
         self.prices(&spec.quote, &spec.assets)?;
-        let removed: Vec<Asset> = state.spec.assets.iter().filter(|a| !spec.assets.contains(a)).cloned().collect();
-        let added: Vec<Asset> = spec.assets.iter().filter(|a| !state.spec.assets.contains(a)).cloned().collect();
+        let removed: Vec<Asset> = b.state.spec.assets.iter().filter(|a| !spec.assets.contains(a)).cloned().collect();
+        let added: Vec<Asset> = spec.assets.iter().filter(|a| !b.state.spec.assets.contains(a)).cloned().collect();
         let now = self.clock.now();
-        self.store.set_config(id, config_toml, now)?;
-        state.spec = spec;
-        state.force = Some("parameters edited".into());
-        self.save(id, &state)?;
-        self.event(
+        let previous = b.rec.config_toml.clone();
+        // An entry price given anew applies again to its coin.
+        for a in spec.guards.entry_prices.keys() {
+            if b.state.spec.guards.entry_prices.get(a) != spec.guards.entry_prices.get(a) {
+                b.state.entered.remove(a);
+            }
+        }
+        b.state.spec = spec;
+        b.state.force = Some("parameters edited".into());
+        let ev = event(
             id,
             now,
             "edit",
             &format!("edited: added [{}], removed [{}]", join(&added), join(&removed)),
-            json!({}),
-        )?;
-        Ok(())
+            json!({"previous_config": previous, "added": added, "removed": removed}),
+        );
+        self.commit(
+            &mut b,
+            Change { config_toml: Some(config_toml.to_string()), events: vec![ev], now, ..Change::default() },
+        )
     }
 
     /// Pauses or resumes a bot.
     pub fn set_paused(&self, id: BotId, paused: bool) -> Result<(), EngineError> {
-        let (rec, _) = self.load(id)?;
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
         let now = self.clock.now();
-        match (rec.status, paused) {
-            (BotStatus::Stopped, _) => Err(EngineError::Refused(format!("bot {id} is stopped"))),
-            (BotStatus::Paused, true) => Err(EngineError::Refused(format!("bot {id} is already paused"))),
-            (BotStatus::Active, false) => Err(EngineError::Refused(format!("bot {id} is not paused"))),
-            (_, true) => {
-                self.store.set_status(id, BotStatus::Paused, "paused by the user", now)?;
-                self.event(id, now, "pause", "paused", json!({}))
-            }
-            (_, false) => {
-                self.store.set_status(id, BotStatus::Active, "resumed by the user", now)?;
-                self.event(id, now, "resume", "resumed", json!({}))
-            }
+        if b.state.stopping.is_some() && b.rec.status != BotStatus::Stopped {
+            return Err(EngineError::Refused(format!("bot {id} is stopping")));
         }
+        let (status, reason, kind, message) = match (b.rec.status, paused) {
+            (BotStatus::Stopped, _) => return Err(EngineError::Refused(format!("bot {id} is stopped"))),
+            (BotStatus::Paused, true) => return Err(EngineError::Refused(format!("bot {id} is already paused"))),
+            (BotStatus::Active, false) => return Err(EngineError::Refused(format!("bot {id} is not paused"))),
+            (_, true) => (BotStatus::Paused, "paused by the user", "pause", "paused"),
+            (_, false) => (BotStatus::Active, "resumed by the user", "resume", "resumed"),
+        };
+        let ev = event(id, now, kind, message, json!({}));
+        self.commit(&mut b, Change { status: Some((status, reason.into())), events: vec![ev], now, ..Change::default() })
     }
 
     /// Stops a bot for good: either leaving its coins as they are, or selling them all
-    /// for quote first. Its holdings leave the bot as withdrawals.
-    pub fn stop(&self, id: BotId, mode: StopMode) -> Result<BTreeMap<Asset, Qty>, EngineError> {
-        let (rec, mut state) = self.load(id)?;
-        if rec.status == BotStatus::Stopped {
+    /// for quote first. Its holdings leave the bot as withdrawals, and what it returned
+    /// is kept in its summary.
+    ///
+    /// The stop is durable before its first order is written: a crash anywhere during
+    /// it leaves a bot that finishes the stop at its next step (or at the next call of
+    /// this function), never one that trades again. When liquidation orders are not
+    /// final yet (a lost reply), the stop finishes once they are, and this answers
+    /// [`EngineError::Refused`] saying so.
+    pub fn stop(&self, id: BotId, mode: StopMode) -> Result<StopSummary, EngineError> {
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
+        if b.rec.status == BotStatus::Stopped {
             return Err(EngineError::Refused(format!("bot {id} is already stopped")));
         }
-        self.reconcile(id)?;
+        if b.rec.venue != self.venue.name() {
+            return Err(EngineError::Refused(format!(
+                "bot {id} trades on {}, not on {}",
+                b.rec.venue,
+                self.venue.name()
+            )));
+        }
+        self.reconcile_orders(id)?;
         let now = self.clock.now();
-        let spec = state.spec.clone();
-        if mode == StopMode::ToQuote {
+        if b.state.stopping.is_none() {
+            let reason = match mode {
+                StopMode::ReturnCoins => "stop requested: coins returned to the account as they are",
+                StopMode::ToQuote => "stop requested: everything converted to quote",
+            };
+            b.state.stopping = Some(StopRequest { mode, kind: "stop".into(), reason: reason.into(), sent: false });
+            let ev = event(id, now, "stopping", reason, json!({"mode": mode}));
+            self.commit(&mut b, Change { events: vec![ev], now, ..Change::default() })?;
+        }
+        match self.finish_stop(&mut b, now)? {
+            StepOutcome::Stopped(_) => b.state.summary.clone().ok_or_else(|| EngineError::Corrupt(id, "no summary".into())),
+            _ => Err(EngineError::Refused(format!(
+                "bot {id}: the stop is under way but {} order(s) are not final yet; it completes at the next step of `ballast run`, or run the stop again",
+                self.store.unresolved(id)?.len()
+            ))),
+        }
+    }
+
+    /// Carries a stop on from where it is: the liquidation (once), then, when every
+    /// order is final, the withdrawals, the final snapshot, the summary and the status,
+    /// in one unit of work. Answers [`StepOutcome::Held`] while orders are open.
+    fn finish_stop(&self, b: &mut Loaded, now: Timestamp) -> Result<StepOutcome, EngineError> {
+        let id = b.rec.id;
+        let req = b.state.stopping.clone().ok_or_else(|| EngineError::Corrupt(id, "not stopping".into()))?;
+        let spec = b.state.spec.clone();
+        if req.mode == StopMode::ToQuote && !req.sent {
             let holdings: ballast_core::Holdings =
                 self.holdings(id)?.into_iter().map(|(a, q)| (a, Qty(q.0.max(Decimal::ZERO)))).collect();
-            let held: Vec<Asset> = holdings.keys().filter(|a| **a != spec.quote).cloned().collect();
+            let held: Vec<Asset> =
+                holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
             let prices = self.prices(&spec.quote, &held)?;
             let rules = self.rules(&spec, &held)?;
             let plan = plan_liquidation(&spec.quote, &holdings, &prices, &rules, spec.fee)?;
-            self.execute(id, &mut state, &plan, "stop", "stop: convert everything to quote", now)?;
-            self.reconcile(id)?;
-        }
-        let left = self.holdings(id)?;
-        let prices = self.prices(&spec.quote, &left.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
-        for (a, q) in &left {
-            if q.is_zero() {
-                continue;
+            if let Some(r) = b.state.stopping.as_mut() {
+                r.sent = true;
             }
-            let value = if *a == spec.quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() };
-            self.store.record_cash_flow(&CashFlow {
+            let kind = if req.kind == "stop" { "stop" } else { "guard" };
+            self.execute(b, &plan, kind, &req.reason, now)?;
+            self.reconcile_orders(id)?;
+        }
+        if !self.store.unresolved(id)?.is_empty() {
+            return Ok(StepOutcome::Held);
+        }
+        let left: BTreeMap<Asset, Qty> = self.holdings(id)?.into_iter().filter(|(_, q)| !q.is_zero()).collect();
+        let mut snapshot = self.snapshot(id, &b.state, now)?;
+        let prices = snapshot.prices.clone();
+        let value_of = |a: &Asset, q: Qty| if *a == spec.quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() };
+        let flows: Vec<CashFlow> = left
+            .iter()
+            .map(|(a, q)| CashFlow {
                 bot: id,
                 time: now,
                 asset: a.clone(),
                 qty: -*q,
-                value: Notional(-value),
+                value: Notional(-value_of(a, *q)),
                 note: "stop".into(),
-            })?;
-        }
-        let how = match mode {
-            StopMode::ReturnCoins => "stopped; coins returned to the account as they are",
-            StopMode::ToQuote => "stopped; everything converted to quote",
+            })
+            .collect();
+        let value = Notional(left.iter().map(|(a, q)| value_of(a, *q)).sum());
+        snapshot.value = value;
+        let summary = StopSummary {
+            at: now,
+            returned: left.clone(),
+            value,
+            net_invested: snapshot.net_invested,
+            profit: Notional(value.0 - snapshot.net_invested.0),
+            fees: snapshot.fees_paid,
         };
-        self.save(id, &state)?;
-        self.store.set_status(id, BotStatus::Stopped, how, now)?;
-        self.event(id, now, "stop", how, json!({}))?;
-        Ok(left)
+        let returned: Vec<String> = left.iter().map(|(a, q)| format!("{} {a}", q.0.round_dp(8).normalize())).collect();
+        let how = match (req.kind.as_str(), req.mode) {
+            ("stop", StopMode::ReturnCoins) => "stopped; coins returned to the account as they are".to_string(),
+            ("stop", StopMode::ToQuote) => "stopped; everything converted to quote".to_string(),
+            (kind, _) => format!("{kind}: {}", req.reason),
+        };
+        let ev = event(
+            id,
+            now,
+            "stop",
+            &format!(
+                "{how}; returned {} (worth {} {q}), fees {} {q}",
+                if returned.is_empty() { "nothing".to_string() } else { returned.join(", ") },
+                value.0.round_dp(2),
+                summary.fees.0.round_dp(4),
+                q = spec.quote
+            ),
+            json!({"summary": summary}),
+        );
+        b.state.stopping = None;
+        b.state.summary = Some(summary);
+        b.state.last_step = Some(now);
+        self.commit(
+            b,
+            Change {
+                cash_flows: flows,
+                status: Some((BotStatus::Stopped, how.clone())),
+                events: vec![ev],
+                snapshot: Some(snapshot),
+                now,
+                ..Change::default()
+            },
+        )?;
+        Ok(StepOutcome::Stopped(how))
     }
 
     /// A bot as it stands.
     pub fn view(&self, id: BotId) -> Result<BotView, EngineError> {
-        let (record, state) = self.load(id)?;
+        let Loaded { rec: record, state, .. } = self.load(id)?;
         let holdings = self.holdings(id)?;
         let quote = state.spec.quote.clone();
         let assets: Vec<Asset> =
@@ -838,7 +971,11 @@ impl Engine {
     }
 
     /// Steps every active bot of this engine's venue; errors of one bot are recorded
-    /// as its events and do not stop the others.
+    /// as its events and do not stop the others. A bot whose step fails for a reason
+    /// that another try will not cure (a price the venue does not have, state it
+    /// cannot read, a refusal) is paused with the reason, never left active and silent;
+    /// a passing failure (the venue unavailable or rate limiting, a reply lost, the bot
+    /// busy in another command) is recorded and the next round tries again.
     pub fn step_all(&self) -> Result<Vec<StepResult>, EngineError> {
         let mut out = Vec::new();
         for b in self.store.bots()? {
@@ -846,17 +983,44 @@ impl Engine {
                 continue;
             }
             let r = self.step(b.id);
-            // A refused key has its own event (`key_revoked`).
             match &r {
+                // A refused key has its own event (`key_revoked`) and pause.
                 Err(EngineError::Exchange(ExchangeError::Auth(_))) | Ok(_) => {}
-                Err(e) => {
+                Err(e) if passing(e) => {
                     let _ = self.event(b.id, self.clock.now(), "error", &e.to_string(), json!({}));
+                }
+                Err(e) => {
+                    let now = self.clock.now();
+                    let reason = format!("paused: its step fails: {e}; fix the cause, then resume the bot");
+                    let _ = self.event(b.id, now, "error", &e.to_string(), json!({}));
+                    if self.store.set_status(b.id, BotStatus::Paused, &reason, now).is_ok() {
+                        let _ = self.event(b.id, now, "paused", &reason, json!({"error": e.to_string()}));
+                    }
                 }
             }
             out.push((b.id, r.map_err(|e| e.to_string())));
         }
         Ok(out)
     }
+}
+
+/// A failure that the next step may not meet again.
+fn passing(e: &EngineError) -> bool {
+    match e {
+        EngineError::Exchange(x) => !matches!(x, ExchangeError::Rejected(_) | ExchangeError::NotFound(_)),
+        EngineError::Store(s) => matches!(s, StoreError::Busy(_) | StoreError::Conflict(_) | StoreError::Db(_)),
+        EngineError::Refused(_) | EngineError::Core(_) | EngineError::NoBot(_) | EngineError::Corrupt(..) => false,
+    }
+}
+
+/// The stored form of a bot's state.
+fn state_text(id: BotId, state: &BotState) -> Result<String, EngineError> {
+    serde_json::to_string(state).map_err(|e| EngineError::Corrupt(id, e.to_string()))
+}
+
+/// An event record.
+fn event(bot: BotId, time: Timestamp, kind: &str, message: &str, data: serde_json::Value) -> Event {
+    Event { bot, time, kind: kind.into(), message: message.into(), data }
 }
 
 /// What `amount` of quote buys at the targets, after the fee: the HODL reference.

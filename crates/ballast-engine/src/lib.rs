@@ -8,5 +8,5 @@ pub mod engine;
 pub mod ledger;
 pub mod spec;
 
-pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, StopMode};
-pub use spec::{BotSpec, BotState};
+pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome};
+pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};

@@ -1,12 +1,12 @@
 //! What a bot is (its spec) and what the engine remembers about it (its state).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Trigger, TriggerState};
 use ballast_core::weighting::Method;
-use ballast_core::{Asset, Bps, Qty, Timestamp};
+use ballast_core::{Asset, Bps, Notional, Qty, Timestamp};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -52,4 +52,56 @@ pub struct BotState {
     pub last_step: Option<Timestamp>,
     /// Number of rebalances done (the first buy not counted).
     pub rebalances: u64,
+    /// Coins with an entry price that the bot has bought into: their entry price no
+    /// longer applies (it is rebalanced like any other coin).
+    #[serde(default)]
+    pub entered: BTreeSet<Asset>,
+    /// A stop under way: durable before the first liquidation order is written, so a
+    /// crash during a stop finishes it at the next step and never undoes it.
+    #[serde(default)]
+    pub stopping: Option<StopRequest>,
+    /// What a stopped bot returned.
+    #[serde(default)]
+    pub summary: Option<StopSummary>,
+}
+
+/// How a bot is stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopMode {
+    /// Leave the coins in the account as they are.
+    ReturnCoins,
+    /// Sell every coin for the quote currency first.
+    ToQuote,
+}
+
+/// A stop that has begun.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRequest {
+    /// Return the coins or convert them.
+    pub mode: StopMode,
+    /// Who or what stopped it: `stop` (the user), `stop-loss`, `take-profit`.
+    pub kind: String,
+    /// Why, for people.
+    pub reason: String,
+    /// The liquidation's intents are written (they are resolved by query, never
+    /// planned again).
+    pub sent: bool,
+}
+
+/// What a stopped bot handed back, and how it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopSummary {
+    /// When it stopped.
+    pub at: Timestamp,
+    /// What it returned to the account, per asset (quote included).
+    pub returned: BTreeMap<Asset, Qty>,
+    /// Their value in quote when it stopped.
+    pub value: Notional,
+    /// Deposits minus earlier withdrawals before the stop.
+    pub net_invested: Notional,
+    /// `value - net_invested`.
+    pub profit: Notional,
+    /// Every fee it paid, in quote.
+    pub fees: Notional,
 }

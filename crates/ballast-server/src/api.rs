@@ -400,12 +400,21 @@ pub async fn invest(
         if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
             return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
         }
+        // Everything that can refuse it is checked before a paper deposit: a refused
+        // investment leaves nothing behind.
+        engine.check_invest(id, &add)?;
         if let Some(w) = &st.workshop {
             w.fund(&rec.venue, &add)?;
         }
         engine.invest(id, &add)?;
-        // Put the money to work at once, as the CLI does.
-        Ok(engine.step(id)?)
+        // Put the money to work at once, as the CLI does; the investment is recorded
+        // whatever the rebalance does, and the answer says so.
+        engine.step(id).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_GATEWAY,
+                format!("invested (recorded: do not invest it again), but its rebalance failed: {e}; the next step tries again"),
+            )
+        })
     })
     .await?;
     ok(json!({ "ok": true }))

@@ -240,6 +240,49 @@ impl App {
     }
 }
 
+/// The right to step the bots of a data directory (and move its paper replay): one
+/// process at a time holds it, released when the process ends however it ends (an
+/// `flock` on `runner.lock`). Lifecycle verbs do not need it: they work beside a
+/// runner, each bot's changes serialised by the store's bot locks.
+pub struct RunnerLock {
+    _file: std::fs::File,
+}
+
+impl App {
+    /// Takes the runner lock of this data directory for `what` (`ballast run`, ...), or
+    /// fails naming the process that holds it.
+    pub fn lock_runner(&self, what: &str) -> Result<RunnerLock> {
+        use std::io::{Read, Seek, Write};
+        let path = self.dir.join("runner.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                bail!(
+                    "another process steps the bots of {}: {}; only one may (stop it first, or use `ballast bot ...` beside it)",
+                    self.dir.display(),
+                    if holder.is_empty() { "unknown process".to_string() } else { holder.to_string() }
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => bail!("{}: cannot lock: {e}", path.display()),
+        }
+        file.set_len(0)?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        write!(file, "`{what}` (pid {})", std::process::id())?;
+        file.flush()?;
+        Ok(RunnerLock { _file: file })
+    }
+}
+
 /// A timestamp for people.
 pub fn fmt_time(t: Timestamp) -> String {
     ballast_backtest::format_timestamp(t)

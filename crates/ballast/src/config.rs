@@ -163,9 +163,17 @@ impl BotConfig {
             Some(v) => Bps::new(doc.decimal(v, "fee_bps")?).map_err(|e| doc.err("fee_bps", e))?,
             None => Bps(Decimal::from(10)),
         };
+        // The product's cap is 12 coins: `max_assets` may lower it, never lift it.
+        let cap = TargetLimits::default().max_assets;
         let max_assets = match root.get("max_assets") {
-            Some(v) => doc.usize(v, "max_assets")?,
-            None => TargetLimits::default().max_assets,
+            Some(v) => {
+                let n = doc.usize(v, "max_assets")?;
+                if n < 2 || n > cap {
+                    return Err(doc.err("max_assets", format!("{n} is out of range (allowed: 2 ..= {cap})")));
+                }
+                n
+            }
+            None => cap,
         };
 
         // [weights]

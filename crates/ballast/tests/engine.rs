@@ -206,7 +206,7 @@ fn lifecycle_invest_edit_stop() {
     r.engine.set_paused(bot, false).unwrap();
     assert_ledger_matches_venue(&r, bot);
     // Stop converting to USDT: the money leaves the bot and stays in the account.
-    let left = r.engine.stop(bot, StopMode::ToQuote).unwrap();
+    let left = r.engine.stop(bot, StopMode::ToQuote).unwrap().returned;
     let venue = r.paper.balances().unwrap();
     for (a, q) in &left {
         assert_eq!(venue.get(a).map(|b| b.total()).unwrap_or_default(), *q, "{a} returned to the account");

@@ -175,7 +175,10 @@ pub fn describe_trigger(t: &Trigger) -> String {
         Trigger::Threshold { threshold, cooldown } => format!(
             "when an asset drifts more than {}{}",
             match threshold.kind() {
-                DriftKind::Absolute => format!("{} percentage points", threshold.percent().normalize()),
+                DriftKind::Absolute => {
+                    let p = threshold.percent().normalize();
+                    format!("{p} percentage point{}", if p == Decimal::ONE { "" } else { "s" })
+                }
                 DriftKind::Relative => format!("{}% of its target", threshold.percent().normalize()),
             },
             cooldown.map(|c| format!(", at most once per {c}")).unwrap_or_default()
@@ -242,10 +245,18 @@ fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, venue: &str, now
 fn print_view(v: &BotView) {
     let s = &v.state.spec;
     let q = &s.quote;
-    println!(
-        "Bot {} \"{}\" on {}: {} ({})",
-        v.record.id, v.record.name, v.record.venue, v.record.status, v.record.status_reason
-    );
+    let reason = if v.record.status_reason.is_empty() { String::new() } else { format!(" ({})", v.record.status_reason) };
+    println!("Bot {} \"{}\" on {}: {}{reason}", v.record.id, v.record.name, v.record.venue, v.record.status);
+    if let Some(sum) = &v.state.summary {
+        println!();
+        println!("Returned to the account:");
+        print_summary_of_stop(sum, q);
+        if let Some(p) = &v.pnl {
+            println!("HODL             {} {q} (same cash flows, never rebalanced)", money(p.hodl_value.0));
+            println!("Rebalances       {}", p.rebalances);
+        }
+        return;
+    }
     println!("Rebalance {}; weights {}", describe_trigger(&s.trigger), s.method);
     if let Some(t) = v.state.last_step {
         println!("Last step {}", fmt_time(t));
@@ -280,6 +291,25 @@ fn print_view(v: &BotView) {
         println!("Fees paid        {} {q}", p.fees_paid.0.round_dp(4));
         println!("Rebalances       {}", p.rebalances);
     }
+}
+
+/// What a stopped bot returned and how it did.
+fn print_summary_of_stop(sum: &ballast_engine::StopSummary, q: &Asset) {
+    for (a, qty) in &sum.returned {
+        println!("  {} {a}", qty.0.round_dp(8).normalize());
+    }
+    if sum.returned.is_empty() {
+        println!("  nothing");
+    }
+    println!("Worth            {} {q} at {}", money(sum.value.0), fmt_time(sum.at));
+    println!("Net invested     {} {q}", money(sum.net_invested.0));
+    let pct = if sum.net_invested.0 > Decimal::ZERO {
+        format!(" ({:+.2}%)", sum.profit.0 / sum.net_invested.0 * Decimal::ONE_HUNDRED)
+    } else {
+        String::new()
+    };
+    println!("Profit           {} {q}{pct}", money(sum.profit.0));
+    println!("Fees paid        {} {q}", sum.fees.0.round_dp(4));
 }
 
 fn parse_coins(s: &str) -> Result<BTreeMap<Asset, Qty>> {
@@ -395,6 +425,34 @@ fn committed_quote(app: &App, quote: &Asset) -> Result<Decimal> {
         }
     }
     Ok(total)
+}
+
+/// After a verb's rebalance: fails (exit non-zero) naming every order of it that the
+/// venue refused, since the portfolio is then off its targets until a later rebalance.
+fn off_target(e: &ballast_engine::Engine, id: BotId) -> Result<()> {
+    let orders = e.orders(id, 64).map_err(|err| anyhow!("{err}"))?;
+    let Some(last) = orders.first().map(|o| o.intent.seq) else { return Ok(()) };
+    let refused: Vec<String> = orders
+        .iter()
+        .filter(|o| o.intent.seq == last && o.state == ballast_store::OrderState::Rejected)
+        .map(|o| format!("{} {} {}", o.intent.side, o.intent.qty, o.intent.base))
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let why: Vec<String> = e
+        .store()
+        .events(id, 64)?
+        .into_iter()
+        .filter(|ev| ev.kind == "rejected")
+        .take(refused.len())
+        .map(|ev| ev.message)
+        .collect();
+    bail!(
+        "the portfolio is off target: the venue refused {} ({}); the next rebalance tries again",
+        refused.join(", "),
+        why.join("; ")
+    )
 }
 
 /// A step's outcome in words.
@@ -558,17 +616,25 @@ pub fn run(args: &BotArgs) -> Result<()> {
             if add.is_empty() {
                 bail!("nothing to invest: use --usdt AMOUNT or --coins ASSET=QTY,...");
             }
+            // Everything that can refuse the investment is checked before a paper deposit,
+            // so a refused investment leaves nothing behind.
+            e.check_invest(*id, &add).map_err(engine_err)?;
             if v.record.venue == "paper" {
                 // A simulation: the money arrives in the paper account first.
                 for (a, q) in &add {
-                    if q.0 > Decimal::ZERO {
-                        app.paper.deposit(a, *q).map_err(|e| anyhow!("{e}"))?;
-                    }
+                    app.paper.deposit(a, *q).map_err(|e| anyhow!("{e}"))?;
                 }
             }
             e.invest(*id, &add).map_err(engine_err)?;
-            let out = e.step(*id).map_err(engine_err)?;
-            println!("Invested; {}", outcome_text(&out));
+            let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
+            let out = e.step(*id).map_err(|err| {
+                anyhow!(
+                    "invested {} (recorded: do not invest it again), but its rebalance failed: {err}; `ballast run` tries again at the next step",
+                    what.join(", ")
+                )
+            })?;
+            println!("Invested {}; {}", what.join(", "), outcome_text(&out));
+            off_target(e, *id)?;
         }
         Verb::Edit { id, config } => {
             let text = std::fs::read_to_string(config).with_context(|| format!("{}: cannot read", config.display()))?;
@@ -580,18 +646,17 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let cfg = BotConfig::parse_text(config, &toml::to_string(&table)?)?;
             let spec = if cfg.venue == "paper" { app.spec(&cfg)? } else { live_spec(&cfg)? };
             e.edit(*id, spec, &text).map_err(engine_err)?;
-            let out = e.step(*id).map_err(engine_err)?;
+            let out = e.step(*id).map_err(|err| {
+                anyhow!("bot {id} edited (recorded), but its rebalance failed: {err}; `ballast run` tries again at the next step")
+            })?;
             println!("Bot {id} edited; {}", outcome_text(&out));
+            off_target(e, *id)?;
         }
         Verb::Stop { id, return_coins: _, to_usdt } => {
             let mode = if *to_usdt { StopMode::ToQuote } else { StopMode::ReturnCoins };
-            let left = e.stop(*id, mode).map_err(engine_err)?;
+            let sum = e.stop(*id, mode).map_err(engine_err)?;
             println!("Bot {id} stopped. Returned to the account:");
-            for (a, q) in left {
-                if !q.is_zero() {
-                    println!("  {} {a}", q.0.round_dp(8).normalize());
-                }
-            }
+            print_summary_of_stop(&sum, &e.view(*id).map_err(engine_err)?.state.spec.quote);
         }
         Verb::Export { id, file } => {
             let rec = e.store().bot(*id)?.ok_or_else(|| anyhow!("no bot with id {id}"))?;
@@ -600,9 +665,10 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 std::fs::write(f, &profile).with_context(|| format!("{}: cannot write", f.display()))?;
                 println!("Profile written to {}", f.display());
             }
+            // stdout holds the line alone, so `P=$(ballast bot export 1)` captures just it.
             println!("{}", profile_line(&profile));
-            println!();
-            println!("Start a bot from it: ballast bot create --profile '<the line above>' --amount 1000");
+            eprintln!();
+            eprintln!("Start a bot from it: ballast bot create --profile '<the line above>' --amount 1000");
         }
     }
     Ok(())
@@ -636,6 +702,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handler")?;
     }
     let mut app = App::open(&data_dir(args.dir.data_dir.as_deref()))?;
+    let _runner = app.lock_runner(if args.live { "ballast run --live" } else { "ballast run" })?;
     // Notifications: what an earlier run recorded and did not deliver goes first.
     let mut notifier = super::notify::open_for_run(&app.dir);
     super::notify::pump(&mut notifier, &**app.engine.store());

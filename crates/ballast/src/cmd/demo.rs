@@ -82,6 +82,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     )?;
     let started = std::time::Instant::now();
     let mut app = App::open(&dir)?;
+    let runner = app.lock_runner("ballast demo")?;
     let cfg = BotConfig::parse_text(std::path::Path::new("demo"), DEMO_CONFIG)?;
     println!("ballast demo: the product description's example on the paper venue");
     println!();
@@ -130,11 +131,19 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     show(&app, id)?;
     println!();
     println!("The bot's state is in {}:", dir.display());
-    println!("  ballast bot status {id}      ballast bot history {id}      ballast bot list");
+    let flag = if dir == std::path::Path::new(crate::app::DEFAULT_DATA_DIR) {
+        String::new()
+    } else {
+        format!(" --data-dir {}", dir.display())
+    };
+    println!("  ballast bot status {id}{flag}");
+    println!("  ballast bot history {id}{flag}");
+    println!("  ballast bot list{flag}");
     if args.serve {
         let mut opts = args.serve_opts.clone();
         opts.replay_every.get_or_insert(std::time::Duration::from_secs(1));
         println!();
+        drop(runner); // the server takes it for its replay
         return super::serve::serve_app(app, &opts);
     }
     Ok(())

@@ -89,6 +89,11 @@ pub fn check_bind(opts: &ServeOpts) -> Result<()> {
 /// Serves the dashboard over an opened paper world until SIGINT/SIGTERM.
 pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     check_bind(opts)?;
+    // Only the process that drives the replay steps the bots.
+    let _runner = match opts.replay_every {
+        Some(_) => Some(app.lock_runner("ballast serve --replay-every")?),
+        None => None,
+    };
     let dir = app.dir.clone();
     let store = app.engine.store().clone();
     let paper = Arc::new(Engine::new(store.clone(), app.paper.clone(), app.clock.clone()));

@@ -1,0 +1,157 @@
+//! The step policy: what a bot does at one step. One function, called by the engine
+//! (live and paper bots) and by the backtester's exchange mode, so a backtest of a
+//! configuration makes the decisions the bot makes.
+//!
+//! In order:
+//! 1. **Entry prices.** A coin with an entry price is *waiting* until the bot has
+//!    bought into it: its share stays in cash, its buy leg is skipped with the reason,
+//!    and its drift does not count towards the trigger (a waiting coin must not make
+//!    the bot fire on every bar). Once the bot holds the coin, the entry price no
+//!    longer applies and the coin is rebalanced like any other. The step the price
+//!    reaches the entry price is a rebalance ("entry price reached").
+//! 2. **Guards.** Stop-loss and take-profit on value against net invested (not while a
+//!    forced rebalance is pending, such as the first buy).
+//! 3. **Trigger.** A forced reason (first buy, investment, edit) or the trigger's
+//!    decision on the drift of the coins that are not waiting.
+//! 4. **Plan.** The first buy goes to the targets; later rebalances to the targets or
+//!    the band edge as configured.
+
+use std::collections::BTreeSet;
+
+use crate::asset::Asset;
+use crate::error::CoreError;
+use crate::guards::{Exit, Guards};
+use crate::money::{Bps, Notional};
+use crate::planner::{Plan, PlanInput, RebalanceTo, RulesBook, plan_rebalance};
+use crate::portfolio::{Drift, Holdings, Prices, Valuation};
+use crate::targets::TargetWeights;
+use crate::time::Timestamp;
+use crate::trigger::{Decision, Trigger, TriggerState, decide};
+
+/// Everything a step decides on.
+#[derive(Clone, Copy, Debug)]
+pub struct StepInput<'a> {
+    /// Now.
+    pub now: Timestamp,
+    /// The quote currency.
+    pub quote: &'a Asset,
+    /// The bot's holdings, quote included (never negative).
+    pub holdings: &'a Holdings,
+    /// Prices of every held and targeted coin.
+    pub prices: &'a Prices,
+    /// Target weights.
+    pub targets: &'a TargetWeights,
+    /// The venue's rules.
+    pub rules: &'a RulesBook,
+    /// The fee the planner assumes.
+    pub fee: Bps,
+    /// When to rebalance.
+    pub trigger: &'a Trigger,
+    /// Target or band edge.
+    pub to: RebalanceTo,
+    /// Entry prices, stop-loss, take-profit.
+    pub guards: &'a Guards,
+    /// Deposits minus withdrawals.
+    pub net_invested: Notional,
+    /// A rebalance forced whatever the trigger says, with its reason.
+    pub force: Option<&'a str>,
+    /// This is the bot's first buy.
+    pub first: bool,
+}
+
+/// What the policy remembers between steps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// The trigger's memory.
+    pub trigger: TriggerState,
+    /// Coins with an entry price that the bot has bought into.
+    pub entered: BTreeSet<Asset>,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Nothing.
+    Hold,
+    /// A guard tripped: sell everything and stop.
+    Exit(Exit),
+    /// Rebalance by this plan (its legs may be empty when every leg was skipped).
+    Rebalance {
+        /// Why, for people.
+        why: String,
+        /// The orders, and the skipped legs with their reasons.
+        plan: Plan,
+    },
+}
+
+/// Coins with an entry price that the bot has not bought into and whose price is above
+/// it (their share stays in cash).
+pub fn waiting(input: &StepInput<'_>, entered: &BTreeSet<Asset>) -> BTreeSet<Asset> {
+    input
+        .guards
+        .entry_prices
+        .iter()
+        .filter(|(a, entry)| {
+            !entered.contains(*a) && input.prices.get(*a).is_some_and(|p| p.0 > entry.0) && !input.targets.weight(a).0.is_zero()
+        })
+        .map(|(a, _)| a.clone())
+        .collect()
+}
+
+/// One step: updates `memory` and says what to do.
+pub fn step(input: &StepInput<'_>, memory: &mut Memory) -> Result<Action, CoreError> {
+    for a in input.guards.entry_prices.keys() {
+        if input.holdings.get(a).is_some_and(|q| !q.is_zero()) {
+            memory.entered.insert(a.clone());
+        }
+    }
+    let waiting = waiting(input, &memory.entered);
+    let reached: Vec<&Asset> = input
+        .guards
+        .entry_prices
+        .keys()
+        .filter(|a| !memory.entered.contains(*a) && !waiting.contains(*a) && !input.targets.weight(a).0.is_zero())
+        .collect();
+    let valuation = Valuation::new(input.quote, input.holdings, input.prices, Some(input.targets))?;
+    if input.force.is_none()
+        && let Some(exit) = input.guards.check_exit(valuation.total, input.net_invested)
+    {
+        return Ok(Action::Exit(exit));
+    }
+    let why = match input.force {
+        Some(reason) => Some(reason.to_string()),
+        None if !reached.is_empty() => Some(format!(
+            "entry price reached for {}",
+            reached.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+        None => {
+            let mut drift = Drift::new(&valuation, input.targets);
+            drift.assets.retain(|a, _| !waiting.contains(a));
+            let d = decide(input.trigger, &memory.trigger, &drift, input.now);
+            memory.trigger.record(&d, input.now);
+            match d {
+                // The event's kind says "rebalance" already.
+                Decision::Rebalance(_) => {
+                    let text = d.to_string();
+                    Some(text.strip_prefix("rebalance: ").unwrap_or(&text).to_string())
+                }
+                Decision::Hold(_) => None,
+            }
+        }
+    };
+    let Some(why) = why else { return Ok(Action::Hold) };
+    let blocked = input.guards.entry_prices.iter().filter(|(a, _)| waiting.contains(*a)).map(|(a, p)| (a.clone(), *p));
+    let plan = plan_rebalance(&PlanInput {
+        holdings: input.holdings,
+        prices: input.prices,
+        targets: input.targets,
+        rules: input.rules,
+        fee: input.fee,
+        to: if input.first { RebalanceTo::Target } else { input.to },
+        entry_prices: &blocked.collect(),
+    })?;
+    if input.first {
+        memory.trigger = TriggerState::new(input.now);
+    }
+    Ok(Action::Rebalance { why, plan })
+}
