@@ -31,7 +31,7 @@ use crate::asset::Asset;
 use crate::error::CoreError;
 use crate::money::{Bps, Notional, Price, Qty, Weight};
 use crate::portfolio::{Drift, Holdings, Prices, Valuation, price_of};
-use crate::rules::{RuleViolation, SymbolRules};
+use crate::rules::{PriceRounding, RuleViolation, SymbolRules};
 use crate::targets::TargetWeights;
 use crate::trigger::Threshold;
 
@@ -355,7 +355,8 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
             continue;
         }
         let rules = input.rules.get(a);
-        let price = input.prices[*a];
+        // A market sell executes at the price rounded down to the tick, at worst.
+        let price = rules.round_price(input.prices[*a], PriceRounding::Down);
         let wanted = if sell_all { held } else { Qty(-*d / price.0).min(held) };
         let qty = rules.floor_qty(wanted);
         let notional = if sell_all { held * price } else { Notional(-*d) };
@@ -387,7 +388,9 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
             continue;
         }
         let rules = input.rules.get(a);
-        let price = input.prices[a];
+        // A market buy executes at the price rounded up to the tick, at worst: sized
+        // at that price, the buys never need more cash than the sells leave.
+        let price = rules.round_price(input.prices[a], PriceRounding::Up);
         let qty = rules.floor_qty(Qty(d * scale / price.0));
         match rules.check(qty, price) {
             Some(v) => skipped.push(Skipped {

@@ -92,7 +92,9 @@ pub fn waiting(input: &StepInput<'_>, entered: &BTreeSet<Asset>) -> BTreeSet<Ass
         .entry_prices
         .iter()
         .filter(|(a, entry)| {
-            !entered.contains(*a) && input.prices.get(*a).is_some_and(|p| p.0 > entry.0) && !input.targets.weight(a).0.is_zero()
+            !entered.contains(*a)
+                && input.prices.get(*a).is_some_and(|p| p.0 > entry.0)
+                && !input.targets.weight(a).0.is_zero()
         })
         .map(|(a, _)| a.clone())
         .collect()

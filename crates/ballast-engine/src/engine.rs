@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use ballast_core::guards::Exit;
 use ballast_core::planner::{Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
-use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::policy;
+use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
 use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
 use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
@@ -50,7 +50,6 @@ pub enum EngineError {
     #[error("bot {0}: saved state unreadable: {1}")]
     Corrupt(BotId, String),
 }
-
 
 /// What a step did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -441,8 +440,12 @@ impl Engine {
                     Exit::StopLoss { .. } => "stop-loss",
                     Exit::TakeProfit { .. } => "take-profit",
                 };
-                b.state.stopping =
-                    Some(StopRequest { mode: StopMode::ToQuote, kind: kind.into(), reason: exit.to_string(), sent: false });
+                b.state.stopping = Some(StopRequest {
+                    mode: StopMode::ToQuote,
+                    kind: kind.into(),
+                    reason: exit.to_string(),
+                    sent: false,
+                });
                 return self.finish_stop(&mut b, now);
             }
             policy::Action::Rebalance { why, plan } => {
@@ -463,7 +466,14 @@ impl Engine {
 
     /// Writes the intents of `plan` with the state and the event (one unit of work),
     /// then sends them. Returns the number of orders placed.
-    fn execute(&self, b: &mut Loaded, plan: &Plan, kind: &str, why: &str, now: Timestamp) -> Result<usize, EngineError> {
+    fn execute(
+        &self,
+        b: &mut Loaded,
+        plan: &Plan,
+        kind: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<usize, EngineError> {
         let id = b.rec.id;
         let seq = b.state.next_seq;
         let quote = b.state.spec.quote.clone();
@@ -803,7 +813,10 @@ impl Engine {
             (_, false) => (BotStatus::Active, "resumed by the user", "resume", "resumed"),
         };
         let ev = event(id, now, kind, message, json!({}));
-        self.commit(&mut b, Change { status: Some((status, reason.into())), events: vec![ev], now, ..Change::default() })
+        self.commit(
+            &mut b,
+            Change { status: Some((status, reason.into())), events: vec![ev], now, ..Change::default() },
+        )
     }
 
     /// Stops a bot for good: either leaving its coins as they are, or selling them all
@@ -840,7 +853,9 @@ impl Engine {
             self.commit(&mut b, Change { events: vec![ev], now, ..Change::default() })?;
         }
         match self.finish_stop(&mut b, now)? {
-            StepOutcome::Stopped(_) => b.state.summary.clone().ok_or_else(|| EngineError::Corrupt(id, "no summary".into())),
+            StepOutcome::Stopped(_) => {
+                b.state.summary.clone().ok_or_else(|| EngineError::Corrupt(id, "no summary".into()))
+            }
             _ => Err(EngineError::Refused(format!(
                 "bot {id}: the stop is under way but {} order(s) are not final yet; it completes at the next step of `ballast run`, or run the stop again",
                 self.store.unresolved(id)?.len()
@@ -876,7 +891,9 @@ impl Engine {
         let left: BTreeMap<Asset, Qty> = self.holdings(id)?.into_iter().filter(|(_, q)| !q.is_zero()).collect();
         let mut snapshot = self.snapshot(id, &b.state, now)?;
         let prices = snapshot.prices.clone();
-        let value_of = |a: &Asset, q: Qty| if *a == spec.quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() };
+        let value_of = |a: &Asset, q: Qty| {
+            if *a == spec.quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() }
+        };
         let flows: Vec<CashFlow> = left
             .iter()
             .map(|(a, q)| CashFlow {

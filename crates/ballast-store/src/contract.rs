@@ -716,7 +716,14 @@ pub fn reopen_keeps_everything(open: &dyn Fn() -> Box<dyn Store>) {
 }
 
 fn flow(bot: BotId, qty: &str, at: i64, note: &str) -> CashFlow {
-    CashFlow { bot, time: Timestamp(at), asset: asset("USDT"), qty: Qty(d(qty)), value: Notional(d(qty)), note: note.into() }
+    CashFlow {
+        bot,
+        time: Timestamp(at),
+        asset: asset("USDT"),
+        qty: Qty(d(qty)),
+        value: Notional(d(qty)),
+        note: note.into(),
+    }
 }
 
 /// `commit` with `create`: the bot, its state, cash flow, events and snapshot in one
@@ -795,7 +802,10 @@ pub fn commit_is_all_or_nothing(store: &dyn Store) {
         ..Change::default()
     };
     assert!(matches!(store.commit(&change), Err(StoreError::Conflict(_))));
-    assert_eq!(before, (store.orders(bot, 100).unwrap(), store.events(bot, 100).unwrap(), store.cash_flows(bot).unwrap()));
+    assert_eq!(
+        before,
+        (store.orders(bot, 100).unwrap(), store.events(bot, 100).unwrap(), store.cash_flows(bot).unwrap())
+    );
     assert!(store.snapshots(bot, 10).unwrap().is_empty());
     assert_eq!(store.load_state(bot).unwrap().as_deref(), Some(r#"{"seq":1}"#));
     store.set_status(bot, BotStatus::Stopped, "done", Timestamp(30)).unwrap();

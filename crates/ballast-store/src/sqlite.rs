@@ -33,9 +33,9 @@
 pub mod contract;
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::path::Path;
 use std::str::FromStr;
-use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -425,7 +425,9 @@ fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), S
                 i.created_at.0,
             ])
             .map_err(|e| match db_err(op, e) {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("{op}: client order id {} exists", i.client_id)),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("{op}: client order id {} exists", i.client_id))
+                }
                 other => other,
             })?;
     }
@@ -433,18 +435,20 @@ fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), S
 }
 
 fn insert_cash_flow(conn: &Connection, op: &str, flow: &CashFlow) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .and_then(|mut st| {
-            st.execute(params![
-                flow.bot,
-                flow.time.0,
-                flow.asset.as_str(),
-                dec_text(flow.qty.0),
-                dec_text(flow.value.0),
-                flow.note
-            ])
-        })
-        .map_err(|e| db_err(op, e))?;
+    conn.prepare_cached(
+        "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            flow.bot,
+            flow.time.0,
+            flow.asset.as_str(),
+            dec_text(flow.qty.0),
+            dec_text(flow.value.0),
+            flow.note
+        ])
+    })
+    .map_err(|e| db_err(op, e))?;
     Ok(())
 }
 
@@ -478,8 +482,10 @@ fn write_status(
     reason: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let current: Option<String> =
-        tx.query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(|e| db_err(op, e))?;
+    let current: Option<String> = tx
+        .query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(|e| db_err(op, e))?;
     let current = current.ok_or_else(|| StoreError::NotFound(format!("{op}: bot {id}")))?;
     let current: BotStatus = parse_enum(&current, "bots", "status")?;
     if current == BotStatus::Stopped && status != BotStatus::Stopped {

@@ -245,7 +245,8 @@ fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, venue: &str, now
 fn print_view(v: &BotView) {
     let s = &v.state.spec;
     let q = &s.quote;
-    let reason = if v.record.status_reason.is_empty() { String::new() } else { format!(" ({})", v.record.status_reason) };
+    let reason =
+        if v.record.status_reason.is_empty() { String::new() } else { format!(" ({})", v.record.status_reason) };
     println!("Bot {} \"{}\" on {}: {}{reason}", v.record.id, v.record.name, v.record.venue, v.record.status);
     if let Some(sum) = &v.state.summary {
         println!();
