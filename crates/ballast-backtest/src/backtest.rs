@@ -16,13 +16,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ballast_core::guards::Guards;
-use ballast_core::planner::{Leg, PlanInput, RebalanceTo, RulesBook, Side, Skipped, plan_liquidation, plan_rebalance};
+use ballast_core::planner::{Leg, RebalanceTo, RulesBook, Side, Skipped, plan_liquidation};
+use ballast_core::policy;
 use ballast_core::rules::RuleViolation;
-use ballast_core::trigger::{Decision, Threshold, Trigger, TriggerState, decide};
+use ballast_core::trigger::{Threshold, Trigger, TriggerState};
 use ballast_core::weighting::{self, Method, ReturnMatrix, RiskOptions};
 use ballast_core::{
-    Asset, Bps, Drift, DriftKind, Holdings, Notional, Price, Qty, Span, TargetLimits, TargetWeights, Timestamp,
-    Valuation,
+    Asset, Bps, DriftKind, Holdings, Notional, Price, Qty, Span, TargetLimits, TargetWeights, Timestamp, Valuation,
 };
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -129,6 +129,24 @@ pub struct ExchangeOptions {
     pub cooldown: Option<Span>,
     /// Calendar mode: skip a slot unless some asset drifts past this.
     pub min_drift: Option<Threshold>,
+    /// What a user does to the bot during the run, by bar (after that bar's own step,
+    /// at its prices): the bot's `invest` and `edit`, each followed by the rebalance
+    /// the bot does at once.
+    pub changes: Vec<(usize, Change)>,
+}
+
+/// A user's change to a running bot.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// Quote added (`bot invest --usdt`).
+    Invest(Decimal),
+    /// New targets and trigger (`bot edit`): fixed weights from then on.
+    Edit {
+        /// The new target weights (a coin left out is sold whole).
+        targets: TargetWeights,
+        /// The new trigger.
+        trigger: Trigger,
+    },
 }
 
 /// Ideal or exchange.
@@ -502,49 +520,94 @@ fn run_exchange(
     };
     let mut holdings: Holdings = [(quote.clone(), Qty(strategy.initial))].into();
     let mut targets = source.exact(0, &quote)?;
-    let mut state = TriggerState::new(prep.data.times[prep.first]);
+    let mut memory = policy::Memory { trigger: TriggerState::new(prep.data.times[prep.first]), ..Default::default() };
     let mut stopped = false;
+    let mut trigger = trigger;
+    let mut net_invested = net_invested;
+    // Weights fixed by an edit replace the strategy's source.
+    let mut fixed: Option<TargetWeights> = None;
 
     for bar in 0..bars {
         let g = prep.first + bar;
         let now = prep.data.times[g];
         let prices = prep.data.prices_at(g);
-        let valuation = Valuation::new(&quote, &holdings, &prices, Some(&targets)).map_err(|e| e.to_string())?;
-        let mut legs_plan = None;
-        if bar == 0 {
-            legs_plan = Some(plan(&holdings, &prices, &targets, opts, fee)?);
-        } else if !stopped {
-            if let Some(exit) = opts.guards.check_exit(valuation.total, net_invested) {
-                let p = plan_liquidation(&quote, &holdings, &prices, &opts.rules, fee).map_err(|e| e.to_string())?;
-                out.notes.push(format!("{} at {}: {exit}", "guard", crate::dates::format_timestamp(now)));
-                stopped = true;
-                legs_plan = Some(p);
-            } else if let Some(trigger) = &trigger {
-                let drift = Drift::new(&valuation, &targets);
-                let decision = decide(trigger, &state, &drift, now);
-                state.record(&decision, now);
-                if let Decision::Rebalance(_) = decision {
-                    targets = source.exact(bar, &quote)?;
-                    legs_plan = Some(plan(&holdings, &prices, &targets, opts, fee)?);
-                }
-            }
-        }
-        if let Some(p) = legs_plan {
-            let traded_before = out.traded;
-            for s in &p.skipped {
-                out.skipped.push(SkippedLeg { time: now, leg: s.clone() });
-            }
-            for leg in &p.legs {
-                if let Some(t) = fill(&mut holdings, &quote, leg, slip, fee, opts, &mut out.skipped, now) {
-                    out.fees_paid += t.fee;
-                    if bar > 0 {
-                        out.traded += t.notional;
+        let changes: Vec<&Change> = opts.changes.iter().filter(|(b, _)| *b == bar).map(|(_, c)| c).collect();
+        // The bar's own step, then one forced step per change.
+        for round in 0..=changes.len() {
+            let mut force = (bar == 0).then(|| "first buy".to_string());
+            if round > 0 {
+                match changes[round - 1] {
+                    Change::Invest(amount) => {
+                        holdings.entry(quote.clone()).or_default().0 += *amount;
+                        net_invested = Notional(net_invested.0 + *amount);
+                        force = Some("investment added".into());
                     }
-                    out.trades.push(t);
+                    Change::Edit { targets: t, trigger: tr } => {
+                        fixed = Some(t.clone());
+                        targets = t.clone();
+                        trigger = Some(*tr);
+                        force = Some("parameters edited".into());
+                    }
                 }
             }
-            if bar > 0 && out.traded > traded_before {
-                out.rebalance_bars.push(bar);
+            if stopped {
+                continue;
+            }
+            let mut legs_plan = None;
+            // The bot's own step policy (ballast_core::policy): first buy, entry prices,
+            // guards, trigger, plan.
+            let input = policy::StepInput {
+                now,
+                quote: &quote,
+                holdings: &holdings,
+                prices: &prices,
+                targets: &targets,
+                rules: &opts.rules,
+                fee,
+                trigger: trigger.as_ref(),
+                to: opts.to,
+                guards: &opts.guards,
+                net_invested,
+                force: force.as_deref(),
+                first: bar == 0 && round == 0,
+            };
+            match policy::decide(&input, &mut memory).map_err(|e| e.to_string())? {
+                policy::Verdict::Hold => {}
+                policy::Verdict::Exit(exit) => {
+                    let p =
+                        plan_liquidation(&quote, &holdings, &prices, &opts.rules, fee).map_err(|e| e.to_string())?;
+                    out.notes.push(format!("{} at {}: {exit}", "guard", crate::dates::format_timestamp(now)));
+                    stopped = true;
+                    legs_plan = Some(p);
+                }
+                policy::Verdict::Rebalance { waiting, .. } => {
+                    // Weights that change with time are estimated when the bot rebalances.
+                    let next = match &fixed {
+                        Some(t) => t.clone(),
+                        None if bar == 0 => targets.clone(),
+                        None => source.exact(bar, &quote)?,
+                    };
+                    legs_plan = Some(policy::plan(&input, &next, &waiting).map_err(|e| e.to_string())?);
+                    targets = next;
+                }
+            }
+            if let Some(p) = legs_plan {
+                let traded_before = out.traded;
+                for s in &p.skipped {
+                    out.skipped.push(SkippedLeg { time: now, leg: s.clone() });
+                }
+                for leg in &p.legs {
+                    if let Some(t) = fill(&mut holdings, &quote, leg, slip, fee, opts, &mut out.skipped, now) {
+                        out.fees_paid += t.fee;
+                        if bar > 0 {
+                            out.traded += t.notional;
+                        }
+                        out.trades.push(t);
+                    }
+                }
+                if bar > 0 && out.traded > traded_before && out.rebalance_bars.last() != Some(&bar) {
+                    out.rebalance_bars.push(bar);
+                }
             }
         }
         let v = Valuation::new(&quote, &holdings, &prices, Some(&targets)).map_err(|e| e.to_string())?;
@@ -554,25 +617,6 @@ fn run_exchange(
         }
     }
     Ok(out)
-}
-
-fn plan(
-    holdings: &Holdings,
-    prices: &ballast_core::Prices,
-    targets: &TargetWeights,
-    opts: &ExchangeOptions,
-    fee: Bps,
-) -> Result<ballast_core::planner::Plan, String> {
-    plan_rebalance(&PlanInput {
-        holdings,
-        prices,
-        targets,
-        rules: &opts.rules,
-        fee,
-        to: opts.to,
-        entry_prices: &opts.guards.entry_prices,
-    })
-    .map_err(|e| e.to_string())
 }
 
 /// Fills a planned leg at the close moved by the slippage, as the paper venue would.

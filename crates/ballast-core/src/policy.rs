@@ -26,7 +26,7 @@ use crate::planner::{Plan, PlanInput, RebalanceTo, RulesBook, plan_rebalance};
 use crate::portfolio::{Drift, Holdings, Prices, Valuation};
 use crate::targets::TargetWeights;
 use crate::time::Timestamp;
-use crate::trigger::{Decision, Trigger, TriggerState, decide};
+use crate::trigger::{Decision, Trigger, TriggerState, decide as decide_trigger};
 
 /// Everything a step decides on.
 #[derive(Clone, Copy, Debug)]
@@ -45,8 +45,9 @@ pub struct StepInput<'a> {
     pub rules: &'a RulesBook,
     /// The fee the planner assumes.
     pub fee: Bps,
-    /// When to rebalance.
-    pub trigger: &'a Trigger,
+    /// When to rebalance; `None` never rebalances by itself (buy and hold: only the
+    /// forced rebalances and the guards act).
+    pub trigger: Option<&'a Trigger>,
     /// Target or band edge.
     pub to: RebalanceTo,
     /// Entry prices, stop-loss, take-profit.
@@ -100,8 +101,28 @@ pub fn waiting(input: &StepInput<'_>, entered: &BTreeSet<Asset>) -> BTreeSet<Ass
         .collect()
 }
 
-/// One step: updates `memory` and says what to do.
-pub fn step(input: &StepInput<'_>, memory: &mut Memory) -> Result<Action, CoreError> {
+/// What the step decided, before planning.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Nothing.
+    Hold,
+    /// A guard tripped: sell everything and stop.
+    Exit(Exit),
+    /// Rebalance, for this reason; `waiting` are the coins whose entry price is not
+    /// reached (their buys are skipped).
+    Rebalance {
+        /// Why, for people.
+        why: String,
+        /// Coins waiting for their entry price.
+        waiting: BTreeSet<Asset>,
+    },
+}
+
+/// Decides one step and updates `memory` (entered coins, the trigger's memory). A
+/// caller whose weights are re-estimated at each rebalance (market cap, risk-based)
+/// computes them after a [`Verdict::Rebalance`] and plans with [`plan`]; the others
+/// call [`step`].
+pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, CoreError> {
     for a in input.guards.entry_prices.keys() {
         if input.holdings.get(a).is_some_and(|q| !q.is_zero()) {
             memory.entered.insert(a.clone());
@@ -118,7 +139,7 @@ pub fn step(input: &StepInput<'_>, memory: &mut Memory) -> Result<Action, CoreEr
     if input.force.is_none()
         && let Some(exit) = input.guards.check_exit(valuation.total, input.net_invested)
     {
-        return Ok(Action::Exit(exit));
+        return Ok(Verdict::Exit(exit));
     }
     let why = match input.force {
         Some(reason) => Some(reason.to_string()),
@@ -126,34 +147,53 @@ pub fn step(input: &StepInput<'_>, memory: &mut Memory) -> Result<Action, CoreEr
             "entry price reached for {}",
             reached.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
         )),
-        None => {
-            let mut drift = Drift::new(&valuation, input.targets);
-            drift.assets.retain(|a, _| !waiting.contains(a));
-            let d = decide(input.trigger, &memory.trigger, &drift, input.now);
-            memory.trigger.record(&d, input.now);
-            match d {
-                // The event's kind says "rebalance" already.
-                Decision::Rebalance(_) => {
-                    let text = d.to_string();
-                    Some(text.strip_prefix("rebalance: ").unwrap_or(&text).to_string())
+        None => match input.trigger {
+            None => None,
+            Some(trigger) => {
+                let mut drift = Drift::new(&valuation, input.targets);
+                drift.assets.retain(|a, _| !waiting.contains(a));
+                let d = decide_trigger(trigger, &memory.trigger, &drift, input.now);
+                memory.trigger.record(&d, input.now);
+                match d {
+                    // The event's kind says "rebalance" already.
+                    Decision::Rebalance(_) => {
+                        let text = d.to_string();
+                        Some(text.strip_prefix("rebalance: ").unwrap_or(&text).to_string())
+                    }
+                    Decision::Hold(_) => None,
                 }
-                Decision::Hold(_) => None,
             }
-        }
+        },
     };
-    let Some(why) = why else { return Ok(Action::Hold) };
-    let blocked = input.guards.entry_prices.iter().filter(|(a, _)| waiting.contains(*a)).map(|(a, p)| (a.clone(), *p));
-    let plan = plan_rebalance(&PlanInput {
-        holdings: input.holdings,
-        prices: input.prices,
-        targets: input.targets,
-        rules: input.rules,
-        fee: input.fee,
-        to: if input.first { RebalanceTo::Target } else { input.to },
-        entry_prices: &blocked.collect(),
-    })?;
+    let Some(why) = why else { return Ok(Verdict::Hold) };
     if input.first {
         memory.trigger = TriggerState::new(input.now);
     }
-    Ok(Action::Rebalance { why, plan })
+    Ok(Verdict::Rebalance { why, waiting })
+}
+
+/// Plans a rebalance decided by [`decide`] towards `targets`: the first buy to the
+/// targets, later ones to the targets or the band edge; buys of waiting coins skipped
+/// with their entry price.
+pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<Asset>) -> Result<Plan, CoreError> {
+    let blocked =
+        input.guards.entry_prices.iter().filter(|(a, _)| waiting.contains(*a)).map(|(a, p)| (a.clone(), *p)).collect();
+    plan_rebalance(&PlanInput {
+        holdings: input.holdings,
+        prices: input.prices,
+        targets,
+        rules: input.rules,
+        fee: input.fee,
+        to: if input.first { RebalanceTo::Target } else { input.to },
+        entry_prices: &blocked,
+    })
+}
+
+/// One step with fixed targets: [`decide`], then [`plan`] towards `input.targets`.
+pub fn step(input: &StepInput<'_>, memory: &mut Memory) -> Result<Action, CoreError> {
+    Ok(match decide(input, memory)? {
+        Verdict::Hold => Action::Hold,
+        Verdict::Exit(e) => Action::Exit(e),
+        Verdict::Rebalance { why, waiting } => Action::Rebalance { plan: plan(input, input.targets, &waiting)?, why },
+    })
 }

@@ -421,7 +421,7 @@ impl Engine {
                 targets: &targets,
                 rules: &rules,
                 fee: spec.fee,
-                trigger: &spec.trigger,
+                trigger: Some(&spec.trigger),
                 to: spec.to,
                 guards: &spec.guards,
                 net_invested,

@@ -214,7 +214,7 @@ fn one_runner_per_data_directory_and_verbs_beside_it() {
     let d = tmp.path();
     ok(d, &["bot", "create", "--config", &write(d, "bot.toml", FOUR), "--yes"]);
     let bin = assert_cmd::cargo::cargo_bin("ballast");
-    let mut runner = std::process::Command::new(&bin)
+    let runner = std::process::Command::new(&bin)
         .current_dir(root())
         .args(["run", "--speed", "20", "--bars", "400", "--data-dir"])
         .arg(d)
