@@ -154,6 +154,7 @@ pub fn rig() -> Rig {
         to: RebalanceTo::Target,
         guards: Guards::default(),
         fee: Bps(Decimal::from(10)),
+        reestimate: None,
     };
     let bot = engine.create("fuzz", spec, "", Decimal::from(1000)).expect("create");
     engine.step(bot).expect("step");

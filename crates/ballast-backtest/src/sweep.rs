@@ -232,7 +232,7 @@ mod tests {
         assert!(parse_decimal_grid("x").is_err());
         assert!(parse_decimal_grid("0:1000000:1").is_err());
         let s = parse_span_grid("4h:12h:4h,7d").unwrap();
-        assert_eq!(s.iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["4h", "8h", "12h", "1w"]);
+        assert_eq!(s.iter().map(|x| x.to_string()).collect::<Vec<_>>(), ["4h", "8h", "12h", "7d"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use ballast_core::planner::{Plan, PlanInput, RulesBook, Side, plan_liquidation, 
 use ballast_core::policy;
 use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
+use ballast_core::weighting::Method;
 use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
 use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
 use ballast_store::{
@@ -110,12 +111,25 @@ struct Loaded {
     version: i64,
 }
 
+/// Estimates a bot's target weights (fractions) from data known at a time: market
+/// cap and the risk-based methods. The composition root provides it (the paper world
+/// from its bundled history); without one, such weights stay as created.
+pub type Weigher =
+    Arc<dyn Fn(&BotRecord, &BotSpec, Timestamp) -> Result<BTreeMap<Asset, Decimal>, String> + Send + Sync>;
+
 /// Runs bots against one venue, one store and one clock.
 pub struct Engine {
     store: Arc<dyn Store>,
     venue: Arc<dyn Exchange>,
     clock: Arc<dyn Clock>,
+    weigher: Option<Weigher>,
+    /// Consecutive failed steps per bot (of failures another try does not cure).
+    failures: std::sync::Mutex<BTreeMap<BotId, u32>>,
 }
+
+/// A bot whose step fails this many times in a row, for a reason another try does not
+/// cure, is paused with the reason.
+pub const PAUSE_AFTER_FAILURES: u32 = 3;
 
 fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
     let entries: Vec<(Asset, Decimal)> = spec.weights.iter().map(|(a, w)| (a.clone(), *w)).collect();
@@ -126,7 +140,59 @@ fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
 impl Engine {
     /// An engine over these seams.
     pub fn new(store: Arc<dyn Store>, venue: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, venue, clock }
+        Self { store, venue, clock, weigher: None, failures: Default::default() }
+    }
+
+    /// The same engine, estimating weights from data with `weigher`.
+    pub fn with_weigher(mut self, weigher: Weigher) -> Self {
+        self.weigher = Some(weigher);
+        self
+    }
+
+    /// Estimates the weights of a bot whose method needs data, and records the change
+    /// (old and new targets) as a `weights` event with the new state. A failed estimate
+    /// keeps the weights and says why. Returns whether the targets changed.
+    fn reestimate(&self, b: &mut Loaded, now: Timestamp, why: &str) -> Result<bool, EngineError> {
+        let Some(weigher) = &self.weigher else { return Ok(false) };
+        let old = b.state.spec.weights.clone();
+        b.state.estimated = Some(now);
+        let (changed, ev) = match weigher(&b.rec, &b.state.spec, now) {
+            Ok(new) => {
+                let changed = new != old;
+                let text = |w: &BTreeMap<Asset, Decimal>| -> serde_json::Value {
+                    w.iter().map(|(a, x)| (a.to_string(), json!(x.round_dp(6).to_string()))).collect()
+                };
+                let moves: Vec<String> = new
+                    .iter()
+                    .filter(|(a, w)| old.get(*a) != Some(*w))
+                    .map(|(a, w)| {
+                        let before = old.get(a).copied().unwrap_or_default() * Decimal::ONE_HUNDRED;
+                        format!("{a} {:.2}% -> {:.2}%", before, *w * Decimal::ONE_HUNDRED)
+                    })
+                    .collect();
+                let message = if changed {
+                    format!("{} weights re-estimated ({why}): {}", b.state.spec.method, moves.join(", "))
+                } else {
+                    format!("{} weights re-estimated ({why}): unchanged", b.state.spec.method)
+                };
+                let data = json!({"method": b.state.spec.method.to_string(), "why": why, "old": text(&old), "new": text(&new)});
+                b.state.spec.weights = new;
+                (changed, event(b.rec.id, now, "weights", &message, data))
+            }
+            Err(e) => (
+                false,
+                event(
+                    b.rec.id,
+                    now,
+                    "weights",
+                    &format!("weights not re-estimated ({why}): {e}; the old ones stay"),
+                    json!({"error": e}),
+                ),
+            ),
+        };
+        targets_of(&b.state.spec)?;
+        self.commit(b, Change { events: vec![ev], now, ..Change::default() })?;
+        Ok(changed)
     }
 
     /// The store.
@@ -217,6 +283,7 @@ impl Engine {
             entered: Default::default(),
             stopping: None,
             summary: None,
+            estimated: Some(now),
         };
         // One transaction: a crash leaves either the whole bot or no trace of it.
         let id = self.store.commit(&Change {
@@ -394,6 +461,15 @@ impl Engine {
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
         }
+        let first = b.state.next_seq == 1;
+        let computed = !matches!(b.state.spec.method, Method::Equal | Method::Custom);
+        if computed
+            && !first
+            && let Some(every) = b.state.spec.reestimate
+            && b.state.estimated.is_none_or(|t| now.0 - t.0 >= every.secs() * 1000)
+        {
+            self.reestimate(&mut b, now, &format!("every {every}"))?;
+        }
         let spec = b.state.spec.clone();
         let holdings = self.holdings(id)?;
         let held: Vec<Asset> =
@@ -409,33 +485,30 @@ impl Engine {
             holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
-        let first = b.state.next_seq == 1;
         let force = b.state.force.take();
         let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
-        let action = policy::step(
-            &policy::StepInput {
-                now,
-                quote: &spec.quote,
-                holdings: &ledger_holdings,
-                prices: &prices,
-                targets: &targets,
-                rules: &rules,
-                fee: spec.fee,
-                trigger: Some(&spec.trigger),
-                to: spec.to,
-                guards: &spec.guards,
-                net_invested,
-                force: force.as_deref(),
-                first,
-            },
-            &mut memory,
-        )?;
+        let input = policy::StepInput {
+            now,
+            quote: &spec.quote,
+            holdings: &ledger_holdings,
+            prices: &prices,
+            targets: &targets,
+            rules: &rules,
+            fee: spec.fee,
+            trigger: Some(&spec.trigger),
+            to: spec.to,
+            guards: &spec.guards,
+            net_invested,
+            force: force.as_deref(),
+            first,
+        };
+        let verdict = policy::decide(&input, &mut memory)?;
         b.state.trigger = memory.trigger;
         b.state.entered = memory.entered;
         let mut outcome = StepOutcome::Held;
-        match action {
-            policy::Action::Hold => {}
-            policy::Action::Exit(exit) => {
+        match verdict {
+            policy::Verdict::Hold => {}
+            policy::Verdict::Exit(exit) => {
                 let kind = match exit {
                     Exit::StopLoss { .. } => "stop-loss",
                     Exit::TakeProfit { .. } => "take-profit",
@@ -448,7 +521,16 @@ impl Engine {
                 });
                 return self.finish_stop(&mut b, now);
             }
-            policy::Action::Rebalance { why, plan } => {
+            policy::Verdict::Rebalance { why, waiting } => {
+                // Weights from data are estimated again when the trigger rebalances, as
+                // the backtester does.
+                let targets = if computed && !first && force.is_none() {
+                    self.reestimate(&mut b, now, "at a rebalance")?;
+                    targets_of(&b.state.spec)?
+                } else {
+                    targets.clone()
+                };
+                let plan = policy::plan(&input, &targets, &waiting)?;
                 let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
                 if orders > 0 && !first {
                     b.state.rebalances += 1;
@@ -988,11 +1070,12 @@ impl Engine {
     }
 
     /// Steps every active bot of this engine's venue; errors of one bot are recorded
-    /// as its events and do not stop the others. A bot whose step fails for a reason
-    /// that another try will not cure (a price the venue does not have, state it
-    /// cannot read, a refusal) is paused with the reason, never left active and silent;
-    /// a passing failure (the venue unavailable or rate limiting, a reply lost, the bot
-    /// busy in another command) is recorded and the next round tries again.
+    /// as its events and do not stop the others. A bot whose step fails
+    /// [`PAUSE_AFTER_FAILURES`] times in a row for a reason that another try does not
+    /// cure (a price the venue does not have, state it cannot read, a refusal) is
+    /// paused with the reason, never left active and silent; a passing failure (the
+    /// venue unavailable or rate limiting, a reply lost, the bot busy in another
+    /// command) is recorded and the next round tries again.
     pub fn step_all(&self) -> Result<Vec<StepResult>, EngineError> {
         let mut out = Vec::new();
         for b in self.store.bots()? {
@@ -1000,15 +1083,34 @@ impl Engine {
                 continue;
             }
             let r = self.step(b.id);
+            let streak = {
+                let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+                match &r {
+                    Err(e) if !passing(e) => {
+                        let n = f.entry(b.id).or_default();
+                        *n += 1;
+                        *n
+                    }
+                    _ => {
+                        f.remove(&b.id);
+                        0
+                    }
+                }
+            };
             match &r {
                 // A refused key has its own event (`key_revoked`) and pause.
                 Err(EngineError::Exchange(ExchangeError::Auth(_))) | Ok(_) => {}
                 Err(e) if passing(e) => {
                     let _ = self.event(b.id, self.clock.now(), "error", &e.to_string(), json!({}));
                 }
+                Err(e) if streak < PAUSE_AFTER_FAILURES => {
+                    let _ = self.event(b.id, self.clock.now(), "error", &e.to_string(), json!({}));
+                }
                 Err(e) => {
+                    self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&b.id);
                     let now = self.clock.now();
-                    let reason = format!("paused: its step fails: {e}; fix the cause, then resume the bot");
+                    let reason =
+                        format!("paused: its last {streak} steps failed: {e}; fix the cause, then resume the bot");
                     let _ = self.event(b.id, now, "error", &e.to_string(), json!({}));
                     if self.store.set_status(b.id, BotStatus::Paused, &reason, now).is_ok() {
                         let _ = self.event(b.id, now, "paused", &reason, json!({"error": e.to_string()}));

@@ -8,5 +8,5 @@ pub mod engine;
 pub mod ledger;
 pub mod spec;
 
-pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome};
+pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, Weigher};
 pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};

@@ -6,7 +6,7 @@ use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Trigger, TriggerState};
 use ballast_core::weighting::Method;
-use ballast_core::{Asset, Bps, Notional, Qty, Timestamp};
+use ballast_core::{Asset, Bps, Notional, Qty, Span, Timestamp};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,11 @@ pub struct BotSpec {
     pub guards: Guards,
     /// Fee assumed by the planner.
     pub fee: Bps,
+    /// Weights computed from data (market cap, risk-based) are estimated again at every
+    /// rebalance the trigger decides (as the backtester does), and also once this long
+    /// has passed since the last estimate when set.
+    #[serde(default)]
+    pub reestimate: Option<Span>,
 }
 
 /// The engine's memory of a bot, saved with every rebalance.
@@ -63,6 +68,9 @@ pub struct BotState {
     /// What a stopped bot returned.
     #[serde(default)]
     pub summary: Option<StopSummary>,
+    /// When the weights were last estimated from data.
+    #[serde(default)]
+    pub estimated: Option<Timestamp>,
 }
 
 /// How a bot is stopped.

@@ -50,6 +50,7 @@ fn rig() -> Rig {
         to: RebalanceTo::Target,
         guards: Guards::default(),
         fee: Bps(dec!(10)),
+        reestimate: None,
     };
     let bot = engine.create("keyed", spec, "", dec!(1000)).unwrap();
     Rig { venue, store, engine, bot }

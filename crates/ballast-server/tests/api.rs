@@ -59,6 +59,7 @@ fn rig_with(secure: bool) -> Rig {
         to: RebalanceTo::Target,
         guards: Guards::default(),
         fee: Bps(dec!(10)),
+        reestimate: None,
     };
     let bot = engine.create("demo", spec, "", dec!(1000)).unwrap();
     engine.step(bot).unwrap();

@@ -43,6 +43,7 @@ fn spec(stop_loss: Option<Decimal>) -> BotSpec {
         to: RebalanceTo::Target,
         guards: Guards { stop_loss_percent: stop_loss, ..Guards::default() },
         fee: Bps(dec!(10)),
+        reestimate: None,
     }
 }
 
@@ -123,11 +124,15 @@ fn rebalance_stop_loss_error_and_revoked_key_reach_the_webhook_and_telegram() {
     // (The rebalance's event is recorded with its intents, before the first order is
     // refused.)
     assert!(r.engine.step(plain).is_err());
-    assert_eq!(n.pump(&*r.store).unwrap(), 6);
+    // guard (the liquidation), stop (what it returned), rebalance, key_revoked: twice.
+    assert_eq!(n.pump(&*r.store).unwrap(), 8);
     assert_eq!(n.pump(&*r.store).unwrap(), 0, "nothing new");
 
     let hooks = rx.accepted("/hook");
-    assert_eq!(kinds(&hooks), ["rebalance", "rebalance", "error", "error", "guard", "rebalance", "key_revoked"]);
+    assert_eq!(
+        kinds(&hooks),
+        ["rebalance", "rebalance", "error", "error", "guard", "stop", "rebalance", "key_revoked"]
+    );
     let mut ids = Vec::new();
     for h in &hooks {
         assert_eq!(h.method, "POST");
@@ -149,12 +154,14 @@ fn rebalance_stop_loss_error_and_revoked_key_reach_the_webhook_and_telegram() {
     assert!(body(2)["message"].as_str().unwrap().contains("no price for ETH/USDT"), "{}", body(2));
     assert_eq!(body(4)["bot_name"], "guarded");
     assert!(body(4)["message"].as_str().unwrap().starts_with("stop-loss: value"), "{}", body(4));
-    assert_eq!(body(6)["bot_name"], "plain");
-    assert!(body(6)["message"].as_str().unwrap().starts_with("the venue refused the API key"), "{}", body(6));
-    assert_eq!(body(6)["data"]["venue"], "paper");
+    assert_eq!(body(5)["bot_name"], "guarded");
+    assert!(body(5)["message"].as_str().unwrap().contains("returned"), "{}", body(5));
+    assert_eq!(body(7)["bot_name"], "plain");
+    assert!(body(7)["message"].as_str().unwrap().starts_with("the venue refused the API key"), "{}", body(7));
+    assert_eq!(body(7)["data"]["venue"], "paper");
 
     let tg = rx.accepted("/tg");
-    assert_eq!(tg.len(), 7);
+    assert_eq!(tg.len(), 8);
     for (t, h) in tg.iter().zip(&hooks) {
         assert_eq!(t.method, "POST");
         assert_eq!(t.path, format!("/tg/bot{TOKEN}/sendMessage"));
@@ -166,7 +173,7 @@ fn rebalance_stop_loss_error_and_revoked_key_reach_the_webhook_and_telegram() {
         assert_eq!(b.as_object().unwrap().len(), 2, "{b}");
     }
     // Kinds not configured (created) were passed over, not sent.
-    assert_eq!(rx.requests().len(), 14);
+    assert_eq!(rx.requests().len(), 16);
 }
 
 #[test]

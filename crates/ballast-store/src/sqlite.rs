@@ -458,7 +458,7 @@ fn insert_snapshot(conn: &Connection, op: &str, s: &Snapshot) -> Result<(), Stor
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut st| {
-        Ok(st.execute(params![
+        st.execute(params![
             s.bot,
             s.time.0,
             dec_text(s.value.0),
@@ -467,7 +467,7 @@ fn insert_snapshot(conn: &Connection, op: &str, s: &Snapshot) -> Result<(), Stor
             dec_text(s.net_invested.0),
             dec_text(s.hodl_value.0),
             dec_text(s.fees_paid.0),
-        ])?)
+        ])
     })
     .map_err(|e| db_err(op, e))?;
     Ok(())

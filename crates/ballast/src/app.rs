@@ -31,12 +31,28 @@ pub const DATA_DIR_ENV: &str = "BALLAST_DATA_DIR";
 /// The default data directory.
 pub const DEFAULT_DATA_DIR: &str = "ballast-data";
 
-/// Where the bundled data lives: `./data`, or next to the repository the binary was
-/// built in.
+/// The environment variable naming the bundled data's folder (for an installed binary
+/// whose data is elsewhere).
+pub const BUNDLE_ENV: &str = "BALLAST_BUNDLE_DIR";
+
+/// Where the bundled data lives, from any working directory: `$BALLAST_BUNDLE_DIR`,
+/// else `./data`, else `data` beside the executable or in `../share/ballast/data`
+/// (an installed binary), else the repository the binary was built in.
 pub fn bundle_dir() -> PathBuf {
+    let holds = |p: &Path| p.join("binance-spot").is_dir();
+    if let Some(p) = std::env::var_os(BUNDLE_ENV).map(PathBuf::from) {
+        return p;
+    }
     let local = PathBuf::from("data");
-    if local.join("binance-spot").is_dir() {
+    if holds(&local) {
         return local;
+    }
+    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        for p in [exe_dir.join("data"), exe_dir.join("../share/ballast/data")] {
+            if holds(&p) {
+                return p;
+            }
+        }
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data")
 }
@@ -93,8 +109,11 @@ pub struct App {
     pub engine: Engine,
     /// Bar close times of the replay, ascending.
     pub bars: Vec<Timestamp>,
+    /// Coins with only daily candles in the bundle: on a finer replay their price moves
+    /// once a day.
+    pub daily_only: std::collections::BTreeSet<Asset>,
     /// Daily closes of every bundled coin, for weights that need history.
-    history: BTreeMap<Asset, Vec<(Timestamp, f64)>>,
+    history: Arc<BTreeMap<Asset, Vec<(Timestamp, f64)>>>,
 }
 
 /// Close prices per coin of the bundled candles at `interval`, keyed by close time.
@@ -130,15 +149,18 @@ impl App {
         let mut series = load_series(&bundle, Interval::D1)?;
         let fine = load_series(&bundle, world.interval)?;
         let daily = series.clone();
+        let daily_only = series.keys().filter(|a| !fine.contains_key(*a)).cloned().collect();
         series.extend(fine);
         let bars: Vec<Timestamp> = {
             let reference = series.get(&Asset::new("BTC")?).ok_or_else(|| anyhow!("no BTC candles in the bundle"))?;
             reference.iter().map(|(t, _)| *t).filter(|t| *t >= world.start && *t <= world.end).collect()
         };
-        let history = daily
-            .iter()
-            .map(|(a, s)| (a.clone(), s.iter().map(|(t, p)| (*t, p.0.to_f64().unwrap_or(f64::NAN))).collect()))
-            .collect();
+        let history: Arc<BTreeMap<Asset, Vec<(Timestamp, f64)>>> = Arc::new(
+            daily
+                .iter()
+                .map(|(a, s)| (a.clone(), s.iter().map(|(t, p)| (*t, p.0.to_f64().unwrap_or(f64::NAN))).collect()))
+                .collect(),
+        );
         let prices = Arc::new(ReplayPrices::new(series, Asset::new("USDT")?));
         let clock = Arc::new(ManualClock::new(world.now));
         let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
@@ -152,8 +174,14 @@ impl App {
             .map_err(|e| anyhow!("paper venue: {e}"))?,
         );
         let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
-        let engine = Engine::new(store, paper.clone(), clock.clone());
-        let mut app = Self { dir: dir.to_path_buf(), world, clock, paper, engine, bars, history };
+        // Paper bots re-estimate weights from data with the bundled history.
+        let known = history.clone();
+        let weigher: ballast_engine::Weigher = Arc::new(move |rec, _spec, now| {
+            let cfg = BotConfig::parse_stored(&rec.config_toml).map_err(|e| format!("{e:#}"))?;
+            weights_at(&known, &cfg, now).map_err(|e| format!("{e:#}"))
+        });
+        let engine = Engine::new(store, paper.clone(), clock.clone()).with_weigher(weigher);
+        let mut app = Self { dir: dir.to_path_buf(), world, clock, paper, engine, bars, daily_only, history };
         let first = app.bars.first().copied().unwrap_or(app.world.now);
         if app.world.now < first || !world_path.exists() {
             app.advance_to(first.max(app.world.now))?;
@@ -191,52 +219,83 @@ impl App {
     /// Turns a configuration into the engine's spec, computing weights that need data
     /// (market cap, risk-based) from the bundled history up to the paper clock.
     pub fn spec(&self, cfg: &BotConfig) -> Result<BotSpec> {
-        let assets = &cfg.assets;
-        let method = cfg.weights.method;
-        let weights: BTreeMap<Asset, Decimal> = match method {
-            Method::Equal => weighting::equal(assets)?,
-            Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
-            Method::MarketCap => {
-                let caps = load_snapshots(bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"))?;
-                let known = Timestamp(self.now().0 - 86_400_000);
-                let (_, by_asset) = caps.at(known, assets)?;
-                weighting::market_cap(&by_asset, cfg.weights.max_weight.map(|m| m / Decimal::ONE_HUNDRED))?
-            }
-            m => {
-                let days = (cfg.weights.lookback.secs() / 86_400).max(2) as usize;
-                let now = self.now();
-                let mut cols = Vec::new();
-                for a in assets {
-                    let s = self.history.get(a).ok_or_else(|| anyhow!("no price history for {a} in the bundle"))?;
-                    let upto: Vec<f64> = s.iter().filter(|(t, _)| *t <= now).map(|(_, p)| *p).collect();
-                    if upto.len() < days + 1 {
-                        bail!(
-                            "{m} needs {days} days of history for {a} before {}; there are {}",
-                            fmt_time(now),
-                            upto.len().saturating_sub(1)
-                        );
-                    }
-                    cols.push(upto[upto.len() - days - 1..].to_vec());
-                }
-                let r = ReturnMatrix::from_closes(assets.clone(), &cols)?;
-                let w = weighting::risk_based(
-                    m,
-                    &r,
-                    &RiskOptions { shrinkage: cfg.weights.shrinkage, ..RiskOptions::default() },
-                )?;
-                weighting::to_decimal(&w)?
-            }
-        };
+        let weights = weights_at(&self.history, cfg, self.now())?;
         Ok(BotSpec {
             quote: cfg.quote.clone(),
-            assets: assets.clone(),
-            method,
+            assets: cfg.assets.clone(),
+            method: cfg.weights.method,
             weights,
             trigger: cfg.rebalance.trigger,
             to: cfg.rebalance.to,
             guards: cfg.guards.clone(),
             fee: cfg.fee,
+            reestimate: cfg.weights.reestimate,
         })
+    }
+}
+
+/// A bot's target weights (fractions) as its configuration defines them, from the data
+/// known at `now`: the bundled daily closes for risk-based methods, the latest
+/// CoinMarketCap snapshot a day before `now` for market cap. The one place where a
+/// configuration's weights are computed (creation, edits, and re-estimation).
+pub fn weights_at(
+    history: &BTreeMap<Asset, Vec<(Timestamp, f64)>>,
+    cfg: &BotConfig,
+    now: Timestamp,
+) -> Result<BTreeMap<Asset, Decimal>> {
+    let assets = &cfg.assets;
+    Ok(match cfg.weights.method {
+        Method::Equal => weighting::equal(assets)?,
+        Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
+        Method::MarketCap => {
+            let caps = load_snapshots(bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"))?;
+            let known = Timestamp(now.0 - 86_400_000);
+            let (_, by_asset) = caps.at(known, assets)?;
+            weighting::market_cap(&by_asset, cfg.weights.max_weight.map(|m| m / Decimal::ONE_HUNDRED))?
+        }
+        m => {
+            let days = (cfg.weights.lookback.secs() / 86_400).max(2) as usize;
+            let mut cols = Vec::new();
+            for a in assets {
+                let s = history.get(a).ok_or_else(|| anyhow!("no price history for {a} in the bundle"))?;
+                let upto: Vec<f64> = s.iter().filter(|(t, _)| *t <= now).map(|(_, p)| *p).collect();
+                if upto.len() < days + 1 {
+                    bail!(
+                        "{m} needs {days} days of history for {a} before {}; there are {}",
+                        fmt_time(now),
+                        upto.len().saturating_sub(1)
+                    );
+                }
+                cols.push(upto[upto.len() - days - 1..].to_vec());
+            }
+            let r = ReturnMatrix::from_closes(assets.clone(), &cols)?;
+            let w = weighting::risk_based(
+                m,
+                &r,
+                &RiskOptions { shrinkage: cfg.weights.shrinkage, ..RiskOptions::default() },
+            )?;
+            weighting::to_decimal(&w)?
+        }
+    })
+}
+
+impl App {
+    /// A note for each of `assets` that has only daily candles in the bundle, so its
+    /// price on the paper replay moves once a day (said at creation and in status).
+    pub fn daily_notes(&self, assets: &[Asset]) -> Vec<String> {
+        if self.world.interval == Interval::D1 {
+            return vec![];
+        }
+        assets
+            .iter()
+            .filter(|a| self.daily_only.contains(*a))
+            .map(|a| {
+                format!(
+                    "{a} has only daily candles in the bundled data: on the {} paper replay its price moves once a day",
+                    self.world.interval
+                )
+            })
+            .collect()
     }
 }
 

@@ -29,6 +29,9 @@ pub struct WeightsConfig {
     pub shrinkage: Shrinkage,
     /// Market cap: largest weight of one asset, percent.
     pub max_weight: Option<Decimal>,
+    /// Weights from data are estimated again at every rebalance, and also this often
+    /// when set (`reestimate = "7d"`).
+    pub reestimate: Option<Span>,
 }
 
 /// When a bot rebalances.
@@ -86,7 +89,7 @@ const TOP: &[&str] = &[
     "rebalance",
     "guards",
 ];
-const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight"];
+const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight", "reestimate"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
 /// The venues ballast knows.
@@ -99,6 +102,17 @@ impl BotConfig {
     }
 
     /// Parses configuration text; `origin` names it in errors.
+    /// Parses a bot's stored configuration (an edited one carries no amount: the
+    /// amount of a running bot is its cash flows).
+    pub fn parse_stored(text: &str) -> Result<Self> {
+        let mut table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| anyhow::anyhow!("stored configuration: {e}"))?;
+        if !table.contains_key("amount") {
+            table.insert("amount".into(), toml::Value::String("1".into()));
+        }
+        Self::parse_text(Path::new("stored configuration"), &toml::to_string(&table)?)
+    }
+
     pub fn parse_text(origin: &Path, text: &str) -> Result<Self> {
         Self::from_doc(&Doc::parse(origin, text)?)
     }
@@ -209,6 +223,17 @@ impl BotConfig {
             None => Shrinkage::None,
         };
         let max_weight = wt.get("max_weight").map(|v| doc.decimal(v, "weights.max_weight")).transpose()?;
+        let reestimate: Option<Span> = match wt.get("reestimate") {
+            Some(v) => {
+                let span: Span =
+                    doc.string(v, "weights.reestimate")?.parse().map_err(|e| doc.err("weights.reestimate", e))?;
+                if span < Span::hours(4) || span > Span::days(365) {
+                    return Err(doc.err("weights.reestimate", format!("{span} is out of range (4h ..= 365d)")));
+                }
+                Some(span)
+            }
+            None => None,
+        };
         if let Some(m) = max_weight
             && (m <= Decimal::ZERO || m > Decimal::ONE_HUNDRED)
         {
@@ -363,7 +388,7 @@ impl BotConfig {
             fee,
             max_assets,
             assets,
-            weights: WeightsConfig { method, custom, lookback, shrinkage, max_weight },
+            weights: WeightsConfig { method, custom, lookback, shrinkage, max_weight, reestimate },
             rebalance: RebalanceConfig { trigger, to },
             guards,
         })

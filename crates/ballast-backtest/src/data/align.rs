@@ -69,10 +69,10 @@ pub fn align(series: &[Series], start: Option<Timestamp>, end: Option<Timestamp>
     let Some(first) = series.first() else {
         return err(AlignProblem::NoSeries);
     };
-    if let (Some(s), Some(e)) = (start, end) {
-        if s > e {
-            return err(AlignProblem::StartAfterEnd { start: s, end: e });
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return err(AlignProblem::StartAfterEnd { start: s, end: e });
     }
     for (i, s) in series.iter().enumerate() {
         if s.interval != first.interval {

@@ -61,7 +61,7 @@ fn factor_returns(n: usize, t: usize, seed: u64) -> ReturnMatrix {
 /// Mutually orthogonal, mean-zero +-1 patterns over `t` (a multiple of 8) periods:
 /// Walsh functions.
 fn walsh(k: usize, t: usize) -> Vec<f64> {
-    (0..t).map(|i| if (i & k).count_ones() % 2 == 0 { 1.0 } else { -1.0 }).collect()
+    (0..t).map(|i| if (i & k).count_ones().is_multiple_of(2) { 1.0 } else { -1.0 }).collect()
 }
 
 fn opts(min_observations: usize, shrinkage: Shrinkage) -> RiskOptions {

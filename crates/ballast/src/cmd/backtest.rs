@@ -19,11 +19,13 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use super::tomlx::Format;
-use super::weights::{DEFAULT_CAPS_FILE, DEFAULT_DATA_DIR, parse_assets};
+use super::weights::{default_caps_file, default_data_dir, parse_assets};
 use crate::config::{BotConfig, load_rules};
 
 /// The shipped Binance-like rules used by the exchange mode.
-pub const DEFAULT_RULES_FILE: &str = "data/rules/binance-spot.toml";
+pub fn default_rules_file() -> PathBuf {
+    crate::app::bundle_dir().join("rules/binance-spot.toml")
+}
 
 /// Ideal (BACKTEST.md) or exchange (the live planner with exchange rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,7 +69,7 @@ impl From<KindArg> for DriftKind {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
     /// Folder of candle files `<ASSET>USDT_<interval>.csv[.gz]`.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
     pub data: PathBuf,
     /// First day (YYYY-MM-DD, UTC); earlier bars serve only as history for --lookback.
     #[arg(long)]
@@ -76,10 +78,10 @@ pub struct DataArgs {
     #[arg(long)]
     pub end: Option<String>,
     /// Market-cap snapshots (CoinMarketCap monthly CSV).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_CAPS_FILE)]
+    #[arg(long, value_name = "FILE", default_value_os_t = default_caps_file())]
     pub caps: PathBuf,
     /// Exchange mode: per-symbol rules (TOML, `[rules.ASSET]`).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_RULES_FILE)]
+    #[arg(long, value_name = "FILE", default_value_os_t = default_rules_file())]
     pub rules: PathBuf,
 }
 
@@ -300,7 +302,17 @@ pub fn strategy_from_config(
 pub fn run(args: &BacktestArgs) -> Result<()> {
     let interval = args.interval;
     let from_file = match (&args.config, &args.preset) {
-        (Some(path), _) => Some(BotConfig::load(path)?),
+        (Some(path), _) => {
+            // A profile (a preset file written by `ballast optimize`, an exported bot)
+            // has no amount: it is backtested with 1000 quote, as a preset is.
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            let has_amount = text.parse::<toml::Table>().map(|t| t.contains_key("amount")).unwrap_or(true);
+            if has_amount {
+                Some(BotConfig::load(path)?)
+            } else {
+                Some(BotConfig::parse_profile(path, &text, Decimal::from(1000))?)
+            }
+        }
         (None, Some(name)) => Some(super::presets::load(name, args.strategy.initial)?),
         (None, None) => None,
     };

@@ -334,6 +334,9 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     let spec = app.spec(cfg)?;
     let preview = app.engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
     print_summary(cfg, cfg.amount, &preview, "paper", app.now());
+    for note in app.daily_notes(&cfg.assets) {
+        println!("Note: {note}");
+    }
     if cfg.amount < preview.minimum.amount.0 {
         bail!(
             "refused: {} {q} is too little; these coins need at least {} {q} (set by {})",
@@ -388,6 +391,7 @@ pub fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
         to: cfg.rebalance.to,
         guards: cfg.guards.clone(),
         fee: cfg.fee,
+        reestimate: None,
     })
 }
 
@@ -609,10 +613,10 @@ pub fn run(args: &BotArgs) -> Result<()> {
             };
             let v = e.view(*id).map_err(engine_err)?;
             let quote = v.state.spec.quote.clone();
-            if let Some(u) = usdt {
-                if add.insert(quote.clone(), Qty(*u)).is_some() {
-                    bail!("give {quote} either with --usdt or in --coins, not both");
-                }
+            if let Some(u) = usdt
+                && add.insert(quote.clone(), Qty(*u)).is_some()
+            {
+                bail!("give {quote} either with --usdt or in --coins, not both");
             }
             if add.is_empty() {
                 bail!("nothing to invest: use --usdt AMOUNT or --coins ASSET=QTY,...");

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use rust_decimal::Decimal;
 
 use crate::config::BotConfig;
@@ -38,6 +38,12 @@ pub fn find(name: &str) -> Result<&'static str> {
 
 /// A preset as a bot configuration investing `amount`.
 pub fn load(name: &str, amount: Decimal) -> Result<BotConfig> {
+    // A preset file (one `ballast optimize` wrote) is taken as it is.
+    let p = Path::new(name);
+    if find(name).is_err() && p.is_file() {
+        let text = std::fs::read_to_string(p).with_context(|| format!("{name}: cannot read"))?;
+        return BotConfig::parse_profile(p, &text, amount);
+    }
     BotConfig::parse_profile(Path::new(&format!("preset {name}")), find(name)?, amount)
 }
 

@@ -13,10 +13,15 @@ use serde_json::json;
 
 use super::tomlx::Format;
 
-/// Where the bundled candles live, relative to the working directory.
-pub const DEFAULT_DATA_DIR: &str = "data/binance-spot";
-/// Where the bundled market-cap snapshots live, relative to the working directory.
-pub const DEFAULT_CAPS_FILE: &str = "data/cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz";
+/// The bundled candles (found from any working directory: see [`crate::app::bundle_dir`]).
+pub fn default_data_dir() -> PathBuf {
+    crate::app::bundle_dir().join("binance-spot")
+}
+
+/// The bundled market-cap snapshots.
+pub fn default_caps_file() -> PathBuf {
+    crate::app::bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz")
+}
 
 /// Arguments of `ballast weights`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +30,7 @@ pub struct WeightsArgs {
     #[arg(long)]
     pub method: String,
     /// Folder of candle files `<ASSET>USDT_<interval>.csv[.gz]`.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
     pub data: PathBuf,
     /// Candle interval: 1d, 4h or 1h.
     #[arg(long, default_value = "1d")]
@@ -47,7 +52,7 @@ pub struct WeightsArgs {
     #[arg(long, value_name = "PERCENT")]
     pub max_weight: Option<Decimal>,
     /// Market cap only: the snapshot file (CoinMarketCap monthly CSV, plain or gzip).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_CAPS_FILE)]
+    #[arg(long, value_name = "FILE", default_value_os_t = default_caps_file())]
     pub caps: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -88,6 +88,7 @@ pub fn spec(threshold: Decimal, guards: Guards) -> BotSpec {
         to: RebalanceTo::Target,
         guards,
         fee: Bps(dec!(10)),
+        reestimate: None,
     }
 }
 

@@ -270,11 +270,11 @@ impl Driver {
     /// Saves a screenshot of the viewport as `<shots>/<name>.png`.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = self.shots.join(format!("{name}.png"));
-        if let Ok(v) = self.cmd("GET", "/screenshot", None) {
-            if let Some(b64) = v.as_str() {
-                let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-                std::fs::write(&path, png).unwrap();
-            }
+        if let Ok(v) = self.cmd("GET", "/screenshot", None)
+            && let Some(b64) = v.as_str()
+        {
+            let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            std::fs::write(&path, png).unwrap();
         }
         path
     }
