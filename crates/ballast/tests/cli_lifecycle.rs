@@ -288,3 +288,110 @@ fn small_things_a_user_meets() {
     assert!(code == "0" || code == "141", "exit {code}: {}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// Defect 6: "AI Balance" kept its creation day's weights forever. Weights from data
+/// are estimated again at rebalances and on the configured schedule, each estimate an
+/// event with the old and new targets.
+#[test]
+fn ai_balance_weights_adapt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg = r#"name = "rp"
+amount = "1000"
+assets = ["BTC", "ETH", "BNB", "XRP"]
+[weights]
+method = "risk-parity"
+lookback = "90d"
+reestimate = "7d"
+[rebalance]
+mode = "threshold"
+threshold = 2
+"#;
+    ok(d, &["bot", "create", "--config", &write(d, "bot.toml", cfg), "--yes"]);
+    let before = ok(d, &["bot", "status", "1"]);
+    ok(d, &["run", "--bars", "400"]);
+    let after = ok(d, &["bot", "status", "1"]);
+    let targets = |s: &str| -> Vec<f64> { ["BTC", "ETH", "BNB", "XRP"].iter().map(|a| row(s, a).unwrap().2).collect() };
+    assert_ne!(targets(&before), targets(&after), "the targets moved:\n{before}\n{after}");
+    let weekly = count(d, "SELECT COUNT(*) FROM events WHERE kind = 'weights' AND message LIKE '%(every 7d)%'");
+    assert!((8..=10).contains(&weekly), "{weekly} weekly estimates in 400 bars (~66 days)");
+    let at_rebalance =
+        count(d, "SELECT COUNT(*) FROM events WHERE kind = 'weights' AND message LIKE '%(at a rebalance)%'");
+    assert!(at_rebalance >= 1, "estimated again when the trigger rebalanced");
+    let data: String = db(d)
+        .query_row("SELECT data FROM events WHERE kind = 'weights' ORDER BY id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert!(v["old"]["BTC"].is_string() && v["new"]["BTC"].is_string(), "{v}");
+}
+
+/// Defect 11: the bundled data is found from any directory; a preset file that
+/// `ballast optimize` writes can be backtested; a coin with only daily candles is named.
+#[test]
+fn bundled_data_from_anywhere_and_profiles_backtest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let elsewhere = |args: &[&str]| {
+        let out = Command::cargo_bin("ballast").unwrap().current_dir(d).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let preset = root().join("presets/majors-calendar.toml");
+    let p = preset.to_str().unwrap();
+    assert!(elsewhere(&["backtest", "--config", p, "--start", "2024-01-01", "--end", "2024-03-31"]).contains("HODL"));
+    assert!(elsewhere(&["backtest", "--preset", p, "--start", "2024-01-01", "--end", "2024-03-31"]).contains("HODL"));
+    assert!(elsewhere(&["weights", "--method", "risk-parity", "--assets", "BTC,ETH"]).contains("BTC"));
+    assert!(
+        elsewhere(&[
+            "sweep",
+            "--assets",
+            "BTC,ETH",
+            "--modes",
+            "threshold",
+            "--thresholds",
+            "3,5",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-03-31"
+        ])
+        .contains('3')
+    );
+    let cfg = FOUR.replace(r#""BNB"]"#, r#""ATOM"]"#);
+    let out = ok(d, &["bot", "create", "--config", &write(d, "bot.toml", &cfg), "--yes"]);
+    assert!(out.contains("ATOM has only daily candles"), "{out}");
+}
+
+/// Defect 9: `serve --replay-every` beside `run` made `run` die and snapshots go back in
+/// time; now the second process that would step the bots is refused.
+#[test]
+fn serve_with_a_replay_is_refused_beside_a_runner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(d, &["bot", "create", "--config", &write(d, "bot.toml", FOUR), "--yes"]);
+    let runner = std::process::Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .args(["run", "--speed", "20", "--bars", "100", "--data-dir"])
+        .arg(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if std::fs::read_to_string(d.join("runner.lock")).is_ok_and(|s| s.contains("pid")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    fails(d, &["serve", "--port", "0", "--replay-every", "1s"], "another process steps the bots");
+    let out = runner.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let times: Vec<i64> = db(d)
+        .prepare("SELECT time FROM snapshots WHERE bot_id = 1 ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "snapshots never go back in time");
+}
