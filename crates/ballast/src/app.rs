@@ -153,7 +153,15 @@ impl App {
         series.extend(fine);
         let bars: Vec<Timestamp> = {
             let reference = series.get(&Asset::new("BTC")?).ok_or_else(|| anyhow!("no BTC candles in the bundle"))?;
-            reference.iter().map(|(t, _)| *t).filter(|t| *t >= world.start && *t <= world.end).collect()
+            // A bar belongs to the replay when it opens within [start, end], as the
+            // backtester selects its bars: the first step is the close of the first bar
+            // that opens on the start day, where `backtest --start` buys too.
+            let span = world.interval.millis();
+            reference
+                .iter()
+                .map(|(t, _)| *t)
+                .filter(|t| t.0 - span >= world.start.0 && t.0 - span <= world.end.0)
+                .collect()
         };
         let history: Arc<BTreeMap<Asset, Vec<(Timestamp, f64)>>> = Arc::new(
             daily

@@ -395,3 +395,36 @@ fn serve_with_a_replay_is_refused_beside_a_runner() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "snapshots never go back in time");
 }
+
+/// Defect 7: `backtest --config bot.toml` was not the bot (its first buy a bar apart,
+/// band-edge bots' first buy planned differently, the interval a day): the paper bot and
+/// the backtest of its configuration over the same bars end at the same value, to the
+/// cent, after the same rebalances.
+#[test]
+fn the_backtest_of_a_config_is_the_bot() {
+    for (name, extra) in [("target", ""), ("band", "to = \"band-edge\"\n")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let cfg = write(d, "bot.toml", &format!("{FOUR}{extra}"));
+        ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
+        // The bars that open from 2024-01-01 to 2024-03-31 (91 days of 4h bars): the
+        // first at creation, 545 more.
+        ok(d, &["run", "--bars", "545"]);
+        let status = ok(d, &["bot", "status", "1"]);
+        let value = status.lines().find(|l| l.starts_with("Value")).unwrap().split_whitespace().nth(1).unwrap();
+        let rebalances =
+            status.lines().find(|l| l.starts_with("Rebalances")).unwrap().split_whitespace().nth(1).unwrap();
+        let out = Command::cargo_bin("ballast")
+            .unwrap()
+            .current_dir(root())
+            .args(["backtest", "--config", &cfg, "--start", "2024-01-01", "--end", "2024-03-31", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let bt = String::from_utf8(out.stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&bt).unwrap();
+        let bt_value = format!("{:.2}", v["final_value"].as_f64().unwrap());
+        assert_eq!(value, bt_value, "{name}: the bot's value against its backtest's");
+        assert_eq!(rebalances, v["rebalances"].to_string(), "{name}: rebalances");
+    }
+}

@@ -134,9 +134,10 @@ pub struct BacktestArgs {
     pub preset: Option<String>,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Candle interval: 1d, 4h or 1h.
-    #[arg(long, default_value = "1d")]
-    pub interval: Interval,
+    /// Candle interval: 1d, 4h or 1h (default: 4h with --config, the paper bot's
+    /// replay, so the backtest is the bot; 1d otherwise).
+    #[arg(long)]
+    pub interval: Option<Interval>,
     #[command(flatten)]
     pub strategy: StrategyArgs,
     /// ideal (BACKTEST.md) or exchange (the bot's planner with exchange rules).
@@ -300,7 +301,7 @@ pub fn strategy_from_config(
 
 /// Runs `ballast backtest`.
 pub fn run(args: &BacktestArgs) -> Result<()> {
-    let interval = args.interval;
+    let interval = args.interval.unwrap_or(if args.config.is_some() { Interval::H4 } else { Interval::D1 });
     let from_file = match (&args.config, &args.preset) {
         (Some(path), _) => {
             // A profile (a preset file written by `ballast optimize`, an exported bot)

@@ -166,8 +166,9 @@ fn confirm(prompt: &str) -> Result<bool> {
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
+/// An amount for people: rounded to the cent (half away from zero), not truncated.
 fn money(d: Decimal) -> String {
-    format!("{:.2}", d)
+    format!("{:.2}", d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }
 
 pub fn describe_trigger(t: &Trigger) -> String {
