@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use ballast_app::cmd::bot::{profile_line, read_profile};
 use ballast_app::config::BotConfig;
+use ballast_app::profile::{profile_line, read_profile};
 use ballast_backtest::{DataError, Interval, parse_file_bytes};
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
@@ -174,13 +174,13 @@ pub fn rig() -> Rig {
 /// backtests get the fuzz input too. Shared across inputs because opening the paper
 /// world reads the bundle; the invariants hold whatever earlier inputs created.
 fn workshop() -> Arc<dyn ballast_server::Workshop> {
-    static DESK: std::sync::OnceLock<Arc<ballast_app::web::Desk>> = std::sync::OnceLock::new();
+    static DESK: std::sync::OnceLock<Arc<ballast_cli::web::Desk>> = std::sync::OnceLock::new();
     DESK.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = ballast_app::app::App::open(dir.path()).expect("the paper world opens");
+        let app = ballast_app::world::App::open(dir.path()).expect("the paper world opens");
         // The directory lives as long as the process.
         std::mem::forget(dir);
-        Arc::new(ballast_app::web::Desk::new(Arc::new(std::sync::Mutex::new(app)), BTreeMap::new()))
+        Arc::new(ballast_cli::web::Desk::new(Arc::new(std::sync::Mutex::new(app)), BTreeMap::new()))
     })
     .clone()
 }

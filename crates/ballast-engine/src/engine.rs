@@ -310,8 +310,8 @@ impl Engine {
     }
 
     /// Quote held by this venue's bots that are not stopped (so a new bot does not
-    /// count it as free).
-    fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
+    /// count it as free): the one place that decides what of the account is taken.
+    pub fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
         let mut total = Decimal::ZERO;
         for b in self.store.bots()? {
             if b.status != BotStatus::Stopped && b.venue == self.venue.name() {

@@ -1,9 +1,11 @@
 //! The `ballast` binary's modules as a library, so that fuzz targets and tests can reach
-//! the configuration and profile readers. `main.rs` is the only composition root; this
-//! library holds no global state.
+//! the commands and the dashboard's workshop. `main.rs` is the only composition root;
+//! this library holds no global state. The domain logic (configuration, the paper
+//! world, profiles, presets and the lifecycle verbs) is the application layer,
+//! `ballast_app`; the modules re-exported here keep their old paths.
 
-pub mod app;
+pub use ballast_app::{config, world as app};
+
 pub mod cmd;
-pub mod config;
 pub mod live;
 pub mod web;

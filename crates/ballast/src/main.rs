@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use ballast_app::cmd;
+use ballast_cli::cmd;
 
 /// A self-hosted automatic portfolio rebalancing bot for crypto.
 #[derive(Debug, Parser)]

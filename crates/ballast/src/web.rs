@@ -20,9 +20,10 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::cmd::backtest::{DataArgs, describe, exchange_options, prepare, report_html, strategy_from_config};
-use crate::cmd::bot::{fund_paper, live_spec, profile_line, profile_toml};
+use crate::cmd::bot::{profile_line, profile_toml};
 use crate::cmd::presets::PRESETS;
 use crate::config::BotConfig;
+use ballast_app::verbs::{self, VerbError};
 
 const PROFILE_PREFIX: &str = "ballast-profile:1:";
 
@@ -147,31 +148,26 @@ impl Desk {
 
     fn create_from(&self, cfg: &BotConfig, text: &str) -> Result<BotId, ApiError> {
         let app = self.app();
-        if cfg.venue != "paper" {
-            let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-            let id = engine.create(&cfg.name, spec, text, cfg.amount).map_err(engine_err)?;
-            engine.step(id).map_err(engine_err)?;
-            return Ok(id);
-        }
-        let spec = app.spec(cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-        let preview = app.engine.preview(&spec, cfg.amount).map_err(engine_err)?;
-        if cfg.amount < preview.minimum.amount.0 {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                format!(
-                    "amount: {} {q} is too little; these coins need at least {} {q} (set by {})",
-                    cfg.amount.normalize(),
-                    preview.minimum.amount.0.round_dp(2),
-                    preview.minimum.binding,
-                    q = cfg.quote
-                ),
-            ));
-        }
-        fund_paper(&app, &cfg.quote, cfg.amount).map_err(ApiError::internal)?;
-        let id = app.engine.create(&cfg.name, spec, text, cfg.amount).map_err(engine_err)?;
-        app.engine.step(id).map_err(engine_err)?;
-        Ok(id)
+        let live;
+        let (engine, paper): (&Engine, _) = if cfg.venue == "paper" {
+            (&app.engine, Some(&*app.paper))
+        } else {
+            live = self.live_engine(&cfg.venue)?;
+            (&live, None)
+        };
+        let spec = verbs::spec_of(&app, cfg).map_err(verb_err)?;
+        verbs::preview(engine, cfg, &spec).map_err(verb_err)?;
+        Ok(verbs::create(engine, paper, cfg, text, spec).map_err(verb_err)?.id)
+    }
+}
+
+/// The server's mapping of a verb's failure: 400 bad input, the engine's mapping, and
+/// 502 for a verb recorded whose rebalance did not (all) happen (its message says so).
+fn verb_err(e: VerbError) -> ApiError {
+    match e {
+        VerbError::Invalid(m) => ApiError::bad_request(m),
+        VerbError::Engine(e) => engine_err(e),
+        e @ VerbError::Unsettled { .. } => ApiError(StatusCode::BAD_GATEWAY, e.to_string()),
     }
 }
 
@@ -204,16 +200,17 @@ impl Workshop for Desk {
 
     fn preview(&self, config: &Value) -> Result<Value, ApiError> {
         let (cfg, _) = parse_config(config)?;
-        let (spec, preview) = if cfg.venue == "paper" {
+        // The summary shows an amount below the minimum ("enough": false) rather than
+        // refusing it: the wizard lets the user change it.
+        let (spec, preview) = {
             let app = self.app();
-            let spec = app.spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-            let p = app.engine.preview(&spec, cfg.amount).map_err(engine_err)?;
-            (spec, p)
-        } else {
-            let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-            let p = engine.preview(&spec, cfg.amount).map_err(engine_err)?;
-            (spec, p)
+            let spec = verbs::spec_of(&app, &cfg).map_err(verb_err)?;
+            let p = if cfg.venue == "paper" {
+                app.engine.preview(&spec, cfg.amount)
+            } else {
+                self.live_engine(&cfg.venue)?.preview(&spec, cfg.amount)
+            };
+            (spec, p.map_err(engine_err)?)
         };
         let targets: BTreeMap<String, Decimal> =
             preview.targets.iter().map(|(a, w)| (a.to_string(), w.0.round_dp(6))).collect();
@@ -321,17 +318,16 @@ impl Workshop for Desk {
             m.insert("venue".into(), json!(rec.venue));
         }
         let (cfg, text) = parse_config(&config)?;
-        if cfg.venue == "paper" {
-            let app = self.app();
-            let spec = app.spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-            app.engine.edit(bot, spec, &text).map_err(engine_err)?;
-            app.engine.step(bot).map_err(engine_err)?;
+        let app = self.app();
+        let live;
+        let engine: &Engine = if cfg.venue == "paper" {
+            &app.engine
         } else {
-            let engine = self.live_engine(&cfg.venue)?;
-            let spec = live_spec(&cfg).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-            engine.edit(bot, spec, &text).map_err(engine_err)?;
-            engine.step(bot).map_err(engine_err)?;
-        }
+            live = self.live_engine(&cfg.venue)?;
+            &live
+        };
+        let spec = verbs::spec_of(&app, &cfg).map_err(verb_err)?;
+        verbs::edit(engine, bot, spec, &text).map_err(verb_err)?;
         Ok(())
     }
 

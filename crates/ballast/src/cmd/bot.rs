@@ -11,11 +11,11 @@ use ballast_core::trigger::Trigger;
 use ballast_core::{Asset, DriftKind, Qty};
 use ballast_engine::{BotView, Preview, StepOutcome, StopMode};
 use ballast_store::{BotId, BotStatus};
-use base64::Engine as _;
 use rust_decimal::Decimal;
 
 use crate::app::{App, data_dir, fmt_time};
 use crate::config::BotConfig;
+use ballast_app::verbs;
 
 /// Where the data lives (shared by every bot command).
 #[derive(Debug, Clone, clap::Args)]
@@ -120,40 +120,7 @@ pub enum Verb {
     },
 }
 
-const PROFILE_PREFIX: &str = "ballast-profile:1:";
-
-/// The profile of a configuration: its TOML without amount.
-pub fn profile_toml(config_toml: &str) -> Result<String> {
-    let mut t: toml::Table = config_toml.parse().context("stored configuration")?;
-    t.remove("amount");
-    Ok(toml::to_string(&t)?)
-}
-
-/// The one-line form of a profile.
-pub fn profile_line(profile: &str) -> String {
-    format!("{PROFILE_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(profile.as_bytes()))
-}
-
-/// Reads a profile given as a preset name, a file, or a one-line form.
-pub fn read_profile(s: &str) -> Result<(String, String)> {
-    if let Some(b) = s.trim().strip_prefix(PROFILE_PREFIX) {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(b.trim())
-            .map_err(|e| anyhow!("--profile: the one-line profile is damaged ({e})"))?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| anyhow!("--profile: the one-line profile is damaged (not UTF-8)"))?;
-        return Ok(("profile line".into(), text));
-    }
-    if let Ok(t) = super::presets::find(s) {
-        return Ok((format!("preset {s}"), t.to_string()));
-    }
-    let p = Path::new(s);
-    // Only a regular file: a device (/dev/zero) or a fifo would be read without end.
-    if p.is_file() {
-        return Ok((p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("--profile {s}"))?));
-    }
-    bail!("--profile {s:?}: not a preset, a file or a one-line profile (`ballast presets` lists the presets)")
-}
+pub use ballast_app::profile::{profile_line, profile_toml, read_profile};
 
 fn confirm(prompt: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
@@ -327,138 +294,41 @@ fn parse_coins(s: &str) -> Result<BTreeMap<Asset, Qty>> {
     Ok(out)
 }
 
-/// Creates a bot (shared with `ballast demo`). Funds the paper account when needed.
+/// Creates a bot (shared with `ballast demo`): the summary, the confirmation, then
+/// [`verbs::create`] (which funds a paper account when needed and makes the first buy).
 pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Result<BotId> {
-    if cfg.venue != "paper" {
-        return create_live(app, cfg, config_toml, yes);
+    let live;
+    let (engine, paper, now) = if cfg.venue == "paper" {
+        (&app.engine, Some(&*app.paper), app.now())
+    } else {
+        live = crate::live::engine(&app.dir, &cfg.venue, cfg.base_url.as_deref())?;
+        (&live, None, ballast_exchange::Clock::now(&ballast_exchange::SystemClock))
+    };
+    let spec = verbs::spec_of(app, cfg)?;
+    let preview = verbs::preview(engine, cfg, &spec).map_err(|e| anyhow!("refused: {e}"))?;
+    print_summary(cfg, cfg.amount, &preview, &cfg.venue, now);
+    if paper.is_some() {
+        for note in app.daily_notes(&cfg.assets) {
+            println!("Note: {note}");
+        }
     }
-    let spec = app.spec(cfg)?;
-    let preview = app.engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
-    print_summary(cfg, cfg.amount, &preview, "paper", app.now());
-    for note in app.daily_notes(&cfg.assets) {
-        println!("Note: {note}");
-    }
-    if cfg.amount < preview.minimum.amount.0 {
-        bail!(
-            "refused: {} {q} is too little; these coins need at least {} {q} (set by {})",
-            cfg.amount,
-            money(preview.minimum.amount.0),
-            preview.minimum.binding,
-            q = cfg.quote
-        );
-    }
-    if !yes && !confirm("Create this bot?")? {
+    let question =
+        if paper.is_some() { "Create this bot?" } else { "Create this bot? It will trade real funds on the venue." };
+    if !yes && !confirm(question)? {
         bail!("not created");
     }
-    if let Some(need) = fund_paper(app, &cfg.quote, cfg.amount)? {
+    let created = verbs::create(engine, paper, cfg, config_toml, spec)?;
+    if let Some(need) = created.deposit {
         println!("Paper account funded with {} {}", need.normalize(), cfg.quote);
     }
-    let id = app.engine.create(&cfg.name, spec, config_toml, cfg.amount).map_err(|e| anyhow!("{e}"))?;
-    let out = app.engine.step(id).map_err(|e| anyhow!("first buy: {e}"))?;
-    println!("Created bot {id}; first buy: {}", outcome_text(&out));
-    Ok(id)
-}
-
-/// The paper account is a simulation: funds it so that `amount` of `quote` is free
-/// beyond what the bots already hold. Returns the deposit, if one was needed.
-pub fn fund_paper(app: &App, quote: &Asset, amount: Decimal) -> Result<Option<Decimal>> {
-    use ballast_exchange::Exchange as _;
-    let free = app.paper.balances().map_err(|e| anyhow!("{e}"))?.get(quote).map(|b| b.free).unwrap_or_default();
-    let committed: Decimal = Decimal::ZERO.max(committed_quote(app, quote)?);
-    if free.0 - committed >= amount {
-        return Ok(None);
-    }
-    let need = amount - (free.0 - committed);
-    app.paper.deposit(quote, Qty(need)).map_err(|e| anyhow!("{e}"))?;
-    Ok(Some(need))
-}
-
-/// The spec of a bot on a live venue: weights that need no history (equal, custom).
-pub fn live_spec(cfg: &BotConfig) -> Result<ballast_engine::BotSpec> {
-    use ballast_core::weighting::{self, Method};
-    let weights = match cfg.weights.method {
-        Method::Equal => weighting::equal(&cfg.assets)?,
-        Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
-        m => bail!(
-            "weights.method {m}: live bots take equal or custom weights in this build (computed weights need the live data feed)"
-        ),
-    };
-    Ok(ballast_engine::BotSpec {
-        quote: cfg.quote.clone(),
-        assets: cfg.assets.clone(),
-        method: cfg.weights.method,
-        weights,
-        trigger: cfg.rebalance.trigger,
-        to: cfg.rebalance.to,
-        guards: cfg.guards.clone(),
-        fee: cfg.fee,
-        reestimate: None,
-    })
-}
-
-/// Creates a bot on a live venue (its key must not be able to withdraw).
-fn create_live(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Result<BotId> {
-    let engine = crate::live::engine(&app.dir, &cfg.venue, cfg.base_url.as_deref())?;
-    let spec = live_spec(cfg)?;
-    let preview = engine.preview(&spec, cfg.amount).map_err(|e| anyhow!("{e}"))?;
-    print_summary(cfg, cfg.amount, &preview, &cfg.venue, ballast_exchange::Clock::now(&ballast_exchange::SystemClock));
-    if !yes && !confirm("Create this bot? It will trade real funds on the venue.")? {
-        bail!("not created");
-    }
-    let id = engine.create(&cfg.name, spec, config_toml, cfg.amount).map_err(|e| anyhow!("{e}"))?;
-    let out = engine.step(id).map_err(|e| anyhow!("first buy: {e}"))?;
-    println!("Created bot {id} on {}; first buy: {}", cfg.venue, outcome_text(&out));
-    Ok(id)
+    let venue = if paper.is_some() { String::new() } else { format!(" on {}", cfg.venue) };
+    println!("Created bot {}{venue}; first buy: {}", created.id, outcome_text(&created.first_buy));
+    Ok(created.id)
 }
 
 /// The base URL a stored configuration names, if any.
 fn base_url_of(config_toml: &str) -> Option<String> {
     config_toml.parse::<toml::Table>().ok()?.get("base_url")?.as_str().map(str::to_string)
-}
-
-fn committed_quote(app: &App, quote: &Asset) -> Result<Decimal> {
-    let mut total = Decimal::ZERO;
-    for b in app.engine.store().bots()? {
-        if b.status != BotStatus::Stopped {
-            total += app
-                .engine
-                .holdings(b.id)
-                .map_err(|e| anyhow!("{e}"))?
-                .get(quote)
-                .map(|q| q.0)
-                .unwrap_or_default()
-                .max(Decimal::ZERO);
-        }
-    }
-    Ok(total)
-}
-
-/// After a verb's rebalance: fails (exit non-zero) naming every order of it that the
-/// venue refused, since the portfolio is then off its targets until a later rebalance.
-fn off_target(e: &ballast_engine::Engine, id: BotId) -> Result<()> {
-    let orders = e.orders(id, 64).map_err(|err| anyhow!("{err}"))?;
-    let Some(last) = orders.first().map(|o| o.intent.seq) else { return Ok(()) };
-    let refused: Vec<String> = orders
-        .iter()
-        .filter(|o| o.intent.seq == last && o.state == ballast_store::OrderState::Rejected)
-        .map(|o| format!("{} {} {}", o.intent.side, o.intent.qty, o.intent.base))
-        .collect();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    let why: Vec<String> = e
-        .store()
-        .events(id, 64)?
-        .into_iter()
-        .filter(|ev| ev.kind == "rejected")
-        .take(refused.len())
-        .map(|ev| ev.message)
-        .collect();
-    bail!(
-        "the portfolio is off target: the venue refused {} ({}); the next rebalance tries again",
-        refused.join(", "),
-        why.join("; ")
-    )
 }
 
 /// A step's outcome in words.
@@ -622,25 +492,10 @@ pub fn run(args: &BotArgs) -> Result<()> {
             if add.is_empty() {
                 bail!("nothing to invest: use --usdt AMOUNT or --coins ASSET=QTY,...");
             }
-            // Everything that can refuse the investment is checked before a paper deposit,
-            // so a refused investment leaves nothing behind.
-            e.check_invest(*id, &add).map_err(engine_err)?;
-            if v.record.venue == "paper" {
-                // A simulation: the money arrives in the paper account first.
-                for (a, q) in &add {
-                    app.paper.deposit(a, *q).map_err(|e| anyhow!("{e}"))?;
-                }
-            }
-            e.invest(*id, &add).map_err(engine_err)?;
+            let paper = (v.record.venue == "paper").then_some(&*app.paper);
+            let out = verbs::invest(e, paper, *id, &add)?;
             let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
-            let out = e.step(*id).map_err(|err| {
-                anyhow!(
-                    "invested {} (recorded: do not invest it again), but its rebalance failed: {err}; `ballast run` tries again at the next step",
-                    what.join(", ")
-                )
-            })?;
             println!("Invested {}; {}", what.join(", "), outcome_text(&out));
-            off_target(e, *id)?;
         }
         Verb::Edit { id, config } => {
             let text = std::fs::read_to_string(config).with_context(|| format!("{}: cannot read", config.display()))?;
@@ -650,13 +505,9 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 table.insert("amount".into(), toml::Value::String("1".into()));
             }
             let cfg = BotConfig::parse_text(config, &toml::to_string(&table)?)?;
-            let spec = if cfg.venue == "paper" { app.spec(&cfg)? } else { live_spec(&cfg)? };
-            e.edit(*id, spec, &text).map_err(engine_err)?;
-            let out = e.step(*id).map_err(|err| {
-                anyhow!("bot {id} edited (recorded), but its rebalance failed: {err}; `ballast run` tries again at the next step")
-            })?;
+            let spec = verbs::spec_of(&app, &cfg)?;
+            let out = verbs::edit(e, *id, spec, &text)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
-            off_target(e, *id)?;
         }
         Verb::Stop { id, return_coins: _, to_usdt } => {
             let mode = if *to_usdt { StopMode::ToQuote } else { StopMode::ReturnCoins };

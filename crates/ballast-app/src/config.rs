@@ -14,7 +14,7 @@ use ballast_core::{Asset, Bps, DriftKind, Price, Span, TargetLimits, TargetWeigh
 use rust_decimal::Decimal;
 use toml::Table;
 
-use crate::cmd::tomlx::Doc;
+use crate::doc::Doc;
 
 /// How the weights of a bot are chosen.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +101,6 @@ impl BotConfig {
         Self::from_doc(&Doc::read(path)?)
     }
 
-    /// Parses configuration text; `origin` names it in errors.
     /// Parses a bot's stored configuration (an edited one carries no amount: the
     /// amount of a running bot is its cash flows).
     pub fn parse_stored(text: &str) -> Result<Self> {
@@ -113,6 +112,7 @@ impl BotConfig {
         Self::parse_text(Path::new("stored configuration"), &toml::to_string(&table)?)
     }
 
+    /// Parses configuration text; `origin` names it in errors.
     pub fn parse_text(origin: &Path, text: &str) -> Result<Self> {
         Self::from_doc(&Doc::parse(origin, text)?)
     }

@@ -1,0 +1,222 @@
+//! Every lifecycle verb as a typed function: the CLI prints what they return, the
+//! dashboard's server serialises it. Each engine call is one unit of work under the
+//! bot's lock (see `ballast_engine`); what a verb does after it (the rebalance that
+//! puts new money or new parameters to work) is reported apart, so a caller never says
+//! "failed" about something that was recorded.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ballast_core::weighting::{self, Method};
+use ballast_core::{Asset, Qty};
+use ballast_engine::{BotSpec, Engine, EngineError, Preview, StepOutcome};
+use ballast_exchange::Exchange as _;
+use ballast_exchange::paper::PaperExchange;
+use ballast_store::{BotId, OrderState};
+use rust_decimal::Decimal;
+
+use crate::config::BotConfig;
+use crate::world::App;
+
+/// Why a verb did not do (all of) what was asked.
+#[derive(Debug)]
+pub enum VerbError {
+    /// The input is wrong (a configuration, an amount); the text names the culprit.
+    Invalid(String),
+    /// The engine refused or failed; nothing of the verb was recorded.
+    Engine(EngineError),
+    /// The verb was recorded, but what it does next did not (all) happen: its
+    /// rebalance failed, or the venue refused some of its orders so the portfolio is
+    /// off target. `recorded` says what is kept (not to be done again).
+    Unsettled {
+        /// What was recorded.
+        recorded: String,
+        /// What went wrong after.
+        problem: String,
+    },
+}
+
+impl fmt::Display for VerbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(m) => f.write_str(m),
+            Self::Engine(e) => write!(f, "{e}"),
+            Self::Unsettled { recorded, problem } => {
+                write!(f, "{recorded} (recorded: do not do it again), but {problem}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VerbError {}
+
+impl From<EngineError> for VerbError {
+    fn from(e: EngineError) -> Self {
+        Self::Engine(e)
+    }
+}
+
+fn invalid(e: impl fmt::Display) -> VerbError {
+    VerbError::Invalid(e.to_string())
+}
+
+/// The spec of a bot on a live venue: weights that need no history (equal, custom).
+pub fn live_spec(cfg: &BotConfig) -> Result<BotSpec, VerbError> {
+    let weights = match cfg.weights.method {
+        Method::Equal => weighting::equal(&cfg.assets).map_err(invalid)?,
+        Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
+        m => {
+            return Err(VerbError::Invalid(format!(
+                "weights.method {m}: live bots take equal or custom weights in this build (computed weights need the live data feed)"
+            )));
+        }
+    };
+    Ok(BotSpec {
+        quote: cfg.quote.clone(),
+        assets: cfg.assets.clone(),
+        method: cfg.weights.method,
+        weights,
+        trigger: cfg.rebalance.trigger,
+        to: cfg.rebalance.to,
+        guards: cfg.guards.clone(),
+        fee: cfg.fee,
+        reestimate: None,
+    })
+}
+
+/// The engine's spec of a configuration: on paper with weights from the bundled
+/// history, on a live venue with fixed weights.
+pub fn spec_of(app: &App, cfg: &BotConfig) -> Result<BotSpec, VerbError> {
+    if cfg.venue == "paper" { app.spec(cfg).map_err(|e| VerbError::Invalid(format!("{e:#}"))) } else { live_spec(cfg) }
+}
+
+/// The summary before a bot is created: targets, minimum investment, first orders.
+/// Refuses an amount below the minimum, naming the coin that sets it.
+pub fn preview(engine: &Engine, cfg: &BotConfig, spec: &BotSpec) -> Result<Preview, VerbError> {
+    let p = engine.preview(spec, cfg.amount)?;
+    if cfg.amount < p.minimum.amount.0 {
+        return Err(VerbError::Engine(EngineError::Refused(format!(
+            "amount: {} {q} is too little; these coins need at least {} {q} (set by {}: its first buy must clear the venue's minimum order)",
+            cfg.amount.normalize(),
+            p.minimum.amount.0.round_dp(2),
+            p.minimum.binding,
+            q = cfg.quote
+        ))));
+    }
+    Ok(p)
+}
+
+/// The paper account is a simulation: funds it so that `amount` of `quote` is free
+/// beyond what the bots already hold. Returns the deposit, if one was needed.
+pub fn fund_paper(
+    engine: &Engine,
+    paper: &PaperExchange,
+    quote: &Asset,
+    amount: Decimal,
+) -> Result<Option<Decimal>, VerbError> {
+    let free = paper.balances().map_err(EngineError::from)?.get(quote).map(|b| b.free).unwrap_or_default();
+    let committed = engine.committed_quote(quote)?.max(Decimal::ZERO);
+    if free.0 - committed >= amount {
+        return Ok(None);
+    }
+    let need = amount - (free.0 - committed);
+    paper.deposit(quote, Qty(need)).map_err(EngineError::from)?;
+    Ok(Some(need))
+}
+
+/// A bot created.
+#[derive(Debug)]
+pub struct Created {
+    /// Its id.
+    pub id: BotId,
+    /// Its first buy.
+    pub first_buy: StepOutcome,
+    /// The paper account's deposit made for it, if any.
+    pub deposit: Option<Decimal>,
+}
+
+/// Creates a bot after [`preview`] (the caller shows it and asks for confirmation),
+/// funding a paper account first, and makes its first buy.
+pub fn create(
+    engine: &Engine,
+    paper: Option<&PaperExchange>,
+    cfg: &BotConfig,
+    text: &str,
+    spec: BotSpec,
+) -> Result<Created, VerbError> {
+    let deposit = match paper {
+        Some(p) => fund_paper(engine, p, &cfg.quote, cfg.amount)?,
+        None => None,
+    };
+    let id = engine.create(&cfg.name, spec, text, cfg.amount)?;
+    let first_buy = settle(engine, id, &format!("created bot {id}"))?;
+    Ok(Created { id, first_buy, deposit })
+}
+
+/// Adds money to a bot (quote and/or coins) and rebalances it in. On paper, the money
+/// arrives in the paper account first, and only after every check that can refuse it
+/// (a refused investment leaves no deposit behind).
+pub fn invest(
+    engine: &Engine,
+    paper: Option<&PaperExchange>,
+    id: BotId,
+    add: &BTreeMap<Asset, Qty>,
+) -> Result<StepOutcome, VerbError> {
+    engine.check_invest(id, add)?;
+    if let Some(p) = paper {
+        for (a, q) in add {
+            p.deposit(a, *q).map_err(EngineError::from)?;
+        }
+    }
+    engine.invest(id, add)?;
+    let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
+    settle(engine, id, &format!("invested {}", what.join(", ")))
+}
+
+/// Replaces a running bot's parameters and rebalances it to them.
+pub fn edit(engine: &Engine, id: BotId, spec: BotSpec, text: &str) -> Result<StepOutcome, VerbError> {
+    engine.edit(id, spec, text)?;
+    settle(engine, id, &format!("bot {id} edited"))
+}
+
+/// The rebalance a verb does at once, after it was recorded: its failure, or orders
+/// the venue refused, are [`VerbError::Unsettled`].
+fn settle(engine: &Engine, id: BotId, recorded: &str) -> Result<StepOutcome, VerbError> {
+    let out = engine.step(id).map_err(|e| VerbError::Unsettled {
+        recorded: recorded.to_string(),
+        problem: format!("its rebalance failed: {e}; the next step tries again"),
+    })?;
+    if let Some(problem) = off_target(engine, id)? {
+        return Err(VerbError::Unsettled { recorded: recorded.to_string(), problem });
+    }
+    Ok(out)
+}
+
+/// Whether the bot's last rebalance left the portfolio off target: the orders of it
+/// that the venue refused, with the venue's reasons.
+pub fn off_target(engine: &Engine, id: BotId) -> Result<Option<String>, VerbError> {
+    let orders = engine.orders(id, 64)?;
+    let Some(last) = orders.first().map(|o| o.intent.seq) else { return Ok(None) };
+    let refused: Vec<String> = orders
+        .iter()
+        .filter(|o| o.intent.seq == last && o.state == OrderState::Rejected)
+        .map(|o| format!("{} {} {}", o.intent.side, o.intent.qty, o.intent.base))
+        .collect();
+    if refused.is_empty() {
+        return Ok(None);
+    }
+    let why: Vec<String> = engine
+        .store()
+        .events(id, 64)
+        .map_err(EngineError::from)?
+        .into_iter()
+        .filter(|ev| ev.kind == "rejected")
+        .take(refused.len())
+        .map(|ev| ev.message)
+        .collect();
+    Ok(Some(format!(
+        "the portfolio is off target: the venue refused {} ({}); the next rebalance tries again",
+        refused.join(", "),
+        why.join("; ")
+    )))
+}
