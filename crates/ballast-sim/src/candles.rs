@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rust_decimal::Decimal;
+
 use crate::SimState;
 
 /// One candle as served: open time in ms as text, then open, high, low, close and
@@ -84,4 +86,121 @@ pub(crate) fn interval_ms(interval: &str) -> Option<i64> {
         "1w" => 7 * DAY,
         _ => return None,
     })
+}
+
+/// A candle as a client sees it: times of the venue clock, exact values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bar {
+    pub open_time: i64,
+    pub close_time: i64,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Decimal,
+    pub closed: bool,
+}
+
+/// The last 24 hours of a symbol: open, high, low, base and quote volume.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DayStats {
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub volume: Decimal,
+    pub quote_volume: Decimal,
+}
+
+impl SimState {
+    /// The candles of `symbol` (`BTCUSDT`) at `interval` (Binance's name, `step` ms)
+    /// whose open time (venue clock) is in `start ..= end`, oldest first, at most
+    /// `limit`: up to and including the bar the replay is in, whose close is the last
+    /// price, high and low its open and the last price, volume 0. With a replay clock
+    /// ([`SimState::with_replay_clock`]) the history is shifted by whole intervals so
+    /// that the replay's bar is the bar of now. Without `start`, the `limit` bars up to
+    /// `end` (default: now).
+    pub(crate) fn bars(
+        &self,
+        symbol: &str,
+        last: Option<Decimal>,
+        interval: &str,
+        step: i64,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Vec<Bar> {
+        let shift = self.candle_shift(step);
+        let replay_now = self.replay_ms();
+        let current_open = replay_now.div_euclid(step) * step;
+        let end = end.map_or(current_open, |t| (t - shift).min(current_open));
+        let start = match start {
+            Some(t) => t - shift,
+            None => end.saturating_sub(step.saturating_mul(limit as i64 - 1)),
+        };
+        let rows = match self.candle_source() {
+            Some(src) if start <= end => src.candles(symbol, interval, start, end, limit),
+            _ => Vec::new(),
+        };
+        let dec = |v: &str| v.trim().parse::<Decimal>().ok();
+        rows.iter()
+            .filter_map(|r| {
+                let open: i64 = r[0].trim().parse().ok()?;
+                if open < start || open > end {
+                    return None;
+                }
+                let close_time = open + step - 1;
+                let closed = close_time <= replay_now;
+                let (o, h, l, c, v) = if closed {
+                    (dec(&r[1])?, dec(&r[2])?, dec(&r[3])?, dec(&r[4])?, dec(&r[5])?)
+                } else if open == current_open {
+                    let o = dec(&r[1])?;
+                    let c = last.unwrap_or(o);
+                    (o, o.max(c), o.min(c), c, Decimal::ZERO)
+                } else {
+                    return None;
+                };
+                Some(Bar {
+                    open_time: open + shift,
+                    close_time: close_time + shift,
+                    open: o,
+                    high: h,
+                    low: l,
+                    close: c,
+                    volume: v,
+                    closed,
+                })
+            })
+            .collect()
+    }
+
+    /// The last 24 hours of `symbol` from the replay's closed 4h candles and the last
+    /// price (without candles: every price is the last one, volumes 0).
+    pub(crate) fn day_stats(&self, symbol: &str, last: Decimal) -> DayStats {
+        let day = 86_400_000;
+        let step = 4 * 3_600_000;
+        let replay_now = self.replay_ms();
+        let rows = self.candle_source().map(|src| src.candles(symbol, "4h", replay_now - day, replay_now, 6));
+        let mut st = DayStats { open: last, high: last, low: last, volume: Decimal::ZERO, quote_volume: Decimal::ZERO };
+        let mut first = true;
+        for r in rows.unwrap_or_default() {
+            let d = |i: usize| r[i].trim().parse::<Decimal>().ok();
+            let (Some(open_time), Some(o), Some(h), Some(l), Some(c), Some(v)) =
+                (r[0].trim().parse::<i64>().ok(), d(1), d(2), d(3), d(4), d(5))
+            else {
+                continue;
+            };
+            if open_time + step > replay_now {
+                continue;
+            }
+            if first {
+                st.open = o;
+                first = false;
+            }
+            st.high = st.high.max(h);
+            st.low = st.low.min(l);
+            st.volume += v;
+            st.quote_volume += v * c;
+        }
+        st
+    }
 }
