@@ -598,10 +598,50 @@ async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>
 }
 
 /// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
-/// answers the faults injected so far, by kind.
-async fn faults_on(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
-    s.set_faults(s.config().faults.clone());
-    axum::Json(serde_json::json!(s.injected()))
+/// with a JSON object body, those faults instead (`{"rate_429": 1}`: probabilities
+/// `rate_429`, `rate_5xx`, `rate_418`, `reject_rate`, `drop_after_execution`,
+/// `partial_fill_rate`, `timeout_after_execution`; `latency_ms`, `seed`; the others
+/// 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
+async fn faults_on(
+    axum::extract::State(s): axum::extract::State<Arc<SimState>>,
+    body: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if body.trim().is_empty() {
+        s.set_faults(s.config().faults.clone());
+        return axum::Json(serde_json::json!(s.injected())).into_response();
+    }
+    match faults_from_json(&body) {
+        Ok(f) => {
+            s.set_faults(f);
+            axum::Json(serde_json::json!(s.injected())).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": e}))).into_response(),
+    }
+}
+
+/// A [`FaultConfig`] from a JSON object of some of its fields (the rest 0).
+fn faults_from_json(body: &str) -> Result<FaultConfig, String> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let mut f = FaultConfig::default();
+    for (k, v) in obj {
+        let p = || v.as_f64().filter(|p| (0.0..=1.0).contains(p)).ok_or(format!("{k}: a number from 0 to 1"));
+        let n = || v.as_u64().ok_or(format!("{k}: a whole number"));
+        match k.as_str() {
+            "rate_429" => f.rate_429 = p()?,
+            "rate_5xx" => f.rate_5xx = p()?,
+            "rate_418" => f.rate_418 = p()?,
+            "reject_rate" => f.reject_rate = p()?,
+            "drop_after_execution" => f.drop_after_execution = p()?,
+            "partial_fill_rate" => f.partial_fill_rate = p()?,
+            "timeout_after_execution" => f.timeout_after_execution = p()?,
+            "latency_ms" => f.latency_ms = n()?,
+            "seed" => f.seed = n()?,
+            _ => return Err(format!("unknown fault {k}")),
+        }
+    }
+    Ok(f)
 }
 
 /// `GET /sim/clock`: the sim's time in ms (`{"now": ...}`), outside fault injection.
