@@ -2,16 +2,7 @@
 
 import ccxt
 
-from common import KEY, SECRET, SIM_URL, check, done, faults, now_ms, raises, step
-
-
-def pointed(urls):
-    """ccxt's URL table with every https://host replaced by the sim (the base URL)."""
-    if isinstance(urls, dict):
-        return {k: pointed(v) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith("https://"):
-        return SIM_URL + "/" + urls.split("/", 3)[3] if urls.count("/") >= 3 else SIM_URL
-    return urls
+from common import KEY, SECRET, check, done, faults, now_ms, pointed, raises, step
 
 
 def client(key=KEY, secret=SECRET):

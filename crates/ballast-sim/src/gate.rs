@@ -253,6 +253,8 @@ fn exchange_error(e: ExchangeError) -> GateError {
                 GateError::bad("INVALID_PRECISION", msg)
             } else if msg.starts_with("NOTIONAL") {
                 GateError::invalid(format!("Your order size is too small ({msg})"))
+            } else if msg.starts_with("LOT_SIZE") && msg.contains("multiple") {
+                GateError::bad("INVALID_PRECISION", msg)
             } else if msg.starts_with("LOT_SIZE") {
                 GateError::bad("AMOUNT_TOO_LITTLE", msg)
             } else {
@@ -681,6 +683,22 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         }
         None => (None, "apiv4".to_string()),
     };
+    // Gate's own words for an order below the minimum value (CCXT reads them).
+    let min_value = s.rules_of(&base).min_notional;
+    let price_for_value = match kind {
+        OrderKind::Limit { price } => Some(price.0),
+        OrderKind::Market => s.last_price(&base, &quote),
+    };
+    if let Some(px) = price_for_value {
+        let value = quote_qty.unwrap_or(qty * px);
+        if value < min_value {
+            return Err(GateError::invalid(format!(
+                "Your order size {} {quote} is too small. The minimum is {} {quote}",
+                d(value),
+                d(min_value)
+            )));
+        }
+    }
     if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(GateError::bad("ORDER_REJECTED", "Order rejected"));
     }
