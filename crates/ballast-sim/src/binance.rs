@@ -254,10 +254,18 @@ fn signed(s: &SimState, headers: &HeaderMap, uri: &Uri, body: &str) -> Result<Pa
     api_key(s, headers)?;
     let p = params(uri, body);
     let sig = p.get("signature").filter(|v| !v.is_empty()).ok_or_else(|| ApiError::mandatory("signature"))?;
-    let payload = format!("{}{}", strip_signature(uri.query().unwrap_or("")), strip_signature(body));
-    let mut mac = Hmac::<Sha256>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| ApiError::internal())?;
-    mac.update(payload.as_bytes());
-    let ok = hex::decode(sig).is_ok_and(|raw| mac.verify_slice(&raw).is_ok());
+    let (query, body) = (strip_signature(uri.query().unwrap_or("")), strip_signature(body));
+    // Signed as sent; or, as python-binance signs, with the values decoded (a client id
+    // `a:b` is sent `a%3Ab` but signed `a:b`).
+    let decoded = |s: &str| -> String {
+        form_urlencoded::parse(s.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    };
+    let verifies = |payload: &str| -> Result<bool, ApiError> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| ApiError::internal())?;
+        mac.update(payload.as_bytes());
+        Ok(hex::decode(sig).is_ok_and(|raw| mac.verify_slice(&raw).is_ok()))
+    };
+    let ok = verifies(&format!("{query}{body}"))? || verifies(&format!("{}{}", decoded(&query), decoded(&body)))?;
     if !ok {
         return Err(ApiError::bad(-1022, "Signature for this request is not valid."));
     }

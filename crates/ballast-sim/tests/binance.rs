@@ -613,3 +613,29 @@ fn weight_and_order_count_headers_and_retry_after_to_the_minute_end() {
     assert_eq!(last.status, 429);
     assert_eq!(last.retry_after.as_deref(), Some("40"));
 }
+
+#[test]
+fn a_signature_over_the_decoded_values_is_accepted_as_python_binance_signs() {
+    let s = sim(FaultConfig::default());
+    let decoded = format!("newClientOrderId=a:b/c&quantity=0.001&side=BUY&symbol=BTCUSDT&timestamp={T}&type=MARKET");
+    let sent = decoded.replace("a:b/c", "a%3Ab%2Fc");
+    let body = format!("{sent}&signature={}", sign(SECRET, &decoded));
+    let r = Sim::reply(
+        s.agent
+            .post(format!("http://{}/api/v3/order", s.addr))
+            .header("X-MBX-APIKEY", KEY)
+            .content_type("application/x-www-form-urlencoded")
+            .send(body.as_str()),
+    );
+    assert_eq!((r.status, r.body["clientOrderId"].as_str()), (200, Some("a:b/c")), "{:?}", r.body);
+    // A signature over other values is still refused.
+    let body = format!("{sent}&signature={}", sign(SECRET, &decoded.replace("0.001", "0.002")));
+    let r = Sim::reply(
+        s.agent
+            .post(format!("http://{}/api/v3/order", s.addr))
+            .header("X-MBX-APIKEY", KEY)
+            .content_type("application/x-www-form-urlencoded")
+            .send(body.as_str()),
+    );
+    assert_eq!((r.status, r.code()), (400, -1022));
+}
