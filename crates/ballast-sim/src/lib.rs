@@ -644,9 +644,11 @@ fn faults_from_json(body: &str) -> Result<FaultConfig, String> {
     Ok(f)
 }
 
-/// `GET /sim/clock`: the sim's time in ms (`{"now": ...}`), outside fault injection.
+/// `GET /sim/clock`, outside fault injection: the replay's time in ms (`now`, also
+/// `replay`: which bar's prices are served) and the venue clock's (`venue`: the time
+/// clients see; the same as the replay's without [`SimState::with_replay_clock`]).
 async fn sim_clock(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"now": s.now_ms()}))
+    axum::Json(serde_json::json!({"now": s.replay_ms(), "replay": s.replay_ms(), "venue": s.now_ms()}))
 }
 
 /// `GET /sim/faults`: the faults injected so far, by kind ([`SimState::injected`]).
