@@ -325,11 +325,15 @@ fn symbol_param(s: &SimState, p: &Params) -> Result<(String, Asset, Asset), ApiE
 // JSON shapes
 // ---------------------------------------------------------------------------------
 
-/// A decimal as Binance writes it: exactly 8 decimals (cut, never rounded up, as a
-/// balance or quantity on Binance has at most 8).
+/// A decimal as Binance writes it: 8 decimals (more only when the paper account holds
+/// more: `ballast sim` keeps it at Binance's precision with
+/// `PaperExchange::with_fee_decimals(8)`, and a value is never cut, so that a client's
+/// ledger of fills adds up to the balances).
 fn d8(d: Decimal) -> String {
-    let mut d = d.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
-    d.rescale(8);
+    let mut d = d.normalize();
+    if d.scale() < 8 {
+        d.rescale(8);
+    }
     d.to_string()
 }
 

@@ -571,11 +571,10 @@ fn unknown_routes_and_methods_are_unsupported_not_server_errors() {
 #[test]
 fn numbers_have_binance_precision_and_zero_balances_are_listed_by_default() {
     let s = sim(FaultConfig::default());
-    // 0.00003 BTC at 50,000 costs 1.5 USDT and a fee of 0.0015; a price with many
-    // decimals after a fee gives balances of more than 8 decimals at the paper venue.
+    // 8 decimals at least; never cut (fills must add up to the balances).
     s.state.exchange().deposit(&a("USDT"), Qty(dec!(0.123456789123))).unwrap();
     let b = s.balances();
-    assert_eq!(b["USDT"].0, "10000.12345678", "cut to 8 decimals");
+    assert_eq!(b["USDT"].0, "10000.123456789123");
     assert_eq!(b["BTC"].0, "0.00000000", "omitZeroBalances is false by default");
     let r = s.signed("GET", "/api/v3/account", "omitZeroBalances=true");
     assert!(r.body["balances"].as_array().unwrap().iter().all(|x| x["asset"] != "BTC"));

@@ -133,7 +133,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
             Some(path) => PaperExchange::open(path, paper_config, prices, wall.clone()),
             None => PaperExchange::in_memory(paper_config, prices, wall.clone()),
         }
-        .map_err(|e| anyhow!("{e}"))?,
+        .map_err(|e| anyhow!("{e}"))?
+        // Commissions at Binance's 8 decimals: balances keep the venue's precision.
+        .with_fee_decimals(8),
     );
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
     let config = SimConfig {
