@@ -693,7 +693,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         let value = quote_qty.unwrap_or(qty * px);
         if value < min_value {
             return Err(GateError::invalid(format!(
-                "Your order size {} {quote} is too small. The minimum is {} {quote}",
+                "Your order size {} {quote} is too small. The minimum is {} {quote} (NOTIONAL filter)",
                 d(value),
                 d(min_value)
             )));
