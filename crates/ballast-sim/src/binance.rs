@@ -539,12 +539,12 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
 /// the `limit` (default 500, at most 1000) bars up to `endTime`.
 async fn klines(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
-    let (sym, base, quote) = symbol_param(&s, &p)?;
+    let (_, base, quote) = symbol_param(&s, &p)?;
     let interval = required(&p, "interval")?;
-    let step = crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
     let limit = limit_param(&p, 500, 1000)?;
     let (start, end) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
-    let bars = s.bars(&sym, s.last_price(&base, &quote), interval, step, start, end, limit);
+    let bars = s.bars(&base, &quote, interval, start, end, limit);
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {
@@ -691,7 +691,10 @@ async fn depth(State(s): S, uri: Uri) -> ApiResult {
 
 /// The fills of the account on a symbol, oldest first: `(trade id, order id, meta,
 /// side, fill)`. The sim's only trades are the account's.
-fn fills_of(s: &SimState, base: &Asset, quote: &Asset) -> Result<Vec<(u64, u64, OrderMeta, Side, Fill)>, ApiError> {
+/// One fill of the account: trade id, order id, the order's meta, its side, the fill.
+type AccountFill = (u64, u64, OrderMeta, Side, Fill);
+
+fn fills_of(s: &SimState, base: &Asset, quote: &Asset) -> Result<Vec<AccountFill>, ApiError> {
     let metas: Vec<(u64, OrderMeta)> = lock(&s.book)
         .orders
         .iter()
@@ -1145,8 +1148,8 @@ async fn all_orders(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
         .orders
         .iter()
         .filter(|(id, m)| {
-            &m.base == &base
-                && &m.quote == &quote
+            m.base == base
+                && m.quote == quote
                 && from_id.is_none_or(|f| **id >= f)
                 && from.is_none_or(|f| m.time >= f)
                 && to.is_none_or(|e| m.time <= e)

@@ -528,7 +528,7 @@ async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
     let (_, base, quote) = pair_param(s, &p)?;
     let name = p.get("interval").map_or("30m", String::as_str);
     let binance = gate_interval(name).ok_or_else(|| GateError::invalid(format!("Invalid interval {name}")))?;
-    let step = crate::candles::interval_ms(binance).ok_or_else(|| GateError::invalid("Invalid interval"))?;
+
     let secs_param = |n: &str| -> Result<Option<i64>, GateError> {
         p.get(n)
             .filter(|v| !v.is_empty())
@@ -540,9 +540,7 @@ async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
         return Err(GateError::invalid("limit cannot be used with from and to"));
     }
     let limit = limit_param(&p, 100, 1000)?;
-    let sym = format!("{base}{quote}");
-    let bars =
-        s.bars(&sym, s.last_price(&base, &quote), binance, step, from, to, if from.is_some() { 1000 } else { limit });
+    let bars = s.bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit });
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {

@@ -252,7 +252,7 @@ impl SimState {
         if self.replay_clock.is_none() || step <= 0 {
             return 0;
         }
-        self.now_ms().div_euclid(step) * step - self.replay_ms().div_euclid(step) * step
+        candles::bucket(self.now_ms(), step) - candles::bucket(self.replay_ms(), step)
     }
 
     /// The paper venue behind the server (deposit funds, match resting orders...).
