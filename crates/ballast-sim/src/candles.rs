@@ -181,7 +181,8 @@ impl SimState {
         let day = 86_400_000;
         let step = 4 * 3_600_000;
         let replay_now = self.replay_ms();
-        let rows = self.candle_source().map(|src| src.candles(symbol, "4h", replay_now - day - step + 1, replay_now, 7));
+        let rows =
+            self.candle_source().map(|src| src.candles(symbol, "4h", replay_now - day - step + 1, replay_now, 7));
         let mut st = DayStats { open: last, high: last, low: last, volume: Decimal::ZERO, quote_volume: Decimal::ZERO };
         let mut first = true;
         for r in rows.unwrap_or_default() {

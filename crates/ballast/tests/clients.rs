@@ -35,8 +35,8 @@ fn missing(module: &str) -> Option<String> {
     match Command::new("python3").args(["-c", &format!("import {module}")]).output() {
         Err(e) => Some(format!("python3 cannot run: {e}")),
         Ok(o) if !o.status.success() => Some(format!(
-            "python3 cannot import {module} (pip install -r scripts/clients/requirements.txt): {}",
-            String::from_utf8_lossy(&o.stderr).trim()
+            "python3 cannot import {module} ({}); pip install -r scripts/clients/requirements.txt",
+            String::from_utf8_lossy(&o.stderr).lines().rfind(|l| !l.trim().is_empty()).unwrap_or("").trim()
         )),
         Ok(_) => None,
     }
