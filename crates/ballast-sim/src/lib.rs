@@ -235,7 +235,7 @@ impl SimState {
     /// Serves candles from a replay whose clock is `replay` while the venue clock (the
     /// one every time a client sees comes from: orders, fills, `serverTime`) is wall
     /// time. Candles are then shifted by whole intervals so that the bar the replay is
-    /// in is the bar of the venue clock's now (see [`Self::candle_shift`]).
+    /// in is the bar of the venue clock's now, and a client's times are read on that scale.
     pub fn with_replay_clock(mut self, replay: Arc<dyn Clock>) -> Self {
         self.replay_clock = Some(replay);
         self
