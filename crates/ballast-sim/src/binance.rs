@@ -874,7 +874,8 @@ async fn account(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     }))
 }
 
-/// Binance's rule for client order ids: `^[.A-Z:/a-z0-9_-]{1,36}$`.
+/// Binance's rule for client order ids: `^[.A-Z:/a-z0-9_-]{1,36}$` (the pattern its
+/// `-1100` error gives for `newClientOrderId`).
 fn valid_client_id(c: &str) -> bool {
     (1..=36).contains(&c.len())
         && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'/' | b'_' | b'-'))

@@ -623,7 +623,8 @@ async fn accounts(State(c): S, method: Method, headers: HeaderMap, uri: Uri, bod
     ok(Value::Array(out))
 }
 
-/// Gate's rule for `text`: `t-` and 1 to 28 bytes of `0-9 A-Z a-z _ - .`.
+/// Gate's rule for `text`: `t-` and 1 to 28 bytes of `0-9 A-Z a-z _ - .` (Gate's API
+/// reference for `Order.text`, as in its SDK `gate-api` 7.2.161, `models/order.py`).
 fn valid_text(t: &str) -> Option<&str> {
     let rest = t.strip_prefix("t-")?;
     ((1..=28).contains(&rest.len())
