@@ -471,9 +471,8 @@ async fn public_trades(State(c): S, uri: Uri) -> GateResult {
     let (pair, base, quote) = pair_param(s, &p)?;
     let limit = limit_param(&p, 100, 1000)?;
     let mut out = Vec::new();
-    for (id, m) in orders_on(s, &base, &quote) {
+    for (_, m) in orders_on(s, &base, &quote) {
         let Some(r) = s.exchange().query(&m.client_id, &base, &quote).map_err(exchange_error)? else { continue };
-        let _ = id;
         for f in &r.fills {
             out.push((
                 f.trade_id.parse::<u64>().unwrap_or(0),
@@ -528,7 +527,6 @@ async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
     let (_, base, quote) = pair_param(s, &p)?;
     let name = p.get("interval").map_or("30m", String::as_str);
     let binance = gate_interval(name).ok_or_else(|| GateError::invalid(format!("Invalid interval {name}")))?;
-
     let secs_param = |n: &str| -> Result<Option<i64>, GateError> {
         p.get(n)
             .filter(|v| !v.is_empty())
@@ -715,10 +713,9 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         quote_qty,
     };
     let outcome = s.place(placement);
-    if let Ok((id, r)) = &outcome {
+    if let Ok((id, _)) = &outcome {
         let expired = lock(&s.book).orders.get(id).is_some_and(|m| m.expired);
         let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()) };
-        let _ = r;
         lock(&c.extra).insert(*id, extra);
     }
     if s.roll("drop_after_execution", |f| f.drop_after_execution) {
