@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -38,7 +38,13 @@ struct Extra {
 struct Ctx {
     sim: Arc<SimState>,
     extra: Mutex<BTreeMap<u64, Extra>>,
+    /// Requests per rate-limit window: `(orders, others)`, each `(window start, count)`.
+    windows: Mutex<((i64, u64), (i64, u64))>,
 }
+
+/// Gate's spot limits: order placements per second, other requests per 10 seconds.
+const ORDERS_PER_SEC: u64 = 10;
+const OTHERS_PER_10S: u64 = 200;
 
 type S = State<Arc<Ctx>>;
 type Params = BTreeMap<String, String>;
@@ -94,7 +100,7 @@ impl IntoResponse for GateError {
 type GateResult = Result<Response, GateError>;
 
 pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
-    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()) });
+    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(((0, 0), (0, 0))) });
     axum::Router::new()
         .route("/api/v4/spot/time", get(time))
         .route("/api/v4/spot/currencies", get(currencies))
@@ -131,19 +137,38 @@ async fn empty_list() -> Json<Value> {
 }
 
 /// Injects latency, 429s and 5xxs (the same [`crate::FaultConfig`] as Binance's side).
+/// Also counts the request in its rate-limit window (order placements: 10 a second;
+/// other requests: 200 per 10 s, on the sim clock) and reports it in Gate's headers
+/// `X-Gate-RateLimit-Requests-Remain`, `-Limit` and `-Reset-Timestamp` (ms); the
+/// limits are reported, not enforced.
 async fn faults(State(c): S, req: Request, next: Next) -> Response {
     let s = &c.sim;
+    let is_order = req.method() == Method::POST && req.uri().path() == "/api/v4/spot/orders";
+    let (limit, window_ms) = if is_order { (ORDERS_PER_SEC, 1_000) } else { (OTHERS_PER_10S, 10_000) };
+    let now = s.server_ms();
+    let start = now.div_euclid(window_ms) * window_ms;
+    let used = {
+        let mut w = lock(&c.windows);
+        let slot = if is_order { &mut w.0 } else { &mut w.1 };
+        *slot = if slot.0 == start { (start, slot.1 + 1) } else { (start, 1) };
+        slot.1
+    };
     let latency = s.latency_ms();
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    if s.roll("rate_429", |f| f.rate_429) {
+    let mut resp = if s.roll("rate_429", |f| f.rate_429) {
         GateError::too_many().into_response()
     } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         GateError::server().into_response()
     } else {
         next.run(req).await
-    }
+    };
+    let h = resp.headers_mut();
+    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(limit.saturating_sub(used)));
+    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(limit));
+    h.insert("X-Gate-RateLimit-Reset-Timestamp", HeaderValue::from(start + window_ms));
+    resp
 }
 
 // ---------------------------------------------------------------------------------

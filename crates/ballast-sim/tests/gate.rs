@@ -374,3 +374,18 @@ fn market_data_currencies_book_candles_and_unsupported_methods() {
     let (st, e) = s.public("/spot/nothing", "");
     assert_eq!((st, e["label"].as_str()), (404, Some("NOT_FOUND")));
 }
+
+#[test]
+fn rate_limit_headers_count_down_in_their_window() {
+    let s = sim(FaultConfig::default());
+    let get = |path: &str| {
+        let resp = s.agent.get(format!("http://{}/api/v4{path}", s.addr)).call().unwrap();
+        let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string).unwrap_or_default();
+        (h("X-Gate-RateLimit-Requests-Remain"), h("X-Gate-RateLimit-Limit"), h("X-Gate-RateLimit-Reset-Timestamp"))
+    };
+    // T is a whole 10 s: the window ends 10 s later (ms).
+    assert_eq!(get("/spot/time"), ("199".into(), "200".into(), (T + 10_000).to_string()));
+    assert_eq!(get("/spot/currency_pairs").0, "198");
+    s.clock.advance(ballast_core::Span::from_secs(10));
+    assert_eq!(get("/spot/time").0, "199", "a new window");
+}
