@@ -125,6 +125,8 @@ pub struct PaperExchange {
     fee: Decimal,
     /// The slippage as a fraction.
     slippage: Decimal,
+    /// Fees are rounded to this many decimals ([`PaperExchange::with_fee_decimals`]).
+    fee_decimals: Option<u32>,
     prices: Arc<dyn PriceSource>,
     clock: Arc<dyn Clock>,
     conn: Mutex<Connection>,
@@ -289,11 +291,29 @@ impl PaperExchange {
             config,
             fee,
             slippage,
+            fee_decimals: None,
             prices,
             clock,
             conn: Mutex::new(conn),
             faults: Mutex::new(Faults::default()),
             key_refused: Mutex::new(None),
+        })
+    }
+
+    /// Rounds every fee to `decimals` places (half away from zero), as a real venue
+    /// charges its commission at its asset precision (Binance: 8): the balances then
+    /// keep the venue's precision. Without it (the default) fees are exact.
+    pub fn with_fee_decimals(mut self, decimals: u32) -> Self {
+        self.fee_decimals = Some(decimals);
+        self
+    }
+
+    /// The fee on `notional`, rounded as [`Self::with_fee_decimals`] says.
+    fn fee_on(&self, notional: Decimal) -> Result<Decimal, ExchangeError> {
+        let fee = mul(notional, self.fee)?;
+        Ok(match self.fee_decimals {
+            Some(dp) => fee.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+            None => fee,
         })
     }
 
@@ -409,7 +429,7 @@ impl PaperExchange {
     ) -> Result<OrderReport, ExchangeError> {
         let qty = sub(order.qty, order.filled)?;
         let notional = mul(qty, price)?;
-        let fee = mul(notional, self.fee)?;
+        let fee = self.fee_on(notional)?;
         if let Some(lock_asset) = &order.lock_asset {
             let mut b = store::balance(conn, lock_asset)?;
             b.locked.0 = sub(b.locked.0, order.lock_qty)?;
@@ -508,7 +528,7 @@ impl PaperExchange {
                 n(rules.min_notional)
             )));
         }
-        let fee = mul(notional, self.fee)?;
+        let fee = self.fee_on(notional)?;
         // An injected partial fill of a taker: what executes, its notional and fee.
         let partial = partial.filter(|f| taker && *f > Decimal::ZERO && *f < Decimal::ONE);
         let (exec, exec_notional, exec_fee) = match partial {
@@ -516,7 +536,7 @@ impl PaperExchange {
             Some(f) => {
                 let exec = floor_to_step(mul(qty, f)?, rules.step)?;
                 let exec_notional = mul(exec, price)?;
-                (exec, exec_notional, mul(exec_notional, self.fee)?)
+                (exec, exec_notional, self.fee_on(exec_notional)?)
             }
         };
         let mut base: Balance = store::balance(conn, &o.base)?;

@@ -466,3 +466,22 @@ fn invalid_config_is_refused() {
     bad_rules.rules.default.step = dec!(-1);
     assert!(PaperExchange::in_memory(bad_rules, prices, clock).is_err());
 }
+
+#[test]
+fn fees_may_be_rounded_to_the_venues_precision() {
+    // 0.00013 BTC at 40,000.01: a notional of 5.2000013, a 10 bps fee of 0.0052000013.
+    for (decimals, fee) in [(None, dec!(0.0052000013)), (Some(8), dec!(0.0052))] {
+        let prices = Arc::new(FixedPrices::new());
+        prices.set(&btc(), &usdt(), Price(dec!(40000.01)));
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+        let mut venue = PaperExchange::in_memory(config(dec!(10), Decimal::ZERO), prices, clock).unwrap();
+        if let Some(dp) = decimals {
+            venue = venue.with_fee_decimals(dp);
+        }
+        venue.deposit(&usdt(), Qty(dec!(100))).unwrap();
+        let r = venue.place(&market("f1", Side::Buy, dec!(0.00013))).unwrap();
+        assert_eq!(r.fills[0].fee.0.normalize(), fee.normalize(), "{decimals:?}");
+        let left = venue.balances().unwrap()[&usdt()].free.0;
+        assert_eq!(left, dec!(100) - dec!(5.2000013) - fee, "{decimals:?}");
+    }
+}

@@ -9,17 +9,17 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use ballast_core::planner::Side;
-use ballast_core::{Asset, Price, Qty};
-use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, OrderStatus};
+use ballast_core::{Asset, Price};
+use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, Fill, OrderKind, OrderReport, OrderStatus};
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::{OrderMeta, SimState, lock};
+use crate::{OrderMeta, PlaceError, SimState, lock};
 
 type S = State<Arc<SimState>>;
 type Params = BTreeMap<String, String>;
@@ -101,6 +101,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Seconds from `now_ms` to the end of its minute, at least 1.
+fn secs_to_minute_end(now_ms: i64) -> i64 {
+    let left = 60_000 - now_ms.rem_euclid(60_000);
+    (left + 999) / 1000
+}
+
 type ApiResult = Result<Response, ApiError>;
 
 pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
@@ -109,15 +115,36 @@ pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
         .route("/api/v3/time", get(time))
         .route("/api/v3/exchangeInfo", get(exchange_info))
         .route("/api/v3/ticker/price", get(ticker_price))
+        .route("/api/v3/ticker/24hr", get(ticker_24hr))
+        .route("/api/v3/ticker/bookTicker", get(book_ticker))
+        .route("/api/v3/depth", get(depth))
+        .route("/api/v3/trades", get(public_trades))
+        .route("/api/v3/aggTrades", get(agg_trades))
+        .route("/api/v3/avgPrice", get(avg_price))
         .route("/api/v3/klines", get(klines))
+        .route("/api/v3/uiKlines", get(klines))
         .route("/api/v3/account", get(account))
         .route("/api/v3/order", get(query_order).post(place_order).delete(cancel_order))
-        .route("/api/v3/openOrders", get(open_orders))
+        .route("/api/v3/order/test", post(test_order))
+        .route("/api/v3/openOrders", get(open_orders).delete(cancel_open_orders))
+        .route("/api/v3/allOrders", get(all_orders))
         .route("/api/v3/myTrades", get(my_trades))
         .route("/sapi/v1/account/apiRestrictions", get(api_restrictions))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, -1000, "Unknown route.") })
+        .route("/sapi/v1/capital/config/getall", get(capital_config))
+        .route("/sapi/v1/margin/allPairs", get(no_margin_pairs))
+        .route("/sapi/v1/margin/isolated/allPairs", get(no_margin_pairs))
+        .route("/fapi/v1/exchangeInfo", get(no_futures))
+        .route("/dapi/v1/exchangeInfo", get(no_futures))
+        .fallback(|| async { unsupported(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async { unsupported(StatusCode::BAD_REQUEST) })
         .layer(middleware::from_fn_with_state(state.clone(), faults_and_weight))
         .with_state(state)
+}
+
+/// What the sim does not serve (a route or a method): Binance's `-1020`, which clients
+/// treat as a request error, not as a server error to retry.
+fn unsupported(status: StatusCode) -> Response {
+    ApiError::new(status, -1020, "This operation is not supported.").into_response()
 }
 
 /// The request weight of a route (Binance's values, simplified).
@@ -142,7 +169,18 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
                 80
             }
         }
-        ("GET", "/api/v3/myTrades") => 20,
+        ("GET", "/api/v3/myTrades" | "/api/v3/allOrders") => 20,
+        ("GET", "/api/v3/ticker/24hr") => {
+            if has_symbol {
+                2
+            } else {
+                80
+            }
+        }
+        ("GET", "/api/v3/depth") => 5,
+        ("GET", "/api/v3/trades") => 25,
+        ("GET", "/api/v3/uiKlines" | "/api/v3/avgPrice" | "/api/v3/ticker/bookTicker") => 2,
+        ("GET", "/sapi/v1/capital/config/getall") => 10,
         _ => 1,
     }
 }
@@ -168,7 +206,13 @@ async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     if over {
         s.count("weight_429");
     }
-    let mut resp = if over || s.roll("rate_429", |f| f.rate_429) {
+    let is_order = req.method() == Method::POST && req.uri().path() == "/api/v3/order";
+    let mut resp = if over {
+        // Over the minute's weight: wait for the minute to end.
+        let mut r = ApiError::too_many().into_response();
+        r.headers_mut().insert("Retry-After", HeaderValue::from(secs_to_minute_end(s.server_ms())));
+        r
+    } else if s.roll("rate_429", |f| f.rate_429) {
         ApiError::too_many().into_response()
     } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         ApiError::internal().into_response()
@@ -177,7 +221,14 @@ async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
-    resp.headers_mut().insert("X-MBX-USED-WEIGHT-1M", HeaderValue::from(used));
+    let h = resp.headers_mut();
+    h.insert("X-MBX-USED-WEIGHT", HeaderValue::from(used));
+    h.insert("X-MBX-USED-WEIGHT-1M", HeaderValue::from(used));
+    if is_order {
+        let (ten, day) = s.order_counts();
+        h.insert("X-MBX-ORDER-COUNT-10S", HeaderValue::from(ten));
+        h.insert("X-MBX-ORDER-COUNT-1D", HeaderValue::from(day));
+    }
     resp
 }
 
@@ -200,21 +251,23 @@ fn strip_signature(s: &str) -> String {
 /// Checks the key, the signature and the timestamp of a SIGNED request; returns its
 /// parameters.
 fn signed(s: &SimState, headers: &HeaderMap, uri: &Uri, body: &str) -> Result<Params, ApiError> {
-    let key = headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if key.is_empty() {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, -2014, "API-key format invalid."));
-    }
-    if key != s.config().api_key {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, -2015, "Invalid API-key, IP, or permissions for action."));
-    }
+    api_key(s, headers)?;
     let p = params(uri, body);
     let sig = p.get("signature").filter(|v| !v.is_empty()).ok_or_else(|| ApiError::mandatory("signature"))?;
-    let payload = format!("{}{}", strip_signature(uri.query().unwrap_or("")), strip_signature(body));
-    let mut mac = Hmac::<Sha256>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| ApiError::internal())?;
-    mac.update(payload.as_bytes());
-    let ok = hex::decode(sig).is_ok_and(|raw| mac.verify_slice(&raw).is_ok());
+    let (query, body) = (strip_signature(uri.query().unwrap_or("")), strip_signature(body));
+    // Signed as sent; or, as python-binance signs, with the values decoded (a client id
+    // `a:b` is sent `a%3Ab` but signed `a:b`).
+    let decoded = |s: &str| -> String {
+        form_urlencoded::parse(s.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    };
+    let verifies = |payload: &str| -> Result<bool, ApiError> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| ApiError::internal())?;
+        mac.update(payload.as_bytes());
+        Ok(hex::decode(sig).is_ok_and(|raw| mac.verify_slice(&raw).is_ok()))
+    };
+    let ok = verifies(&format!("{query}{body}"))? || verifies(&format!("{}{}", decoded(&query), decoded(&body)))?;
     if !ok {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, -1022, "Signature for this request is not valid."));
+        return Err(ApiError::bad(-1022, "Signature for this request is not valid."));
     }
     let ts: i64 = p.get("timestamp").and_then(|t| t.parse().ok()).ok_or_else(|| ApiError::mandatory("timestamp"))?;
     let window = match p.get("recvWindow") {
@@ -235,6 +288,18 @@ fn signed(s: &SimState, headers: &HeaderMap, uri: &Uri, body: &str) -> Result<Pa
         return Err(ApiError::bad(-1021, "Timestamp for this request is outside of the recvWindow."));
     }
     Ok(p)
+}
+
+/// Checks `X-MBX-APIKEY` (the USER_STREAM / MARKET_DATA security of Binance).
+fn api_key(s: &SimState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let key = headers.get("X-MBX-APIKEY").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if key.is_empty() {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, -2014, "API-key format invalid."));
+    }
+    if key != s.config().api_key {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, -2015, "Invalid API-key, IP, or permissions for action."));
+    }
+    Ok(())
 }
 
 fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, ApiError> {
@@ -260,7 +325,10 @@ fn symbol_param(s: &SimState, p: &Params) -> Result<(String, Asset, Asset), ApiE
 // JSON shapes
 // ---------------------------------------------------------------------------------
 
-/// A decimal as Binance writes it: at least 8 decimals.
+/// A decimal as Binance writes it: 8 decimals (more only when the paper account holds
+/// more: `ballast sim` keeps it at Binance's precision with
+/// `PaperExchange::with_fee_decimals(8)`, and a value is never cut, so that a client's
+/// ledger of fills adds up to the balances).
 fn d8(d: Decimal) -> String {
     let mut d = d.normalize();
     if d.scale() < 8 {
@@ -298,31 +366,32 @@ fn quote_qty(r: &OrderReport) -> Decimal {
 /// The order JSON of `GET /api/v3/order` and `openOrders`.
 fn order_json(s: &SimState, r: &OrderReport) -> Value {
     let meta = lock(&s.book).orders.get(&venue_id(r)).cloned();
-    let (ty, price, tif, time) = match &meta {
+    let (ty, price, tif, time, client, expired, quote_order_qty) = match &meta {
         Some(m) => (
-            match m.kind {
-                OrderKind::Market => "MARKET",
-                OrderKind::Limit { .. } => "LIMIT",
-            },
+            m.order_type,
             match m.kind {
                 OrderKind::Market => Decimal::ZERO,
                 OrderKind::Limit { price } => price.0,
             },
             m.time_in_force.clone().unwrap_or_else(|| "GTC".into()),
             m.time,
+            m.client.clone(),
+            m.expired,
+            m.quote_qty.unwrap_or_default(),
         ),
-        None => ("MARKET", Decimal::ZERO, "GTC".to_string(), 0),
+        None => ("MARKET", Decimal::ZERO, "GTC".to_string(), 0, r.client_id.to_string(), false, Decimal::ZERO),
     };
+    let status = if expired && r.status == OrderStatus::Canceled { "EXPIRED" } else { status_name(r.status) };
     json!({
         "symbol": format!("{}{}", r.base, r.quote),
         "orderId": venue_id(r),
         "orderListId": -1,
-        "clientOrderId": r.client_id.as_str(),
+        "clientOrderId": client,
         "price": d8(price),
         "origQty": d8(r.qty.0),
         "executedQty": d8(r.filled.0),
         "cummulativeQuoteQty": d8(quote_qty(r)),
-        "status": status_name(r.status),
+        "status": status,
         "timeInForce": tif,
         "type": ty,
         "side": side_name(r.side),
@@ -332,7 +401,7 @@ fn order_json(s: &SimState, r: &OrderReport) -> Value {
         "updateTime": r.fills.iter().map(|f| f.time.0).max().unwrap_or(time),
         "isWorking": !r.status.is_final(),
         "workingTime": time,
-        "origQuoteOrderQty": d8(Decimal::ZERO),
+        "origQuoteOrderQty": d8(quote_order_qty),
         "selfTradePreventionMode": "NONE",
     })
 }
@@ -427,11 +496,11 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"],
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
                 "icebergAllowed": false,
                 "ocoAllowed": false,
                 "otoAllowed": false,
-                "quoteOrderQtyMarketAllowed": false,
+                "quoteOrderQtyMarketAllowed": true,
                 "allowTrailingStop": false,
                 "cancelReplaceAllowed": false,
                 "isSpotTradingAllowed": true,
@@ -461,78 +530,246 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
     }))
 }
 
-/// `GET /api/v3/klines?symbol=&interval=[&startTime=&endTime=&limit=]`: candles of the
-/// [`crate::CandleSource`] (none without one), only those closed by the sim clock's now.
-/// Without `startTime`, the `limit` (default 500, at most 1000) bars up to `endTime`.
+/// `GET /api/v3/klines?symbol=&interval=[&startTime=&endTime=&limit=]` (also
+/// `uiKlines`): candles of the [`crate::CandleSource`] (none without one), up to and
+/// including the bar the replay is in (its close is the last price, its high and low
+/// its open and the last price, its volume 0). Times are those of the venue clock:
+/// with a replay clock ([`SimState::with_replay_clock`]) the history is shifted by
+/// whole intervals so that the replay's bar is the bar of now. Without `startTime`,
+/// the `limit` (default 500, at most 1000) bars up to `endTime`.
 async fn klines(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
-    let (sym, _, _) = symbol_param(&s, &p)?;
+    let (_, base, quote) = symbol_param(&s, &p)?;
     let interval = required(&p, "interval")?;
-    let step = crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
-    let time = |name: &str| -> Result<Option<i64>, ApiError> {
-        p.get(name).map(|v| v.parse::<i64>().map_err(|_| ApiError::illegal(name, "^[0-9]{1,20}$"))).transpose()
-    };
-    let limit = match p.get("limit") {
-        None => 500,
-        Some(v) => v.parse::<usize>().map_err(|_| ApiError::illegal("limit", "^[0-9]{1,20}$"))?.clamp(1, 1000),
-    };
-    let now = s.now_ms();
-    // A bar is closed when its close time (open + step - 1) is at or before now.
-    let last_closed_open = now - step + 1;
-    let end = time("endTime")?.unwrap_or(i64::MAX).min(last_closed_open);
-    let start = match time("startTime")? {
-        Some(t) => t,
-        None => end.saturating_sub(step.saturating_mul(limit as i64 - 1)),
-    };
-    let rows = match s.candle_source() {
-        Some(src) if start <= end => src.candles(&sym, interval, start, end, limit),
-        _ => Vec::new(),
-    };
-    let dec = |v: &str| v.trim().parse::<Decimal>().map(d8).unwrap_or_else(|_| v.to_string());
-    let out: Vec<Value> = rows
+    crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    let limit = limit_param(&p, 500, 1000)?;
+    let (start, end) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
+    let bars = s.bars(&base, &quote, interval, start, end, limit);
+    let out: Vec<Value> = bars
         .iter()
-        .filter_map(|r| {
-            let open: i64 = r[0].trim().parse().ok()?;
-            let close_time = open + step - 1;
-            (open >= start && open <= end && close_time <= now).then(|| {
-                json!([
-                    open,
-                    dec(&r[1]),
-                    dec(&r[2]),
-                    dec(&r[3]),
-                    dec(&r[4]),
-                    dec(&r[5]),
-                    close_time,
-                    d8(Decimal::ZERO),
-                    0,
-                    d8(Decimal::ZERO),
-                    d8(Decimal::ZERO),
-                    "0"
-                ])
+        .map(|b| {
+            json!([
+                b.open_time,
+                d8(b.open),
+                d8(b.high),
+                d8(b.low),
+                d8(b.close),
+                d8(b.volume),
+                b.close_time,
+                d8(b.volume * b.close),
+                0,
+                d8(Decimal::ZERO),
+                d8(Decimal::ZERO),
+                "0"
+            ])
+        })
+        .collect();
+    ok(Value::Array(out))
+}
+
+fn time_param(p: &Params, name: &str) -> Result<Option<i64>, ApiError> {
+    p.get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse::<i64>().map_err(|_| ApiError::illegal(name, "^[0-9]{1,20}$")))
+        .transpose()
+}
+
+fn limit_param(p: &Params, default: usize, max: usize) -> Result<usize, ApiError> {
+    match p.get("limit").filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => Ok(v.parse::<usize>().map_err(|_| ApiError::illegal("limit", "^[0-9]{1,20}$"))?.clamp(1, max)),
+    }
+}
+
+/// The symbols of `symbol=` or `symbols=["A","B"]`, or every served symbol.
+fn symbols_param(s: &SimState, p: &Params) -> Result<(bool, Vec<(Asset, Asset)>), ApiError> {
+    if let Some(sym) = p.get("symbol") {
+        return Ok((true, vec![s.symbol(sym).ok_or_else(ApiError::invalid_symbol)?]));
+    }
+    if let Some(list) = p.get("symbols") {
+        let names: Vec<String> = serde_json::from_str(list)
+            .map_err(|_| ApiError::illegal("symbols", "^\\[\"[A-Z0-9]+\"(,\"[A-Z0-9]+\")*\\]$"))?;
+        let pairs = names.iter().map(|n| s.symbol(n).ok_or_else(ApiError::invalid_symbol)).collect::<Result<_, _>>()?;
+        return Ok((false, pairs));
+    }
+    Ok((false, s.symbols().to_vec()))
+}
+
+/// One answer for `symbol=`, a list otherwise; symbols without a price are left out of
+/// a list (and are `-1121` alone).
+fn per_symbol(s: &SimState, p: &Params, f: impl Fn(&str, &Asset, &Asset, Decimal) -> Value) -> ApiResult {
+    let (single, pairs) = symbols_param(s, p)?;
+    let mut out = Vec::new();
+    for (b, q) in &pairs {
+        if let Some(last) = s.last_price(b, q) {
+            out.push(f(&format!("{b}{q}"), b, q, last));
+        }
+    }
+    if single {
+        return out.pop().map_or_else(|| Err(ApiError::invalid_symbol()), ok);
+    }
+    ok(Value::Array(out))
+}
+
+async fn ticker_price(State(s): S, uri: Uri) -> ApiResult {
+    per_symbol(&s, &params(&uri, ""), |sym, _, _, last| json!({"symbol": sym, "price": d8(last)}))
+}
+
+/// The quantity shown at each level of the synthetic book: 100,000 quote's worth,
+/// rounded down to the step.
+fn level_qty(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
+    if price <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    let step = s.rules_of(base).step;
+    let raw = Decimal::from(100_000) / price;
+    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
+}
+
+async fn book_ticker(State(s): S, uri: Uri) -> ApiResult {
+    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
+        let q = d8(level_qty(&s, b, last));
+        json!({"symbol": sym, "bidPrice": d8(last), "bidQty": q, "askPrice": d8(last), "askQty": q})
+    })
+}
+
+/// `GET /api/v3/ticker/24hr`: the last 24 h of the replay's 4h candles (open, high,
+/// low, volume), the last price; bid and ask are the last price.
+async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
+    let now = s.now_ms();
+    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
+        let day = s.day_stats(sym, last);
+        let change = last - day.open;
+        let pct = if day.open > Decimal::ZERO {
+            (change / day.open * Decimal::ONE_HUNDRED).round_dp(3)
+        } else {
+            Decimal::ZERO
+        };
+        let avg = if day.volume > Decimal::ZERO { day.quote_volume / day.volume } else { last };
+        let q = d8(level_qty(&s, b, last));
+        json!({
+            "symbol": sym,
+            "priceChange": d8(change),
+            "priceChangePercent": pct.to_string(),
+            "weightedAvgPrice": d8(avg),
+            "prevClosePrice": d8(day.open),
+            "lastPrice": d8(last),
+            "lastQty": d8(Decimal::ZERO),
+            "bidPrice": d8(last),
+            "bidQty": q,
+            "askPrice": d8(last),
+            "askQty": q,
+            "openPrice": d8(day.open),
+            "highPrice": d8(day.high),
+            "lowPrice": d8(day.low),
+            "volume": d8(day.volume),
+            "quoteVolume": d8(day.quote_volume),
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": -1,
+            "lastId": -1,
+            "count": 0,
+        })
+    })
+}
+
+/// `GET /api/v3/depth?symbol=[&limit=]`: a synthetic book around the last price (the
+/// paper venue fills every order at the last price): `limit` levels (default 100, at
+/// most 100) a tick apart on each side, the best bid and ask at the last price.
+async fn depth(State(s): S, uri: Uri) -> ApiResult {
+    let p = params(&uri, "");
+    let (_, base, quote) = symbol_param(&s, &p)?;
+    let limit = limit_param(&p, 100, 5000)?.min(100);
+    let last = s.last_price(&base, &quote).ok_or_else(ApiError::invalid_symbol)?;
+    let tick = s.rules_of(&base).tick;
+    let level = |price: Decimal| json!([d8(price), d8(level_qty(&s, &base, price))]);
+    let bids: Vec<Value> =
+        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|p| *p > Decimal::ZERO).map(level).collect();
+    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
+    ok(json!({"lastUpdateId": s.now_ms(), "bids": bids, "asks": asks}))
+}
+
+/// The fills of the account on a symbol, oldest first: `(trade id, order id, meta,
+/// side, fill)`. The sim's only trades are the account's.
+/// One fill of the account: trade id, order id, the order's meta, its side, the fill.
+type AccountFill = (u64, u64, OrderMeta, Side, Fill);
+
+fn fills_of(s: &SimState, base: &Asset, quote: &Asset) -> Result<Vec<AccountFill>, ApiError> {
+    let metas: Vec<(u64, OrderMeta)> = lock(&s.book)
+        .orders
+        .iter()
+        .filter(|(_, m)| &m.base == base && &m.quote == quote)
+        .map(|(id, m)| (*id, m.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for (id, m) in metas {
+        let Some(r) = s.exchange().query(&m.client_id, base, quote).map_err(exchange_error)? else { continue };
+        for f in r.fills {
+            out.push((f.trade_id.parse::<u64>().unwrap_or(0), id, m.clone(), r.side, f));
+        }
+    }
+    out.sort_by_key(|t| t.0);
+    Ok(out)
+}
+
+/// The newest `limit` of `items`, oldest first.
+fn newest<T>(mut items: Vec<T>, limit: usize) -> Vec<T> {
+    let skip = items.len().saturating_sub(limit);
+    items.drain(..skip);
+    items
+}
+
+/// `GET /api/v3/trades?symbol=[&limit=]`: the account's fills (the sim's only trades).
+async fn public_trades(State(s): S, uri: Uri) -> ApiResult {
+    let p = params(&uri, "");
+    let (_, base, quote) = symbol_param(&s, &p)?;
+    let limit = limit_param(&p, 500, 1000)?;
+    let out: Vec<Value> = newest(fills_of(&s, &base, &quote)?, limit)
+        .into_iter()
+        .map(|(id, _, m, side, f)| {
+            json!({
+                "id": id,
+                "price": d8(f.price.0),
+                "qty": d8(f.qty.0),
+                "quoteQty": d8(f.price.0 * f.qty.0),
+                "time": f.time.0,
+                "isBuyerMaker": (side == Side::Buy) == m.rested,
+                "isBestMatch": true,
             })
         })
         .collect();
     ok(Value::Array(out))
 }
 
-async fn ticker_price(State(s): S, uri: Uri) -> ApiResult {
+/// `GET /api/v3/aggTrades?symbol=[&startTime=&endTime=&limit=]`: the account's fills,
+/// one per aggregate.
+async fn agg_trades(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
-    let price_of = |b: &Asset, q: &Asset| -> Result<Option<Decimal>, ApiError> {
-        let prices = s.exchange().prices(std::slice::from_ref(b), q).map_err(exchange_error)?;
-        Ok(prices.get(b).map(|p| p.0))
-    };
-    if let Some(sym) = p.get("symbol") {
-        let (b, q) = s.symbol(sym).ok_or_else(ApiError::invalid_symbol)?;
-        let price = price_of(&b, &q)?.ok_or_else(ApiError::invalid_symbol)?;
-        return ok(json!({"symbol": sym, "price": d8(price)}));
-    }
-    let mut all = Vec::new();
-    for (b, q) in s.symbols() {
-        if let Some(price) = price_of(b, q)? {
-            all.push(json!({"symbol": format!("{b}{q}"), "price": d8(price)}));
-        }
-    }
-    ok(Value::Array(all))
+    let (_, base, quote) = symbol_param(&s, &p)?;
+    let limit = limit_param(&p, 500, 1000)?;
+    let (from, to) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
+    let fills: Vec<_> = fills_of(&s, &base, &quote)?
+        .into_iter()
+        .filter(|t| from.is_none_or(|f| t.4.time.0 >= f) && to.is_none_or(|e| t.4.time.0 <= e))
+        .collect();
+    let fills = if from.is_some() { fills.into_iter().take(limit).collect() } else { newest(fills, limit) };
+    let out: Vec<Value> = fills
+        .into_iter()
+        .map(|(id, _, m, side, f)| {
+            json!({
+                "a": id, "p": d8(f.price.0), "q": d8(f.qty.0), "f": id, "l": id, "T": f.time.0,
+                "m": (side == Side::Buy) == m.rested, "M": true,
+            })
+        })
+        .collect();
+    ok(Value::Array(out))
+}
+
+async fn avg_price(State(s): S, uri: Uri) -> ApiResult {
+    let p = params(&uri, "");
+    let (_, base, quote) = symbol_param(&s, &p)?;
+    let last = s.last_price(&base, &quote).ok_or_else(ApiError::invalid_symbol)?;
+    ok(json!({"mins": 5, "price": d8(last), "closeTime": s.now_ms()}))
 }
 
 async fn api_restrictions(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
@@ -554,16 +791,69 @@ async fn api_restrictions(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResul
     }))
 }
 
+/// The assets of the served symbols and any the account holds, in order.
+fn assets(s: &SimState) -> Result<Vec<(Asset, ballast_exchange::Balance)>, ApiError> {
+    let held = s.exchange().balances().map_err(exchange_error)?;
+    let mut all: BTreeMap<Asset, ballast_exchange::Balance> = BTreeMap::new();
+    for (b, q) in s.symbols() {
+        all.entry(b.clone()).or_default();
+        all.entry(q.clone()).or_default();
+    }
+    for (a, b) in held.iter() {
+        all.insert(a.clone(), *b);
+    }
+    Ok(all.into_iter().collect())
+}
+
+/// `GET /sapi/v1/capital/config/getall`: every asset, with no deposit or withdrawal
+/// network (the sim moves no coins).
+async fn capital_config(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
+    signed(&s, &headers, &uri, "")?;
+    let out: Vec<Value> = assets(&s)?
+        .iter()
+        .map(|(a, b)| {
+            json!({
+                "coin": a.as_str(), "name": a.as_str(), "depositAllEnable": false, "withdrawAllEnable": false,
+                "free": d8(b.free.0), "locked": d8(b.locked.0), "freeze": d8(Decimal::ZERO),
+                "withdrawing": d8(Decimal::ZERO), "ipoing": d8(Decimal::ZERO), "ipoable": d8(Decimal::ZERO),
+                "storage": d8(Decimal::ZERO), "isLegalMoney": false, "trading": true, "networkList": [],
+            })
+        })
+        .collect();
+    ok(Value::Array(out))
+}
+
+/// Margin pairs (`/sapi/v1/margin/allPairs`, `.../isolated/allPairs`): none.
+async fn no_margin_pairs(State(s): S, headers: HeaderMap) -> ApiResult {
+    api_key(&s, &headers)?;
+    ok(json!([]))
+}
+
+/// The futures exchanges (`/fapi/v1/exchangeInfo`, `/dapi/v1/exchangeInfo`): no symbols.
+async fn no_futures(State(s): S) -> ApiResult {
+    ok(json!({"timezone": "UTC", "serverTime": s.server_ms(), "rateLimits": [], "exchangeFilters": [],
+        "assets": [], "symbols": []}))
+}
+
 // ---------------------------------------------------------------------------------
 // Account and orders
 // ---------------------------------------------------------------------------------
 
 async fn account(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
-    signed(&s, &headers, &uri, "")?;
-    let balances = s.exchange().balances().map_err(exchange_error)?;
+    let p = signed(&s, &headers, &uri, "")?;
+    let omit_zero = match p.get("omitZeroBalances").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::illegal("omitZeroBalances", "true|false")),
+    };
     let fee_bps = s.exchange().config().fee_bps;
     let rate = d8(fee_bps / Decimal::from(10_000));
     let bps = fee_bps.round().to_i64().unwrap_or(0);
+    let balances: Vec<Value> = assets(&s)?
+        .iter()
+        .filter(|(_, b)| !omit_zero || !b.free.0.is_zero() || !b.locked.0.is_zero())
+        .map(|(a, b)| json!({"asset": a.as_str(), "free": d8(b.free.0), "locked": d8(b.locked.0)}))
+        .collect();
     ok(json!({
         "makerCommission": bps,
         "takerCommission": bps,
@@ -578,92 +868,134 @@ async fn account(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
         "preventSor": false,
         "updateTime": s.now_ms(),
         "accountType": "SPOT",
-        "balances": balances.iter().map(|(a, b)| json!({
-            "asset": a.as_str(), "free": d8(b.free.0), "locked": d8(b.locked.0),
-        })).collect::<Vec<_>>(),
+        "balances": balances,
         "permissions": ["SPOT"],
         "uid": 1,
     }))
 }
 
-async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
-    let p = signed(&s, &headers, &uri, &body)?;
-    let (sym, base, quote) = symbol_param(&s, &p)?;
-    let side = match required(&p, "side")? {
+/// Binance's rule for client order ids: `^[.A-Z:/a-z0-9_-]{1,36}$` (the pattern its
+/// `-1100` error gives for `newClientOrderId`).
+fn valid_client_id(c: &str) -> bool {
+    (1..=36).contains(&c.len())
+        && c.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'/' | b'_' | b'-'))
+}
+
+/// The order a `POST /api/v3/order` (or `order/test`) asks for, checked; and the
+/// response type.
+fn placement(s: &SimState, p: &Params) -> Result<(String, crate::Placement, &'static str), ApiError> {
+    let (sym, base, quote) = symbol_param(s, p)?;
+    let side = match required(p, "side")? {
         "BUY" => Side::Buy,
         "SELL" => Side::Sell,
         _ => return Err(ApiError::bad(-1117, "Invalid side.")),
     };
-    let ty = required(&p, "type")?;
-    let (kind, tif) = match ty {
-        "MARKET" => {
-            if p.contains_key("price") {
-                return Err(ApiError::bad(-1106, "Parameter 'price' sent when not required."));
+    let tif = p.get("timeInForce").filter(|v| !v.is_empty()).map(String::as_str);
+    let not_required = |name: &str| ApiError::bad(-1106, format!("Parameter '{name}' sent when not required."));
+    let (ty, kind, tif, immediate, post_only): (&'static str, OrderKind, Option<&str>, bool, bool) =
+        match required(p, "type")? {
+            "MARKET" => {
+                if p.contains_key("price") {
+                    return Err(not_required("price"));
+                }
+                if tif.is_some() {
+                    return Err(not_required("timeInForce"));
+                }
+                ("MARKET", OrderKind::Market, None, false, false)
             }
-            (OrderKind::Market, None)
-        }
-        "LIMIT" => {
-            let price = decimal(&p, "price")?;
-            match required(&p, "timeInForce")? {
-                "GTC" => (OrderKind::Limit { price: Price(price) }, Some("GTC".to_string())),
-                _ => return Err(ApiError::bad(-1115, "Invalid timeInForce.")),
+            "LIMIT" => {
+                let price = decimal(p, "price")?;
+                let tif = tif.ok_or_else(|| ApiError::mandatory("timeInForce"))?;
+                let immediate = match tif {
+                    "GTC" => false,
+                    "IOC" | "FOK" => true,
+                    _ => return Err(ApiError::bad(-1115, "Invalid timeInForce.")),
+                };
+                ("LIMIT", OrderKind::Limit { price: Price(price) }, Some(tif), immediate, false)
             }
+            "LIMIT_MAKER" => {
+                let price = decimal(p, "price")?;
+                if tif.is_some() {
+                    return Err(not_required("timeInForce"));
+                }
+                ("LIMIT_MAKER", OrderKind::Limit { price: Price(price) }, None, false, true)
+            }
+            "STOP_LOSS" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT" | "TAKE_PROFIT_LIMIT" => {
+                return Err(ApiError::bad(-1020, "This operation is not supported."));
+            }
+            _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
+        };
+    let quote_qty = match p.get("quoteOrderQty").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(_) if ty != "MARKET" => return Err(not_required("quoteOrderQty")),
+        Some(_) if p.contains_key("quantity") => {
+            return Err(ApiError::bad(-1106, "Parameter 'quantity' sent when not required."));
         }
-        _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
+        Some(_) => Some(decimal(p, "quoteOrderQty")?),
     };
-    let qty = decimal(&p, "quantity")?;
+    let qty = match quote_qty {
+        Some(q) => s.qty_for_quote(&base, &quote, q, side).map_err(exchange_error)?,
+        None => decimal(p, "quantity")?,
+    };
     let resp_type = match p.get("newOrderRespType").map(String::as_str) {
-        None | Some("FULL") => "FULL",
+        None if matches!(ty, "MARKET" | "LIMIT") => "FULL",
+        None => "ACK",
+        Some("FULL") => "FULL",
         Some("RESULT") => "RESULT",
         Some("ACK") => "ACK",
         Some(_) => return Err(ApiError::illegal("newOrderRespType", "ACK|RESULT|FULL")),
     };
-    let client_id = match p.get("newClientOrderId").filter(|c| !c.is_empty()) {
-        Some(c) => ClientOrderId::new(c).map_err(|_| ApiError::illegal("newClientOrderId", "^[a-zA-Z0-9-_]{1,26}$"))?,
-        None => {
-            let n = {
-                let mut book = lock(&s.book);
-                book.next_auto_id += 1;
-                book.next_auto_id
-            };
-            ClientOrderId::new(&format!("sim-{n}")).map_err(|_| ApiError::internal())?
-        }
+    let client = match p.get("newClientOrderId").filter(|c| !c.is_empty()) {
+        Some(c) if valid_client_id(c) => Some(c.clone()),
+        Some(_) => return Err(ApiError::illegal("newClientOrderId", "^[\\.A-Z\\:/a-z0-9_-]{1,36}$")),
+        None => None,
     };
+    let pl = crate::Placement {
+        client,
+        base,
+        quote,
+        side,
+        qty,
+        kind,
+        order_type: ty,
+        time_in_force: tif.map(str::to_string),
+        immediate,
+        post_only,
+        quote_qty,
+    };
+    Ok((sym, pl, resp_type))
+}
+
+fn place_error(e: PlaceError) -> ApiError {
+    match e {
+        PlaceError::Duplicate => ApiError::bad(-2010, "Duplicate order sent."),
+        PlaceError::WouldTake => ApiError::bad(-2010, "Order would immediately match and take."),
+        PlaceError::Venue(e) => exchange_error(e),
+    }
+}
+
+async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
+    let p = signed(&s, &headers, &uri, &body)?;
+    let (sym, pl, resp_type) = placement(&s, &p)?;
     if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(ApiError::bad(-2010, "New order rejected."));
     }
-    let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
-    s.check_override(&req).map_err(exchange_error)?;
-    s.maybe_partial_fill();
-    let now = s.now_ms();
-    let outcome = s.exchange().place(&req);
-    if let Ok(r) = &outcome {
-        let meta = OrderMeta {
-            client_id: r.client_id.clone(),
-            base: r.base.clone(),
-            quote: r.quote.clone(),
-            kind,
-            time_in_force: tif,
-            time: now,
-            rested: r.status == OrderStatus::New,
-        };
-        lock(&s.book).orders.insert(venue_id(r), meta);
-    }
+    let outcome = s.place(pl);
     if s.roll("drop_after_execution", |f| f.drop_after_execution) {
         // The order is executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }
     s.maybe_timeout().await;
-    let r = outcome.map_err(exchange_error)?;
+    let (id, r) = outcome.map_err(place_error)?;
+    let full = order_json(&s, &r);
     let mut v = json!({
         "symbol": sym,
-        "orderId": venue_id(&r),
+        "orderId": id,
         "orderListId": -1,
-        "clientOrderId": r.client_id.as_str(),
-        "transactTime": now,
+        "clientOrderId": full["clientOrderId"],
+        "transactTime": full["time"],
     });
     if resp_type != "ACK" {
-        let full = order_json(&s, &r);
         for k in [
             "price",
             "origQty",
@@ -686,7 +1018,25 @@ async fn place_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) ->
     ok(v)
 }
 
-/// The order named by `orderId` or `origClientOrderId` on the symbol: `(client id)`.
+/// `POST /api/v3/order/test`: checks an order as `POST /api/v3/order` would, places
+/// nothing; `{}` (or the commission rates with `computeCommissionRates=true`).
+async fn test_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
+    let p = signed(&s, &headers, &uri, &body)?;
+    placement(&s, &p)?;
+    if p.get("computeCommissionRates").is_some_and(|v| v == "true") {
+        let rate = d8(s.exchange().config().fee_bps / Decimal::from(10_000));
+        return ok(json!({
+            "standardCommissionForOrder": {"maker": rate, "taker": rate},
+            "taxCommissionForOrder": {"maker": d8(Decimal::ZERO), "taker": d8(Decimal::ZERO)},
+            "discount": {"enabledForAccount": false, "enabledForSymbol": false, "discountAsset": "BNB",
+                "discount": d8(Decimal::ZERO)},
+        }));
+    }
+    ok(json!({}))
+}
+
+/// The paper venue's client id of the order named by `orderId` or `origClientOrderId`
+/// on the symbol.
 fn order_ref(s: &SimState, p: &Params, base: &Asset, quote: &Asset) -> Result<Option<ClientOrderId>, ApiError> {
     if let Some(id) = p.get("orderId").filter(|v| !v.is_empty()) {
         let id: u64 = id.parse().map_err(|_| ApiError::illegal("orderId", "^[0-9]{1,20}$"))?;
@@ -694,7 +1044,7 @@ fn order_ref(s: &SimState, p: &Params, base: &Asset, quote: &Asset) -> Result<Op
         return Ok(book.orders.get(&id).filter(|m| &m.base == base && &m.quote == quote).map(|m| m.client_id.clone()));
     }
     match p.get("origClientOrderId").filter(|v| !v.is_empty()) {
-        Some(c) => Ok(ClientOrderId::new(c).ok()),
+        Some(c) => Ok(s.paper_id_of(c, base, quote)),
         None => {
             Err(ApiError::bad(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"))
         }
@@ -710,6 +1060,29 @@ async fn query_order(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     ok(order_json(&s, &r))
 }
 
+/// The answer to a cancel, from the order after it.
+fn cancel_json(s: &SimState, sym: &str, r: &OrderReport, new_cid: Option<&String>) -> Value {
+    let full = order_json(s, r);
+    json!({
+        "symbol": sym,
+        "origClientOrderId": full["clientOrderId"],
+        "orderId": venue_id(r),
+        "orderListId": -1,
+        "clientOrderId": new_cid.cloned().unwrap_or_else(|| format!("cancel-{}", venue_id(r))),
+        "transactTime": s.now_ms(),
+        "price": full["price"],
+        "origQty": full["origQty"],
+        "executedQty": full["executedQty"],
+        "origQuoteOrderQty": full["origQuoteOrderQty"],
+        "cummulativeQuoteQty": full["cummulativeQuoteQty"],
+        "status": full["status"],
+        "timeInForce": full["timeInForce"],
+        "type": full["type"],
+        "side": full["side"],
+        "selfTradePreventionMode": "NONE",
+    })
+}
+
 async fn cancel_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
     let p = signed(&s, &headers, &uri, &body)?;
     let (sym, base, quote) = symbol_param(&s, &p)?;
@@ -719,25 +1092,28 @@ async fn cancel_order(State(s): S, headers: HeaderMap, uri: Uri, body: String) -
         ExchangeError::NotFound(_) | ExchangeError::Rejected(_) => unknown(),
         e => exchange_error(e),
     })?;
-    let full = order_json(&s, &r);
-    let new_cid = p.get("newClientOrderId").cloned().unwrap_or_else(|| format!("cancel-{}", venue_id(&r)));
-    ok(json!({
-        "symbol": sym,
-        "origClientOrderId": r.client_id.as_str(),
-        "orderId": venue_id(&r),
-        "orderListId": -1,
-        "clientOrderId": new_cid,
-        "transactTime": s.now_ms(),
-        "price": full["price"],
-        "origQty": full["origQty"],
-        "executedQty": full["executedQty"],
-        "cummulativeQuoteQty": full["cummulativeQuoteQty"],
-        "status": full["status"],
-        "timeInForce": full["timeInForce"],
-        "type": full["type"],
-        "side": full["side"],
-        "selfTradePreventionMode": "NONE",
-    }))
+    ok(cancel_json(&s, &sym, &r, p.get("newClientOrderId")))
+}
+
+/// `DELETE /api/v3/openOrders?symbol=`: cancels every open order on the symbol
+/// (`-2011` when there is none, as Binance).
+async fn cancel_open_orders(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
+    let p = signed(&s, &headers, &uri, &body)?;
+    let (sym, base, quote) = symbol_param(&s, &p)?;
+    let open = s.exchange().open_orders(&base, &quote).map_err(exchange_error)?;
+    if open.is_empty() {
+        return Err(ApiError::bad(-2011, "Unknown order sent."));
+    }
+    let mut out = Vec::new();
+    for o in open {
+        match s.exchange().cancel(&o.client_id, &base, &quote) {
+            Ok(r) => out.push(cancel_json(&s, &sym, &r, None)),
+            // Filled meanwhile: nothing to cancel.
+            Err(ExchangeError::NotFound(_) | ExchangeError::Rejected(_)) => {}
+            Err(e) => return Err(exchange_error(e)),
+        }
+    }
+    ok(Value::Array(out))
 }
 
 async fn open_orders(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
@@ -757,47 +1133,90 @@ async fn open_orders(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     ok(Value::Array(out))
 }
 
-async fn my_trades(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
+/// `GET /api/v3/allOrders?symbol=[&orderId=&startTime=&endTime=&limit=]`: the orders
+/// placed through the sim on the symbol, oldest first (from `orderId` on, or within
+/// the times; else the newest `limit`, default 500, at most 1000).
+async fn all_orders(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     let p = signed(&s, &headers, &uri, "")?;
-    let (sym, base, quote) = symbol_param(&s, &p)?;
-    let order_id: Option<u64> = match p.get("orderId") {
+    let (_, base, quote) = symbol_param(&s, &p)?;
+    let limit = limit_param(&p, 500, 1000)?;
+    let from_id: Option<u64> = match p.get("orderId").filter(|v| !v.is_empty()) {
         None => None,
         Some(v) => Some(v.parse().map_err(|_| ApiError::illegal("orderId", "^[0-9]{1,20}$"))?),
     };
-    let limit: usize = match p.get("limit") {
-        None => 500,
-        Some(v) => v.parse::<usize>().map_err(|_| ApiError::illegal("limit", "^[0-9]{1,4}$"))?.clamp(1, 1000),
-    };
-    let metas: Vec<(u64, OrderMeta)> = lock(&s.book)
+    let (from, to) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
+    let metas: Vec<OrderMeta> = lock(&s.book)
         .orders
         .iter()
-        .filter(|(id, m)| m.base == base && m.quote == quote && order_id.is_none_or(|o| o == **id))
-        .map(|(id, m)| (*id, m.clone()))
+        .filter(|(id, m)| {
+            m.base == base
+                && m.quote == quote
+                && from_id.is_none_or(|f| **id >= f)
+                && from.is_none_or(|f| m.time >= f)
+                && to.is_none_or(|e| m.time <= e)
+        })
+        .map(|(_, m)| m.clone())
         .collect();
-    let mut trades = Vec::new();
-    for (id, m) in metas {
-        let Some(r) = s.exchange().query(&m.client_id, &base, &quote).map_err(exchange_error)? else { continue };
-        for f in &r.fills {
-            trades.push((
-                f.trade_id.parse::<u64>().unwrap_or(0),
-                json!({
-                    "symbol": sym,
-                    "id": f.trade_id.parse::<u64>().unwrap_or(0),
-                    "orderId": id,
-                    "orderListId": -1,
-                    "price": d8(f.price.0),
-                    "qty": d8(f.qty.0),
-                    "quoteQty": d8(f.price.0 * f.qty.0),
-                    "commission": d8(f.fee.0),
-                    "commissionAsset": f.fee_asset.as_str(),
-                    "time": f.time.0,
-                    "isBuyer": r.side == Side::Buy,
-                    "isMaker": m.rested,
-                    "isBestMatch": true,
-                }),
-            ));
+    let metas = if from_id.is_some() || from.is_some() {
+        metas.into_iter().take(limit).collect()
+    } else {
+        newest(metas, limit)
+    };
+    let mut out = Vec::new();
+    for m in metas {
+        if let Some(r) = s.exchange().query(&m.client_id, &base, &quote).map_err(exchange_error)? {
+            out.push(order_json(&s, &r));
         }
     }
-    trades.sort_by_key(|(id, _)| *id);
-    ok(Value::Array(trades.into_iter().take(limit).map(|(_, v)| v).collect()))
+    ok(Value::Array(out))
+}
+
+/// `GET /api/v3/myTrades?symbol=[&orderId=&startTime=&endTime=&fromId=&limit=]`.
+async fn my_trades(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
+    let p = signed(&s, &headers, &uri, "")?;
+    let (sym, base, quote) = symbol_param(&s, &p)?;
+    let id_param = |name: &str| -> Result<Option<u64>, ApiError> {
+        p.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().map_err(|_| ApiError::illegal(name, "^[0-9]{1,20}$")))
+            .transpose()
+    };
+    let (order_id, from_id) = (id_param("orderId")?, id_param("fromId")?);
+    let limit = limit_param(&p, 500, 1000)?;
+    let (from, to) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
+    let trades: Vec<_> = fills_of(&s, &base, &quote)?
+        .into_iter()
+        .filter(|(tid, oid, _, _, f)| {
+            order_id.is_none_or(|o| o == *oid)
+                && from_id.is_none_or(|i| *tid >= i)
+                && from.is_none_or(|t| f.time.0 >= t)
+                && to.is_none_or(|t| f.time.0 <= t)
+        })
+        .collect();
+    let trades = if from_id.is_some() || from.is_some() {
+        trades.into_iter().take(limit).collect()
+    } else {
+        newest(trades, limit)
+    };
+    let out: Vec<Value> = trades
+        .into_iter()
+        .map(|(tid, oid, m, side, f)| {
+            json!({
+                "symbol": sym,
+                "id": tid,
+                "orderId": oid,
+                "orderListId": -1,
+                "price": d8(f.price.0),
+                "qty": d8(f.qty.0),
+                "quoteQty": d8(f.price.0 * f.qty.0),
+                "commission": d8(f.fee.0),
+                "commissionAsset": f.fee_asset.as_str(),
+                "time": f.time.0,
+                "isBuyer": side == Side::Buy,
+                "isMaker": m.rested,
+                "isBestMatch": true,
+            })
+        })
+        .collect();
+    ok(Value::Array(out))
 }

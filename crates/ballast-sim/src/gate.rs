@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use ballast_core::planner::Side;
-use ballast_core::{Asset, Price, Qty};
-use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, OrderStatus};
+use ballast_core::{Asset, Price};
+use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderReport, OrderStatus};
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -30,10 +30,6 @@ const MAX_SKEW_MS: i64 = 60_000;
 struct Extra {
     /// The `text` as sent (`t-...`) or `apiv4` when none was.
     text: String,
-    /// An IOC order that did not cross and was cancelled at once (`finish_as: ioc`).
-    ioc_expired: bool,
-    /// A market BUY: the quote amount ordered (Gate's `amount` for market buys).
-    quote_amount: Option<Decimal>,
     /// When it was cancelled (ms of the sim clock).
     cancelled_at: Option<i64>,
 }
@@ -42,7 +38,13 @@ struct Extra {
 struct Ctx {
     sim: Arc<SimState>,
     extra: Mutex<BTreeMap<u64, Extra>>,
+    /// Requests per rate-limit window: `(orders, others)`, each `(window start, count)`.
+    windows: Mutex<((i64, u64), (i64, u64))>,
 }
+
+/// Gate's spot limits: order placements per second, other requests per 10 seconds.
+const ORDERS_PER_SEC: u64 = 10;
+const OTHERS_PER_10S: u64 = 200;
 
 type S = State<Arc<Ctx>>;
 type Params = BTreeMap<String, String>;
@@ -98,36 +100,75 @@ impl IntoResponse for GateError {
 type GateResult = Result<Response, GateError>;
 
 pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
-    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()) });
+    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(((0, 0), (0, 0))) });
     axum::Router::new()
         .route("/api/v4/spot/time", get(time))
+        .route("/api/v4/spot/currencies", get(currencies))
+        .route("/api/v4/spot/currencies/{currency}", get(currency))
         .route("/api/v4/spot/currency_pairs", get(currency_pairs))
         .route("/api/v4/spot/currency_pairs/{pair}", get(currency_pair))
         .route("/api/v4/spot/tickers", get(tickers))
+        .route("/api/v4/spot/order_book", get(order_book))
+        .route("/api/v4/spot/trades", get(public_trades))
+        .route("/api/v4/spot/candlesticks", get(candlesticks))
         .route("/api/v4/spot/accounts", get(accounts))
-        .route("/api/v4/spot/orders", get(list_orders).post(place_order))
+        .route("/api/v4/spot/orders", get(list_orders).post(place_order).delete(cancel_all))
         .route("/api/v4/spot/orders/{order_id}", get(get_order).delete(cancel_order))
         .route("/api/v4/spot/open_orders", get(open_orders))
         .route("/api/v4/spot/my_trades", get(my_trades))
+        .route("/api/v4/spot/fee", get(fee))
+        .route("/api/v4/margin/currency_pairs", get(empty_list))
+        .route("/api/v4/futures/{settle}/contracts", get(empty_list))
+        .route("/api/v4/delivery/{settle}/contracts", get(empty_list))
+        .route("/api/v4/options/underlyings", get(empty_list))
+        .route("/api/v4/account/detail", get(account_detail))
         .route("/api/v4/{*rest}", any(|| async { GateError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found") }))
+        .method_not_allowed_fallback(|| async {
+            GateError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Method not allowed")
+        })
         .layer(middleware::from_fn_with_state(ctx.clone(), faults))
         .with_state(ctx)
 }
 
+/// Markets the sim does not have (margin pairs, futures, delivery and options
+/// contracts): none.
+async fn empty_list() -> Json<Value> {
+    Json(json!([]))
+}
+
 /// Injects latency, 429s and 5xxs (the same [`crate::FaultConfig`] as Binance's side).
+/// Also counts the request in its rate-limit window (order placements: 10 a second;
+/// other requests: 200 per 10 s, on the sim clock) and reports it in Gate's headers
+/// `X-Gate-RateLimit-Requests-Remain`, `-Limit` and `-Reset-Timestamp` (ms); the
+/// limits are reported, not enforced.
 async fn faults(State(c): S, req: Request, next: Next) -> Response {
     let s = &c.sim;
+    let is_order = req.method() == Method::POST && req.uri().path() == "/api/v4/spot/orders";
+    let (limit, window_ms) = if is_order { (ORDERS_PER_SEC, 1_000) } else { (OTHERS_PER_10S, 10_000) };
+    let now = s.server_ms();
+    let start = now.div_euclid(window_ms) * window_ms;
+    let used = {
+        let mut w = lock(&c.windows);
+        let slot = if is_order { &mut w.0 } else { &mut w.1 };
+        *slot = if slot.0 == start { (start, slot.1 + 1) } else { (start, 1) };
+        slot.1
+    };
     let latency = s.latency_ms();
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    if s.roll("rate_429", |f| f.rate_429) {
+    let mut resp = if s.roll("rate_429", |f| f.rate_429) {
         GateError::too_many().into_response()
     } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         GateError::server().into_response()
     } else {
         next.run(req).await
-    }
+    };
+    let h = resp.headers_mut();
+    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(limit.saturating_sub(used)));
+    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(limit));
+    h.insert("X-Gate-RateLimit-Reset-Timestamp", HeaderValue::from(start + window_ms));
+    resp
 }
 
 // ---------------------------------------------------------------------------------
@@ -153,10 +194,18 @@ fn signed(s: &SimState, method: &Method, headers: &HeaderMap, uri: &Uri, body: &
         return Err(GateError::new(StatusCode::UNAUTHORIZED, "INVALID_KEY", "Invalid key provided"));
     }
     let body_hash = hex::encode(Sha512::digest(body.as_bytes()));
-    let payload = format!("{}\n{}\n{}\n{body_hash}\n{ts}", method.as_str(), uri.path(), uri.query().unwrap_or(""));
-    let mut mac = Hmac::<Sha512>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| GateError::server())?;
-    mac.update(payload.as_bytes());
-    if !hex::decode(sign).is_ok_and(|raw| mac.verify_slice(&raw).is_ok()) {
+    let raw_query = uri.query().unwrap_or("");
+    // The official SDK (and CCXT) sign the query with its values decoded
+    // (`a=b c`), while it is sent encoded (`a=b%20c`): either is accepted.
+    let decoded: String =
+        form_urlencoded::parse(raw_query.as_bytes()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let verifies = |query: &str| -> Result<bool, GateError> {
+        let payload = format!("{}\n{}\n{query}\n{body_hash}\n{ts}", method.as_str(), uri.path());
+        let mut mac = Hmac::<Sha512>::new_from_slice(s.config().secret.as_bytes()).map_err(|_| GateError::server())?;
+        mac.update(payload.as_bytes());
+        Ok(hex::decode(sign).is_ok_and(|raw| mac.verify_slice(&raw).is_ok()))
+    };
+    if !verifies(raw_query)? && !verifies(&decoded)? {
         return Err(GateError::new(StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE", "Signature mismatch"));
     }
     let ts_ms: i64 = ts
@@ -227,6 +276,12 @@ fn exchange_error(e: ExchangeError) -> GateError {
                 GateError::bad("BALANCE_NOT_ENOUGH", "Not enough balance")
             } else if msg.starts_with("PRICE_FILTER") {
                 GateError::bad("INVALID_PRECISION", msg)
+            } else if msg.starts_with("NOTIONAL") {
+                GateError::invalid(format!("Your order size is too small ({msg})"))
+            } else if msg.starts_with("LOT_SIZE") && msg.contains("multiple") {
+                GateError::bad("INVALID_PRECISION", msg)
+            } else if msg.starts_with("LOT_SIZE") {
+                GateError::bad("AMOUNT_TOO_LITTLE", msg)
             } else {
                 GateError::invalid(msg)
             }
@@ -262,6 +317,7 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         .get(&id)
         .cloned()
         .unwrap_or_else(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() });
+    let expired = meta.as_ref().is_some_and(|m| m.expired);
     let (ty, price, tif, time) = match &meta {
         Some(m) => (
             match m.kind {
@@ -280,14 +336,15 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
     let filled_total: Decimal = r.fills.iter().map(|f| f.qty.0 * f.price.0).sum();
     let fee: Decimal = r.fills.iter().map(|f| f.fee.0).sum();
     let avg = if r.filled.0 > Decimal::ZERO { filled_total / r.filled.0 } else { Decimal::ZERO };
-    let (amount, left) = match extra.quote_amount {
+    let (amount, left) = match meta.as_ref().and_then(|m| m.quote_qty) {
         Some(q) => (q, (q - filled_total).max(Decimal::ZERO)),
         None => (r.qty.0, r.qty.0 - r.filled.0),
     };
     let (status, finish_as) = match r.status {
         OrderStatus::New | OrderStatus::PartiallyFilled => ("open", "open"),
         OrderStatus::Filled => ("closed", "filled"),
-        OrderStatus::Canceled if extra.ioc_expired => ("cancelled", "ioc"),
+        OrderStatus::Canceled if expired && tif == "fok" => ("cancelled", "fok"),
+        OrderStatus::Canceled if expired => ("cancelled", "ioc"),
         // Only an injected partial fill expires an order: what did not fill at once
         // was cancelled, like an IOC order that found too little liquidity.
         OrderStatus::Expired => ("cancelled", "ioc"),
@@ -377,22 +434,197 @@ async fn tickers(State(c): S, uri: Uri) -> GateResult {
     };
     let mut out = Vec::new();
     for (b, q) in &pairs {
-        let prices = c.sim.exchange().prices(std::slice::from_ref(b), q).map_err(exchange_error)?;
-        let Some(last) = prices.get(b) else { continue };
-        let last = d(last.0);
+        let Some(last) = c.sim.last_price(b, q) else { continue };
+        let day = c.sim.day_stats(&format!("{b}{q}"), last);
+        let change = if day.open > Decimal::ZERO {
+            ((last - day.open) / day.open * Decimal::ONE_HUNDRED).round_dp(2)
+        } else {
+            Decimal::ZERO
+        };
+        let size = d(level_amount(&c.sim, b, last));
         out.push(json!({
             "currency_pair": pair_id(b, q),
-            "last": last,
-            "lowest_ask": last,
-            "highest_bid": last,
-            "change_percentage": "0",
-            "base_volume": "0",
-            "quote_volume": "0",
-            "high_24h": last,
-            "low_24h": last,
+            "last": d(last),
+            "lowest_ask": d(last),
+            "lowest_size": size,
+            "highest_bid": d(last),
+            "highest_size": size,
+            "change_percentage": d(change),
+            "base_volume": d(day.volume),
+            "quote_volume": d(day.quote_volume),
+            "high_24h": d(day.high),
+            "low_24h": d(day.low),
         }));
     }
     ok(Value::Array(out))
+}
+
+/// The amount at each level of the synthetic book: 100,000 quote's worth, rounded
+/// down to the step.
+fn level_amount(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
+    if price <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    let step = s.rules_of(base).step;
+    let raw = Decimal::from(100_000) / price;
+    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
+}
+
+/// `GET /spot/order_book?currency_pair=[&limit=]`: a synthetic book around the last
+/// price (every order fills at the last price): `limit` levels (default 10, at most
+/// 100) a tick apart, the best bid and ask at the last price.
+async fn order_book(State(c): S, uri: Uri) -> GateResult {
+    let s = &c.sim;
+    let p = query(&uri);
+    let (_, base, quote) = pair_param(s, &p)?;
+    let limit = limit_param(&p, 10, 100)?;
+    let last = s.last_price(&base, &quote).ok_or_else(|| GateError::pair(&pair_id(&base, &quote)))?;
+    let tick = s.rules_of(&base).tick;
+    let level = |price: Decimal| json!([d(price), d(level_amount(s, &base, price))]);
+    let bids: Vec<Value> =
+        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|x| *x > Decimal::ZERO).map(level).collect();
+    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
+    let now = s.now_ms();
+    ok(json!({"id": now, "current": now, "update": now, "asks": asks, "bids": bids}))
+}
+
+/// `GET /spot/trades?currency_pair=[&limit=]`: the account's fills (the sim's only
+/// trades), newest first.
+async fn public_trades(State(c): S, uri: Uri) -> GateResult {
+    let s = &c.sim;
+    let p = query(&uri);
+    let (pair, base, quote) = pair_param(s, &p)?;
+    let limit = limit_param(&p, 100, 1000)?;
+    let mut out = Vec::new();
+    for (_, m) in orders_on(s, &base, &quote) {
+        let Some(r) = s.exchange().query(&m.client_id, &base, &quote).map_err(exchange_error)? else { continue };
+        for f in &r.fills {
+            out.push((
+                f.trade_id.parse::<u64>().unwrap_or(0),
+                json!({
+                    "id": f.trade_id,
+                    "create_time": secs(f.time.0),
+                    "create_time_ms": format!("{}.000", f.time.0),
+                    "currency_pair": pair,
+                    "side": match r.side { Side::Buy => "buy", Side::Sell => "sell" },
+                    "amount": d(f.qty.0),
+                    "price": d(f.price.0),
+                    "sequence_id": f.trade_id,
+                }),
+            ));
+        }
+    }
+    out.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+    ok(Value::Array(out.into_iter().take(limit).map(|(_, v)| v).collect()))
+}
+
+/// The orders placed through the sim on a pair, by venue id.
+fn orders_on(s: &SimState, base: &Asset, quote: &Asset) -> Vec<(u64, OrderMeta)> {
+    lock(&s.book)
+        .orders
+        .iter()
+        .filter(|(_, m)| &m.base == base && &m.quote == quote)
+        .map(|(id, m)| (*id, m.clone()))
+        .collect()
+}
+
+/// Gate's candle intervals and the Binance name of the same length.
+fn gate_interval(i: &str) -> Option<&'static str> {
+    Some(match i {
+        "1m" => "1m",
+        "5m" => "5m",
+        "15m" => "15m",
+        "30m" => "30m",
+        "1h" => "1h",
+        "4h" => "4h",
+        "8h" => "8h",
+        "1d" => "1d",
+        "7d" => "1w",
+        _ => return None,
+    })
+}
+
+/// `GET /spot/candlesticks?currency_pair=[&interval=&from=&to=&limit=]` (times in
+/// seconds): `[time, quote volume, close, high, low, open, base volume, closed]`.
+async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
+    let s = &c.sim;
+    let p = query(&uri);
+    let (_, base, quote) = pair_param(s, &p)?;
+    let name = p.get("interval").map_or("30m", String::as_str);
+    let binance = gate_interval(name).ok_or_else(|| GateError::invalid(format!("Invalid interval {name}")))?;
+    let secs_param = |n: &str| -> Result<Option<i64>, GateError> {
+        p.get(n)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse::<i64>().map(|t| t * 1000).map_err(|_| GateError::invalid(format!("Invalid {n}"))))
+            .transpose()
+    };
+    let (from, to) = (secs_param("from")?, secs_param("to")?);
+    if from.is_some() && p.contains_key("limit") {
+        return Err(GateError::invalid("limit cannot be used with from and to"));
+    }
+    let limit = limit_param(&p, 100, 1000)?;
+    let bars = s.bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit });
+    let out: Vec<Value> = bars
+        .iter()
+        .map(|b| {
+            json!([
+                secs(b.open_time),
+                d(b.volume * b.close),
+                d(b.close),
+                d(b.high),
+                d(b.low),
+                d(b.open),
+                d(b.volume),
+                if b.closed { "true" } else { "false" }
+            ])
+        })
+        .collect();
+    ok(Value::Array(out))
+}
+
+fn currency_json(a: &Asset) -> Value {
+    json!({
+        "currency": a.as_str(), "name": a.as_str(), "delisted": false, "withdraw_disabled": true,
+        "withdraw_delayed": false, "deposit_disabled": true, "trade_disabled": false, "fixed_rate": "",
+        "chain": "", "chains": [],
+    })
+}
+
+/// The assets of the served pairs.
+fn served_assets(s: &SimState) -> Vec<Asset> {
+    let mut all: Vec<Asset> = s.symbols().iter().flat_map(|(b, q)| [b.clone(), q.clone()]).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// `GET /spot/currencies`: the assets of the served pairs (deposits and withdrawals
+/// disabled: the sim moves no coins).
+async fn currencies(State(c): S) -> Json<Value> {
+    Json(Value::Array(served_assets(&c.sim).iter().map(currency_json).collect()))
+}
+
+async fn currency(State(c): S, Path(currency): Path<String>) -> GateResult {
+    let a = served_assets(&c.sim)
+        .into_iter()
+        .find(|a| a.as_str() == currency)
+        .ok_or_else(|| GateError::bad("INVALID_CURRENCY", format!("Invalid currency {currency}")))?;
+    ok(currency_json(&a))
+}
+
+/// `GET /spot/fee`: the paper venue's fee, maker and taker.
+async fn fee(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
+    signed(&c.sim, &method, &headers, &uri, &body)?;
+    let rate = d(c.sim.exchange().config().fee_bps / Decimal::from(10_000));
+    ok(json!({"user_id": 1, "taker_fee": rate, "maker_fee": rate, "gt_discount": false, "gt_taker_fee": "0",
+        "gt_maker_fee": "0", "loan_fee": "0", "point_type": "0", "futures_taker_fee": "0", "futures_maker_fee": "0",
+        "delivery_taker_fee": "0", "delivery_maker_fee": "0", "debit_fee": 3}))
+}
+
+/// `GET /account/detail`: a classic (not unified) spot account.
+async fn account_detail(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
+    signed(&c.sim, &method, &headers, &uri, &body)?;
+    ok(json!({"user_id": 1, "ip_whitelist": [], "currency_pairs": [], "key": {"mode": 1}, "tier": 0}))
 }
 
 // ---------------------------------------------------------------------------------
@@ -412,6 +644,15 @@ async fn accounts(State(c): S, method: Method, headers: HeaderMap, uri: Uri, bod
         )
         .collect();
     ok(Value::Array(out))
+}
+
+/// Gate's rule for `text`: `t-` and 1 to 28 bytes of `0-9 A-Z a-z _ - .` (Gate's API
+/// reference for `Order.text`, as in its SDK `gate-api` 7.2.161, `models/order.py`).
+fn valid_text(t: &str) -> Option<&str> {
+    let rest = t.strip_prefix("t-")?;
+    ((1..=28).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+    .then_some(rest)
 }
 
 async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
@@ -435,94 +676,92 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
     }
     let ty = str_field(&v, "type").unwrap_or("limit");
     let tif = str_field(&v, "time_in_force");
-    let (kind, tif) = match ty {
+    let (kind, tif, order_type) = match ty {
         "limit" => {
             let price = dec_field(&v, "price")?.ok_or_else(|| GateError::missing("price"))?;
             match tif.unwrap_or("gtc") {
-                t @ ("gtc" | "ioc") => (OrderKind::Limit { price: Price(price) }, t.to_string()),
-                t => return Err(GateError::invalid(format!("Invalid time_in_force {t}: the sim serves gtc and ioc"))),
+                t @ ("gtc" | "ioc" | "fok") => (OrderKind::Limit { price: Price(price) }, t.to_string(), "LIMIT"),
+                "poc" => (OrderKind::Limit { price: Price(price) }, "poc".to_string(), "LIMIT_MAKER"),
+                t => return Err(GateError::invalid(format!("Invalid time_in_force {t}: gtc, ioc, poc or fok"))),
             }
         }
         "market" => match tif.unwrap_or("ioc") {
-            "ioc" => (OrderKind::Market, "ioc".to_string()),
-            t => return Err(GateError::invalid(format!("Invalid time_in_force {t}: market orders are ioc"))),
+            t @ ("ioc" | "fok") => (OrderKind::Market, t.to_string(), "MARKET"),
+            t => return Err(GateError::invalid(format!("Invalid time_in_force {t}: market orders are ioc or fok"))),
         },
         t => return Err(GateError::invalid(format!("Invalid type {t}"))),
     };
     // A market BUY's amount is in quote: buy what it pays for at the last price.
-    let (qty, quote_amount) = if kind == OrderKind::Market && side == Side::Buy {
-        let prices = s.exchange().prices(std::slice::from_ref(&base), &quote).map_err(exchange_error)?;
-        let last = prices.get(&base).ok_or_else(|| GateError::pair(pair))?.0;
-        let config = s.exchange().config();
-        let step = s.rules_of(&base).step;
-        let unit = last * (Decimal::ONE + config.slippage_bps / Decimal::from(10_000));
-        let raw = amount / unit;
-        let qty = if step > Decimal::ZERO { (raw / step).floor() * step } else { raw };
-        (qty, Some(amount))
+    let (qty, quote_qty) = if kind == OrderKind::Market && side == Side::Buy {
+        (s.qty_for_quote(&base, &quote, amount, side).map_err(exchange_error)?, Some(amount))
     } else {
         (amount, None)
     };
-    let (client_id, text) = match str_field(&v, "text").filter(|t| !t.is_empty()) {
+    let (client, text) = match str_field(&v, "text").filter(|t| !t.is_empty()) {
         Some(t) => {
-            let id = t
-                .strip_prefix("t-")
-                .and_then(|rest| ClientOrderId::new(rest).ok())
-                .ok_or_else(|| GateError::invalid("Invalid text: t- followed by 1 to 26 of A-Z a-z 0-9 - _"))?;
-            (id, t.to_string())
+            let id = valid_text(t)
+                .ok_or_else(|| GateError::invalid("Invalid text: t- followed by 1 to 28 of 0-9 A-Z a-z _ - ."))?;
+            (Some(id.to_string()), t.to_string())
         }
-        None => {
-            let n = {
-                let mut book = lock(&s.book);
-                book.next_auto_id += 1;
-                book.next_auto_id
-            };
-            (ClientOrderId::new(&format!("sim-{n}")).map_err(|_| GateError::server())?, "apiv4".to_string())
-        }
+        None => (None, "apiv4".to_string()),
     };
+    // Gate's own words for an order below the minimum value (CCXT reads them).
+    let min_value = s.rules_of(&base).min_notional;
+    let price_for_value = match kind {
+        OrderKind::Limit { price } => Some(price.0),
+        OrderKind::Market => s.last_price(&base, &quote),
+    };
+    if let Some(px) = price_for_value {
+        let value = quote_qty.unwrap_or(qty * px);
+        if value < min_value {
+            return Err(GateError::invalid(format!(
+                "Your order size {} {quote} is too small. The minimum is {} {quote} (NOTIONAL filter)",
+                d(value),
+                d(min_value)
+            )));
+        }
+    }
     if s.roll("reject_rate", |f| f.reject_rate) {
         return Err(GateError::bad("ORDER_REJECTED", "Order rejected"));
     }
-    let req = OrderRequest { client_id, base, quote, side, qty: Qty(qty), kind };
-    s.check_override(&req).map_err(exchange_error)?;
-    s.maybe_partial_fill();
-    let now = s.now_ms();
-    let mut outcome = s.exchange().place(&req);
-    let mut ioc_expired = false;
-    if let Ok(r) = &outcome
-        && tif == "ioc"
-        && r.status == OrderStatus::New
-    {
-        // Did not cross: the unfilled IOC order is cancelled at once.
-        outcome = s.exchange().cancel(&r.client_id, &r.base, &r.quote);
-        ioc_expired = true;
-    }
-    if let Ok(r) = &outcome {
-        let meta = OrderMeta {
-            client_id: r.client_id.clone(),
-            base: r.base.clone(),
-            quote: r.quote.clone(),
-            kind,
-            time_in_force: Some(tif.clone()),
-            time: now,
-            rested: r.status == OrderStatus::New,
-        };
-        lock(&s.book).orders.insert(venue_id(r), meta);
-        let extra = Extra { text, ioc_expired, quote_amount, cancelled_at: ioc_expired.then_some(now) };
-        lock(&c.extra).insert(venue_id(r), extra);
+    let placement = crate::Placement {
+        client,
+        base,
+        quote,
+        side,
+        qty,
+        kind,
+        order_type,
+        time_in_force: Some(tif.clone()),
+        immediate: matches!(tif.as_str(), "ioc" | "fok") && kind != OrderKind::Market,
+        post_only: tif == "poc",
+        quote_qty,
+    };
+    let outcome = s.place(placement);
+    if let Ok((id, _)) = &outcome {
+        let expired = lock(&s.book).orders.get(id).is_some_and(|m| m.expired);
+        let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()) };
+        lock(&c.extra).insert(*id, extra);
     }
     if s.roll("drop_after_execution", |f| f.drop_after_execution) {
         // Executed (or refused) at the venue, but the reply is lost.
         return Ok(StatusCode::BAD_GATEWAY.into_response());
     }
     s.maybe_timeout().await;
-    let r = outcome.map_err(exchange_error)?;
+    let (_, r) = outcome.map_err(|e| match e {
+        crate::PlaceError::Duplicate => GateError::invalid("Duplicate text: an open order has it"),
+        crate::PlaceError::WouldTake => {
+            GateError::bad("POC_FILL_IMMEDIATELY", "Order would match and take immediately so its cancelled")
+        }
+        crate::PlaceError::Venue(e) => exchange_error(e),
+    })?;
     Ok((StatusCode::CREATED, Json(order_json(&c, &r))).into_response())
 }
 
 /// The client id of `order_id` (a Gate order id or `t-<client id>`) on the pair.
 fn client_id_of(s: &SimState, order_id: &str, base: &Asset, quote: &Asset) -> Option<ClientOrderId> {
     if let Some(rest) = order_id.strip_prefix("t-") {
-        return ClientOrderId::new(rest).ok();
+        return s.paper_id_of(rest, base, quote);
     }
     let id: u64 = order_id.parse().ok()?;
     lock(&s.book).orders.get(&id).filter(|m| &m.base == base && &m.quote == quote).map(|m| m.client_id.clone())
@@ -574,6 +813,39 @@ async fn cancel_order(
         .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() })
         .cancelled_at = Some(now);
     ok(order_json(&c, &r))
+}
+
+/// `DELETE /spot/orders?currency_pair=[&side=]`: cancels the pair's open orders;
+/// answers them.
+async fn cancel_all(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
+    let s = &c.sim;
+    signed(s, &method, &headers, &uri, &body)?;
+    let p = query(&uri);
+    let (_, base, quote) = pair_param(s, &p)?;
+    let side = match p.get("side").map(String::as_str) {
+        None | Some("") => None,
+        Some("buy") => Some(Side::Buy),
+        Some("sell") => Some(Side::Sell),
+        Some(x) => return Err(GateError::invalid(format!("Invalid side {x}"))),
+    };
+    let mut out = Vec::new();
+    for o in s.exchange().open_orders(&base, &quote).map_err(exchange_error)? {
+        if side.is_some_and(|sd| sd != o.side) {
+            continue;
+        }
+        match s.exchange().cancel(&o.client_id, &base, &quote) {
+            Ok(r) => {
+                lock(&c.extra)
+                    .entry(venue_id(&r))
+                    .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() })
+                    .cancelled_at = Some(s.now_ms());
+                out.push(order_json(&c, &r));
+            }
+            Err(ExchangeError::NotFound(_) | ExchangeError::Rejected(_)) => {}
+            Err(e) => return Err(exchange_error(e)),
+        }
+    }
+    ok(Value::Array(out))
 }
 
 fn limit_param(p: &Params, default: usize, max: usize) -> Result<usize, GateError> {

@@ -27,7 +27,10 @@ use std::thread::JoinHandle;
 
 use ballast_core::{Asset, SymbolRules};
 use ballast_exchange::paper::PaperExchange;
-use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderRequest};
+use ballast_exchange::{
+    ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, OrderStatus,
+};
+use rust_decimal::Decimal;
 
 pub use candles::{CandleRow, CandleSource, MemoryCandles};
 pub use fault::XorShift;
@@ -100,14 +103,26 @@ impl Default for SimConfig {
 /// What the sim remembers about an order it placed, beyond the paper venue's report.
 #[derive(Clone, Debug)]
 pub(crate) struct OrderMeta {
+    /// The paper venue's client id (the client's own id when the paper venue accepts
+    /// it and has not seen it; otherwise a generated one, see [`SimState::place`]).
     pub client_id: ClientOrderId,
+    /// The client order id as the client sent it (Binance `newClientOrderId`, Gate
+    /// `text` without `t-`), or the generated one.
+    pub client: String,
     pub base: Asset,
     pub quote: Asset,
     pub kind: OrderKind,
+    /// Binance's name of the order type (`MARKET`, `LIMIT`, `LIMIT_MAKER`).
+    pub order_type: &'static str,
     pub time_in_force: Option<String>,
     pub time: i64,
     /// The order rested at placement (its fills are maker fills).
     pub rested: bool,
+    /// An immediate-or-cancel / fill-or-kill order that did not fill and was cancelled
+    /// at once (Binance `EXPIRED`, Gate `finish_as: ioc|fok`).
+    pub expired: bool,
+    /// A market order given by its quote amount (Binance `quoteOrderQty`, a Gate market buy).
+    pub quote_qty: Option<Decimal>,
 }
 
 /// Mutable bookkeeping of the server.
@@ -115,10 +130,45 @@ pub(crate) struct OrderMeta {
 pub(crate) struct Book {
     /// Orders placed through the sim, by venue order id.
     pub orders: BTreeMap<u64, OrderMeta>,
+    /// The latest order placed with a client id, by `(base, quote, client id)`.
+    pub by_client: BTreeMap<(Asset, Asset, String), u64>,
     /// Counter for generated client order ids.
     pub next_auto_id: u64,
     /// (minute of the sim clock, request weight used in it).
     pub weight: (i64, u64),
+    /// Orders placed (10-second window start, count; day start, count), for
+    /// `X-MBX-ORDER-COUNT-*`.
+    pub order_count: ((i64, u64), (i64, u64)),
+}
+
+/// An order to place through [`SimState::place`], in the terms both dialects share.
+#[derive(Clone, Debug)]
+pub(crate) struct Placement {
+    /// The client's id for it (already checked against the dialect's rules), if any.
+    pub client: Option<String>,
+    pub base: Asset,
+    pub quote: Asset,
+    pub side: ballast_core::planner::Side,
+    pub qty: Decimal,
+    pub kind: OrderKind,
+    pub order_type: &'static str,
+    pub time_in_force: Option<String>,
+    /// Cancel at once whatever does not fill at placement (IOC, FOK).
+    pub immediate: bool,
+    /// Refuse the order if it would fill at placement (post-only, `LIMIT_MAKER`).
+    pub post_only: bool,
+    pub quote_qty: Option<Decimal>,
+}
+
+/// Why [`SimState::place`] placed nothing.
+#[derive(Debug)]
+pub(crate) enum PlaceError {
+    /// An open order already has this client id.
+    Duplicate,
+    /// A post-only order would have filled at once.
+    WouldTake,
+    /// The paper venue (or an overriding rule) refused it.
+    Venue(ExchangeError),
 }
 
 /// Everything the server shares between requests.
@@ -141,6 +191,10 @@ pub struct SimState {
     clock_offset_ms: AtomicI64,
     /// Rules that replace the paper venue's for some base assets ([`Self::set_rules`]).
     rules_override: Mutex<BTreeMap<Asset, SymbolRules>>,
+    /// Held while an order is placed ([`Self::place`]).
+    placing: Mutex<()>,
+    /// The replay's clock, when it is not the venue clock ([`Self::with_replay_clock`]).
+    replay_clock: Option<Arc<dyn Clock>>,
 }
 
 impl std::fmt::Debug for SimState {
@@ -173,7 +227,32 @@ impl SimState {
             request_clock: None,
             clock_offset_ms: AtomicI64::new(0),
             rules_override: Mutex::new(BTreeMap::new()),
+            placing: Mutex::new(()),
+            replay_clock: None,
         }
+    }
+
+    /// Serves candles from a replay whose clock is `replay` while the venue clock (the
+    /// one every time a client sees comes from: orders, fills, `serverTime`) is wall
+    /// time. Candles are then shifted by whole intervals so that the bar the replay is
+    /// in is the bar of the venue clock's now, and a client's times are read on that scale.
+    pub fn with_replay_clock(mut self, replay: Arc<dyn Clock>) -> Self {
+        self.replay_clock = Some(replay);
+        self
+    }
+
+    /// The replay's time: the replay clock's, else the venue clock's.
+    pub(crate) fn replay_ms(&self) -> i64 {
+        self.replay_clock.as_ref().unwrap_or(&self.clock).now().0
+    }
+
+    /// What to add to a candle's replay time to get the time a client sees, for
+    /// interval `step` ms: a whole number of steps, zero without a replay clock.
+    pub(crate) fn candle_shift(&self, step: i64) -> i64 {
+        if self.replay_clock.is_none() || step <= 0 {
+            return 0;
+        }
+        candles::bucket(self.now_ms(), step) - candles::bucket(self.replay_ms(), step)
     }
 
     /// The paper venue behind the server (deposit funds, match resting orders...).
@@ -340,6 +419,157 @@ impl SimState {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
+    /// The base quantity a market order of `amount` quote buys (at the last price with
+    /// the paper slippage) or sells (at the last price), rounded down to the step.
+    pub(crate) fn qty_for_quote(
+        &self,
+        base: &Asset,
+        quote: &Asset,
+        amount: Decimal,
+        side: ballast_core::planner::Side,
+    ) -> Result<Decimal, ExchangeError> {
+        let prices = self.exchange.prices(std::slice::from_ref(base), quote)?;
+        let last = prices.get(base).ok_or_else(|| ExchangeError::NotFound(format!("{base}{quote} has no price")))?.0;
+        let slip = self.exchange.config().slippage_bps / Decimal::from(10_000);
+        let unit = match side {
+            ballast_core::planner::Side::Buy => last * (Decimal::ONE + slip),
+            ballast_core::planner::Side::Sell => last,
+        };
+        if unit <= Decimal::ZERO {
+            return Err(ExchangeError::NotFound(format!("{base}{quote} has no price")));
+        }
+        let step = self.rules_of(base).step;
+        let raw = amount / unit;
+        Ok(if step > Decimal::ZERO { (raw / step).floor() * step } else { raw })
+    }
+
+    /// The last price of `base` in `quote`, if it has one.
+    pub(crate) fn last_price(&self, base: &Asset, quote: &Asset) -> Option<Decimal> {
+        self.exchange.prices(std::slice::from_ref(base), quote).ok()?.get(base).map(|p| p.0)
+    }
+
+    /// Places an order at the paper venue and records it. A client id may be reused
+    /// once the order that had it is final (as on Binance); the paper venue, which
+    /// refuses any id it has seen, then gets a generated one, as it does for an id it
+    /// cannot hold (longer than 26 characters, or with `.`, `:`, `/`).
+    pub(crate) fn place(&self, p: Placement) -> Result<(u64, OrderReport), PlaceError> {
+        // One placement at a time: the duplicate check and the record are atomic.
+        let _one = lock(&self.placing);
+        if let Some(c) = &p.client
+            && let Some(id) = self.paper_id_of(c, &p.base, &p.quote)
+            && self.exchange.query(&id, &p.base, &p.quote).ok().flatten().is_some_and(|r| !r.status.is_final())
+        {
+            return Err(PlaceError::Duplicate);
+        }
+        if p.post_only
+            && let OrderKind::Limit { price } = p.kind
+            && let Some(last) = self.last_price(&p.base, &p.quote)
+        {
+            let takes = match p.side {
+                ballast_core::planner::Side::Buy => price.0 >= last,
+                ballast_core::planner::Side::Sell => price.0 <= last,
+            };
+            if takes {
+                return Err(PlaceError::WouldTake);
+            }
+        }
+        let paper_id = |c: &str| -> Option<ClientOrderId> {
+            let id = ClientOrderId::new(c).ok()?;
+            let known = self.exchange.query(&id, &p.base, &p.quote).ok().flatten().is_some()
+                || lock(&self.book).orders.values().any(|m| m.client_id == id);
+            (!known).then_some(id)
+        };
+        let internal = match p.client.as_deref().and_then(paper_id) {
+            Some(id) => id,
+            None => loop {
+                let n = {
+                    let mut book = lock(&self.book);
+                    book.next_auto_id += 1;
+                    book.next_auto_id
+                };
+                if let Some(id) = paper_id(&format!("sim-{n}")) {
+                    break id;
+                }
+            },
+        };
+        let client = p.client.clone().unwrap_or_else(|| internal.as_str().to_string());
+        let req = OrderRequest {
+            client_id: internal,
+            base: p.base.clone(),
+            quote: p.quote.clone(),
+            side: p.side,
+            qty: ballast_core::Qty(p.qty),
+            kind: p.kind,
+        };
+        self.check_override(&req).map_err(PlaceError::Venue)?;
+        self.maybe_partial_fill();
+        let now = self.now_ms();
+        let mut r = self.exchange.place(&req).map_err(PlaceError::Venue)?;
+        let rested = r.status == OrderStatus::New;
+        let mut expired = false;
+        if p.immediate && !r.status.is_final() {
+            // Did not fill (in full) at once: what is left is cancelled.
+            r = self.exchange.cancel(&r.client_id, &r.base, &r.quote).map_err(PlaceError::Venue)?;
+            expired = true;
+        }
+        let id: u64 = r.venue_id.parse().unwrap_or(0);
+        let meta = OrderMeta {
+            client_id: r.client_id.clone(),
+            client: client.clone(),
+            base: p.base.clone(),
+            quote: p.quote.clone(),
+            kind: p.kind,
+            order_type: p.order_type,
+            time_in_force: p.time_in_force,
+            time: now,
+            rested: rested && !expired,
+            expired,
+            quote_qty: p.quote_qty,
+        };
+        let mut book = lock(&self.book);
+        book.orders.insert(id, meta);
+        book.by_client.insert((p.base, p.quote, client), id);
+        let window = now.div_euclid(10_000);
+        let day = now.div_euclid(86_400_000);
+        let (ten, daily) = &mut book.order_count;
+        *ten = if ten.0 == window { (window, ten.1 + 1) } else { (window, 1) };
+        *daily = if daily.0 == day { (day, daily.1 + 1) } else { (day, 1) };
+        Ok((id, r))
+    }
+
+    /// The order the client knows as `client` on the pair: the latest placed with it
+    /// through the sim, else one placed on the paper venue directly with that id.
+    pub(crate) fn order_by_client(&self, client: &str, base: &Asset, quote: &Asset) -> Option<(u64, OrderMeta)> {
+        let book = lock(&self.book);
+        if let Some(id) = book.by_client.get(&(base.clone(), quote.clone(), client.to_string())) {
+            return book.orders.get(id).map(|m| (*id, m.clone()));
+        }
+        None
+    }
+
+    /// The paper venue's client id of the order the client knows as `client`: see
+    /// [`Self::order_by_client`]; an id the sim never saw is looked up on the paper
+    /// venue as it is, unless the sim gave that id to another order.
+    pub(crate) fn paper_id_of(&self, client: &str, base: &Asset, quote: &Asset) -> Option<ClientOrderId> {
+        if let Some((_, m)) = self.order_by_client(client, base, quote) {
+            return Some(m.client_id);
+        }
+        let id = ClientOrderId::new(client).ok()?;
+        let taken = lock(&self.book).orders.values().any(|m| m.client_id == id);
+        (!taken).then_some(id)
+    }
+
+    /// Orders placed in the current 10-second window and day (of the sim clock).
+    pub(crate) fn order_counts(&self) -> (u64, u64) {
+        let now = self.now_ms();
+        let book = lock(&self.book);
+        let (ten, day) = book.order_count;
+        (
+            if ten.0 == now.div_euclid(10_000) { ten.1 } else { 0 },
+            if day.0 == now.div_euclid(86_400_000) { day.1 } else { 0 },
+        )
+    }
+
     /// `BTCUSDT` -> `(BTC, USDT)`, among the served symbols.
     pub(crate) fn symbol(&self, s: &str) -> Option<(Asset, Asset)> {
         self.symbols.iter().find(|(b, q)| format!("{b}{q}") == s).cloned()
@@ -368,15 +598,57 @@ async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>
 }
 
 /// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
-/// answers the faults injected so far, by kind.
-async fn faults_on(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
-    s.set_faults(s.config().faults.clone());
-    axum::Json(serde_json::json!(s.injected()))
+/// with a JSON object body, those faults instead (`{"rate_429": 1}`: probabilities
+/// `rate_429`, `rate_5xx`, `rate_418`, `reject_rate`, `drop_after_execution`,
+/// `partial_fill_rate`, `timeout_after_execution`; `latency_ms`, `seed`; the others
+/// 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
+async fn faults_on(
+    axum::extract::State(s): axum::extract::State<Arc<SimState>>,
+    body: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if body.trim().is_empty() {
+        s.set_faults(s.config().faults.clone());
+        return axum::Json(serde_json::json!(s.injected())).into_response();
+    }
+    match faults_from_json(&body) {
+        Ok(f) => {
+            s.set_faults(f);
+            axum::Json(serde_json::json!(s.injected())).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": e}))).into_response(),
+    }
 }
 
-/// `GET /sim/clock`: the sim's time in ms (`{"now": ...}`), outside fault injection.
+/// A [`FaultConfig`] from a JSON object of some of its fields (the rest 0).
+fn faults_from_json(body: &str) -> Result<FaultConfig, String> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let mut f = FaultConfig::default();
+    for (k, v) in obj {
+        let p = || v.as_f64().filter(|p| (0.0..=1.0).contains(p)).ok_or(format!("{k}: a number from 0 to 1"));
+        let n = || v.as_u64().ok_or(format!("{k}: a whole number"));
+        match k.as_str() {
+            "rate_429" => f.rate_429 = p()?,
+            "rate_5xx" => f.rate_5xx = p()?,
+            "rate_418" => f.rate_418 = p()?,
+            "reject_rate" => f.reject_rate = p()?,
+            "drop_after_execution" => f.drop_after_execution = p()?,
+            "partial_fill_rate" => f.partial_fill_rate = p()?,
+            "timeout_after_execution" => f.timeout_after_execution = p()?,
+            "latency_ms" => f.latency_ms = n()?,
+            "seed" => f.seed = n()?,
+            _ => return Err(format!("unknown fault {k}")),
+        }
+    }
+    Ok(f)
+}
+
+/// `GET /sim/clock`, outside fault injection: the replay's time in ms (`now`, also
+/// `replay`: which bar's prices are served) and the venue clock's (`venue`: the time
+/// clients see; the same as the replay's without [`SimState::with_replay_clock`]).
 async fn sim_clock(axum::extract::State(s): axum::extract::State<Arc<SimState>>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"now": s.now_ms()}))
+    axum::Json(serde_json::json!({"now": s.replay_ms(), "replay": s.replay_ms(), "venue": s.now_ms()}))
 }
 
 /// `GET /sim/faults`: the faults injected so far, by kind ([`SimState::injected`]).

@@ -237,15 +237,59 @@ fn account_shows_the_deposit_and_a_market_order_moves_it() {
 }
 
 #[test]
-fn duplicate_client_id_is_refused_without_a_second_trade() {
+fn a_client_id_of_an_open_order_is_a_duplicate_and_free_again_once_final() {
     let s = sim(FaultConfig::default());
-    let p = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newClientOrderId=dup-1";
-    assert_eq!(s.signed("POST", "/api/v3/order", p).status, 200);
+    let p = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price=40000&newClientOrderId=dup-1";
+    let first = s.signed("POST", "/api/v3/order", p);
+    assert_eq!(first.status, 200, "{:?}", first.body);
     let r = s.signed("POST", "/api/v3/order", p);
     assert_eq!((r.status, r.code()), (400, -2010));
     assert_eq!(r.body["msg"], "Duplicate order sent.");
+    assert_eq!(s.signed("GET", "/api/v3/openOrders", "symbol=BTCUSDT").body.as_array().unwrap().len(), 1);
+    // Final (cancelled): Binance lets the id be used again, for a new order.
+    assert_eq!(s.signed("DELETE", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=dup-1").status, 200);
+    let again =
+        s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01&newClientOrderId=dup-1");
+    assert_eq!(again.status, 200, "{:?}", again.body);
+    assert_ne!(again.body["orderId"], first.body["orderId"]);
+    assert_eq!(again.body["clientOrderId"], "dup-1");
+    // The id names the latest order.
+    let q = s.signed("GET", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=dup-1");
+    assert_eq!((q.body["orderId"].clone(), q.body["status"].as_str()), (again.body["orderId"].clone(), Some("FILLED")));
     assert_eq!(s.trades().len(), 1);
-    assert_eq!(s.balances()["BTC"].0, "0.01000000");
+}
+
+#[test]
+fn client_ids_follow_binance_rules_36_characters_with_dots_colons_slashes() {
+    let s = sim(FaultConfig::default());
+    // ccxt's and python-binance's default ids are 32 characters; Binance allows 36.
+    for id in ["x-R4BD3S82a1b2c3d4e5f6a7b8c9d0e1f2", "web_0123456789abcdef0123456789abcdef", "a.b:c/d_e-f"] {
+        let r = s.signed(
+            "POST",
+            "/api/v3/order",
+            &format!(
+                "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId={}",
+                id.replace(':', "%3A").replace('/', "%2F")
+            ),
+        );
+        assert_eq!(r.status, 200, "{id}: {:?}", r.body);
+        assert_eq!(r.body["clientOrderId"], id);
+        let q = s.signed(
+            "GET",
+            "/api/v3/order",
+            &format!("symbol=BTCUSDT&origClientOrderId={}", id.replace(':', "%3A").replace('/', "%2F")),
+        );
+        assert_eq!((q.status, q.body["clientOrderId"].as_str()), (200, Some(id)));
+    }
+    for bad in ["0123456789012345678901234567890123456", "has%20space", "star*"] {
+        let r = s.signed(
+            "POST",
+            "/api/v3/order",
+            &format!("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId={bad}"),
+        );
+        assert_eq!((r.status, r.code()), (400, -1100), "{bad}");
+        assert!(r.body["msg"].as_str().unwrap().contains("newClientOrderId"));
+    }
 }
 
 #[test]
@@ -259,10 +303,11 @@ fn unknown_order_is_2013() {
 }
 
 #[test]
-fn bad_signature_or_key_is_401() {
+fn bad_signature_is_400_and_bad_key_401() {
     let s = sim(FaultConfig::default());
+    // Binance answers a wrong signature with HTTP 400 (a bad key is 401).
     let r = s.signed_with("GET", "/api/v3/account", "", T, "wrong-secret", KEY);
-    assert_eq!((r.status, r.code()), (401, -1022));
+    assert_eq!((r.status, r.code()), (400, -1022));
     let r = s.signed_with("GET", "/api/v3/account", "", T, SECRET, "wrong-key");
     assert_eq!((r.status, r.code()), (401, -2015));
     // A parameter changed after signing.
@@ -273,7 +318,7 @@ fn bad_signature_or_key_is_401() {
         sign(SECRET, &payload)
     );
     let r = Sim::reply(s.agent.get(&url).header("X-MBX-APIKEY", KEY).call());
-    assert_eq!((r.status, r.code()), (401, -1022));
+    assert_eq!((r.status, r.code()), (400, -1022));
 }
 
 #[test]
@@ -384,4 +429,212 @@ fn api_restrictions_is_configurable() {
     s.state.set_withdrawals_enabled(true);
     let r = s.signed("GET", "/sapi/v1/account/apiRestrictions", "");
     assert_eq!(r.body["enableWithdrawals"], true);
+}
+
+#[test]
+fn order_types_quote_qty_ioc_fok_limit_maker() {
+    let s = sim(FaultConfig::default());
+    // quoteOrderQty: 1000 USDT at 50,000 buys 0.02 BTC.
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=1000");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.body["executedQty"].as_str(), r.body["origQuoteOrderQty"].as_str()),
+        (Some("0.02000000"), Some("1000.00000000"))
+    );
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=1000&quantity=1");
+    assert_eq!((r.status, r.code()), (400, -1106));
+    // IOC and FOK that do not cross expire at once, unfilled.
+    for tif in ["IOC", "FOK"] {
+        let r = s.signed(
+            "POST",
+            "/api/v3/order",
+            &format!("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce={tif}&quantity=0.01&price=40000"),
+        );
+        assert_eq!(
+            (r.status, r.body["status"].as_str(), r.body["timeInForce"].as_str()),
+            (200, Some("EXPIRED"), Some(tif))
+        );
+        assert_eq!(r.body["executedQty"], "0.00000000");
+    }
+    // A crossing IOC fills.
+    let r = s.signed(
+        "POST",
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.01&price=51000",
+    );
+    assert_eq!(r.body["status"], "FILLED");
+    // LIMIT_MAKER: refused when it would take, rests otherwise; ACK by default.
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.01&price=50000");
+    assert_eq!((r.status, r.code()), (400, -2010));
+    assert_eq!(r.body["msg"], "Order would immediately match and take.");
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.01&price=49000");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.get("status").is_none(), "ACK by default for LIMIT_MAKER");
+    let q = s.signed("GET", "/api/v3/order", &format!("symbol=BTCUSDT&orderId={}", r.body["orderId"]));
+    assert_eq!((q.body["type"].as_str(), q.body["status"].as_str()), (Some("LIMIT_MAKER"), Some("NEW")));
+    // Unsupported types are -1020, unknown ones -1116.
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=STOP_LOSS&quantity=0.01&stopPrice=1");
+    assert_eq!((r.status, r.code()), (400, -1020));
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=NOPE&quantity=0.01");
+    assert_eq!((r.status, r.code()), (400, -1116));
+}
+
+#[test]
+fn order_test_all_orders_and_cancel_all() {
+    let s = sim(FaultConfig::default());
+    let r = s.signed("POST", "/api/v3/order/test", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01");
+    assert_eq!((r.status, r.body.clone()), (200, serde_json::json!({})));
+    let r = s.signed("POST", "/api/v3/order/test", "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.01");
+    assert_eq!((r.status, r.code()), (400, -1102), "a test order is checked");
+    assert!(s.trades().is_empty());
+    let r = s.signed("DELETE", "/api/v3/openOrders", "symbol=BTCUSDT");
+    assert_eq!((r.status, r.code()), (400, -2011), "nothing to cancel");
+    for price in ["40000", "41000"] {
+        let p = format!("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.01&price={price}");
+        assert_eq!(s.signed("POST", "/api/v3/order", &p).status, 200);
+    }
+    assert_eq!(s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01").status, 200);
+    let r = s.signed("DELETE", "/api/v3/openOrders", "symbol=BTCUSDT");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let cancelled: Vec<&str> = r.body.as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(cancelled, ["CANCELED", "CANCELED"]);
+    let all = s.signed("GET", "/api/v3/allOrders", "symbol=BTCUSDT");
+    let st: Vec<&str> = all.body.as_array().unwrap().iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(st, ["CANCELED", "CANCELED", "FILLED"]);
+    let all = s.signed("GET", "/api/v3/allOrders", "symbol=BTCUSDT&limit=1");
+    assert_eq!(all.body.as_array().unwrap().len(), 1);
+    assert_eq!(all.body[0]["status"], "FILLED", "the newest");
+}
+
+#[test]
+fn my_trades_since_a_time_on_the_one_clock() {
+    let s = sim(FaultConfig::default());
+    let r = s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01");
+    assert_eq!(r.body["transactTime"], T, "order times are the clock serverTime gives");
+    let t = s.signed("GET", "/api/v3/myTrades", &format!("symbol=BTCUSDT&startTime={}", T - 3_600_000));
+    assert_eq!(t.body.as_array().unwrap().len(), 1);
+    assert_eq!(t.body[0]["time"], T);
+    let t = s.signed("GET", "/api/v3/myTrades", &format!("symbol=BTCUSDT&startTime={}", T + 1));
+    assert!(t.body.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn market_data_book_tickers_trades() {
+    let s = sim(FaultConfig::default());
+    let d = s.public("/api/v3/depth", "symbol=BTCUSDT&limit=5");
+    assert_eq!(d.status, 200, "{:?}", d.body);
+    assert_eq!(d.body["bids"].as_array().unwrap().len(), 5);
+    assert_eq!(d.body["bids"][0][0], "50000.00000000");
+    assert_eq!(d.body["bids"][1][0], "49999.99000000");
+    assert_eq!(d.body["asks"][1][0], "50000.01000000");
+    assert_eq!(d.body["bids"][0][1], "2.00000000", "100,000 USDT's worth");
+    let b = s.public("/api/v3/ticker/bookTicker", "symbol=BTCUSDT");
+    assert_eq!(
+        (b.body["bidPrice"].as_str(), b.body["askPrice"].as_str()),
+        (Some("50000.00000000"), Some("50000.00000000"))
+    );
+    let t = s.public("/api/v3/ticker/24hr", "symbol=ETHUSDT");
+    assert_eq!(t.body["lastPrice"], "2500.00000000");
+    let t = s.public("/api/v3/ticker/price", "symbols=%5B%22ETHUSDT%22%5D");
+    assert_eq!(t.body.as_array().unwrap().len(), 1);
+    assert_eq!(t.body[0]["symbol"], "ETHUSDT");
+    let a = s.public("/api/v3/avgPrice", "symbol=BTCUSDT");
+    assert_eq!(a.body["price"], "50000.00000000");
+    assert!(s.public("/api/v3/trades", "symbol=BTCUSDT").body.as_array().unwrap().is_empty());
+    s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.01");
+    s.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01");
+    let t = s.public("/api/v3/trades", "symbol=BTCUSDT");
+    assert_eq!(t.body.as_array().unwrap().len(), 1, "the account's own fills: {:?}", t.body);
+    assert_eq!(t.body[0]["qty"], "0.01000000");
+    assert_eq!(s.public("/api/v3/aggTrades", "symbol=BTCUSDT").body.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn unknown_routes_and_methods_are_unsupported_not_server_errors() {
+    let s = sim(FaultConfig::default());
+    let r = s.public("/api/v3/nothing", "");
+    assert_eq!((r.status, r.code()), (404, -1020));
+    let r = Sim::reply(s.agent.put(format!("http://{}/api/v3/ticker/price", s.addr)).send(""));
+    assert_eq!((r.status, r.code()), (400, -1020));
+    assert_eq!(r.body["msg"], "This operation is not supported.");
+    // What ccxt's load_markets asks for beyond spot: answered, empty.
+    assert_eq!(s.public("/fapi/v1/exchangeInfo", "").body["symbols"], serde_json::json!([]));
+    assert_eq!(s.public("/dapi/v1/exchangeInfo", "").body["symbols"], serde_json::json!([]));
+    let m = Sim::reply(
+        s.agent.get(format!("http://{}/sapi/v1/margin/allPairs", s.addr)).header("X-MBX-APIKEY", KEY).call(),
+    );
+    assert_eq!((m.status, m.body.clone()), (200, serde_json::json!([])));
+    let c = s.signed("GET", "/sapi/v1/capital/config/getall", "");
+    assert!(c.body.as_array().unwrap().iter().any(|x| x["coin"] == "BTC"), "{:?}", c.body);
+}
+
+#[test]
+fn numbers_have_binance_precision_and_zero_balances_are_listed_by_default() {
+    let s = sim(FaultConfig::default());
+    // 8 decimals at least; never cut (fills must add up to the balances).
+    s.state.exchange().deposit(&a("USDT"), Qty(dec!(0.123456789123))).unwrap();
+    let b = s.balances();
+    assert_eq!(b["USDT"].0, "10000.123456789123");
+    assert_eq!(b["BTC"].0, "0.00000000", "omitZeroBalances is false by default");
+    let r = s.signed("GET", "/api/v3/account", "omitZeroBalances=true");
+    assert!(r.body["balances"].as_array().unwrap().iter().all(|x| x["asset"] != "BTC"));
+    let r = s.signed("GET", "/api/v3/account", "omitZeroBalances=maybe");
+    assert_eq!((r.status, r.code()), (400, -1100));
+}
+
+#[test]
+fn weight_and_order_count_headers_and_retry_after_to_the_minute_end() {
+    let s = sim(FaultConfig::default());
+    let url = format!("http://{}/api/v3/order", s.addr);
+    let payload = format!("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&timestamp={T}");
+    let body = format!("{payload}&signature={}", sign(SECRET, &payload));
+    let resp = s
+        .agent
+        .post(&url)
+        .header("X-MBX-APIKEY", KEY)
+        .content_type("application/x-www-form-urlencoded")
+        .send(body.as_str())
+        .unwrap();
+    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(h("X-MBX-ORDER-COUNT-10S").as_deref(), Some("1"));
+    assert_eq!(h("X-MBX-ORDER-COUNT-1D").as_deref(), Some("1"));
+    assert_eq!(h("X-MBX-USED-WEIGHT").as_deref(), Some("1"));
+    // Spend the minute's weight: the 429 says to wait until the minute ends (T is
+    // 20 s into its minute: 40 s left).
+    assert_eq!(T.rem_euclid(60_000), 20_000);
+    let mut last = s.public("/api/v3/exchangeInfo", "");
+    for _ in 0..300 {
+        if last.status == 429 {
+            break;
+        }
+        last = s.public("/api/v3/exchangeInfo", "");
+    }
+    assert_eq!(last.status, 429);
+    assert_eq!(last.retry_after.as_deref(), Some("40"));
+}
+
+#[test]
+fn a_signature_over_the_decoded_values_is_accepted_as_python_binance_signs() {
+    let s = sim(FaultConfig::default());
+    let decoded = format!("newClientOrderId=a:b/c&quantity=0.001&side=BUY&symbol=BTCUSDT&timestamp={T}&type=MARKET");
+    let sent = decoded.replace("a:b/c", "a%3Ab%2Fc");
+    let body = format!("{sent}&signature={}", sign(SECRET, &decoded));
+    let r = Sim::reply(
+        s.agent
+            .post(format!("http://{}/api/v3/order", s.addr))
+            .header("X-MBX-APIKEY", KEY)
+            .content_type("application/x-www-form-urlencoded")
+            .send(body.as_str()),
+    );
+    assert_eq!((r.status, r.body["clientOrderId"].as_str()), (200, Some("a:b/c")), "{:?}", r.body);
+    // A signature over other values is still refused.
+    let body = format!("{sent}&signature={}", sign(SECRET, &decoded.replace("0.001", "0.002")));
+    let r = Sim::reply(
+        s.agent
+            .post(format!("http://{}/api/v3/order", s.addr))
+            .header("X-MBX-APIKEY", KEY)
+            .content_type("application/x-www-form-urlencoded")
+            .send(body.as_str()),
+    );
+    assert_eq!((r.status, r.code()), (400, -1022));
 }

@@ -84,6 +84,13 @@ impl Sim {
                 }
                 b.call()
             }
+            "PUT" => {
+                let mut b = self.agent.put(&url).header("Content-Type", "application/json");
+                for (n, v) in &headers {
+                    b = b.header(n.as_str(), v.as_str());
+                }
+                b.send(body.as_bytes())
+            }
             _ => {
                 let mut b = self.agent.post(&url).header("Content-Type", "application/json");
                 for (n, v) in &headers {
@@ -271,4 +278,114 @@ fn faults_answer_429_and_lost_replies_still_execute() {
     s.state.set_faults(FaultConfig::default());
     let (st, o) = s.signed("GET", "/spot/orders/t-lost", "currency_pair=ETH_USDT", "");
     assert_eq!((st, o["status"].as_str(), o["filled_amount"].as_str()), (200, Some("closed"), Some("1")));
+}
+
+#[test]
+fn the_query_may_be_signed_decoded_as_the_official_sdk_does() {
+    let s = sim(FaultConfig::default());
+    let ts = (T / 1000).to_string();
+    let full = "/api/v4/spot/orders";
+    // Sent encoded, signed with the value decoded ("a b"); and signed as sent.
+    for signed_query in ["currency_pair=BTC_USDT&status=open&text=a b", "currency_pair=BTC_USDT&status=open&text=a%20b"]
+    {
+        let url = format!("http://{}{full}?currency_pair=BTC_USDT&status=open&text=a%20b", s.addr);
+        let mut resp = s
+            .agent
+            .get(&url)
+            .header("KEY", KEY)
+            .header("Timestamp", &ts)
+            .header("SIGN", sign(SECRET, "GET", full, signed_query, "", &ts))
+            .call()
+            .unwrap();
+        let body = resp.body_mut().read_to_string().unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{signed_query}: {body}");
+    }
+    let url = format!("http://{}{full}?currency_pair=BTC_USDT&status=open", s.addr);
+    let resp = s
+        .agent
+        .get(&url)
+        .header("KEY", KEY)
+        .header("Timestamp", &ts)
+        .header("SIGN", sign(SECRET, "GET", full, "currency_pair=ETH_USDT&status=open", "", &ts))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}
+
+#[test]
+fn text_of_28_characters_with_dots_poc_fok_and_cancel_all() {
+    let s = sim(FaultConfig::default());
+    let order = |text: &str, price: &str, tif: &str| {
+        json!({"text": text, "currency_pair": "BTC_USDT", "type": "limit", "side": "buy", "amount": "0.01",
+            "price": price, "time_in_force": tif})
+        .to_string()
+    };
+    // 28 characters after t-, with a dot (more than the paper venue's 26).
+    let long = "t-abcdefghij.klmnopqrstuvwxyz0";
+    assert_eq!(long.len(), 30);
+    let (st, o) = s.signed("POST", "/spot/orders", "", &order(long, "40000", "gtc"));
+    assert_eq!((st, o["text"].as_str(), o["status"].as_str()), (201, Some(long), Some("open")), "{o}");
+    let (st, q) = s.signed("GET", &format!("/spot/orders/{long}"), "currency_pair=BTC_USDT", "");
+    assert_eq!((st, q["id"].clone()), (200, o["id"].clone()));
+    let (st, e) = s.signed("POST", "/spot/orders", "", &order("t-abcdefghij.klmnopqrstuvwxyz01", "40000", "gtc"));
+    assert_eq!((st, e["label"].as_str()), (400, Some("INVALID_PARAM_VALUE")), "29 is too long");
+    // Post-only: refused when it would take, rests otherwise.
+    let (st, e) = s.signed("POST", "/spot/orders", "", &order("t-poc1", "50000", "poc"));
+    assert_eq!((st, e["label"].as_str()), (400, Some("POC_FILL_IMMEDIATELY")));
+    let (st, o) = s.signed("POST", "/spot/orders", "", &order("t-poc2", "41000", "poc"));
+    assert_eq!((st, o["status"].as_str(), o["time_in_force"].as_str()), (201, Some("open"), Some("poc")));
+    // FOK that does not cross: cancelled at once, finish_as fok.
+    let (st, o) = s.signed("POST", "/spot/orders", "", &order("t-fok", "40000", "fok"));
+    assert_eq!((st, o["status"].as_str(), o["finish_as"].as_str()), (201, Some("cancelled"), Some("fok")));
+    // Cancel all: the two open ones.
+    let (st, all) = s.signed("DELETE", "/spot/orders", "currency_pair=BTC_USDT", "");
+    assert_eq!(st, 200, "{all}");
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert!(all.as_array().unwrap().iter().all(|o| o["status"] == "cancelled"));
+    // The text is free again once its order is final.
+    let (st, _) = s.signed("POST", "/spot/orders", "", &order("t-poc2", "41000", "gtc"));
+    assert_eq!(st, 201);
+    let (st, e) = s.signed("POST", "/spot/orders", "", &order("t-poc2", "41000", "gtc"));
+    assert_eq!((st, e["label"].as_str()), (400, Some("INVALID_PARAM_VALUE")), "still open: a duplicate");
+}
+
+#[test]
+fn market_data_currencies_book_candles_and_unsupported_methods() {
+    let s = sim(FaultConfig::default());
+    let (st, c) = s.public("/spot/currencies", "");
+    assert_eq!(st, 200);
+    let names: Vec<&str> = c.as_array().unwrap().iter().map(|x| x["currency"].as_str().unwrap()).collect();
+    assert_eq!(names, ["BTC", "ETH", "USDT"]);
+    let (st, b) = s.public("/spot/order_book", "currency_pair=BTC_USDT&limit=3");
+    assert_eq!(st, 200);
+    assert_eq!(b["bids"], json!([["50000", "2"], ["49999.99", "2"], ["49999.98", "2"]]));
+    assert_eq!(b["asks"][2][0], "50000.02");
+    let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=4h");
+    assert_eq!((st, k.clone()), (200, json!([])), "no candle source: no candles");
+    let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=2h");
+    assert_eq!((st, k["label"].as_str()), (400, Some("INVALID_PARAM_VALUE")));
+    for path in
+        ["/margin/currency_pairs", "/futures/usdt/contracts", "/delivery/usdt/contracts", "/options/underlyings"]
+    {
+        assert_eq!(s.public(path, ""), (200, json!([])), "{path}");
+    }
+    let (st, e) = s.call("PUT", "/spot/orders", "", "{}", None);
+    assert_eq!((st, e["label"].as_str()), (405, Some("METHOD_NOT_ALLOWED")));
+    let (st, e) = s.public("/spot/nothing", "");
+    assert_eq!((st, e["label"].as_str()), (404, Some("NOT_FOUND")));
+}
+
+#[test]
+fn rate_limit_headers_count_down_in_their_window() {
+    let s = sim(FaultConfig::default());
+    let get = |path: &str| {
+        let resp = s.agent.get(format!("http://{}/api/v4{path}", s.addr)).call().unwrap();
+        let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string).unwrap_or_default();
+        (h("X-Gate-RateLimit-Requests-Remain"), h("X-Gate-RateLimit-Limit"), h("X-Gate-RateLimit-Reset-Timestamp"))
+    };
+    // T is a whole 10 s: the window ends 10 s later (ms).
+    assert_eq!(get("/spot/time"), ("199".into(), "200".into(), (T + 10_000).to_string()));
+    assert_eq!(get("/spot/currency_pairs").0, "198");
+    s.clock.advance(ballast_core::Span::from_secs(10));
+    assert_eq!(get("/spot/time").0, "199", "a new window");
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use ballast_backtest::{Interval, parse_date};
-use ballast_core::{Asset, Qty};
-use ballast_exchange::paper::{PaperConfig, PaperExchange, ReplayPrices};
+use ballast_core::{Asset, Price, Qty, Timestamp};
+use ballast_exchange::paper::{PaperConfig, PaperExchange, PriceSource, ReplayPrices};
 use ballast_exchange::{Clock, ManualClock};
 use ballast_sim::{FaultConfig, SimConfig, SimState};
 use rust_decimal::Decimal;
@@ -20,6 +20,19 @@ use crate::config::load_rules;
 pub const SIM_KEY_ENV: &str = "BALLAST_SIM_API_KEY";
 /// The environment variable that replaces the simulator's secret (`sim-secret`).
 pub const SIM_SECRET_ENV: &str = "BALLAST_SIM_SECRET";
+
+/// The replay's prices at the replay clock's time, whatever time the paper venue asks
+/// for (the paper venue runs on wall time).
+struct ReplayAt {
+    prices: ReplayPrices,
+    clock: Arc<ManualClock>,
+}
+
+impl PriceSource for ReplayAt {
+    fn price(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
+        self.prices.price(base, quote, self.clock.now())
+    }
+}
 
 /// Arguments of `ballast sim`.
 #[derive(Debug, clap::Args)]
@@ -107,16 +120,22 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let Some(first) = bars.first().copied() else { bail!("--start {}: no candles from then on", args.start) };
     let quote = Asset::new("USDT")?;
     let symbols: Vec<(Asset, Asset)> = series.keys().map(|a| (a.clone(), quote.clone())).collect();
+    // Two clocks, one of which clients see: the replay's (which bar's prices are
+    // served) and wall time (every time in the API: serverTime, orders, fills,
+    // candles shifted onto it).
     let clock = Arc::new(ManualClock::new(first));
+    let wall: Arc<dyn Clock> = Arc::new(ballast_exchange::SystemClock);
     let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
     let paper_config = PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules };
-    let prices = Arc::new(ReplayPrices::new(series, quote.clone()));
+    let prices = Arc::new(ReplayAt { prices: ReplayPrices::new(series, quote.clone()), clock: clock.clone() });
     let paper = Arc::new(
         match &args.db {
-            Some(path) => PaperExchange::open(path, paper_config, prices, clock.clone() as Arc<dyn Clock>),
-            None => PaperExchange::in_memory(paper_config, prices, clock.clone() as Arc<dyn Clock>),
+            Some(path) => PaperExchange::open(path, paper_config, prices, wall.clone()),
+            None => PaperExchange::in_memory(paper_config, prices, wall.clone()),
         }
-        .map_err(|e| anyhow!("{e}"))?,
+        .map_err(|e| anyhow!("{e}"))?
+        // Commissions at Binance's 8 decimals: balances keep the venue's precision.
+        .with_fee_decimals(8),
     );
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
     let config = SimConfig {
@@ -172,10 +191,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
         }
     }
     let state = Arc::new(
-        SimState::new(paper.clone(), clock.clone() as Arc<dyn Clock>, config, symbols)
+        SimState::new(paper.clone(), wall, config, symbols)
             .with_candles(Arc::new(candles))
-            // The API's clock is wall time; the replay moves prices and order times.
-            .with_request_clock(Arc::new(ballast_exchange::SystemClock)),
+            .with_replay_clock(clock.clone() as Arc<dyn Clock>),
     );
     // The replay: one bar every 1/speed seconds.
     let ticker = {
@@ -191,7 +209,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     println!(
-        "ballast sim: the Binance spot dialect on http://{addr} and Gate v4 on http://{addr}/api/v4, paper clock at {}",
+        "ballast sim: the Binance spot dialect on http://{addr} and Gate v4 on http://{addr}/api/v4, replay at {} (served on wall time)",
         fmt_time(clock.now())
     );
     if custom {
