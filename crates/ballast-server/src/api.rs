@@ -49,7 +49,8 @@ impl From<AuthError> for ApiError {
             AuthError::NotSetUp => StatusCode::CONFLICT,
             AuthError::Invalid(_) => StatusCode::BAD_REQUEST,
             AuthError::Denied => StatusCode::UNAUTHORIZED,
-            AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::RateLimited | AuthError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::SetupToken => StatusCode::UNAUTHORIZED,
             AuthError::Io(..) | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -107,14 +108,17 @@ pub async fn health(State(st): State<Arc<AppState>>) -> Json<Value> {
 pub struct SetupBody {
     /// The admin password.
     pub password: String,
+    /// The one-time setup token `ballast serve` printed at start.
+    #[serde(default)]
+    pub setup_token: String,
 }
 
-/// `POST /api/setup`: only while no admin exists.
+/// `POST /api/setup`: only while no admin exists, and only with the setup token.
 pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<SetupBody>) -> ApiResult {
     if st.auth.is_set_up() {
         return Err(AuthError::AlreadySetUp.into());
     }
-    let uri = blocking(move || Ok(st.auth.setup(&body.password)?)).await?;
+    let uri = blocking(move || Ok(st.auth.setup(&body.password, &body.setup_token)?)).await?;
     ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
 }
 
@@ -150,8 +154,13 @@ fn session_cookie(st: &AppState, value: &str, max_age: Option<i64>) -> String {
 }
 
 /// `POST /api/login`: sets the session cookie and returns the CSRF token.
-pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, ApiJson(body): ApiJson<LoginBody>) -> ApiResult {
-    let client = crate::client_key(&ext);
+pub async fn login(
+    State(st): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    ext: Extensions,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult {
+    let client = crate::client_key(&st.auth, &headers, &ext);
     let st2 = st.clone();
     let s = blocking(move || Ok(st2.auth.login(&client, &body.password, &body.code, st2.clock.now().0)?)).await?;
     let cookie = session_cookie(&st, &s.id, Some(crate::auth::SESSION_TTL_MS / 1000));

@@ -322,9 +322,34 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The client's key for rate limiting: its address when the server was started with
-/// connect info, else one shared bucket.
-pub fn client_key(req_ext: &axum::http::Extensions) -> String {
-    req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into())
+/// connect info, else one shared bucket. When that address is one of the
+/// [`Auth::trusted_proxies`], the client is the rightmost address of
+/// `X-Forwarded-For` that is not itself a trusted proxy (what the proxy saw; anything
+/// left of it was written by the client and is not believed). A header that names no
+/// valid address leaves the proxy's own address: one shared bucket, never a free one.
+pub fn client_key(auth: &Auth, headers: &HeaderMap, req_ext: &axum::http::Extensions) -> String {
+    let Some(peer) = req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return "local".into();
+    };
+    let trusted = auth.trusted_proxies();
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip.to_string(),
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
 }
 
 async fn require_auth(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {

@@ -35,6 +35,11 @@ pub struct ServeOpts {
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// The address of a proxy in front of the server (repeatable): its
+    /// X-Forwarded-For names the client the login limit counts against. Without it,
+    /// the limit counts against the connecting address.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Drive the paper replay: advance one bar and step the paper bots this often
     /// (e.g. 300ms, 2s, 1m). Do not run `ballast run` on the same data directory then.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -111,8 +116,10 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         }
     }
     engines.extend(live.clone());
-    let auth =
-        Auth::open(&dir.join("admin.json")).map_err(|e| anyhow!("{e}"))?.with_secure_cookies(opts.secure_cookies);
+    let auth = Auth::open(&dir.join("admin.json"))
+        .map_err(|e| anyhow!("{e}"))?
+        .with_secure_cookies(opts.secure_cookies)
+        .with_trusted_proxies(opts.trusted_proxies.clone());
     let app = Arc::new(Mutex::new(app));
     let desk = Arc::new(Desk::new(app.clone(), live));
     let state =
@@ -141,8 +148,13 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("binding {addr}: {e}"))?;
         let local = listener.local_addr().context("local address")?;
         println!("ballast serve: the dashboard on http://{local}/ (API under /api, OpenAPI at /api/openapi.json)");
-        if !state.auth.is_set_up() {
-            println!("  first run: open the dashboard to set the admin password and enrol your authenticator");
+        if let Some(token) = state.auth.setup_token() {
+            println!(
+                "  first run: open http://{local}/#setup={token} to set the admin password and enrol your authenticator"
+            );
+            println!(
+                "  setup token: {token} (asked by the setup form; valid until setup is done or this server stops)"
+            );
         }
         if let Some(e) = opts.replay_every {
             println!("  paper replay: one bar every {e:?}");
