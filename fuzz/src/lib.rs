@@ -159,7 +159,7 @@ pub fn rig() -> Rig {
     engine.step(bot).expect("step");
     let dir = tempfile::tempdir().expect("tempdir");
     let auth = Auth::open(&dir.path().join("admin.json")).expect("auth").with_hash_cost(1024, 1);
-    auth.setup("correct horse battery").expect("setup");
+    auth.setup("correct horse battery", &auth.setup_token().expect("setup token")).expect("setup");
     let bearer = format!("Bearer {}", auth.create_token("fuzz", 0).expect("token").1);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);

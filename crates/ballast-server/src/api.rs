@@ -61,7 +61,11 @@ impl From<AuthError> for ApiError {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        // A panic is a bug: its text goes to the server's log, never to the client.
+        eprintln!("internal error in a request: {e}");
+        ApiError::internal(crate::INTERNAL_ERROR)
+    })?
 }
 
 fn ok(v: Value) -> ApiResult {
@@ -382,8 +386,12 @@ pub struct InvestBody {
     pub coins: Option<BTreeMap<String, String>>,
 }
 
-fn parse_qty(s: &str) -> Result<Qty, ApiError> {
-    s.trim().parse::<Decimal>().map(Qty).map_err(|_| ApiError::bad_request(format!("{s:?} is not a decimal number")))
+/// A quantity to invest: a decimal greater than zero and at most
+/// [`ballast_core::money::MAX_AMOUNT`] (`what` names it in the error).
+fn parse_qty(what: &str, s: &str) -> Result<Qty, ApiError> {
+    let d = ballast_core::money::parse_decimal(s)
+        .map_err(|_| ApiError::bad_request(format!("{what}: {s:?} is not a decimal number")))?;
+    ballast_core::money::check_amount(what, d).map(Qty).map_err(ApiError::bad_request)
 }
 
 /// `POST /api/bots/{id}/invest`.
@@ -397,11 +405,12 @@ pub async fn invest(
         let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
         let mut add = BTreeMap::new();
         if let Some(u) = &body.usdt {
-            add.insert(quote, parse_qty(u)?);
+            add.insert(quote, parse_qty("usdt", u)?);
         }
         for (a, q) in body.coins.iter().flatten() {
             let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            add.insert(asset, parse_qty(q)?);
+            let qty = parse_qty(&format!("coins.{asset}"), q)?;
+            add.insert(asset, qty);
         }
         if add.is_empty() {
             return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));

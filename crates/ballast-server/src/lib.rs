@@ -42,6 +42,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The OpenAPI document.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
+/// What a client is told when the server fails in a way that is a bug (a panic): the
+/// details go to the server's log only.
+pub const INTERNAL_ERROR: &str = "internal error (the details are in the server's log)";
+
 /// The largest request body accepted (bytes).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
@@ -305,8 +309,27 @@ pub fn router(state: Arc<AppState>) -> Router {
     let closed = closed.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     open.merge(closed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::observe))
+        .layer(middleware::from_fn(catch_panic))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
+}
+
+/// A handler that panics answers 500 `{"error": INTERNAL_ERROR}` (the panic's text goes
+/// to the server's log, never to the client) instead of dropping the connection.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            eprintln!("internal error in a request: panic: {msg}");
+            ApiError::internal(INTERNAL_ERROR).into_response()
+        }
+    }
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.

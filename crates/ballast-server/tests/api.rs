@@ -561,3 +561,76 @@ async fn malformed_bodies_answer_json_errors() {
     }
     assert!(!send(&r.app, "GET", "/api/health", &[], None).await.body["setup_done"].as_bool().unwrap());
 }
+
+#[tokio::test]
+async fn amounts_beyond_the_limit_are_400_naming_the_field() {
+    let r = rig();
+    let (_, cookie, csrf) = login(&r).await;
+    let b = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let path = format!("/api/bots/{}/invest", r.bot);
+    let max = "79228162514264337593543950335";
+    let cases = [
+        (json!({ "usdt": max }), "usdt"),
+        (json!({ "usdt": "-1" }), "usdt"),
+        (json!({ "usdt": "1e40" }), "usdt"),
+        (json!({ "coins": { "BTC": max } }), "coins.BTC"),
+    ];
+    for (body, field) in cases {
+        let reply = send(&r.app, "POST", &path, &b, Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.text);
+        let e = reply.body["error"].as_str().unwrap();
+        assert!(e.contains(field), "{body}: {e}");
+    }
+}
+
+/// A workshop whose every method panics, as a bug would.
+struct Panicky;
+
+impl ballast_server::Workshop for Panicky {
+    fn catalog(&self) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn preview(&self, _: &Value) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn create(&self, _: &Value) -> Result<ballast_store::BotId, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn config(&self, _: ballast_store::BotId) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn edit(&self, _: ballast_store::BotId, _: &Value) -> Result<(), ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn export(&self, _: ballast_store::BotId) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn presets(&self) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn parse_profile(&self, _: &str, _: &str) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn backtest(&self, _: &Value) -> Result<(Value, String), ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_answers_a_json_500_without_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1);
+    auth.setup(PASSWORD, &auth.setup_token().unwrap()).unwrap();
+    let bearer = format!("Bearer {}", auth.create_token("t", 0).unwrap().1);
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let state = AppState::new(store, BTreeMap::new(), auth, clock as Arc<dyn Clock>).with_workshop(Arc::new(Panicky));
+    let app = router(Arc::new(state));
+    for (method, path) in [("GET", "/api/catalog"), ("POST", "/api/preview"), ("GET", "/api/presets")] {
+        let body = (method == "POST").then(|| json!({ "config": {} }));
+        let reply = send(&app, method, path, &[("authorization", bearer.as_str())], body).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.text);
+        assert_eq!(reply.body["error"], ballast_server::INTERNAL_ERROR, "{path}: {}", reply.text);
+        assert!(!reply.text.contains("secret detail"), "{path}: {}", reply.text);
+    }
+}

@@ -159,6 +159,12 @@ impl BotConfig {
         if amount <= Decimal::ZERO {
             return Err(doc.err("amount", format!("{amount} must be greater than zero")));
         }
+        if amount > ballast_core::money::MAX_AMOUNT {
+            return Err(doc.err(
+                "amount",
+                format!("{amount} is above the largest amount accepted ({})", ballast_core::money::MAX_AMOUNT),
+            ));
+        }
         let fee = match root.get("fee_bps") {
             Some(v) => Bps::new(doc.decimal(v, "fee_bps")?).map_err(|e| doc.err("fee_bps", e))?,
             None => Bps(Decimal::from(10)),

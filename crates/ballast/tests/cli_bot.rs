@@ -163,6 +163,24 @@ fn refusals_name_the_reason() {
 }
 
 #[test]
+fn amounts_beyond_the_limit_are_refused_not_panicked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let max = "79228162514264337593543950335";
+    let huge = write(d, "huge.toml", &CONFIG.replace(r#"amount = "1000""#, &format!("amount = \"{max}\"")));
+    fails(d, &["bot", "create", "--config", &huge, "--yes"], "amount");
+    fails(d, &["bot", "create", "--config", &huge, "--yes"], "above the largest amount accepted");
+    fails(d, &["bot", "create", "--profile", "majors-calendar", "--amount", max, "--yes"], "at most 1000000000000000");
+    fails(d, &["bot", "create", "--profile", "majors-calendar", "--amount", "-1", "--yes"], "greater than 0");
+    let cfg = write(d, "bot.toml", CONFIG);
+    ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
+    fails(d, &["bot", "invest", "1", "--usdt", max], "--usdt");
+    fails(d, &["bot", "invest", "1", "--usdt", "-5"], "greater than 0");
+    fails(d, &["bot", "invest", "1", "--coins", &format!("BTC={max}")], "--coins BTC");
+    fails(d, &["sim", "--fund", max], "--fund");
+}
+
+#[test]
 fn demo_runs_and_leaves_its_state() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

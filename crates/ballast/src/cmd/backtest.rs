@@ -108,7 +108,7 @@ pub struct StrategyArgs {
     #[arg(long, default_value = "10")]
     pub fee_bps: Decimal,
     /// Starting cash in USDT.
-    #[arg(long, default_value = "10000")]
+    #[arg(long, default_value = "10000", value_parser = super::amount_arg)]
     pub initial: Decimal,
     /// Risk-based weights: trailing window re-estimated at each rebalance.
     #[arg(long, default_value = "90d")]
