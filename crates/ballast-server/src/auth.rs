@@ -271,16 +271,9 @@ impl Auth {
     }
 
     fn save(&self, admin: &AdminFile) -> Result<(), AuthError> {
-        let io = |e: std::io::Error| AuthError::Io(self.path.display().to_string(), e.to_string());
         let text = serde_json::to_string_pretty(admin).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        ballast_fs::write_private(&self.path, text.as_bytes())
+            .map_err(|e| AuthError::Io(self.path.display().to_string(), e.to_string()))
     }
 
     /// First run: stores the password's hash and a fresh TOTP secret; returns the

@@ -522,6 +522,14 @@ async fn secure_flag_short_password_and_persistence() {
     assert!(!text.contains(&token), "only a hash of the token is stored");
     assert!(!text.contains(&session.id), "only a hash of the session id is stored");
     assert!(!text.contains(PASSWORD));
+    // Written through ballast_fs::write_private: 0600, and no temporary file left.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("admin.json")]);
     // A restart keeps the admin, the tokens and the sessions.
     let again = Auth::open(&path).unwrap();
     assert!(again.is_set_up());
