@@ -49,6 +49,8 @@ pub fn config(data: &[u8]) {
 
 fn check_config(cfg: &BotConfig) {
     assert!(!cfg.name.trim().is_empty() && cfg.name.len() <= 64, "name {:?}", cfg.name);
+    assert!(!cfg.name.chars().any(ballast_app::config::unprintable), "name {:?}", cfg.name);
+    assert!(cfg.amount <= ballast_core::money::MAX_AMOUNT, "amount {}", cfg.amount);
     assert!(cfg.amount > Decimal::ZERO, "amount {}", cfg.amount);
     assert!(!cfg.assets.is_empty(), "no assets");
     assert!(!cfg.assets.contains(&cfg.quote), "quote {} among the assets", cfg.quote);

@@ -270,3 +270,11 @@ fn initial_beyond_the_limit_or_negative_is_refused_not_panicked() {
     fails(&with(&["--initial", "-1"]), "greater than 0");
     fails(&["sweep", "--initial", max], "--initial");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_trades_file_is_named_in_the_error() {
+    // Daily rebalancing for three years: far more than one write buffer of trades, so
+    // the failure comes from a write in the middle, not only from the final flush.
+    fails(&with(&["--mode", "calendar", "--every", "1d", "--trades", "/dev/full"]), "--trades /dev/full: cannot write");
+}

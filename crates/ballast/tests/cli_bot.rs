@@ -181,6 +181,30 @@ fn amounts_beyond_the_limit_are_refused_not_panicked() {
 }
 
 #[test]
+fn bot_names_with_control_characters_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for name in ["\u{1b}[2Jspoof", "a\u{0}b", "two\nlines", "evil\u{202e}txt"] {
+        let cfg = write(
+            d,
+            "bot.toml",
+            &CONFIG.replace(r#"name = "majors""#, &format!("name = {}", serde_json::to_string(name).unwrap())),
+        );
+        fails(d, &["bot", "create", "--config", &cfg, "--yes"], "control character");
+        if !name.contains('\0') {
+            // (an argument cannot hold NUL)
+            fails(
+                d,
+                &["bot", "create", "--profile", "majors-calendar", "--amount", "100", "--name", name, "--yes"],
+                "name",
+            );
+        }
+    }
+    let list = ok(d, &["bot", "list"]);
+    assert!(list.contains("No bots"), "{list}");
+}
+
+#[test]
 fn demo_runs_and_leaves_its_state() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
