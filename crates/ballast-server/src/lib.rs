@@ -311,7 +311,55 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(middleware::from_fn(catch_panic))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), harden))
         .with_state(state)
+}
+
+/// Every answer: errors as JSON `{"error": ...}` whoever made them (axum's own path,
+/// query and body-size rejections are plain text, its 404 and 405 empty), and the
+/// headers of a private API: `Referrer-Policy: no-referrer`, `X-Content-Type-Options:
+/// nosniff`, `Cache-Control: no-store` under `/api` and on `/metrics` (sessions, tokens
+/// and balances are never cached), and `Strict-Transport-Security` when the server is
+/// behind HTTPS (secure cookies).
+async fn harden(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        let msg = match (status, text.is_empty()) {
+            (StatusCode::PAYLOAD_TOO_LARGE, _) => format!("the request body is too large: at most {BODY_LIMIT} bytes"),
+            (_, false) => text,
+            (StatusCode::NOT_FOUND, true) => format!("no such route: {method} {path}"),
+            (StatusCode::METHOD_NOT_ALLOWED, true) => format!("{path} does not answer {method}"),
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
+        };
+        let mut json = ApiError(status, msg).into_response();
+        for (k, v) in &parts.headers {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                json.headers_mut().append(k, v.clone());
+            }
+        }
+        resp = json;
+    }
+    let h = resp.headers_mut();
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if path.starts_with("/api/") || path == "/metrics" {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if st.auth.secure_cookies() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    resp
 }
 
 /// A handler that panics answers 500 `{"error": INTERNAL_ERROR}` (the panic's text goes

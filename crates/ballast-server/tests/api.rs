@@ -642,3 +642,53 @@ async fn a_panic_answers_a_json_500_without_its_text() {
         assert!(!reply.text.contains("secret detail"), "{path}: {}", reply.text);
     }
 }
+
+#[tokio::test]
+async fn every_error_is_json_path_query_404_405_413() {
+    let r = rig();
+    let (_, cookie, csrf) = login(&r).await;
+    let ck = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let big = "x".repeat(ballast_server::BODY_LIMIT + 10);
+    let cases: Vec<(&str, String, Option<String>, StatusCode, &str)> = vec![
+        ("GET", "/api/nope".into(), None, StatusCode::NOT_FOUND, "/api/nope"),
+        ("GET", "/nope".into(), None, StatusCode::NOT_FOUND, "/nope"),
+        ("DELETE", "/api/health".into(), None, StatusCode::METHOD_NOT_ALLOWED, "/api/health"),
+        ("GET", "/api/bots/abc".into(), None, StatusCode::BAD_REQUEST, "abc"),
+        ("GET", format!("/api/bots/{}/events?limit=-1", r.bot), None, StatusCode::BAD_REQUEST, "limit"),
+        ("POST", "/api/tokens".into(), Some(big), StatusCode::PAYLOAD_TOO_LARGE, "too large: at most 262144 bytes"),
+    ];
+    for (method, path, body, status, says) in cases {
+        let mut b = Request::builder().method(method).uri(&path);
+        for (k, v) in ck {
+            b = b.header(k, v);
+        }
+        let req = b.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let resp = r.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), status, "{method} {path}");
+        let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(ct.as_deref(), Some("application/json"), "{method} {path}");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {path}: {bytes:?}"));
+        let e = v["error"].as_str().unwrap_or_else(|| panic!("{method} {path}: {v}"));
+        assert!(e.to_lowercase().contains(says), "{method} {path}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn login_and_token_replies_are_not_cached_nor_referred() {
+    for secure in [false, true] {
+        let r = rig_with(secure);
+        let (secret, cookie, csrf) = login(&r).await;
+        let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 + 30);
+        r.clock.set(Timestamp(r.clock.now().0 + 30_000));
+        let l = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+        assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+        let t = send(&r.app, "POST", "/api/tokens", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+        assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+        for reply in [&l, &t] {
+            assert_eq!(reply.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+            assert_eq!(reply.headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+            assert_eq!(reply.headers.get(header::STRICT_TRANSPORT_SECURITY).is_some(), secure);
+        }
+    }
+}

@@ -319,3 +319,25 @@ fn workshop_lifecycle_through_the_real_binary() {
     assert_eq!(s, 200, "the session survives a restart");
     assert_eq!(bots.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn idle_and_slow_connections_are_closed() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, port, _) = start(tmp.path(), &["--idle-timeout", "1s"]);
+    // A connection that never sends anything, and one that sends half a request head
+    // ("slowloris"): both are closed by the server. The read timeout only keeps a
+    // failing test from hanging; it is far above the server's 1 s.
+    for sent in ["", "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        s.write_all(sent.as_bytes()).unwrap();
+        let mut rest = Vec::new();
+        let closed = s.read_to_end(&mut rest);
+        assert!(closed.is_ok(), "{sent:?}: the server kept the connection open ({closed:?})");
+    }
+    // A whole request is still answered.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let r = agent.get(&format!("http://127.0.0.1:{port}/api/health")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
