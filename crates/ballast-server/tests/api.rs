@@ -435,7 +435,7 @@ async fn password_checks_are_bounded_across_clients() {
         assert!(s == StatusCode::UNAUTHORIZED || s == StatusCode::TOO_MANY_REQUESTS, "{s}");
     }
     let peak = r.state.auth.peak_verifications();
-    assert!(peak >= 1 && peak <= ballast_server::auth::MAX_CONCURRENT_VERIFICATIONS, "peak {peak}");
+    assert!((1..=ballast_server::auth::MAX_CONCURRENT_VERIFICATIONS).contains(&peak), "peak {peak}");
 }
 
 #[tokio::test]
