@@ -341,3 +341,18 @@ fn idle_and_slow_connections_are_closed() {
     let r = agent.get(&format!("http://127.0.0.1:{port}/api/health")).call().unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[test]
+fn a_duration_too_long_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .args(["serve", "--replay-every", "18446744073709551615h", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--replay-every") && err.contains("too long"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -66,11 +66,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().map_err(|_| format!("{s:?}: expected a whole number and a unit (ms, s, m, h)"))?;
+    let secs = |per: u64| n.checked_mul(per).map(Duration::from_secs).ok_or_else(|| format!("{s:?}: too long"));
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
+        "m" => secs(60)?,
+        "h" => secs(3600)?,
         _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
     };
     if d < Duration::from_millis(50) {
