@@ -82,7 +82,7 @@ fn the_whole_lifecycle() {
     let status = ok(d, &["bot", "status", "1"]);
     assert!(status.contains("Net invested"), "{status}");
     fails(d, &["bot", "invest", "1", "--coins", "DOGE=10"], "not one of this bot's coins");
-    fails(d, &["bot", "invest", "1", "--usdt=-5"], "positive");
+    fails(d, &["bot", "invest", "1", "--usdt=-5"], "greater than 0");
     fails(d, &["bot", "invest", "1"], "nothing to invest");
 
     // Edit: drop BNB, add SOL.
