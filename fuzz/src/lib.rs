@@ -49,6 +49,8 @@ pub fn config(data: &[u8]) {
 
 fn check_config(cfg: &BotConfig) {
     assert!(!cfg.name.trim().is_empty() && cfg.name.len() <= 64, "name {:?}", cfg.name);
+    assert!(!cfg.name.chars().any(ballast_app::config::unprintable), "name {:?}", cfg.name);
+    assert!(cfg.amount <= ballast_core::money::MAX_AMOUNT, "amount {}", cfg.amount);
     assert!(cfg.amount > Decimal::ZERO, "amount {}", cfg.amount);
     assert!(!cfg.assets.is_empty(), "no assets");
     assert!(!cfg.assets.contains(&cfg.quote), "quote {} among the assets", cfg.quote);
@@ -117,6 +119,52 @@ fn parse_profile(origin: &str, text: &str, amount: Decimal) {
     }
 }
 
+/// Target `numbers`: the text of a command-line value, through every parser of the
+/// CLI's numeric arguments (amounts, durations, spans, dates, decimals) and, when it is
+/// a decimal, through the amount bound and a plan of a portfolio holding it. No panic;
+/// an accepted amount is within `(0, MAX_AMOUNT]`; an error says something.
+pub fn numbers(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    match ballast_cli::cmd::amount_arg(s) {
+        Ok(d) => assert!(d > Decimal::ZERO && d <= ballast_core::money::MAX_AMOUNT, "amount {d} accepted"),
+        Err(e) => assert!(!e.is_empty(), "an empty error for {s:?}"),
+    }
+    if let Ok(d) = ballast_cli::cmd::serve::parse_duration(s) {
+        assert!(d >= std::time::Duration::from_millis(50), "{s:?} gave {d:?}");
+    }
+    let _ = s.parse::<ballast_core::Span>();
+    if let Ok(t) = ballast_backtest::dates::parse_date(s) {
+        let _ = ballast_backtest::dates::format_timestamp(t);
+    }
+    if let Ok(t) = ballast_backtest::dates::parse_end_date(s) {
+        let _ = ballast_backtest::dates::format_timestamp(t);
+    }
+    let Ok(d) = ballast_core::money::parse_decimal(s) else { return };
+    let _ = ballast_core::money::check_amount("amount", d);
+    let _ = ballast_core::Bps::new(d);
+    // The value as a holding, a price and cash: a plan or an error, never a panic.
+    let a = |s: &str| Asset::new(s).expect("asset");
+    let d = d.abs();
+    let price = if d.is_zero() { Decimal::ONE } else { d };
+    let holdings = [(a("USDT"), Qty(d)), (a("BTC"), Qty(d))].into();
+    let prices = [(a("BTC"), Price(price)), (a("ETH"), Price(price))].into();
+    let targets = ballast_core::TargetWeights::from_percent(
+        &a("USDT"),
+        &[(a("BTC"), Decimal::from(50)), (a("ETH"), Decimal::from(50))],
+        ballast_core::TargetLimits::default(),
+    )
+    .expect("targets");
+    let _ = ballast_core::planner::plan_rebalance(&ballast_core::planner::PlanInput {
+        holdings: &holdings,
+        prices: &prices,
+        targets: &targets,
+        rules: &ballast_core::planner::RulesBook::default(),
+        fee: Bps(Decimal::from(10)),
+        to: RebalanceTo::Target,
+        entry_prices: &BTreeMap::new(),
+    });
+}
+
 /// The server under test: what `crates/ballast-server/tests/api.rs` builds (an
 /// in-memory store, one paper engine with a bot that holds BTC and ETH, an admin with
 /// an API token). Keep this in step with `AppState`.
@@ -160,7 +208,7 @@ pub fn rig() -> Rig {
     engine.step(bot).expect("step");
     let dir = tempfile::tempdir().expect("tempdir");
     let auth = Auth::open(&dir.path().join("admin.json")).expect("auth").with_hash_cost(1024, 1);
-    auth.setup("correct horse battery").expect("setup");
+    auth.setup("correct horse battery", &auth.setup_token().expect("setup token")).expect("setup");
     let bearer = format!("Bearer {}", auth.create_token("fuzz", 0).expect("token").1);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);

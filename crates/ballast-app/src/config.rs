@@ -149,6 +149,12 @@ impl BotConfig {
         if name.trim().is_empty() || name.len() > 64 {
             return Err(doc.err("name", "must be 1 to 64 characters"));
         }
+        if let Some(c) = name.chars().find(|c| unprintable(*c)) {
+            return Err(doc.err(
+                "name",
+                format!("{name:?} holds the control character U+{:04X}; a name is printable text", c as u32),
+            ));
+        }
         let venue = text("venue", "paper")?;
         if !VENUES.contains(&venue.as_str()) {
             return Err(doc.err("venue", format!("{venue:?} is not a venue; use one of: {}", VENUES.join(", "))));
@@ -172,6 +178,12 @@ impl BotConfig {
         };
         if amount <= Decimal::ZERO {
             return Err(doc.err("amount", format!("{amount} must be greater than zero")));
+        }
+        if amount > ballast_core::money::MAX_AMOUNT {
+            return Err(doc.err(
+                "amount",
+                format!("{amount} is above the largest amount accepted ({})", ballast_core::money::MAX_AMOUNT),
+            ));
         }
         let fee = match root.get("fee_bps") {
             Some(v) => Bps::new(doc.decimal(v, "fee_bps")?).map_err(|e| doc.err("fee_bps", e))?,
@@ -425,4 +437,11 @@ pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
         book.per_asset.insert(asset, r);
     }
     Ok(book)
+}
+
+/// Characters a bot name may not hold: control characters (ESC, NUL, line breaks:
+/// they would rewrite a terminal's `bot list`) and the bidirectional overrides (they
+/// reorder what is shown).
+pub fn unprintable(c: char) -> bool {
+    c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
 }

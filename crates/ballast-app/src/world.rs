@@ -82,6 +82,44 @@ pub struct PaperWorld {
     pub slippage_bps: Decimal,
 }
 
+impl PaperWorld {
+    /// Refuses times no replay can have (a negative clock would rewind the replay
+    /// under bots whose history is later).
+    pub fn validate(&self) -> Result<()> {
+        for (key, t) in [("start", self.start), ("end", self.end), ("now", self.now)] {
+            if t.0 < 0 {
+                bail!("{key} = {}: a time before 1970 is not a replay time", t.0);
+            }
+        }
+        if self.end < self.start {
+            bail!("end = {} is before start = {}", self.end.0, self.start.0);
+        }
+        Ok(())
+    }
+}
+
+/// In a data directory already in use (its `paper.json` exists), the bots' store and
+/// the paper account are one whole: a missing or empty `ballast.sqlite` beside a
+/// `paper.sqlite` (or the reverse) is a lost file, not a fresh start. Refused, naming
+/// the file, rather than starting a new empty store over the account's funds.
+fn check_stores_belong(dir: &Path) -> Result<()> {
+    for name in ["ballast.sqlite", "paper.sqlite"] {
+        let path = dir.join(name);
+        let len = std::fs::metadata(&path).map(|m| m.len()).ok();
+        let what = match len {
+            None => "is missing",
+            Some(0) => "is empty (0 bytes)",
+            Some(_) => continue,
+        };
+        bail!(
+            "{}: the file {what}, but this data directory is in use (it has paper.json); refusing to start a new \
+             store beside the other files: restore {name} from a backup, or move the directory away to start afresh",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 impl Default for PaperWorld {
     fn default() -> Self {
         Self {
@@ -136,11 +174,15 @@ pub fn load_series(bundle: &Path, interval: Interval) -> Result<BTreeMap<Asset, 
 impl App {
     /// Opens (or creates) the data directory.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
+        ballast_fs::create_private_dir(dir).with_context(|| format!("data directory {}", dir.display()))?;
         let world_path = dir.join("paper.json");
         let world: PaperWorld = if world_path.exists() {
             let text = std::fs::read_to_string(&world_path)?;
-            serde_json::from_str(&text).with_context(|| format!("{}: unreadable", world_path.display()))?
+            let world: PaperWorld =
+                serde_json::from_str(&text).with_context(|| format!("{}: unreadable", world_path.display()))?;
+            world.validate().with_context(|| format!("{}", world_path.display()))?;
+            check_stores_belong(dir)?;
+            world
         } else {
             PaperWorld::default()
         };
@@ -202,10 +244,8 @@ impl App {
         self.clock.set(t);
         self.world.now = self.clock.now();
         let text = serde_json::to_string_pretty(&self.world)?;
-        let tmp = self.dir.join("paper.json.tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, self.dir.join("paper.json"))?;
-        Ok(())
+        let path = self.dir.join("paper.json");
+        ballast_fs::write_private(&path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
     }
 
     /// The coins of the bundle (what the paper venue can trade).

@@ -12,6 +12,10 @@ use crate::error::{DataError, LineProblem};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// The most a gzip file may decompress to (256 MiB: decades of hourly candles are a
+/// few tens of MiB); beyond it the file is refused instead of filling memory.
+pub const MAX_DECOMPRESSED: u64 = 256 * 1024 * 1024;
+
 /// The contents of `path`, decompressed when they start with the gzip magic bytes
 /// (whatever the file is called).
 pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -22,13 +26,27 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
 /// `raw` itself, or decompressed when it starts with the gzip magic bytes; `path`
 /// names it in errors.
 pub(crate) fn maybe_gunzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, DataError> {
+    gunzip_at_most(path, raw, MAX_DECOMPRESSED)
+}
+
+fn gunzip_at_most(path: &Path, raw: Vec<u8>, max: u64) -> Result<Vec<u8>, DataError> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max as usize));
     MultiGzDecoder::new(raw.as_slice())
+        .take(max + 1)
         .read_to_end(&mut out)
         .map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    if out.len() as u64 > max {
+        return Err(DataError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("decompresses to more than {max} bytes; refused"),
+            ),
+        });
+    }
     Ok(out)
 }
 
@@ -54,5 +72,23 @@ pub(crate) fn clip(s: &str) -> String {
     match s.char_indices().nth(60) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_gzip_bomb_is_refused_at_the_bound_naming_the_file() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b'0'; 3 * 1024 * 1024]).unwrap();
+        let raw = gz.finish().unwrap();
+        assert!(raw.len() < 64 * 1024);
+        let e = gunzip_at_most(Path::new("bomb.csv.gz"), raw.clone(), 1024 * 1024).unwrap_err().to_string();
+        assert!(e.contains("bomb.csv.gz") && e.contains("decompresses to more than 1048576 bytes"), "{e}");
+        assert_eq!(gunzip_at_most(Path::new("ok.csv.gz"), raw, 4 * 1024 * 1024).unwrap().len(), 3 * 1024 * 1024);
+        assert_eq!(MAX_DECOMPRESSED, 256 * 1024 * 1024);
     }
 }

@@ -25,6 +25,9 @@ pub enum CoreError {
     /// Target weights break a rule.
     #[error("targets: {0}")]
     Targets(String),
+    /// A computation would leave the range of the decimal type (about 7.9e28).
+    #[error("{0}: the numbers are too large to compute (the amounts or prices are beyond any real portfolio)")]
+    Overflow(String),
     /// A price needed for an asset is missing.
     #[error("no price for {0}")]
     MissingPrice(String),

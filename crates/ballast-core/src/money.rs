@@ -198,6 +198,25 @@ impl fmt::Display for Bps {
     }
 }
 
+/// The largest amount accepted from a user: an amount to invest, a quantity of a coin,
+/// an initial capital (10^15). Far beyond any real portfolio, and small enough that
+/// values, sums and fees computed from such amounts at real prices stay well inside
+/// the decimal type's range (about 7.9 * 10^28), so they never overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// An amount given by a user (`what` names it in the error): greater than zero and at
+/// most [`MAX_AMOUNT`].
+pub fn check_amount(what: &str, value: Decimal) -> Result<Decimal, CoreError> {
+    if value <= Decimal::ZERO || value > MAX_AMOUNT {
+        return Err(CoreError::OutOfRange {
+            what: what.to_string(),
+            value: value.normalize().to_string(),
+            range: "greater than 0, at most 1000000000000000".into(),
+        });
+    }
+    Ok(value)
+}
+
 /// Parses a decimal from text the way users and exchanges write it: plain
 /// (`"84500.01"`) or scientific (`"1e-8"`), with surrounding spaces ignored.
 pub fn parse_decimal(s: &str) -> Result<Decimal, CoreError> {
@@ -221,6 +240,16 @@ mod tests {
         assert_eq!(parse_decimal(" 1.5 ").unwrap(), dec!(1.5));
         assert_eq!(parse_decimal("1e-8").unwrap(), dec!(0.00000001));
         assert!(matches!(parse_decimal("abc"), Err(CoreError::NotANumber(_))));
+    }
+
+    #[test]
+    fn amounts_are_bounded() {
+        assert_eq!(MAX_AMOUNT, dec!(1000000000000000));
+        assert_eq!(check_amount("amount", dec!(1000000000000000)).unwrap(), MAX_AMOUNT);
+        let e = check_amount("amount", Decimal::MAX).unwrap_err().to_string();
+        assert!(e.contains("amount = 79228162514264337593543950335") && e.contains("at most"), "{e}");
+        assert!(check_amount("amount", dec!(0)).is_err());
+        assert!(check_amount("amount", dec!(-1)).is_err());
     }
 
     #[test]

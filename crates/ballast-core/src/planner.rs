@@ -267,6 +267,11 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
     input.rules.validate()?;
     let valuation = Valuation::new(quote, input.holdings, input.prices, Some(input.targets))?;
     let v = valuation.total.0;
+    // Every sum below is at most a few times the portfolio's value (the fees are at
+    // most 10 %): bounded here, none of them can overflow.
+    if v > Decimal::MAX / Decimal::from(1000) {
+        return Err(CoreError::Overflow(format!("planning a portfolio worth {}", v.normalize())));
+    }
     let f = input.fee.fraction();
     let assets: Vec<&Asset> = valuation.values.keys().collect();
 
@@ -357,7 +362,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let rules = input.rules.get(a);
         // A market sell executes at the price rounded down to the tick, at worst.
         let price = rules.round_price(input.prices[*a], PriceRounding::Down);
-        let wanted = if sell_all { held } else { Qty(-*d / price.0).min(held) };
+        let wanted = if sell_all { held } else { Qty(units(-*d, price, a)?).min(held) };
         let qty = rules.floor_qty(wanted);
         let notional = if sell_all { held * price } else { Notional(-*d) };
         match rules.check(qty, price) {
@@ -391,7 +396,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         // A market buy executes at the price rounded up to the tick, at worst: sized
         // at that price, the buys never need more cash than the sells leave.
         let price = rules.round_price(input.prices[a], PriceRounding::Up);
-        let qty = rules.floor_qty(Qty(d * scale / price.0));
+        let qty = rules.floor_qty(Qty(units(d * scale, price, a)?));
         match rules.check(qty, price) {
             Some(v) => skipped.push(Skipped {
                 asset: a.clone(),
@@ -409,7 +414,14 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let l = &buy_legs[i];
         let rules = input.rules.get(&l.asset);
         let step = if rules.step.is_zero() { l.quantity.0 / Decimal::from(1_000_000) } else { rules.step };
-        let qty = Qty(l.quantity.0 - step);
+        // At least a step, and at least the units the excess pays for; with a quantity
+        // too small for a millionth of it to count, the whole leg (the loop always
+        // makes progress).
+        let total: Decimal = buy_legs.iter().map(|l| l.notional.0 + l.fee.0).sum();
+        let per_unit = l.price.0 * (Decimal::ONE + f);
+        let over = (total - cash).checked_div(per_unit).unwrap_or(l.quantity.0);
+        let cut = if step.is_zero() { l.quantity.0 } else { step.max(rules.floor_qty(Qty(over)).0) };
+        let qty = Qty((l.quantity.0 - cut).max(Decimal::ZERO));
         let (asset, price) = (l.asset.clone(), l.price);
         match rules.check(qty, price) {
             Some(v) => {
@@ -456,6 +468,12 @@ fn finish(
         weights_after: weights_with_cash(quote, &after_val),
         max_drift_after,
     })
+}
+
+/// How many units of `asset` a value buys at `price` (a tiny price can make that
+/// number too large for the decimal type: an error, not a panic).
+fn units(value: Decimal, price: Price, asset: &Asset) -> Result<Decimal, CoreError> {
+    value.checked_div(price.0).ok_or_else(|| CoreError::Overflow(format!("{value} of {asset} at price {price}")))
 }
 
 fn leg(asset: &Asset, side: Side, quantity: Qty, price: Price, f: Decimal) -> Leg {

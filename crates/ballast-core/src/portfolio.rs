@@ -46,7 +46,10 @@ impl Valuation {
                 continue;
             }
             let price = price_of(prices, asset)?;
-            values.insert(asset.clone(), *qty * price);
+            let value = qty.0.checked_mul(price.0).ok_or_else(|| {
+                CoreError::Overflow(format!("the value of {qty} {asset} at {price}", qty = qty, price = price))
+            })?;
+            values.insert(asset.clone(), Notional(value));
         }
         if let Some(t) = targets {
             for asset in t.assets() {
@@ -54,8 +57,11 @@ impl Valuation {
                 values.entry(asset.clone()).or_insert(Notional::ZERO);
             }
         }
-        let total = cash + values.values().copied().sum::<Notional>();
-        Ok(Self { cash, values, total })
+        let total = values
+            .values()
+            .try_fold(cash.0, |sum, v| sum.checked_add(v.0))
+            .ok_or_else(|| CoreError::Overflow("the portfolio's total value".into()))?;
+        Ok(Self { cash, values, total: Notional(total) })
     }
 
     /// The share of the total held in `asset` (zero for an empty portfolio).

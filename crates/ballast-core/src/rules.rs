@@ -150,7 +150,12 @@ pub(crate) fn floor_to(value: Decimal, step: Decimal) -> Decimal {
     if step.is_zero() {
         return value;
     }
-    ((value / step).floor() * step).normalize()
+    // A huge value over a tiny step has more steps than the decimal type can count:
+    // then the remainder is taken off instead (the same result where both work).
+    match value.checked_div(step).and_then(|q| q.floor().checked_mul(step)) {
+        Some(v) => v.normalize(),
+        None => value.checked_rem(step).map(|r| value - r).unwrap_or(value).normalize(),
+    }
 }
 
 #[cfg(test)]

@@ -84,10 +84,16 @@ impl TargetWeights {
             if *w < Decimal::ZERO {
                 return Err(CoreError::Targets(format!("{asset} has weight {w}{unit}; weights cannot be negative")));
             }
+
             if weights.insert(asset.clone(), *w).is_some() {
                 return Err(CoreError::Targets(format!("{asset} is listed twice")));
             }
-            sum += *w;
+            sum = sum.checked_add(*w).ok_or_else(|| {
+                CoreError::Targets(format!(
+                    "{asset} has weight {}{unit}; the weights must sum to {whole}{unit}",
+                    w.normalize()
+                ))
+            })?;
         }
         let tolerance = SUM_TOLERANCE_PERCENT * whole / Decimal::ONE_HUNDRED;
         if (sum - whole).abs() > tolerance {
@@ -157,6 +163,12 @@ mod tests {
         assert_eq!(t.weight(&a("BTC")), Weight(dec!(0.5)));
         assert_eq!(t.weight(&a("XRP")), Weight::ZERO);
         assert_eq!(t.assets().map(Asset::as_str).collect::<Vec<_>>(), ["BTC", "ETH"]);
+    }
+
+    #[test]
+    fn weights_at_the_decimal_limit_are_an_error_not_a_panic() {
+        let e = pct(&[("BTC", Decimal::MAX), ("ETH", Decimal::MAX)]).unwrap_err().to_string();
+        assert!(e.contains("ETH") && e.contains("must sum to 100%"), "{e}");
     }
 
     #[test]

@@ -396,3 +396,65 @@ proptest! {
         }
     }
 }
+
+/// Values at the decimal type's limits: a plan or an error naming the overflow, never
+/// a panic ("Addition overflowed" before the planner's arithmetic was bounded) and
+/// never an endless loop (trimming buys by a step too small to count).
+const EXTREMES: [Decimal; 6] = [
+    Decimal::MAX,
+    Decimal::from_parts(u32::MAX, u32::MAX, u32::MAX / 3, false, 0),
+    Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0),
+    Decimal::ONE,
+    Decimal::from_parts(1, 0, 0, false, 28),
+    Decimal::ZERO,
+];
+
+fn plan_extreme(cash: Decimal, qty: Decimal, price: Decimal, fee: Decimal) -> Result<planner::Plan, CoreError> {
+    let holdings: Holdings = [(usdt(), Qty(cash)), (a("BTC"), Qty(qty))].into();
+    let price = if price.is_zero() { Decimal::ONE } else { price };
+    let prices: Prices = [(a("BTC"), Price(price)), (a("ETH"), Price(price))].into();
+    plan_rebalance(&PlanInput {
+        holdings: &holdings,
+        prices: &prices,
+        targets: &targets(&[("BTC", dec!(50)), ("ETH", dec!(50))]),
+        rules: &RulesBook::default(),
+        fee: Bps(fee),
+        to: RebalanceTo::Target,
+        entry_prices: &BTreeMap::new(),
+    })
+}
+
+#[test]
+fn overflowing_amounts_are_an_error_not_a_panic() {
+    // The case: an amount of Decimal::MAX to invest.
+    let e = plan_extreme(Decimal::MAX, dec!(0), dec!(50000), dec!(10)).unwrap_err();
+    assert!(matches!(e, CoreError::Overflow(_)), "{e}");
+    assert!(e.to_string().contains("too large"), "{e}");
+    // A value that overflows the multiplication, and a tiny price that overflows the
+    // division.
+    assert!(matches!(plan_extreme(dec!(0), Decimal::MAX, dec!(2), dec!(10)), Err(CoreError::Overflow(_))));
+    assert!(matches!(
+        plan_extreme(dec!(1000000000000000), dec!(0), dec!(0.0000000000000000000000000001), dec!(10)),
+        Err(CoreError::Overflow(_))
+    ));
+    let holdings: Holdings = [(a("BTC"), Qty(Decimal::MAX))].into();
+    let prices: Prices = [(a("BTC"), Price(dec!(3)))].into();
+    let liq = plan_liquidation(&usdt(), &holdings, &prices, &RulesBook::default(), Bps(dec!(10)));
+    assert!(matches!(liq, Err(CoreError::Overflow(_))), "{liq:?}");
+}
+
+#[test]
+fn every_combination_of_extreme_values_plans_or_says_overflow() {
+    for cash in EXTREMES {
+        for qty in EXTREMES {
+            for price in EXTREMES {
+                for fee in [dec!(0), dec!(10), dec!(1000)] {
+                    match plan_extreme(cash, qty, price, fee) {
+                        Ok(_) | Err(CoreError::Overflow(_)) => {}
+                        Err(e) => panic!("cash {cash}, qty {qty}, price {price}, fee {fee}: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}

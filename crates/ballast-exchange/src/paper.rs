@@ -256,6 +256,15 @@ impl PaperExchange {
         let conn = Connection::open(path).map_err(|e| {
             ExchangeError::Unavailable(format!("cannot open the paper venue database {}: {e}", path.display()))
         })?;
+        ballast_fs::restrict_file(path).map_err(|e| {
+            ExchangeError::Unavailable(format!("paper venue database {}: set mode 0600: {e}", path.display()))
+        })?;
+        store::check_integrity(&conn).map_err(|e| {
+            ExchangeError::Unavailable(format!(
+                "paper venue database {}: {e}; restore it from a backup",
+                path.display()
+            ))
+        })?;
         Self::with_connection(conn, config, prices, clock)
     }
 

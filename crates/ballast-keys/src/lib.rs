@@ -35,8 +35,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -560,36 +560,9 @@ fn derive(passphrase: &Passphrase, salt: &[u8], params: &KdfParams) -> Result<Ze
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let io = |source: io::Error| KeyError::Io { path: path.to_path_buf(), source };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| FILE_NAME.into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    // A temporary file left by a crashed process with the same id.
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut f = options.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        #[cfg(unix)]
-        File::open(&dir)?.sync_all()?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    // The project's one atomic writer: mode 0600 from creation, fsync, rename, and the
+    // directory synced.
+    ballast_fs::write_private(path, bytes).map_err(|source| KeyError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

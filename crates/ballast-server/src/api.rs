@@ -49,7 +49,8 @@ impl From<AuthError> for ApiError {
             AuthError::NotSetUp => StatusCode::CONFLICT,
             AuthError::Invalid(_) => StatusCode::BAD_REQUEST,
             AuthError::Denied => StatusCode::UNAUTHORIZED,
-            AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::RateLimited | AuthError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::SetupToken => StatusCode::UNAUTHORIZED,
             AuthError::Io(..) | AuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())
@@ -60,7 +61,11 @@ impl From<AuthError> for ApiError {
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        // A panic is a bug: its text goes to the server's log, never to the client.
+        eprintln!("internal error in a request: {e}");
+        ApiError::internal(crate::INTERNAL_ERROR)
+    })?
 }
 
 fn ok(v: Value) -> ApiResult {
@@ -107,14 +112,17 @@ pub async fn health(State(st): State<Arc<AppState>>) -> Json<Value> {
 pub struct SetupBody {
     /// The admin password.
     pub password: String,
+    /// The one-time setup token `ballast serve` printed at start.
+    #[serde(default)]
+    pub setup_token: String,
 }
 
-/// `POST /api/setup`: only while no admin exists.
+/// `POST /api/setup`: only while no admin exists, and only with the setup token.
 pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<SetupBody>) -> ApiResult {
     if st.auth.is_set_up() {
         return Err(AuthError::AlreadySetUp.into());
     }
-    let uri = blocking(move || Ok(st.auth.setup(&body.password)?)).await?;
+    let uri = blocking(move || Ok(st.auth.setup(&body.password, &body.setup_token)?)).await?;
     ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
 }
 
@@ -150,8 +158,13 @@ fn session_cookie(st: &AppState, value: &str, max_age: Option<i64>) -> String {
 }
 
 /// `POST /api/login`: sets the session cookie and returns the CSRF token.
-pub async fn login(State(st): State<Arc<AppState>>, ext: Extensions, ApiJson(body): ApiJson<LoginBody>) -> ApiResult {
-    let client = crate::client_key(&ext);
+pub async fn login(
+    State(st): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+    ext: Extensions,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> ApiResult {
+    let client = crate::client_key(&st.auth, &headers, &ext);
     let st2 = st.clone();
     let s = blocking(move || Ok(st2.auth.login(&client, &body.password, &body.code, st2.clock.now().0)?)).await?;
     let cookie = session_cookie(&st, &s.id, Some(crate::auth::SESSION_TTL_MS / 1000));
@@ -373,8 +386,12 @@ pub struct InvestBody {
     pub coins: Option<BTreeMap<String, String>>,
 }
 
-fn parse_qty(s: &str) -> Result<Qty, ApiError> {
-    s.trim().parse::<Decimal>().map(Qty).map_err(|_| ApiError::bad_request(format!("{s:?} is not a decimal number")))
+/// A quantity to invest: a decimal greater than zero and at most
+/// [`ballast_core::money::MAX_AMOUNT`] (`what` names it in the error).
+fn parse_qty(what: &str, s: &str) -> Result<Qty, ApiError> {
+    let d = ballast_core::money::parse_decimal(s)
+        .map_err(|_| ApiError::bad_request(format!("{what}: {s:?} is not a decimal number")))?;
+    ballast_core::money::check_amount(what, d).map(Qty).map_err(ApiError::bad_request)
 }
 
 /// `POST /api/bots/{id}/invest`.
@@ -388,11 +405,12 @@ pub async fn invest(
         let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
         let mut add = BTreeMap::new();
         if let Some(u) = &body.usdt {
-            add.insert(quote, parse_qty(u)?);
+            add.insert(quote, parse_qty("usdt", u)?);
         }
         for (a, q) in body.coins.iter().flatten() {
             let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            add.insert(asset, parse_qty(q)?);
+            let qty = parse_qty(&format!("coins.{asset}"), q)?;
+            add.insert(asset, qty);
         }
         if add.is_empty() {
             return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));

@@ -8,7 +8,9 @@
 //! written with mode 0600 on Unix); encrypting secrets at rest is a later issue.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -27,6 +29,12 @@ pub const MAX_FAILURES: usize = 5;
 pub const FAILURE_WINDOW_MS: i64 = 60_000;
 /// The shortest password accepted at setup.
 pub const MIN_PASSWORD_LEN: usize = 8;
+/// Password checks that may run at once (each holds argon2's memory cost, 19 MiB by
+/// default); a login beyond it is refused at once with [`AuthError::Busy`].
+pub const MAX_CONCURRENT_VERIFICATIONS: usize = 4;
+/// Clients whose failures are remembered; past it, clients without a failure in the
+/// window are forgotten (and if all have one, the oldest are).
+pub const MAX_TRACKED_CLIENTS: usize = 10_000;
 
 /// An authentication failure.
 #[derive(Debug, Error)]
@@ -49,6 +57,12 @@ pub enum AuthError {
     /// Too many failures from this client.
     #[error("too many failed logins; try again later")]
     RateLimited,
+    /// Too many password checks are running at once.
+    #[error("too many logins in progress; try again in a moment")]
+    Busy,
+    /// Setup without the right setup token.
+    #[error("wrong or missing setup token: use the one `ballast serve` printed at start")]
+    SetupToken,
     /// Hashing or randomness failed.
     #[error("internal: {0}")]
     Internal(String),
@@ -116,6 +130,25 @@ pub struct Auth {
     secure_cookies: bool,
     params: (u32, u32),
     inner: Mutex<Inner>,
+    /// The one-time token setup requires (memory only; never written).
+    setup_token: String,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`crate::client_key`]).
+    trusted_proxies: Vec<IpAddr>,
+    /// Password checks running now.
+    verifying: AtomicUsize,
+    /// Password checks made since start.
+    password_checks: AtomicU64,
+    /// The most password checks that ran at once.
+    peak: AtomicUsize,
+}
+
+/// A slot among [`MAX_CONCURRENT_VERIFICATIONS`], given back on drop.
+struct Permit<'a>(&'a AtomicUsize);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Random bytes from the OS.
@@ -127,6 +160,21 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
 
 fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// Past [`MAX_TRACKED_CLIENTS`], forgets the clients without a failure in the window,
+/// then (if still too many) those whose last failure is the oldest.
+fn forget_old_clients(failures: &mut HashMap<String, Vec<i64>>, now: i64) {
+    if failures.len() < MAX_TRACKED_CLIENTS {
+        return;
+    }
+    failures.retain(|_, f| f.iter().any(|t| now - *t < FAILURE_WINDOW_MS));
+    if failures.len() >= MAX_TRACKED_CLIENTS {
+        let mut last: Vec<i64> = failures.values().map(|f| f.iter().copied().max().unwrap_or(i64::MIN)).collect();
+        last.sort_unstable();
+        let cut = last[failures.len() - MAX_TRACKED_CLIENTS / 2];
+        failures.retain(|_, f| f.iter().any(|t| *t >= cut));
+    }
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -149,7 +197,50 @@ impl Auth {
             secure_cookies: false,
             params: (Params::DEFAULT_M_COST, Params::DEFAULT_T_COST),
             inner: Mutex::new(Inner { admin, ..Inner::default() }),
+            setup_token: hex::encode(random_bytes::<16>()?),
+            trusted_proxies: Vec::new(),
+            verifying: AtomicUsize::new(0),
+            password_checks: AtomicU64::new(0),
+            peak: AtomicUsize::new(0),
         })
+    }
+
+    /// The one-time token that [`Auth::setup`] requires, while setup is not done (it
+    /// changes at every start and is kept in memory only).
+    pub fn setup_token(&self) -> Option<String> {
+        (!self.is_set_up()).then(|| self.setup_token.clone())
+    }
+
+    /// Believe `X-Forwarded-For` from these peers (the TLS proxy in front): the rate
+    /// limit is then keyed on the client the proxy names, not on the proxy.
+    pub fn with_trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The trusted proxies.
+    pub fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.trusted_proxies
+    }
+
+    /// How many password checks (argon2id verifications) were made since start.
+    pub fn password_checks(&self) -> u64 {
+        self.password_checks.load(Ordering::SeqCst)
+    }
+
+    /// The most password checks that ran at once since start (at most
+    /// [`MAX_CONCURRENT_VERIFICATIONS`]).
+    pub fn peak_verifications(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    fn permit(&self) -> Option<Permit<'_>> {
+        let before = self
+            .verifying
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < MAX_CONCURRENT_VERIFICATIONS).then_some(n + 1))
+            .ok()?;
+        self.peak.fetch_max(before + 1, Ordering::SeqCst);
+        Some(Permit(&self.verifying))
     }
 
     /// Adds `Secure` to the session cookie (set it when served over HTTPS).
@@ -180,21 +271,20 @@ impl Auth {
     }
 
     fn save(&self, admin: &AdminFile) -> Result<(), AuthError> {
-        let io = |e: std::io::Error| AuthError::Io(self.path.display().to_string(), e.to_string());
         let text = serde_json::to_string_pretty(admin).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        ballast_fs::write_private(&self.path, text.as_bytes())
+            .map_err(|e| AuthError::Io(self.path.display().to_string(), e.to_string()))
     }
 
     /// First run: stores the password's hash and a fresh TOTP secret; returns the
     /// `otpauth://` URI to enrol an authenticator app.
-    pub fn setup(&self, password: &str) -> Result<String, AuthError> {
+    pub fn setup(&self, password: &str, setup_token: &str) -> Result<String, AuthError> {
+        if self.is_set_up() {
+            return Err(AuthError::AlreadySetUp);
+        }
+        if !ct_eq(setup_token.trim().as_bytes(), self.setup_token.as_bytes()) {
+            return Err(AuthError::SetupToken);
+        }
         if password.chars().count() < MIN_PASSWORD_LEN {
             return Err(AuthError::Invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
         }
@@ -222,24 +312,33 @@ impl Auth {
     /// Checks the password and the TOTP code (current or previous 30 s step) at `now`
     /// (ms) for `client`; on success opens a session.
     pub fn login(&self, client: &str, password: &str, code: &str, now: i64) -> Result<NewSession, AuthError> {
+        // Only a bounded number of checks at once; a refusal here costs nothing and
+        // is not counted against the client.
+        let permit = self.permit().ok_or(AuthError::Busy)?;
         let admin = {
             let mut inner = self.lock();
+            forget_old_clients(&mut inner.failures, now);
+            let admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
             let fails = inner.failures.entry(client.to_owned()).or_default();
             fails.retain(|t| now - *t < FAILURE_WINDOW_MS);
             if fails.len() >= MAX_FAILURES {
                 return Err(AuthError::RateLimited);
             }
-            inner.admin.clone().ok_or(AuthError::NotSetUp)?
+            // Counted before the check, so parallel attempts cannot all pass the
+            // limit; a success takes it back.
+            fails.push(now);
+            admin
         };
+        self.password_checks.fetch_add(1, Ordering::SeqCst);
         let hash_ok = PasswordHash::new(&admin.password_hash)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
+        drop(permit);
         let secret = totp::base32_decode(&admin.totp_secret).unwrap_or_default();
         let step = totp::matching_step(&secret, now.max(0) as u64 / 1000, code);
         let code_ok = step.is_some_and(|s| s > admin.last_totp_step);
         let mut inner = self.lock();
         if !(hash_ok && code_ok) {
-            inner.failures.entry(client.to_owned()).or_default().push(now);
             return Err(AuthError::Denied);
         }
         inner.failures.remove(client);

@@ -42,6 +42,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The OpenAPI document.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
+/// What a client is told when the server fails in a way that is a bug (a panic): the
+/// details go to the server's log only.
+pub const INTERNAL_ERROR: &str = "internal error (the details are in the server's log)";
+
 /// The largest request body accepted (bytes).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
@@ -305,8 +309,75 @@ pub fn router(state: Arc<AppState>) -> Router {
     let closed = closed.route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     open.merge(closed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::observe))
+        .layer(middleware::from_fn(catch_panic))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), harden))
         .with_state(state)
+}
+
+/// Every answer: errors as JSON `{"error": ...}` whoever made them (axum's own path,
+/// query and body-size rejections are plain text, its 404 and 405 empty), and the
+/// headers of a private API: `Referrer-Policy: no-referrer`, `X-Content-Type-Options:
+/// nosniff`, `Cache-Control: no-store` under `/api` and on `/metrics` (sessions, tokens
+/// and balances are never cached), and `Strict-Transport-Security` when the server is
+/// behind HTTPS (secure cookies).
+async fn harden(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let mut resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        let msg = match (status, text.is_empty()) {
+            (StatusCode::PAYLOAD_TOO_LARGE, _) => format!("the request body is too large: at most {BODY_LIMIT} bytes"),
+            (_, false) => text,
+            (StatusCode::NOT_FOUND, true) => format!("no such route: {method} {path}"),
+            (StatusCode::METHOD_NOT_ALLOWED, true) => format!("{path} does not answer {method}"),
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
+        };
+        let mut json = ApiError(status, msg).into_response();
+        for (k, v) in &parts.headers {
+            if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+                json.headers_mut().append(k, v.clone());
+            }
+        }
+        resp = json;
+    }
+    let h = resp.headers_mut();
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if path.starts_with("/api/") || path == "/metrics" {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if st.auth.secure_cookies() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    resp
+}
+
+/// A handler that panics answers 500 `{"error": INTERNAL_ERROR}` (the panic's text goes
+/// to the server's log, never to the client) instead of dropping the connection.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            eprintln!("internal error in a request: panic: {msg}");
+            ApiError::internal(INTERNAL_ERROR).into_response()
+        }
+    }
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -322,9 +393,34 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The client's key for rate limiting: its address when the server was started with
-/// connect info, else one shared bucket.
-pub fn client_key(req_ext: &axum::http::Extensions) -> String {
-    req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "local".into())
+/// connect info, else one shared bucket. When that address is one of the
+/// [`Auth::trusted_proxies`], the client is the rightmost address of
+/// `X-Forwarded-For` that is not itself a trusted proxy (what the proxy saw; anything
+/// left of it was written by the client and is not believed). A header that names no
+/// valid address leaves the proxy's own address: one shared bucket, never a free one.
+pub fn client_key(auth: &Auth, headers: &HeaderMap, req_ext: &axum::http::Extensions) -> String {
+    let Some(peer) = req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return "local".into();
+    };
+    let trusted = auth.trusted_proxies();
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return ip.to_string(),
+            Err(_) => break,
+        }
+    }
+    peer.to_string()
 }
 
 async fn require_auth(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {

@@ -40,7 +40,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -151,7 +150,7 @@ impl fmt::Debug for NotifyConfig {
 impl fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: BTreeMap<&str, &str> = self.headers.keys().map(|k| (k.as_str(), REDACTED)).collect();
-        f.debug_struct("WebhookConfig").field("url", &self.url).field("headers", &headers).finish()
+        f.debug_struct("WebhookConfig").field("url", &redact_url(&self.url)).field("headers", &headers).finish()
     }
 }
 
@@ -258,7 +257,7 @@ impl NotifyConfig {
         }
         if let Some(w) = &self.webhook {
             if !is_http_url(&w.url) {
-                return Err(format!("webhook.url: {:?} is not an http:// or https:// URL", w.url));
+                return Err(format!("webhook.url: {:?} is not an http:// or https:// URL", redact_url(&w.url)));
             }
             for (name, value) in &w.headers {
                 if !is_header_name(name) {
@@ -363,9 +362,30 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a
-/// rename, so that a reader sees the old or the new content, never a mix. The file is
-/// created with mode 0600 on Unix.
+/// `text` (an error message, say) with the webhook URL `url` shown as [`redact_url`]
+/// shows it, and its secret part (the path after the first segment, the query)
+/// removed wherever it appears on its own.
+pub fn redact_url_in(text: &str, url: &str) -> String {
+    if url.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = text.replace(url, &redact_url(url));
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let (path, query) = after_scheme.split_once('?').unwrap_or((after_scheme, ""));
+    let path = path.split('#').next().unwrap_or("");
+    let query = query.split('#').next().unwrap_or("");
+    // The host and the first path segment are shown; the rest of the path is secret.
+    let hidden_path = path.splitn(3, '/').nth(2).unwrap_or("");
+    for secret in [hidden_path, query] {
+        if secret.len() >= 4 {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    out
+}
+
+/// Writes `bytes` to `path` with [`ballast_fs::write_private`] (mode 0600 from
+/// creation, fsync, rename), creating the directory if needed.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NotifyError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -374,20 +394,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), NotifyError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    Ok(())
+    ballast_fs::write_private(path, bytes).map_err(io(path))
 }
 
 // ---- the targets ------------------------------------------------------------------
@@ -543,7 +550,9 @@ impl Notifier {
 
     fn target_name(&self, t: Target) -> String {
         match t {
-            Target::Webhook => format!("webhook {}", self.config.webhook.as_ref().map_or("", |w| w.url.as_str())),
+            Target::Webhook => {
+                format!("webhook {}", self.config.webhook.as_ref().map_or(String::new(), |w| redact_url(&w.url)))
+            }
             Target::Telegram => {
                 format!("telegram chat {}", self.config.telegram.as_ref().map_or("", |t| t.chat_id.as_str()))
             }
@@ -701,7 +710,7 @@ impl Notifier {
                     req = req.header(k, v);
                 }
                 let body = webhook_body(m).to_string();
-                check(req.send(body.as_str()), None)
+                check(req.send(body.as_str()), &|s| redact_url_in(&s, &w.url), false)
             }
             (Target::Telegram, _, Some(t)) => {
                 let url = format!("{}/bot{}/sendMessage", t.base_url.trim_end_matches('/'), t.token);
@@ -711,7 +720,8 @@ impl Notifier {
                 };
                 let body = serde_json::json!({"chat_id": chat_id, "text": telegram_text(m)}).to_string();
                 let req = self.agent.post(&url).header("Content-Type", "application/json");
-                check(req.send(body.as_str()), Some(&t.token))
+                let scrub = |s: String| if t.token.is_empty() { s } else { s.replace(&t.token, REDACTED) };
+                check(req.send(body.as_str()), &scrub, true)
             }
             _ => Err(Failure { msg: "not configured".into(), transient: false }),
         }
@@ -720,12 +730,13 @@ impl Notifier {
 
 /// Reads an answer: 2xx is delivered (for Telegram, `"ok": false` is not); a 5xx,
 /// 408, 429 or a connection failure may pass on a retry; any other status will not.
-/// `secret` is removed from every message.
-fn check(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>, secret: Option<&str>) -> Result<(), Failure> {
-    let scrub = |s: String| match secret {
-        Some(secret) if !secret.is_empty() => s.replace(secret, REDACTED),
-        _ => s,
-    };
+/// Every message goes through `scrub` (which removes the target's secret); `telegram`:
+/// a 2xx answer with `"ok": false` is a refusal.
+fn check(
+    result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    scrub: &dyn Fn(String) -> String,
+    telegram: bool,
+) -> Result<(), Failure> {
     let resp = result.map_err(|e| Failure { msg: scrub(e.to_string()), transient: true })?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body().read_to_string().unwrap_or_default();
@@ -740,7 +751,7 @@ fn check(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>, secret: 
     if (200..300).contains(&status) {
         let refused = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
-            .is_some_and(|v| secret.is_some() && v.get("ok") == Some(&serde_json::Value::Bool(false)));
+            .is_some_and(|v| telegram && v.get("ok") == Some(&serde_json::Value::Bool(false)));
         if !refused {
             return Ok(());
         }
@@ -814,6 +825,17 @@ chat_id = -1001234
             let e = NotifyConfig::parse(text).unwrap_err();
             assert!(e.contains(needle), "{text:?}: expected {needle:?} in {e}");
         }
+    }
+
+    #[test]
+    fn error_texts_lose_the_webhook_secret() {
+        let url = "https://hooks.slack.com/services/T0/B0/XYZSECRET?key=QSECRET";
+        let text = format!("POST {url}: failed; path /services/T0/B0/XYZSECRET, query key=QSECRET");
+        let out = redact_url_in(&text, url);
+        assert!(!out.contains("XYZSECRET") && !out.contains("QSECRET"), "{out}");
+        assert!(out.contains("https://hooks.slack.com/services/<redacted>"), "{out}");
+        assert_eq!(redact_url_in("nothing here", url), "nothing here");
+        assert_eq!(redact_url_in("x", ""), "x");
     }
 
     #[test]

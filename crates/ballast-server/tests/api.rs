@@ -26,6 +26,9 @@ const PASSWORD: &str = "correct horse battery";
 
 struct Rig {
     app: Router,
+    state: Arc<AppState>,
+    /// The one-time setup token.
+    token: String,
     clock: Arc<ManualClock>,
     bot: i64,
     secure: bool,
@@ -41,6 +44,12 @@ fn rig() -> Rig {
 }
 
 fn rig_with(secure: bool) -> Rig {
+    rig_opts(secure, Vec::new(), 1024)
+}
+
+/// `m_cost`: argon2's memory cost in KiB (the tests of concurrent logins use a
+/// realistic one, so that a check takes long enough for attempts to overlap).
+fn rig_opts(secure: bool, proxies: Vec<std::net::IpAddr>, m_cost: u32) -> Rig {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let prices = Arc::new(FixedPrices::new());
     prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
@@ -64,11 +73,16 @@ fn rig_with(secure: bool) -> Rig {
     let bot = engine.create("demo", spec, "", dec!(1000)).unwrap();
     engine.step(bot).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1).with_secure_cookies(secure);
+    let auth = Auth::open(&dir.path().join("admin.json"))
+        .unwrap()
+        .with_hash_cost(m_cost, 1)
+        .with_secure_cookies(secure)
+        .with_trusted_proxies(proxies);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);
     let state = Arc::new(AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>));
-    Rig { app: router(state), clock, bot, secure, _dir: dir }
+    let token = state.auth.setup_token().unwrap();
+    Rig { app: router(state.clone()), state, token, clock, bot, secure, _dir: dir }
 }
 
 struct Reply {
@@ -103,7 +117,8 @@ fn secret_of(uri: &str) -> Vec<u8> {
 
 /// Setup, then login; returns (secret, cookie header value, csrf token).
 async fn login(r: &Rig) -> (Vec<u8>, String, String) {
-    let s = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD }))).await;
+    let s =
+        send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD, "setup_token": r.token }))).await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.text);
     let uri = s.body["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/ballast:admin?secret="));
@@ -129,7 +144,14 @@ async fn full_flow() {
     let ck = [("cookie", cookie.as_str())];
 
     // Setup twice is refused.
-    let again = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": "another password" }))).await;
+    let again = send(
+        &r.app,
+        "POST",
+        "/api/setup",
+        &[],
+        Some(json!({ "password": "another password", "setup_token": r.token })),
+    )
+    .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
 
     // List and view.
@@ -230,7 +252,8 @@ async fn full_flow() {
 #[tokio::test]
 async fn previous_step_code_is_accepted_once() {
     let r = rig();
-    let s = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD }))).await;
+    let s =
+        send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD, "setup_token": r.token }))).await;
     assert!(s.body["qr_svg"].as_str().unwrap().starts_with("<?xml"), "{}", s.text);
     assert!(s.body["qr_svg"].as_str().unwrap().contains("<svg"));
     let secret = secret_of(s.body["otpauth_uri"].as_str().unwrap());
@@ -337,6 +360,111 @@ async fn wrong_credentials_are_401_then_429() {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
+/// A login from `peer` (as the server's connect info) with `X-Forwarded-For: xff`.
+async fn login_from(app: &Router, peer: &str, xff: Option<&str>, password: &str) -> StatusCode {
+    let mut b = Request::builder().method("POST").uri("/api/login").header(header::CONTENT_TYPE, "application/json");
+    if let Some(x) = xff {
+        b = b.header("x-forwarded-for", x);
+    }
+    let mut req = b.body(Body::from(json!({ "password": password, "code": "123456" }).to_string())).unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+    app.clone().oneshot(req).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn setup_requires_the_one_time_token() {
+    let r = rig();
+    let none = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD }))).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{}", none.text);
+    assert!(none.body["error"].as_str().unwrap().contains("setup token"), "{}", none.text);
+    let wrong =
+        send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD, "setup_token": "0".repeat(32) })))
+            .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
+    assert!(!send(&r.app, "GET", "/api/health", &[], None).await.body["setup_done"].as_bool().unwrap());
+    assert_eq!(r.state.auth.password_checks(), 0);
+    login(&r).await;
+    assert!(r.state.auth.setup_token().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_logins_check_the_password_at_most_the_limit() {
+    let r = rig_opts(false, Vec::new(), 16 * 1024);
+    login(&r).await;
+    let before = r.state.auth.password_checks();
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let app = r.app.clone();
+            tokio::spawn(async move {
+                send(&app, "POST", "/api/login", &[], Some(json!({ "password": "wrong password", "code": "123456" })))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut denied = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::UNAUTHORIZED => denied += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            s => panic!("unexpected {s}"),
+        }
+    }
+    let checks = r.state.auth.password_checks() - before;
+    assert!(denied <= ballast_server::auth::MAX_FAILURES, "{denied} refusals after a password check");
+    assert!(checks <= ballast_server::auth::MAX_FAILURES as u64, "{checks} password checks");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_checks_are_bounded_across_clients() {
+    let proxy: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let r = rig_opts(false, vec![proxy], 16 * 1024);
+    login(&r).await;
+    // 150 distinct clients behind the proxy, at once.
+    let tasks: Vec<_> = (0..150)
+        .map(|i| {
+            let app = r.app.clone();
+            tokio::spawn(async move {
+                let xff = format!("203.0.113.{}, 198.51.100.{}", i % 250, i % 200);
+                login_from(&app, "10.0.0.1", Some(&xff), "wrong password").await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert!(s == StatusCode::UNAUTHORIZED || s == StatusCode::TOO_MANY_REQUESTS, "{s}");
+    }
+    let peak = r.state.auth.peak_verifications();
+    assert!((1..=ballast_server::auth::MAX_CONCURRENT_VERIFICATIONS).contains(&peak), "peak {peak}");
+}
+
+#[tokio::test]
+async fn the_limit_is_keyed_on_the_client_behind_a_trusted_proxy_only() {
+    let r = rig_opts(false, vec!["10.0.0.1".parse().unwrap()], 1024);
+    login(&r).await;
+    let w = "wrong password";
+    for _ in 0..5 {
+        assert_eq!(login_from(&r.app, "10.0.0.1", Some("198.51.100.7"), w).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login_from(&r.app, "10.0.0.1", Some("198.51.100.7"), w).await, StatusCode::TOO_MANY_REQUESTS);
+    // What the client wrote left of the proxy's entry is not believed.
+    assert_eq!(login_from(&r.app, "10.0.0.1", Some("1.1.1.1, 198.51.100.7"), w).await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy has its own count.
+    assert_eq!(login_from(&r.app, "10.0.0.1", Some("198.51.100.8"), w).await, StatusCode::UNAUTHORIZED);
+    // An untrusted peer's X-Forwarded-For is ignored: its address is the key.
+    for i in 0..5 {
+        let xff = format!("192.0.2.{i}");
+        assert_eq!(login_from(&r.app, "10.0.0.2", Some(&xff), w).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login_from(&r.app, "10.0.0.2", Some("192.0.2.99"), w).await, StatusCode::TOO_MANY_REQUESTS);
+    // A trusted proxy whose header names nothing valid is one shared bucket.
+    for _ in 0..5 {
+        assert_eq!(login_from(&r.app, "10.0.0.1", Some("garbage"), w).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login_from(&r.app, "10.0.0.1", None, w).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[tokio::test]
 async fn every_private_route_is_401_without_credentials() {
     let r = rig();
@@ -377,7 +505,8 @@ async fn openapi_lists_every_route() {
 #[tokio::test]
 async fn secure_flag_short_password_and_persistence() {
     let r = rig_with(true);
-    let short = send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": "short" }))).await;
+    let short =
+        send(&r.app, "POST", "/api/setup", &[], Some(json!({ "password": "short", "setup_token": r.token }))).await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST);
     login(&r).await;
 
@@ -385,7 +514,7 @@ async fn secure_flag_short_password_and_persistence() {
     let path = dir.path().join("admin.json");
     let auth = Auth::open(&path).unwrap().with_hash_cost(1024, 1);
     assert!(!auth.is_set_up());
-    let uri = auth.setup(PASSWORD).unwrap();
+    let uri = auth.setup(PASSWORD, &auth.setup_token().unwrap()).unwrap();
     let (id, token) = auth.create_token("ci", 1).unwrap();
     let now = 1_700_000_000_000;
     let code = totp::code_at(&secret_of(&uri), (now / 1000) as u64);
@@ -394,6 +523,14 @@ async fn secure_flag_short_password_and_persistence() {
     assert!(!text.contains(&token), "only a hash of the token is stored");
     assert!(!text.contains(&session.id), "only a hash of the session id is stored");
     assert!(!text.contains(PASSWORD));
+    // Written through ballast_fs::write_private: 0600, and no temporary file left.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("admin.json")]);
     // A restart keeps the admin, the tokens and the sessions.
     let again = Auth::open(&path).unwrap();
     assert!(again.is_set_up());
@@ -402,7 +539,8 @@ async fn secure_flag_short_password_and_persistence() {
     assert_eq!(again.session_csrf(&session.id, now + 1000), Some(session.csrf.clone()));
     assert_eq!(again.session_csrf(&session.id, now + ballast_server::auth::SESSION_TTL_MS + 1), None);
     assert!(again.login("local", PASSWORD, &code, now).is_err(), "the code was used before the restart");
-    assert!(again.setup(PASSWORD).is_err());
+    assert!(again.setup_token().is_none(), "no setup token once set up");
+    assert!(again.setup(PASSWORD, "").is_err());
     assert!(again.revoke_token(&id).unwrap());
     assert!(!Auth::open(&path).unwrap().check_token(&token));
     again.logout(&session.id).unwrap();
@@ -431,4 +569,127 @@ async fn malformed_bodies_answer_json_errors() {
         assert!(error.contains(says), "{body}: {error}");
     }
     assert!(!send(&r.app, "GET", "/api/health", &[], None).await.body["setup_done"].as_bool().unwrap());
+}
+
+#[tokio::test]
+async fn amounts_beyond_the_limit_are_400_naming_the_field() {
+    let r = rig();
+    let (_, cookie, csrf) = login(&r).await;
+    let b = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let path = format!("/api/bots/{}/invest", r.bot);
+    let max = "79228162514264337593543950335";
+    let cases = [
+        (json!({ "usdt": max }), "usdt"),
+        (json!({ "usdt": "-1" }), "usdt"),
+        (json!({ "usdt": "1e40" }), "usdt"),
+        (json!({ "coins": { "BTC": max } }), "coins.BTC"),
+    ];
+    for (body, field) in cases {
+        let reply = send(&r.app, "POST", &path, &b, Some(body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.text);
+        let e = reply.body["error"].as_str().unwrap();
+        assert!(e.contains(field), "{body}: {e}");
+    }
+}
+
+/// A workshop whose every method panics, as a bug would.
+struct Panicky;
+
+impl ballast_server::Workshop for Panicky {
+    fn catalog(&self) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn preview(&self, _: &Value) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn create(&self, _: &Value) -> Result<ballast_store::BotId, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn config(&self, _: ballast_store::BotId) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn edit(&self, _: ballast_store::BotId, _: &Value) -> Result<(), ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn export(&self, _: ballast_store::BotId) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn presets(&self) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn parse_profile(&self, _: &str, _: &str) -> Result<Value, ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+    fn backtest(&self, _: &Value) -> Result<(Value, String), ballast_server::ApiError> {
+        panic!("secret detail 42")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_answers_a_json_500_without_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1);
+    auth.setup(PASSWORD, &auth.setup_token().unwrap()).unwrap();
+    let bearer = format!("Bearer {}", auth.create_token("t", 0).unwrap().1);
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let state = AppState::new(store, BTreeMap::new(), auth, clock as Arc<dyn Clock>).with_workshop(Arc::new(Panicky));
+    let app = router(Arc::new(state));
+    for (method, path) in [("GET", "/api/catalog"), ("POST", "/api/preview"), ("GET", "/api/presets")] {
+        let body = (method == "POST").then(|| json!({ "config": {} }));
+        let reply = send(&app, method, path, &[("authorization", bearer.as_str())], body).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", reply.text);
+        assert_eq!(reply.body["error"], ballast_server::INTERNAL_ERROR, "{path}: {}", reply.text);
+        assert!(!reply.text.contains("secret detail"), "{path}: {}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn every_error_is_json_path_query_404_405_413() {
+    let r = rig();
+    let (_, cookie, csrf) = login(&r).await;
+    let ck = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let big = "x".repeat(ballast_server::BODY_LIMIT + 10);
+    let cases: Vec<(&str, String, Option<String>, StatusCode, &str)> = vec![
+        ("GET", "/api/nope".into(), None, StatusCode::NOT_FOUND, "/api/nope"),
+        ("GET", "/nope".into(), None, StatusCode::NOT_FOUND, "/nope"),
+        ("DELETE", "/api/health".into(), None, StatusCode::METHOD_NOT_ALLOWED, "/api/health"),
+        ("GET", "/api/bots/abc".into(), None, StatusCode::BAD_REQUEST, "abc"),
+        ("GET", format!("/api/bots/{}/events?limit=-1", r.bot), None, StatusCode::BAD_REQUEST, "limit"),
+        ("POST", "/api/tokens".into(), Some(big), StatusCode::PAYLOAD_TOO_LARGE, "too large: at most 262144 bytes"),
+    ];
+    for (method, path, body, status, says) in cases {
+        let mut b = Request::builder().method(method).uri(&path);
+        for (k, v) in ck {
+            b = b.header(k, v);
+        }
+        let req = b.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let resp = r.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), status, "{method} {path}");
+        let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(ct.as_deref(), Some("application/json"), "{method} {path}");
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{method} {path}: {bytes:?}"));
+        let e = v["error"].as_str().unwrap_or_else(|| panic!("{method} {path}: {v}"));
+        assert!(e.to_lowercase().contains(says), "{method} {path}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn login_and_token_replies_are_not_cached_nor_referred() {
+    for secure in [false, true] {
+        let r = rig_with(secure);
+        let (secret, cookie, csrf) = login(&r).await;
+        let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 + 30);
+        r.clock.set(Timestamp(r.clock.now().0 + 30_000));
+        let l = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+        assert_eq!(l.status, StatusCode::OK, "{}", l.text);
+        let t = send(&r.app, "POST", "/api/tokens", &[("cookie", &cookie), ("x-csrf-token", &csrf)], None).await;
+        assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+        for reply in [&l, &t] {
+            assert_eq!(reply.headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+            assert_eq!(reply.headers.get(header::REFERRER_POLICY).unwrap(), "no-referrer");
+            assert_eq!(reply.headers.get(header::STRICT_TRANSPORT_SECURITY).is_some(), secure);
+        }
+    }
 }

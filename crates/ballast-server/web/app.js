@@ -274,6 +274,11 @@
   function showSetup() {
     hideChrome();
     const err = h('div', { class: 'error', 'data-test': 'setup-error' });
+    // `ballast serve` prints the one-time setup token, and a link carrying it in the
+    // fragment (never sent to the server or written in its logs).
+    const given = /^#setup=([0-9a-fA-F]+)$/.exec(location.hash || '');
+    const tok = h('input', { type: 'text', id: 'setup-token', 'data-test': 'setup-token', autocomplete: 'off', spellcheck: 'false' });
+    if (given) tok.value = given[1];
     const p1 = h('input', { type: 'password', id: 'setup-password', 'data-test': 'setup-password', autocomplete: 'new-password' });
     const p2 = h('input', { type: 'password', id: 'setup-password2', 'data-test': 'setup-password2', autocomplete: 'new-password' });
     const btn = h('button', { class: 'primary', type: 'submit', 'data-test': 'setup-submit' }, 'Create the admin');
@@ -287,7 +292,9 @@
           if (p1.value !== p2.value) return void (err.textContent = 'The two passwords differ.');
           btn.disabled = true;
           try {
-            showEnrol(await api('POST', '/api/setup', { password: p1.value }));
+            const done = await api('POST', '/api/setup', { password: p1.value, setup_token: tok.value.trim() });
+            if (given) history.replaceState(null, '', location.pathname);
+            showEnrol(done);
           } catch (e2) {
             err.textContent = e2.message;
           } finally {
@@ -295,6 +302,7 @@
           }
         },
       },
+      h('div', { class: 'field' }, h('label', { for: 'setup-token' }, 'Setup token (printed by ballast serve at start)'), tok),
       h('div', { class: 'field' }, h('label', { for: 'setup-password' }, 'Password (at least 8 characters)'), p1),
       h('div', { class: 'field' }, h('label', { for: 'setup-password2' }, 'Password again'), p2),
       err,
@@ -313,7 +321,7 @@
         ),
       ),
     );
-    p1.focus();
+    (given ? p1 : tok).focus();
   }
 
   function svgFromText(text) {

@@ -100,9 +100,15 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Db(format!("create directory {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError::Db(format!("open {}: {e}", path.display())))?;
+        // The account's history: readable by its owner only.
+        ballast_fs::restrict_file(path)
+            .map_err(|e| StoreError::Db(format!("{}: set mode 0600: {e}", path.display())))?;
         let mut locks = path.as_os_str().to_owned();
         locks.push(".locks");
-        Self::init(conn, MIGRATIONS, Locks::Files(locks.into()))
+        Self::init(conn, MIGRATIONS, Locks::Files(locks.into())).map_err(|e| match e {
+            StoreError::Db(m) => StoreError::Db(format!("{}: {m}", path.display())),
+            other => other,
+        })
     }
 
     /// A private in-memory database (for tests).
@@ -113,6 +119,7 @@ impl SqliteStore {
 
     fn init(mut conn: Connection, migrations: &[&str], locks: Locks) -> Result<Self, StoreError> {
         configure(&conn)?;
+        check_integrity(&conn)?;
         migrate(&mut conn, migrations)?;
         Ok(Self { conn: Mutex::new(conn), locks })
     }
@@ -133,6 +140,26 @@ impl SqliteStore {
         // A panic while holding the lock cannot leave a transaction open (a dropped
         // rusqlite transaction rolls back), so the connection is still usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `PRAGMA quick_check` (every page and index is readable and consistent): a damaged
+/// file is refused at open, before anything reads or writes it.
+fn check_integrity(conn: &Connection) -> Result<(), StoreError> {
+    let damaged = |what: String| {
+        StoreError::Db(format!(
+            "the database is damaged ({what}); ballast will not use it: restore the file from a backup"
+        ))
+    };
+    let mut stmt = conn.prepare("PRAGMA quick_check").map_err(|e| damaged(e.to_string()))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| damaged(e.to_string()))?;
+    match rows.first().map(String::as_str) {
+        Some("ok") => Ok(()),
+        Some(first) => Err(damaged(format!("integrity check: {first}"))),
+        None => Err(damaged("integrity check gave no answer".into())),
     }
 }
 

@@ -73,7 +73,11 @@ fn a_newer_database_is_refused() {
     match SqliteStore::open(&path) {
         Err(StoreError::Db(m)) => assert_eq!(
             m,
-            format!("database schema version {} is newer than this ballast ({SCHEMA_VERSION})", SCHEMA_VERSION + 1)
+            format!(
+                "{}: database schema version {} is newer than this ballast ({SCHEMA_VERSION})",
+                path.display(),
+                SCHEMA_VERSION + 1
+            )
         ),
         other => panic!("expected a Db error, got {other:?}"),
     }

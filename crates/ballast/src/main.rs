@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ballast_cli::cmd;
 
@@ -46,6 +46,12 @@ enum Command {
     Presets(cmd::presets::PresetsArgs),
 }
 
+/// `-1` after an option is its value, not an unknown flag: the value's own parser then
+/// says what is wrong with it (e.g. `--initial -1`: "must be greater than 0").
+fn negative_values(cmd: clap::Command) -> clap::Command {
+    cmd.allow_negative_numbers(true).mut_subcommands(negative_values)
+}
+
 fn main() -> ExitCode {
     // Output into a closed pipe (`ballast bot history 1 | head -1`) ends the process
     // quietly, as it does for other command-line tools, instead of a panic in println!.
@@ -54,7 +60,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&negative_values(Cli::command()).get_matches()).unwrap_or_else(|e| e.exit());
     let result = match &cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bot(args) => cmd::bot::run(args),

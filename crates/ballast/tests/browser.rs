@@ -93,12 +93,24 @@ fn dashboard_end_to_end_in_headless_chromium() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let base = format!("http://127.0.0.1:{port}");
+    // The one-time setup token the server printed at start.
+    let token = loop {
+        let text = std::fs::read_to_string(shots.join("server.log")).unwrap_or_default();
+        if let Some(t) = text.lines().find_map(|l| l.trim().strip_prefix("setup token: ")) {
+            break t.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "no setup token in target/browser/server.log");
+        std::thread::sleep(Duration::from_millis(100));
+    };
 
     let d = Driver::start(&chromedriver, &chromium, shots.clone());
-    d.goto(&format!("{base}/"));
+    // The link printed at start carries the token in its fragment: the form is filled.
+    d.goto(&format!("{base}/#setup={token}"));
 
-    // 1. First run: the admin password, twice.
+    // 1. First run: the setup token (pre-filled), the admin password, twice.
     d.wait_el("[data-test=setup]", WAIT);
+    let filled = d.exec("return document.querySelector('[data-test=setup-token]').value", vec![]).unwrap();
+    assert_eq!(filled, json!(token), "the setup token is taken from the link");
     d.type_css("[data-test=setup-password]", PASSWORD, WAIT);
     d.type_css("[data-test=setup-password2]", PASSWORD, WAIT);
     d.screenshot("01-setup");

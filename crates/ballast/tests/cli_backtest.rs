@@ -259,3 +259,22 @@ fn presets_list_show_and_run() {
     assert_eq!(v["config"]["assets"], "BTC,ETH,BNB,XRP");
     assert_eq!(v["config"]["initial"], "1000");
 }
+
+#[test]
+fn initial_beyond_the_limit_or_negative_is_refused_not_panicked() {
+    let max = "79228162514264337593543950335";
+    for sim in ["exchange", "ideal"] {
+        fails(&with(&["--sim", sim, "--initial", max]), "--initial");
+    }
+    fails(&with(&["--sim", "exchange", "--initial", max]), "at most 1000000000000000");
+    fails(&with(&["--initial", "-1"]), "greater than 0");
+    fails(&["sweep", "--initial", max], "--initial");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unwritable_trades_file_is_named_in_the_error() {
+    // Daily rebalancing for three years: far more than one write buffer of trades, so
+    // the failure comes from a write in the middle, not only from the final flush.
+    fails(&with(&["--mode", "calendar", "--every", "1d", "--trades", "/dev/full"]), "--trades /dev/full: cannot write");
+}

@@ -82,7 +82,7 @@ fn the_whole_lifecycle() {
     let status = ok(d, &["bot", "status", "1"]);
     assert!(status.contains("Net invested"), "{status}");
     fails(d, &["bot", "invest", "1", "--coins", "DOGE=10"], "not one of this bot's coins");
-    fails(d, &["bot", "invest", "1", "--usdt=-5"], "positive");
+    fails(d, &["bot", "invest", "1", "--usdt=-5"], "greater than 0");
     fails(d, &["bot", "invest", "1"], "nothing to invest");
 
     // Edit: drop BNB, add SOL.
@@ -160,6 +160,48 @@ fn refusals_name_the_reason() {
     fails(d, &["bot", "create", "--profile", d.to_str().unwrap(), "--amount", "100", "--yes"], "not a preset, a file");
     let out = ballast(d, &["bot", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("No bots"));
+}
+
+#[test]
+fn amounts_beyond_the_limit_are_refused_not_panicked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let max = "79228162514264337593543950335";
+    let huge = write(d, "huge.toml", &CONFIG.replace(r#"amount = "1000""#, &format!("amount = \"{max}\"")));
+    fails(d, &["bot", "create", "--config", &huge, "--yes"], "amount");
+    fails(d, &["bot", "create", "--config", &huge, "--yes"], "above the largest amount accepted");
+    fails(d, &["bot", "create", "--profile", "majors-calendar", "--amount", max, "--yes"], "at most 1000000000000000");
+    fails(d, &["bot", "create", "--profile", "majors-calendar", "--amount", "-1", "--yes"], "greater than 0");
+    let cfg = write(d, "bot.toml", CONFIG);
+    ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
+    fails(d, &["bot", "invest", "1", "--usdt", max], "--usdt");
+    fails(d, &["bot", "invest", "1", "--usdt", "-5"], "greater than 0");
+    fails(d, &["bot", "invest", "1", "--coins", &format!("BTC={max}")], "--coins BTC");
+    fails(d, &["sim", "--fund", max], "--fund");
+}
+
+#[test]
+fn bot_names_with_control_characters_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for name in ["\u{1b}[2Jspoof", "a\u{0}b", "two\nlines", "evil\u{202e}txt"] {
+        let cfg = write(
+            d,
+            "bot.toml",
+            &CONFIG.replace(r#"name = "majors""#, &format!("name = {}", serde_json::to_string(name).unwrap())),
+        );
+        fails(d, &["bot", "create", "--config", &cfg, "--yes"], "control character");
+        if !name.contains('\0') {
+            // (an argument cannot hold NUL)
+            fails(
+                d,
+                &["bot", "create", "--profile", "majors-calendar", "--amount", "100", "--name", name, "--yes"],
+                "name",
+            );
+        }
+    }
+    let list = ok(d, &["bot", "list"]);
+    assert!(list.contains("No bots"), "{list}");
 }
 
 #[test]

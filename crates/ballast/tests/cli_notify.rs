@@ -183,3 +183,35 @@ fn set_show_and_test_telegram_with_the_token_redacted() {
     let text = std::fs::read_to_string(d.join("notify.toml")).unwrap();
     assert!(text.contains("[webhook]") && text.contains("[telegram]"), "{text}");
 }
+
+/// Slack and Discord keep the webhook's secret in its path (and some services in the
+/// query): no command prints it, whatever happens to the delivery.
+#[test]
+fn the_webhook_secret_is_never_printed() {
+    let rx = Receiver::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let secret_part = "services/T0PATHSECRET/B0PATHSECRET?token=QUERYSECRET";
+    for (base, statuses) in [(rx.url("/hooks"), vec![500u16; 50]), (format!("http://127.0.0.1:{closed}/hooks"), vec![])]
+    {
+        rx.script(&statuses);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let url = format!("{base}/{secret_part}");
+        let mut printed = String::new();
+        let mut run = |args: &[&str]| {
+            let out = ballast(d, args);
+            printed.push_str(&String::from_utf8_lossy(&out.stdout));
+            printed.push_str(&String::from_utf8_lossy(&out.stderr));
+        };
+        run(&["notify", "set", "--webhook", &url]);
+        run(&["notify", "show"]);
+        run(&["notify", "test"]);
+        create_bot(d);
+        run(&["run", "--bars", "20"]);
+        assert!(printed.contains("FAILED") || printed.contains("not delivered"), "the delivery failed: {printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
+        for secret in ["PATHSECRET", "QUERYSECRET"] {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+        }
+    }
+}

@@ -22,33 +22,27 @@ impl Drop for Server {
 
 #[test]
 fn serve_answers_health_and_guards_the_rest() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let tmp = tempfile::tempdir().unwrap();
-    let _server = Server(
-        Command::new(assert_cmd::cargo::cargo_bin("ballast"))
-            .current_dir(root())
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(tmp.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ballast serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_server, port, token) = start(tmp.path(), &[]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     assert_eq!(agent.get(&url("/api/health")).call().unwrap().status().as_u16(), 200);
     for p in ["/api/bots", "/metrics", "/api/openapi.json"] {
         assert_eq!(agent.get(&url(p)).call().unwrap().status().as_u16(), 401, "{p}");
     }
+    // Without the setup token printed at start, setup is refused.
+    for body in
+        [r#"{"password":"a long enough password"}"#, r#"{"password":"a long enough password","setup_token":"00"}"#]
+    {
+        let mut r = agent.post(&url("/api/setup")).header("Content-Type", "application/json").send(body).unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{body}");
+        assert!(r.body_mut().read_to_string().unwrap().contains("setup token"));
+    }
+    assert!(!tmp.path().join("admin.json").exists());
     let mut r = agent
         .post(&url("/api/setup"))
         .header("Content-Type", "application/json")
-        .send(r#"{"password":"a long enough password"}"#)
+        .send(serde_json::json!({ "password": "a long enough password", "setup_token": token }).to_string())
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body = r.body_mut().read_to_string().unwrap();
@@ -100,28 +94,45 @@ impl Client {
     }
 }
 
-fn start(dir: &std::path::Path, extra: &[&str]) -> (Server, u16) {
+/// Starts `ballast serve` on a free port; returns it with the one-time setup token
+/// the server printed (empty when the admin exists).
+fn start(dir: &std::path::Path, extra: &[&str]) -> (Server, u16, String) {
+    use std::io::BufRead;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = Server(
-        Command::new(assert_cmd::cargo::cargo_bin("ballast"))
-            .current_dir(root())
-            .args(["serve", "--port", &port.to_string(), "--data-dir"])
-            .arg(dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .args(["serve", "--port", &port.to_string(), "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let server = Server(child);
+    let mut token = String::new();
+    // The banner: the address line, then (first run) the setup lines.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(t) = line.trim().strip_prefix("setup token: ") {
+            token = t.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+        if line.contains("paper replay") || (line.contains("dashboard on") && dir.join("admin.json").exists()) {
+            break;
+        }
+    }
+    // Keep reading, so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "ballast serve did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    (server, port)
+    (server, port, token)
 }
 
-fn log_in(port: u16) -> Client {
+fn log_in(port: u16, token: &str) -> Client {
     use ballast_server::totp;
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let base = format!("http://127.0.0.1:{port}");
@@ -129,7 +140,7 @@ fn log_in(port: u16) -> Client {
         let mut r = agent
             .post(&format!("{base}/api/setup"))
             .header("Content-Type", "application/json")
-            .send(r#"{"password":"a long enough password"}"#)
+            .send(serde_json::json!({ "password": "a long enough password", "setup_token": token }).to_string())
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
         let uri = v["otpauth_uri"].as_str().unwrap();
@@ -163,8 +174,8 @@ fn workshop_lifecycle_through_the_real_binary() {
         format!("[webhook]\nurl = \"http://127.0.0.1:{}/hook\"\n", hook.port),
     )
     .unwrap();
-    let (server, port) = start(tmp.path(), &["--replay-every", "200ms"]);
-    let c = log_in(port);
+    let (server, port, token) = start(tmp.path(), &["--replay-every", "200ms"]);
+    let c = log_in(port, &token);
 
     let (s, cat, _) = c.call("GET", "/api/catalog", None);
     assert_eq!(s, 200);
@@ -302,9 +313,46 @@ fn workshop_lifecycle_through_the_real_binary() {
     assert!(metrics.contains("ballast_bots{status=\"stopped\"} 1"), "{metrics}");
     // A restart keeps the session (stored as a hash in admin.json).
     drop(server);
-    let (_server, port) = start(tmp.path(), &[]);
+    let (_server, port, _) = start(tmp.path(), &[]);
     let again = Client { base: format!("http://127.0.0.1:{port}"), ..c };
     let (s, bots, _) = again.call("GET", "/api/bots", None);
     assert_eq!(s, 200, "the session survives a restart");
     assert_eq!(bots.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn idle_and_slow_connections_are_closed() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, port, _) = start(tmp.path(), &["--idle-timeout", "1s"]);
+    // A connection that never sends anything, and one that sends half a request head
+    // ("slowloris"): both are closed by the server. The read timeout only keeps a
+    // failing test from hanging; it is far above the server's 1 s.
+    for sent in ["", "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        s.write_all(sent.as_bytes()).unwrap();
+        let mut rest = Vec::new();
+        let closed = s.read_to_end(&mut rest);
+        assert!(closed.is_ok(), "{sent:?}: the server kept the connection open ({closed:?})");
+    }
+    // A whole request is still answered.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let r = agent.get(&format!("http://127.0.0.1:{port}/api/health")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn a_duration_too_long_is_an_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+        .current_dir(root())
+        .args(["serve", "--replay-every", "18446744073709551615h", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--replay-every") && err.contains("too long"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }

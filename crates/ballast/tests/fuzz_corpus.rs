@@ -12,8 +12,13 @@ use std::path::{Path, PathBuf};
 /// A fuzz target's body.
 type Target = fn(&[u8]);
 
-const TARGETS: &[(&str, Target)] =
-    &[("config", harness::config), ("candles", harness::candles), ("profile", harness::profile), ("api", harness::api)];
+const TARGETS: &[(&str, Target)] = &[
+    ("config", harness::config),
+    ("candles", harness::candles),
+    ("profile", harness::profile),
+    ("api", harness::api),
+    ("numbers", harness::numbers),
+];
 
 fn inputs(target: &str) -> Vec<PathBuf> {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
@@ -64,6 +69,11 @@ fn profile_inputs() {
 #[test]
 fn api_inputs() {
     replay("api");
+}
+
+#[test]
+fn number_inputs() {
+    replay("numbers");
 }
 
 #[test]

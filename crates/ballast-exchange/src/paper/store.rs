@@ -61,6 +61,20 @@ fn corrupt(what: &str, value: &str) -> ExchangeError {
 }
 
 /// Sets the pragmas and creates the tables.
+/// `PRAGMA quick_check`: `Err` with what is wrong when the file is damaged (or not a
+/// database at all).
+pub(crate) fn check_integrity(conn: &Connection) -> Result<(), String> {
+    let rows: Vec<String> = conn
+        .prepare("PRAGMA quick_check")
+        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| format!("the database is damaged ({e})"))?;
+    match rows.first().map(String::as_str) {
+        Some("ok") => Ok(()),
+        Some(first) => Err(format!("the database is damaged (integrity check: {first})")),
+        None => Err("the database is damaged (integrity check gave no answer)".into()),
+    }
+}
+
 pub(crate) fn init(conn: &Connection) -> Result<(), ExchangeError> {
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db)?;
     // journal_mode answers with a row; an in-memory database stays "memory".

@@ -1,7 +1,6 @@
 //! `ballast backtest`: a strategy on real history, against HODL of the same targets.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -110,7 +109,7 @@ pub struct StrategyArgs {
     #[arg(long, default_value = "10")]
     pub fee_bps: Decimal,
     /// Starting cash in USDT.
-    #[arg(long, default_value = "10000")]
+    #[arg(long, default_value = "10000", value_parser = super::amount_arg)]
     pub initial: Decimal,
     /// Risk-based weights: trailing window re-estimated at each rebalance.
     #[arg(long, default_value = "90d")]
@@ -513,14 +512,10 @@ fn render_text(o: &Outcome, config: &[(String, String)], notes: &[String]) -> St
 }
 
 fn write_trades(path: &Path, o: &Outcome) -> Result<()> {
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("--trades {}: cannot create", path.display()))?,
-    );
-    writeln!(f, "time,asset,side,quantity,price,notional,fee")?;
+    let mut text = String::from("time,asset,side,quantity,price,notional,fee\n");
     for t in &o.trades {
-        writeln!(
-            f,
-            "{},{},{},{},{},{},{}",
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
             format_timestamp(t.time),
             t.asset,
             t.side,
@@ -528,10 +523,10 @@ fn write_trades(path: &Path, o: &Outcome) -> Result<()> {
             t.price,
             t.notional,
             t.fee
-        )?;
+        ));
     }
-    f.flush().with_context(|| format!("--trades {}", path.display()))?;
-    Ok(())
+    // Every failure (creating, writing, flushing) names the file.
+    std::fs::write(path, text).with_context(|| format!("--trades {}: cannot write", path.display()))
 }
 
 fn write_report(path: &Path, o: &Outcome, config: &[(String, String)], notes: &[String]) -> Result<()> {

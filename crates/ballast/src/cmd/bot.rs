@@ -46,7 +46,7 @@ pub enum Verb {
         #[arg(long, conflicts_with = "config")]
         profile: Option<String>,
         /// Amount to invest (quote), required with --profile; overrides the file's `amount`.
-        #[arg(long)]
+        #[arg(long, value_parser = super::amount_arg)]
         amount: Option<Decimal>,
         /// The bot's name (default: the file's; a profile copy gets a free variant).
         #[arg(long)]
@@ -85,7 +85,7 @@ pub enum Verb {
         /// Bot id.
         id: BotId,
         /// Quote to add.
-        #[arg(long)]
+        #[arg(long, value_parser = super::amount_arg)]
         usdt: Option<Decimal>,
         /// Coins to add, ASSET=QTY,...
         #[arg(long)]
@@ -286,7 +286,9 @@ fn parse_coins(s: &str) -> Result<BTreeMap<Asset, Qty>> {
     for part in s.split(',').filter(|p| !p.trim().is_empty()) {
         let (a, q) = part.split_once('=').ok_or_else(|| anyhow!("--coins {part:?}: write ASSET=QTY"))?;
         let a = Asset::new(a).with_context(|| "--coins")?;
-        let q = ballast_core::money::parse_decimal(q).with_context(|| format!("--coins {a}"))?;
+        let q = ballast_core::money::parse_decimal(q)
+            .and_then(|q| ballast_core::money::check_amount("the quantity", q))
+            .with_context(|| format!("--coins {a}"))?;
         if out.insert(a.clone(), Qty(q)).is_some() {
             bail!("--coins: {a} is listed twice");
         }

@@ -35,10 +35,20 @@ pub struct ServeOpts {
     /// Mark the session cookie Secure (when a TLS proxy fronts the server).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// The address of a proxy in front of the server (repeatable): its
+    /// X-Forwarded-For names the client the login limit counts against. Without it,
+    /// the limit counts against the connecting address.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Drive the paper replay: advance one bar and step the paper bots this often
     /// (e.g. 300ms, 2s, 1m). Do not run `ballast run` on the same data directory then.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub replay_every: Option<Duration>,
+    /// A connection must send a whole request head within this time (counted from the
+    /// connection or the end of the previous request): idle and slow ("slowloris")
+    /// connections are closed after it.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "30s")]
+    pub idle_timeout: Duration,
 }
 
 /// Arguments of `ballast serve`.
@@ -56,11 +66,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().map_err(|_| format!("{s:?}: expected a whole number and a unit (ms, s, m, h)"))?;
+    let secs = |per: u64| n.checked_mul(per).map(Duration::from_secs).ok_or_else(|| format!("{s:?}: too long"));
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
+        "m" => secs(60)?,
+        "h" => secs(3600)?,
         _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
     };
     if d < Duration::from_millis(50) {
@@ -116,8 +127,10 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         }
     }
     engines.extend(live.clone());
-    let auth =
-        Auth::open(&dir.join("admin.json")).map_err(|e| anyhow!("{e}"))?.with_secure_cookies(opts.secure_cookies);
+    let auth = Auth::open(&dir.join("admin.json"))
+        .map_err(|e| anyhow!("{e}"))?
+        .with_secure_cookies(opts.secure_cookies)
+        .with_trusted_proxies(opts.trusted_proxies.clone());
     let app = Arc::new(Mutex::new(app));
     let desk = Arc::new(Desk::new(app.clone(), live));
     let state =
@@ -146,22 +159,18 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow!("binding {addr}: {e}"))?;
         let local = listener.local_addr().context("local address")?;
         println!("ballast serve: the dashboard on http://{local}/ (API under /api, OpenAPI at /api/openapi.json)");
-        if !state.auth.is_set_up() {
-            println!("  first run: open the dashboard to set the admin password and enrol your authenticator");
+        if let Some(token) = state.auth.setup_token() {
+            println!(
+                "  first run: open http://{local}/#setup={token} to set the admin password and enrol your authenticator"
+            );
+            println!(
+                "  setup token: {token} (asked by the setup form; valid until setup is done or this server stops)"
+            );
         }
         if let Some(e) = opts.replay_every {
             println!("  paper replay: one bar every {e:?}");
         }
-        let flag = stop.clone();
-        let shutdown = async move {
-            while !flag.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        };
-        axum::serve(listener, router(state.clone()).into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| anyhow!("serving {addr}: {e}"))
+        serve_http(listener, router(state.clone()), opts.idle_timeout, stop.clone()).await
     });
     stop.store(true, Ordering::Relaxed);
     if let Some(h) = replay {
@@ -170,6 +179,60 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     let _ = tail.join();
     println!("ballast serve: stopped");
     served
+}
+
+/// Serves `router` on `listener` until `stop` is set: HTTP/1.1, each request carrying its
+/// client's address (`ConnectInfo`), and a connection that does not send a whole
+/// request head within `idle` of its start (or of its previous request) closed. On
+/// stop, open requests get up to 5 s to finish.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    idle: Duration,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(idle);
+    let builder = builder.http1_only();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = async { while !stop.load(Ordering::Relaxed) { tokio::time::sleep(Duration::from_millis(200)).await } } => break,
+        };
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors, say: wait a little rather than spin.
+                eprintln!("warning: accepting a connection: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+            router.clone().oneshot(req)
+        });
+        let (watcher, builder) = (graceful.watcher(), builder.clone());
+        tokio::spawn(async move {
+            // hyper's timer starts with the first byte of a request head: a connection
+            // that sends nothing at all is closed here.
+            let mut first = [0u8; 1];
+            if !matches!(tokio::time::timeout(idle, stream.peek(&mut first)).await, Ok(Ok(n)) if n > 0) {
+                return;
+            }
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+            let _ = watcher.watch(conn).await;
+        });
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+    Ok(())
 }
 
 /// Advances the paper replay one bar per `every` and steps the paper bots, under the

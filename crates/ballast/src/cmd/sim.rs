@@ -41,7 +41,7 @@ pub struct SimArgs {
     #[arg(long, default_value = "9000")]
     pub port: u16,
     /// USDT in the simulated account at start.
-    #[arg(long, default_value = "10000")]
+    #[arg(long, default_value = "10000", value_parser = super::amount_arg)]
     pub fund: Decimal,
     /// First replayed day (YYYY-MM-DD).
     #[arg(long, default_value = "2024-01-01")]

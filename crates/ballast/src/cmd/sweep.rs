@@ -55,7 +55,7 @@ pub struct GridArgs {
     #[arg(long, default_value = "10")]
     pub fees: String,
     /// Starting cash in USDT.
-    #[arg(long, default_value = "10000")]
+    #[arg(long, default_value = "10000", value_parser = super::amount_arg)]
     pub initial: Decimal,
     /// Risk-based weights: trailing window.
     #[arg(long, default_value = "90d")]
