@@ -932,7 +932,10 @@ impl Engine {
             };
             b.state.stopping = Some(StopRequest { mode, kind: "stop".into(), reason: reason.into(), sent: false });
             let ev = event(id, now, "stopping", reason, json!({"mode": mode}));
-            self.commit(&mut b, Change { events: vec![ev], now, ..Change::default() })?;
+            // A paused bot is made active for its stop, so that a stop interrupted by a
+            // crash is finished by the runner's next step like any other.
+            let status = (b.rec.status != BotStatus::Active).then(|| (BotStatus::Active, reason.to_string()));
+            self.commit(&mut b, Change { events: vec![ev], status, now, ..Change::default() })?;
         }
         match self.finish_stop(&mut b, now)? {
             StepOutcome::Stopped(_) => {

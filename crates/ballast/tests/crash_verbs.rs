@@ -4,7 +4,8 @@
 //! earlier after a run that finished first, later after one killed before it did
 //! anything), the data directory is opened
 //! again by a short `ballast run`, and then:
-//! - every verb has happened whole or not at all: every bot has its state and its
+//! - every verb has happened whole or not at all (`--return-coins` is tried on a paused
+//!   bot): every bot has its state and its
 //!   creation record; an investment is a cash flow with its event, or neither; a stop
 //!   that began is finished by the restart (the bot is stopped, its coins returned),
 //!   and one that did not begin left the bot active;
@@ -126,13 +127,15 @@ fn sigkill_during_every_verb_leaves_it_whole_or_undone() {
             let active: Vec<i64> =
                 store.bots().unwrap().iter().filter(|b| b.status == BotStatus::Active).map(|b| b.id).collect();
             drop(store);
+            // The bot the verb acts on (a new one when none is active).
             let target = match active.last() {
                 Some(id) => *id,
                 None => {
                     let f = d.join(format!("c{n}.toml"));
                     std::fs::write(&f, config(&format!("c{n}"), "1")).unwrap();
                     ok(d, &["bot", "create", "--config", f.to_str().unwrap(), "--yes"]);
-                    continue;
+                    let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
+                    store.bots().unwrap().last().unwrap().id
                 }
             };
             let name = format!("v{n}");
@@ -154,6 +157,11 @@ fn sigkill_during_every_verb_leaves_it_whole_or_undone() {
                 Verb::StopToUsdt => vec!["bot".into(), "stop".into(), id.clone(), "--to-usdt".into()],
                 Verb::StopReturnCoins => vec!["bot".into(), "stop".into(), id.clone(), "--return-coins".into()],
             };
+            // A paused bot can be stopped too: a stop interrupted on it must be finished
+            // by the runner like any other.
+            if verb == Verb::StopReturnCoins {
+                ok(d, &["bot", "pause", &id]);
+            }
             let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
             let before_invest = invests(&store, target);
             let bots_before = store.bots().unwrap().len();
