@@ -199,22 +199,25 @@ impl Plan {
 
 /// The holdings after `legs` fill at their price and fee (fee paid in quote).
 pub fn apply_legs(quote: &Asset, holdings: &Holdings, legs: &[Leg]) -> Holdings {
+    checked_apply_legs(quote, holdings, legs).unwrap_or_else(|_| holdings.clone())
+}
+
+/// [`apply_legs`] with checked arithmetic: a sum past the decimal range (at the type's
+/// limits) is [`CoreError::Overflow`].
+pub fn checked_apply_legs(quote: &Asset, holdings: &Holdings, legs: &[Leg]) -> Result<Holdings, CoreError> {
+    let overflow = |leg: &Leg| CoreError::Overflow(format!("{} {} {}", leg.side, leg.quantity, leg.asset));
     let mut h = holdings.clone();
     for leg in legs {
         let base = h.entry(leg.asset.clone()).or_default();
-        let cash_delta = match leg.side {
-            Side::Sell => {
-                *base -= leg.quantity;
-                leg.notional.0 - leg.fee.0
-            }
-            Side::Buy => {
-                *base += leg.quantity;
-                -(leg.notional.0 + leg.fee.0)
-            }
+        let (qty, cash_delta) = match leg.side {
+            Side::Sell => (base.0.checked_sub(leg.quantity.0), leg.notional.0.checked_sub(leg.fee.0)),
+            Side::Buy => (base.0.checked_add(leg.quantity.0), leg.notional.0.checked_add(leg.fee.0).map(|x| -x)),
         };
-        h.entry(quote.clone()).or_default().0 += cash_delta;
+        base.0 = qty.ok_or_else(|| overflow(leg))?;
+        let cash = h.entry(quote.clone()).or_default();
+        cash.0 = cash_delta.and_then(|d| cash.0.checked_add(d)).ok_or_else(|| overflow(leg))?;
     }
-    h
+    Ok(h)
 }
 
 /// Everything [`plan_rebalance`] needs.
@@ -361,7 +364,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         }
         let rules = input.rules.get(a);
         // A market sell executes at the price rounded down to the tick, at worst.
-        let price = rules.round_price(input.prices[*a], PriceRounding::Down);
+        let price = market_price(&rules, input.prices[*a], PriceRounding::Down);
         let wanted = if sell_all { held } else { Qty(units(-*d, price, a)?).min(held) };
         let qty = rules.floor_qty(wanted);
         let notional = if sell_all { held * price } else { Notional(-*d) };
@@ -395,7 +398,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let rules = input.rules.get(a);
         // A market buy executes at the price rounded up to the tick, at worst: sized
         // at that price, the buys never need more cash than the sells leave.
-        let price = rules.round_price(input.prices[a], PriceRounding::Up);
+        let price = market_price(&rules, input.prices[a], PriceRounding::Up);
         let qty = rules.floor_qty(Qty(units(d * scale, price, a)?));
         match rules.check(qty, price) {
             Some(v) => skipped.push(Skipped {
@@ -453,7 +456,7 @@ fn finish(
     legs: Vec<Leg>,
     skipped: Vec<Skipped>,
 ) -> Result<Plan, CoreError> {
-    let after = apply_legs(quote, holdings, &legs);
+    let after = checked_apply_legs(quote, holdings, &legs)?;
     let after_val = Valuation::new(quote, &after, prices, targets)?;
     let max_drift_after = targets.map(|t| Drift::new(&after_val, t).max_absolute()).unwrap_or_default();
     let fees: Notional = legs.iter().map(|l| l.fee).sum();
@@ -472,6 +475,13 @@ fn finish(
 
 /// How many units of `asset` a value buys at `price` (a tiny price can make that
 /// number too large for the decimal type: an error, not a panic).
+/// The worst price a market order can execute at: the price rounded to the tick against
+/// the order (down for a sell, up for a buy). A price below one tick is not a venue's
+/// price; it is left as it is.
+fn market_price(rules: &SymbolRules, price: Price, how: PriceRounding) -> Price {
+    if price.0 < rules.tick { price } else { rules.round_price(price, how) }
+}
+
 fn units(value: Decimal, price: Price, asset: &Asset) -> Result<Decimal, CoreError> {
     value.checked_div(price.0).ok_or_else(|| CoreError::Overflow(format!("{value} of {asset} at price {price}")))
 }

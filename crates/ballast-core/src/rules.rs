@@ -69,15 +69,21 @@ impl SymbolRules {
         if self.tick.is_zero() {
             return price;
         }
-        let units = price.0 / self.tick;
+        // Checked: at the type's limits (a price near its maximum, a tiny tick) the
+        // price is left as it is, and the planner's own checked arithmetic says so.
+        let Some(units) = price.0.checked_div(self.tick) else { return price };
         let units = match how {
             PriceRounding::Nearest => {
                 units.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
             }
             PriceRounding::Down => units.floor(),
-            PriceRounding::Up => units.ceil(),
+            PriceRounding::Up if units.fract().is_zero() => units,
+            PriceRounding::Up => match units.trunc().checked_add(Decimal::ONE) {
+                Some(u) => u,
+                None => return price,
+            },
         };
-        Price((units * self.tick).normalize())
+        units.checked_mul(self.tick).map(|p| Price(p.normalize())).unwrap_or(price)
     }
 
     /// Why an order of `qty` at `price` would be refused, if it would.
