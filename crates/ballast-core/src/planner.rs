@@ -364,7 +364,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         }
         let rules = input.rules.get(a);
         // A market sell executes at the price rounded down to the tick, at worst.
-        let price = market_price(&rules, input.prices[*a], PriceRounding::Down);
+        let price = market_price(rules, input.prices[*a], PriceRounding::Down);
         let wanted = if sell_all { held } else { Qty(units(-*d, price, a)?).min(held) };
         let qty = rules.floor_qty(wanted);
         let notional = if sell_all { held * price } else { Notional(-*d) };
@@ -398,7 +398,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
         let rules = input.rules.get(a);
         // A market buy executes at the price rounded up to the tick, at worst: sized
         // at that price, the buys never need more cash than the sells leave.
-        let price = market_price(&rules, input.prices[a], PriceRounding::Up);
+        let price = market_price(rules, input.prices[a], PriceRounding::Up);
         let qty = rules.floor_qty(Qty(units(d * scale, price, a)?));
         match rules.check(qty, price) {
             Some(v) => skipped.push(Skipped {
