@@ -371,7 +371,7 @@ fn serve_with_a_replay_is_refused_beside_a_runner() {
     ok(d, &["bot", "create", "--config", &write(d, "bot.toml", FOUR), "--yes"]);
     let runner = std::process::Command::new(assert_cmd::cargo::cargo_bin("ballast"))
         .current_dir(root())
-        .args(["run", "--speed", "20", "--bars", "100", "--data-dir"])
+        .args(["run", "--speed", "20", "--bars", "400", "--data-dir"])
         .arg(d)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
