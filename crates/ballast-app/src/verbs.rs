@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ballast_core::weighting::{self, Method};
+use ballast_core::weighting::Method;
 use ballast_core::{Asset, Qty};
 use ballast_engine::{BotSpec, Engine, EngineError, Preview, StepOutcome};
 use ballast_exchange::Exchange as _;
@@ -16,7 +16,7 @@ use ballast_store::{BotId, OrderState};
 use rust_decimal::Decimal;
 
 use crate::config::BotConfig;
-use crate::world::App;
+use crate::world::{App, spec_with, weights_at};
 
 /// Why a verb did not do (all of) what was asked.
 #[derive(Debug)]
@@ -62,26 +62,16 @@ fn invalid(e: impl fmt::Display) -> VerbError {
 
 /// The spec of a bot on a live venue: weights that need no history (equal, custom).
 pub fn live_spec(cfg: &BotConfig) -> Result<BotSpec, VerbError> {
-    let weights = match cfg.weights.method {
-        Method::Equal => weighting::equal(&cfg.assets).map_err(invalid)?,
-        Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
-        m => {
-            return Err(VerbError::Invalid(format!(
-                "weights.method {m}: live bots take equal or custom weights in this build (computed weights need the live data feed)"
-            )));
-        }
-    };
-    Ok(BotSpec {
-        quote: cfg.quote.clone(),
-        assets: cfg.assets.clone(),
-        method: cfg.weights.method,
-        weights,
-        trigger: cfg.rebalance.trigger,
-        to: cfg.rebalance.to,
-        guards: cfg.guards.clone(),
-        fee: cfg.fee,
-        reestimate: None,
-    })
+    if !matches!(cfg.weights.method, Method::Equal | Method::Custom) {
+        return Err(VerbError::Invalid(format!(
+            "weights.method {}: live bots take equal or custom weights in this build (computed weights need the live data feed)",
+            cfg.weights.method
+        )));
+    }
+    // Fixed weights need no history: the same computation as on paper.
+    let weights =
+        weights_at(&BTreeMap::new(), cfg, ballast_core::Timestamp(0)).map_err(|e| invalid(format!("{e:#}")))?;
+    Ok(spec_with(cfg, weights))
 }
 
 /// The engine's spec of a configuration: on paper with weights from the bundled

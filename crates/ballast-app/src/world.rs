@@ -267,18 +267,22 @@ impl App {
     /// Turns a configuration into the engine's spec, computing weights that need data
     /// (market cap, risk-based) from the bundled history up to the paper clock.
     pub fn spec(&self, cfg: &BotConfig) -> Result<BotSpec> {
-        let weights = weights_at(&self.history, cfg, self.now())?;
-        Ok(BotSpec {
-            quote: cfg.quote.clone(),
-            assets: cfg.assets.clone(),
-            method: cfg.weights.method,
-            weights,
-            trigger: cfg.rebalance.trigger,
-            to: cfg.rebalance.to,
-            guards: cfg.guards.clone(),
-            fee: cfg.fee,
-            reestimate: cfg.weights.reestimate,
-        })
+        Ok(spec_with(cfg, weights_at(&self.history, cfg, self.now())?))
+    }
+}
+
+/// The engine's spec of a configuration with these target weights (fractions).
+pub fn spec_with(cfg: &BotConfig, weights: BTreeMap<Asset, Decimal>) -> BotSpec {
+    BotSpec {
+        quote: cfg.quote.clone(),
+        assets: cfg.assets.clone(),
+        method: cfg.weights.method,
+        weights,
+        trigger: cfg.rebalance.trigger,
+        to: cfg.rebalance.to,
+        guards: cfg.guards.clone(),
+        fee: cfg.fee,
+        reestimate: cfg.weights.reestimate,
     }
 }
 
