@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::parse;
 use crate::sign::{encode_params, sign};
 use crate::transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};
+use ballast_http::Quiet;
 
 /// Connection settings. `Debug` never shows the key or the secret.
 #[derive(Clone)]
@@ -95,14 +96,20 @@ struct Call {
     signed: bool,
     weight: u32,
     op: Op,
+    /// The last moment (ms, local clock) the venue may accept the request.
+    expires_at: Option<i64>,
 }
 
 impl Call {
     fn new(method: Method, path: &'static str, weight: u32, op: Op) -> Self {
-        Self { method, path, params: Vec::new(), signed: false, weight, op }
+        Self { method, path, params: Vec::new(), signed: false, weight, op, expires_at: None }
     }
     fn signed(mut self) -> Self {
         self.signed = true;
+        self
+    }
+    fn until(mut self, expires_at: Option<i64>) -> Self {
+        self.expires_at = expires_at;
         self
     }
     fn param(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -127,6 +134,8 @@ pub struct Binance {
     offset_ms: AtomicI64,
     weight: Mutex<WeightState>,
     rules: Mutex<HashMap<String, SymbolRules>>,
+    /// No request before this time: set by a 429 or 418, shared by every bot.
+    quiet: Arc<Quiet>,
 }
 
 impl fmt::Debug for Binance {
@@ -160,14 +169,21 @@ fn api_error(body: &str) -> (Option<i64>, String) {
     }
 }
 
+/// The wait a 429/418 asks for: `Retry-After` seconds, else a minute.
+fn retry_after_ms(resp: &HttpResponse) -> u64 {
+    resp.header("Retry-After")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1000))
+        .unwrap_or(60_000)
+}
+
 /// Maps an HTTP error response to an [`ExchangeError`].
 fn classify(resp: &HttpResponse, code: Option<i64>, msg: &str, op: Op) -> ExchangeError {
     let what = match code {
         Some(c) => format!("binance {c}: {msg}"),
         None => format!("binance HTTP {}: {msg}", resp.status),
     };
-    let retry_after_ms =
-        || resp.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s * 1000).unwrap_or(60_000);
+    let retry_after_ms = || retry_after_ms(resp);
     let may_have_happened = matches!(op, Op::Place | Op::Cancel);
     match (resp.status, code) {
         (429 | 418, _) | (_, Some(-1003 | -1015)) => ExchangeError::RateLimited { retry_after_ms: retry_after_ms() },
@@ -184,12 +200,7 @@ fn classify(resp: &HttpResponse, code: Option<i64>, msg: &str, op: Op) -> Exchan
 }
 
 fn map_transport(e: TransportError, op: Op) -> ExchangeError {
-    let sent = match &e {
-        TransportError::Timeout { after_send } => *after_send,
-        TransportError::Connect(_) => false,
-        TransportError::Io(_) => true,
-    };
-    if sent && op != Op::Read {
+    if e.may_have_been_sent() && op != Op::Read {
         ExchangeError::OutcomeUnknown(format!("binance: {e}"))
     } else {
         ExchangeError::Unavailable(format!("binance: {e}"))
@@ -206,7 +217,22 @@ impl Binance {
             offset_ms: AtomicI64::new(0),
             weight: Mutex::new(WeightState::default()),
             rules: Mutex::new(HashMap::new()),
+            quiet: Arc::new(Quiet::new()),
         }
+    }
+
+    /// Uses `quiet` as the venue's quiet period (one per venue, possibly shared with
+    /// other processes through its file): after a 429 or a 418 nothing is sent until
+    /// its `Retry-After` has passed; every call meanwhile is `RateLimited` with the
+    /// time left.
+    pub fn with_quiet(mut self, quiet: Arc<Quiet>) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// The end of the venue's quiet period (ms, local clock; 0 if none).
+    pub fn quiet_until_ms(&self) -> i64 {
+        self.quiet.until_ms()
     }
 
     /// The adapter's estimate of the server time, ms.
@@ -276,11 +302,29 @@ impl Binance {
         self.read(call)
     }
 
-    fn build(&self, c: &Call) -> HttpRequest {
+    /// The request of a call. A call with a deadline carries `recvWindow` = the time
+    /// left until it (Binance refuses a request that arrives later, so an order the
+    /// venue does not know after its deadline was never placed); once the deadline has
+    /// passed nothing is built, and the call fails as not sent.
+    fn build(&self, c: &Call) -> Result<HttpRequest, ExchangeError> {
         let mut params = c.params.clone();
         let mut headers = Vec::new();
         if c.signed {
-            params.push(("recvWindow".into(), self.config.recv_window_ms.to_string()));
+            let window = match c.expires_at {
+                Some(deadline) => {
+                    let left = deadline.saturating_sub(self.clock.now().0);
+                    if left <= 0 {
+                        return Err(ExchangeError::Unavailable(format!(
+                            "binance {}: the request's acceptance window ended {} ms ago, before it could be sent",
+                            c.path, -left
+                        )));
+                    }
+                    // Binance accepts a recvWindow of at most 60 s.
+                    left.min(60_000) as u64
+                }
+                None => self.config.recv_window_ms,
+            };
+            params.push(("recvWindow".into(), window.to_string()));
             params.push(("timestamp".into(), self.server_now().to_string()));
             headers.push(("X-MBX-APIKEY".to_string(), self.config.api_key.clone()));
         }
@@ -298,7 +342,7 @@ impl Binance {
             _ if encoded.is_empty() => (format!("{base}{}", c.path), String::new()),
             _ => (format!("{base}{}?{encoded}", c.path), String::new()),
         };
-        HttpRequest { method: c.method, url, headers, body }
+        Ok(HttpRequest { method: c.method, url, headers, body })
     }
 
     /// Sends a call: weight budget, signing, error mapping, one resync-and-retry on
@@ -306,9 +350,17 @@ impl Binance {
     fn call(&self, c: &Call) -> Result<Value, Failure> {
         let mut resynced = false;
         loop {
+            if let Some(retry_after_ms) = self.quiet.wait_ms(self.clock.now().0) {
+                return Err(ExchangeError::RateLimited { retry_after_ms }.into());
+            }
             self.reserve_weight(c.weight)?;
-            let resp = self.transport.send(self.build(c)).map_err(|e| Failure::from(map_transport(e, c.op)))?;
+            let resp = self.transport.send(self.build(c)?).map_err(|e| Failure::from(map_transport(e, c.op)))?;
             self.note_weight(&resp);
+            if matches!(resp.status, 429 | 418) {
+                // Every bot of this venue waits the ban out: the next request during it
+                // would make Binance escalate (418, then longer bans).
+                self.quiet.hold_until(self.clock.now().0.saturating_add(retry_after_ms(&resp) as i64));
+            }
             if (200..300).contains(&resp.status) {
                 return serde_json::from_str(&resp.body).map_err(|e| {
                     let what = format!("binance {}: unreadable response: {e}", c.path);
@@ -392,6 +444,17 @@ impl Exchange for Binance {
         "binance"
     }
 
+    /// The configured `recvWindow`: an order's request carries the time left until its
+    /// deadline as its `recvWindow`.
+    fn order_window_ms(&self) -> i64 {
+        self.config.recv_window_ms.min(60_000) as i64
+    }
+
+    /// The clock is the local clock plus the offset measured with `/api/v3/time`.
+    fn clock_allowance_ms(&self) -> i64 {
+        5_000
+    }
+
     fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
         let sym = symbol(base, quote);
         if let Some(r) = self.rules.lock().unwrap_or_else(|p| p.into_inner()).get(&sym) {
@@ -449,6 +512,7 @@ impl Exchange for Binance {
         let sym = symbol(&order.base, &order.quote);
         let mut call = Call::new(Method::Post, "/api/v3/order", 1, Op::Place)
             .signed()
+            .until(order.expires_at.map(|t| t.0))
             .param("symbol", &sym)
             .param("side", side_str(order.side))
             .param("newClientOrderId", order.client_id.as_str())

@@ -147,6 +147,8 @@ pub fn order_report(
         status: status(&text(v, "status")?)?,
         filled: Qty(dec(v, "executedQty")?),
         fills,
+        // `time` in a query, `transactTime` in a placement's answer.
+        created: int(v, "time").or_else(|_| int(v, "transactTime")).ok().map(Timestamp),
     })
 }
 

@@ -56,7 +56,7 @@ fn ours(req: &ballast_binance::HttpRequest) -> (String, String, BTreeMap<String,
 
 /// Rules of a CCXT market, served as an exchangeInfo reply.
 fn rules_of(b: &ballast_binance::Binance, fake: &Fake, markets: &Value, symbol: &str) -> SymbolRules {
-    fake.json(&json!({"symbols": [markets[symbol]["info"].clone()]}));
+    fake.reply(&json!({"symbols": [markets[symbol]["info"].clone()]}));
     let (base, quote) = pair(symbol);
     b.rules(&base, &quote).unwrap()
 }
@@ -84,8 +84,17 @@ fn create_order_requests_match_ccxt() {
         let price = rules.round_price(Price(num(&input[4])), PriceRounding::Nearest);
         assert_eq!(input[1], "limit");
         let side = if input[2] == "buy" { Side::Buy } else { Side::Sell };
-        fake.json(&order_reply());
-        b.place(&OrderRequest { client_id: cid(), base, quote, side, qty, kind: OrderKind::Limit { price } }).unwrap();
+        fake.reply(&order_reply());
+        b.place(&OrderRequest {
+            client_id: cid(),
+            base,
+            quote,
+            side,
+            qty,
+            kind: OrderKind::Limit { price },
+            expires_at: None,
+        })
+        .unwrap();
         let reqs = fake.requests();
         let got = ours(&reqs[1]);
         assert_eq!(split_req(&reqs[1]).2["newClientOrderId"], "bl1-2-3");
@@ -96,7 +105,7 @@ fn create_order_requests_match_ccxt() {
 #[test]
 fn market_order_request_sends_base_quantity() {
     let (b, fake, _) = setup();
-    fake.json(&order_reply());
+    fake.reply(&order_reply());
     let o = OrderRequest {
         client_id: cid(),
         base: a("LTC"),
@@ -104,6 +113,7 @@ fn market_order_request_sends_base_quantity() {
         side: Side::Sell,
         qty: Qty(dec!(0.200)),
         kind: OrderKind::Market,
+        expires_at: None,
     };
     b.place(&o).unwrap();
     let (m, path, p) = ours(&fake.requests()[0]);
@@ -126,29 +136,29 @@ fn read_requests_match_ccxt() {
     let file = fixture("request");
     let (b, fake, _) = setup();
 
-    fake.json(&json!({"balances": []}));
+    fake.reply(&json!({"balances": []}));
     b.balances().unwrap();
     assert_eq!(
         ours_unsigned_client(&fake.requests()[0]),
         ccxt_params(&file, entry(&file, "fetchBalance", "Spot fetch balance"))
     );
 
-    fake.json(&json!([]));
+    fake.reply(&json!([]));
     b.open_orders(&a("LTC"), &a("USDT")).unwrap();
     assert_eq!(
         ours_unsigned_client(&fake.requests()[1]),
         ccxt_params(&file, entry(&file, "fetchOpenOrders", "Spot one orders"))
     );
 
-    fake.json(&json!({"serverTime": T0}));
+    fake.reply(&json!({"serverTime": T0}));
     b.sync_time().unwrap();
     let (m, path, p) = split_req(&fake.requests()[2]);
     assert_eq!((m, path, p), ccxt_params(&file, entry(&file, "fetchTime", "fetchTime")));
 
     // query: the order by client id, then its trades by order id (CCXT fetchOrderTrades).
-    fake.json(&json!({"symbol": "LTCUSDT", "orderId": 3010478906u64, "clientOrderId": "bl1-2-3", "origQty": "0.1",
+    fake.reply(&json!({"symbol": "LTCUSDT", "orderId": 3010478906u64, "clientOrderId": "bl1-2-3", "origQty": "0.1",
         "executedQty": "0.1", "status": "FILLED", "side": "BUY", "time": 1}));
-    fake.json(&json!([]));
+    fake.reply(&json!([]));
     b.query(&cid(), &a("LTC"), &a("USDT")).unwrap().unwrap();
     let reqs = fake.requests();
     assert_eq!(
@@ -164,7 +174,7 @@ fn read_requests_match_ccxt() {
     assert!(cp.remove("orderId").is_some());
     assert_eq!(p, cp);
 
-    fake.json(
+    fake.reply(
         &json!({"symbol": "LTCUSDT", "orderId": 464950, "clientOrderId": "cancel-id", "origClientOrderId": "bl1-2-3",
         "origQty": "0.2", "executedQty": "0", "status": "CANCELED", "side": "BUY"}),
     );
@@ -202,7 +212,7 @@ fn create_order_response_matches_ccxt() {
     let file = fixture("response");
     let e = entry(&file, "createOrder", "spot +selfTradePrevention +iceberg");
     let (b, fake, _) = setup();
-    fake.json(&e["httpResponse"]);
+    fake.reply(&e["httpResponse"]);
     let o = OrderRequest {
         client_id: cid(),
         base: a("SOL"),
@@ -210,6 +220,7 @@ fn create_order_response_matches_ccxt() {
         side: Side::Buy,
         qty: Qty(dec!(0.05)),
         kind: OrderKind::Limit { price: Price(dec!(241)) },
+        expires_at: None,
     };
     let r = b.place(&o).unwrap();
     let p = &e["parsedResponse"];
@@ -226,8 +237,8 @@ fn fetch_order_response_matches_ccxt() {
     let file = fixture("response");
     let e = entry(&file, "fetchOrder", "Fetch spot closed order");
     let (b, fake, _) = setup();
-    fake.json(&e["httpResponse"]);
-    fake.json(&json!([])); // the fixture has no trades for this order
+    fake.reply(&e["httpResponse"]);
+    fake.reply(&json!([])); // the fixture has no trades for this order
     let r = b.query(&cid(), &a("LTC"), &a("USDT")).unwrap().unwrap();
     let p = &e["parsedResponse"];
     assert_eq!(r.venue_id, p["id"].as_str().unwrap());
@@ -242,9 +253,9 @@ fn my_trades_response_matches_ccxt_fills_and_fee() {
     let file = fixture("response");
     let e = entry(&file, "fetchMyTrades", "Spot private trade");
     let (b, fake, _) = setup();
-    fake.json(&json!({"symbol": "LTCUSDT", "orderId": "3784695242", "clientOrderId": "bl1-2-3", "origQty": "0.2",
+    fake.reply(&json!({"symbol": "LTCUSDT", "orderId": "3784695242", "clientOrderId": "bl1-2-3", "origQty": "0.2",
         "executedQty": "0.2", "status": "FILLED", "side": "SELL"}));
-    fake.json(&e["httpResponse"]);
+    fake.reply(&e["httpResponse"]);
     let r = b.query(&cid(), &a("LTC"), &a("USDT")).unwrap().unwrap();
     assert_eq!(split_req(&fake.requests()[1]).2["orderId"], "3784695242");
     let t = &e["parsedResponse"][0];
@@ -266,12 +277,12 @@ fn open_orders_response_matches_ccxt() {
     let e = entry(&file, "fetchOpenOrders", "Fetch spot open orders");
     let (b, fake, _) = setup();
     // CCXT's broker id (32 characters) is no ballast id: such orders are skipped...
-    fake.json(&e["httpResponse"]);
+    fake.reply(&e["httpResponse"]);
     assert!(b.open_orders(&a("LTC"), &a("USDT")).unwrap().is_empty());
     // ...and read when the id is one of ours.
     let mut reply = e["httpResponse"].clone();
     reply[0]["clientOrderId"] = json!("bl1-2-3");
-    fake.json(&reply);
+    fake.reply(&reply);
     let list = b.open_orders(&a("LTC"), &a("USDT")).unwrap();
     let p = &e["parsedResponse"][0];
     assert_eq!(list.len(), 1);
@@ -286,7 +297,7 @@ fn balance_response_matches_ccxt() {
     let file = fixture("response");
     let e = entry(&file, "fetchBalance", "Spot balance");
     let (b, fake, _) = setup();
-    fake.json(&e["httpResponse"]);
+    fake.reply(&e["httpResponse"]);
     let bal = b.balances().unwrap();
     let p = &e["parsedResponse"];
     let assets: Vec<&String> = p["free"].as_object().unwrap().keys().collect();

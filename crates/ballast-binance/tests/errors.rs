@@ -27,6 +27,7 @@ fn order() -> OrderRequest {
         side: Side::Buy,
         qty: Qty(dec!(0.001)),
         kind: OrderKind::Market,
+        expires_at: None,
     }
 }
 
@@ -146,14 +147,14 @@ fn query_of_an_unknown_order_is_none() {
 #[test]
 fn transport_failures() {
     use ExchangeError as E;
-    let after = || Err(TransportError::Timeout { after_send: true });
+    let after = || Err(TransportError::MaybeSent("timeout".into()));
     let (r, sent) = run(Op::Place, after());
     assert!(matches!(r, Err(E::OutcomeUnknown(_))) && sent == 1, "{r:?}");
-    let (r, _) = run(Op::Place, Err(TransportError::Io("connection reset".into())));
+    let (r, _) = run(Op::Place, Err(TransportError::MaybeSent("connection reset".into())));
     assert!(matches!(r, Err(E::OutcomeUnknown(_))), "{r:?}");
-    let (r, _) = run(Op::Place, Err(TransportError::Timeout { after_send: false }));
+    let (r, _) = run(Op::Place, Err(TransportError::NotSent("connect timeout".into())));
     assert!(matches!(r, Err(E::Unavailable(_))), "{r:?}");
-    let (r, _) = run(Op::Place, Err(TransportError::Connect("refused".into())));
+    let (r, _) = run(Op::Place, Err(TransportError::NotSent("refused".into())));
     assert!(matches!(r, Err(E::Unavailable(_))), "{r:?}");
     let (r, _) = run(Op::Balances, after());
     assert!(matches!(r, Err(E::Unavailable(_))), "{r:?}");
@@ -192,8 +193,8 @@ fn weight_budget_refuses_before_sending() {
 fn timestamp_rejection_resyncs_and_retries_once() {
     let (b, fake, _) = setup();
     fake.push(Ok(resp(400, &err(-1021, "Timestamp for this request is outside of the recvWindow."), &[])));
-    fake.json(&json!({"serverTime": T0 + 3000}));
-    fake.json(&json!({"symbol": "BTCUSDT", "orderId": 7, "clientOrderId": "bl1-2-3", "transactTime": T0 + 3000,
+    fake.reply(&json!({"serverTime": T0 + 3000}));
+    fake.reply(&json!({"symbol": "BTCUSDT", "orderId": 7, "clientOrderId": "bl1-2-3", "transactTime": T0 + 3000,
         "origQty": "0.001", "executedQty": "0.001", "status": "FILLED", "side": "BUY",
         "fills": [{"price": "84500.01", "qty": "0.001", "commission": "0.00000100", "commissionAsset": "BTC", "tradeId": 99}]}));
     let r = b.place(&order()).unwrap();
@@ -214,7 +215,7 @@ fn timestamp_rejection_resyncs_and_retries_once() {
     // only once: a second -1021 after the resync is returned
     let (b, fake, _) = setup();
     fake.push(Ok(resp(400, &err(-1021, "Timestamp outside recvWindow"), &[])));
-    fake.json(&json!({"serverTime": T0}));
+    fake.reply(&json!({"serverTime": T0}));
     fake.push(Ok(resp(400, &err(-1021, "Timestamp outside recvWindow"), &[])));
     assert!(matches!(b.balances(), Err(ExchangeError::Unavailable(m)) if m.contains("-1021")));
     assert_eq!(fake.count(), 3);
@@ -223,7 +224,7 @@ fn timestamp_rejection_resyncs_and_retries_once() {
 #[test]
 fn signed_requests_carry_key_and_a_valid_signature() {
     let (b, fake, _) = setup();
-    fake.json(&json!({"balances": [{"asset": "BTC", "free": "0.5", "locked": "0.25"}]}));
+    fake.reply(&json!({"balances": [{"asset": "BTC", "free": "0.5", "locked": "0.25"}]}));
     let bal = b.balances().unwrap();
     assert_eq!(bal[&a("BTC")].total(), Qty(dec!(0.75)));
     let req = &fake.requests()[0];
@@ -233,7 +234,7 @@ fn signed_requests_carry_key_and_a_valid_signature() {
     assert!(unsigned.contains("recvWindow=5000"));
 
     // POST: the parameters travel in the body, signed there
-    fake.json(&json!({"symbol": "BTCUSDT", "orderId": 1, "clientOrderId": "bl1-2-3", "origQty": "0.001",
+    fake.reply(&json!({"symbol": "BTCUSDT", "orderId": 1, "clientOrderId": "bl1-2-3", "origQty": "0.001",
         "executedQty": "0", "status": "NEW", "side": "BUY", "fills": []}));
     b.place(&order()).unwrap();
     let req = &fake.requests()[1];
@@ -245,18 +246,18 @@ fn signed_requests_carry_key_and_a_valid_signature() {
 #[test]
 fn prices_one_and_many() {
     let (b, fake, _) = setup();
-    fake.json(&json!({"symbol": "BTCUSDT", "price": "84500.01000000"}));
+    fake.reply(&json!({"symbol": "BTCUSDT", "price": "84500.01000000"}));
     let p = b.prices(&[a("BTC"), a("USDT")], &a("USDT")).unwrap();
     assert_eq!(p[&a("BTC")], Price(dec!(84500.01)));
     assert_eq!(p.len(), 1);
     assert_eq!(split_req(&fake.requests()[0]).2["symbol"], "BTCUSDT");
 
-    fake.json(&json!([{"symbol": "BTCUSDT", "price": "84500.01"}, {"symbol": "ETHUSDT", "price": "3000.5"}]));
+    fake.reply(&json!([{"symbol": "BTCUSDT", "price": "84500.01"}, {"symbol": "ETHUSDT", "price": "3000.5"}]));
     let p = b.prices(&[a("BTC"), a("ETH")], &a("USDT")).unwrap();
     assert_eq!(p[&a("ETH")], Price(dec!(3000.5)));
     assert_eq!(split_req(&fake.requests()[1]).2["symbols"], r#"["BTCUSDT","ETHUSDT"]"#);
 
-    fake.json(&json!([{"symbol": "BTCUSDT", "price": "84500.01"}]));
+    fake.reply(&json!([{"symbol": "BTCUSDT", "price": "84500.01"}]));
     assert!(matches!(b.prices(&[a("BTC"), a("ETH")], &a("USDT")), Err(ExchangeError::NotFound(_))));
     fake.push(Ok(resp(400, &err(-1121, "Invalid symbol."), &[])));
     assert!(matches!(b.prices(&[a("NOPE")], &a("USDT")), Err(ExchangeError::NotFound(_))));
@@ -272,19 +273,19 @@ fn restrictions(withdraw: bool, trade: bool) -> serde_json::Value {
 #[test]
 fn check_key_refuses_a_withdrawing_key() {
     let (b, fake, _) = setup();
-    fake.json(&restrictions(true, true));
+    fake.reply(&restrictions(true, true));
     let e = b.check_key().unwrap_err();
     assert_eq!(e, ExchangeError::Auth("this API key can withdraw: create a key without withdrawal permission".into()));
     let (_, path, p) = split_req(&fake.requests()[0]);
     assert_eq!(path, "/sapi/v1/account/apiRestrictions");
     assert!(p.contains_key("signature") && p.contains_key("timestamp"));
 
-    fake.json(&restrictions(false, false));
+    fake.reply(&restrictions(false, false));
     assert!(matches!(b.check_key(), Err(ExchangeError::Auth(m)) if m.contains("cannot trade spot")));
 
-    fake.json(&restrictions(false, true));
+    fake.reply(&restrictions(false, true));
     b.check_key().unwrap();
-    fake.json(&restrictions(false, true));
+    fake.reply(&restrictions(false, true));
     let p = b.key_permissions().unwrap();
     assert!(!p.can_withdraw && p.can_trade_spot && !p.ip_restricted);
 }
@@ -303,9 +304,9 @@ fn debug_never_shows_secrets() {
 #[test]
 fn cancel_of_a_partial_fill_reads_its_fills() {
     let (b, fake, _) = setup();
-    fake.json(&json!({"symbol": "BTCUSDT", "orderId": 5, "clientOrderId": "other", "origClientOrderId": "bl1-2-3",
+    fake.reply(&json!({"symbol": "BTCUSDT", "orderId": 5, "clientOrderId": "other", "origClientOrderId": "bl1-2-3",
         "origQty": "0.002", "executedQty": "0.001", "status": "CANCELED", "side": "SELL"}));
-    fake.json(&json!([{"symbol": "BTCUSDT", "id": 42, "orderId": 5, "price": "90000", "qty": "0.001",
+    fake.reply(&json!([{"symbol": "BTCUSDT", "id": 42, "orderId": 5, "price": "90000", "qty": "0.001",
         "commission": "0.09", "commissionAsset": "USDT", "time": T0}]));
     let r = b.cancel(&cid(), &a("BTC"), &a("USDT")).unwrap();
     assert_eq!((r.client_id, r.status, r.filled), (cid(), OrderStatus::Canceled, Qty(dec!(0.001))));
@@ -314,4 +315,91 @@ fn cancel_of_a_partial_fill_reads_its_fills() {
     assert_eq!((m.as_str(), path.as_str(), p["origClientOrderId"].as_str()), ("DELETE", "/api/v3/order", "bl1-2-3"));
     let (_, path, p) = split_req(&fake.requests()[1]);
     assert_eq!((path.as_str(), p["orderId"].as_str()), ("/api/v3/myTrades", "5"));
+}
+
+fn with_deadline(ms_after_t0: i64) -> OrderRequest {
+    OrderRequest { expires_at: Some(ballast_core::Timestamp(T0 + ms_after_t0)), ..order() }
+}
+
+fn a_fill() -> String {
+    json!({"symbol": "BTCUSDT", "orderId": 5, "clientOrderId": "bl1-2-3", "origQty": "0.001", "executedQty": "0.001",
+        "status": "FILLED", "side": "BUY", "type": "MARKET", "transactTime": T0, "fills": []})
+    .to_string()
+}
+
+/// An order's deadline travels as `recvWindow` (the time left until it, at most
+/// Binance's 60 s), so Binance refuses the request after it; an order whose deadline
+/// has passed is not sent at all.
+#[test]
+fn the_deadline_is_the_recv_window_and_a_passed_one_sends_nothing() {
+    let (b, fake, clock) = setup();
+    fake.ok(&a_fill());
+    clock.advance(Span::from_secs(1));
+    let r = b.place(&with_deadline(30_000)).unwrap();
+    assert_eq!(r.created, Some(ballast_core::Timestamp(T0)));
+    assert_eq!(split_req(&fake.requests()[0]).2["recvWindow"], "29000");
+    fake.ok(&a_fill());
+    b.place(&with_deadline(3_600_000)).unwrap();
+    assert_eq!(split_req(&fake.requests()[1]).2["recvWindow"], "60000", "capped at Binance's maximum");
+    // No deadline: the configured window.
+    fake.ok(&a_fill());
+    b.place(&order()).unwrap();
+    assert_eq!(split_req(&fake.requests()[2]).2["recvWindow"], "5000");
+    // Past it: nothing leaves, and the error says the order was not sent.
+    clock.advance(Span::from_secs(60));
+    let e = b.place(&with_deadline(30_000)).unwrap_err();
+    assert!(matches!(&e, ExchangeError::Unavailable(m) if m.contains("acceptance window")), "{e:?}");
+    assert_eq!(fake.count(), 3);
+}
+
+/// After a 429 (or a 418) every bot of the venue stays quiet until `Retry-After` has
+/// passed: the next call fails without a request, and Binance never sees a request
+/// during the ban (which it would escalate).
+#[test]
+fn a_ban_keeps_every_call_quiet_until_it_ends() {
+    let (b, fake, clock) = setup();
+    fake.push(Ok(resp(429, &err(-1003, "Too many requests."), &[("Retry-After", "7")])));
+    assert_eq!(b.balances(), Err(ExchangeError::RateLimited { retry_after_ms: 7000 }));
+    clock.advance(Span::from_secs(2));
+    assert_eq!(b.place(&order()).unwrap_err(), ExchangeError::RateLimited { retry_after_ms: 5000 });
+    assert_eq!(b.balances(), Err(ExchangeError::RateLimited { retry_after_ms: 5000 }));
+    assert_eq!(fake.count(), 1, "nothing sent during the ban");
+    clock.advance(Span::from_secs(5));
+    fake.ok(r#"{"balances": []}"#);
+    b.balances().unwrap();
+    assert_eq!(fake.count(), 2);
+
+    // A 418 ban, shared through one quiet period by a second adapter (another process).
+    let quiet = std::sync::Arc::new(ballast_http::Quiet::new());
+    let (b1, f1, _) = setup();
+    let b1 = b1.with_quiet(quiet.clone());
+    let (b2, f2, _) = setup();
+    let b2 = b2.with_quiet(quiet);
+    f1.push(Ok(resp(418, &err(-1003, "Way too many requests; IP banned."), &[("Retry-After", "120")])));
+    assert!(matches!(b1.balances(), Err(ExchangeError::RateLimited { retry_after_ms: 120_000 })));
+    assert!(matches!(b2.place(&order()), Err(ExchangeError::RateLimited { .. })));
+    assert_eq!((f1.count(), f2.count()), (1, 0));
+}
+
+/// The real transport, against a server that reads the order and hangs up without
+/// an answer: the order's outcome is unknown (never "not sent").
+#[test]
+fn a_connection_lost_after_the_order_left_is_an_unknown_outcome() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 8192];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    let b = ballast_binance::Binance::new(
+        BinanceConfig { base_url: format!("http://127.0.0.1:{port}"), ..BinanceConfig::default() },
+        std::sync::Arc::new(ballast_binance::UreqTransport::new(std::time::Duration::from_secs(5))),
+        std::sync::Arc::new(ballast_exchange::ManualClock::new(ballast_core::Timestamp(T0))),
+    );
+    let r = b.place(&order());
+    assert!(server.join().unwrap().starts_with("POST /api/v3/order"));
+    assert!(matches!(r, Err(ExchangeError::OutcomeUnknown(_))), "{r:?}");
 }

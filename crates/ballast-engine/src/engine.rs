@@ -17,7 +17,7 @@ use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
 use ballast_core::weighting::Method;
 use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
-use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
+use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport};
 use ballast_store::{
     BotId, BotRecord, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
     StoreError, state_of,
@@ -27,6 +27,7 @@ use serde_json::json;
 use thiserror::Error;
 
 use crate::ledger::{self, Pnl};
+use crate::orders;
 use crate::spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
 
 /// An engine failure.
@@ -394,31 +395,67 @@ impl Engine {
         let mut resolved = 0;
         for o in self.store.unresolved(id)? {
             let i = &o.intent;
-            match self.venue.query(&i.client_id, &i.base, &i.quote)? {
+            match self.lookup(id, i)? {
                 Some(report) => {
                     self.apply(&report)?;
                     if report.status.is_final() {
                         resolved += 1;
                     }
                 }
-                None if matches!(o.state, OrderState::Pending | OrderState::Unknown) => {
-                    // The venue never saw it: it was not sent. It is not sent again; the
-                    // next decision plans afresh with a new sequence number.
-                    self.store.update_order(&i.client_id, OrderState::NotSent, None, Qty::ZERO, self.clock.now())?;
-                    resolved += 1;
-                }
-                None => {
-                    self.event(
-                        id,
-                        self.clock.now(),
-                        "reconcile",
-                        &format!("order {} was acknowledged but the venue no longer knows it", i.client_id),
-                        json!({"client_id": i.client_id}),
-                    )?;
-                }
+                None => match self.missing(i, o.state) {
+                    orders::Missing::NotSent => {
+                        // The venue never saw it and can no longer accept it: it was not
+                        // sent. It is not sent again; the next decision plans afresh with
+                        // a new sequence number.
+                        self.store.update_order(
+                            &i.client_id,
+                            OrderState::NotSent,
+                            None,
+                            Qty::ZERO,
+                            self.clock.now(),
+                        )?;
+                        resolved += 1;
+                    }
+                    // The venue may still accept it: asked again at the next step.
+                    orders::Missing::Wait => {}
+                    orders::Missing::Vanished => {
+                        self.event(
+                            id,
+                            self.clock.now(),
+                            "reconcile",
+                            &format!("order {} was acknowledged but the venue no longer knows it", i.client_id),
+                            json!({"client_id": i.client_id}),
+                        )?;
+                    }
+                },
             }
         }
         Ok(resolved)
+    }
+
+    /// What the venue says about the intent's order: its report, or `None` when the
+    /// venue does not know it or knows only another order under its client id (then
+    /// an event says so, and the intent is judged as missing).
+    fn lookup(&self, id: BotId, i: &Intent) -> Result<Option<OrderReport>, EngineError> {
+        let Some(report) = self.venue.query_order(&orders::request_of(i))? else { return Ok(None) };
+        match orders::foreign(i, &report, self.venue.clock_allowance_ms()) {
+            None => Ok(Some(report)),
+            Some(why) => {
+                self.event(
+                    id,
+                    self.clock.now(),
+                    "foreign_order",
+                    &format!("the venue's order under client id {} is not ours ({why}); it is left alone", i.client_id),
+                    json!({"client_id": i.client_id, "venue_id": report.venue_id}),
+                )?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The move for an intent the venue does not know (see [`orders::when_missing`]).
+    fn missing(&self, i: &Intent, state: OrderState) -> orders::Missing {
+        orders::when_missing(i, state, self.clock.now(), self.venue.clock_allowance_ms(), self.venue.order_window_ms())
     }
 
     /// Records a venue report. An order counts as final only once its fills account
@@ -460,6 +497,14 @@ impl Engine {
         self.reconcile_orders(id)?;
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
+        }
+        if !self.store.unresolved(id)?.is_empty() {
+            // An order whose outcome is not known yet may have traded: a plan from a
+            // ledger without it could trade the same again. Nothing is decided until
+            // every order is final.
+            b.state.last_step = Some(now);
+            self.commit(&mut b, Change { now, ..Change::default() })?;
+            return Ok(StepOutcome::Held);
         }
         let first = b.state.next_seq == 1;
         let computed = !matches!(b.state.spec.method, Method::Equal | Method::Custom);
@@ -559,24 +604,29 @@ impl Engine {
         let id = b.rec.id;
         let seq = b.state.next_seq;
         let quote = b.state.spec.quote.clone();
+        let tag = self.store.order_tag()?;
+        let expires_at = Some(Timestamp(now.0.saturating_add(self.venue.order_window_ms().max(0))));
         let intents: Vec<Intent> = plan
             .legs
             .iter()
             .enumerate()
-            .map(|(i, l)| Intent {
-                bot: id,
-                client_id: ClientOrderId::for_leg(id, seq, i),
-                seq,
-                leg: i as i64,
-                base: l.asset.clone(),
-                quote: quote.clone(),
-                side: l.side,
-                qty: l.quantity,
-                kind: OrderKind::Market,
-                planned_price: l.price,
-                created_at: now,
+            .map(|(i, l)| {
+                Ok(Intent {
+                    bot: id,
+                    client_id: ClientOrderId::for_leg(&tag, id, seq, i).map_err(EngineError::Refused)?,
+                    seq,
+                    leg: i as i64,
+                    base: l.asset.clone(),
+                    quote: quote.clone(),
+                    side: l.side,
+                    qty: l.quantity,
+                    kind: OrderKind::Market,
+                    planned_price: l.price,
+                    created_at: now,
+                    expires_at,
+                })
             })
-            .collect();
+            .collect::<Result<_, EngineError>>()?;
         let skipped: Vec<serde_json::Value> = plan
             .skipped
             .iter()
@@ -623,14 +673,7 @@ impl Engine {
 
     /// Sends one intent. Never sends it twice: on any doubt, it queries.
     fn send(&self, id: BotId, intent: &Intent) -> Result<bool, EngineError> {
-        let req = OrderRequest {
-            client_id: intent.client_id.clone(),
-            base: intent.base.clone(),
-            quote: intent.quote.clone(),
-            side: intent.side,
-            qty: intent.qty,
-            kind: intent.kind,
-        };
+        let req = orders::request_of(intent);
         let now = self.clock.now();
         match self.venue.place(&req) {
             Ok(report) => {
@@ -639,7 +682,7 @@ impl Engine {
             }
             Err(ExchangeError::Duplicate(_)) | Err(ExchangeError::OutcomeUnknown(_)) => {
                 self.store.update_order(&intent.client_id, OrderState::Unknown, None, Qty::ZERO, now)?;
-                match self.venue.query(&intent.client_id, &intent.base, &intent.quote) {
+                match self.lookup(id, intent) {
                     Ok(Some(report)) => {
                         self.apply(&report)?;
                         Ok(true)

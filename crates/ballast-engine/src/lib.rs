@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod ledger;
+mod orders;
 pub mod spec;
 
 pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, Weigher};

@@ -114,7 +114,7 @@ fn a_refused_key_in_step_all_records_key_revoked_not_a_generic_error() {
     // Leave an intent unresolved (as after a crash), so the next step must query.
     let intent = Intent {
         bot: r.bot,
-        client_id: ClientOrderId::for_leg(r.bot, 99, 0),
+        client_id: ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), r.bot, 99, 0).unwrap(),
         seq: 99,
         leg: 0,
         base: a("BTC"),
@@ -124,6 +124,7 @@ fn a_refused_key_in_step_all_records_key_revoked_not_a_generic_error() {
         kind: ballast_exchange::OrderKind::Market,
         planned_price: Price(dec!(50000)),
         created_at: Timestamp(1_700_000_000_000),
+        expires_at: None,
     };
     let ev = ballast_store::Event {
         bot: r.bot,
@@ -158,7 +159,7 @@ fn a_refused_key_when_reconciling_pauses_the_bot() {
     let state = r.store.load_state(r.bot).unwrap().unwrap();
     let intent = Intent {
         bot: r.bot,
-        client_id: ClientOrderId::for_leg(r.bot, 50, 0),
+        client_id: ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), r.bot, 50, 0).unwrap(),
         seq: 50,
         leg: 0,
         base: a("ETH"),
@@ -168,6 +169,7 @@ fn a_refused_key_when_reconciling_pauses_the_bot() {
         kind: ballast_exchange::OrderKind::Market,
         planned_price: Price(dec!(2500)),
         created_at: Timestamp(1_700_000_000_000),
+        expires_at: None,
     };
     let ev = ballast_store::Event {
         bot: r.bot,

@@ -37,6 +37,28 @@ pub trait Exchange: Send + Sync {
     /// not exist: query it by client id before anything else.
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;
 
+    /// How long (ms) an order request stays acceptable at this venue after it is
+    /// written: the engine sets each order's [`OrderRequest::expires_at`] to its
+    /// creation plus this, the adapter never sends it later and tells the venue to
+    /// refuse it later. 0 for a venue that answers synchronously in-process (paper).
+    fn order_window_ms(&self) -> i64 {
+        30_000
+    }
+
+    /// How far (ms) the venue's clock may be from ours: a venue that does not know an
+    /// order proves it was never placed only at `expires_at` plus this.
+    fn clock_allowance_ms(&self) -> i64 {
+        10_000
+    }
+
+    /// The order of this request, or `None` if the venue has never seen its client id.
+    /// The request tells an adapter where to look (its pair, its time); by default
+    /// this is [`Exchange::query`]. The caller checks that the answer is this
+    /// request's order (side, quantity, time), not another's under the same id.
+    fn query_order(&self, order: &OrderRequest) -> Result<Option<OrderReport>, ExchangeError> {
+        self.query(&order.client_id, &order.base, &order.quote)
+    }
+
     /// The order with this client id, or `None` if the venue has never seen it.
     fn query(
         &self,

@@ -627,6 +627,17 @@ impl Exchange for PaperExchange {
         &self.config.name
     }
 
+    /// Orders are placed in-process and synchronously, in the paper venue's own
+    /// transaction: a request it does not know was never placed, at once.
+    fn order_window_ms(&self) -> i64 {
+        0
+    }
+
+    /// The paper venue runs on the engine's clock.
+    fn clock_allowance_ms(&self) -> i64 {
+        0
+    }
+
     /// The rules of `base` from the config's book (its `default` if not listed).
     fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
         if base == quote {
@@ -767,6 +778,7 @@ mod tests {
             side,
             qty: Qty(qty),
             kind,
+            expires_at: None,
         }
     }
 

@@ -9,29 +9,105 @@ use thiserror::Error;
 
 /// A client order id: deterministic, chosen by ballast before an order is sent, so
 /// that a retry or a restart can ask the venue about it instead of sending again.
-/// 1 to 26 characters of `[A-Za-z0-9_-]` (fits Binance's `newClientOrderId`, 36, and
-/// Gate's `text`, 28 with its `t-` prefix).
+/// 1 to 28 characters of `[A-Za-z0-9_-]` (fits Binance's `newClientOrderId`, 36, and
+/// Gate's `text`, 28 after its `t-` prefix).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClientOrderId(String);
 
+/// The longest client order id.
+pub const CLIENT_ID_MAX: usize = 28;
+
 impl ClientOrderId {
     /// Validates an id.
     pub fn new(s: &str) -> Result<Self, String> {
-        if s.is_empty() || s.len() > 26 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(format!("invalid client order id {s:?}: 1 to 26 characters of A-Z a-z 0-9 - _"));
+        if s.is_empty()
+            || s.len() > CLIENT_ID_MAX
+            || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!("invalid client order id {s:?}: 1 to {CLIENT_ID_MAX} characters of A-Z a-z 0-9 - _"));
         }
         Ok(Self(s.to_string()))
     }
 
-    /// The id for leg `leg` of rebalance `seq` of bot `bot`: `bl{bot}-{seq}-{leg}`.
-    pub fn for_leg(bot: i64, seq: i64, leg: usize) -> Self {
-        Self(format!("bl{bot}-{seq}-{leg}"))
+    /// The id of leg `leg` of rebalance `seq` of bot `bot` in the installation tagged
+    /// `tag` (see [`OrderTag`]): `{tag}{bot}-{seq}-{leg}`, e.g. `bqzkwm12-3456-7`. Two
+    /// data directories trading on one account (or one reset and started again) have
+    /// different tags, so the venue never mistakes one's order for the other's.
+    /// Numbers too long for the venues' limit are written in base 36 after a `z`;
+    /// numbers too large even for that (beyond any real bot) are an error.
+    pub fn for_leg(tag: &OrderTag, bot: i64, seq: i64, leg: usize) -> Result<Self, String> {
+        let decimal = format!("{tag}{bot}-{seq}-{leg}");
+        if decimal.len() <= CLIENT_ID_MAX {
+            return Ok(Self(decimal));
+        }
+        let short = format!("{tag}z{}-{}-{}", base36(bot), base36(seq), base36(leg as i64));
+        if short.len() <= CLIENT_ID_MAX {
+            return Ok(Self(short));
+        }
+        Err(format!(
+            "no client order id for bot {bot}, rebalance {seq}, leg {leg}: the numbers exceed the venues' {CLIENT_ID_MAX} characters"
+        ))
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+fn base36(n: i64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n = n.unsigned_abs();
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ascii")
+}
+
+/// The per-installation part of client order ids: `b` and five lowercase letters,
+/// drawn at random when a data directory is created and kept in its store. `bl`, the
+/// tag of ids written before tags existed, is accepted for them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OrderTag(String);
+
+impl OrderTag {
+    /// Validates a tag: `bl`, or `b` followed by five lowercase letters.
+    pub fn new(s: &str) -> Result<Self, String> {
+        let ok = s == "bl" || (s.len() == 6 && s.starts_with('b') && s.bytes().skip(1).all(|b| b.is_ascii_lowercase()));
+        if !ok {
+            return Err(format!("invalid order tag {s:?}: b and five lowercase letters"));
+        }
+        Ok(Self(s.to_string()))
+    }
+
+    /// A tag from 5 random bytes (each taken modulo 26).
+    pub fn from_random(bytes: [u8; 5]) -> Self {
+        let mut s = String::from("b");
+        s.extend(bytes.iter().map(|b| (b'a' + b % 26) as char));
+        Self(s)
+    }
+
+    /// The tag of ids written before tags existed (and of tests).
+    pub fn legacy() -> Self {
+        Self("bl".into())
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -82,6 +158,12 @@ pub struct OrderRequest {
     pub qty: Qty,
     /// Market or limit.
     pub kind: OrderKind,
+    /// The last moment (ms, local clock) the venue may accept this request: the
+    /// adapter does not send it later and tells the venue to refuse it later
+    /// (Binance `recvWindow`, Gate `X-Gate-Exptime`). After it, a venue that does not
+    /// know the order proves it was never placed. `None`: the venue's default window.
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Where an order stands at the venue.
@@ -147,6 +229,9 @@ pub struct OrderReport {
     pub filled: Qty,
     /// Every fill so far.
     pub fills: Vec<Fill>,
+    /// When the venue created the order, if it says.
+    #[serde(default)]
+    pub created: Option<Timestamp>,
 }
 
 /// A balance.
@@ -201,11 +286,27 @@ mod tests {
 
     #[test]
     fn client_ids_are_deterministic_and_short() {
-        let a = ClientOrderId::for_leg(12, 3456, 7);
-        assert_eq!(a.as_str(), "bl12-3456-7");
-        assert_eq!(a, ClientOrderId::for_leg(12, 3456, 7));
-        assert!(ClientOrderId::new(&"x".repeat(27)).is_err());
+        let tag = OrderTag::new("bqzkwm").unwrap();
+        let a = ClientOrderId::for_leg(&tag, 12, 3456, 7).unwrap();
+        assert_eq!(a.as_str(), "bqzkwm12-3456-7");
+        assert_eq!(a, ClientOrderId::for_leg(&tag, 12, 3456, 7).unwrap());
+        assert_eq!(ClientOrderId::for_leg(&OrderTag::legacy(), 12, 3456, 7).unwrap().as_str(), "bl12-3456-7");
+        assert!(ClientOrderId::new(&"x".repeat(29)).is_err());
         assert!(ClientOrderId::new("a b").is_err());
-        assert!(ClientOrderId::for_leg(999_999, 9_999_999_999, 11).as_str().len() <= 26);
+        // Every id of a real bot fits the venues' limit: a million bots, ten billion
+        // rebalances, twelve legs; beyond, base 36; beyond that, a clear error.
+        for (bot, seq, leg) in [(999_999, 9_999_999_999, 11), (99_999_999, 999_999_999_999, 11), (1, 1, 0)] {
+            let id = ClientOrderId::for_leg(&tag, bot, seq, leg).unwrap();
+            assert!(ClientOrderId::new(id.as_str()).is_ok(), "{id}");
+        }
+        assert_eq!(ClientOrderId::for_leg(&tag, i64::MAX, 1, 2).unwrap().as_str(), "bqzkwmz1y2p0ij32e8e7-1-2");
+        let e = ClientOrderId::for_leg(&tag, i64::MAX, i64::MAX, 11).unwrap_err();
+        assert!(e.contains("exceed"), "{e}");
+        // Different installations, different ids for the same leg.
+        let other = OrderTag::from_random([1, 2, 3, 4, 5]);
+        assert_eq!(other.as_str(), "bbcdef");
+        assert_ne!(ClientOrderId::for_leg(&other, 12, 3456, 7).unwrap(), a);
+        assert!(OrderTag::new("bad").is_err());
+        assert!(OrderTag::new("bABCDE").is_err());
     }
 }

@@ -50,7 +50,15 @@ fn fixed_venue(fee_bps: Decimal, slippage_bps: Decimal, btc_price: Decimal) -> (
 }
 
 fn market(client: &str, side: Side, qty: Decimal) -> OrderRequest {
-    OrderRequest { client_id: id(client), base: btc(), quote: usdt(), side, qty: Qty(qty), kind: OrderKind::Market }
+    OrderRequest {
+        client_id: id(client),
+        base: btc(),
+        quote: usdt(),
+        side,
+        qty: Qty(qty),
+        kind: OrderKind::Market,
+        expires_at: None,
+    }
 }
 
 fn limit(client: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest {
@@ -61,6 +69,7 @@ fn limit(client: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest
         side,
         qty: Qty(qty),
         kind: OrderKind::Limit { price: Price(price) },
+        expires_at: None,
     }
 }
 
@@ -179,6 +188,7 @@ fn unknown_symbols_use_default_rules_and_need_a_price() {
         side: Side::Buy,
         qty: Qty(qty),
         kind: OrderKind::Market,
+        expires_at: None,
     };
     // No price: NotFound.
     assert!(matches!(venue.place(&order("z1", dec!(1))), Err(ExchangeError::NotFound(_))));

@@ -11,6 +11,8 @@ use ballast_exchange::{Balance, ClientOrderId, Clock, Exchange, ExchangeError, O
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use ballast_http::Quiet;
+
 use crate::sign::sign;
 use crate::transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};
 use crate::wire;
@@ -38,6 +40,9 @@ pub struct GateConfig {
     pub time_resync_ms: i64,
     /// Wait suggested on HTTP 429 without `Retry-After` (ms).
     pub default_retry_after_ms: u64,
+    /// How long an order request stays acceptable (ms): its deadline is sent as
+    /// `X-Gate-Exptime` (default 5000).
+    pub order_window_ms: i64,
 }
 
 impl GateConfig {
@@ -52,6 +57,7 @@ impl GateConfig {
             requests_per_10s: 200,
             time_resync_ms: 300_000,
             default_retry_after_ms: 1_000,
+            order_window_ms: 5_000,
         }
     }
 }
@@ -67,6 +73,7 @@ impl fmt::Debug for GateConfig {
             .field("requests_per_10s", &self.requests_per_10s)
             .field("time_resync_ms", &self.time_resync_ms)
             .field("default_retry_after_ms", &self.default_retry_after_ms)
+            .field("order_window_ms", &self.order_window_ms)
             .finish()
     }
 }
@@ -92,6 +99,8 @@ enum Failure {
     Budget { retry_after_ms: u64 },
     /// A 2xx whose body could not be read.
     BadBody(String),
+    /// The request's acceptance window ended before it could be sent: nothing sent.
+    Expired(String),
 }
 
 impl Failure {
@@ -120,12 +129,11 @@ const NOT_FOUND_LABELS: &[&str] = &["ORDER_NOT_FOUND", "INVALID_CURRENCY_PAIR", 
 fn classify(f: Failure, mutating: bool, default_retry_ms: u64) -> ExchangeError {
     match f {
         Failure::Budget { retry_after_ms } => ExchangeError::RateLimited { retry_after_ms },
-        Failure::Transport(TransportError::Timeout { after_send: true }) if mutating => {
-            ExchangeError::OutcomeUnknown("timeout after sending the request".into())
-        }
+        Failure::Transport(e) if mutating && e.may_have_been_sent() => ExchangeError::OutcomeUnknown(e.to_string()),
         Failure::Transport(e) => ExchangeError::Unavailable(e.to_string()),
         Failure::BadBody(m) if mutating => ExchangeError::OutcomeUnknown(format!("unreadable success response: {m}")),
         Failure::BadBody(m) => ExchangeError::Unavailable(format!("unreadable response: {m}")),
+        Failure::Expired(m) => ExchangeError::Unavailable(m),
         Failure::Api { status, label, message, retry_after_ms } => {
             let text = format!("{label}: {message}");
             if status == 429 || label == "TOO_MANY_REQUESTS" {
@@ -160,8 +168,6 @@ struct State {
     /// Send times (ms) of recent order placements and of other requests.
     order_sends: VecDeque<i64>,
     other_sends: VecDeque<i64>,
-    /// Venue-reported exhaustion: no request before this time (ms).
-    blocked_until: i64,
 }
 
 /// Gate API v4 spot, as an [`Exchange`].
@@ -170,6 +176,9 @@ pub struct Gate {
     transport: Arc<dyn Transport>,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// No request before this time: set by a 429 or an exhausted window, shared by
+    /// every bot of the venue.
+    quiet: Arc<Quiet>,
 }
 
 impl fmt::Debug for Gate {
@@ -185,11 +194,13 @@ struct Call<'a> {
     query: Vec<(&'a str, String)>,
     body: Option<String>,
     signed: bool,
+    /// The last moment (ms, local clock) the venue may accept the request.
+    expires_at: Option<i64>,
 }
 
 impl<'a> Call<'a> {
     fn get(endpoint: impl Into<String>, query: Vec<(&'a str, String)>, signed: bool) -> Self {
-        Self { method: Method::Get, endpoint: endpoint.into(), query, body: None, signed }
+        Self { method: Method::Get, endpoint: endpoint.into(), query, body: None, signed, expires_at: None }
     }
 }
 
@@ -214,7 +225,20 @@ fn url_path(url: &str) -> &str {
 impl Gate {
     /// A venue over `transport`, signing with `config`'s key and reading time from `clock`.
     pub fn new(config: GateConfig, transport: Arc<dyn Transport>, clock: Arc<dyn Clock>) -> Self {
-        Self { config, transport, clock, state: Mutex::new(State::default()) }
+        Self { config, transport, clock, state: Mutex::new(State::default()), quiet: Arc::new(Quiet::new()) }
+    }
+
+    /// Uses `quiet` as the venue's quiet period (one per venue, possibly shared with
+    /// other processes through its file): after a 429 or an exhausted rate-limit
+    /// window nothing is sent until it has passed.
+    pub fn with_quiet(mut self, quiet: Arc<Quiet>) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// The end of the venue's quiet period (ms, local clock; 0 if none).
+    pub fn quiet_until_ms(&self) -> i64 {
+        self.quiet.until_ms()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -232,10 +256,10 @@ impl Gate {
     /// Checks the local budget and records the send.
     fn take_budget(&self, is_order: bool) -> Result<(), Failure> {
         let now = self.clock.now().0;
-        let mut st = self.state();
-        if st.blocked_until > now {
-            return Err(Failure::Budget { retry_after_ms: (st.blocked_until - now) as u64 });
+        if let Some(retry_after_ms) = self.quiet.wait_ms(now) {
+            return Err(Failure::Budget { retry_after_ms });
         }
+        let mut st = self.state();
         let (sends, cap, window) = if is_order {
             (&mut st.order_sends, self.config.orders_per_sec, 1_000)
         } else {
@@ -263,10 +287,16 @@ impl Gate {
             && let Some(r) = reset_ms
             && r > now
         {
-            self.state().blocked_until = r;
+            self.quiet.hold_until(r);
         }
-        let retry = resp.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s * 1000);
-        retry.or(reset_ms.filter(|r| *r > now).map(|r| (r - now) as u64))
+        let retry =
+            resp.header("Retry-After").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.saturating_mul(1000));
+        let wait = retry.or(reset_ms.filter(|r| *r > now).map(|r| (r - now) as u64));
+        if resp.status == 429 {
+            let ms = wait.unwrap_or(self.config.default_retry_after_ms);
+            self.quiet.hold_until(now.saturating_add(ms as i64));
+        }
+        wait
     }
 
     fn sync_time(&self) -> Result<i64, Failure> {
@@ -294,7 +324,20 @@ impl Gate {
     }
 
     /// Builds, signs and sends one request; no retry.
+    ///
+    /// A call with a deadline carries it as `X-Gate-Exptime` (on the server's clock):
+    /// Gate refuses a request that arrives later, so an order Gate does not know after
+    /// its deadline was never placed. Once the deadline has passed nothing is sent.
     fn send(&self, call: &Call<'_>, offset_ms: i64) -> Result<Value, Failure> {
+        if let Some(deadline) = call.expires_at {
+            let left = deadline.saturating_sub(self.clock.now().0);
+            if left <= 0 {
+                return Err(Failure::Expired(format!(
+                    "gate {}: the request's acceptance window ended {} ms ago, before it could be sent",
+                    call.endpoint, -left
+                )));
+            }
+        }
         self.take_budget(call.method == Method::Post)?;
         let query =
             call.query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
@@ -316,8 +359,11 @@ impl Gate {
             headers.push(("KEY".to_string(), self.config.api_key.clone()));
             headers.push(("Timestamp".to_string(), ts.to_string()));
             headers.push(("SIGN".to_string(), sig));
+            if let Some(deadline) = call.expires_at {
+                headers.push(("X-Gate-Exptime".to_string(), deadline.saturating_add(offset_ms).to_string()));
+            }
         }
-        let req = HttpRequest { method: call.method, url, headers, body: call.body.clone() };
+        let req = HttpRequest { method: call.method, url, headers, body: call.body.clone().unwrap_or_default() };
         let resp = self.transport.send(req).map_err(Failure::Transport)?;
         let retry_after_ms = self.note_limits(&resp);
         if (200..300).contains(&resp.status) {
@@ -396,8 +442,16 @@ impl Gate {
     }
 
     /// Finds an order by client id: by its known Gate id, else by `text` (Gate
-    /// answers for open and recent orders), else in the last 100 finished orders.
-    fn find(&self, client_id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<Option<Value>, ExchangeError> {
+    /// answers for open orders and orders finished within the last hour), else among
+    /// the pair's finished orders: those created within `window` (Unix ms, from..to)
+    /// when the caller knows when the order was sent, else the last 100.
+    fn find(
+        &self,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+        window: Option<(i64, i64)>,
+    ) -> Result<Option<Value>, ExchangeError> {
         let pair = wire::pair_id(base, quote);
         let known = self.state().venue_ids.get(client_id).cloned();
         if let Some(id) = known
@@ -411,7 +465,14 @@ impl Gate {
         }
         let mut q = self.order_query(&pair);
         q.push(("status", "finished".into()));
-        q.push(("limit", "100".into()));
+        match window {
+            Some((from, to)) => {
+                q.push(("from", from.div_euclid(1000).to_string()));
+                q.push(("to", (to.div_euclid(1000) + 1).to_string()));
+                q.push(("limit", "1000".into()));
+            }
+            None => q.push(("limit", "100".into())),
+        }
         let v = self.call_ok(&Call::get("/spot/orders", q, true))?;
         let orders = wire::orders_of_pair(&v, &pair).map_err(ExchangeError::Unavailable)?;
         Ok(orders.into_iter().find(|o| o.get("text").and_then(Value::as_str) == Some(text.as_str())).cloned())
@@ -482,6 +543,15 @@ impl Exchange for Gate {
         "gate"
     }
 
+    fn order_window_ms(&self) -> i64 {
+        self.config.order_window_ms
+    }
+
+    /// The clock is the local clock plus the offset measured with `/spot/time`.
+    fn clock_allowance_ms(&self) -> i64 {
+        5_000
+    }
+
     fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
         let pair = wire::pair_id(base, quote);
         if let Some(r) = self.state().rules.get(&pair) {
@@ -516,8 +586,19 @@ impl Exchange for Gate {
         if order.qty.0 <= Decimal::ZERO {
             return Err(ExchangeError::Rejected(format!("quantity {} is not positive", order.qty)));
         }
+        if let Some(t) = order.expires_at
+            && self.clock.now().0 >= t.0
+        {
+            return Err(self.err(
+                Failure::Expired(format!(
+                    "gate order {}: its acceptance window ended before it could be sent",
+                    order.client_id
+                )),
+                Method::Post,
+            ));
+        }
         // Gate does not enforce unique `text`s: never rely on the venue for idempotency.
-        if self.find(&order.client_id, &order.base, &order.quote)?.is_some() {
+        if self.find(&order.client_id, &order.base, &order.quote, None)?.is_some() {
             return Err(ExchangeError::Duplicate(order.client_id.to_string()));
         }
         let (rules, last) = match (order.kind, order.side) {
@@ -534,6 +615,7 @@ impl Exchange for Gate {
             query: vec![],
             body: Some(body),
             signed: true,
+            expires_at: order.expires_at.map(|t| t.0),
         };
         let v = self.call_ok(&call).inspect_err(|e| {
             if matches!(e, ExchangeError::Rejected(_)) {
@@ -546,13 +628,27 @@ impl Exchange for Gate {
         self.report(&v, &order.base, &order.quote, false)
     }
 
+    /// Searches the finished orders of the request's acceptance window (from a minute
+    /// before the window to a minute after its deadline), so that an order finished
+    /// long ago and followed by 100 others is still found.
+    fn query_order(&self, order: &OrderRequest) -> Result<Option<OrderReport>, ExchangeError> {
+        let window = order.expires_at.map(|t| {
+            let from = t.0.saturating_sub(self.order_window_ms()).saturating_sub(60_000);
+            (from, t.0.saturating_add(60_000))
+        });
+        match self.find(&order.client_id, &order.base, &order.quote, window)? {
+            Some(v) => self.report(&v, &order.base, &order.quote, true).map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn query(
         &self,
         client_id: &ClientOrderId,
         base: &Asset,
         quote: &Asset,
     ) -> Result<Option<OrderReport>, ExchangeError> {
-        match self.find(client_id, base, quote)? {
+        match self.find(client_id, base, quote, None)? {
             Some(v) => self.report(&v, base, quote, true).map(Some),
             None => Ok(None),
         }
@@ -570,7 +666,7 @@ impl Exchange for Gate {
 
     fn cancel(&self, client_id: &ClientOrderId, base: &Asset, quote: &Asset) -> Result<OrderReport, ExchangeError> {
         let pair = wire::pair_id(base, quote);
-        let Some(found) = self.find(client_id, base, quote)? else {
+        let Some(found) = self.find(client_id, base, quote, None)? else {
             return Err(ExchangeError::NotFound(format!("order {client_id} on {pair}")));
         };
         let current = self.report(&found, base, quote, true)?;
@@ -583,6 +679,7 @@ impl Exchange for Gate {
             query: self.order_query(&pair),
             body: None,
             signed: true,
+            expires_at: None,
         };
         match self.call(&call) {
             Ok(v) => self.report(&v, base, quote, false),

@@ -1,6 +1,6 @@
 //! Gate (gate.io) API v4 spot adapter: [`Gate`] implements [`ballast_exchange::Exchange`].
 //!
-//! - HTTP goes through a [`Transport`] ([`UreqTransport`] for real, [`FakeTransport`]
+//! - HTTP goes through a [`Transport`] ([`UreqTransport`] for real, `ballast_http::FakeTransport`
 //!   in tests), so every behaviour is testable without sockets.
 //! - Requests are signed with [`sign()`] (HMAC-SHA512, `KEY`/`Timestamp`/`SIGN` headers).
 //!   The timestamp is the [`ballast_exchange::Clock`] plus an offset measured with
@@ -31,4 +31,4 @@ pub mod wire;
 
 pub use gate::{DEFAULT_BASE_URL, Gate, GateConfig, KeyCheck};
 pub use sign::sign;
-pub use transport::{FakeTransport, HttpRequest, HttpResponse, Method, Transport, TransportError, UreqTransport};
+pub use transport::{HttpRequest, HttpResponse, Method, Transport, TransportError, UreqTransport};

@@ -187,7 +187,19 @@ pub fn parse_order(v: &Value, base: &Asset, quote: &Asset, fills: Vec<Fill>) -> 
         status,
         filled: Qty(filled),
         fills,
+        created: created_ms(v),
     })
+}
+
+/// The order's `create_time_ms` (a number or a string, possibly with a fraction), if
+/// readable.
+fn created_ms(v: &Value) -> Option<Timestamp> {
+    let d = match v.get("create_time_ms")? {
+        Value::String(s) => s.parse::<Decimal>().ok()?,
+        Value::Number(n) => n.to_string().parse::<Decimal>().ok()?,
+        _ => return None,
+    };
+    d.trunc().to_i64().map(Timestamp)
 }
 
 /// True when the order's trades should be fetched: something was executed.

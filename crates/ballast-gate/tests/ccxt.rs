@@ -10,7 +10,8 @@ use std::sync::Arc;
 use ballast_core::planner::Side;
 use ballast_core::{Price, Qty, Timestamp};
 use ballast_exchange::{ClientOrderId, Exchange, ManualClock, OrderKind, OrderRequest, OrderStatus};
-use ballast_gate::{FakeTransport, Gate, GateConfig, Method, wire};
+use ballast_gate::{Gate, GateConfig, Method, wire};
+use ballast_http::FakeTransport;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -45,7 +46,15 @@ fn create_order_bodies_match_ccxt() {
         };
         let side = if input[2] == "buy" { Side::Buy } else { Side::Sell };
         let cid = ClientOrderId::new("bl1-2-0").unwrap();
-        let order = OrderRequest { client_id: cid.clone(), base, quote, side, qty: Qty(dec(&input[3])), kind };
+        let order = OrderRequest {
+            client_id: cid.clone(),
+            base,
+            quote,
+            side,
+            qty: Qty(dec(&input[3])),
+            kind,
+            expires_at: None,
+        };
 
         let env = env();
         unknown_order(&env.fake, "t-bl1-2-0");
@@ -57,7 +66,7 @@ fn create_order_bodies_match_ccxt() {
 
         let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
         assert_eq!(post.url, e["url"].as_str().unwrap().replace("https://api.gateio.ws/api/v4", BASE), "{description}");
-        let mut ours: Value = serde_json::from_str(post.body.as_deref().unwrap()).unwrap();
+        let mut ours: Value = serde_json::from_str(&post.body).unwrap();
         assert_eq!(ours["text"], "t-bl1-2-0");
         let mut theirs: Value = serde_json::from_str(e["output"].as_str().unwrap()).unwrap();
         for k in &skip {
@@ -86,11 +95,12 @@ fn market_buy_is_an_ioc_limit_with_an_exact_base_quantity() {
         side: Side::Buy,
         qty: Qty(Decimal::from_str("0.0001").unwrap()),
         kind: OrderKind::Market,
+        expires_at: None,
     };
     let r = env.gate.place(&order).unwrap();
     assert_eq!(r.status, OrderStatus::Expired);
     let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
-    let body: Value = serde_json::from_str(post.body.as_deref().unwrap()).unwrap();
+    let body: Value = serde_json::from_str(&post.body).unwrap();
     // 73373.9 * 1.005 = 73740.7695 -> up to the 0.1 tick.
     let expected = json!({"text":"t-mb","currency_pair":"BTC_USDT","account":"spot","side":"buy","amount":"0.0001",
         "type":"limit","price":"73740.8","time_in_force":"ioc"});

@@ -10,6 +10,7 @@ use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderR
 use ballast_gate::{HttpResponse, KeyCheck, Method, TransportError, sign};
 use common::*;
 use rust_decimal::Decimal;
+use serde_json::json;
 
 fn limit_buy(id: &str) -> OrderRequest {
     OrderRequest {
@@ -19,6 +20,7 @@ fn limit_buy(id: &str) -> OrderRequest {
         side: Side::Buy,
         qty: Qty(Decimal::from_str("0.001").unwrap()),
         kind: OrderKind::Limit { price: Price(Decimal::from(50_000)) },
+        expires_at: None,
     }
 }
 
@@ -61,9 +63,9 @@ fn place_error_table() {
         (api(500, "SERVER_ERROR"), "OutcomeUnknown"),
         (Ok(HttpResponse::new(502, "<html>bad gateway</html>")), "OutcomeUnknown"),
         (Ok(HttpResponse::new(200, "not json")), "OutcomeUnknown"),
-        (Err(TransportError::Timeout { after_send: true }), "OutcomeUnknown"),
-        (Err(TransportError::Timeout { after_send: false }), "Unavailable"),
-        (Err(TransportError::Connect("refused".into())), "Unavailable"),
+        (Err(TransportError::MaybeSent("timeout".into())), "OutcomeUnknown"),
+        (Err(TransportError::NotSent("connect timeout".into())), "Unavailable"),
+        (Err(TransportError::NotSent("refused".into())), "Unavailable"),
     ];
     for (answer, want) in cases {
         let shown = format!("{answer:?}");
@@ -96,7 +98,7 @@ fn rejected_message_carries_label() {
 fn read_errors_are_unavailable_not_unknown() {
     for answer in [
         Ok(HttpResponse::new(503, err_body("SERVER_ERROR"))),
-        Err(TransportError::Timeout { after_send: true }),
+        Err(TransportError::MaybeSent("timeout".into())),
         Ok(HttpResponse::new(200, "{oops")),
     ] {
         let env = common::env();
@@ -188,7 +190,7 @@ fn signed_requests_carry_key_timestamp_and_signature() {
         assert_eq!(header(&r, "KEY"), Some("test-key"));
         let query = r.url.split_once('?').map(|(_, q)| q).unwrap_or("");
         let p = format!("/api/v4{}", path(&r.url));
-        let want = sign("test-secret", r.method.as_str(), &p, query, r.body.as_deref().unwrap_or(""), ts);
+        let want = sign("test-secret", r.method.as_str(), &p, query, &r.body, ts);
         assert_eq!(header(&r, "SIGN"), Some(want.as_str()), "{}", r.url);
     }
     // Public endpoints are not signed.
@@ -319,4 +321,104 @@ fn client_id_fits_gate_text() {
     let id = ClientOrderId::new(&"x".repeat(26)).unwrap();
     let text = ballast_gate::wire::text_of(&id);
     assert!(text.starts_with("t-") && text.len() <= 28);
+}
+
+fn deadline_buy(id: &str, ms_after_t0: i64) -> OrderRequest {
+    OrderRequest { expires_at: Some(ballast_core::Timestamp(T0 + ms_after_t0)), ..limit_buy(id) }
+}
+
+/// An order's deadline travels as `X-Gate-Exptime` on the server's clock, so Gate
+/// refuses the request after it; an order whose deadline has passed is not sent.
+#[test]
+fn the_deadline_is_the_exptime_header_and_a_passed_one_sends_nothing() {
+    let env = common::env();
+    unknown_order(&env.fake, "t-o1");
+    env.fake.json(Method::Post, "/spot/orders", 201, &accepted("t-o1"));
+    env.gate.place(&deadline_buy("o1", 30_000)).unwrap();
+    let post = env.fake.requests().into_iter().find(|r| r.method == Method::Post).unwrap();
+    // The fake server's clock equals ours (offset 0).
+    assert_eq!(header(&post, "X-Gate-Exptime"), Some((T0 + 30_000).to_string().as_str()));
+    env.clock.advance(Span::from_secs(31));
+    let e = env.gate.place(&deadline_buy("o2", 30_000)).unwrap_err();
+    assert!(matches!(&e, ExchangeError::Unavailable(m) if m.contains("acceptance window")), "{e:?}");
+    assert_eq!(posts(&env), 1);
+}
+
+/// A query that knows when the order was sent searches the finished orders of that
+/// time, not just the last 100 of the pair (which a busy pair pushes an old fill out of).
+#[test]
+fn a_query_by_request_searches_its_time_window() {
+    let env = common::env();
+    unknown_order(&env.fake, "t-o1");
+    let found = order_json("9", "t-o1", "BTC_USDT", "buy", "limit", "0.001", "50000", "0", "closed", "filled");
+    env.fake.json(Method::Get, "/spot/orders", 200, &json!([found]).to_string());
+    env.fake.json(Method::Get, "/spot/my_trades", 200, "[]");
+    let r = env.gate.query_order(&deadline_buy("o1", 30_000));
+    let list = env.fake.requests().into_iter().find(|r| path(&r.url) == "/spot/orders").unwrap();
+    let p = params(&list.url);
+    assert_eq!(p["status"], "finished");
+    // From a minute before the window (5 s before the deadline) to a minute after it.
+    assert_eq!(p["from"], ((T0 + 30_000 - 5_000 - 60_000) / 1000).to_string());
+    assert_eq!(p["to"], ((T0 + 90_000) / 1000 + 1).to_string());
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// After a 429 every bot of the venue stays quiet until the wait has passed: nothing
+/// is sent meanwhile.
+#[test]
+fn a_429_keeps_every_call_quiet_until_it_ends() {
+    let env = common::env();
+    env.fake.on(
+        Method::Get,
+        "/spot/accounts",
+        Ok(HttpResponse::new(429, err_body("TOO_MANY_REQUESTS")).with_header("Retry-After", "4")),
+    );
+    env.fake.json(Method::Get, "/spot/accounts", 200, "[]");
+    assert_eq!(env.gate.balances(), Err(ExchangeError::RateLimited { retry_after_ms: 4000 }));
+    let before = env.fake.count();
+    env.clock.advance(Span::from_secs(1));
+    assert_eq!(env.gate.place(&limit_buy("o1")), Err(ExchangeError::RateLimited { retry_after_ms: 3000 }));
+    assert_eq!(env.fake.count(), before, "nothing sent during the quiet period");
+    env.clock.advance(Span::from_secs(3));
+    env.gate.balances().unwrap();
+}
+
+/// The real transport, against a server that reads the order and hangs up: the
+/// outcome is unknown. (Gate used to take errors it did not list for "not sent", and
+/// the engine then gave the order up for good.)
+#[test]
+fn a_connection_lost_after_the_order_left_is_an_unknown_outcome() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut s = conn.unwrap();
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap();
+            let req = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = req.lines().next().unwrap_or_default().to_string();
+            let (status, body) = if line.starts_with("POST") {
+                return req; // the order: read, then hang up without a word
+            } else if line.contains("/spot/time") {
+                ("200 OK", json!({"server_time": T0}).to_string())
+            } else if line.contains("/spot/orders/") {
+                ("404 Not Found", err_body("ORDER_NOT_FOUND"))
+            } else {
+                ("200 OK", "[]".to_string())
+            };
+            let _ = write!(s, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+        String::new()
+    });
+    let mut config = ballast_gate::GateConfig::new("k", "s");
+    config.base_url = format!("http://127.0.0.1:{port}/api/v4");
+    let gate = ballast_gate::Gate::new(
+        config,
+        std::sync::Arc::new(ballast_gate::UreqTransport::new(std::time::Duration::from_secs(5))),
+        std::sync::Arc::new(ballast_exchange::ManualClock::new(ballast_core::Timestamp(T0))),
+    );
+    let r = gate.place(&limit_buy("o1"));
+    assert!(server.join().unwrap().starts_with("POST /api/v4/spot/orders"));
+    assert!(matches!(r, Err(ExchangeError::OutcomeUnknown(_))), "{r:?}");
 }

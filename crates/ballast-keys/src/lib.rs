@@ -334,13 +334,21 @@ struct Entry {
 #[derive(Serialize, Deserialize)]
 struct Plain {
     venues: BTreeMap<String, Entry>,
+    /// Other secrets of the data directory moved here by `ballast keys seal` (the
+    /// dashboard's TOTP secret, the Telegram bot token), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, Zeroizing<String>>,
 }
+
+/// The names [`KeyStore::set_secret`] accepts.
+pub const SECRET_NAMES: &[&str] = &["totp", "telegram"];
 
 /// The keys of a data directory, decrypted in memory.
 pub struct KeyStore {
     path: PathBuf,
     params: KdfParams,
     venues: BTreeMap<String, Credentials>,
+    secrets: BTreeMap<String, Secret>,
 }
 
 impl fmt::Debug for KeyStore {
@@ -349,11 +357,61 @@ impl fmt::Debug for KeyStore {
             .field("path", &self.path)
             .field("params", &self.params)
             .field("venues", &self.venues)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
+/// Exclusive use of a key file by one read-change-write (see [`KeyStore::lock`]);
+/// released when dropped, or when its process dies.
+#[derive(Debug)]
+pub struct KeyLock {
+    _file: fs::File,
+}
+
+/// How long [`KeyStore::lock`] waits for another holder.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl KeyStore {
+    /// Takes the lock of the key file at `path` (a `.lock` file beside it, created
+    /// private with its directory if needed), waiting up to a minute for another
+    /// `ballast keys` command to finish. Hold it from before [`KeyStore::open`] until
+    /// after [`KeyStore::save`], so that two changes at once cannot lose one.
+    pub fn lock(path: &Path) -> Result<KeyLock, KeyError> {
+        let io = |p: &Path, source: io::Error| KeyError::Io { path: p.to_path_buf(), source };
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let lock_path = path.with_file_name(name);
+        if let Some(dir) = lock_path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            ballast_fs::create_private_dir(dir).map_err(|e| io(dir, e))?;
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, e))?;
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(KeyLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(io(
+                        &lock_path,
+                        io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "another ballast command has held the key file for a minute; try again when it is done",
+                        ),
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
+            }
+        }
+    }
+
     /// The key file of data directory `dir`.
     pub fn path_in(dir: &Path) -> PathBuf {
         dir.join(FILE_NAME)
@@ -362,7 +420,7 @@ impl KeyStore {
     /// An empty store that [`KeyStore::save`] will write at `path` with
     /// [`KdfParams::DEFAULT`].
     pub fn create(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), params: KdfParams::DEFAULT, venues: BTreeMap::new() }
+        Self { path: path.to_path_buf(), params: KdfParams::DEFAULT, venues: BTreeMap::new(), secrets: BTreeMap::new() }
     }
 
     /// Reads and decrypts the key file at `path`.
@@ -424,7 +482,14 @@ impl KeyStore {
                 .map_err(|e| format(format!("venue {venue}: {e}")))?;
             venues.insert(venue, creds);
         }
-        Ok(Self { path: path.to_path_buf(), params, venues })
+        let mut secrets = BTreeMap::new();
+        for (name, value) in plain.secrets {
+            if !SECRET_NAMES.contains(&name.as_str()) {
+                return Err(format(format!("unknown secret {name:?}")));
+            }
+            secrets.insert(name, Secret::new(value.as_str()));
+        }
+        Ok(Self { path: path.to_path_buf(), params, venues, secrets })
     }
 
     /// The file this store is read from and written to.
@@ -463,6 +528,30 @@ impl KeyStore {
         self.venues.remove(venue)
     }
 
+    /// The secret called `name` (one of [`SECRET_NAMES`]), if stored.
+    pub fn secret(&self, name: &str) -> Option<&Secret> {
+        self.secrets.get(name)
+    }
+
+    /// Stores a secret (in memory; [`KeyStore::save`] writes), returning the one replaced.
+    pub fn set_secret(&mut self, name: &str, value: Secret) -> Result<Option<Secret>, KeyError> {
+        if !SECRET_NAMES.contains(&name) {
+            return Err(KeyError::Invalid {
+                what: "secret name",
+                reason: format!("{name:?}: one of {}", SECRET_NAMES.join(", ")),
+            });
+        }
+        if value.expose().is_empty() {
+            return Err(KeyError::Invalid { what: "secret", reason: format!("{name}: empty") });
+        }
+        Ok(self.secrets.insert(name.to_string(), value))
+    }
+
+    /// Forgets a secret (in memory), returning it if it was stored.
+    pub fn remove_secret(&mut self, name: &str) -> Option<Secret> {
+        self.secrets.remove(name)
+    }
+
     /// The venues stored, in name order.
     pub fn venues(&self) -> impl Iterator<Item = (&str, &Credentials)> {
         self.venues.iter().map(|(v, c)| (v.as_str(), c))
@@ -488,8 +577,9 @@ impl KeyStore {
         let aad = header_bytes(&kdf, &cipher_header);
         // Capacity for the whole plaintext up front, so that no reallocation leaves a copy
         // of a secret behind in freed memory.
-        let size: usize =
-            32 + self.venues.iter().map(|(v, c)| v.len() + c.api_key.len() + c.secret.0.len() + 64).sum::<usize>();
+        let size: usize = 32
+            + self.venues.iter().map(|(v, c)| v.len() + c.api_key.len() + c.secret.0.len() + 64).sum::<usize>()
+            + self.secrets.iter().map(|(n, s)| n.len() + s.0.len() + 16).sum::<usize>();
         let mut plain = Zeroizing::new(Vec::with_capacity(size * 2));
         let entries = Plain {
             venues: self
@@ -499,6 +589,7 @@ impl KeyStore {
                     (v.clone(), Entry { api_key: c.api_key.clone(), secret: Zeroizing::new(c.secret.0.to_string()) })
                 })
                 .collect(),
+            secrets: self.secrets.iter().map(|(n, s)| (n.clone(), Zeroizing::new(s.0.to_string()))).collect(),
         };
         serde_json::to_writer(&mut *plain, &entries).map_err(|e| KeyError::Kdf(format!("serialising: {e}")))?;
         let key = derive(passphrase, &salt, &params)?;
@@ -596,6 +687,26 @@ mod tests {
         assert_eq!((c.api_key(), c.secret().expose()), (KEY, SECRET));
         assert_eq!(back.params(), FAST);
         assert_eq!(back.venues().map(|(v, _)| v).collect::<Vec<_>>(), ["binance"]);
+    }
+
+    #[test]
+    fn named_secrets_round_trip_encrypted_and_only_known_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = store(tmp.path());
+        s.set_secret("totp", Secret::new("JBSWY3DPEHPK3PXP")).unwrap();
+        s.set_secret("telegram", Secret::new("123456:ABC-telegram-token")).unwrap();
+        assert!(s.set_secret("nope", Secret::new("x")).is_err());
+        assert!(s.set_secret("totp", Secret::new("")).is_err());
+        s.save(&pass("pw")).unwrap();
+        let text = fs::read_to_string(s.path()).unwrap();
+        assert!(!text.contains("JBSWY3DPEHPK3PXP") && !text.contains("telegram-token"), "{text}");
+        let mut back = KeyStore::open(s.path(), &pass("pw")).unwrap();
+        assert_eq!(back.secret("totp").unwrap().expose(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(back.secret("telegram").unwrap().expose(), "123456:ABC-telegram-token");
+        assert!(!format!("{back:?}").contains("JBSWY3DPEHPK3PXP"), "Debug never shows a secret");
+        back.remove_secret("totp").unwrap();
+        back.save(&pass("pw")).unwrap();
+        assert!(KeyStore::open(s.path(), &pass("pw")).unwrap().secret("totp").is_none());
     }
 
     #[test]

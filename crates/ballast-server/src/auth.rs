@@ -111,6 +111,8 @@ struct Session {
 #[derive(Default)]
 struct Inner {
     admin: Option<AdminFile>,
+    /// The TOTP secret, when the admin file holds [`crate::SEALED`] instead of it.
+    unsealed_totp: Option<String>,
     /// Failure times per client.
     failures: HashMap<String, Vec<i64>>,
 }
@@ -203,6 +205,55 @@ impl Auth {
             password_checks: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
         })
+    }
+
+    /// True when the admin file holds [`crate::SEALED`] instead of the TOTP secret (see
+    /// `ballast keys seal`): logins need [`Auth::unseal_totp`] first.
+    pub fn totp_sealed(&self) -> bool {
+        self.lock().admin.as_ref().is_some_and(|a| a.totp_secret == crate::SEALED)
+    }
+
+    /// Hands over the sealed TOTP secret (read from the key file by the binary); kept
+    /// in memory only.
+    pub fn unseal_totp(&self, secret: &str) -> Result<(), AuthError> {
+        if totp::base32_decode(secret).is_none_or(|b| b.is_empty()) {
+            return Err(AuthError::Invalid("the sealed TOTP secret is not base32".into()));
+        }
+        self.lock().unsealed_totp = Some(secret.to_string());
+        Ok(())
+    }
+
+    /// Moves the TOTP secret out of the admin file at `path`: writes [`crate::SEALED`]
+    /// in its place and returns it (`None` when there is no admin file, or it is sealed
+    /// already). The caller stores it in the key file first.
+    pub fn seal_file(path: &Path) -> Result<Option<String>, AuthError> {
+        Self::swap_secret(path, |current| (current != crate::SEALED).then(|| crate::SEALED.to_string()))
+    }
+
+    /// Puts `secret` back into the admin file at `path` in place of [`crate::SEALED`];
+    /// false when the file does not hold the marker.
+    pub fn unseal_file(path: &Path, secret: &str) -> Result<bool, AuthError> {
+        Ok(Self::swap_secret(path, |current| (current == crate::SEALED).then(|| secret.to_string()))?.is_some())
+    }
+
+    /// Replaces the admin file's `totp_secret` with what `new` makes of it (nothing when
+    /// it says `None`); returns the value replaced. The file is edited as JSON so that
+    /// every other field is kept as written.
+    fn swap_secret(path: &Path, new: impl Fn(&str) -> Option<String>) -> Result<Option<String>, AuthError> {
+        let io = |e: String| AuthError::Io(path.display().to_string(), e);
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e.to_string())),
+        };
+        let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
+        let current = v.get("totp_secret").and_then(|s| s.as_str()).ok_or_else(|| io("no totp_secret".into()))?;
+        let Some(replacement) = new(current) else { return Ok(None) };
+        let old = current.to_string();
+        v["totp_secret"] = serde_json::Value::String(replacement);
+        let text = serde_json::to_string_pretty(&v).map_err(|e| AuthError::Internal(e.to_string()))?;
+        ballast_fs::write_private(path, text.as_bytes()).map_err(|e| io(e.to_string()))?;
+        Ok(Some(old))
     }
 
     /// The one-time token that [`Auth::setup`] requires, while setup is not done (it
@@ -334,7 +385,13 @@ impl Auth {
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
             .unwrap_or(false);
         drop(permit);
-        let secret = totp::base32_decode(&admin.totp_secret).unwrap_or_default();
+        let secret_text = if admin.totp_secret == crate::SEALED {
+            // Sealed and not handed over: no code can match.
+            self.lock().unsealed_totp.clone().unwrap_or_default()
+        } else {
+            admin.totp_secret.clone()
+        };
+        let secret = totp::base32_decode(&secret_text).unwrap_or_default();
         let step = totp::matching_step(&secret, now.max(0) as u64 / 1000, code);
         let code_ok = step.is_some_and(|s| s > admin.last_totp_step);
         let mut inner = self.lock();

@@ -35,6 +35,13 @@ use serde::de::DeserializeOwned;
 
 pub use auth::Auth;
 
+/// What a file holds in place of a secret that `ballast keys seal` moved into the
+/// encrypted key file (`keys.enc`): the dashboard's TOTP secret in `admin.json`, the
+/// Telegram token in `notify.toml`. A process that needs the secret unlocks the key
+/// file (`BALLAST_PASSPHRASE` or a prompt) and hands it over (`Auth::unseal_totp`,
+/// `Notifier::unseal_telegram`).
+pub const SEALED: &str = "sealed:keys.enc";
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "ballast_session";
 /// The CSRF header's name.

@@ -293,6 +293,12 @@ impl NotifyConfig {
         Ok(())
     }
 
+    /// True when the Telegram token was moved into the key file (`ballast keys seal`):
+    /// the file holds [`crate::SEALED`] in its place.
+    pub fn telegram_sealed(&self) -> bool {
+        self.telegram.as_ref().is_some_and(|t| t.token == crate::SEALED)
+    }
+
     /// The TOML text of this configuration.
     pub fn to_toml(&self) -> String {
         let default_kinds = self.kinds.iter().map(String::as_str).eq(DEFAULT_KINDS.iter().copied());
@@ -477,6 +483,19 @@ impl fmt::Debug for Notifier {
 }
 
 impl Notifier {
+    /// True when the Telegram token is sealed in the key file and was not handed over.
+    pub fn telegram_sealed(&self) -> bool {
+        self.config.telegram_sealed()
+    }
+
+    /// Hands over the sealed Telegram token (read from the key file by the binary);
+    /// kept in memory only.
+    pub fn unseal_telegram(&mut self, token: &str) {
+        if let Some(t) = self.config.telegram.as_mut().filter(|t| t.token == crate::SEALED) {
+            t.token = token.to_string();
+        }
+    }
+
     /// Reads `<data_dir>/notify.toml` and the cursor; `None` when notifications are not
     /// configured (no `notify.toml`).
     pub fn open(data_dir: &Path) -> Result<Option<Notifier>, NotifyError> {
@@ -712,6 +731,10 @@ impl Notifier {
                 let body = webhook_body(m).to_string();
                 check(req.send(body.as_str()), &|s| redact_url_in(&s, &w.url), false)
             }
+            (Target::Telegram, _, Some(t)) if t.token == crate::SEALED => Err(Failure {
+                msg: "the Telegram token is sealed in keys.enc and was not unlocked (set BALLAST_PASSPHRASE)".into(),
+                transient: false,
+            }),
             (Target::Telegram, _, Some(t)) => {
                 let url = format!("{}/bot{}/sendMessage", t.base_url.trim_end_matches('/'), t.token);
                 let chat_id = match t.chat_id.parse::<i64>() {

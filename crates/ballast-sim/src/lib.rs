@@ -500,6 +500,7 @@ impl SimState {
             side: p.side,
             qty: ballast_core::Qty(p.qty),
             kind: p.kind,
+            expires_at: None,
         };
         self.check_override(&req).map_err(PlaceError::Venue)?;
         self.maybe_partial_fill();

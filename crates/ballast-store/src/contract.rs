@@ -55,6 +55,9 @@ macro_rules! store_contract_tests {
             commit_checks_the_version,
             commit_is_all_or_nothing,
             lock_bot_excludes,
+            transition_table_is_enforced,
+            order_tag_is_drawn_once,
+            deadline_round_trips,
         );
 
         #[test]
@@ -90,7 +93,7 @@ fn new_bot(store: &dyn Store, name: &str, at: i64) -> BotId {
 fn intent(bot: BotId, seq: i64, leg: i64, at: i64) -> Intent {
     Intent {
         bot,
-        client_id: ClientOrderId::for_leg(bot, seq, leg as usize),
+        client_id: ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, seq, leg as usize).unwrap(),
         seq,
         leg,
         base: asset("BTC"),
@@ -100,6 +103,7 @@ fn intent(bot: BotId, seq: i64, leg: i64, at: i64) -> Intent {
         kind: if leg % 2 == 0 { OrderKind::Market } else { OrderKind::Limit { price: Price(d("84500.01")) } },
         planned_price: Price(d("84500")),
         created_at: Timestamp(at),
+        expires_at: None,
     }
 }
 
@@ -385,7 +389,7 @@ pub fn orders_newest_first(store: &dyn Store) {
     let bot = new_bot(store, "a", 1);
     store.begin_rebalance(&[intent(bot, 1, 0, 100), intent(bot, 1, 1, 100)], "{}", &event(bot, 100, "r")).unwrap();
     store.begin_rebalance(&[intent(bot, 2, 0, 200)], "{}", &event(bot, 200, "r")).unwrap();
-    let cid = ClientOrderId::for_leg(bot, 1, 0);
+    let cid = ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, 1, 0).unwrap();
     store.update_order(&cid, OrderState::Filled, Some("v"), Qty(d("0.00384615")), Timestamp(300)).unwrap();
     let b = |s: &str| format!("bl{bot}-{s}");
     assert_eq!(ids(&store.orders(bot, 10).unwrap()), vec![b("2-0"), b("1-1"), b("1-0")]);
@@ -668,7 +672,7 @@ pub fn reopen_keeps_everything(open: &dyn Fn() -> Box<dyn Store>) {
         store.set_config(bot, "x = 1\n", Timestamp(4)).unwrap();
         store.save_state(bot, r#"{"seq":0}"#).unwrap();
         store.begin_rebalance(&[intent(bot, 1, 0, 10)], r#"{"seq":1}"#, &event(bot, 10, "rebalance")).unwrap();
-        let cid = ClientOrderId::for_leg(bot, 1, 0);
+        let cid = ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, 1, 0).unwrap();
         store.update_order(&cid, OrderState::Filled, Some("V9"), Qty(d("0.00384615")), Timestamp(11)).unwrap();
         store.record_fill(&cid, &fill("t1", "0.00384615", 11)).unwrap();
         // The last act before the "crash": intents that were never sent.
@@ -708,7 +712,14 @@ pub fn reopen_keeps_everything(open: &dyn Fn() -> Box<dyn Store>) {
     assert_eq!(store.events(bot, 100).unwrap(), events);
     assert_eq!(events.len(), 4, "edit, two rebalances, guard");
     // Idempotency holds across the restart too.
-    assert!(!store.record_fill(&ClientOrderId::for_leg(bot, 1, 0), &fill("t1", "0.00384615", 11)).unwrap());
+    assert!(
+        !store
+            .record_fill(
+                &ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, 1, 0).unwrap(),
+                &fill("t1", "0.00384615", 11)
+            )
+            .unwrap()
+    );
     assert!(matches!(
         store.begin_rebalance(&intents, "{}", &event(bot, 30, "rebalance")),
         Err(StoreError::Conflict(_))
@@ -837,4 +848,46 @@ pub fn lock_bot_excludes(store: &dyn Store) {
         drop(held);
     });
     assert_eq!(*order.lock().unwrap(), vec!["first", "second"]);
+}
+
+/// Every pair of states, against [`OrderState::can_become`]: the store refuses exactly
+/// what the table refuses, and an acknowledged order never becomes `not_sent`.
+pub fn transition_table_is_enforced(store: &dyn Store) {
+    let bot = new_bot(store, "table", 1);
+    let mut seq = 1;
+    for from in OrderState::ALL {
+        for to in OrderState::ALL {
+            let i = intent(bot, seq, 0, 10 + seq);
+            seq += 1;
+            store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 10, "rebalance")).unwrap();
+            if from != OrderState::Pending {
+                store.update_order(&i.client_id, from, Some("V"), Qty::ZERO, Timestamp(11)).unwrap();
+            }
+            let r = store.update_order(&i.client_id, to, Some("V"), Qty::ZERO, Timestamp(12));
+            assert_eq!(r.is_ok(), from.can_become(to), "{from:?} -> {to:?}: {r:?}");
+        }
+    }
+    for acked in [OrderState::New, OrderState::PartiallyFilled] {
+        assert!(!acked.can_become(OrderState::NotSent));
+    }
+    for fin in OrderState::ALL.into_iter().filter(|s| s.is_final()) {
+        assert!(OrderState::ALL.into_iter().all(|to| fin.can_become(to) == (to == fin)), "{fin:?}");
+    }
+}
+
+/// The installation's order tag is drawn once and kept.
+pub fn order_tag_is_drawn_once(store: &dyn Store) {
+    let a = store.order_tag().unwrap();
+    assert_eq!(store.order_tag().unwrap(), a);
+    assert!(ballast_exchange::OrderTag::new(a.as_str()).is_ok());
+    assert_ne!(a, ballast_exchange::OrderTag::legacy());
+}
+
+/// An intent's acceptance deadline is stored and read back.
+pub fn deadline_round_trips(store: &dyn Store) {
+    let bot = new_bot(store, "deadline", 1);
+    let mut i = intent(bot, 1, 0, 10);
+    i.expires_at = Some(Timestamp(30_010));
+    store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 10, "rebalance")).unwrap();
+    assert_eq!(store.unresolved(bot).unwrap()[0].intent.expires_at, Some(Timestamp(30_010)));
 }

@@ -15,7 +15,7 @@ pub use types::*;
 
 use ballast_core::Qty;
 use ballast_core::Timestamp;
-use ballast_exchange::{ClientOrderId, Fill, OrderStatus};
+use ballast_exchange::{ClientOrderId, Fill, OrderStatus, OrderTag};
 
 /// Durable state of every bot.
 pub trait Store: Send + Sync {
@@ -25,6 +25,9 @@ pub trait Store: Send + Sync {
     fn bot(&self, id: BotId) -> Result<Option<BotRecord>, StoreError>;
     /// Every bot, oldest first.
     fn bots(&self) -> Result<Vec<BotRecord>, StoreError>;
+    /// This installation's tag for client order ids, drawn at random the first time
+    /// and the same ever after (see [`ballast_exchange::OrderTag`]).
+    fn order_tag(&self) -> Result<OrderTag, StoreError>;
     /// Changes a bot's status, with a reason a user can read.
     fn set_status(&self, id: BotId, status: BotStatus, reason: &str, now: Timestamp) -> Result<(), StoreError>;
     /// Replaces a bot's configuration (TOML text) and records an event.

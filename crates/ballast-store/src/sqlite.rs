@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
-use ballast_exchange::{ClientOrderId, Fill, OrderKind};
+use ballast_exchange::{ClientOrderId, Fill, OrderKind, OrderTag};
 use rusqlite::types::FromSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params};
 use rust_decimal::Decimal;
@@ -52,8 +52,11 @@ use crate::{
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_state_version.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_state_version.sql"),
+    include_str!("migrations/0003_order_safety.sql"),
+];
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -310,7 +313,7 @@ fn read_bot(row: &Row<'_>) -> Result<BotRecord, StoreError> {
 }
 
 const ORDER_COLS: &str = "client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, state, \
-                          venue_id, filled, created_at, updated_at";
+                          venue_id, filled, created_at, updated_at, expires_at";
 
 fn read_order(row: &Row<'_>) -> Result<OrderRow, StoreError> {
     const T: &str = "orders";
@@ -327,6 +330,7 @@ fn read_order(row: &Row<'_>) -> Result<OrderRow, StoreError> {
             kind: col_json::<OrderKind>(row, T, "kind")?,
             planned_price: Price(col_dec(row, T, "planned_price")?),
             created_at: Timestamp(col(row, T, "created_at")?),
+            expires_at: col::<Option<i64>>(row, T, "expires_at")?.map(Timestamp),
         },
         state: col_enum(row, T, "state")?,
         venue_id: col(row, T, "venue_id")?,
@@ -427,8 +431,8 @@ fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), S
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO orders (client_id, bot_id, seq, leg, base, quote, side, qty, kind, planned_price, \
-             state, venue_id, filled, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?13)",
+             state, venue_id, filled, created_at, updated_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?13, ?14)",
         )
         .map_err(|e| db_err(op, e))?;
     for i in intents {
@@ -450,6 +454,7 @@ fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), S
                 OrderState::Pending.as_str(),
                 dec_text(Decimal::ZERO),
                 i.created_at.0,
+                i.expires_at.map(|t| t.0),
             ])
             .map_err(|e| match db_err(op, e) {
                 StoreError::Conflict(_) => {
@@ -587,6 +592,30 @@ impl Store for SqliteStore {
         let conn = self.lock();
         let sql = format!("SELECT {BOT_COLS} FROM bots WHERE id = ?1");
         Ok(query_all(&conn, "read bot", &sql, [id], read_bot)?.pop())
+    }
+
+    fn order_tag(&self) -> Result<OrderTag, StoreError> {
+        const OP: &str = "read the installation's order tag";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        let found: Option<String> = tx
+            .query_row("SELECT order_tag FROM installation WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| db_err(OP, e))?;
+        let tag = match found {
+            Some(t) => OrderTag::new(&t).map_err(|e| StoreError::Corrupt(format!("installation: {e}")))?,
+            None => {
+                let mut bytes = [0u8; 5];
+                getrandom::getrandom(&mut bytes)
+                    .map_err(|e| StoreError::Db(format!("{OP}: no randomness for the tag: {e}")))?;
+                let tag = OrderTag::from_random(bytes);
+                tx.execute("INSERT INTO installation (id, order_tag) VALUES (1, ?1)", [tag.as_str()])
+                    .map_err(|e| db_err(OP, e))?;
+                tag
+            }
+        };
+        tx.commit().map_err(|e| db_err(OP, e))?;
+        Ok(tag)
     }
 
     fn bots(&self) -> Result<Vec<BotRecord>, StoreError> {
@@ -778,7 +807,7 @@ impl Store for SqliteStore {
             .map_err(|e| db_err(OP, e))?;
         let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: order {client_id}")))?;
         let current: OrderState = parse_enum(&current, "orders", "state")?;
-        if current.is_final() && !status.is_final() {
+        if !current.can_become(status) {
             return Err(StoreError::Conflict(format!(
                 "order {client_id} is {}; it cannot become {}",
                 current.as_str(),

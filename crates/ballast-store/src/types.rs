@@ -126,6 +126,10 @@ pub struct Intent {
     pub planned_price: Price,
     /// When written.
     pub created_at: Timestamp,
+    /// The last moment the venue may accept the order request (see
+    /// [`ballast_exchange::OrderRequest::expires_at`]); `None` for orders written
+    /// before deadlines existed.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// What the store knows about an order.
@@ -184,6 +188,27 @@ impl OrderState {
     /// True when the order can change no more.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Filled | Self::Canceled | Self::Rejected | Self::Expired | Self::NotSent)
+    }
+
+    /// The order-state transitions, in one table (the store refuses any other):
+    ///
+    /// | from                 | may become                                              |
+    /// |----------------------|---------------------------------------------------------|
+    /// | pending              | anything                                                |
+    /// | unknown              | anything but pending                                    |
+    /// | new, partially filled| new, partially filled, filled, canceled, expired, rejected, unknown (a final report whose fills are not all listed yet) |
+    /// | any final state      | itself only                                             |
+    ///
+    /// So `not_sent` is reached only from `pending` or `unknown` (an order the venue
+    /// acknowledged can never be "not sent"), and nothing final ever changes.
+    pub fn can_become(self, next: OrderState) -> bool {
+        use OrderState::*;
+        match self {
+            Pending => true,
+            Unknown => next != Pending,
+            New | PartiallyFilled => !matches!(next, Pending | NotSent),
+            Filled | Canceled | Rejected | Expired | NotSent => next == self,
+        }
     }
 }
 

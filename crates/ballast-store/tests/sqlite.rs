@@ -146,7 +146,7 @@ fn contract_intent(bot: i64) -> ballast_store::Intent {
     use rust_decimal_macros::dec;
     ballast_store::Intent {
         bot,
-        client_id: ClientOrderId::for_leg(bot, 1, 0),
+        client_id: ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, 1, 0).unwrap(),
         seq: 1,
         leg: 0,
         base: Asset::new("BTC").unwrap(),
@@ -156,6 +156,7 @@ fn contract_intent(bot: i64) -> ballast_store::Intent {
         kind: ballast_exchange::OrderKind::Market,
         planned_price: Price(dec!(84500)),
         created_at: Timestamp(5),
+        expires_at: None,
     }
 }
 
@@ -200,7 +201,7 @@ fn corrupt_records_are_errors_not_panics() {
 
     let (_d, s, bot) = corrupt("UPDATE orders SET state = 'exploded'");
     assert_corrupt(s.orders(bot, 10), "orders.state");
-    let cid = ClientOrderId::for_leg(bot, 1, 0);
+    let cid = ClientOrderId::for_leg(&ballast_exchange::OrderTag::legacy(), bot, 1, 0).unwrap();
     assert_corrupt(
         s.update_order(&cid, ballast_store::OrderState::New, None, ballast_core::Qty::ZERO, Timestamp(9)),
         "orders.state",
@@ -230,4 +231,17 @@ fn corrupt_records_are_errors_not_panics() {
          VALUES (1, 1, '1', '{\"BTC\":\"x\"}', '{}', '1', '1', '1')",
     );
     assert_corrupt(s.snapshots(bot, 10), "snapshots.holdings");
+}
+
+/// A data directory keeps its order tag across reopenings; another directory (a reset,
+/// a second installation on the same account) draws another.
+#[test]
+fn order_tag_is_per_data_directory() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let tag_a = SqliteStore::open(&a.path().join("ballast.sqlite")).unwrap().order_tag().unwrap();
+    assert_eq!(SqliteStore::open(&a.path().join("ballast.sqlite")).unwrap().order_tag().unwrap(), tag_a);
+    let tag_b = SqliteStore::open(&b.path().join("ballast.sqlite")).unwrap().order_tag().unwrap();
+    // 26^5 tags: two draws agree once in about 12 million.
+    assert_ne!(tag_a, tag_b);
 }

@@ -41,8 +41,10 @@ pub fn binance(keys: &Keyring, base_url: Option<&str>) -> Result<Arc<Binance>> {
     if let Some(u) = base_url {
         config.base_url = u.trim_end_matches('/').to_string();
     }
-    let b =
-        Arc::new(Binance::new(config, Arc::new(UreqTransport::new(Duration::from_secs(10))), Arc::new(SystemClock)));
+    let b = Arc::new(
+        Binance::new(config, Arc::new(UreqTransport::new(Duration::from_secs(10))), Arc::new(SystemClock))
+            .with_quiet(quiet(keys, "binance")),
+    );
     patiently("binance server time", || b.sync_time())
         .map_err(|e| anyhow!("binance: cannot read the server time: {e}"))?;
     Ok(b)
@@ -63,7 +65,13 @@ pub fn gate(keys: &Keyring, base_url: Option<&str>) -> Result<Arc<Gate>> {
         config.base_url = if u.ends_with("/api/v4") { u.to_string() } else { format!("{u}/api/v4") };
     }
     let transport = Arc::new(ballast_gate::UreqTransport::new(Duration::from_secs(10)));
-    Ok(Arc::new(Gate::new(config, transport, Arc::new(SystemClock))))
+    Ok(Arc::new(Gate::new(config, transport, Arc::new(SystemClock)).with_quiet(quiet(keys, "gate"))))
+}
+
+/// The quiet period of `venue` for every process of the data directory: a file
+/// `quiet-<venue>` beside the key file (see `ballast_http::Quiet`).
+fn quiet(keys: &Keyring, venue: &str) -> Arc<ballast_http::Quiet> {
+    Arc::new(ballast_http::Quiet::shared(keys.path().with_file_name(format!("quiet-{venue}"))))
 }
 
 /// The engine of a live venue over the data directory's store, after checking its key
@@ -216,6 +224,37 @@ impl Keyring {
             ),
         }
     }
+}
+
+/// Hands the notifier its Telegram token when `ballast keys seal` moved it into the
+/// key file (unlocking the key file: BALLAST_PASSPHRASE or a prompt).
+pub fn unseal_notifier(keys: &Keyring, n: &mut ballast_server::notify::Notifier) -> Result<()> {
+    if !n.telegram_sealed() {
+        return Ok(());
+    }
+    let token = keys.store()?.and_then(|s| s.secret("telegram")).ok_or_else(|| {
+        anyhow!(
+            "notify.toml says the Telegram token is sealed, but {} holds none: set it again with `ballast notify set`",
+            keys.path().display()
+        )
+    })?;
+    n.unseal_telegram(token.expose());
+    Ok(())
+}
+
+/// Hands the dashboard's login its TOTP secret when `ballast keys seal` moved it into
+/// the key file (unlocking the key file: BALLAST_PASSPHRASE or a prompt).
+pub fn unseal_auth(keys: &Keyring, auth: &ballast_server::Auth) -> Result<()> {
+    if !auth.totp_sealed() {
+        return Ok(());
+    }
+    let secret = keys.store()?.and_then(|s| s.secret("totp")).ok_or_else(|| {
+        anyhow!(
+            "admin.json says the TOTP secret is sealed, but {} holds none: `ballast keys unseal` cannot help; reset the login",
+            keys.path().display()
+        )
+    })?;
+    auth.unseal_totp(secret.expose()).map_err(|e| anyhow!("{e}"))
 }
 
 /// Runs `f`, waiting out the venue's rate limits (its Retry-After, at most 5 times, each

@@ -74,9 +74,11 @@ fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
         assert!(why.contains("error: "), "a runner that ended before its kill says why: {why:?}");
         eprintln!("a runner ended before its kill: {why}");
     }
-    // One clean run reconciles whatever the last kill left.
-    let out = ballast_ok(d, &["run", "--live", "--poll", "1s", "--bars", "2"]);
-    assert!(out.contains("Stopped cleanly after 2 round(s)"), "{out}");
+    // One clean run reconciles whatever the last kill left: an intent the venue does
+    // not know is decided "not sent" only once its deadline (5 s) and the clock
+    // allowance (5 s) have passed, so the run lasts longer than that.
+    let out = ballast_ok(d, &["run", "--live", "--poll", "1s", "--bars", "12"]);
+    assert!(out.contains("Stopped cleanly after 12 round(s)"), "{out}");
     let db = sim.db.clone();
     sim.stop();
     let c = check_against_venue(d, &db, dec!(5000));

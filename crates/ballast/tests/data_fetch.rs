@@ -8,8 +8,8 @@ use std::sync::Arc;
 use ballast_backtest::{Interval, Series, load_file, parse_date, parse_end_date};
 use ballast_binance::{Binance, BinanceConfig, FetchReport, UreqTransport, fetch_to_csv};
 use ballast_core::Asset;
-use ballast_exchange::ManualClock;
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_exchange::{Clock as _, ManualClock};
 use ballast_sim::{FaultConfig, MemoryCandles, ShutdownHandle, SimConfig, SimState, spawn_local};
 
 fn a(s: &str) -> Asset {
@@ -55,8 +55,28 @@ fn sim(now: &str) -> Sim {
     );
     let (addr, handle) = spawn_local(state.clone());
     let config = BinanceConfig { base_url: format!("http://{addr}"), ..BinanceConfig::default() };
-    let binance = Binance::new(config, Arc::new(UreqTransport::default()), clock);
+    // The adapter's clock runs in real time from the sim's "now", so that a ban's
+    // quiet period ends once its Retry-After has really passed.
+    let binance = Binance::new(config, Arc::new(UreqTransport::default()), Arc::new(Running::from(clock.now())));
     Sim { state, binance, _handle: handle }
+}
+
+/// A clock that starts at a given time and runs in real time.
+struct Running {
+    start: ballast_core::Timestamp,
+    began: std::time::Instant,
+}
+
+impl From<ballast_core::Timestamp> for Running {
+    fn from(start: ballast_core::Timestamp) -> Self {
+        Self { start, began: std::time::Instant::now() }
+    }
+}
+
+impl ballast_exchange::Clock for Running {
+    fn now(&self) -> ballast_core::Timestamp {
+        ballast_core::Timestamp(self.start.0 + self.began.elapsed().as_millis() as i64)
+    }
 }
 
 fn range(start: &str, end: &str) -> (i64, i64) {

@@ -330,3 +330,49 @@ fn stored_keys_trade_and_leak_nowhere() {
     }
     assert!(searched > 40, "only {searched} sources searched");
 }
+
+/// Two `keys add` at once (one per venue) keep both keys: each reads, changes and
+/// writes the file under its lock, so neither write loses the other's key.
+#[test]
+fn two_key_adds_at_once_keep_both_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = "correct horse battery staple, twice";
+    let add = |venue: &str| {
+        let mut c = ballast();
+        c.args(["keys", "add", "--venue", venue, "--stdin", "--data-dir"])
+            .arg(dir.path())
+            .env("BALLAST_PASSPHRASE", pass)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let key = random_hex();
+        writeln!(child.stdin.take().unwrap(), "{}\n{}", &key[..32], &key[32..]).unwrap();
+        child
+    };
+    // A first key, so that both later adds read an existing file.
+    let first = add("binance").wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    for round in 0..3 {
+        let (a, b) = (add("gate"), add("binance"));
+        for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            assert!(out.status.success(), "round {round}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let list = ballast()
+            .args(["keys", "list", "--data-dir"])
+            .arg(dir.path())
+            .env("BALLAST_PASSPHRASE", pass)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&list.stdout);
+        assert!(text.contains("binance") && text.contains("gate"), "round {round}: a key was lost:\n{text}");
+        // Remove gate again so that the next round adds it anew.
+        let rm = ballast()
+            .args(["keys", "remove", "--venue", "gate", "--data-dir"])
+            .arg(dir.path())
+            .env("BALLAST_PASSPHRASE", pass)
+            .output()
+            .unwrap();
+        assert!(rm.status.success(), "{}", String::from_utf8_lossy(&rm.stderr));
+    }
+}

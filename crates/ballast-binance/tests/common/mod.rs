@@ -1,47 +1,32 @@
 //! A scripted fake transport and fixture helpers (no sockets).
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use ballast_binance::{Binance, BinanceConfig, HttpRequest, HttpResponse, Transport, TransportError};
+use ballast_binance::{Binance, BinanceConfig, HttpRequest, HttpResponse};
 use ballast_core::Timestamp;
 use ballast_exchange::ManualClock;
+use ballast_http::FakeTransport;
 use serde_json::Value;
 
-/// Plays back scripted replies in order and records every request.
-#[derive(Default)]
-pub struct Fake {
-    replies: Mutex<VecDeque<Result<HttpResponse, TransportError>>>,
-    pub sent: Mutex<Vec<HttpRequest>>,
+/// The one scripted fake of ballast's HTTP layer: `push`ed replies answer in order.
+pub type Fake = FakeTransport;
+
+/// Shorthands for scripting Binance replies.
+pub trait Replies {
+    /// A 200 with this body.
+    fn ok(&self, body: &str);
+    /// A 200 with this JSON.
+    fn reply(&self, v: &Value);
 }
 
-impl Fake {
-    pub fn push(&self, r: Result<HttpResponse, TransportError>) {
-        self.replies.lock().unwrap().push_back(r);
-    }
-    pub fn ok(&self, body: &str) {
+impl Replies for FakeTransport {
+    fn ok(&self, body: &str) {
         self.push(Ok(resp(200, body, &[])));
     }
-    pub fn json(&self, v: &Value) {
+    fn reply(&self, v: &Value) {
         self.ok(&v.to_string());
-    }
-    pub fn requests(&self) -> Vec<HttpRequest> {
-        self.sent.lock().unwrap().clone()
-    }
-    pub fn count(&self) -> usize {
-        self.sent.lock().unwrap().len()
-    }
-}
-
-impl Transport for Fake {
-    fn send(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-        self.sent.lock().unwrap().push(req.clone());
-        self.replies
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or_else(|| panic!("unexpected request {} {}", req.method, req.url))
     }
 }
 
@@ -65,7 +50,7 @@ pub fn setup() -> (Binance, Arc<Fake>, Arc<ManualClock>) {
 }
 
 pub fn setup_with(config: BinanceConfig) -> (Binance, Arc<Fake>, Arc<ManualClock>) {
-    let fake = Arc::new(Fake::default());
+    let fake = Arc::new(Fake::new("http://fake.invalid"));
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
     (Binance::new(config, fake.clone(), clock.clone()), fake, clock)
 }

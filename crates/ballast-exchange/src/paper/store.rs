@@ -388,6 +388,12 @@ pub(crate) fn report(conn: &Connection, o: &OrderRow) -> Result<OrderReport, Exc
         qty: ballast_core::Qty(o.qty),
         status: o.status,
         filled: ballast_core::Qty(o.filled),
+        // The paper venue keeps no order time; a filled order's first fill dates it.
+        created: None,
         fills: fills(conn, o.venue_id)?,
+    })
+    .map(|mut r| {
+        r.created = r.fills.first().map(|f| f.time);
+        r
     })
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ballast_core::{Asset, Timestamp};
 use ballast_exchange::ManualClock;
-use ballast_gate::{FakeTransport, Gate, GateConfig, HttpRequest, Method};
+use ballast_gate::{Gate, GateConfig, HttpRequest, Method};
+use ballast_http::FakeTransport;
 use serde_json::{Value, json};
 
 pub const BASE: &str = "http://gate.test/api/v4";

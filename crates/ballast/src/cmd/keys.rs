@@ -45,6 +45,14 @@ pub enum KeysVerb {
         #[arg(long, value_parser = VENUES)]
         venue: String,
     },
+    /// Move the dashboard's TOTP secret (admin.json) and the Telegram token
+    /// (notify.toml) into the encrypted key file, leaving `sealed:keys.enc` in their
+    /// place. Afterwards `ballast serve` and notifications need the passphrase at
+    /// every start (BALLAST_PASSPHRASE for unattended starts). See docs/RELIABILITY.md.
+    Seal,
+    /// Put the sealed secrets back into admin.json and notify.toml (starts then need
+    /// no passphrase for them).
+    Unseal,
     /// Report what the venue's API key may do; refuses one that can withdraw.
     Check {
         /// binance or gate
@@ -63,8 +71,120 @@ pub fn run(args: &KeysArgs) -> Result<()> {
         KeysVerb::Add { venue, stdin } => add(&dir, venue, *stdin),
         KeysVerb::List => list(&dir),
         KeysVerb::Remove { venue } => remove(&dir, venue),
+        KeysVerb::Seal => seal(&dir),
+        KeysVerb::Unseal => unseal(&dir),
         KeysVerb::Check { venue, base_url } => check(&dir, venue, base_url.as_deref()),
     }
+}
+
+/// The admin file of `ballast serve` in `dir`.
+fn admin_file(dir: &Path) -> std::path::PathBuf {
+    dir.join("admin.json")
+}
+
+/// Moves the TOTP secret and the Telegram token into the key file. The key file is
+/// written first, so a crash in between leaves each secret in both places (and a
+/// second `seal` finishes), never in neither.
+fn seal(dir: &Path) -> Result<()> {
+    use ballast_server::notify::NotifyConfig;
+    let path = KeyStore::path_in(dir);
+    let _lock = KeyStore::lock(&path)?;
+    let (mut store, pass) = if path.exists() {
+        let pass = passphrase(&path, false)?;
+        (KeyStore::open(&path, &pass)?, pass)
+    } else {
+        let pass = passphrase(&path, true)?;
+        (KeyStore::create(&path), pass)
+    };
+    let admin = admin_file(dir);
+    let totp = read_admin_totp(&admin)?.filter(|t| t != ballast_server::SEALED);
+    let mut notify = NotifyConfig::load(dir).map_err(|e| anyhow!("{e}"))?;
+    let telegram = notify
+        .as_ref()
+        .and_then(|n| n.telegram.as_ref())
+        .map(|t| t.token.clone())
+        .filter(|t| t != ballast_server::SEALED);
+    if totp.is_none() && telegram.is_none() {
+        println!("Nothing to seal: no TOTP secret or Telegram token in clear in {}.", dir.display());
+        return Ok(());
+    }
+    if let Some(t) = &totp {
+        store.set_secret("totp", ballast_keys::Secret::new(t.as_str()))?;
+    }
+    if let Some(t) = &telegram {
+        store.set_secret("telegram", ballast_keys::Secret::new(t.as_str()))?;
+    }
+    store.save(&pass)?;
+    if totp.is_some() {
+        ballast_server::auth::Auth::seal_file(&admin).map_err(|e| anyhow!("{e}"))?;
+        println!("Sealed the TOTP secret of {} into {}.", admin.display(), path.display());
+    }
+    if let (Some(_), Some(n)) = (&telegram, notify.as_mut()) {
+        if let Some(t) = n.telegram.as_mut() {
+            t.token = ballast_server::SEALED.to_string();
+        }
+        let written = n.save(dir).map_err(|e| anyhow!("{e}"))?;
+        println!("Sealed the Telegram token of {} into {}.", written.display(), path.display());
+    }
+    println!(
+        "`ballast serve` and notifications now need the passphrase at every start (BALLAST_PASSPHRASE when unattended); `ballast keys unseal` undoes this."
+    );
+    Ok(())
+}
+
+/// Puts the sealed secrets back. The files are written first, then the key file
+/// forgets them.
+fn unseal(dir: &Path) -> Result<()> {
+    use ballast_server::notify::NotifyConfig;
+    let path = KeyStore::path_in(dir);
+    if !path.exists() {
+        bail!("no key file at {}: nothing is sealed", path.display());
+    }
+    let _lock = KeyStore::lock(&path)?;
+    let pass = passphrase(&path, false)?;
+    let mut store = KeyStore::open(&path, &pass)?;
+    let admin = admin_file(dir);
+    let mut done = false;
+    if read_admin_totp(&admin)?.as_deref() == Some(ballast_server::SEALED) {
+        let secret = store.secret("totp").ok_or_else(|| {
+            anyhow!("{} says its TOTP secret is sealed, but {} holds none", admin.display(), path.display())
+        })?;
+        ballast_server::auth::Auth::unseal_file(&admin, secret.expose()).map_err(|e| anyhow!("{e}"))?;
+        println!("Put the TOTP secret back into {}.", admin.display());
+        done = true;
+    }
+    if let Some(mut n) = NotifyConfig::load(dir).map_err(|e| anyhow!("{e}"))?
+        && n.telegram_sealed()
+    {
+        let token = store.secret("telegram").ok_or_else(|| {
+            anyhow!("notify.toml says its Telegram token is sealed, but {} holds none", path.display())
+        })?;
+        if let Some(t) = n.telegram.as_mut() {
+            t.token = token.expose().to_string();
+        }
+        let written = n.save(dir).map_err(|e| anyhow!("{e}"))?;
+        println!("Put the Telegram token back into {}.", written.display());
+        done = true;
+    }
+    let removed = store.remove_secret("totp").is_some() | store.remove_secret("telegram").is_some();
+    if removed {
+        store.save(&pass)?;
+    }
+    if !done && !removed {
+        println!("Nothing was sealed.");
+    }
+    Ok(())
+}
+
+/// The `totp_secret` of the admin file, if there is one.
+fn read_admin_totp(admin: &Path) -> Result<Option<String>> {
+    let text = match std::fs::read_to_string(admin) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow!("{}: {e}", admin.display())),
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", admin.display()))?;
+    Ok(v.get("totp_secret").and_then(|s| s.as_str()).map(str::to_string))
 }
 
 /// Reads the key and the secret: two lines of stdin, or two prompts without echo.
@@ -96,6 +216,8 @@ fn read_credentials(from_stdin: bool) -> Result<Credentials> {
 fn add(dir: &Path, venue: &str, from_stdin: bool) -> Result<()> {
     let creds = read_credentials(from_stdin)?;
     let path = KeyStore::path_in(dir);
+    // Held from the read to the write: another `keys add` waits instead of losing a key.
+    let _lock = KeyStore::lock(&path)?;
     let (mut store, pass) = if path.exists() {
         // The passphrase of the existing file (a wrong one fails here, before any write).
         let pass = passphrase(&path, false)?;
@@ -154,6 +276,7 @@ fn remove(dir: &Path, venue: &str) -> Result<()> {
     if !path.exists() {
         bail!("no key file at {}: nothing to remove", path.display());
     }
+    let _lock = KeyStore::lock(&path)?;
     let pass = passphrase(&path, false)?;
     let mut store = KeyStore::open(&path, &pass)?;
     if store.remove(venue).is_none() {

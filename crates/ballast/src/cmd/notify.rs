@@ -116,9 +116,10 @@ fn show(dir: &Path) -> Result<()> {
 }
 
 fn test(dir: &Path) -> Result<()> {
-    let n = Notifier::open(dir).map_err(|e| anyhow!("{e}"))?.ok_or_else(|| {
+    let mut n = Notifier::open(dir).map_err(|e| anyhow!("{e}"))?.ok_or_else(|| {
         anyhow!("notifications are off (no {}): see `ballast notify set`", NotifyConfig::path(dir).display())
     })?;
+    crate::live::unseal_notifier(&crate::live::Keyring::new(dir), &mut n)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -143,7 +144,14 @@ fn test(dir: &Path) -> Result<()> {
 /// that cannot be read is printed as a warning and the bots run without it.
 pub fn open_for_run(dir: &Path) -> Option<Notifier> {
     match Notifier::open(dir) {
-        Ok(n) => n,
+        Ok(Some(mut n)) => match crate::live::unseal_notifier(&crate::live::Keyring::new(dir), &mut n) {
+            Ok(()) => Some(n),
+            Err(e) => {
+                eprintln!("warning: notifications off: {e:#}");
+                None
+            }
+        },
+        Ok(None) => None,
         Err(e) => {
             eprintln!("warning: notifications off: {e}");
             None

@@ -131,6 +131,7 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?
         .with_secure_cookies(opts.secure_cookies)
         .with_trusted_proxies(opts.trusted_proxies.clone());
+    crate::live::unseal_auth(&keys, &auth)?;
     let app = Arc::new(Mutex::new(app));
     let desk = Arc::new(Desk::new(app.clone(), live));
     let state =
@@ -148,7 +149,13 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     // Notifications are sent by the process that steps the bots: this one when it
     // drives the replay, else `ballast run`.
     let notifier = match opts.replay_every {
-        Some(_) => Notifier::open(&dir).map_err(|e| anyhow!("{e}"))?,
+        Some(_) => match Notifier::open(&dir).map_err(|e| anyhow!("{e}"))? {
+            Some(mut n) => {
+                crate::live::unseal_notifier(&keys, &mut n)?;
+                Some(n)
+            }
+            None => None,
+        },
         None => None,
     };
     let tail = {
