@@ -38,13 +38,10 @@ struct Extra {
 struct Ctx {
     sim: Arc<SimState>,
     extra: Mutex<BTreeMap<u64, Extra>>,
-    /// Requests per rate-limit window: `(orders, others)`, each `(window start, count)`.
-    windows: Mutex<((i64, u64), (i64, u64))>,
+    /// Requests per rate-limit window, by what the limit applies to (`orders BTC_USDT`,
+    /// `GET /api/v4/spot/tickers`): `(window start, count)`.
+    windows: Mutex<BTreeMap<String, (i64, u64)>>,
 }
-
-/// Gate's spot limits: order placements per second, other requests per 10 seconds.
-const ORDERS_PER_SEC: u64 = 10;
-const OTHERS_PER_10S: u64 = 200;
 
 type S = State<Arc<Ctx>>;
 type Params = BTreeMap<String, String>;
@@ -100,7 +97,7 @@ impl IntoResponse for GateError {
 type GateResult = Result<Response, GateError>;
 
 pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
-    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(((0, 0), (0, 0))) });
+    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(BTreeMap::new()) });
     axum::Router::new()
         .route("/api/v4/spot/time", get(time))
         .route("/api/v4/spot/currencies", get(currencies))
@@ -136,20 +133,54 @@ async fn empty_list() -> Json<Value> {
     Json(json!([]))
 }
 
-/// Injects latency, 429s and 5xxs (the same [`crate::FaultConfig`] as Binance's side).
-/// Also counts the request in its rate-limit window (order placements: 10 a second;
-/// other requests: 200 per 10 s, on the sim clock) and reports it in Gate's headers
-/// `X-Gate-RateLimit-Requests-Remain`, `-Limit` and `-Reset-Timestamp` (ms); the
-/// limits are reported, not enforced.
+/// What a Gate rate limit applies to: order placements and amendments per currency
+/// pair (`orders BTC_USDT`), every other request per endpoint (`GET /api/v4/spot/tickers`,
+/// ids in paths replaced by their names).
+fn limit_key(method: &Method, path: &str, pair: Option<&str>) -> (bool, String) {
+    let is_order = (method == Method::POST && path == "/api/v4/spot/orders")
+        || (method == Method::PATCH && path.starts_with("/api/v4/spot/orders/"));
+    if is_order {
+        return (true, format!("orders {}", pair.unwrap_or("")));
+    }
+    let endpoint = [
+        ("/api/v4/spot/orders/", "{order_id}"),
+        ("/api/v4/spot/currency_pairs/", "{currency_pair}"),
+        ("/api/v4/spot/currencies/", "{currency}"),
+    ]
+    .iter()
+    .find(|(prefix, _)| path.starts_with(prefix) && path.len() > prefix.len())
+    .map_or_else(|| path.to_string(), |(prefix, name)| format!("{prefix}{name}"));
+    (false, format!("{method} {endpoint}"))
+}
+
+/// Enforces Gate's limits ([`crate::RateLimits`]: order placements and amendments
+/// `gate_orders_per_sec` per currency pair per second, other requests
+/// `gate_requests_per_10s` per endpoint per 10 s, on the protocol clock): over one, 429
+/// `TOO_MANY_REQUESTS` (Gate has no 418 and sends no `Retry-After`); reports the
+/// window in Gate's headers `X-Gate-RateLimit-Requests-Remain`, `-Limit` and
+/// `-Reset-Timestamp` (ms) on every response. Then injects latency, 429s and 5xxs (the
+/// same [`crate::FaultConfig`] as Binance's side).
 async fn faults(State(c): S, req: Request, next: Next) -> Response {
     let s = &c.sim;
-    let is_order = req.method() == Method::POST && req.uri().path() == "/api/v4/spot/orders";
-    let (limit, window_ms) = if is_order { (ORDERS_PER_SEC, 1_000) } else { (OTHERS_PER_10S, 10_000) };
+    // An order's pair is in its JSON body (or, for an amendment, maybe the query).
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return GateError::bad("INVALID_REQUEST_BODY", "Request body too large or unreadable").into_response();
+    };
+    let pair = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("currency_pair").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| query(&parts.uri).get("currency_pair").cloned());
+    let (is_order, key) = limit_key(&parts.method, parts.uri.path(), pair.as_deref());
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let limits = &s.config().limits;
+    let (limit, window_ms) =
+        if is_order { (limits.gate_orders_per_sec, 1_000) } else { (limits.gate_requests_per_10s, 10_000) };
     let now = s.server_ms();
     let start = now.div_euclid(window_ms) * window_ms;
     let used = {
         let mut w = lock(&c.windows);
-        let slot = if is_order { &mut w.0 } else { &mut w.1 };
+        let slot = w.entry(key).or_insert((start, 0));
         *slot = if slot.0 == start { (start, slot.1 + 1) } else { (start, 1) };
         slot.1
     };
@@ -157,7 +188,11 @@ async fn faults(State(c): S, req: Request, next: Next) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let mut resp = if s.roll("rate_429", |f| f.rate_429) {
+    let over = limit > 0 && used > limit;
+    let mut resp = if over {
+        s.count("gate_429");
+        GateError::too_many().into_response()
+    } else if s.roll("rate_429", |f| f.rate_429) {
         GateError::too_many().into_response()
     } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         GateError::server().into_response()
@@ -165,8 +200,10 @@ async fn faults(State(c): S, req: Request, next: Next) -> Response {
         next.run(req).await
     };
     let h = resp.headers_mut();
-    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(limit.saturating_sub(used)));
-    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(limit));
+    // No limit: Gate's figure, never reached.
+    let shown = if limit == 0 { u64::MAX } else { limit };
+    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(shown.saturating_sub(used)));
+    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(shown));
     h.insert("X-Gate-RateLimit-Reset-Timestamp", HeaderValue::from(start + window_ms));
     resp
 }
@@ -736,6 +773,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         immediate: matches!(tif.as_str(), "ioc" | "fok") && kind != OrderKind::Market,
         post_only: tif == "poc",
         quote_qty,
+        count_orders: false,
     };
     let outcome = s.place(placement);
     if let Ok((id, _)) = &outcome {
@@ -753,6 +791,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         crate::PlaceError::WouldTake => {
             GateError::bad("POC_FILL_IMMEDIATELY", "Order would match and take immediately so its cancelled")
         }
+        crate::PlaceError::TooManyOrders(..) => GateError::too_many(),
         crate::PlaceError::Venue(e) => exchange_error(e),
     })?;
     Ok((StatusCode::CREATED, Json(order_json(&c, &r))).into_response())

@@ -9,7 +9,7 @@ use ballast_core::planner::RulesBook;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
 use ballast_exchange::ManualClock;
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
-use ballast_sim::{FaultConfig, ShutdownHandle, SimConfig, SimState, spawn_local};
+use ballast_sim::{FaultConfig, RateLimits, ShutdownHandle, SimConfig, SimState, spawn_local};
 use hmac::{Hmac, Mac};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
@@ -39,6 +39,10 @@ struct Sim {
 }
 
 fn sim(faults: FaultConfig) -> Sim {
+    sim_limited(faults, RateLimits::default())
+}
+
+fn sim_limited(faults: FaultConfig, limits: RateLimits) -> Sim {
     let clock = Arc::new(ManualClock::new(Timestamp(T)));
     let prices = Arc::new(FixedPrices::new());
     prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
@@ -48,7 +52,7 @@ fn sim(faults: FaultConfig) -> Sim {
     let config = PaperConfig { rules, ..PaperConfig::default() };
     let ex = PaperExchange::in_memory(config, prices, clock.clone()).unwrap();
     ex.deposit(&a("USDT"), Qty(dec!(10000))).unwrap();
-    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults };
+    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults, limits };
     let symbols = vec![(a("BTC"), a("USDT")), (a("ETH"), a("USDT"))];
     let state = Arc::new(SimState::new(Arc::new(ex), clock.clone(), cfg, symbols));
     let (addr, handle) = spawn_local(state.clone());
@@ -83,6 +87,13 @@ impl Sim {
                     b = b.header(n.as_str(), v.as_str());
                 }
                 b.call()
+            }
+            "PATCH" => {
+                let mut b = self.agent.patch(&url).header("Content-Type", "application/json");
+                for (n, v) in &headers {
+                    b = b.header(n.as_str(), v.as_str());
+                }
+                b.send(body.as_bytes())
             }
             "PUT" => {
                 let mut b = self.agent.put(&url).header("Content-Type", "application/json");
@@ -385,7 +396,64 @@ fn rate_limit_headers_count_down_in_their_window() {
     };
     // T is a whole 10 s: the window ends 10 s later (ms).
     assert_eq!(get("/spot/time"), ("199".into(), "200".into(), (T + 10_000).to_string()));
-    assert_eq!(get("/spot/currency_pairs").0, "198");
+    assert_eq!(get("/spot/time").0, "198");
+    // Per endpoint, as Gate's: another endpoint has its own window.
+    assert_eq!(get("/spot/currency_pairs").0, "199");
     s.clock.advance(ballast_core::Span::from_secs(10));
     assert_eq!(get("/spot/time").0, "199", "a new window");
+}
+
+#[test]
+fn over_a_gate_limit_is_429_too_many_requests_per_endpoint_and_per_pair() {
+    let limits = RateLimits { gate_requests_per_10s: 3, gate_orders_per_sec: 2, ..RateLimits::default() };
+    let s = sim_limited(FaultConfig::default(), limits);
+    for _ in 0..3 {
+        assert_eq!(s.public("/spot/tickers", "currency_pair=BTC_USDT").0, 200);
+    }
+    let (st, e) = s.public("/spot/tickers", "currency_pair=BTC_USDT");
+    assert_eq!((st, e["label"].as_str()), (429, Some("TOO_MANY_REQUESTS")), "{e:?}");
+    let resp = s.agent.get(format!("http://{}/api/v4/spot/tickers", s.addr)).call().unwrap();
+    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(
+        (resp.status().as_u16(), h("X-Gate-RateLimit-Requests-Remain"), h("X-Gate-RateLimit-Limit")),
+        (429, Some("0".into()), Some("3".into()))
+    );
+    assert_eq!(h("X-Gate-RateLimit-Reset-Timestamp"), Some((T + 10_000).to_string()));
+    assert!(h("Retry-After").is_none(), "Gate sends no Retry-After");
+    // Other endpoints are not affected.
+    assert_eq!(s.public("/spot/order_book", "currency_pair=BTC_USDT").0, 200);
+    // Orders: 2 a second per pair; a third on the pair is refused, not placed.
+    let order = |pair: &str, text: &str| {
+        s.signed(
+            "POST",
+            "/spot/orders",
+            "",
+            &json!({"currency_pair": pair, "side": "buy", "amount": "0.001", "price": "40000", "text": text})
+                .to_string(),
+        )
+    };
+    assert_eq!(order("BTC_USDT", "t-a").0, 201);
+    assert_eq!(order("BTC_USDT", "t-b").0, 201);
+    let (st, e) = order("BTC_USDT", "t-c");
+    assert_eq!((st, e["label"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
+    assert_eq!(s.signed("GET", "/spot/orders/t-c", "currency_pair=BTC_USDT", "").0, 404, "not placed");
+    // Another pair has its own window.
+    let (st, e) = s.signed(
+        "POST",
+        "/spot/orders",
+        "",
+        &json!({"currency_pair": "ETH_USDT", "side": "buy", "amount": "0.01", "price": "2000"}).to_string(),
+    );
+    assert_eq!(st, 201, "{e:?}");
+    // The next second is a new window.
+    s.clock.advance(ballast_core::Span::from_secs(1));
+    let (st, e) = s.call(
+        "POST",
+        "/spot/orders",
+        "",
+        &json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000"}).to_string(),
+        Some((SECRET, T + 1000)),
+    );
+    assert_eq!(st, 201, "{e:?}");
+    assert_eq!(s.state.injected().get("gate_429"), Some(&3));
 }

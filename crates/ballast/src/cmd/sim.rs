@@ -10,7 +10,7 @@ use ballast_backtest::{Interval, parse_date};
 use ballast_core::{Asset, Price, Qty, Timestamp};
 use ballast_exchange::paper::{PaperConfig, PaperExchange, PriceSource, ReplayPrices};
 use ballast_exchange::{Clock, ManualClock};
-use ballast_sim::{FaultConfig, SimConfig, SimState};
+use ballast_sim::{FaultConfig, RateLimits, SimConfig, SimState};
 use rust_decimal::Decimal;
 
 use crate::app::{bundle_dir, fmt_time, load_series};
@@ -85,6 +85,27 @@ pub struct SimArgs {
     /// How long such a reply is held back, ms.
     #[arg(long, default_value = "30000")]
     pub timeout_sleep_ms: u64,
+    /// Binance request weight allowed per minute (over it: 429, then 418 bans).
+    #[arg(long, default_value = "6000")]
+    pub weight_per_minute: u64,
+    /// Binance unfilled orders allowed per 10 seconds (over it: 429 -1015).
+    #[arg(long, default_value = "100")]
+    pub orders_per_10s: u64,
+    /// Binance unfilled orders allowed per day (over it: 429 -1015).
+    #[arg(long, default_value = "200000")]
+    pub orders_per_day: u64,
+    /// Request-weight 429s tolerated in a minute before the IP is banned (418).
+    #[arg(long, default_value = "5")]
+    pub ban_after: u64,
+    /// Length of the first ban, seconds (each further ban doubles it, up to 3 days).
+    #[arg(long, default_value = "120")]
+    pub ban_secs: u64,
+    /// Gate spot order placements and amendments allowed per currency pair per second.
+    #[arg(long, default_value = "10")]
+    pub gate_orders_per_sec: u64,
+    /// Gate requests allowed per endpoint per 10 seconds (other than orders).
+    #[arg(long, default_value = "200")]
+    pub gate_requests_per_10s: u64,
     /// Keep the simulated account (balances, orders, fills) in this SQLite file
     /// instead of memory, to inspect it afterwards.
     #[arg(long)]
@@ -151,6 +172,15 @@ pub fn run(args: &SimArgs) -> Result<()> {
             rate_418: args.rate_418,
             timeout_after_execution: args.timeout_after_execution,
             timeout_sleep_ms: args.timeout_sleep_ms,
+        },
+        limits: RateLimits {
+            weight_per_minute: args.weight_per_minute,
+            orders_per_10s: args.orders_per_10s,
+            orders_per_day: args.orders_per_day,
+            ban_after_429s: args.ban_after,
+            ban_secs: args.ban_secs,
+            gate_orders_per_sec: args.gate_orders_per_sec,
+            gate_requests_per_10s: args.gate_requests_per_10s,
         },
         ..SimConfig::default()
     };
