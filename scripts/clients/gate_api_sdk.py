@@ -38,6 +38,9 @@ k = step("list_candlesticks", lambda: spot.list_candlesticks(pair, interval="4h"
 check("candlesticks limit=5 gives 5", k is not None and len(k) == 5, k)
 if k:
     check("newest candle is the bar of now (one clock)", now_ms() - 4 * 3600_000 <= int(k[-1][0]) * 1000 <= now_ms(), k[-1])
+k = step("list_candlesticks 1d", lambda: spot.list_candlesticks(pair, interval="1d", limit=3))
+check("1d: 3 candles, the newest today's, open", k is not None and len(k) == 3 and int(k[-1][0]) == now_ms() // 86_400_000 * 86_400, k)
+gate_error("candlesticks 1h without 1h data", "INVALID_PARAM_VALUE", lambda: spot.list_candlesticks(pair, interval="1h", limit=3))
 acc = step("list_spot_accounts", lambda: spot.list_spot_accounts(currency="USDT"))
 check("10000 USDT available", acc is not None and Decimal(acc[0].available) == 10000, acc)
 

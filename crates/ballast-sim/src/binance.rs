@@ -629,10 +629,11 @@ async fn klines(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
     let (_, base, quote) = symbol_param(&s, &p)?;
     let interval = required(&p, "interval")?;
-    crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    let invalid = || ApiError::bad(-1120, "Invalid interval.");
+    crate::candles::interval_ms(interval).ok_or_else(invalid)?;
     let limit = limit_param(&p, 500, 1000)?;
     let (start, end) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
-    let bars = s.bars(&base, &quote, interval, start, end, limit);
+    let bars = s.bars(&base, &quote, interval, start, end, limit).ok_or_else(invalid)?;
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {

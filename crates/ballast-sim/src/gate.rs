@@ -600,7 +600,9 @@ async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
         return Err(GateError::invalid("limit cannot be used with from and to"));
     }
     let limit = limit_param(&p, 100, 1000)?;
-    let bars = s.bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit });
+    let bars = s
+        .bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit })
+        .ok_or_else(|| GateError::invalid(format!("Invalid interval {name}: the sim has no candles at it")))?;
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {
