@@ -32,6 +32,10 @@ struct Extra {
     text: String,
     /// When it was cancelled (ms of the sim clock).
     cancelled_at: Option<i64>,
+    /// The `amend_text` of its last amendment.
+    amend_text: Option<String>,
+    /// When it was last amended (ms of the sim clock).
+    amended_at: Option<i64>,
 }
 
 /// The state of the Gate routes: the shared sim and the Gate-only order details.
@@ -110,7 +114,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
         .route("/api/v4/spot/candlesticks", get(candlesticks))
         .route("/api/v4/spot/accounts", get(accounts))
         .route("/api/v4/spot/orders", get(list_orders).post(place_order).delete(cancel_all))
-        .route("/api/v4/spot/orders/{order_id}", get(get_order).delete(cancel_order))
+        .route("/api/v4/spot/orders/{order_id}", get(get_order).delete(cancel_order).patch(amend_order))
         .route("/api/v4/spot/open_orders", get(open_orders))
         .route("/api/v4/spot/my_trades", get(my_trades))
         .route("/api/v4/spot/fee", get(fee))
@@ -387,11 +391,19 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         OrderStatus::Expired => ("cancelled", "ioc"),
         OrderStatus::Canceled | OrderStatus::Rejected => ("cancelled", "cancelled"),
     };
-    let update = r.fills.iter().map(|f| f.time.0).chain(extra.cancelled_at).max().unwrap_or(time).max(time);
+    let update = r
+        .fills
+        .iter()
+        .map(|f| f.time.0)
+        .chain(extra.cancelled_at)
+        .chain(extra.amended_at)
+        .max()
+        .unwrap_or(time)
+        .max(time);
     json!({
         "id": id.to_string(),
         "text": extra.text,
-        "amend_text": "-",
+        "amend_text": extra.amend_text.as_deref().unwrap_or("-"),
         "create_time": secs(time),
         "update_time": secs(update),
         "create_time_ms": time,
@@ -780,7 +792,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
     let outcome = s.place(placement);
     if let Ok((id, _)) = &outcome {
         let expired = lock(&s.book).orders.get(id).is_some_and(|m| m.expired);
-        let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()) };
+        let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()), ..Extra::default() };
         lock(&c.extra).insert(*id, extra);
     }
     if s.roll("drop_after_execution", |f| f.drop_after_execution) {
@@ -853,6 +865,88 @@ async fn cancel_order(
         .entry(venue_id(&r))
         .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() })
         .cancelled_at = Some(now);
+    ok(order_json(&c, &r))
+}
+
+/// `PATCH /spot/orders/{order_id}` (an order id or `t-` text): amends an open limit
+/// order's `amount` and/or `price` (JSON body with `currency_pair`, or it in the query;
+/// `account` spot; `amend_text` up to 31 characters, shown as the order's
+/// `amend_text`). The new values are checked as a placement's; a larger amount or
+/// price needs the free balance. A `poc` order that the new price would fill is
+/// refused (`POC_FILL_IMMEDIATELY`); any other order whose new price the market
+/// reaches fills at once. Answers the order.
+async fn amend_order(
+    State(c): S,
+    Path(order_id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: String,
+) -> GateResult {
+    let s = &c.sim;
+    signed(s, &method, &headers, &uri, &body)?;
+    let v: Value = if body.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(&body).map_err(|_| GateError::bad("INVALID_REQUEST_BODY", "Invalid JSON"))?
+    };
+    let q = query(&uri);
+    let field = |name: &str| str_field(&v, name).map(str::to_string).or_else(|| q.get(name).cloned());
+    let pair = field("currency_pair").filter(|p| !p.is_empty()).ok_or_else(|| GateError::missing("currency_pair"))?;
+    let (base, quote) = pair_of(s, &pair).ok_or_else(|| GateError::pair(&pair))?;
+    if !matches!(field("account").as_deref(), None | Some("spot")) {
+        return Err(GateError::invalid("Invalid account: only spot is served"));
+    }
+    let amount = dec_field(&v, "amount")?;
+    let price = dec_field(&v, "price")?;
+    if amount.is_none() && price.is_none() {
+        return Err(GateError::invalid("Either amount or price must be specified"));
+    }
+    if amount.is_some_and(|a| a <= Decimal::ZERO) {
+        return Err(GateError::invalid("Invalid amount"));
+    }
+    if price.is_some_and(|p| p <= Decimal::ZERO) {
+        return Err(GateError::invalid("Invalid price"));
+    }
+    let amend_text = str_field(&v, "amend_text").filter(|t| !t.is_empty()).map(str::to_string);
+    if amend_text.as_ref().is_some_and(|t| t.len() > 31 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+        return Err(GateError::invalid("Invalid amend_text: up to 31 printable characters"));
+    }
+    let current = find(s, &order_id, &base, &quote)?;
+    match current.status {
+        OrderStatus::Filled => return Err(GateError::bad("ORDER_CLOSED", "Order already closed")),
+        st if st.is_final() => return Err(GateError::bad("ORDER_CANCELLED", "Order already cancelled")),
+        _ => {}
+    }
+    let id = venue_id(&current);
+    let meta = lock(&s.book).orders.get(&id).cloned().ok_or_else(GateError::not_found)?;
+    if meta.order_type == "LIMIT_MAKER"
+        && let (Some(p), Some(last)) = (price, s.last_price(&base, &quote))
+    {
+        let takes = match current.side {
+            Side::Buy => p >= last,
+            Side::Sell => p <= last,
+        };
+        if takes {
+            return Err(GateError::bad(
+                "POC_FILL_IMMEDIATELY",
+                "Order would match and take immediately so its cancelled",
+            ));
+        }
+    }
+    let r = s.amend(id, amount, price).map_err(|e| match e {
+        ExchangeError::NotFound(_) => GateError::not_found(),
+        e => exchange_error(e),
+    })?;
+    {
+        let now = s.now_ms();
+        let mut extra = lock(&c.extra);
+        let e = extra
+            .entry(id)
+            .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() });
+        e.amend_text = amend_text.or_else(|| e.amend_text.clone());
+        e.amended_at = Some(now);
+    }
     ok(order_json(&c, &r))
 }
 

@@ -648,6 +648,33 @@ impl SimState {
         Ok(())
     }
 
+    /// Amends the open limit order `id` (a venue order id placed through the sim) at
+    /// the paper venue ([`PaperExchange::amend`]) and keeps the sim's record of its
+    /// price in step.
+    pub(crate) fn amend(
+        &self,
+        id: u64,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+    ) -> Result<OrderReport, ExchangeError> {
+        let _one = lock(&self.placing);
+        let meta =
+            lock(&self.book).orders.get(&id).cloned().ok_or_else(|| ExchangeError::NotFound(format!("order {id}")))?;
+        let r = self.exchange.amend(
+            &meta.client_id,
+            &meta.base,
+            &meta.quote,
+            qty.map(ballast_core::Qty),
+            price.map(ballast_core::Price),
+        )?;
+        if let Some(p) = price
+            && let Some(m) = lock(&self.book).orders.get_mut(&id)
+        {
+            m.kind = OrderKind::Limit { price: ballast_core::Price(p) };
+        }
+        Ok(r)
+    }
+
     /// The order the client knows as `client` on the pair: the latest placed with it
     /// through the sim, else one placed on the paper venue directly with that id.
     pub(crate) fn order_by_client(&self, client: &str, base: &Asset, quote: &Asset) -> Option<(u64, OrderMeta)> {

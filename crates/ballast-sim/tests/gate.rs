@@ -457,3 +457,66 @@ fn over_a_gate_limit_is_429_too_many_requests_per_endpoint_and_per_pair() {
     assert_eq!(st, 201, "{e:?}");
     assert_eq!(s.state.injected().get("gate_429"), Some(&3));
 }
+
+#[test]
+fn amend_changes_an_open_orders_price_and_amount() {
+    let s = sim(FaultConfig::default());
+    let place = |body: Value| s.signed("POST", "/spot/orders", "", &body.to_string());
+    let amend =
+        |id: &str, query: &str, body: Value| s.signed("PATCH", &format!("/spot/orders/{id}"), query, &body.to_string());
+    let locked = || {
+        let (_, v) = s.signed("GET", "/spot/accounts", "currency=USDT", "");
+        v[0]["locked"].as_str().unwrap().to_string()
+    };
+    let (st, o) =
+        place(json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000", "text": "t-am"}));
+    assert_eq!(st, 201, "{o:?}");
+    let id = o["id"].as_str().unwrap().to_string();
+    // By text, the pair in the body (as gate-api and CCXT send it).
+    let (st, o) = amend("t-am", "", json!({"currency_pair": "BTC_USDT", "price": "45000", "amend_text": "up"}));
+    assert_eq!(st, 200, "{o:?}");
+    assert_eq!(
+        (o["id"].as_str(), o["price"].as_str(), o["amount"].as_str()),
+        (Some(id.as_str()), Some("45000"), Some("0.001"))
+    );
+    assert_eq!(
+        (o["status"].as_str(), o["amend_text"].as_str(), o["text"].as_str()),
+        (Some("open"), Some("up"), Some("t-am"))
+    );
+    // By id, the pair in the query; the lock follows (amount x price + the 10 bps fee).
+    let (st, o) = amend(&id, "currency_pair=BTC_USDT", json!({"amount": "0.002"}));
+    assert_eq!((st, o["amount"].as_str(), o["price"].as_str()), (200, Some("0.002"), Some("45000")), "{o:?}");
+    assert_eq!(locked(), "90.09");
+    let (_, g) = s.signed("GET", &format!("/spot/orders/{id}"), "currency_pair=BTC_USDT", "");
+    assert_eq!((g["price"].as_str(), g["amount"].as_str()), (Some("45000"), Some("0.002")));
+    // Refused, nothing changed.
+    for (body, status, label) in [
+        (json!({"currency_pair": "BTC_USDT"}), 400, "INVALID_PARAM_VALUE"),
+        (json!({"currency_pair": "BTC_USDT", "price": "45000.001"}), 400, "INVALID_PRECISION"),
+        (json!({"currency_pair": "BTC_USDT", "amount": "100"}), 400, "BALANCE_NOT_ENOUGH"),
+        (json!({"currency_pair": "BTC_USDT", "amount": "-1"}), 400, "INVALID_PARAM_VALUE"),
+        (json!({"price": "45000"}), 400, "MISSING_REQUIRED_PARAM"),
+        (json!({"currency_pair": "DOGE_USDT", "price": "45000"}), 400, "INVALID_CURRENCY_PAIR"),
+    ] {
+        let (st, e) = amend(&id, "", body.clone());
+        assert_eq!((st, e["label"].as_str()), (status, Some(label)), "{body}: {e:?}");
+    }
+    assert_eq!(locked(), "90.09");
+    let (st, e) = amend("123456", "", json!({"currency_pair": "BTC_USDT", "price": "1"}));
+    assert_eq!((st, e["label"].as_str()), (404, Some("ORDER_NOT_FOUND")));
+    // Across the last price (50,000): filled at once, at the last price.
+    let (st, o) = amend(&id, "", json!({"currency_pair": "BTC_USDT", "price": "51000"}));
+    assert_eq!((st, o["status"].as_str(), o["finish_as"].as_str()), (200, Some("closed"), Some("filled")), "{o:?}");
+    assert_eq!(o["avg_deal_price"], "50000");
+    assert_eq!(locked(), "0");
+    let (st, e) = amend(&id, "", json!({"currency_pair": "BTC_USDT", "price": "40000"}));
+    assert_eq!((st, e["label"].as_str()), (400, Some("ORDER_CLOSED")));
+    // A post-only order is never made to take. (A new second: the ten placements and
+    // amendments a second on the pair are used up.)
+    s.clock.advance(ballast_core::Span::from_secs(1));
+    let (_, p) = place(
+        json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000", "time_in_force": "poc"}),
+    );
+    let (st, e) = amend(p["id"].as_str().unwrap(), "", json!({"currency_pair": "BTC_USDT", "price": "50000"}));
+    assert_eq!((st, e["label"].as_str()), (400, Some("POC_FILL_IMMEDIATELY")));
+}
