@@ -20,6 +20,9 @@ last = ticker["last"] if ticker else None
 check("ticker has a last price", last is not None and last > 0, ticker)
 book = step("fetch_order_book", lambda: ex.fetch_order_book(sym, 5))
 check("order book has 5 levels a side", book is not None and len(book["bids"]) == 5 and len(book["asks"]) == 5, book)
+if book and ticker:
+    check("book: bid < last < ask, the ticker's bid and ask its top", book["bids"][0][0] < last < book["asks"][0][0] and (ticker["bid"], ticker["ask"]) == (book["bids"][0][0], book["asks"][0][0]), (book["bids"][0], book["asks"][0], ticker["bid"], ticker["ask"]))
+    check("book: sizes grow away from the top", [b[1] for b in book["bids"]] == sorted(b[1] for b in book["bids"]) and book["bids"][4][1] > book["bids"][0][1], book["bids"])
 candles = step("fetch_ohlcv", lambda: ex.fetch_ohlcv(sym, "4h", limit=5))
 check("fetch_ohlcv limit=5 gives 5 bars", candles is not None and len(candles) == 5, candles)
 if candles:

@@ -54,6 +54,8 @@ if tk:
     check("ticker has bid, ask and a 24h volume", tk[0].highest_bid and tk[0].lowest_ask and Decimal(tk[0].base_volume) > 0, tk[0])
 ob = step("list_order_book", lambda: spot.list_order_book(pair, limit=5))
 check("order book 5 a side", ob is not None and len(ob.bids) == 5 and len(ob.asks) == 5, ob)
+if ob and tk:
+    check("book: bid < last < ask, the ticker's bid and ask its top", Decimal(ob.bids[0][0]) < last < Decimal(ob.asks[0][0]) and (tk[0].highest_bid, tk[0].lowest_ask) == (ob.bids[0][0], ob.asks[0][0]), (ob.bids[0], ob.asks[0], tk[0].highest_bid, tk[0].lowest_ask))
 k = step("list_candlesticks", lambda: spot.list_candlesticks(pair, interval="4h", limit=5))
 check("candlesticks limit=5 gives 5", k is not None and len(k) == 5, k)
 if k:

@@ -207,7 +207,19 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
                 80
             }
         }
-        ("GET", "/api/v3/depth") => 5,
+        ("GET", "/api/v3/depth") => {
+            let limit = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("limit="))
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(100);
+            match limit {
+                0..=100 => 5,
+                101..=500 => 25,
+                501..=1000 => 50,
+                _ => 250,
+            }
+        }
         ("GET", "/api/v3/trades") => 25,
         ("GET", "/api/v3/uiKlines" | "/api/v3/avgPrice" | "/api/v3/ticker/bookTicker") => 2,
         ("GET", "/sapi/v1/capital/config/getall") => 10,
@@ -704,30 +716,32 @@ async fn ticker_price(State(s): S, uri: Uri) -> ApiResult {
     per_symbol(&s, &params(&uri, ""), |sym, _, _, last| json!({"symbol": sym, "price": d8(last)}))
 }
 
-/// The quantity shown at each level of the synthetic book: 100,000 quote's worth,
-/// rounded down to the step.
-fn level_qty(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
-    if price <= Decimal::ZERO {
-        return Decimal::ZERO;
-    }
-    let step = s.rules_of(base).step;
-    let raw = Decimal::from(100_000) / price;
-    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
+/// The best bid and ask of the synthetic book (see `depth.rs`) as Binance's fields.
+fn top_of_book(s: &SimState, base: &Asset, quote: &Asset) -> Value {
+    let book = s.depth(base, quote, 1);
+    let level = |side: Option<&(Decimal, Decimal)>| {
+        side.map_or((d8(Decimal::ZERO), d8(Decimal::ZERO)), |(p, q)| (d8(*p), d8(*q)))
+    };
+    let (bid, bid_qty) = level(book.as_ref().and_then(|b| b.bids.first()));
+    let (ask, ask_qty) = level(book.as_ref().and_then(|b| b.asks.first()));
+    json!({"bidPrice": bid, "bidQty": bid_qty, "askPrice": ask, "askQty": ask_qty})
 }
 
 async fn book_ticker(State(s): S, uri: Uri) -> ApiResult {
-    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
-        let q = d8(level_qty(&s, b, last));
-        json!({"symbol": sym, "bidPrice": d8(last), "bidQty": q, "askPrice": d8(last), "askQty": q})
+    per_symbol(&s, &params(&uri, ""), |sym, b, q, _| {
+        let mut v = top_of_book(&s, b, q);
+        v["symbol"] = json!(sym);
+        v
     })
 }
 
-/// `GET /api/v3/ticker/24hr`: the last 24 h of the replay's 4h candles (open, high,
-/// low, volume), the last price; bid and ask are the last price.
+/// `GET /api/v3/ticker/24hr`: the last 24 h of the replay's candles (open, high, low,
+/// volume), the last price; bid and ask those of the synthetic book.
 async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
     let now = s.now_ms();
-    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
+    per_symbol(&s, &params(&uri, ""), |sym, b, q, last| {
         let day = s.day_stats(sym, last);
+        let top = top_of_book(&s, b, q);
         let change = last - day.open;
         let pct = if day.open > Decimal::ZERO {
             (change / day.open * Decimal::ONE_HUNDRED).round_dp(3)
@@ -735,7 +749,6 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
             Decimal::ZERO
         };
         let avg = if day.volume > Decimal::ZERO { day.quote_volume / day.volume } else { last };
-        let q = d8(level_qty(&s, b, last));
         json!({
             "symbol": sym,
             "priceChange": d8(change),
@@ -744,10 +757,10 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
             "prevClosePrice": d8(day.open),
             "lastPrice": d8(last),
             "lastQty": d8(Decimal::ZERO),
-            "bidPrice": d8(last),
-            "bidQty": q,
-            "askPrice": d8(last),
-            "askQty": q,
+            "bidPrice": top["bidPrice"],
+            "bidQty": top["bidQty"],
+            "askPrice": top["askPrice"],
+            "askQty": top["askQty"],
             "openPrice": d8(day.open),
             "highPrice": d8(day.high),
             "lowPrice": d8(day.low),
@@ -762,20 +775,16 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
     })
 }
 
-/// `GET /api/v3/depth?symbol=[&limit=]`: a synthetic book around the last price (the
-/// paper venue fills every order at the last price): `limit` levels (default 100, at
-/// most 100) a tick apart on each side, the best bid and ask at the last price.
+/// `GET /api/v3/depth?symbol=[&limit=]`: the synthetic book (see `depth.rs`), `limit`
+/// levels a side (default 100, at most 5,000).
 async fn depth(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
     let (_, base, quote) = symbol_param(&s, &p)?;
-    let limit = limit_param(&p, 100, 5000)?.min(100);
-    let last = s.last_price(&base, &quote).ok_or_else(ApiError::invalid_symbol)?;
-    let tick = s.rules_of(&base).tick;
-    let level = |price: Decimal| json!([d8(price), d8(level_qty(&s, &base, price))]);
-    let bids: Vec<Value> =
-        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|p| *p > Decimal::ZERO).map(level).collect();
-    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
-    ok(json!({"lastUpdateId": s.now_ms(), "bids": bids, "asks": asks}))
+    let limit = limit_param(&p, 100, 5000)?;
+    let book = s.depth(&base, &quote, limit).ok_or_else(ApiError::invalid_symbol)?;
+    let side =
+        |levels: &[(Decimal, Decimal)]| -> Vec<Value> { levels.iter().map(|(p, q)| json!([d8(*p), d8(*q)])).collect() };
+    ok(json!({"lastUpdateId": s.now_ms(), "bids": side(&book.bids), "asks": side(&book.asks)}))
 }
 
 /// The fills of the account on a symbol, oldest first: `(trade id, order id, meta,

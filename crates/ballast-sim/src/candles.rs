@@ -300,6 +300,16 @@ impl SimState {
         )
     }
 
+    /// The replay's last closed bar of `symbol` at the shortest interval the source
+    /// has, if any: open, high, low, close, volume.
+    pub(crate) fn last_closed_bar(&self, symbol: &str) -> Option<[Decimal; 5]> {
+        let (name, step) = self.finest_interval(symbol)?;
+        let replay_now = self.replay_ms();
+        let open = bucket(replay_now, step) - step;
+        let rows = self.candle_source()?.candles(symbol, &name, open, open, 1);
+        aggregate(&rows, step, step, replay_now).into_iter().find(|b| b.open_time == open).map(|b| b.ohlcv)
+    }
+
     /// The shortest interval the candle source has for `symbol`, with its length.
     fn finest_interval(&self, symbol: &str) -> Option<(String, i64)> {
         let have = self.candle_source()?.intervals(symbol);

@@ -490,14 +490,18 @@ async fn tickers(State(c): S, uri: Uri) -> GateResult {
         } else {
             Decimal::ZERO
         };
-        let size = d(level_amount(&c.sim, b, last));
+        let book = c.sim.depth(b, q, 1);
+        let top =
+            |side: Option<&(Decimal, Decimal)>| side.map_or((String::new(), String::new()), |(p, q)| (d(*p), d(*q)));
+        let (bid, bid_size) = top(book.as_ref().and_then(|x| x.bids.first()));
+        let (ask, ask_size) = top(book.as_ref().and_then(|x| x.asks.first()));
         out.push(json!({
             "currency_pair": pair_id(b, q),
             "last": d(last),
-            "lowest_ask": d(last),
-            "lowest_size": size,
-            "highest_bid": d(last),
-            "highest_size": size,
+            "lowest_ask": ask,
+            "lowest_size": ask_size,
+            "highest_bid": bid,
+            "highest_size": bid_size,
             "change_percentage": d(change),
             "base_volume": d(day.volume),
             "quote_volume": d(day.quote_volume),
@@ -508,33 +512,18 @@ async fn tickers(State(c): S, uri: Uri) -> GateResult {
     ok(Value::Array(out))
 }
 
-/// The amount at each level of the synthetic book: 100,000 quote's worth, rounded
-/// down to the step.
-fn level_amount(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
-    if price <= Decimal::ZERO {
-        return Decimal::ZERO;
-    }
-    let step = s.rules_of(base).step;
-    let raw = Decimal::from(100_000) / price;
-    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
-}
-
-/// `GET /spot/order_book?currency_pair=[&limit=]`: a synthetic book around the last
-/// price (every order fills at the last price): `limit` levels (default 10, at most
-/// 100) a tick apart, the best bid and ask at the last price.
+/// `GET /spot/order_book?currency_pair=[&limit=]`: the synthetic book (see
+/// `depth.rs`), `limit` levels a side (default 10, at most 5,000).
 async fn order_book(State(c): S, uri: Uri) -> GateResult {
     let s = &c.sim;
     let p = query(&uri);
     let (_, base, quote) = pair_param(s, &p)?;
-    let limit = limit_param(&p, 10, 100)?;
-    let last = s.last_price(&base, &quote).ok_or_else(|| GateError::pair(&pair_id(&base, &quote)))?;
-    let tick = s.rules_of(&base).tick;
-    let level = |price: Decimal| json!([d(price), d(level_amount(s, &base, price))]);
-    let bids: Vec<Value> =
-        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|x| *x > Decimal::ZERO).map(level).collect();
-    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
+    let limit = limit_param(&p, 10, 5000)?;
+    let book = s.depth(&base, &quote, limit).ok_or_else(|| GateError::pair(&pair_id(&base, &quote)))?;
+    let side =
+        |levels: &[(Decimal, Decimal)]| -> Vec<Value> { levels.iter().map(|(p, q)| json!([d(*p), d(*q)])).collect() };
     let now = s.now_ms();
-    ok(json!({"id": now, "current": now, "update": now, "asks": asks, "bids": bids}))
+    ok(json!({"id": now, "current": now, "update": now, "asks": side(&book.asks), "bids": side(&book.bids)}))
 }
 
 /// `GET /spot/trades?currency_pair=[&limit=]`: the account's fills (the sim's only

@@ -16,6 +16,7 @@
 
 mod binance;
 mod candles;
+mod depth;
 mod fault;
 mod gate;
 

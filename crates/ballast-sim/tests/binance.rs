@@ -528,15 +528,18 @@ fn market_data_book_tickers_trades() {
     let d = s.public("/api/v3/depth", "symbol=BTCUSDT&limit=5");
     assert_eq!(d.status, 200, "{:?}", d.body);
     assert_eq!(d.body["bids"].as_array().unwrap().len(), 5);
-    assert_eq!(d.body["bids"][0][0], "50000.00000000");
-    assert_eq!(d.body["bids"][1][0], "49999.99000000");
-    assert_eq!(d.body["asks"][1][0], "50000.01000000");
-    assert_eq!(d.body["bids"][0][1], "2.00000000", "100,000 USDT's worth");
+    // Without candles: one tick each side of the last price, a tick apart, 10,000
+    // USDT's worth at the best level, twice that at the next (the model of depth.rs).
+    assert_eq!(d.body["bids"][0], serde_json::json!(["49999.99000000", "0.20000000"]));
+    assert_eq!(d.body["bids"][1], serde_json::json!(["49999.98000000", "0.40000000"]));
+    assert_eq!(d.body["asks"][0], serde_json::json!(["50000.01000000", "0.19999000"]));
+    assert_eq!(d.body["asks"][1][0], "50000.02000000");
     let b = s.public("/api/v3/ticker/bookTicker", "symbol=BTCUSDT");
     assert_eq!(
-        (b.body["bidPrice"].as_str(), b.body["askPrice"].as_str()),
-        (Some("50000.00000000"), Some("50000.00000000"))
+        (b.body["bidPrice"].as_str(), b.body["bidQty"].as_str(), b.body["askPrice"].as_str()),
+        (Some("49999.99000000"), Some("0.20000000"), Some("50000.01000000"))
     );
+    assert_eq!(s.public("/api/v3/depth", "symbol=BTCUSDT&limit=1000").body["asks"].as_array().unwrap().len(), 1000);
     let t = s.public("/api/v3/ticker/24hr", "symbol=ETHUSDT");
     assert_eq!(t.body["lastPrice"], "2500.00000000");
     let t = s.public("/api/v3/ticker/price", "symbols=%5B%22ETHUSDT%22%5D");

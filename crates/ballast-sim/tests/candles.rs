@@ -246,3 +246,28 @@ async fn the_open_bar_of_a_longer_interval_is_made_of_its_closed_hours() {
     );
     assert_eq!((bar(&k[1]).1, bar(&k[1]).4, bar(&k[1]).5), ("1240.00000000", "100.00000000", "6.00000000"));
 }
+
+#[tokio::test]
+async fn the_book_spreads_with_the_last_bars_range_and_every_route_shows_the_same_top() {
+    // The last closed 4h bar: high 160, low 158, close 159.5, volume 1; last price 100.
+    // Half the spread: 1 % of the range (2 / 159.5) of 100, halved = 0.00626959...;
+    // the default tick is 1e-8. The best level shows 1,000 USDT (the floor: the bar's
+    // quote volume / 10,000 is less), the next 2,000.
+    let d = get("/api/v3/depth?symbol=BTCUSDT&limit=2").await;
+    assert_eq!(d["bids"], serde_json::json!([["99.99373040", "10.00062699"], ["99.98746080", "20.00250815"]]));
+    assert_eq!(d["asks"], serde_json::json!([["100.00626960", "9.99937307"], ["100.01253920", "19.99749247"]]));
+    let b = get("/api/v3/ticker/bookTicker?symbol=BTCUSDT").await;
+    assert_eq!((b["bidPrice"].as_str(), b["askPrice"].as_str()), (Some("99.99373040"), Some("100.00626960")));
+    assert_eq!((b["bidQty"].as_str(), b["askQty"].as_str()), (Some("10.00062699"), Some("9.99937307")));
+    let t = get("/api/v3/ticker/24hr?symbol=BTCUSDT").await;
+    assert_eq!((t["bidPrice"].as_str(), t["askPrice"].as_str()), (Some("99.99373040"), Some("100.00626960")));
+    let g = get("/api/v4/spot/order_book?currency_pair=BTC_USDT&limit=2").await;
+    assert_eq!(g["bids"][0], serde_json::json!(["99.9937304", "10.00062699"]));
+    assert_eq!(g["asks"][1], serde_json::json!(["100.0125392", "19.99749247"]));
+    let g = get("/api/v4/spot/tickers?currency_pair=BTC_USDT").await;
+    assert_eq!((g[0]["highest_bid"].as_str(), g[0]["lowest_ask"].as_str()), (Some("99.9937304"), Some("100.0062696")));
+    assert_eq!(
+        (g[0]["highest_size"].as_str(), g[0]["lowest_size"].as_str()),
+        (Some("10.00062699"), Some("9.99937307"))
+    );
+}

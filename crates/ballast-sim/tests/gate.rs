@@ -369,8 +369,10 @@ fn market_data_currencies_book_candles_and_unsupported_methods() {
     assert_eq!(names, ["BTC", "ETH", "USDT"]);
     let (st, b) = s.public("/spot/order_book", "currency_pair=BTC_USDT&limit=3");
     assert_eq!(st, 200);
-    assert_eq!(b["bids"], json!([["50000", "2"], ["49999.99", "2"], ["49999.98", "2"]]));
-    assert_eq!(b["asks"][2][0], "50000.02");
+    // Without candles: a tick each side of the last price, 10,000 USDT's worth more at
+    // each level (the model of depth.rs).
+    assert_eq!(b["bids"], json!([["49999.99", "0.2"], ["49999.98", "0.4"], ["49999.97", "0.6"]]));
+    assert_eq!(b["asks"][2][0], "50000.03");
     let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=4h");
     assert_eq!((st, k.clone()), (200, json!([])), "no candle source: no candles");
     let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=2h");
