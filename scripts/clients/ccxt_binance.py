@@ -20,10 +20,19 @@ last = ticker["last"] if ticker else None
 check("ticker has a last price", last is not None and last > 0, ticker)
 book = step("fetch_order_book", lambda: ex.fetch_order_book(sym, 5))
 check("order book has 5 levels a side", book is not None and len(book["bids"]) == 5 and len(book["asks"]) == 5, book)
+if book and ticker:
+    check("book: bid < last < ask, the ticker's bid and ask its top", book["bids"][0][0] < last < book["asks"][0][0] and (ticker["bid"], ticker["ask"]) == (book["bids"][0][0], book["asks"][0][0]), (book["bids"][0], book["asks"][0], ticker["bid"], ticker["ask"]))
+    check("book: sizes grow away from the top", [b[1] for b in book["bids"]] == sorted(b[1] for b in book["bids"]) and book["bids"][4][1] > book["bids"][0][1], book["bids"])
 candles = step("fetch_ohlcv", lambda: ex.fetch_ohlcv(sym, "4h", limit=5))
 check("fetch_ohlcv limit=5 gives 5 bars", candles is not None and len(candles) == 5, candles)
 if candles:
     check("the newest bar is the bar of now (one clock)", now_ms() - 4 * 3600_000 <= candles[-1][0] <= now_ms(), candles[-1])
+days = step("fetch_ohlcv 1d", lambda: ex.fetch_ohlcv(sym, "1d", limit=3))
+check("1d: 3 bars, the newest today's", days is not None and len(days) == 3 and days[-1][0] == now_ms() // 86_400_000 * 86_400_000, days)
+weeks = step("fetch_ohlcv 1w (made from days)", lambda: ex.fetch_ohlcv(sym, "1w", limit=2))
+check("1w: 2 bars", weeks is not None and len(weeks) == 2, weeks)
+# BTC has no bundled 1h candles: Binance's "Invalid interval", not an empty list.
+raises("fetch_ohlcv 1h without 1h data", ccxt.BadRequest, lambda: ex.fetch_ohlcv(sym, "1h", limit=3))
 bal = step("fetch_balance", ex.fetch_balance)
 check("balance: 10000 USDT free", bal is not None and bal["USDT"]["free"] == 10000, bal and bal.get("USDT"))
 

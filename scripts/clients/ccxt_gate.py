@@ -24,6 +24,9 @@ candles = step("fetch_ohlcv", lambda: ex.fetch_ohlcv(sym, "4h", limit=5))
 check("fetch_ohlcv limit=5 gives 5 bars", candles is not None and len(candles) == 5, candles)
 if candles:
     check("the newest bar is the bar of now (one clock)", now_ms() - 4 * 3600_000 <= candles[-1][0] <= now_ms(), candles[-1])
+days = step("fetch_ohlcv 1d", lambda: ex.fetch_ohlcv(sym, "1d", limit=3))
+check("1d: 3 bars, the newest today's", days is not None and len(days) == 3 and days[-1][0] == now_ms() // 86_400_000 * 86_400_000, days)
+raises("fetch_ohlcv 1h without 1h data", ccxt.BadRequest, lambda: ex.fetch_ohlcv(sym, "1h", limit=3))
 bal = step("fetch_balance", ex.fetch_balance)
 check("balance: 10000 USDT free", bal is not None and bal["USDT"]["free"] == 10000, bal and bal.get("USDT"))
 
@@ -51,6 +54,15 @@ if lim2:
     check("fetch_order by client id", f is not None and f["id"] == lim2["id"], f)
     c = step("cancel_order by client id", lambda: ex.cancel_order("t-my.order2", sym))
     check("cancelled by client id", c is not None and c["status"] == "canceled", c)
+ed = step("limit to edit", lambda: ex.create_order(sym, "limit", "buy", 0.001, price))
+if ed:
+    price2 = float(ex.price_to_precision(sym, last * 0.7))
+    e2 = step("edit_order", lambda: ex.edit_order(ed["id"], sym, "limit", "buy", 0.002, price2))
+    check("edited: same id, new amount and price", e2 is not None and e2["id"] == ed["id"] and e2["amount"] == 0.002 and e2["price"] == price2, e2)
+    f = step("fetch the edited order", lambda: ex.fetch_order(ed["id"], sym))
+    check("fetched with the new price", f is not None and f["price"] == price2 and f["status"] == "open", f)
+    c = step("cancel the edited order", lambda: ex.cancel_order(ed["id"], sym))
+    check("cancelled", c is not None and c["status"] == "canceled", c)
 po = step("post-only limit", lambda: ex.create_order(sym, "limit", "buy", 0.001, price, {"postOnly": True}))
 check("post-only rests", po is not None and po["status"] == "open" and po["postOnly"], po)
 raises("post-only that would take", ccxt.OrderImmediatelyFillable,
@@ -58,8 +70,8 @@ raises("post-only that would take", ccxt.OrderImmediatelyFillable,
 opened = step("fetch_open_orders", lambda: ex.fetch_open_orders(sym))
 check("one open order", opened is not None and len(opened) == 1, opened)
 closed = step("fetch_closed_orders", lambda: ex.fetch_closed_orders(sym))
-# Gate's finished orders: the 2 filled and the 2 cancelled.
-check("closed orders: 2 filled, 2 cancelled", closed is not None and sorted(x["status"] for x in closed) == ["canceled", "canceled", "closed", "closed"], closed and [x["status"] for x in closed])
+# Gate's finished orders: the 2 filled and the 3 cancelled.
+check("closed orders: 2 filled, 3 cancelled", closed is not None and sorted(x["status"] for x in closed) == ["canceled", "canceled", "canceled", "closed", "closed"], closed and [x["status"] for x in closed])
 trades = step("fetch_my_trades since an hour ago", lambda: ex.fetch_my_trades(sym, since=t0))
 check("my trades since an hour ago: 2", trades is not None and len(trades) == 2, trades)
 ca = step("cancel_all_orders", lambda: ex.cancel_all_orders(sym))

@@ -387,6 +387,92 @@ impl PaperExchange {
         self.match_locked(&mut conn)
     }
 
+    /// Amends an open limit order: its quantity and/or limit price (at least one), with
+    /// the venue's filters checked on the new values and what it holds re-locked
+    /// (released, then taken again: a larger hold needs the free balance). A price that
+    /// the last price already reaches fills the order at once at the last price (as a
+    /// crossing limit order at placement; recorded as a resting order's fill). A final order or a market order is
+    /// [`ExchangeError::Rejected`]; an unknown one [`ExchangeError::NotFound`]. Nothing
+    /// changes when it is refused.
+    pub fn amend(
+        &self,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+        qty: Option<Qty>,
+        price: Option<Price>,
+    ) -> Result<OrderReport, ExchangeError> {
+        self.check_key()?;
+        if qty.is_none() && price.is_none() {
+            return Err(rejected("an amendment needs a quantity or a price"));
+        }
+        let mut conn = self.conn();
+        self.match_locked(&mut conn)?;
+        let now = self.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let order = Self::find(&tx, client_id, base, quote)?
+            .ok_or_else(|| ExchangeError::NotFound(format!("order {client_id} on {base}/{quote}")))?;
+        if order.status.is_final() {
+            return Err(rejected(format!("order {client_id} is {}: it cannot be amended", status_name(order.status))));
+        }
+        let Some(limit) = order.limit else {
+            return Err(rejected(format!("order {client_id} is a market order: it cannot be amended")));
+        };
+        let rules = *self.config.rules.get(base);
+        let new_qty = qty.map_or(order.qty, |q| q.0);
+        let new_price = price.map_or(limit, |p| p.0);
+        check_lot(&rules, new_qty)?;
+        check_tick(&rules, new_price)?;
+        if new_qty <= order.filled {
+            return Err(rejected(format!(
+                "LOT_SIZE: quantity {} is not above the filled {}",
+                n(new_qty),
+                n(order.filled)
+            )));
+        }
+        let notional = mul(new_qty, new_price)?;
+        if notional < rules.min_notional {
+            return Err(rejected(format!(
+                "NOTIONAL: order value {} is below the minimum order value {}",
+                n(notional),
+                n(rules.min_notional)
+            )));
+        }
+        let left = sub(new_qty, order.filled)?;
+        let (lock_asset, hold) = match order.side {
+            Side::Buy => {
+                let value = mul(left, new_price)?;
+                (quote, add(value, self.fee_on(value)?)?)
+            }
+            Side::Sell => (base, left),
+        };
+        if let Some(held) = &order.lock_asset {
+            let mut b = store::balance(&tx, held)?;
+            b.locked.0 = sub(b.locked.0, order.lock_qty)?;
+            b.free.0 = add(b.free.0, order.lock_qty)?;
+            store::put_balance(&tx, held, b)?;
+        }
+        let mut b = store::balance(&tx, lock_asset)?;
+        ensure_free(b.free, hold, lock_asset)?;
+        b.free.0 = sub(b.free.0, hold)?;
+        b.locked.0 = add(b.locked.0, hold)?;
+        store::put_balance(&tx, lock_asset, b)?;
+        store::amend_order(&tx, order.venue_id, new_qty, new_price, hold, now)?;
+        let amended = OrderRow { qty: new_qty, limit: Some(new_price), lock_qty: hold, ..order };
+        // A price the market already reaches: it fills now, at the last price (what a
+        // crossing limit order gets at placement), never worse than its limit.
+        let crossing = self.last_price(base, quote, now).filter(|last| match amended.side {
+            Side::Buy => *last <= new_price,
+            Side::Sell => *last >= new_price,
+        });
+        let report = match crossing {
+            Some(last) => self.fill_resting(&tx, &amended, last, now)?,
+            None => store::report(&tx, &amended)?,
+        };
+        tx.commit().map_err(|e| ExchangeError::OutcomeUnknown(format!("paper venue database commit: {e}")))?;
+        Ok(report)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // Every change is one SQLite transaction, so a panic elsewhere while the lock
         // was held cannot have left the database half-updated.
@@ -788,6 +874,39 @@ mod tests {
 
     fn partial(f: Decimal) -> Faults {
         Faults { partial_fill: Some(f), ..Faults::default() }
+    }
+
+    #[test]
+    fn an_amendment_relocks_checks_the_filters_and_fills_when_it_crosses() {
+        let v = venue();
+        let id = ClientOrderId::new("amend-me").unwrap();
+        let (btc, usdt) = (a("BTC"), a("USDT"));
+        v.place(&order("amend-me", Side::Buy, dec!(0.1), OrderKind::Limit { price: Price(dec!(30000)) })).unwrap();
+        assert_eq!(free(&v, "USDT"), dec!(6997), "3,000 and its 10 bps fee held");
+        let r = v.amend(&id, &btc, &usdt, None, Some(Price(dec!(35000)))).unwrap();
+        assert_eq!((r.status, r.qty.0), (OrderStatus::New, dec!(0.1)));
+        assert_eq!(free(&v, "USDT"), dec!(6496.5));
+        // Refused amendments change nothing.
+        let e = v.amend(&id, &btc, &usdt, Some(Qty(dec!(0.3))), None).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Rejected(m) if m.starts_with("insufficient balance")), "{e:?}");
+        let e = v.amend(&id, &btc, &usdt, None, Some(Price(dec!(35000.005)))).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Rejected(m) if m.starts_with("PRICE_FILTER")), "{e:?}");
+        let e = v.amend(&id, &btc, &usdt, Some(Qty(dec!(0.0001))), Some(Price(dec!(1)))).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Rejected(m) if m.starts_with("NOTIONAL")), "{e:?}");
+        assert!(v.amend(&id, &btc, &usdt, None, None).is_err());
+        assert_eq!(free(&v, "USDT"), dec!(6496.5));
+        let r = v.amend(&id, &btc, &usdt, Some(Qty(dec!(0.2))), None).unwrap();
+        assert_eq!((r.status, r.qty.0), (OrderStatus::New, dec!(0.2)));
+        assert_eq!(free(&v, "USDT"), dec!(2993));
+        // Across the last price (40,000): filled now at the last price, the lock released.
+        let r = v.amend(&id, &btc, &usdt, None, Some(Price(dec!(41000)))).unwrap();
+        assert_eq!((r.status, r.filled.0, r.fills[0].price.0), (OrderStatus::Filled, dec!(0.2), dec!(40000)));
+        assert_eq!(free(&v, "USDT"), dec!(1992), "10,000 - 8,000 - 8 fee");
+        assert_eq!(v.balances().unwrap()[&usdt].locked.0, Decimal::ZERO);
+        let e = v.amend(&id, &btc, &usdt, None, Some(Price(dec!(30000)))).unwrap_err();
+        assert!(matches!(e, ExchangeError::Rejected(_)), "a filled order cannot be amended");
+        let e = v.amend(&ClientOrderId::new("nope").unwrap(), &btc, &usdt, None, Some(Price(dec!(1)))).unwrap_err();
+        assert!(matches!(e, ExchangeError::NotFound(_)));
     }
 
     #[test]

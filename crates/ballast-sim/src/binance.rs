@@ -24,24 +24,24 @@ use crate::{OrderMeta, PlaceError, SimState, lock};
 type S = State<Arc<SimState>>;
 type Params = BTreeMap<String, String>;
 
-/// The request weight allowed per minute of the sim clock (Binance's spot default).
-pub(crate) const WEIGHT_LIMIT: u64 = 6000;
 /// The default `recvWindow`.
 const DEFAULT_RECV_WINDOW: u64 = 5000;
 /// How far ahead of the server a `timestamp` may be.
 const AHEAD_MS: i64 = 1000;
 
-/// A Binance error: an HTTP status and `{"code": .., "msg": ..}`.
+/// A Binance error: an HTTP status and `{"code": .., "msg": ..}`, and for a 429 or 418
+/// the `Retry-After` seconds.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     code: i64,
     msg: String,
+    retry_after: Option<i64>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: i64, msg: impl Into<String>) -> Self {
-        Self { status, code, msg: msg.into() }
+        Self { status, code, msg: msg.into(), retry_after: None }
     }
 
     fn bad(code: i64, msg: impl Into<String>) -> Self {
@@ -68,6 +68,7 @@ impl ApiError {
         )
     }
 
+    /// An injected ban (`rate_418`): no end given, `Retry-After: 2`.
     fn banned() -> Self {
         Self::new(
             StatusCode::IM_A_TEAPOT,
@@ -77,34 +78,62 @@ impl ApiError {
         )
     }
 
-    fn too_many() -> Self {
+    /// The ban of an IP that went on after its 429s, until `until` (ms), `now` being
+    /// the protocol clock's time.
+    fn banned_until(until: i64, now: i64) -> Self {
+        Self::new(
+            StatusCode::IM_A_TEAPOT,
+            -1003,
+            format!(
+                "Way too many requests; IP(127.0.0.1) banned until {until}. Please use the websocket for live updates \
+                 to avoid bans."
+            ),
+        )
+        .retry_after(secs_until(until - now))
+    }
+
+    /// Over the request weight of the minute (`limit`).
+    fn too_many(limit: u64) -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             -1003,
             format!(
-                "Too many requests; current limit of IP(127.0.0.1) request weight per 1 MINUTE is {WEIGHT_LIMIT}. \
+                "Too many requests; current limit of IP(127.0.0.1) request weight per 1 MINUTE is {limit}. \
                  Please use WebSocket Streams for live updates to avoid polling the API."
             ),
         )
+    }
+
+    fn retry_after(mut self, secs: i64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, Json(json!({"code": self.code, "msg": self.msg}))).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            r.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));
-        } else if self.status == StatusCode::IM_A_TEAPOT {
-            r.headers_mut().insert("Retry-After", HeaderValue::from_static("2"));
+        let retry = match (self.retry_after, self.status) {
+            (Some(s), _) => Some(s),
+            (None, StatusCode::TOO_MANY_REQUESTS) => Some(1),
+            (None, StatusCode::IM_A_TEAPOT) => Some(2),
+            _ => None,
+        };
+        if let Some(secs) = retry {
+            r.headers_mut().insert("Retry-After", HeaderValue::from(secs));
         }
         r
     }
 }
 
+/// Whole seconds (rounded up, at least 1) in `ms`.
+fn secs_until(ms: i64) -> i64 {
+    ((ms + 999) / 1000).max(1)
+}
+
 /// Seconds from `now_ms` to the end of its minute, at least 1.
 fn secs_to_minute_end(now_ms: i64) -> i64 {
-    let left = 60_000 - now_ms.rem_euclid(60_000);
-    (left + 999) / 1000
+    secs_until(60_000 - now_ms.rem_euclid(60_000))
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -129,6 +158,7 @@ pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
         .route("/api/v3/openOrders", get(open_orders).delete(cancel_open_orders))
         .route("/api/v3/allOrders", get(all_orders))
         .route("/api/v3/myTrades", get(my_trades))
+        .route("/api/v3/rateLimit/order", get(rate_limit_order))
         .route("/sapi/v1/account/apiRestrictions", get(api_restrictions))
         .route("/sapi/v1/capital/config/getall", get(capital_config))
         .route("/sapi/v1/margin/allPairs", get(no_margin_pairs))
@@ -177,49 +207,114 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
                 80
             }
         }
-        ("GET", "/api/v3/depth") => 5,
+        ("GET", "/api/v3/depth") => {
+            let limit = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("limit="))
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(100);
+            match limit {
+                0..=100 => 5,
+                101..=500 => 25,
+                501..=1000 => 50,
+                _ => 250,
+            }
+        }
         ("GET", "/api/v3/trades") => 25,
         ("GET", "/api/v3/uiKlines" | "/api/v3/avgPrice" | "/api/v3/ticker/bookTicker") => 2,
         ("GET", "/sapi/v1/capital/config/getall") => 10,
+        ("GET", "/api/v3/rateLimit/order") => 40,
         _ => 1,
     }
 }
 
-/// Counts the request weight, then injects latency, 429s and 5xxs; puts
-/// `X-MBX-USED-WEIGHT-1M` on every response.
+/// What the request-weight limit says about a request.
+enum Verdict {
+    /// Within the minute's weight (the weight used so far).
+    Within(u64),
+    /// Over it: 429 until the minute ends.
+    Over(u64),
+    /// The IP is banned until this time (ms): 418.
+    Banned(i64, u64),
+}
+
+/// The longest ban (Binance: 3 days), in seconds.
+const MAX_BAN_SECS: u64 = 3 * 86_400;
+
+/// Counts the request's weight in the minute (protocol clock) and enforces
+/// [`crate::RateLimits`]: over the minute's weight a 429 with `Retry-After` to the
+/// minute's end; more than `ban_after_429s` such 429s in a minute ban the IP (418 on
+/// every request until the ban ends, `Retry-After` counting down to it; each ban twice
+/// as long as the one before, up to 3 days).
+fn weigh(s: &SimState, w: u64) -> Verdict {
+    let limits = &s.config().limits;
+    let now = s.server_ms();
+    let minute = now.div_euclid(60_000);
+    let mut book = lock(&s.book);
+    if book.weight.0 != minute {
+        book.weight = (minute, 0);
+    }
+    if let Some(until) = book.banned_until {
+        if until > now {
+            return Verdict::Banned(until, book.weight.1);
+        }
+        book.banned_until = None;
+    }
+    book.weight.1 += w;
+    let used = book.weight.1;
+    if limits.weight_per_minute == 0 || used <= limits.weight_per_minute {
+        return Verdict::Within(used);
+    }
+    if book.strikes.0 != minute {
+        book.strikes = (minute, 0);
+    }
+    book.strikes.1 += 1;
+    if book.strikes.1 <= limits.ban_after_429s {
+        return Verdict::Over(used);
+    }
+    let factor = 1u64.checked_shl(book.bans.min(32)).unwrap_or(u64::MAX);
+    let secs = limits.ban_secs.max(1).saturating_mul(factor).min(MAX_BAN_SECS);
+    let until = now + i64::try_from(secs * 1000).unwrap_or(i64::MAX / 2);
+    book.bans = book.bans.saturating_add(1);
+    book.strikes = (minute, 0);
+    book.banned_until = Some(until);
+    Verdict::Banned(until, used)
+}
+
+/// Enforces the request-weight limit and its bans ([`weigh`]), then injects latency,
+/// 429s, 5xxs and 418s; puts `X-MBX-USED-WEIGHT(-1M)` on every response and
+/// `X-MBX-ORDER-COUNT-10S`/`-1D` on order placements.
 async fn faults_and_weight(State(s): S, req: Request, next: Next) -> Response {
     let w = weight(req.method(), req.uri().path(), req.uri().query().unwrap_or(""));
-    let minute = s.server_ms().div_euclid(60_000);
-    let used = {
-        let mut book = lock(&s.book);
-        if book.weight.0 != minute {
-            book.weight = (minute, 0);
-        }
-        book.weight.1 += w;
-        book.weight.1
-    };
+    let verdict = weigh(&s, w);
     let latency = s.latency_ms();
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let over = used > WEIGHT_LIMIT;
-    if over {
-        s.count("weight_429");
-    }
     let is_order = req.method() == Method::POST && req.uri().path() == "/api/v3/order";
-    let mut resp = if over {
-        // Over the minute's weight: wait for the minute to end.
-        let mut r = ApiError::too_many().into_response();
-        r.headers_mut().insert("Retry-After", HeaderValue::from(secs_to_minute_end(s.server_ms())));
-        r
-    } else if s.roll("rate_429", |f| f.rate_429) {
-        ApiError::too_many().into_response()
-    } else if s.roll("rate_5xx", |f| f.rate_5xx) {
-        ApiError::internal().into_response()
-    } else if s.roll("rate_418", |f| f.rate_418) {
-        ApiError::banned().into_response()
-    } else {
-        next.run(req).await
+    let (mut resp, used) = match verdict {
+        Verdict::Banned(until, used) => {
+            s.count("weight_418");
+            (ApiError::banned_until(until, s.server_ms()).into_response(), used)
+        }
+        Verdict::Over(used) => {
+            s.count("weight_429");
+            let e =
+                ApiError::too_many(s.config().limits.weight_per_minute).retry_after(secs_to_minute_end(s.server_ms()));
+            (e.into_response(), used)
+        }
+        Verdict::Within(used) => {
+            let r = if s.roll("rate_429", |f| f.rate_429) {
+                ApiError::too_many(s.config().limits.weight_per_minute).into_response()
+            } else if s.roll("rate_5xx", |f| f.rate_5xx) {
+                ApiError::internal().into_response()
+            } else if s.roll("rate_418", |f| f.rate_418) {
+                ApiError::banned().into_response()
+            } else {
+                next.run(req).await
+            };
+            (r, used)
+        }
     };
     let h = resp.headers_mut();
     h.insert("X-MBX-USED-WEIGHT", HeaderValue::from(used));
@@ -438,7 +533,7 @@ fn exchange_error(e: ExchangeError) -> ApiError {
             }
         }
         ExchangeError::NotFound(_) => ApiError::bad(-2010, "Market is closed."),
-        ExchangeError::RateLimited { .. } => ApiError::too_many(),
+        ExchangeError::RateLimited { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, -1003, "Too many requests."),
         ExchangeError::Auth(msg) => ApiError::new(StatusCode::UNAUTHORIZED, -2015, msg),
         ExchangeError::OutcomeUnknown(_) | ExchangeError::Unavailable(_) => ApiError::internal(),
     }
@@ -523,7 +618,12 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
         "timezone": "UTC",
         "serverTime": s.server_ms(),
         "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": WEIGHT_LIMIT},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+             "limit": s.config().limits.weight_per_minute},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
+             "limit": s.config().limits.orders_per_10s},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1,
+             "limit": s.config().limits.orders_per_day},
         ],
         "exchangeFilters": [],
         "symbols": symbols,
@@ -541,10 +641,11 @@ async fn klines(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
     let (_, base, quote) = symbol_param(&s, &p)?;
     let interval = required(&p, "interval")?;
-    crate::candles::interval_ms(interval).ok_or_else(|| ApiError::bad(-1120, "Invalid interval."))?;
+    let invalid = || ApiError::bad(-1120, "Invalid interval.");
+    crate::candles::interval_ms(interval).ok_or_else(invalid)?;
     let limit = limit_param(&p, 500, 1000)?;
     let (start, end) = (time_param(&p, "startTime")?, time_param(&p, "endTime")?);
-    let bars = s.bars(&base, &quote, interval, start, end, limit);
+    let bars = s.bars(&base, &quote, interval, start, end, limit).ok_or_else(invalid)?;
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {
@@ -615,30 +716,32 @@ async fn ticker_price(State(s): S, uri: Uri) -> ApiResult {
     per_symbol(&s, &params(&uri, ""), |sym, _, _, last| json!({"symbol": sym, "price": d8(last)}))
 }
 
-/// The quantity shown at each level of the synthetic book: 100,000 quote's worth,
-/// rounded down to the step.
-fn level_qty(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
-    if price <= Decimal::ZERO {
-        return Decimal::ZERO;
-    }
-    let step = s.rules_of(base).step;
-    let raw = Decimal::from(100_000) / price;
-    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
+/// The best bid and ask of the synthetic book (see `depth.rs`) as Binance's fields.
+fn top_of_book(s: &SimState, base: &Asset, quote: &Asset) -> Value {
+    let book = s.depth(base, quote, 1);
+    let level = |side: Option<&(Decimal, Decimal)>| {
+        side.map_or((d8(Decimal::ZERO), d8(Decimal::ZERO)), |(p, q)| (d8(*p), d8(*q)))
+    };
+    let (bid, bid_qty) = level(book.as_ref().and_then(|b| b.bids.first()));
+    let (ask, ask_qty) = level(book.as_ref().and_then(|b| b.asks.first()));
+    json!({"bidPrice": bid, "bidQty": bid_qty, "askPrice": ask, "askQty": ask_qty})
 }
 
 async fn book_ticker(State(s): S, uri: Uri) -> ApiResult {
-    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
-        let q = d8(level_qty(&s, b, last));
-        json!({"symbol": sym, "bidPrice": d8(last), "bidQty": q, "askPrice": d8(last), "askQty": q})
+    per_symbol(&s, &params(&uri, ""), |sym, b, q, _| {
+        let mut v = top_of_book(&s, b, q);
+        v["symbol"] = json!(sym);
+        v
     })
 }
 
-/// `GET /api/v3/ticker/24hr`: the last 24 h of the replay's 4h candles (open, high,
-/// low, volume), the last price; bid and ask are the last price.
+/// `GET /api/v3/ticker/24hr`: the last 24 h of the replay's candles (open, high, low,
+/// volume), the last price; bid and ask those of the synthetic book.
 async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
     let now = s.now_ms();
-    per_symbol(&s, &params(&uri, ""), |sym, b, _, last| {
+    per_symbol(&s, &params(&uri, ""), |sym, b, q, last| {
         let day = s.day_stats(sym, last);
+        let top = top_of_book(&s, b, q);
         let change = last - day.open;
         let pct = if day.open > Decimal::ZERO {
             (change / day.open * Decimal::ONE_HUNDRED).round_dp(3)
@@ -646,7 +749,6 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
             Decimal::ZERO
         };
         let avg = if day.volume > Decimal::ZERO { day.quote_volume / day.volume } else { last };
-        let q = d8(level_qty(&s, b, last));
         json!({
             "symbol": sym,
             "priceChange": d8(change),
@@ -655,10 +757,10 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
             "prevClosePrice": d8(day.open),
             "lastPrice": d8(last),
             "lastQty": d8(Decimal::ZERO),
-            "bidPrice": d8(last),
-            "bidQty": q,
-            "askPrice": d8(last),
-            "askQty": q,
+            "bidPrice": top["bidPrice"],
+            "bidQty": top["bidQty"],
+            "askPrice": top["askPrice"],
+            "askQty": top["askQty"],
             "openPrice": d8(day.open),
             "highPrice": d8(day.high),
             "lowPrice": d8(day.low),
@@ -673,20 +775,16 @@ async fn ticker_24hr(State(s): S, uri: Uri) -> ApiResult {
     })
 }
 
-/// `GET /api/v3/depth?symbol=[&limit=]`: a synthetic book around the last price (the
-/// paper venue fills every order at the last price): `limit` levels (default 100, at
-/// most 100) a tick apart on each side, the best bid and ask at the last price.
+/// `GET /api/v3/depth?symbol=[&limit=]`: the synthetic book (see `depth.rs`), `limit`
+/// levels a side (default 100, at most 5,000).
 async fn depth(State(s): S, uri: Uri) -> ApiResult {
     let p = params(&uri, "");
     let (_, base, quote) = symbol_param(&s, &p)?;
-    let limit = limit_param(&p, 100, 5000)?.min(100);
-    let last = s.last_price(&base, &quote).ok_or_else(ApiError::invalid_symbol)?;
-    let tick = s.rules_of(&base).tick;
-    let level = |price: Decimal| json!([d8(price), d8(level_qty(&s, &base, price))]);
-    let bids: Vec<Value> =
-        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|p| *p > Decimal::ZERO).map(level).collect();
-    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
-    ok(json!({"lastUpdateId": s.now_ms(), "bids": bids, "asks": asks}))
+    let limit = limit_param(&p, 100, 5000)?;
+    let book = s.depth(&base, &quote, limit).ok_or_else(ApiError::invalid_symbol)?;
+    let side =
+        |levels: &[(Decimal, Decimal)]| -> Vec<Value> { levels.iter().map(|(p, q)| json!([d8(*p), d8(*q)])).collect() };
+    ok(json!({"lastUpdateId": s.now_ms(), "bids": side(&book.bids), "asks": side(&book.asks)}))
 }
 
 /// The fills of the account on a symbol, oldest first: `(trade id, order id, meta,
@@ -962,6 +1060,7 @@ fn placement(s: &SimState, p: &Params) -> Result<(String, crate::Placement, &'st
         immediate,
         post_only,
         quote_qty,
+        count_orders: true,
     };
     Ok((sym, pl, resp_type))
 }
@@ -970,6 +1069,12 @@ fn place_error(e: PlaceError) -> ApiError {
     match e {
         PlaceError::Duplicate => ApiError::bad(-2010, "Duplicate order sent."),
         PlaceError::WouldTake => ApiError::bad(-2010, "Order would immediately match and take."),
+        PlaceError::TooManyOrders(limit, window, left_ms) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            -1015,
+            format!("Too many new orders; current limit is {limit} orders per {window}."),
+        )
+        .retry_after(secs_until(left_ms)),
         PlaceError::Venue(e) => exchange_error(e),
     }
 }
@@ -1219,4 +1324,15 @@ async fn my_trades(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
         })
         .collect();
     ok(Value::Array(out))
+}
+
+/// `GET /api/v3/rateLimit/order`: the unfilled order counts of the `ORDERS` limits.
+async fn rate_limit_order(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
+    signed(&s, &headers, &uri, "")?;
+    let (ten, day) = s.order_counts();
+    let l = &s.config().limits;
+    ok(json!([
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": l.orders_per_10s, "count": ten},
+        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": l.orders_per_day, "count": day},
+    ]))
 }

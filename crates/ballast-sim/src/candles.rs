@@ -18,7 +18,21 @@ pub trait CandleSource: Send + Sync {
     /// Up to `limit` candles of `symbol` (`BTCUSDT`) at `interval` (`4h`) whose open
     /// time is in `start_ms ..= end_ms`, oldest first.
     fn candles(&self, symbol: &str, interval: &str, start_ms: i64, end_ms: i64, limit: usize) -> Vec<CandleRow>;
+
+    /// The intervals (Binance names) the source has candles of for `symbol`. By
+    /// default, those of Binance's intervals for which [`Self::candles`] finds one.
+    fn intervals(&self, symbol: &str) -> Vec<String> {
+        INTERVALS
+            .iter()
+            .filter(|i| !self.candles(symbol, i, i64::MIN, i64::MAX, 1).is_empty())
+            .map(|i| (*i).to_string())
+            .collect()
+    }
 }
+
+/// Binance's kline intervals of a fixed length, shortest first (`1M` has none).
+pub(crate) const INTERVALS: [&str; 15] =
+    ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"];
 
 /// Candles held in memory, by `(symbol, interval)`.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +61,14 @@ impl CandleSource for MemoryCandles {
         let Some(rows) = self.series.get(&(symbol.to_string(), interval.to_string())) else { return Vec::new() };
         let from = rows.partition_point(|(t, _)| *t < start_ms);
         rows[from..].iter().take_while(|(t, _)| *t <= end_ms).take(limit).map(|(_, r)| r.clone()).collect()
+    }
+
+    fn intervals(&self, symbol: &str) -> Vec<String> {
+        self.series
+            .iter()
+            .filter(|((s, _), rows)| s == symbol && !rows.is_empty())
+            .map(|((_, i), _)| i.clone())
+            .collect()
     }
 }
 
@@ -111,14 +133,94 @@ pub(crate) struct DayStats {
     pub quote_volume: Decimal,
 }
 
+/// Where the bars of an interval come from for a symbol.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// The source's interval the closed bars are read from (the interval itself, or a
+    /// shorter one that divides it), and its length.
+    source: (String, i64),
+    /// The shortest source interval that divides the served one (for the open bar).
+    finest: Option<(String, i64)>,
+}
+
+/// How bars of `interval` (Binance's name) can be served from source intervals
+/// `have`: the interval itself when the source has it, else made from the longest
+/// interval the source has that divides it (and whose bars start on its bars' starts:
+/// weeks open on Mondays, whole days); `None` when neither exists.
+pub(crate) fn plan(have: &[String], interval: &str) -> Option<Plan> {
+    let step = interval_ms(interval)?;
+    let divides = |i: &String| -> Option<(String, i64)> {
+        let f = interval_ms(i)?;
+        (f <= step && step % f == 0 && bucket(0, step).rem_euclid(f) == 0).then(|| (i.clone(), f))
+    };
+    let mut usable: Vec<(String, i64)> = have.iter().filter_map(divides).collect();
+    usable.sort_by_key(|(_, f)| *f);
+    let finest = usable.first().cloned();
+    let source = match usable.iter().find(|(i, _)| i == interval) {
+        Some(own) => own.clone(),
+        None => usable.last()?.clone(),
+    };
+    Some(Plan { source, finest })
+}
+
+/// One bar being built from source rows: open time, OHLCV, and whether every part of
+/// it is a closed source bar.
+#[derive(Clone, Copy, Debug)]
+struct Agg {
+    open_time: i64,
+    ohlcv: [Decimal; 5],
+}
+
+/// Source `rows` (of `fine` ms) made into bars of `step` ms as they stand at
+/// `replay_now`: closed rows in full; the row the replay is in (if any) with its open
+/// only; later rows not at all.
+fn aggregate(rows: &[CandleRow], step: i64, fine: i64, replay_now: i64) -> Vec<Agg> {
+    let mut out: Vec<Agg> = Vec::new();
+    for r in rows {
+        let d = |i: usize| r[i].trim().parse::<Decimal>().ok();
+        let (Some(t), Some(o), Some(h), Some(l), Some(c), Some(v)) =
+            (r[0].trim().parse::<i64>().ok(), d(1), d(2), d(3), d(4), d(5))
+        else {
+            continue;
+        };
+        if t > replay_now {
+            continue;
+        }
+        let part = if t + fine - 1 <= replay_now { [o, h, l, c, v] } else { [o, o, o, o, Decimal::ZERO] };
+        let b = bucket(t, step);
+        match out.last_mut() {
+            Some(bar) if bar.open_time == b => {
+                let x = &mut bar.ohlcv;
+                x[1] = x[1].max(part[1]);
+                x[2] = x[2].min(part[2]);
+                x[3] = part[3];
+                x[4] += part[4];
+            }
+            _ => out.push(Agg { open_time: b, ohlcv: part }),
+        }
+    }
+    out
+}
+
 impl SimState {
-    /// The candles of `base``quote` (`BTCUSDT`) at `interval` (Binance's name)
-    /// whose open time (venue clock) is in `start ..= end`, oldest first, at most
-    /// `limit`: up to and including the bar the replay is in, whose close is the last
-    /// price, high and low its open and the last price, volume 0. With a replay clock
-    /// ([`SimState::with_replay_clock`]) the history is shifted by whole intervals so
-    /// that the replay's bar is the bar of now. Without `start`, the `limit` bars up to
-    /// `end` (default: now).
+    /// How `interval` is served for `symbol` (`BTCUSDT`): `Ok(None)` without a candle
+    /// source (no history: no bars), `Err(())` when the source cannot serve it.
+    fn plan_for(&self, symbol: &str, interval: &str) -> Result<Option<Plan>, ()> {
+        let Some(src) = self.candle_source() else { return Ok(None) };
+        plan(&src.intervals(symbol), interval).map(Some).ok_or(())
+    }
+
+    /// The candles of `base``quote` (`BTCUSDT`) at `interval` (Binance's name) whose
+    /// open time (venue clock) is in `start ..= end`, oldest first, at most `limit`,
+    /// up to and including the bar the replay is in. Closed bars are the source's own
+    /// at that interval, or made from a shorter one it has (open of the first, highest
+    /// high, lowest low, close of the last, volumes added; see [`plan`]). The open bar
+    /// is made from the closed bars of the shortest source interval within it and the
+    /// last price (its close; its high and low include it; the volume of its closed
+    /// parts). With a replay clock ([`SimState::with_replay_clock`]) the history is
+    /// shifted by whole intervals so that the replay's bar is the bar of now. Without
+    /// `start`, the `limit` bars up to `end` (default: now). `None`: an interval the
+    /// source cannot serve for this symbol.
     pub(crate) fn bars(
         &self,
         base: &ballast_core::Asset,
@@ -127,9 +229,15 @@ impl SimState {
         start: Option<i64>,
         end: Option<i64>,
         limit: usize,
-    ) -> Vec<Bar> {
-        let Some(step) = interval_ms(interval) else { return Vec::new() };
+    ) -> Option<Vec<Bar>> {
+        let step = interval_ms(interval)?;
         let symbol = &format!("{base}{quote}");
+        let plan = match self.plan_for(symbol, interval) {
+            Err(()) => return None,
+            Ok(None) => return Some(Vec::new()),
+            Ok(Some(p)) => p,
+        };
+        let src = self.candle_source()?;
         let last = self.last_price(base, quote);
         let shift = self.candle_shift(step);
         let replay_now = self.replay_ms();
@@ -139,62 +247,96 @@ impl SimState {
             Some(t) => t - shift,
             None => end.saturating_sub(step.saturating_mul(limit as i64 - 1)),
         };
-        let rows = match self.candle_source() {
-            Some(src) if start <= end => rows_at(src.as_ref(), symbol, interval, step, start, end, limit),
-            _ => Vec::new(),
+        if start > end {
+            return Some(Vec::new());
+        }
+        let read = |(name, fine): &(String, i64), from: i64| {
+            let per = usize::try_from(step / fine).unwrap_or(usize::MAX);
+            let rows = src.candles(
+                symbol,
+                name,
+                from,
+                end.saturating_add(step - 1).min(replay_now),
+                limit.saturating_mul(per).saturating_add(per),
+            );
+            aggregate(&rows, step, *fine, replay_now)
         };
-        let dec = |v: &str| v.trim().parse::<Decimal>().ok();
-        rows.iter()
-            .filter_map(|r| {
-                let open: i64 = r[0].trim().parse().ok()?;
-                if open < start || open > end {
-                    return None;
-                }
-                let close_time = open + step - 1;
-                let closed = close_time <= replay_now;
-                let (o, h, l, c, v) = if closed {
-                    (dec(&r[1])?, dec(&r[2])?, dec(&r[3])?, dec(&r[4])?, dec(&r[5])?)
-                } else if open == current_open {
-                    let o = dec(&r[1])?;
-                    let c = last.unwrap_or(o);
-                    (o, o.max(c), o.min(c), c, Decimal::ZERO)
-                } else {
-                    return None;
-                };
-                Some(Bar {
-                    open_time: open + shift,
-                    close_time: close_time + shift,
-                    open: o,
-                    high: h,
-                    low: l,
-                    close: c,
-                    volume: v,
-                    closed,
+        let mut bars = read(&plan.source, bucket(start, step));
+        // The open bar from the shortest interval's closed parts.
+        if let Some(finest) = &plan.finest
+            && finest.1 < plan.source.1
+            && current_open >= start
+            && current_open <= end
+            && let Some(open) = read(finest, current_open).into_iter().find(|b| b.open_time == current_open)
+        {
+            bars.retain(|b| b.open_time != current_open);
+            bars.push(open);
+        }
+        Some(
+            bars.into_iter()
+                .filter(|b| b.open_time >= start && b.open_time <= end)
+                .take(limit)
+                .map(|b| {
+                    let [o, mut h, mut l, mut c, v] = b.ohlcv;
+                    let close_time = b.open_time + step - 1;
+                    let closed = close_time <= replay_now;
+                    if !closed {
+                        c = last.unwrap_or(c);
+                        h = h.max(c);
+                        l = l.min(c);
+                    }
+                    Bar {
+                        open_time: b.open_time + shift,
+                        close_time: close_time + shift,
+                        open: o,
+                        high: h,
+                        low: l,
+                        close: c,
+                        volume: v,
+                        closed,
+                    }
                 })
-            })
-            .collect()
+                .collect(),
+        )
     }
 
-    /// The last 24 hours of `symbol` from the replay's closed 4h candles (those that
-    /// closed in the last 24 hours) and the last price (without candles: every price is the last one, volumes 0).
+    /// The replay's last closed bar of `symbol` at the shortest interval the source
+    /// has, if any: open, high, low, close, volume.
+    pub(crate) fn last_closed_bar(&self, symbol: &str) -> Option<[Decimal; 5]> {
+        let (name, step) = self.finest_interval(symbol)?;
+        let replay_now = self.replay_ms();
+        let open = bucket(replay_now, step) - step;
+        let rows = self.candle_source()?.candles(symbol, &name, open, open, 1);
+        aggregate(&rows, step, step, replay_now).into_iter().find(|b| b.open_time == open).map(|b| b.ohlcv)
+    }
+
+    /// The shortest interval the candle source has for `symbol`, with its length.
+    fn finest_interval(&self, symbol: &str) -> Option<(String, i64)> {
+        let have = self.candle_source()?.intervals(symbol);
+        have.into_iter().filter_map(|i| interval_ms(&i).map(|ms| (i, ms))).min_by_key(|(_, ms)| *ms)
+    }
+
+    /// The last 24 hours of `symbol` from the replay's closed bars of the shortest
+    /// interval the source has (those that closed in the last 24 hours; a day when it
+    /// has only days) and the last price (without candles: every price is the last
+    /// one, volumes 0).
     pub(crate) fn day_stats(&self, symbol: &str, last: Decimal) -> DayStats {
         let day = 86_400_000;
-        let step = 4 * 3_600_000;
-        let replay_now = self.replay_ms();
-        let rows =
-            self.candle_source().map(|src| src.candles(symbol, "4h", replay_now - day - step + 1, replay_now, 7));
         let mut st = DayStats { open: last, high: last, low: last, volume: Decimal::ZERO, quote_volume: Decimal::ZERO };
+        let Some((name, step)) = self.finest_interval(symbol) else { return st };
+        let replay_now = self.replay_ms();
+        let span = day.max(step);
+        let count = usize::try_from(span / step).unwrap_or(1) + 1;
+        let rows = self
+            .candle_source()
+            .map(|src| src.candles(symbol, &name, replay_now - span - step + 1, replay_now, count))
+            .unwrap_or_default();
         let mut first = true;
-        for r in rows.unwrap_or_default() {
-            let d = |i: usize| r[i].trim().parse::<Decimal>().ok();
-            let (Some(open_time), Some(o), Some(h), Some(l), Some(c), Some(v)) =
-                (r[0].trim().parse::<i64>().ok(), d(1), d(2), d(3), d(4), d(5))
-            else {
-                continue;
-            };
-            if open_time + step > replay_now {
+        for b in aggregate(&rows, step, step, replay_now) {
+            if b.open_time + step > replay_now {
                 continue;
             }
+            let [o, h, l, c, v] = b.ohlcv;
             if first {
                 st.open = o;
                 first = false;
@@ -214,69 +356,4 @@ pub(crate) fn bucket(t: i64, step: i64) -> i64 {
     const WEEK: i64 = 7 * 86_400_000;
     let offset = if step == WEEK { 4 * 86_400_000 } else { 0 };
     (t - offset).div_euclid(step) * step + offset
-}
-
-/// The source's candles of `symbol` at `interval`; when it has none there, candles made
-/// from a shorter interval it has (`1d` for `3d` and `1w`, `4h` for `8h`, `12h` and
-/// `1d`): open of the first, highest high, lowest low, close of the last, volumes added.
-fn rows_at(
-    src: &dyn CandleSource,
-    symbol: &str,
-    interval: &str,
-    step: i64,
-    start: i64,
-    end: i64,
-    limit: usize,
-) -> Vec<CandleRow> {
-    let rows = src.candles(symbol, interval, start, end, limit);
-    if !rows.is_empty() {
-        return rows;
-    }
-    for finer in ["1d", "4h"] {
-        let Some(fine) = interval_ms(finer) else { continue };
-        if step <= fine || step % fine != 0 {
-            continue;
-        }
-        let per = usize::try_from(step / fine).unwrap_or(usize::MAX);
-        let from = bucket(start, step);
-        let parts = src.candles(symbol, finer, from, end + step - 1, limit.saturating_mul(per));
-        if parts.is_empty() {
-            continue;
-        }
-        let mut out: Vec<(i64, [Decimal; 5])> = Vec::new();
-        for r in &parts {
-            let d = |i: usize| r[i].trim().parse::<Decimal>().ok();
-            let (Some(t), Some(o), Some(h), Some(l), Some(c), Some(v)) =
-                (r[0].trim().parse::<i64>().ok(), d(1), d(2), d(3), d(4), d(5))
-            else {
-                continue;
-            };
-            let b = bucket(t, step);
-            match out.last_mut() {
-                Some((open, bar)) if *open == b => {
-                    bar[1] = bar[1].max(h);
-                    bar[2] = bar[2].min(l);
-                    bar[3] = c;
-                    bar[4] += v;
-                }
-                _ => out.push((b, [o, h, l, c, v])),
-            }
-        }
-        return out
-            .into_iter()
-            .filter(|(t, _)| *t >= start && *t <= end)
-            .take(limit)
-            .map(|(t, b)| {
-                [
-                    t.to_string(),
-                    b[0].to_string(),
-                    b[1].to_string(),
-                    b[2].to_string(),
-                    b[3].to_string(),
-                    b[4].to_string(),
-                ]
-            })
-            .collect();
-    }
-    Vec::new()
 }

@@ -32,19 +32,20 @@ struct Extra {
     text: String,
     /// When it was cancelled (ms of the sim clock).
     cancelled_at: Option<i64>,
+    /// The `amend_text` of its last amendment.
+    amend_text: Option<String>,
+    /// When it was last amended (ms of the sim clock).
+    amended_at: Option<i64>,
 }
 
 /// The state of the Gate routes: the shared sim and the Gate-only order details.
 struct Ctx {
     sim: Arc<SimState>,
     extra: Mutex<BTreeMap<u64, Extra>>,
-    /// Requests per rate-limit window: `(orders, others)`, each `(window start, count)`.
-    windows: Mutex<((i64, u64), (i64, u64))>,
+    /// Requests per rate-limit window, by what the limit applies to (`orders BTC_USDT`,
+    /// `GET /api/v4/spot/tickers`): `(window start, count)`.
+    windows: Mutex<BTreeMap<String, (i64, u64)>>,
 }
-
-/// Gate's spot limits: order placements per second, other requests per 10 seconds.
-const ORDERS_PER_SEC: u64 = 10;
-const OTHERS_PER_10S: u64 = 200;
 
 type S = State<Arc<Ctx>>;
 type Params = BTreeMap<String, String>;
@@ -100,7 +101,7 @@ impl IntoResponse for GateError {
 type GateResult = Result<Response, GateError>;
 
 pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
-    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(((0, 0), (0, 0))) });
+    let ctx = Arc::new(Ctx { sim, extra: Mutex::new(BTreeMap::new()), windows: Mutex::new(BTreeMap::new()) });
     axum::Router::new()
         .route("/api/v4/spot/time", get(time))
         .route("/api/v4/spot/currencies", get(currencies))
@@ -113,7 +114,7 @@ pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
         .route("/api/v4/spot/candlesticks", get(candlesticks))
         .route("/api/v4/spot/accounts", get(accounts))
         .route("/api/v4/spot/orders", get(list_orders).post(place_order).delete(cancel_all))
-        .route("/api/v4/spot/orders/{order_id}", get(get_order).delete(cancel_order))
+        .route("/api/v4/spot/orders/{order_id}", get(get_order).delete(cancel_order).patch(amend_order))
         .route("/api/v4/spot/open_orders", get(open_orders))
         .route("/api/v4/spot/my_trades", get(my_trades))
         .route("/api/v4/spot/fee", get(fee))
@@ -136,20 +137,54 @@ async fn empty_list() -> Json<Value> {
     Json(json!([]))
 }
 
-/// Injects latency, 429s and 5xxs (the same [`crate::FaultConfig`] as Binance's side).
-/// Also counts the request in its rate-limit window (order placements: 10 a second;
-/// other requests: 200 per 10 s, on the sim clock) and reports it in Gate's headers
-/// `X-Gate-RateLimit-Requests-Remain`, `-Limit` and `-Reset-Timestamp` (ms); the
-/// limits are reported, not enforced.
+/// What a Gate rate limit applies to: order placements and amendments per currency
+/// pair (`orders BTC_USDT`), every other request per endpoint (`GET /api/v4/spot/tickers`,
+/// ids in paths replaced by their names).
+fn limit_key(method: &Method, path: &str, pair: Option<&str>) -> (bool, String) {
+    let is_order = (method == Method::POST && path == "/api/v4/spot/orders")
+        || (method == Method::PATCH && path.starts_with("/api/v4/spot/orders/"));
+    if is_order {
+        return (true, format!("orders {}", pair.unwrap_or("")));
+    }
+    let endpoint = [
+        ("/api/v4/spot/orders/", "{order_id}"),
+        ("/api/v4/spot/currency_pairs/", "{currency_pair}"),
+        ("/api/v4/spot/currencies/", "{currency}"),
+    ]
+    .iter()
+    .find(|(prefix, _)| path.starts_with(prefix) && path.len() > prefix.len())
+    .map_or_else(|| path.to_string(), |(prefix, name)| format!("{prefix}{name}"));
+    (false, format!("{method} {endpoint}"))
+}
+
+/// Enforces Gate's limits ([`crate::RateLimits`]: order placements and amendments
+/// `gate_orders_per_sec` per currency pair per second, other requests
+/// `gate_requests_per_10s` per endpoint per 10 s, on the protocol clock): over one, 429
+/// `TOO_MANY_REQUESTS` (Gate has no 418 and sends no `Retry-After`); reports the
+/// window in Gate's headers `X-Gate-RateLimit-Requests-Remain`, `-Limit` and
+/// `-Reset-Timestamp` (ms) on every response. Then injects latency, 429s and 5xxs (the
+/// same [`crate::FaultConfig`] as Binance's side).
 async fn faults(State(c): S, req: Request, next: Next) -> Response {
     let s = &c.sim;
-    let is_order = req.method() == Method::POST && req.uri().path() == "/api/v4/spot/orders";
-    let (limit, window_ms) = if is_order { (ORDERS_PER_SEC, 1_000) } else { (OTHERS_PER_10S, 10_000) };
+    // An order's pair is in its JSON body (or, for an amendment, maybe the query).
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return GateError::bad("INVALID_REQUEST_BODY", "Request body too large or unreadable").into_response();
+    };
+    let pair = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("currency_pair").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| query(&parts.uri).get("currency_pair").cloned());
+    let (is_order, key) = limit_key(&parts.method, parts.uri.path(), pair.as_deref());
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let limits = &s.config().limits;
+    let (limit, window_ms) =
+        if is_order { (limits.gate_orders_per_sec, 1_000) } else { (limits.gate_requests_per_10s, 10_000) };
     let now = s.server_ms();
     let start = now.div_euclid(window_ms) * window_ms;
     let used = {
         let mut w = lock(&c.windows);
-        let slot = if is_order { &mut w.0 } else { &mut w.1 };
+        let slot = w.entry(key).or_insert((start, 0));
         *slot = if slot.0 == start { (start, slot.1 + 1) } else { (start, 1) };
         slot.1
     };
@@ -157,7 +192,11 @@ async fn faults(State(c): S, req: Request, next: Next) -> Response {
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let mut resp = if s.roll("rate_429", |f| f.rate_429) {
+    let over = limit > 0 && used > limit;
+    let mut resp = if over {
+        s.count("gate_429");
+        GateError::too_many().into_response()
+    } else if s.roll("rate_429", |f| f.rate_429) {
         GateError::too_many().into_response()
     } else if s.roll("rate_5xx", |f| f.rate_5xx) {
         GateError::server().into_response()
@@ -165,8 +204,10 @@ async fn faults(State(c): S, req: Request, next: Next) -> Response {
         next.run(req).await
     };
     let h = resp.headers_mut();
-    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(limit.saturating_sub(used)));
-    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(limit));
+    // No limit: Gate's figure, never reached.
+    let shown = if limit == 0 { u64::MAX } else { limit };
+    h.insert("X-Gate-RateLimit-Requests-Remain", HeaderValue::from(shown.saturating_sub(used)));
+    h.insert("X-Gate-RateLimit-Limit", HeaderValue::from(shown));
     h.insert("X-Gate-RateLimit-Reset-Timestamp", HeaderValue::from(start + window_ms));
     resp
 }
@@ -350,11 +391,19 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         OrderStatus::Expired => ("cancelled", "ioc"),
         OrderStatus::Canceled | OrderStatus::Rejected => ("cancelled", "cancelled"),
     };
-    let update = r.fills.iter().map(|f| f.time.0).chain(extra.cancelled_at).max().unwrap_or(time).max(time);
+    let update = r
+        .fills
+        .iter()
+        .map(|f| f.time.0)
+        .chain(extra.cancelled_at)
+        .chain(extra.amended_at)
+        .max()
+        .unwrap_or(time)
+        .max(time);
     json!({
         "id": id.to_string(),
         "text": extra.text,
-        "amend_text": "-",
+        "amend_text": extra.amend_text.as_deref().unwrap_or("-"),
         "create_time": secs(time),
         "update_time": secs(update),
         "create_time_ms": time,
@@ -441,14 +490,18 @@ async fn tickers(State(c): S, uri: Uri) -> GateResult {
         } else {
             Decimal::ZERO
         };
-        let size = d(level_amount(&c.sim, b, last));
+        let book = c.sim.depth(b, q, 1);
+        let top =
+            |side: Option<&(Decimal, Decimal)>| side.map_or((String::new(), String::new()), |(p, q)| (d(*p), d(*q)));
+        let (bid, bid_size) = top(book.as_ref().and_then(|x| x.bids.first()));
+        let (ask, ask_size) = top(book.as_ref().and_then(|x| x.asks.first()));
         out.push(json!({
             "currency_pair": pair_id(b, q),
             "last": d(last),
-            "lowest_ask": d(last),
-            "lowest_size": size,
-            "highest_bid": d(last),
-            "highest_size": size,
+            "lowest_ask": ask,
+            "lowest_size": ask_size,
+            "highest_bid": bid,
+            "highest_size": bid_size,
             "change_percentage": d(change),
             "base_volume": d(day.volume),
             "quote_volume": d(day.quote_volume),
@@ -459,33 +512,18 @@ async fn tickers(State(c): S, uri: Uri) -> GateResult {
     ok(Value::Array(out))
 }
 
-/// The amount at each level of the synthetic book: 100,000 quote's worth, rounded
-/// down to the step.
-fn level_amount(s: &SimState, base: &Asset, price: Decimal) -> Decimal {
-    if price <= Decimal::ZERO {
-        return Decimal::ZERO;
-    }
-    let step = s.rules_of(base).step;
-    let raw = Decimal::from(100_000) / price;
-    if step > Decimal::ZERO { (raw / step).floor() * step } else { raw }
-}
-
-/// `GET /spot/order_book?currency_pair=[&limit=]`: a synthetic book around the last
-/// price (every order fills at the last price): `limit` levels (default 10, at most
-/// 100) a tick apart, the best bid and ask at the last price.
+/// `GET /spot/order_book?currency_pair=[&limit=]`: the synthetic book (see
+/// `depth.rs`), `limit` levels a side (default 10, at most 5,000).
 async fn order_book(State(c): S, uri: Uri) -> GateResult {
     let s = &c.sim;
     let p = query(&uri);
     let (_, base, quote) = pair_param(s, &p)?;
-    let limit = limit_param(&p, 10, 100)?;
-    let last = s.last_price(&base, &quote).ok_or_else(|| GateError::pair(&pair_id(&base, &quote)))?;
-    let tick = s.rules_of(&base).tick;
-    let level = |price: Decimal| json!([d(price), d(level_amount(s, &base, price))]);
-    let bids: Vec<Value> =
-        (0..limit).map(|i| last - tick * Decimal::from(i)).take_while(|x| *x > Decimal::ZERO).map(level).collect();
-    let asks: Vec<Value> = (0..limit).map(|i| level(last + tick * Decimal::from(i))).collect();
+    let limit = limit_param(&p, 10, 5000)?;
+    let book = s.depth(&base, &quote, limit).ok_or_else(|| GateError::pair(&pair_id(&base, &quote)))?;
+    let side =
+        |levels: &[(Decimal, Decimal)]| -> Vec<Value> { levels.iter().map(|(p, q)| json!([d(*p), d(*q)])).collect() };
     let now = s.now_ms();
-    ok(json!({"id": now, "current": now, "update": now, "asks": asks, "bids": bids}))
+    ok(json!({"id": now, "current": now, "update": now, "asks": side(&book.asks), "bids": side(&book.bids)}))
 }
 
 /// `GET /spot/trades?currency_pair=[&limit=]`: the account's fills (the sim's only
@@ -563,7 +601,9 @@ async fn candlesticks(State(c): S, uri: Uri) -> GateResult {
         return Err(GateError::invalid("limit cannot be used with from and to"));
     }
     let limit = limit_param(&p, 100, 1000)?;
-    let bars = s.bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit });
+    let bars = s
+        .bars(&base, &quote, binance, from, to, if from.is_some() { 1000 } else { limit })
+        .ok_or_else(|| GateError::invalid(format!("Invalid interval {name}: the sim has no candles at it")))?;
     let out: Vec<Value> = bars
         .iter()
         .map(|b| {
@@ -736,11 +776,12 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         immediate: matches!(tif.as_str(), "ioc" | "fok") && kind != OrderKind::Market,
         post_only: tif == "poc",
         quote_qty,
+        count_orders: false,
     };
     let outcome = s.place(placement);
     if let Ok((id, _)) = &outcome {
         let expired = lock(&s.book).orders.get(id).is_some_and(|m| m.expired);
-        let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()) };
+        let extra = Extra { text, cancelled_at: expired.then(|| s.now_ms()), ..Extra::default() };
         lock(&c.extra).insert(*id, extra);
     }
     if s.roll("drop_after_execution", |f| f.drop_after_execution) {
@@ -753,6 +794,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         crate::PlaceError::WouldTake => {
             GateError::bad("POC_FILL_IMMEDIATELY", "Order would match and take immediately so its cancelled")
         }
+        crate::PlaceError::TooManyOrders(..) => GateError::too_many(),
         crate::PlaceError::Venue(e) => exchange_error(e),
     })?;
     Ok((StatusCode::CREATED, Json(order_json(&c, &r))).into_response())
@@ -812,6 +854,88 @@ async fn cancel_order(
         .entry(venue_id(&r))
         .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() })
         .cancelled_at = Some(now);
+    ok(order_json(&c, &r))
+}
+
+/// `PATCH /spot/orders/{order_id}` (an order id or `t-` text): amends an open limit
+/// order's `amount` and/or `price` (JSON body with `currency_pair`, or it in the query;
+/// `account` spot; `amend_text` up to 31 characters, shown as the order's
+/// `amend_text`). The new values are checked as a placement's; a larger amount or
+/// price needs the free balance. A `poc` order that the new price would fill is
+/// refused (`POC_FILL_IMMEDIATELY`); any other order whose new price the market
+/// reaches fills at once. Answers the order.
+async fn amend_order(
+    State(c): S,
+    Path(order_id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: String,
+) -> GateResult {
+    let s = &c.sim;
+    signed(s, &method, &headers, &uri, &body)?;
+    let v: Value = if body.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(&body).map_err(|_| GateError::bad("INVALID_REQUEST_BODY", "Invalid JSON"))?
+    };
+    let q = query(&uri);
+    let field = |name: &str| str_field(&v, name).map(str::to_string).or_else(|| q.get(name).cloned());
+    let pair = field("currency_pair").filter(|p| !p.is_empty()).ok_or_else(|| GateError::missing("currency_pair"))?;
+    let (base, quote) = pair_of(s, &pair).ok_or_else(|| GateError::pair(&pair))?;
+    if !matches!(field("account").as_deref(), None | Some("spot")) {
+        return Err(GateError::invalid("Invalid account: only spot is served"));
+    }
+    let amount = dec_field(&v, "amount")?;
+    let price = dec_field(&v, "price")?;
+    if amount.is_none() && price.is_none() {
+        return Err(GateError::invalid("Either amount or price must be specified"));
+    }
+    if amount.is_some_and(|a| a <= Decimal::ZERO) {
+        return Err(GateError::invalid("Invalid amount"));
+    }
+    if price.is_some_and(|p| p <= Decimal::ZERO) {
+        return Err(GateError::invalid("Invalid price"));
+    }
+    let amend_text = str_field(&v, "amend_text").filter(|t| !t.is_empty()).map(str::to_string);
+    if amend_text.as_ref().is_some_and(|t| t.len() > 31 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+        return Err(GateError::invalid("Invalid amend_text: up to 31 printable characters"));
+    }
+    let current = find(s, &order_id, &base, &quote)?;
+    match current.status {
+        OrderStatus::Filled => return Err(GateError::bad("ORDER_CLOSED", "Order already closed")),
+        st if st.is_final() => return Err(GateError::bad("ORDER_CANCELLED", "Order already cancelled")),
+        _ => {}
+    }
+    let id = venue_id(&current);
+    let meta = lock(&s.book).orders.get(&id).cloned().ok_or_else(GateError::not_found)?;
+    if meta.order_type == "LIMIT_MAKER"
+        && let (Some(p), Some(last)) = (price, s.last_price(&base, &quote))
+    {
+        let takes = match current.side {
+            Side::Buy => p >= last,
+            Side::Sell => p <= last,
+        };
+        if takes {
+            return Err(GateError::bad(
+                "POC_FILL_IMMEDIATELY",
+                "Order would match and take immediately so its cancelled",
+            ));
+        }
+    }
+    let r = s.amend(id, amount, price).map_err(|e| match e {
+        ExchangeError::NotFound(_) => GateError::not_found(),
+        e => exchange_error(e),
+    })?;
+    {
+        let now = s.now_ms();
+        let mut extra = lock(&c.extra);
+        let e = extra
+            .entry(id)
+            .or_insert_with(|| Extra { text: format!("t-{}", r.client_id.as_str()), ..Extra::default() });
+        e.amend_text = amend_text.or_else(|| e.amend_text.clone());
+        e.amended_at = Some(now);
+    }
     ok(order_json(&c, &r))
 }
 

@@ -16,6 +16,7 @@
 
 mod binance;
 mod candles;
+mod depth;
 mod fault;
 mod gate;
 
@@ -86,16 +87,62 @@ pub struct SimConfig {
     pub recv_window_max_ms: u64,
     /// Faults to inject.
     pub faults: FaultConfig,
+    /// The rate limits enforced (the venues' published defaults).
+    pub limits: RateLimits,
 }
 
 impl Default for SimConfig {
-    /// Key `sim-key`, secret `sim-secret`, `recvWindow` up to 60,000 ms, no faults.
+    /// Key `sim-key`, secret `sim-secret`, `recvWindow` up to 60,000 ms, no faults,
+    /// the venues' rate limits.
     fn default() -> Self {
         Self {
             api_key: "sim-key".into(),
             secret: "sim-secret".into(),
             recv_window_max_ms: 60_000,
             faults: FaultConfig::default(),
+            limits: RateLimits::default(),
+        }
+    }
+}
+
+/// The rate limits the server enforces, on the protocol clock (the windows start at
+/// multiples of their length since the epoch, as Binance's and Gate's). A limit of 0
+/// is no limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Binance `REQUEST_WEIGHT` per minute (Binance: 6,000). Over it: 429 `-1003` with
+    /// `Retry-After` the seconds to the minute's end.
+    pub weight_per_minute: u64,
+    /// Binance unfilled `ORDERS` per 10 seconds (Binance: 100). An order placed counts
+    /// until it first fills. Over it: 429 `-1015` with `Retry-After` to the window's end.
+    pub orders_per_10s: u64,
+    /// Binance unfilled `ORDERS` per day (Binance: 200,000).
+    pub orders_per_day: u64,
+    /// How many request-weight 429s a minute may bring before the next request over
+    /// the limit bans the IP instead (418 `-1003`, every request refused until the ban
+    /// ends). Binance bans "repeatedly violating" clients without saying how many
+    /// violations; the sim's default is 5.
+    pub ban_after_429s: u64,
+    /// The first ban's length in seconds (Binance: 2 minutes); each further ban
+    /// doubles it, up to 3 days (Binance: "from 2 minutes to 3 days").
+    pub ban_secs: u64,
+    /// Gate: spot order placements and amendments per currency pair per second
+    /// (Gate: 10).
+    pub gate_orders_per_sec: u64,
+    /// Gate: other requests per endpoint per 10 seconds (Gate: 200).
+    pub gate_requests_per_10s: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            weight_per_minute: 6_000,
+            orders_per_10s: 100,
+            orders_per_day: 200_000,
+            ban_after_429s: 5,
+            ban_secs: 120,
+            gate_orders_per_sec: 10,
+            gate_requests_per_10s: 200,
         }
     }
 }
@@ -136,9 +183,18 @@ pub(crate) struct Book {
     pub next_auto_id: u64,
     /// (minute of the sim clock, request weight used in it).
     pub weight: (i64, u64),
-    /// Orders placed (10-second window start, count; day start, count), for
-    /// `X-MBX-ORDER-COUNT-*`.
+    /// Unfilled orders placed through the Binance dialect (10-second window start,
+    /// count; day start, count), for `X-MBX-ORDER-COUNT-*` and the `ORDERS` limits.
     pub order_count: ((i64, u64), (i64, u64)),
+    /// Orders counted in `order_count` whose first fill has not been seen yet (a fill
+    /// takes the order off the counts, as on Binance).
+    pub unfilled: std::collections::BTreeSet<u64>,
+    /// Request-weight 429s answered in a minute: (minute, count).
+    pub strikes: (i64, u64),
+    /// The end (ms, protocol clock) of the current IP ban, if any.
+    pub banned_until: Option<i64>,
+    /// Bans so far (each doubles the next one's length).
+    pub bans: u32,
 }
 
 /// An order to place through [`SimState::place`], in the terms both dialects share.
@@ -158,6 +214,8 @@ pub(crate) struct Placement {
     /// Refuse the order if it would fill at placement (post-only, `LIMIT_MAKER`).
     pub post_only: bool,
     pub quote_qty: Option<Decimal>,
+    /// Count it against Binance's unfilled `ORDERS` limits (Binance dialect).
+    pub count_orders: bool,
 }
 
 /// Why [`SimState::place`] placed nothing.
@@ -167,6 +225,9 @@ pub(crate) enum PlaceError {
     Duplicate,
     /// A post-only order would have filled at once.
     WouldTake,
+    /// Binance's unfilled `ORDERS` limit of this window is reached: (limit, window
+    /// in Binance's words, e.g. `10 SECOND`, ms until the window ends).
+    TooManyOrders(u64, &'static str, i64),
     /// The paper venue (or an overriding rule) refused it.
     Venue(ExchangeError),
 }
@@ -455,6 +516,9 @@ impl SimState {
     pub(crate) fn place(&self, p: Placement) -> Result<(u64, OrderReport), PlaceError> {
         // One placement at a time: the duplicate check and the record are atomic.
         let _one = lock(&self.placing);
+        if p.count_orders {
+            self.check_order_limits()?;
+        }
         if let Some(c) = &p.client
             && let Some(id) = self.paper_id_of(c, &p.base, &p.quote)
             && self.exchange.query(&id, &p.base, &p.quote).ok().flatten().is_some_and(|r| !r.status.is_final())
@@ -530,12 +594,87 @@ impl SimState {
         let mut book = lock(&self.book);
         book.orders.insert(id, meta);
         book.by_client.insert((p.base, p.quote, client), id);
-        let window = now.div_euclid(10_000);
-        let day = now.div_euclid(86_400_000);
-        let (ten, daily) = &mut book.order_count;
-        *ten = if ten.0 == window { (window, ten.1 + 1) } else { (window, 1) };
-        *daily = if daily.0 == day { (day, daily.1 + 1) } else { (day, 1) };
+        if p.count_orders {
+            let t = self.server_ms();
+            let (window, day) = (t.div_euclid(10_000), t.div_euclid(86_400_000));
+            let (ten, daily) = &mut book.order_count;
+            *ten = if ten.0 == window { (window, ten.1 + 1) } else { (window, 1) };
+            *daily = if daily.0 == day { (day, daily.1 + 1) } else { (day, 1) };
+            // Off the counts at its first fill, seen before the next placement (as on
+            // Binance, where the count follows a fill with a short delay).
+            book.unfilled.insert(id);
+        }
         Ok((id, r))
+    }
+
+    /// Takes the orders that filled since the last look off the unfilled counts, then
+    /// refuses a placement when a window's count is at its limit.
+    fn check_order_limits(&self) -> Result<(), PlaceError> {
+        let pending: Vec<(u64, OrderMeta)> = {
+            let book = lock(&self.book);
+            book.unfilled.iter().filter_map(|id| book.orders.get(id).map(|m| (*id, m.clone()))).collect()
+        };
+        let mut filled = Vec::new();
+        let mut done = Vec::new();
+        for (id, m) in pending {
+            match self.exchange.query(&m.client_id, &m.base, &m.quote) {
+                Ok(Some(r)) if r.filled.0 > Decimal::ZERO => filled.push(id),
+                Ok(Some(r)) if !r.status.is_final() => {}
+                Ok(_) => done.push(id),
+                Err(_) => {}
+            }
+        }
+        let now = self.server_ms();
+        let limits = &self.config.limits;
+        let mut book = lock(&self.book);
+        for id in done {
+            book.unfilled.remove(&id);
+        }
+        for id in filled {
+            book.unfilled.remove(&id);
+            let (ten, day) = &mut book.order_count;
+            ten.1 = ten.1.saturating_sub(1);
+            day.1 = day.1.saturating_sub(1);
+        }
+        let (ten, day) = book.order_count;
+        let ten_now = if ten.0 == now.div_euclid(10_000) { ten.1 } else { 0 };
+        let day_now = if day.0 == now.div_euclid(86_400_000) { day.1 } else { 0 };
+        if limits.orders_per_10s > 0 && ten_now >= limits.orders_per_10s {
+            let left = 10_000 - now.rem_euclid(10_000);
+            return Err(PlaceError::TooManyOrders(limits.orders_per_10s, "10 SECOND", left));
+        }
+        if limits.orders_per_day > 0 && day_now >= limits.orders_per_day {
+            let left = 86_400_000 - now.rem_euclid(86_400_000);
+            return Err(PlaceError::TooManyOrders(limits.orders_per_day, "1 DAY", left));
+        }
+        Ok(())
+    }
+
+    /// Amends the open limit order `id` (a venue order id placed through the sim) at
+    /// the paper venue ([`PaperExchange::amend`]) and keeps the sim's record of its
+    /// price in step.
+    pub(crate) fn amend(
+        &self,
+        id: u64,
+        qty: Option<Decimal>,
+        price: Option<Decimal>,
+    ) -> Result<OrderReport, ExchangeError> {
+        let _one = lock(&self.placing);
+        let meta =
+            lock(&self.book).orders.get(&id).cloned().ok_or_else(|| ExchangeError::NotFound(format!("order {id}")))?;
+        let r = self.exchange.amend(
+            &meta.client_id,
+            &meta.base,
+            &meta.quote,
+            qty.map(ballast_core::Qty),
+            price.map(ballast_core::Price),
+        )?;
+        if let Some(p) = price
+            && let Some(m) = lock(&self.book).orders.get_mut(&id)
+        {
+            m.kind = OrderKind::Limit { price: ballast_core::Price(p) };
+        }
+        Ok(r)
     }
 
     /// The order the client knows as `client` on the pair: the latest placed with it
@@ -560,9 +699,9 @@ impl SimState {
         (!taken).then_some(id)
     }
 
-    /// Orders placed in the current 10-second window and day (of the sim clock).
+    /// Unfilled orders counted in the current 10-second window and day (protocol clock).
     pub(crate) fn order_counts(&self) -> (u64, u64) {
-        let now = self.now_ms();
+        let now = self.server_ms();
         let book = lock(&self.book);
         let (ten, day) = book.order_count;
         (

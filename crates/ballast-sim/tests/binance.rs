@@ -9,7 +9,7 @@ use ballast_core::planner::RulesBook;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
 use ballast_exchange::ManualClock;
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
-use ballast_sim::{FaultConfig, ShutdownHandle, SimConfig, SimState, spawn_local};
+use ballast_sim::{FaultConfig, RateLimits, ShutdownHandle, SimConfig, SimState, spawn_local};
 use hmac::{Hmac, Mac};
 use rust_decimal_macros::dec;
 use serde_json::Value;
@@ -51,6 +51,10 @@ impl Reply {
 }
 
 fn sim(faults: FaultConfig) -> Sim {
+    sim_limited(faults, RateLimits::default())
+}
+
+fn sim_limited(faults: FaultConfig, limits: RateLimits) -> Sim {
     let clock = Arc::new(ManualClock::new(Timestamp(T)));
     let prices = Arc::new(FixedPrices::new());
     prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
@@ -60,7 +64,7 @@ fn sim(faults: FaultConfig) -> Sim {
     let config = PaperConfig { rules, ..PaperConfig::default() };
     let ex = PaperExchange::in_memory(config, prices, clock.clone()).unwrap();
     ex.deposit(&a("USDT"), Qty(dec!(10000))).unwrap();
-    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults };
+    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults, limits };
     let symbols = vec![(a("BTC"), a("USDT")), (a("ETH"), a("USDT"))];
     let state = Arc::new(SimState::new(Arc::new(ex), clock.clone(), cfg, symbols));
     let (addr, handle) = spawn_local(state.clone());
@@ -524,15 +528,18 @@ fn market_data_book_tickers_trades() {
     let d = s.public("/api/v3/depth", "symbol=BTCUSDT&limit=5");
     assert_eq!(d.status, 200, "{:?}", d.body);
     assert_eq!(d.body["bids"].as_array().unwrap().len(), 5);
-    assert_eq!(d.body["bids"][0][0], "50000.00000000");
-    assert_eq!(d.body["bids"][1][0], "49999.99000000");
-    assert_eq!(d.body["asks"][1][0], "50000.01000000");
-    assert_eq!(d.body["bids"][0][1], "2.00000000", "100,000 USDT's worth");
+    // Without candles: one tick each side of the last price, a tick apart, 10,000
+    // USDT's worth at the best level, twice that at the next (the model of depth.rs).
+    assert_eq!(d.body["bids"][0], serde_json::json!(["49999.99000000", "0.20000000"]));
+    assert_eq!(d.body["bids"][1], serde_json::json!(["49999.98000000", "0.40000000"]));
+    assert_eq!(d.body["asks"][0], serde_json::json!(["50000.01000000", "0.19999000"]));
+    assert_eq!(d.body["asks"][1][0], "50000.02000000");
     let b = s.public("/api/v3/ticker/bookTicker", "symbol=BTCUSDT");
     assert_eq!(
-        (b.body["bidPrice"].as_str(), b.body["askPrice"].as_str()),
-        (Some("50000.00000000"), Some("50000.00000000"))
+        (b.body["bidPrice"].as_str(), b.body["bidQty"].as_str(), b.body["askPrice"].as_str()),
+        (Some("49999.99000000"), Some("0.20000000"), Some("50000.01000000"))
     );
+    assert_eq!(s.public("/api/v3/depth", "symbol=BTCUSDT&limit=1000").body["asks"].as_array().unwrap().len(), 1000);
     let t = s.public("/api/v3/ticker/24hr", "symbol=ETHUSDT");
     assert_eq!(t.body["lastPrice"], "2500.00000000");
     let t = s.public("/api/v3/ticker/price", "symbols=%5B%22ETHUSDT%22%5D");
@@ -637,4 +644,104 @@ fn a_signature_over_the_decoded_values_is_accepted_as_python_binance_signs() {
             .send(body.as_str()),
     );
     assert_eq!((r.status, r.code()), (400, -1022));
+}
+
+#[test]
+fn exchange_info_lists_the_enforced_limits_binance_defaults() {
+    let s = sim(FaultConfig::default());
+    let r = s.public("/api/v3/exchangeInfo", "");
+    let limits: Vec<(String, i64, u64)> = r.body["rateLimits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["rateLimitType"].as_str().unwrap().to_string(),
+                l["intervalNum"].as_i64().unwrap(),
+                l["limit"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        limits,
+        vec![("REQUEST_WEIGHT".into(), 1, 6000), ("ORDERS".into(), 10, 100), ("ORDERS".into(), 1, 200_000)]
+    );
+}
+
+#[test]
+fn over_the_weight_a_429_until_the_minute_ends_then_abuse_is_banned_with_418() {
+    let limits = RateLimits { weight_per_minute: 10, ban_after_429s: 2, ban_secs: 120, ..RateLimits::default() };
+    let s = sim_limited(FaultConfig::default(), limits);
+    // T is 20 s into its minute. Ten pings are the minute's weight.
+    for i in 1..=10 {
+        let r = s.public("/api/v3/ping", "");
+        assert_eq!((r.status, r.weight.as_deref()), (200, Some(i.to_string().as_str())));
+    }
+    let r = s.public("/api/v3/ping", "");
+    assert_eq!((r.status, r.code(), r.retry_after.as_deref()), (429, -1003, Some("40")), "{:?}", r.body);
+    assert!(r.body["msg"].as_str().unwrap().contains("request weight per 1 MINUTE is 10"), "{:?}", r.body);
+    // Retry-After counts down to the minute's end.
+    s.clock.set(Timestamp(T + 15_500));
+    let r = s.public("/api/v3/ping", "");
+    assert_eq!((r.status, r.retry_after.as_deref()), (429, Some("25")));
+    // A third 429 in the minute is one too many: banned for 2 minutes.
+    let r = s.public("/api/v3/ping", "");
+    assert_eq!((r.status, r.code(), r.retry_after.as_deref()), (418, -1003, Some("120")), "{:?}", r.body);
+    let until = T + 15_500 + 120_000;
+    assert!(r.body["msg"].as_str().unwrap().contains(&format!("banned until {until}")), "{:?}", r.body);
+    // Every request during the ban, even in a new minute, is 418, counting down.
+    s.clock.set(Timestamp(T + 100_000));
+    let r = s.signed_with("GET", "/api/v3/account", "", T + 100_000, SECRET, KEY);
+    assert_eq!((r.status, r.retry_after.as_deref()), (418, Some("36")));
+    // After it, a fresh minute serves again.
+    s.clock.set(Timestamp(until));
+    assert_eq!(s.public("/api/v3/ping", "").status, 200);
+    // The next ban is twice as long.
+    for _ in 0..12 {
+        s.public("/api/v3/ping", "");
+    }
+    let r = s.public("/api/v3/ping", "");
+    assert_eq!((r.status, r.retry_after.as_deref()), (418, Some("240")));
+    let injected = s.state.injected();
+    assert_eq!((injected.get("weight_429"), injected.get("weight_418")), (Some(&4), Some(&4)), "{injected:?}");
+}
+
+#[test]
+fn unfilled_orders_over_the_10s_limit_are_1015_and_a_fill_frees_its_place() {
+    let limits = RateLimits { orders_per_10s: 2, ..RateLimits::default() };
+    let s = sim_limited(FaultConfig::default(), limits);
+    let order = |params: &str, at: i64| s.signed_with("POST", "/api/v3/order", params, at, SECRET, KEY);
+    let rest = |id: &str, at: i64| {
+        order(
+            &format!(
+                "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=40000&newClientOrderId={id}"
+            ),
+            at,
+        )
+    };
+    let market = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001";
+    let counts = |at: i64| {
+        let r = s.signed_with("GET", "/api/v3/rateLimit/order", "", at, SECRET, KEY);
+        (r.body[0]["count"].as_u64().unwrap(), r.body[1]["count"].as_u64().unwrap())
+    };
+    assert_eq!(rest("a", T).status, 200);
+    // A market order fills at once: it counts at placement and is off the count by
+    // the next placement, as Binance's unfilled order count.
+    assert_eq!(order(market, T).status, 200);
+    assert_eq!(rest("b", T).status, 200);
+    let r = rest("c", T);
+    assert_eq!((r.status, r.code()), (429, -1015), "{:?}", r.body);
+    assert_eq!(r.body["msg"], "Too many new orders; current limit is 2 orders per 10 SECOND.");
+    // T is at the start of its 10-second window.
+    assert_eq!(r.retry_after.as_deref(), Some("10"));
+    assert_eq!(s.signed("GET", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=c").code(), -2013, "not placed");
+    assert_eq!(counts(T), (2, 2));
+    // A cancelled order never filled: it still counts.
+    assert_eq!(s.signed("DELETE", "/api/v3/order", "symbol=BTCUSDT&origClientOrderId=b").status, 200);
+    assert_eq!(rest("d", T).code(), -1015);
+    // The next window is fresh; the day keeps its count.
+    let later = T + 10_000;
+    s.clock.set(Timestamp(later));
+    assert_eq!(rest("e", later).status, 200);
+    assert_eq!(counts(later), (1, 3));
 }

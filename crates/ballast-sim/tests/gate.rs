@@ -9,7 +9,7 @@ use ballast_core::planner::RulesBook;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
 use ballast_exchange::ManualClock;
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
-use ballast_sim::{FaultConfig, ShutdownHandle, SimConfig, SimState, spawn_local};
+use ballast_sim::{FaultConfig, RateLimits, ShutdownHandle, SimConfig, SimState, spawn_local};
 use hmac::{Hmac, Mac};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
@@ -39,6 +39,10 @@ struct Sim {
 }
 
 fn sim(faults: FaultConfig) -> Sim {
+    sim_limited(faults, RateLimits::default())
+}
+
+fn sim_limited(faults: FaultConfig, limits: RateLimits) -> Sim {
     let clock = Arc::new(ManualClock::new(Timestamp(T)));
     let prices = Arc::new(FixedPrices::new());
     prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
@@ -48,7 +52,7 @@ fn sim(faults: FaultConfig) -> Sim {
     let config = PaperConfig { rules, ..PaperConfig::default() };
     let ex = PaperExchange::in_memory(config, prices, clock.clone()).unwrap();
     ex.deposit(&a("USDT"), Qty(dec!(10000))).unwrap();
-    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults };
+    let cfg = SimConfig { api_key: KEY.into(), secret: SECRET.into(), recv_window_max_ms: 60_000, faults, limits };
     let symbols = vec![(a("BTC"), a("USDT")), (a("ETH"), a("USDT"))];
     let state = Arc::new(SimState::new(Arc::new(ex), clock.clone(), cfg, symbols));
     let (addr, handle) = spawn_local(state.clone());
@@ -83,6 +87,13 @@ impl Sim {
                     b = b.header(n.as_str(), v.as_str());
                 }
                 b.call()
+            }
+            "PATCH" => {
+                let mut b = self.agent.patch(&url).header("Content-Type", "application/json");
+                for (n, v) in &headers {
+                    b = b.header(n.as_str(), v.as_str());
+                }
+                b.send(body.as_bytes())
             }
             "PUT" => {
                 let mut b = self.agent.put(&url).header("Content-Type", "application/json");
@@ -358,8 +369,10 @@ fn market_data_currencies_book_candles_and_unsupported_methods() {
     assert_eq!(names, ["BTC", "ETH", "USDT"]);
     let (st, b) = s.public("/spot/order_book", "currency_pair=BTC_USDT&limit=3");
     assert_eq!(st, 200);
-    assert_eq!(b["bids"], json!([["50000", "2"], ["49999.99", "2"], ["49999.98", "2"]]));
-    assert_eq!(b["asks"][2][0], "50000.02");
+    // Without candles: a tick each side of the last price, 10,000 USDT's worth more at
+    // each level (the model of depth.rs).
+    assert_eq!(b["bids"], json!([["49999.99", "0.2"], ["49999.98", "0.4"], ["49999.97", "0.6"]]));
+    assert_eq!(b["asks"][2][0], "50000.03");
     let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=4h");
     assert_eq!((st, k.clone()), (200, json!([])), "no candle source: no candles");
     let (st, k) = s.public("/spot/candlesticks", "currency_pair=BTC_USDT&interval=2h");
@@ -385,7 +398,127 @@ fn rate_limit_headers_count_down_in_their_window() {
     };
     // T is a whole 10 s: the window ends 10 s later (ms).
     assert_eq!(get("/spot/time"), ("199".into(), "200".into(), (T + 10_000).to_string()));
-    assert_eq!(get("/spot/currency_pairs").0, "198");
+    assert_eq!(get("/spot/time").0, "198");
+    // Per endpoint, as Gate's: another endpoint has its own window.
+    assert_eq!(get("/spot/currency_pairs").0, "199");
     s.clock.advance(ballast_core::Span::from_secs(10));
     assert_eq!(get("/spot/time").0, "199", "a new window");
+}
+
+#[test]
+fn over_a_gate_limit_is_429_too_many_requests_per_endpoint_and_per_pair() {
+    let limits = RateLimits { gate_requests_per_10s: 3, gate_orders_per_sec: 2, ..RateLimits::default() };
+    let s = sim_limited(FaultConfig::default(), limits);
+    for _ in 0..3 {
+        assert_eq!(s.public("/spot/tickers", "currency_pair=BTC_USDT").0, 200);
+    }
+    let (st, e) = s.public("/spot/tickers", "currency_pair=BTC_USDT");
+    assert_eq!((st, e["label"].as_str()), (429, Some("TOO_MANY_REQUESTS")), "{e:?}");
+    let resp = s.agent.get(format!("http://{}/api/v4/spot/tickers", s.addr)).call().unwrap();
+    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(
+        (resp.status().as_u16(), h("X-Gate-RateLimit-Requests-Remain"), h("X-Gate-RateLimit-Limit")),
+        (429, Some("0".into()), Some("3".into()))
+    );
+    assert_eq!(h("X-Gate-RateLimit-Reset-Timestamp"), Some((T + 10_000).to_string()));
+    assert!(h("Retry-After").is_none(), "Gate sends no Retry-After");
+    // Other endpoints are not affected.
+    assert_eq!(s.public("/spot/order_book", "currency_pair=BTC_USDT").0, 200);
+    // Orders: 2 a second per pair; a third on the pair is refused, not placed.
+    let order = |pair: &str, text: &str| {
+        s.signed(
+            "POST",
+            "/spot/orders",
+            "",
+            &json!({"currency_pair": pair, "side": "buy", "amount": "0.001", "price": "40000", "text": text})
+                .to_string(),
+        )
+    };
+    assert_eq!(order("BTC_USDT", "t-a").0, 201);
+    assert_eq!(order("BTC_USDT", "t-b").0, 201);
+    let (st, e) = order("BTC_USDT", "t-c");
+    assert_eq!((st, e["label"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
+    assert_eq!(s.signed("GET", "/spot/orders/t-c", "currency_pair=BTC_USDT", "").0, 404, "not placed");
+    // Another pair has its own window.
+    let (st, e) = s.signed(
+        "POST",
+        "/spot/orders",
+        "",
+        &json!({"currency_pair": "ETH_USDT", "side": "buy", "amount": "0.01", "price": "2000"}).to_string(),
+    );
+    assert_eq!(st, 201, "{e:?}");
+    // The next second is a new window.
+    s.clock.advance(ballast_core::Span::from_secs(1));
+    let (st, e) = s.call(
+        "POST",
+        "/spot/orders",
+        "",
+        &json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000"}).to_string(),
+        Some((SECRET, T + 1000)),
+    );
+    assert_eq!(st, 201, "{e:?}");
+    assert_eq!(s.state.injected().get("gate_429"), Some(&3));
+}
+
+#[test]
+fn amend_changes_an_open_orders_price_and_amount() {
+    let s = sim(FaultConfig::default());
+    let place = |body: Value| s.signed("POST", "/spot/orders", "", &body.to_string());
+    let amend =
+        |id: &str, query: &str, body: Value| s.signed("PATCH", &format!("/spot/orders/{id}"), query, &body.to_string());
+    let locked = || {
+        let (_, v) = s.signed("GET", "/spot/accounts", "currency=USDT", "");
+        v[0]["locked"].as_str().unwrap().to_string()
+    };
+    let (st, o) =
+        place(json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000", "text": "t-am"}));
+    assert_eq!(st, 201, "{o:?}");
+    let id = o["id"].as_str().unwrap().to_string();
+    // By text, the pair in the body (as gate-api and CCXT send it).
+    let (st, o) = amend("t-am", "", json!({"currency_pair": "BTC_USDT", "price": "45000", "amend_text": "up"}));
+    assert_eq!(st, 200, "{o:?}");
+    assert_eq!(
+        (o["id"].as_str(), o["price"].as_str(), o["amount"].as_str()),
+        (Some(id.as_str()), Some("45000"), Some("0.001"))
+    );
+    assert_eq!(
+        (o["status"].as_str(), o["amend_text"].as_str(), o["text"].as_str()),
+        (Some("open"), Some("up"), Some("t-am"))
+    );
+    // By id, the pair in the query; the lock follows (amount x price + the 10 bps fee).
+    let (st, o) = amend(&id, "currency_pair=BTC_USDT", json!({"amount": "0.002"}));
+    assert_eq!((st, o["amount"].as_str(), o["price"].as_str()), (200, Some("0.002"), Some("45000")), "{o:?}");
+    assert_eq!(locked(), "90.09");
+    let (_, g) = s.signed("GET", &format!("/spot/orders/{id}"), "currency_pair=BTC_USDT", "");
+    assert_eq!((g["price"].as_str(), g["amount"].as_str()), (Some("45000"), Some("0.002")));
+    // Refused, nothing changed.
+    for (body, status, label) in [
+        (json!({"currency_pair": "BTC_USDT"}), 400, "INVALID_PARAM_VALUE"),
+        (json!({"currency_pair": "BTC_USDT", "price": "45000.001"}), 400, "INVALID_PRECISION"),
+        (json!({"currency_pair": "BTC_USDT", "amount": "100"}), 400, "BALANCE_NOT_ENOUGH"),
+        (json!({"currency_pair": "BTC_USDT", "amount": "-1"}), 400, "INVALID_PARAM_VALUE"),
+        (json!({"price": "45000"}), 400, "MISSING_REQUIRED_PARAM"),
+        (json!({"currency_pair": "DOGE_USDT", "price": "45000"}), 400, "INVALID_CURRENCY_PAIR"),
+    ] {
+        let (st, e) = amend(&id, "", body.clone());
+        assert_eq!((st, e["label"].as_str()), (status, Some(label)), "{body}: {e:?}");
+    }
+    assert_eq!(locked(), "90.09");
+    let (st, e) = amend("123456", "", json!({"currency_pair": "BTC_USDT", "price": "1"}));
+    assert_eq!((st, e["label"].as_str()), (404, Some("ORDER_NOT_FOUND")));
+    // Across the last price (50,000): filled at once, at the last price.
+    let (st, o) = amend(&id, "", json!({"currency_pair": "BTC_USDT", "price": "51000"}));
+    assert_eq!((st, o["status"].as_str(), o["finish_as"].as_str()), (200, Some("closed"), Some("filled")), "{o:?}");
+    assert_eq!(o["avg_deal_price"], "50000");
+    assert_eq!(locked(), "0");
+    let (st, e) = amend(&id, "", json!({"currency_pair": "BTC_USDT", "price": "40000"}));
+    assert_eq!((st, e["label"].as_str()), (400, Some("ORDER_CLOSED")));
+    // A post-only order is never made to take. (A new second: the ten placements and
+    // amendments a second on the pair are used up.)
+    s.clock.advance(ballast_core::Span::from_secs(1));
+    let (_, p) = place(
+        json!({"currency_pair": "BTC_USDT", "side": "buy", "amount": "0.001", "price": "40000", "time_in_force": "poc"}),
+    );
+    let (st, e) = amend(p["id"].as_str().unwrap(), "", json!({"currency_pair": "BTC_USDT", "price": "50000"}));
+    assert_eq!((st, e["label"].as_str()), (400, Some("POC_FILL_IMMEDIATELY")));
 }

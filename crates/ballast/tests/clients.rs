@@ -45,6 +45,11 @@ fn missing(module: &str) -> Option<String> {
 /// Runs `scripts/clients/{script}` against a fresh `ballast sim`; fails with the
 /// script's output.
 fn client(script: &str, module: &str) {
+    client_with(script, module, &[]);
+}
+
+/// [`client`] against a `ballast sim` started with `flags` too.
+fn client_with(script: &str, module: &str, flags: &[&str]) {
     if let Some(why) = missing(module) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{script}: {why}");
         eprintln!("SKIPPED {script}: {why}");
@@ -54,6 +59,7 @@ fn client(script: &str, module: &str) {
     let _sim = Sim(Command::new(assert_cmd::cargo::cargo_bin("ballast"))
         .current_dir(root())
         .args(["sim", "--port", &port.to_string(), "--fund", "10000"])
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -93,4 +99,13 @@ fn python_binance_works_against_the_sim_with_default_options() {
 #[test]
 fn gate_api_sdk_works_against_the_sim_with_default_options() {
     client("gate_api_sdk.py", "gate_api");
+}
+
+#[test]
+fn rate_limits_are_enforced_and_map_to_each_clients_exception() {
+    client_with(
+        "rate_limits.py",
+        "ccxt, binance.client, gate_api",
+        &["--weight-per-minute", "40", "--orders-per-day", "3", "--ban-after", "2", "--gate-requests-per-10s", "5"],
+    );
 }

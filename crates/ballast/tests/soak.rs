@@ -137,7 +137,9 @@ fn four_bots_through_faults_stay_flat_and_explain_every_error() {
     // No error left unexplained.
     let count = |k: &str| injected.get(k).copied().unwrap_or(0);
     let happened = |kind: &str| match kind {
-        "rate_limit" => count("rate_429") + count("rate_418") + count("weight_429") > 0,
+        "rate_limit" => {
+            count("rate_429") + count("rate_418") + count("weight_429") + count("weight_418") + count("gate_429") > 0
+        }
         "lost_reply" => count("drop_after_execution") + count("timeout_after_execution") > 0,
         "gate_key_warning" => true,
         k => count(k) > 0,

@@ -295,6 +295,23 @@ pub(crate) fn update_order(
     Ok(())
 }
 
+/// Sets an open order's quantity, limit price and lock (an amendment).
+pub(crate) fn amend_order(
+    conn: &Connection,
+    venue_id: i64,
+    qty: Decimal,
+    limit: Decimal,
+    lock_qty: Decimal,
+    now: Timestamp,
+) -> Result<(), ExchangeError> {
+    conn.execute(
+        "UPDATE orders SET qty = ?2, limit_price = ?3, lock_qty = ?4, updated_at = ?5 WHERE venue_id = ?1",
+        params![venue_id, text(qty), text(limit), text(lock_qty), now.0],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 /// The order with this client id, on any symbol.
 pub(crate) fn order_by_client(conn: &Connection, client_id: &ClientOrderId) -> Result<Option<OrderRow>, ExchangeError> {
     conn.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE client_id = ?1"), [client_id.as_str()], raw_order)

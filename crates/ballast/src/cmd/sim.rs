@@ -10,7 +10,7 @@ use ballast_backtest::{Interval, parse_date};
 use ballast_core::{Asset, Price, Qty, Timestamp};
 use ballast_exchange::paper::{PaperConfig, PaperExchange, PriceSource, ReplayPrices};
 use ballast_exchange::{Clock, ManualClock};
-use ballast_sim::{FaultConfig, SimConfig, SimState};
+use ballast_sim::{FaultConfig, RateLimits, SimConfig, SimState};
 use rust_decimal::Decimal;
 
 use crate::app::{bundle_dir, fmt_time, load_series};
@@ -85,10 +85,64 @@ pub struct SimArgs {
     /// How long such a reply is held back, ms.
     #[arg(long, default_value = "30000")]
     pub timeout_sleep_ms: u64,
+    /// Binance request weight allowed per minute (over it: 429, then 418 bans).
+    #[arg(long, default_value = "6000")]
+    pub weight_per_minute: u64,
+    /// Binance unfilled orders allowed per 10 seconds (over it: 429 -1015).
+    #[arg(long, default_value = "100")]
+    pub orders_per_10s: u64,
+    /// Binance unfilled orders allowed per day (over it: 429 -1015).
+    #[arg(long, default_value = "200000")]
+    pub orders_per_day: u64,
+    /// Request-weight 429s tolerated in a minute before the IP is banned (418).
+    #[arg(long, default_value = "5")]
+    pub ban_after: u64,
+    /// Length of the first ban, seconds (each further ban doubles it, up to 3 days).
+    #[arg(long, default_value = "120")]
+    pub ban_secs: u64,
+    /// Gate spot order placements and amendments allowed per currency pair per second.
+    #[arg(long, default_value = "10")]
+    pub gate_orders_per_sec: u64,
+    /// Gate requests allowed per endpoint per 10 seconds (other than orders).
+    #[arg(long, default_value = "200")]
+    pub gate_requests_per_10s: u64,
     /// Keep the simulated account (balances, orders, fills) in this SQLite file
     /// instead of memory, to inspect it afterwards.
     #[arg(long)]
     pub db: Option<std::path::PathBuf>,
+}
+
+/// The candles of the symbols' quote-USDT pairs in `dir` (`<ASSET>USDT_<interval>.csv`,
+/// gzipped or not) at every interval that has a file: `1d`, `4h`, `1h`. The sim serves
+/// those and what it can make from them.
+fn bundle_candles(dir: &std::path::Path, symbols: &[(Asset, Asset)]) -> Result<ballast_sim::MemoryCandles> {
+    let mut candles = ballast_sim::MemoryCandles::new();
+    for interval in Interval::ALL {
+        for (asset, _) in symbols {
+            let Some(file) =
+                ballast_backtest::data::file_names(asset, interval).iter().map(|n| dir.join(n)).find(|f| f.exists())
+            else {
+                continue;
+            };
+            let s = ballast_backtest::load_file(&file, asset.clone(), interval)?;
+            let rows = s
+                .candles
+                .iter()
+                .map(|c| {
+                    [
+                        c.open_time.0.to_string(),
+                        c.open.to_string(),
+                        c.high.to_string(),
+                        c.low.to_string(),
+                        c.close.to_string(),
+                        c.volume.to_string(),
+                    ]
+                })
+                .collect();
+            candles.insert(&format!("{asset}USDT"), interval.as_str(), rows);
+        }
+    }
+    Ok(candles)
 }
 
 /// Runs `ballast sim` until interrupted.
@@ -152,6 +206,15 @@ pub fn run(args: &SimArgs) -> Result<()> {
             timeout_after_execution: args.timeout_after_execution,
             timeout_sleep_ms: args.timeout_sleep_ms,
         },
+        limits: RateLimits {
+            weight_per_minute: args.weight_per_minute,
+            orders_per_10s: args.orders_per_10s,
+            orders_per_day: args.orders_per_day,
+            ban_after_429s: args.ban_after,
+            ban_secs: args.ban_secs,
+            gate_orders_per_sec: args.gate_orders_per_sec,
+            gate_requests_per_10s: args.gate_requests_per_10s,
+        },
         ..SimConfig::default()
     };
     // A rehearsal of `ballast keys add` needs keys of its own: from the environment,
@@ -164,32 +227,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     };
     let (key, secret) = (config.api_key.clone(), config.secret.clone());
     // Candles for /api/v3/klines (so `ballast data fetch --base-url` works against it).
-    let mut candles = ballast_sim::MemoryCandles::new();
-    for interval in [Interval::D1, Interval::H4] {
-        let dir = bundle.join("binance-spot");
-        for (asset, _) in &symbols {
-            let file = dir.join(format!("{asset}USDT_{interval}.csv.gz"));
-            if !file.exists() {
-                continue;
-            }
-            let s = ballast_backtest::load_file(&file, asset.clone(), interval)?;
-            let rows = s
-                .candles
-                .iter()
-                .map(|c| {
-                    [
-                        c.open_time.0.to_string(),
-                        c.open.to_string(),
-                        c.high.to_string(),
-                        c.low.to_string(),
-                        c.close.to_string(),
-                        c.volume.to_string(),
-                    ]
-                })
-                .collect();
-            candles.insert(&format!("{asset}USDT"), interval.as_str(), rows);
-        }
-    }
+    let candles = bundle_candles(&bundle.join("binance-spot"), &symbols)?;
     let state = Arc::new(
         SimState::new(paper.clone(), wall, config, symbols)
             .with_candles(Arc::new(candles))
@@ -225,4 +263,35 @@ pub fn run(args: &SimArgs) -> Result<()> {
     rt.block_on(ballast_sim::serve(addr, state)).map_err(|e| anyhow!("serving on {addr}: {e}"))?;
     drop(ticker);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_sim::CandleSource;
+
+    #[test]
+    fn every_bundled_interval_of_a_symbol_is_loaded_1h_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = "timestamp,open,high,low,close,volume\n";
+        std::fs::write(
+            dir.path().join("BTCUSDT_1h.csv"),
+            format!("{rows}2024-01-01 00:00:00,1,2,0.5,1.5,10\n2024-01-01 01:00:00,1.5,2,1,1.8,11\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("BTCUSDT_1d.csv"), format!("{rows}2024-01-01,1,3,0.5,2,100\n")).unwrap();
+        std::fs::write(dir.path().join("ETHUSDT_4h.csv"), format!("{rows}2024-01-01 00:00:00,1,3,0.5,2,100\n"))
+            .unwrap();
+        let usdt = Asset::new("USDT").unwrap();
+        let symbols = vec![(Asset::new("BTC").unwrap(), usdt.clone()), (Asset::new("ETH").unwrap(), usdt)];
+        let c = bundle_candles(dir.path(), &symbols).unwrap();
+        let mut btc = c.intervals("BTCUSDT");
+        btc.sort();
+        assert_eq!(btc, ["1d", "1h"]);
+        assert_eq!(c.intervals("ETHUSDT"), ["4h"]);
+        let hours = c.candles("BTCUSDT", "1h", i64::MIN, i64::MAX, 10);
+        assert_eq!(hours.len(), 2);
+        assert_eq!(hours[1][0], "1704070800000");
+        assert_eq!(hours[1][4], "1.8");
+    }
 }
