@@ -262,6 +262,18 @@ fn signed(s: &SimState, method: &Method, headers: &HeaderMap, uri: &Uri, body: &
             format!("gap between request Timestamp and server time exceeds {}", MAX_SKEW_MS / 1000),
         ));
     }
+    // `x-gate-exptime` (ms): a request received later is refused (Gate API v4.85.0).
+    if let Some(exp) = header("X-Gate-Exptime") {
+        let exp: i64 =
+            exp.trim().parse().map_err(|_| GateError::invalid(format!("Invalid x-gate-exptime header {exp}")))?;
+        if s.server_ms() > exp {
+            return Err(GateError::new(
+                StatusCode::FORBIDDEN,
+                "REQUEST_EXPIRED",
+                format!("request received after its x-gate-exptime {exp}"),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -67,6 +67,19 @@ fn sim_limited(faults: FaultConfig, limits: RateLimits) -> Sim {
 impl Sim {
     /// Sends a request; signed with `secret` at `ts_ms` when `secret` is given.
     fn call(&self, method: &str, path: &str, query: &str, body: &str, auth: Option<(&str, i64)>) -> (u16, Value) {
+        self.call_with(method, path, query, body, auth, &[])
+    }
+
+    /// [`Sim::call`] with more headers.
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        body: &str,
+        auth: Option<(&str, i64)>,
+        extra: &[(&str, String)],
+    ) -> (u16, Value) {
         let full = format!("/api/v4{path}");
         let url = if query.is_empty() {
             format!("http://{}{full}", self.addr)
@@ -80,6 +93,7 @@ impl Sim {
             headers.push(("SIGN".into(), sign(secret, method, &full, query, body, &ts)));
             headers.push(("Timestamp".into(), ts));
         }
+        headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.clone())));
         let resp = match method {
             "GET" | "DELETE" => {
                 let mut b = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
@@ -521,4 +535,27 @@ fn amend_changes_an_open_orders_price_and_amount() {
     );
     let (st, e) = amend(p["id"].as_str().unwrap(), "", json!({"currency_pair": "BTC_USDT", "price": "50000"}));
     assert_eq!((st, e["label"].as_str()), (400, Some("POC_FILL_IMMEDIATELY")));
+}
+
+/// A request that arrives after its `X-Gate-Exptime` is refused before anything is
+/// done, as on Gate: an order ballast gave up on after its deadline can never be placed.
+#[test]
+fn a_request_after_its_exptime_is_refused_and_places_nothing() {
+    let s = sim(FaultConfig::default());
+    let body = |text: &str| {
+        json!({"text": text, "currency_pair": "ETH_USDT", "type": "limit", "side": "buy", "amount": "0.01",
+            "price": "2000", "time_in_force": "gtc"})
+        .to_string()
+    };
+    let late = [("X-Gate-Exptime", (T - 1).to_string())];
+    let (st, v) = s.call_with("POST", "/spot/orders", "", &body("t-late"), Some((SECRET, T)), &late);
+    assert_eq!((st, v["label"].as_str()), (403, Some("REQUEST_EXPIRED")), "{v}");
+    let (st, v) = s.signed("GET", "/spot/orders/t-late", "currency_pair=ETH_USDT", "");
+    assert_eq!((st, v["label"].as_str()), (404, Some("ORDER_NOT_FOUND")), "nothing was placed: {v}");
+    let in_time = [("X-Gate-Exptime", (T + 5_000).to_string())];
+    let (st, v) = s.call_with("POST", "/spot/orders", "", &body("t-ontime"), Some((SECRET, T)), &in_time);
+    assert_eq!(st, 201, "{v}");
+    let bad = [("X-Gate-Exptime", "soon".to_string())];
+    let (st, v) = s.call_with("POST", "/spot/orders", "", &body("t-bad"), Some((SECRET, T)), &bad);
+    assert_eq!((st, v["label"].as_str()), (400, Some("INVALID_PARAM_VALUE")), "{v}");
 }
