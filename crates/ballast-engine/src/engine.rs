@@ -361,9 +361,15 @@ impl Engine {
     /// sold whole, such as one removed by an edit, is no longer one of its holdings and
     /// needs no price).
     pub fn holdings(&self, id: BotId) -> Result<BTreeMap<Asset, Qty>, EngineError> {
-        let mut h = ledger::holdings(&self.store.cash_flows(id)?, &self.store.fills(id)?);
+        let mut h: BTreeMap<Asset, Qty> = self.store.ledger(id)?.into_iter().map(|(a, e)| (a, e.held)).collect();
         h.retain(|_, q| !q.is_zero());
         Ok(h)
+    }
+
+    /// Checks the bot's running ledger against the one its records derive (see
+    /// [`ledger::audit`]).
+    pub fn audit(&self, id: BotId) -> Result<Vec<ledger::Mismatch>, EngineError> {
+        Ok(ledger::audit(&*self.store, id)?)
     }
 
     /// Asks the venue about every order of the bot that is not final and records what
@@ -780,7 +786,7 @@ impl Engine {
                 .sum()
         };
         let flows = self.store.cash_flows(id)?;
-        let fills = self.store.fills(id)?;
+        let fees: BTreeMap<Asset, Qty> = self.store.ledger(id)?.into_iter().map(|(a, e)| (a, e.fees)).collect();
         Ok(Snapshot {
             bot: id,
             time: now,
@@ -789,7 +795,7 @@ impl Engine {
             prices: prices.clone(),
             net_invested: Notional(flows.iter().map(|f| f.value.0).sum()),
             hodl_value: Notional(value_of(&state.hodl)),
-            fees_paid: ledger::fees_in_quote(&fills, quote, &prices),
+            fees_paid: ledger::fees_value(&fees, quote, &prices),
         })
     }
 

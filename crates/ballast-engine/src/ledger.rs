@@ -1,11 +1,13 @@
-//! A bot's ledger: what it holds, derived from its cash flows and the venue's fills
-//! (never from a running total that could drift), and its profit and loss.
+//! A bot's ledger derived from its records (cash flows and the venue's fills), and its
+//! profit and loss. The store keeps a running ledger as it records them
+//! (`Store::ledger`, what a step reads); [`holdings`] and [`fees_by_asset`] derive the
+//! same from the records, and `Engine::audit` (`ballast doctor`) checks that the two
+//! agree. What a fill does to a ledger is decided once, in `ballast_store::fill_effects`.
 
 use std::collections::BTreeMap;
 
-use ballast_core::planner::Side;
 use ballast_core::{Asset, Notional, Prices, Qty};
-use ballast_store::{CashFlow, FillRow, Snapshot};
+use ballast_store::{BotId, CashFlow, FillRow, LedgerEntry, Snapshot, Store, StoreError, fill_effects};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -16,33 +18,72 @@ pub fn holdings(flows: &[CashFlow], fills: &[FillRow]) -> BTreeMap<Asset, Qty> {
     for f in flows {
         *h.entry(f.asset.clone()).or_default() += f.qty;
     }
+    // The store refuses a fill whose effects overflow, so every stored fill has some.
     for r in fills {
-        let notional = r.fill.qty.0 * r.fill.price.0;
-        match r.side {
-            Side::Buy => {
-                h.entry(r.base.clone()).or_default().0 += r.fill.qty.0;
-                h.entry(r.quote.clone()).or_default().0 -= notional;
-            }
-            Side::Sell => {
-                h.entry(r.base.clone()).or_default().0 -= r.fill.qty.0;
-                h.entry(r.quote.clone()).or_default().0 += notional;
-            }
+        for (asset, held, _) in fill_effects(r.side, &r.base, &r.quote, &r.fill).into_iter().flatten() {
+            h.entry(asset).or_default().0 += held;
         }
-        h.entry(r.fill.fee_asset.clone()).or_default().0 -= r.fill.fee.0;
     }
     h
 }
 
-/// Fees paid, valued in quote (a fee in the quote counts as is; in another asset, at
-/// its price now; an asset without a price counts zero and is listed).
-pub fn fees_in_quote(fills: &[FillRow], quote: &Asset, prices: &Prices) -> Notional {
-    let mut total = Decimal::ZERO;
+/// An asset whose running ledger differs from the one the records derive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The asset.
+    pub asset: Asset,
+    /// What the store's running ledger says.
+    pub running: LedgerEntry,
+    /// What the cash flows and fills derive.
+    pub derived: LedgerEntry,
+}
+
+/// Checks a bot's running ledger (kept by the store as fills and cash flows are
+/// recorded) against the one its records derive: every asset whose holdings or fees
+/// differ; empty when they agree. (`ballast doctor` runs it for every bot.)
+pub fn audit(store: &dyn Store, bot: BotId) -> Result<Vec<Mismatch>, StoreError> {
+    let fills = store.fills(bot)?;
+    let held = holdings(&store.cash_flows(bot)?, &fills);
+    let fees = fees_by_asset(&fills);
+    let running = store.ledger(bot)?;
+    let mut assets: Vec<&Asset> = running.keys().chain(held.keys()).chain(fees.keys()).collect();
+    assets.sort();
+    assets.dedup();
+    Ok(assets
+        .into_iter()
+        .filter_map(|a| {
+            let r = running.get(a).copied().unwrap_or_default();
+            let d = LedgerEntry {
+                held: held.get(a).copied().unwrap_or_default(),
+                fees: fees.get(a).copied().unwrap_or_default(),
+            };
+            (r.held.0 != d.held.0 || r.fees.0 != d.fees.0).then(|| Mismatch {
+                asset: a.clone(),
+                running: r,
+                derived: d,
+            })
+        })
+        .collect())
+}
+
+/// Fees paid, by the asset they were charged in.
+pub fn fees_by_asset(fills: &[FillRow]) -> BTreeMap<Asset, Qty> {
+    let mut out: BTreeMap<Asset, Qty> = BTreeMap::new();
     for r in fills {
-        let f = &r.fill;
-        if &f.fee_asset == quote {
-            total += f.fee.0;
-        } else if let Some(p) = prices.get(&f.fee_asset) {
-            total += f.fee.0 * p.0;
+        out.entry(r.fill.fee_asset.clone()).or_default().0 += r.fill.fee.0;
+    }
+    out
+}
+
+/// Fees paid, valued in quote (a fee in the quote counts as is; in another asset, at
+/// its price now; an asset without a price counts zero).
+pub fn fees_value(fees: &BTreeMap<Asset, Qty>, quote: &Asset, prices: &Prices) -> Notional {
+    let mut total = Decimal::ZERO;
+    for (asset, fee) in fees {
+        if asset == quote {
+            total += fee.0;
+        } else if let Some(p) = prices.get(asset) {
+            total += fee.0 * p.0;
         }
     }
     Notional(total)
@@ -138,6 +179,7 @@ mod tests {
 
     #[test]
     fn holdings_follow_flows_and_fills() {
+        use ballast_core::planner::Side;
         let flows = vec![CashFlow {
             bot: 1,
             time: Timestamp(0),
@@ -169,7 +211,9 @@ mod tests {
         assert_eq!(h[&a("BTC")], Qty(dec!(0.005999)));
         assert_eq!(h[&a("USDT")], Qty(dec!(1000) - dec!(500) - dec!(0.5) + dec!(240)));
         let prices: Prices = [(a("BTC"), Price(dec!(60000)))].into();
-        assert_eq!(fees_in_quote(&fills, &a("USDT"), &prices), Notional(dec!(0.56)));
+        let fees = fees_by_asset(&fills);
+        assert_eq!(fees[&a("BTC")], Qty(dec!(0.000001)));
+        assert_eq!(fees_value(&fees, &a("USDT"), &prices), Notional(dec!(0.56)));
     }
 
     #[test]

@@ -56,6 +56,7 @@ macro_rules! store_contract_tests {
             commit_is_all_or_nothing,
             lock_bot_excludes,
             transition_table_is_enforced,
+            an_overflowing_fill_is_refused_whole,
             order_tag_is_drawn_once,
             deadline_round_trips,
         );
@@ -537,11 +538,14 @@ pub fn events_after_in_recording_order(store: &dyn Store) {
     assert_eq!(rest[0].1, event(b, 50, "stop"));
 }
 
-/// Decimals come back exactly, scale included, through every table.
+/// Decimals come back exactly, scale included, through every table. (One bot per
+/// value, so that the running ledger sums no two of them; a fill's quantity and price
+/// carry the value in two fills, so that no notional exceeds it.)
 pub fn decimals_round_trip_exactly(store: &dyn Store) {
-    let bot = new_bot(store, "a", 1);
     let values = ["0.00000001", "123456789.123456789012", "-0.5", "1.500", "0", "79228162514264337593543950335"];
+    let exact = |got: Decimal, want: &str| assert_eq!(got.to_string(), want, "scale and digits kept");
     for (n, v) in values.iter().enumerate() {
+        let bot = new_bot(store, &format!("a{n}"), 1);
         let x = d(v);
         let seq = n as i64;
         let mut i = intent(bot, seq, 0, seq);
@@ -550,13 +554,16 @@ pub fn decimals_round_trip_exactly(store: &dyn Store) {
         i.kind = OrderKind::Limit { price: Price(x) };
         store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, seq, "r")).unwrap();
         store.update_order(&i.client_id, OrderState::PartiallyFilled, None, Qty(x), Timestamp(seq)).unwrap();
-        let f = Fill { qty: Qty(x), price: Price(x), fee: Qty(x), ..fill("t", "1", seq) };
-        store.record_fill(&i.client_id, &f).unwrap();
+        let one = Decimal::ONE;
+        let f1 = Fill { qty: Qty(x), price: Price(one), fee: Qty(x), ..fill("t1", "1", seq) };
+        let f2 = Fill { qty: Qty(Decimal::ZERO), price: Price(x), fee: Qty(Decimal::ZERO), ..fill("t2", "1", seq) };
+        store.record_fill(&i.client_id, &f1).unwrap();
+        store.record_fill(&i.client_id, &f2).unwrap();
         store
             .record_cash_flow(&CashFlow {
                 bot,
                 time: Timestamp(seq),
-                asset: asset("USDT"),
+                asset: asset("ETH"),
                 qty: Qty(x),
                 value: Notional(x),
                 note: String::new(),
@@ -570,35 +577,45 @@ pub fn decimals_round_trip_exactly(store: &dyn Store) {
         s.holdings.insert(asset("ETH"), Qty(x));
         s.prices.insert(asset("ETH"), Price(x));
         store.record_snapshot(&s).unwrap();
-    }
-    let exact = |got: Decimal, want: &str| assert_eq!(got.to_string(), want, "scale and digits kept");
-    let orders = store.unresolved(bot).unwrap();
-    let fills = store.fills(bot).unwrap();
-    let flows = store.cash_flows(bot).unwrap();
-    let snaps = store.snapshots(bot, 100).unwrap();
-    assert_eq!(
-        (orders.len(), fills.len(), flows.len(), snaps.len()),
-        (values.len(), values.len(), values.len(), values.len())
-    );
-    for (n, v) in values.iter().enumerate() {
-        let o = &orders[n];
+
+        let orders = store.unresolved(bot).unwrap();
+        let fills = store.fills(bot).unwrap();
+        let flows = store.cash_flows(bot).unwrap();
+        let snaps = store.snapshots(bot, 100).unwrap();
+        assert_eq!((orders.len(), fills.len(), flows.len(), snaps.len()), (1, 2, 1, 1));
+        let o = &orders[0];
         exact(o.intent.qty.0, v);
         exact(o.intent.planned_price.0, v);
         exact(o.filled.0, v);
         assert_eq!(o.intent.kind, OrderKind::Limit { price: Price(d(v)) });
-        let f = &fills[n].fill;
-        exact(f.qty.0, v);
-        exact(f.price.0, v);
-        exact(f.fee.0, v);
-        exact(flows[n].qty.0, v);
-        exact(flows[n].value.0, v);
-        let s = &snaps[n];
+        exact(fills[0].fill.qty.0, v);
+        exact(fills[1].fill.price.0, v);
+        exact(fills[0].fill.fee.0, v);
+        exact(flows[0].qty.0, v);
+        exact(flows[0].value.0, v);
+        let s = &snaps[0];
         for x in [s.value.0, s.net_invested.0, s.hodl_value.0, s.fees_paid.0] {
             exact(x, v);
         }
         exact(s.holdings[&asset("ETH")].0, v);
         exact(s.prices[&asset("ETH")].0, v);
+        // The running ledger, exactly: the fees (in BNB) are the value.
+        assert_eq!(store.ledger(bot).unwrap()[&asset("BNB")].fees.0, x);
     }
+}
+
+/// A fill whose effect on the ledger cannot be represented (a notional beyond the
+/// decimal range) is refused with a clear error, and nothing of it is written.
+pub fn an_overflowing_fill_is_refused_whole(store: &dyn Store) {
+    let bot = new_bot(store, "huge", 1);
+    let i = intent(bot, 1, 0, 1);
+    store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 1, "r")).unwrap();
+    let max = d("79228162514264337593543950335");
+    let f = Fill { qty: Qty(max), price: Price(d("2")), ..fill("t1", "1", 2) };
+    let e = store.record_fill(&i.client_id, &f).unwrap_err();
+    assert!(e.to_string().contains("overflow"), "{e}");
+    assert!(store.fills(bot).unwrap().is_empty());
+    assert!(store.ledger(bot).unwrap().is_empty());
 }
 
 /// Writes for a bot that does not exist fail with `NotFound`; reads are empty.

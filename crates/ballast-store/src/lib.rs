@@ -13,8 +13,10 @@ mod types;
 
 pub use types::*;
 
-use ballast_core::Qty;
+use std::collections::BTreeMap;
+
 use ballast_core::Timestamp;
+use ballast_core::{Asset, Qty};
 use ballast_exchange::{ClientOrderId, Fill, OrderStatus, OrderTag};
 
 /// Durable state of every bot.
@@ -25,6 +27,11 @@ pub trait Store: Send + Sync {
     fn bot(&self, id: BotId) -> Result<Option<BotRecord>, StoreError>;
     /// Every bot, oldest first.
     fn bots(&self) -> Result<Vec<BotRecord>, StoreError>;
+    /// The bot's running ledger: what it holds of each asset and the fees it paid in
+    /// it, kept in the transaction that records each fill and cash flow, so reading it
+    /// costs the same whatever the bot's age. Equal, by construction and by
+    /// `ballast doctor`, to what the records derive.
+    fn ledger(&self, bot: BotId) -> Result<BTreeMap<Asset, LedgerEntry>, StoreError>;
     /// This installation's tag for client order ids, drawn at random the first time
     /// and the same ever after (see [`ballast_exchange::OrderTag`]).
     fn order_tag(&self) -> Result<OrderTag, StoreError>;

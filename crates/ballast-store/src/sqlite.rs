@@ -47,8 +47,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, NewBot, OrderRow, OrderState,
-    Snapshot, Store, StoreError, Versioned,
+    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderRow,
+    OrderState, Snapshot, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_state_version.sql"),
     include_str!("migrations/0003_order_safety.sql"),
+    include_str!("migrations/0004_ledger.sql"),
 ];
 
 /// The schema version this code writes and understands.
@@ -197,6 +198,9 @@ fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), StoreError>
     }
     for (i, sql) in migrations.iter().enumerate().skip(current as usize) {
         tx.execute_batch(sql).map_err(|e| db_err(&format!("apply migration {}", i + 1), e))?;
+        if i + 1 == LEDGER_MIGRATION {
+            rebuild_ledgers(&tx)?;
+        }
     }
     if current < known {
         tx.pragma_update(None, "user_version", known).map_err(|e| db_err("set user_version", e))?;
@@ -257,6 +261,18 @@ fn parse_with<T, E: std::fmt::Display>(
 ) -> Result<T, StoreError> {
     let text: String = col(row, table, name)?;
     parse(&text).map_err(|e| StoreError::Corrupt(format!("{table}.{name}: bad {what} {text:?}: {e}")))
+}
+
+fn parse_dec(text: &str, table: &str, name: &str) -> Result<Decimal, StoreError> {
+    Decimal::from_str(text).map_err(|e| StoreError::Corrupt(format!("{table}.{name}: bad decimal {text:?}: {e}")))
+}
+
+fn parse_side(text: &str) -> Result<Side, StoreError> {
+    match text {
+        "buy" => Ok(Side::Buy),
+        "sell" => Ok(Side::Sell),
+        _ => Err(StoreError::Corrupt(format!("orders.side: bad side {text:?}: expected buy or sell"))),
+    }
 }
 
 fn col_dec(row: &Row<'_>, table: &str, name: &str) -> Result<Decimal, StoreError> {
@@ -466,7 +482,87 @@ fn insert_intents(tx: &Connection, op: &str, intents: &[Intent]) -> Result<(), S
     Ok(())
 }
 
+/// The migration that creates the running ledger (filled from the records then).
+const LEDGER_MIGRATION: usize = 4;
+
+/// Adds `held` and `fees` to the bot's ledger of `asset`, exactly (decimal text).
+fn add_to_ledger(
+    conn: &Connection,
+    op: &str,
+    bot: BotId,
+    asset: &Asset,
+    held: Decimal,
+    fees: Decimal,
+) -> Result<(), StoreError> {
+    let current: Option<(String, String)> = conn
+        .prepare_cached("SELECT held, fees FROM ledger WHERE bot_id = ?1 AND asset = ?2")
+        .and_then(|mut st| st.query_row(params![bot, asset.as_str()], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(|e| db_err(op, e))?;
+    let (h, f) = match current {
+        Some((h, f)) => (parse_dec(&h, "ledger", "held")?, parse_dec(&f, "ledger", "fees")?),
+        None => (Decimal::ZERO, Decimal::ZERO),
+    };
+    let overflow = || StoreError::Corrupt(format!("{op}: the ledger of bot {bot} in {asset} overflows"));
+    let (h, f) = (h.checked_add(held).ok_or_else(overflow)?, f.checked_add(fees).ok_or_else(overflow)?);
+    conn.prepare_cached(
+        "INSERT INTO ledger (bot_id, asset, held, fees) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (bot_id, asset) DO UPDATE SET held = excluded.held, fees = excluded.fees",
+    )
+    .and_then(|mut st| st.execute(params![bot, asset.as_str(), dec_text(h), dec_text(f)]))
+    .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
+/// Applies a new fill of `client_id` to its bot's ledger.
+fn fill_to_ledger(conn: &Connection, op: &str, client_id: &ClientOrderId, fill: &Fill) -> Result<(), StoreError> {
+    let (bot, base, quote, side): (BotId, String, String, String) = conn
+        .prepare_cached("SELECT bot_id, base, quote, side FROM orders WHERE client_id = ?1")
+        .and_then(|mut st| st.query_row([client_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
+        .map_err(|e| db_err(op, e))?;
+    let asset = |s: &str| Asset::new(s).map_err(|e| StoreError::Corrupt(format!("orders.base/quote {s:?}: {e}")));
+    let side = parse_side(&side)?;
+    let effects = crate::fill_effects(side, &asset(&base)?, &asset(&quote)?, fill)
+        .map_err(|e| StoreError::Corrupt(format!("{op}: {e}")))?;
+    for (a, held, fees) in effects {
+        add_to_ledger(conn, op, bot, &a, held, fees)?;
+    }
+    Ok(())
+}
+
+/// Fills the ledger of every bot from its records (when the ledger is created).
+fn rebuild_ledgers(conn: &Connection) -> Result<(), StoreError> {
+    const OP: &str = "build the running ledger";
+    conn.execute("DELETE FROM ledger", []).map_err(|e| db_err(OP, e))?;
+    let flows = query_all(
+        conn,
+        OP,
+        "SELECT bot_id, time, asset, qty, value, note FROM cash_flows ORDER BY bot_id, time, id",
+        [],
+        read_cash_flow,
+    )?;
+    for f in &flows {
+        add_to_ledger(conn, OP, f.bot, &f.asset, f.qty.0, Decimal::ZERO)?;
+    }
+    let fills = query_all(
+        conn,
+        OP,
+        "SELECT o.bot_id, o.base, o.quote, o.side, f.client_id, f.trade_id, f.qty, f.price, f.fee, f.fee_asset, \
+         f.time FROM fills f JOIN orders o ON o.client_id = f.client_id ORDER BY f.time, f.id",
+        [],
+        read_fill,
+    )?;
+    for r in &fills {
+        let effects = crate::fill_effects(r.side, &r.base, &r.quote, &r.fill)
+            .map_err(|e| StoreError::Corrupt(format!("{OP}: {e}")))?;
+        for (a, held, fees) in effects {
+            add_to_ledger(conn, OP, r.bot, &a, held, fees)?;
+        }
+    }
+    Ok(())
+}
+
 fn insert_cash_flow(conn: &Connection, op: &str, flow: &CashFlow) -> Result<(), StoreError> {
+    add_to_ledger(conn, op, flow.bot, &flow.asset, flow.qty.0, Decimal::ZERO)?;
     conn.prepare_cached(
         "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
@@ -867,6 +963,9 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(|e| db_err(OP, e))?;
+        if inserted == 1 {
+            fill_to_ledger(&tx, OP, client_id, fill)?;
+        }
         tx.commit().map_err(|e| db_err(OP, e))?;
         Ok(inserted == 1)
     }
@@ -886,9 +985,34 @@ impl Store for SqliteStore {
 
     fn record_cash_flow(&self, flow: &CashFlow) -> Result<(), StoreError> {
         const OP: &str = "record cash flow";
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+        require_bot(&tx, OP, flow.bot)?;
+        insert_cash_flow(&tx, OP, flow)?;
+        tx.commit().map_err(|e| db_err(OP, e))
+    }
+
+    fn ledger(&self, bot: BotId) -> Result<BTreeMap<Asset, LedgerEntry>, StoreError> {
+        const OP: &str = "read the ledger";
         let conn = self.lock();
-        require_bot(&conn, OP, flow.bot)?;
-        insert_cash_flow(&conn, OP, flow)
+        let rows: Vec<(String, String, String)> = conn
+            .prepare_cached("SELECT asset, held, fees FROM ledger WHERE bot_id = ?1 ORDER BY asset")
+            .and_then(|mut st| {
+                st.query_map([bot], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| db_err(OP, e))?;
+        rows.into_iter()
+            .map(|(a, h, f)| {
+                let asset = Asset::new(&a).map_err(|e| StoreError::Corrupt(format!("ledger.asset {a:?}: {e}")))?;
+                Ok((
+                    asset,
+                    LedgerEntry {
+                        held: Qty(parse_dec(&h, "ledger", "held")?),
+                        fees: Qty(parse_dec(&f, "ledger", "fees")?),
+                    },
+                ))
+            })
+            .collect()
     }
 
     fn cash_flows(&self, bot: BotId) -> Result<Vec<CashFlow>, StoreError> {
@@ -1019,6 +1143,86 @@ mod tests {
         assert_eq!(int("busy_timeout"), 5_000);
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    /// A database from before the running ledger gets one built from its records when
+    /// it is opened by this version, exactly (decimal text, no float).
+    #[test]
+    fn the_ledger_is_built_from_the_records_when_it_is_created() {
+        use crate::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let open = |migrations: &[&str]| {
+            let conn = Connection::open(&path).unwrap();
+            SqliteStore::init(conn, migrations, Locks::Memory(Arc::default())).unwrap()
+        };
+        let old = open(&MIGRATIONS[..LEDGER_MIGRATION - 1]);
+        let bot = old
+            .create_bot(&NewBot {
+                name: "old".into(),
+                venue: "paper".into(),
+                config_toml: String::new(),
+                created_at: Timestamp(1),
+            })
+            .unwrap();
+        let intent = Intent {
+            bot,
+            client_id: ClientOrderId::new("bl1-1-0").unwrap(),
+            seq: 1,
+            leg: 0,
+            base: Asset::new("BTC").unwrap(),
+            quote: Asset::new("USDT").unwrap(),
+            side: Side::Buy,
+            qty: Qty(Decimal::from_str("0.00384615").unwrap()),
+            kind: OrderKind::Market,
+            planned_price: Price(Decimal::from(84500)),
+            created_at: Timestamp(2),
+            expires_at: None,
+        };
+        let ev = Event {
+            bot,
+            time: Timestamp(2),
+            kind: "rebalance".into(),
+            message: String::new(),
+            data: serde_json::json!({}),
+        };
+        old.begin_rebalance(std::slice::from_ref(&intent), "{}", &ev).unwrap();
+        {
+            let conn = old.lock();
+            conn.execute(
+                "INSERT INTO cash_flows (bot_id, time, asset, qty, value, note) VALUES (?1, 1, 'USDT', '1000.10', '1000.10', 'create')",
+                [bot],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO fills (client_id, trade_id, qty, price, fee, fee_asset, time) \
+                 VALUES ('bl1-1-0', 't1', '0.00384615', '84500.01', '0.00000385', 'BTC', 3)",
+                [],
+            )
+            .unwrap();
+        }
+        drop(old);
+        let new = open(MIGRATIONS);
+        let l = new.ledger(bot).unwrap();
+        let d = |s: &str| Qty(Decimal::from_str(s).unwrap());
+        assert_eq!(l[&Asset::new("BTC").unwrap()].held, d("0.00384230"));
+        assert_eq!(l[&Asset::new("BTC").unwrap()].fees, d("0.00000385"));
+        // 1000.10 - 0.00384615 * 84500.01 exactly
+        assert_eq!(l[&Asset::new("USDT").unwrap()].held, d("675.1002865385"));
+        // And it is kept from then on; a fill recorded twice counts once.
+        let fill = Fill {
+            trade_id: "t2".into(),
+            qty: d("0.001"),
+            price: Price(Decimal::from(80000)),
+            fee: d("0.08"),
+            fee_asset: Asset::new("USDT").unwrap(),
+            time: Timestamp(4),
+        };
+        assert!(new.record_fill(&intent.client_id, &fill).unwrap());
+        assert!(!new.record_fill(&intent.client_id, &fill).unwrap());
+        let l = new.ledger(bot).unwrap();
+        assert_eq!(l[&Asset::new("USDT").unwrap()].held, d("595.0202865385"));
+        assert_eq!(l[&Asset::new("USDT").unwrap()].fees, d("0.08"));
     }
 
     #[test]

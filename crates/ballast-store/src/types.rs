@@ -7,6 +7,7 @@ use std::str::FromStr;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Notional, Price, Qty, Timestamp};
 use ballast_exchange::{ClientOrderId, Fill, OrderKind};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -249,6 +250,44 @@ pub struct FillRow {
     pub side: Side,
     /// The fill.
     pub fill: Fill,
+}
+
+/// What one fill does to its bot's ledger, as `(asset, held change, fee paid)`: a buy
+/// adds the quantity of the base and takes the notional from the quote, a sell the
+/// reverse, and the fee leaves the asset it was charged in. The one place this is
+/// decided: the store's running ledger and the derivation from the records
+/// (`ballast_engine::ledger::holdings`) both use it.
+///
+/// Fails when the notional is beyond the decimal range (no venue makes such a fill;
+/// the store refuses to record one).
+pub fn fill_effects(
+    side: Side,
+    base: &Asset,
+    quote: &Asset,
+    fill: &Fill,
+) -> Result<[(Asset, Decimal, Decimal); 3], String> {
+    let notional =
+        fill.qty.0.checked_mul(fill.price.0).ok_or_else(|| {
+            format!("fill {}: {} x {} overflows the decimal range", fill.trade_id, fill.qty, fill.price)
+        })?;
+    let (b, q) = match side {
+        Side::Buy => (fill.qty.0, -notional),
+        Side::Sell => (-fill.qty.0, notional),
+    };
+    Ok([
+        (base.clone(), b, Decimal::ZERO),
+        (quote.clone(), q, Decimal::ZERO),
+        (fill.fee_asset.clone(), -fill.fee.0, fill.fee.0),
+    ])
+}
+
+/// A bot's running ledger of one asset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// What the bot holds of it (cash flows and fills, fees taken out).
+    pub held: Qty,
+    /// The fees it paid in it.
+    pub fees: Qty,
 }
 
 /// Money moved into or out of a bot.

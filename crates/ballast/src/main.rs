@@ -32,6 +32,8 @@ enum Command {
     Data(cmd::data::DataArgs),
     /// Store exchange API keys encrypted, list, remove and check them.
     Keys(cmd::keys::KeysArgs),
+    /// Check the data directory's bookkeeping: every bot's running ledger equals its records.
+    Doctor(cmd::doctor::DoctorArgs),
     /// Show the orders that bring a portfolio back to its target weights.
     Plan(cmd::plan::PlanArgs),
     /// Compute target weights from price history (equal, market cap, risk-based).
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Optimize(args) => cmd::optimize::run(args),
         Command::Presets(args) => cmd::presets::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

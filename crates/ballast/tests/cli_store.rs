@@ -120,3 +120,25 @@ fn the_data_directory_and_its_files_are_private() {
         assert_eq!(mode(&d.join(f)), 0o600, "{f}");
     }
 }
+
+/// `ballast doctor`: the running ledger a step reads equals the one the records derive
+/// after real trading; a ledger changed behind ballast's back is found, named, and
+/// makes it exit non-zero.
+#[test]
+fn doctor_checks_the_running_ledger_against_the_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = with_a_bot(tmp.path());
+    ok(&d, &["run", "--bars", "60"]);
+    let out = ok(&d, &["doctor"]);
+    assert!(out.contains("bot 1 (majors): ledger ok"), "{out}");
+    assert!(out.contains("every running ledger equals its records"), "{out}");
+    {
+        let conn = rusqlite::Connection::open(d.join("ballast.sqlite")).unwrap();
+        let n = conn.execute("UPDATE ledger SET held = '0.5' WHERE bot_id = 1 AND asset = 'BTC'", []).unwrap();
+        assert_eq!(n, 1);
+    }
+    fails(&d, &["doctor"], &["1 of 1 bot(s) have a running ledger that differs"]);
+    let out = ballast(&d, &["doctor"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("BTC held 0.5 (running)"), "{stdout}");
+}

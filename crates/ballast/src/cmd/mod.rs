@@ -4,6 +4,7 @@ pub mod backtest;
 pub mod bot;
 pub mod data;
 pub mod demo;
+pub mod doctor;
 pub mod keys;
 pub mod notify;
 pub mod optimize;
