@@ -670,6 +670,14 @@ fn upsert_state(conn: &Connection, op: &str, bot: BotId, state_json: &str) -> Re
 }
 
 /// The SQL list of the non-final states: `'pending', 'unknown', ...`.
+/// The open orders of a bot, oldest first (through the partial index `orders_open`).
+fn unresolved_sql() -> String {
+    format!(
+        "SELECT {ORDER_COLS} FROM orders WHERE bot_id = ?1 AND state IN ({}) ORDER BY created_at, seq, leg, id",
+        open_states_sql()
+    )
+}
+
 fn open_states_sql() -> String {
     OrderState::ALL.iter().filter(|s| !s.is_final()).map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
 }
@@ -921,11 +929,7 @@ impl Store for SqliteStore {
 
     fn unresolved(&self, bot: BotId) -> Result<Vec<OrderRow>, StoreError> {
         let conn = self.lock();
-        let sql = format!(
-            "SELECT {ORDER_COLS} FROM orders WHERE bot_id = ?1 AND state IN ({}) ORDER BY created_at, seq, leg, id",
-            open_states_sql()
-        );
-        query_all(&conn, "list unresolved orders", &sql, [bot], read_order)
+        query_all(&conn, "list unresolved orders", &unresolved_sql(), [bot], read_order)
     }
 
     fn orders(&self, bot: BotId, limit: usize) -> Result<Vec<OrderRow>, StoreError> {
@@ -1223,6 +1227,22 @@ mod tests {
         let l = new.ledger(bot).unwrap();
         assert_eq!(l[&Asset::new("USDT").unwrap()].held, d("595.0202865385"));
         assert_eq!(l[&Asset::new("USDT").unwrap()].fees, d("0.08"));
+    }
+
+    /// Every step asks for the open orders: the question goes through the partial index
+    /// of open orders, not through all of the bot's orders.
+    #[test]
+    fn the_open_orders_are_read_through_their_index() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let conn = s.lock();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", unresolved_sql()))
+            .unwrap()
+            .query_map([1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|d| d.contains("USING INDEX orders_open")), "{plan:?}");
     }
 
     #[test]

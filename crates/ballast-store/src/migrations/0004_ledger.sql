@@ -9,3 +9,8 @@ CREATE TABLE ledger (
     fees   TEXT    NOT NULL,
     PRIMARY KEY (bot_id, asset)
 ) WITHOUT ROWID;
+
+-- The open orders of a bot, which every step asks about: a partial index, so the
+-- question costs the same however many final orders the bot has.
+CREATE INDEX orders_open ON orders (bot_id, created_at, seq, leg)
+    WHERE state IN ('pending', 'unknown', 'new', 'partially_filled');
