@@ -104,12 +104,36 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let h = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 8192];
-            let n = s.read(&mut buf).unwrap();
+            let req = read_request(&mut s);
             reply(&mut s);
-            String::from_utf8_lossy(&buf[..n]).to_string()
+            req
         });
         (port, h)
+    }
+
+    /// Reads one whole request: the head, then `Content-Length` bytes of body (the
+    /// client may send them in separate segments).
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let text = String::from_utf8_lossy(&data).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                return String::from_utf8_lossy(&data).to_string();
+            }
+            data.extend_from_slice(&buf[..n]);
+        }
     }
 
     fn post(port: u16) -> HttpRequest {

@@ -149,12 +149,21 @@ impl SqliteStore {
 
 /// `PRAGMA quick_check` (every page and index is readable and consistent): a damaged
 /// file is refused at open, before anything reads or writes it.
+/// The error for a database file that is damaged.
+fn damaged(what: String) -> StoreError {
+    StoreError::Db(format!("the database is damaged ({what}); ballast will not use it: restore the file from a backup"))
+}
+
+/// A failure to open: a damaged file (its schema pages unreadable, or not a database
+/// at all) says so, whatever the step that met it; anything else as `db_err`.
+fn open_err(op: &str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => damaged(format!("{op}: {e}")),
+        _ => db_err(op, e),
+    }
+}
+
 fn check_integrity(conn: &Connection) -> Result<(), StoreError> {
-    let damaged = |what: String| {
-        StoreError::Db(format!(
-            "the database is damaged ({what}); ballast will not use it: restore the file from a backup"
-        ))
-    };
     let mut stmt = conn.prepare("PRAGMA quick_check").map_err(|e| damaged(e.to_string()))?;
     let rows: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
@@ -168,15 +177,15 @@ fn check_integrity(conn: &Connection) -> Result<(), StoreError> {
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| db_err("set busy_timeout", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_err("set busy_timeout", e))?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-        .map_err(|e| db_err("set journal_mode=WAL", e))?;
+        .map_err(|e| open_err("set journal_mode=WAL", e))?;
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
         return Err(StoreError::Db(format!("set journal_mode=WAL: the database stays in {mode} mode")));
     }
-    conn.pragma_update(None, "synchronous", "FULL").map_err(|e| db_err("set synchronous=FULL", e))?;
-    conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| db_err("set foreign_keys=ON", e))?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(|e| open_err("set synchronous=FULL", e))?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_err("set foreign_keys=ON", e))?;
     Ok(())
 }
 
