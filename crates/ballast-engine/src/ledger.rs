@@ -85,7 +85,8 @@ pub fn time_weighted_return(snapshots: &[Snapshot]) -> Decimal {
     growth - Decimal::ONE
 }
 
-fn percent(x: Decimal, of: Decimal) -> Decimal {
+/// `x / of` in percent, to 4 decimals; zero when `of` is zero.
+pub(crate) fn percent(x: Decimal, of: Decimal) -> Decimal {
     if of.is_zero() { Decimal::ZERO } else { (x / of * Decimal::ONE_HUNDRED).round_dp(4) }
 }
 

@@ -84,6 +84,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}/report"),
     ("GET", "/api/stream"),
+    ("GET", "/api/bots/{id}/history"),
+    ("GET", "/api/bots/{id}/chart"),
 ];
 
 /// The routes that need no credentials: health, the login (and the first-run setup,
@@ -277,6 +279,8 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/backtests") => post(dash::backtest),
         ("GET", "/api/backtests/{id}/report") => get(dash::backtest_report),
         ("GET", "/api/stream") => get(dash::stream),
+        ("GET", "/api/bots/{id}/history") => get(api::history),
+        ("GET", "/api/bots/{id}/chart") => get(api::chart),
         _ => panic!("no handler for {method} {path}"),
     }
 }
@@ -312,6 +316,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(catch_panic))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), harden))
+        // Outermost: every answer a client accepts gzip for, except the event stream
+        // (tower-http's default predicate leaves out `text/event-stream`, images and
+        // bodies under 32 bytes).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

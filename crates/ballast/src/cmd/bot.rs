@@ -272,11 +272,8 @@ fn print_summary_of_stop(sum: &ballast_engine::StopSummary, q: &Asset) {
     }
     println!("Worth            {} {q} at {}", money(sum.value.0), fmt_time(sum.at));
     println!("Net invested     {} {q}", money(sum.net_invested.0));
-    let pct = if sum.net_invested.0 > Decimal::ZERO {
-        format!(" ({:+.2}%)", sum.profit.0 / sum.net_invested.0 * Decimal::ONE_HUNDRED)
-    } else {
-        String::new()
-    };
+    let pct =
+        if sum.net_invested.0 > Decimal::ZERO { format!(" ({:+.2}%)", sum.profit_percent()) } else { String::new() };
     println!("Profit           {} {q}{pct}", money(sum.profit.0));
     println!("Fees paid        {} {q}", sum.fees.0.round_dp(4));
 }
