@@ -90,6 +90,9 @@ pub enum Verb {
         /// Coins to add, ASSET=QTY,...
         #[arg(long)]
         coins: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Change coins, weights or parameters of a running bot from a new configuration file.
     Edit {
@@ -98,6 +101,9 @@ pub enum Verb {
         /// The new configuration (its amount is ignored: use invest).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Stop a bot for good.
     Stop {
@@ -476,7 +482,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
             e.set_paused(*id, false).map_err(engine_err)?;
             println!("Bot {id} resumed");
         }
-        Verb::Invest { id, usdt, coins } => {
+        Verb::Invest { id, usdt, coins, yes } => {
             let mut add = match coins {
                 Some(c) => parse_coins(c)?,
                 None => BTreeMap::new(),
@@ -492,11 +498,20 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 bail!("nothing to invest: use --usdt AMOUNT or --coins ASSET=QTY,...");
             }
             let paper = (v.record.venue == "paper").then_some(&*app.paper);
-            let out = verbs::invest(e, paper, *id, &add)?;
             let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
+            let plan = verbs::preview_invest(e, *id, &add)?;
+            println!("Invest {} in bot {id} \"{}\"; the rebalance would:", what.join(", "), v.record.name);
+            for line in verbs::plan_lines(&plan) {
+                println!("  {line}");
+            }
+            let question = if paper.is_some() { "Invest?" } else { "Invest? It will trade real funds on the venue." };
+            if !yes && !confirm(question)? {
+                bail!("not invested");
+            }
+            let out = verbs::invest(e, paper, *id, &add)?;
             println!("Invested {}; {}", what.join(", "), outcome_text(&out));
         }
-        Verb::Edit { id, config } => {
+        Verb::Edit { id, config, yes } => {
             let text = std::fs::read_to_string(config).with_context(|| format!("{}: cannot read", config.display()))?;
             let mut table: toml::Table =
                 text.parse().map_err(|e: toml::de::Error| anyhow!("{}: invalid TOML: {e}", config.display()))?;
@@ -505,6 +520,16 @@ pub fn run(args: &BotArgs) -> Result<()> {
             }
             let cfg = BotConfig::parse_text(config, &toml::to_string(&table)?)?;
             let spec = verbs::spec_of(&app, &cfg)?;
+            let plan = verbs::preview_edit(e, *id, &spec)?;
+            println!("Edit bot {id} from {}; the rebalance to the new parameters would:", config.display());
+            for line in verbs::plan_lines(&plan) {
+                println!("  {line}");
+            }
+            let live = e.store().bot(*id)?.is_some_and(|r| r.venue != "paper");
+            let question = if live { "Edit? It will trade real funds on the venue." } else { "Edit?" };
+            if !yes && !confirm(question)? {
+                bail!("not edited");
+            }
             let out = verbs::edit(e, *id, spec, &text)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
         }
