@@ -126,6 +126,78 @@ pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Setup
     ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
 }
 
+/// Body of `POST /api/setup/confirm`.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmBody {
+    /// The one-time setup token.
+    #[serde(default)]
+    pub setup_token: String,
+    /// A current code of the authenticator just enrolled.
+    pub code: String,
+}
+
+/// `POST /api/setup/confirm`: finishes setup once a code of the new authenticator
+/// checks (until then setup can be done again), and logs the admin in: sets the
+/// session cookie and returns the CSRF token, as a login does.
+pub async fn setup_confirm(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ConfirmBody>) -> ApiResult {
+    let now = st.clock.now().0;
+    let st2 = st.clone();
+    let s = blocking(move || Ok(st2.auth.confirm_setup(&body.setup_token, &body.code, now)?)).await?;
+    let cookie = session_cookie(&st, &s.id, Some(crate::auth::SESSION_TTL_MS / 1000));
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "csrf_token": s.csrf }))).into_response())
+}
+
+/// Body of `POST /api/account/password`.
+#[derive(Debug, Deserialize)]
+pub struct PasswordBody {
+    /// The password now.
+    pub current: String,
+    /// The new one.
+    pub new: String,
+}
+
+/// `POST /api/account/password`: changes the admin password; other sessions end.
+pub async fn change_password(
+    State(st): State<Arc<AppState>>,
+    ext: Extensions,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult {
+    let keep = match ext.get::<Principal>() {
+        Some(Principal::Session(id)) => Some(id.clone()),
+        _ => None,
+    };
+    blocking(move || Ok(st.auth.change_password(&body.current, &body.new, keep.as_deref())?)).await?;
+    ok(json!({ "ok": true }))
+}
+
+/// Body of `POST /api/account/totp`.
+#[derive(Debug, Deserialize)]
+pub struct ReenrolBody {
+    /// The admin password.
+    pub password: String,
+}
+
+/// `POST /api/account/totp`: a new authenticator's secret (URI and QR code), in force
+/// only once `POST /api/account/totp/confirm` checks a code of it.
+pub async fn reenrol(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ReenrolBody>) -> ApiResult {
+    let uri = blocking(move || Ok(st.auth.start_reenrol(&body.password)?)).await?;
+    ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
+}
+
+/// Body of `POST /api/account/totp/confirm`.
+#[derive(Debug, Deserialize)]
+pub struct CodeBody {
+    /// A current code of the new authenticator.
+    pub code: String,
+}
+
+/// `POST /api/account/totp/confirm`.
+pub async fn reenrol_confirm(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<CodeBody>) -> ApiResult {
+    let now = st.clock.now().0;
+    blocking(move || Ok(st.auth.confirm_reenrol(&body.code, now)?)).await?;
+    ok(json!({ "ok": true }))
+}
+
 /// The QR code of `text` as an SVG image (for authenticator apps to scan).
 pub fn qr_svg(text: &str) -> Result<String, ApiError> {
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
@@ -556,30 +628,81 @@ fn parse_qty(what: &str, s: &str) -> Result<Qty, ApiError> {
     ballast_core::money::check_amount(what, d).map(Qty).map_err(ApiError::bad_request)
 }
 
+/// What to invest, checked: quote (`usdt`) and coins, each a positive decimal.
+fn parse_add(st: &AppState, id: BotId, body: &InvestBody) -> Result<BTreeMap<Asset, Qty>, ApiError> {
+    let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
+    let mut add = BTreeMap::new();
+    if let Some(u) = &body.usdt {
+        add.insert(quote, parse_qty("usdt", u)?);
+    }
+    for (a, q) in body.coins.iter().flatten() {
+        let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let qty = parse_qty(&format!("coins.{asset}"), q)?;
+        add.insert(asset, qty);
+    }
+    if add.is_empty() {
+        return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));
+    }
+    if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
+        return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
+    }
+    Ok(add)
+}
+
+/// A plan as the confirmations show it: the orders with their fees, the total, the
+/// skipped legs with their reasons, and the value before and after.
+pub fn plan_json(plan: &ballast_core::planner::Plan) -> Value {
+    let orders: Vec<Value> = plan
+        .legs
+        .iter()
+        .map(|l| {
+            json!({ "asset": l.asset, "side": l.side.to_string(), "qty": l.quantity, "price": l.price,
+                    "notional": l.notional.0.round_dp(2), "fee": l.fee.0.round_dp(4) })
+        })
+        .collect();
+    let skipped: Vec<Value> = plan
+        .skipped
+        .iter()
+        .map(|s| {
+            json!({ "asset": s.asset, "side": s.side.to_string(), "notional": s.notional.0.round_dp(2),
+                    "reason": s.reason.to_string() })
+        })
+        .collect();
+    json!({
+        "quote": plan.quote,
+        "orders": orders,
+        "skipped": skipped,
+        "fees": plan.fees.0.round_dp(4),
+        "value_before": plan.value_before.0.round_dp(2),
+        "value_after": plan.value_after.0.round_dp(2),
+    })
+}
+
+/// `POST /api/bots/{id}/invest/preview`: what the investment would trade (orders,
+/// fees, skipped legs), recording nothing.
+pub async fn invest_preview(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<InvestBody>,
+) -> ApiResult {
+    let plan = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        let add = parse_add(&st, id, &body)?;
+        Ok(engine.preview_change(id, &add, None)?)
+    })
+    .await?;
+    ok(plan_json(&plan))
+}
+
 /// `POST /api/bots/{id}/invest`.
 pub async fn invest(
     State(st): State<Arc<AppState>>,
     Path(id): Path<BotId>,
     ApiJson(body): ApiJson<InvestBody>,
 ) -> ApiResult {
-    changing(&st, id, "invest", move |st| {
+    let out = changing(&st, id, "invest", move |st| {
         let (rec, engine) = bot_engine(st, id)?;
-        let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
-        let mut add = BTreeMap::new();
-        if let Some(u) = &body.usdt {
-            add.insert(quote, parse_qty("usdt", u)?);
-        }
-        for (a, q) in body.coins.iter().flatten() {
-            let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let qty = parse_qty(&format!("coins.{asset}"), q)?;
-            add.insert(asset, qty);
-        }
-        if add.is_empty() {
-            return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));
-        }
-        if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
-            return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
-        }
+        let add = parse_add(st, id, &body)?;
         // Everything that can refuse it is checked before a paper deposit: a refused
         // investment leaves nothing behind.
         engine.check_invest(id, &add)?;
@@ -597,7 +720,12 @@ pub async fn invest(
         })
     })
     .await?;
-    ok(json!({ "ok": true }))
+    let outcome = match out {
+        ballast_engine::StepOutcome::Rebalanced { orders } => format!("{orders} order(s) sent"),
+        ballast_engine::StepOutcome::Stopped(why) => format!("stopped: {why}"),
+        _ => "no order sent".to_string(),
+    };
+    ok(json!({ "ok": true, "outcome": outcome }))
 }
 
 /// Body of `POST /api/bots/{id}/stop`.

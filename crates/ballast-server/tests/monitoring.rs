@@ -84,7 +84,8 @@ async fn rig() -> Rig {
     let uri = s.body["otpauth_uri"].as_str().unwrap();
     let secret = totp::base32_decode(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap()).unwrap();
     let code = totp::code_at(&secret, (clock.now().0 / 1000) as u64);
-    let l = send(&app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    // Confirming the enrolment logs in.
+    let l = send(&app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": token, "code": code }))).await;
     assert_eq!(l.status, StatusCode::OK, "{}", l.text);
     let cookie = l.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
     let csrf = l.body["csrf_token"].as_str().unwrap().to_owned();
@@ -317,4 +318,177 @@ async fn answers_are_compressed() {
         let p = send(&r.app, "GET", page, &[("accept-encoding", "gzip")], None).await;
         assert_eq!(p.headers.get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap()), Some("gzip"), "{page}");
     }
+}
+
+/// Defect 4: an investment shows its orders, fees and skipped legs before it is made,
+/// recording nothing; its answer says what it did.
+#[tokio::test]
+async fn an_investment_is_previewed_before_it_trades() {
+    let r = rig().await;
+    let path = format!("/api/bots/{}", r.bot);
+    r.later(60_000);
+    let before = r.get(&format!("{path}/events")).await.body.as_array().unwrap().len();
+    let small = r.post(&format!("{path}/invest/preview"), json!({ "usdt": "1" })).await;
+    assert_eq!(small.status, StatusCode::OK, "{}", small.text);
+    assert!(small.body["orders"].as_array().unwrap().is_empty(), "{}", small.text);
+    let skipped = small.body["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{}", small.text);
+    assert!(skipped.iter().all(|s| s["side"] == "buy" && s["reason"].as_str().unwrap().contains("minimum")));
+    let big = r.post(&format!("{path}/invest/preview"), json!({ "usdt": "100" })).await;
+    let orders = big.body["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{}", big.text);
+    let fees: f64 = big.body["fees"].as_str().unwrap().parse().unwrap();
+    assert!((fees - 0.1).abs() < 0.01, "10 bps of about 100: {fees}");
+    assert_eq!(r.get(&format!("{path}/events")).await.body.as_array().unwrap().len(), before, "nothing recorded");
+    for (body, culprit) in [
+        (json!({}), "nothing to invest"),
+        (json!({ "usdt": "-1" }), "usdt"),
+        (json!({ "coins": { "DOGE": "1" } }), "DOGE"),
+    ] {
+        let bad = r.post(&format!("{path}/invest/preview"), body.clone()).await;
+        assert!(bad.status.is_client_error(), "{body}: {}", bad.text);
+        assert!(bad.body["error"].as_str().unwrap().contains(culprit), "{body}: {}", bad.text);
+    }
+    let done = r.post(&format!("{path}/invest"), json!({ "usdt": "1" })).await;
+    assert_eq!(done.body["outcome"], "no order sent", "{}", done.text);
+    let done = r.post(&format!("{path}/invest"), json!({ "usdt": "100" })).await;
+    assert_eq!(done.body["outcome"], "2 order(s) sent", "{}", done.text);
+    assert_eq!(r.post("/api/bots/999/invest/preview", json!({ "usdt": "1" })).await.status, StatusCode::NOT_FOUND);
+}
+
+/// Defect 10: the report's own inline script (its hover read-outs) is allowed by its
+/// hash; nothing else is.
+#[tokio::test]
+async fn a_report_may_run_its_own_script_only() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let r = rig().await;
+    let script = "\n(function () { document.body.dataset.ok = '1'; })();\n";
+    let html = format!(
+        "<html><body><script type=\"application/json\" id=\"d\">{{}}</script><script>{script}</script></body></html>"
+    );
+    r.state.backtests.lock().unwrap().push((7, html.clone()));
+    let rep = r.get("/api/backtests/7/report").await;
+    assert_eq!(rep.status, StatusCode::OK);
+    assert_eq!(rep.text, html);
+    let csp = rep.headers.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    assert!(csp.contains(&format!("script-src 'sha256-{hash}';")), "{csp}");
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(!csp.contains("script-src 'unsafe-inline'") && !csp.contains("script-src 'self'"), "{csp}");
+    assert!(ballast_server::dash::report_csp("<p>no script</p>").contains("script-src 'none'"));
+}
+
+fn code(secret: &[u8], clock: &ManualClock) -> String {
+    totp::code_at(secret, (clock.now().0 / 1000) as u64)
+}
+
+fn secret_of(v: &Value) -> Vec<u8> {
+    let uri = v["otpauth_uri"].as_str().unwrap();
+    totp::base32_decode(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap()).unwrap()
+}
+
+/// Defect 12: setup is finished only once a code checks (a bad scan can set up again),
+/// and a logged-in admin can change the password and enrol a new authenticator, the
+/// old one in force until a code of the new one checks.
+#[tokio::test]
+async fn setup_checks_a_code_and_the_admin_can_reenrol_and_change_the_password() {
+    let clock = Arc::new(ManualClock::new(Timestamp(T0)));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1);
+    let state = Arc::new(AppState::new(store, BTreeMap::new(), auth, clock.clone() as Arc<dyn Clock>));
+    let app = router(state.clone());
+    let token = state.auth.setup_token().unwrap();
+    let setup = |pw: &'static str| {
+        let app = app.clone();
+        let token = token.clone();
+        async move { send(&app, "POST", "/api/setup", &[], Some(json!({ "password": pw, "setup_token": token }))).await }
+    };
+    let first = setup(PASSWORD).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let s1 = secret_of(&first.body);
+    // A wrong code (a bad scan): refused, setup not finished, and it can be done again.
+    let bad =
+        send(&app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": token, "code": "000000" }))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.body["error"].as_str().unwrap().contains("does not match"), "{}", bad.text);
+    assert_eq!(send(&app, "GET", "/api/health", &[], None).await.body["setup_done"], false);
+    let no_token = send(&app, "POST", "/api/setup/confirm", &[], Some(json!({ "code": code(&s1, &clock) }))).await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED, "{}", no_token.text);
+    let second = setup(PASSWORD).await;
+    assert_eq!(second.status, StatusCode::OK, "setup again before it is finished: {}", second.text);
+    let s2 = secret_of(&second.body);
+    assert_ne!(s1, s2);
+    let old =
+        send(&app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": token, "code": code(&s1, &clock) })))
+            .await;
+    assert_eq!(old.status, StatusCode::BAD_REQUEST, "the first secret is gone: {}", old.text);
+    let ok =
+        send(&app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": token, "code": code(&s2, &clock) })))
+            .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    assert_eq!(send(&app, "GET", "/api/health", &[], None).await.body["setup_done"], true);
+    assert_eq!(setup(PASSWORD).await.status, StatusCode::CONFLICT);
+    assert!(state.auth.setup_token().is_none());
+    let cookie = ok.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let csrf = ok.body["csrf_token"].as_str().unwrap().to_owned();
+    let me = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+
+    // Another session, to see a password change end it.
+    clock.set(Timestamp(T0 + 30_000));
+    let other =
+        send(&app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code(&s2, &clock) }))).await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+    let other_cookie =
+        other.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+
+    // The password.
+    const NEW: &str = "another long password";
+    for (body, status, culprit) in [
+        (json!({ "current": "wrong password", "new": NEW }), StatusCode::BAD_REQUEST, "current password"),
+        (json!({ "current": PASSWORD, "new": "short" }), StatusCode::BAD_REQUEST, "at least"),
+    ] {
+        let r = send(&app, "POST", "/api/account/password", &me, Some(body)).await;
+        assert_eq!(r.status, status, "{}", r.text);
+        assert!(r.body["error"].as_str().unwrap().contains(culprit), "{}", r.text);
+    }
+    let changed =
+        send(&app, "POST", "/api/account/password", &me, Some(json!({ "current": PASSWORD, "new": NEW }))).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(
+        send(&app, "GET", "/api/bots", &[("cookie", other_cookie.as_str())], None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(send(&app, "GET", "/api/bots", &me, None).await.status, StatusCode::OK, "the caller's session stays");
+    clock.set(Timestamp(T0 + 60_000));
+    let old_pw =
+        send(&app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code(&s2, &clock) }))).await;
+    assert_eq!(old_pw.status, StatusCode::UNAUTHORIZED);
+
+    // A new authenticator: the old one stays in force until a code of the new one checks.
+    let wrong = send(&app, "POST", "/api/account/totp", &me, Some(json!({ "password": PASSWORD }))).await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.text);
+    let re = send(&app, "POST", "/api/account/totp", &me, Some(json!({ "password": NEW }))).await;
+    assert_eq!(re.status, StatusCode::OK, "{}", re.text);
+    assert!(re.body["qr_svg"].as_str().unwrap().contains("<svg"));
+    let s3 = secret_of(&re.body);
+    let bad = send(&app, "POST", "/api/account/totp/confirm", &me, Some(json!({ "code": code(&s2, &clock) }))).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.body["error"].as_str().unwrap().contains("old one stays in force"), "{}", bad.text);
+    clock.set(Timestamp(T0 + 90_000));
+    let good = send(&app, "POST", "/api/account/totp/confirm", &me, Some(json!({ "code": code(&s3, &clock) }))).await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.text);
+    clock.set(Timestamp(T0 + 120_000));
+    let with_old =
+        send(&app, "POST", "/api/login", &[], Some(json!({ "password": NEW, "code": code(&s2, &clock) }))).await;
+    assert_eq!(with_old.status, StatusCode::UNAUTHORIZED);
+    let with_new =
+        send(&app, "POST", "/api/login", &[], Some(json!({ "password": NEW, "code": code(&s3, &clock) }))).await;
+    assert_eq!(with_new.status, StatusCode::OK, "{}", with_new.text);
+    // The routes of a session need one.
+    assert_eq!(
+        send(&app, "POST", "/api/account/totp", &[], Some(json!({ "password": NEW }))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
