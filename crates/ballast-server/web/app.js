@@ -51,6 +51,30 @@
     app.replaceChildren(...nodes);
     window.scrollTo(0, 0);
   }
+  // Every form control has a name for assistive technology: a `.field`'s label is tied
+  // to its control, and a control without a label is named by its placeholder or title.
+  let fieldSeq = 0;
+  function nameControls(root) {
+    if (!root.querySelectorAll) return;
+    for (const f of root.querySelectorAll('.field')) {
+      const label = f.querySelector(':scope > label');
+      const ctl = f.querySelector(':scope > input, :scope > select, :scope > textarea');
+      if (label && ctl && !label.htmlFor) {
+        if (!ctl.id) ctl.id = `field-${++fieldSeq}`;
+        label.htmlFor = ctl.id;
+      }
+    }
+    for (const c of root.querySelectorAll('input, select, textarea')) {
+      if (c.type === 'hidden' || c.getAttribute('aria-hidden') === 'true' || c.getAttribute('aria-label') || (c.labels && c.labels.length)) continue;
+      const name = c.placeholder || c.title || (c.dataset.test || '').replace(/-/g, ' ');
+      if (name) c.setAttribute('aria-label', name);
+    }
+  }
+  new MutationObserver((muts) => {
+    const roots = new Set();
+    for (const m of muts) for (const n of m.addedNodes) if (n.nodeType === 1 && !(n instanceof SVGElement)) roots.add(n.parentElement || n);
+    for (const r of roots) nameControls(r);
+  }).observe(document.documentElement, { childList: true, subtree: true });
   function debounce(fn, ms) {
     let t = null;
     const d = (...a) => {
@@ -1775,8 +1799,24 @@
         ...shown.map((x) =>
           h(
             'div',
-            { class: `coin${w.assets.includes(x.asset) ? ' on' : ''}`, 'data-test': `coin-${x.asset}`, onclick: () => toggle(x.asset) },
-            h('input', { type: 'checkbox', checked: w.assets.includes(x.asset), tabindex: -1 }),
+            {
+              class: `coin${w.assets.includes(x.asset) ? ' on' : ''}`,
+              'data-test': `coin-${x.asset}`,
+              role: 'checkbox',
+              tabindex: 0,
+              'aria-checked': String(w.assets.includes(x.asset)),
+              'aria-label': `${x.asset}, ${fmtPrice(x.price)} ${quote()}`,
+              onclick: () => toggle(x.asset),
+              onkeydown: (e) => {
+                if (e.key === ' ' || e.key === 'Enter') {
+                  e.preventDefault();
+                  toggle(x.asset);
+                  const again = list.querySelector(`[data-test=coin-${x.asset}]`);
+                  if (again) again.focus();
+                }
+              },
+            },
+            h('input', { type: 'checkbox', checked: w.assets.includes(x.asset), tabindex: -1, 'aria-hidden': 'true' }),
             h('span', { class: 'sym' }, x.asset),
             h('span', { class: 'price' }, fmtPrice(x.price), h('span', { class: 'muted' }, ` ${quote()}`)),
             h('span', { class: 'min' }, x.min_notional != null ? `min ${fmt(x.min_notional, 2)}` : ''),

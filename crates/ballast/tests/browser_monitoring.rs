@@ -126,6 +126,20 @@ fn assert_fits(d: &Driver, what: &str) {
     assert!(v["over"].as_array().unwrap().is_empty(), "{what}: cut off: {v}");
 }
 
+/// Every visible control has a name for assistive technology.
+fn assert_named(d: &Driver, what: &str) {
+    let v = d
+        .exec(
+            "return [...document.querySelectorAll('#app input, #app select, #app textarea, #app button, body > .modal-back input, body > .modal-back button')]
+               .filter(e => e.offsetParent && e.getAttribute('aria-hidden') !== 'true')
+               .filter(e => !(e.getAttribute('aria-label') || (e.labels && e.labels.length) || (e.tagName === 'BUTTON' && e.textContent.trim())))
+               .map(e => e.outerHTML.slice(0, 120));",
+            vec![],
+        )
+        .unwrap();
+    assert!(v.as_array().unwrap().is_empty(), "{what}: controls without a name: {v}");
+}
+
 #[test]
 fn monitoring_views_in_headless_chromium() {
     let Some(chromedriver) = find_chromedriver() else {
@@ -329,6 +343,60 @@ fn monitoring_views_in_headless_chromium() {
         let errors = script_errors(&d);
         assert!(errors.is_empty(), "{tag}: console errors: {errors:?}");
     }
+
+    // Defect 11: names, keyboard, dialogs (at the desktop size).
+    set_size(&d, 1440, 900);
+    d.goto(&format!("{base}/#/bots/{fresh}"));
+    d.wait_el("[data-test=invest-amount]", WAIT);
+    assert_named(&d, "bot page");
+    d.type_css("[data-test=invest-amount]", "1", WAIT);
+    d.click_css("[data-test=invest-submit]", WAIT);
+    // Defect 4 in the page: the plan first (1 USDT: nothing would be bought).
+    let plan = d.wait("the plan", WAIT, |d| d.text_css("[data-test=invest-dialog] [data-test=trade-plan]"));
+    assert!(plan.contains("No order would be sent") && plan.contains("skipped"), "{plan}");
+    let modal: Value = d
+        .exec(
+            "const m = document.querySelector('[data-test=invest-dialog] [role=dialog]');
+             return { modal: m.getAttribute('aria-modal'), label: !!document.getElementById(m.getAttribute('aria-labelledby')),
+                      focus: m.contains(document.activeElement) };",
+            vec![],
+        )
+        .unwrap();
+    assert_eq!(modal, json!({ "modal": "true", "label": true, "focus": true }), "the dialog");
+    assert_named(&d, "invest dialog");
+    d.screenshot("m-desktop-6-invest-confirm");
+    d.exec(
+        "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }))",
+        vec![],
+    )
+    .unwrap();
+    d.wait("Esc closes the dialog", WAIT, |d| d.find("[data-test=invest-dialog]").is_none().then_some(()));
+    let (_, evs_after) = http.call("GET", &format!("/api/bots/{fresh}/events?limit=1"), None);
+    assert_ne!(evs_after[0]["message"], json!("invested 1 USDT"), "cancelled: nothing invested");
+    d.goto(&format!("{base}/#/new"));
+    d.wait_el("[data-test=coin-list] [data-test^=coin-]", WAIT);
+    assert_named(&d, "wizard");
+    d.exec("document.querySelector('[data-test=coin-list] [data-test^=coin-]').focus()", vec![]).unwrap();
+    let sym = d.exec("return document.activeElement.dataset.test.slice(5)", vec![]).unwrap();
+    d.exec("document.activeElement.dispatchEvent(new KeyboardEvent('keydown', { key: ' ', bubbles: true }))", vec![])
+        .unwrap();
+    d.wait("a coin chosen by keyboard", WAIT, |d| d.find(&format!("[data-test=chip-{}]", sym.as_str().unwrap())));
+    d.goto(&format!("{base}/#/backtest"));
+    let range = d.wait("the data's range", WAIT, |d| {
+        d.text_css("[data-test=backtest-data-range]").filter(|t| t.contains("covers"))
+    });
+    let start: Value = d.exec("return document.querySelector('[data-test=backtest-start]').value", vec![]).unwrap();
+    assert!(range.contains(start.as_str().unwrap()), "the default start is the data's: {range} {start}");
+    let intervals: Value = d
+        .exec("return [...document.querySelectorAll('[data-test=backtest-interval] option')].map(o => o.value)", vec![])
+        .unwrap();
+    assert!(!intervals.as_array().unwrap().contains(&json!("1h")), "{intervals}");
+    assert_named(&d, "backtest");
+    d.goto(&format!("{base}/#/settings"));
+    d.wait_el("[data-test=account]", WAIT);
+    assert_named(&d, "settings");
+    let errors = script_errors(&d);
+    assert!(errors.is_empty(), "console errors: {errors:?}");
 
     // Defect 7: the server goes away: the indicator says so, and when it was updated.
     let _ = server.0.kill();
