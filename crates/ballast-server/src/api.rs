@@ -272,39 +272,45 @@ pub async fn create_token(State(st): State<Arc<AppState>>, body: axum::body::Byt
     ok(json!({ "id": id, "token": token }))
 }
 
+/// A bot as `GET /api/bots` lists it (and `ballast bot list --format json`): its
+/// record and, from its view, value and returns (a stopped bot: those of its stop).
+pub fn bot_row_json(rec: &BotRecord, view: Result<&ballast_engine::BotView, String>) -> Value {
+    let v = view.as_ref().ok();
+    let pnl = v.and_then(|v| v.pnl.clone());
+    let summary = v.and_then(|v| v.state.summary.as_ref());
+    json!({
+        "id": rec.id,
+        "name": rec.name,
+        "venue": rec.venue,
+        "status": rec.status.to_string(),
+        "status_reason": rec.status_reason,
+        // A stopped bot holds nothing: its figures are those of the stop.
+        "value": match summary {
+            Some(s) => Some(s.value),
+            None => pnl.as_ref().map(|p| p.value),
+        },
+        "profit_percent": match summary {
+            Some(s) => Some(s.profit_percent()),
+            None => pnl.as_ref().map(|p| p.profit_percent.round_dp(4)),
+        },
+        "excess_vs_hodl_percent": if summary.is_some() { None } else { pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)) },
+        "apr_percent": pnl.as_ref().and_then(|p| p.apr_percent),
+        "summary": summary.map(summary_json),
+        "error": view.err(),
+    })
+}
+
 /// `GET /api/bots`.
 pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
     let list = blocking(move || {
         let mut out = Vec::new();
         for rec in st.store.bots()? {
-            let view = st.engines.get(&rec.venue).map(|e| e.view(rec.id));
-            let v = view.as_ref().and_then(|v| v.as_ref().ok());
-            let pnl = v.and_then(|v| v.pnl.clone());
-            let summary = v.and_then(|v| v.state.summary.as_ref());
-            let error = match &view {
-                None => Some(format!("no engine for venue {:?}", rec.venue)),
-                Some(Err(e)) => Some(e.to_string()),
-                Some(Ok(_)) => None,
+            let row = match st.engines.get(&rec.venue).map(|e| e.view(rec.id)) {
+                None => bot_row_json(&rec, Err(format!("no engine for venue {:?}", rec.venue))),
+                Some(Err(e)) => bot_row_json(&rec, Err(e.to_string())),
+                Some(Ok(v)) => bot_row_json(&rec, Ok(&v)),
             };
-            out.push(json!({
-                "id": rec.id,
-                "name": rec.name,
-                "venue": rec.venue,
-                "status": rec.status.to_string(),
-                "status_reason": rec.status_reason,
-                // A stopped bot holds nothing: its figures are those of the stop.
-                "value": match summary {
-                    Some(s) => Some(s.value),
-                    None => pnl.as_ref().map(|p| p.value),
-                },
-                "profit_percent": match summary {
-                    Some(s) => Some(s.profit_percent()),
-                    None => pnl.as_ref().map(|p| p.profit_percent.round_dp(4)),
-                },
-                "excess_vs_hodl_percent": if summary.is_some() { None } else { pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)) },
-                "summary": summary.map(summary_json),
-                "error": error,
-            }));
+            out.push(row);
         }
         Ok(out)
     })
@@ -312,13 +318,10 @@ pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
     ok(Value::Array(list))
 }
 
-/// `GET /api/bots/{id}`.
-pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
-    let v = blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
-        Ok(engine.view(id)?)
-    })
-    .await?;
+/// A bot as `GET /api/bots/{id}` shows it (and `ballast bot status --format json`):
+/// holdings, prices, weights against targets, PnL with the returns over periods, APR
+/// and running time, and a stopped bot's summary.
+pub fn bot_json(v: &ballast_engine::BotView) -> Value {
     let targets = &v.state.spec.weights;
     let mut assets: Vec<&Asset> = v.weights.keys().chain(targets.keys()).collect();
     assets.sort();
@@ -333,7 +336,7 @@ pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiR
             })
         })
         .collect();
-    ok(json!({
+    json!({
         "id": v.record.id,
         "name": v.record.name,
         "venue": v.record.venue,
@@ -348,7 +351,17 @@ pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiR
         "rebalances": v.state.rebalances,
         "pnl": v.pnl,
         "summary": v.state.summary.as_ref().map(summary_json),
-    }))
+    })
+}
+
+/// `GET /api/bots/{id}`.
+pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
+    let v = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.view(id)?)
+    })
+    .await?;
+    ok(bot_json(&v))
 }
 
 /// What a stopped bot returned, its final PnL and fees, and when it stopped.
@@ -515,15 +528,26 @@ fn order_json(r: &ballast_store::OrderRow) -> Result<Value, ApiError> {
 /// planned legs, never to one that sent nothing.
 pub async fn history(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(p): Query<EventPage>) -> ApiResult {
     let limit = p.limit.unwrap_or(20).clamp(1, 500);
-    let (evs, orders) = blocking(move || {
+    let out = blocking(move || {
         bot_engine(&st, id)?;
-        let evs = st.store.rebalance_events(id, p.before, limit)?;
-        let seqs: Vec<i64> =
-            evs.iter().filter(|(_, e)| planned_legs(e)).filter_map(|(_, e)| e.data["seq"].as_i64()).collect();
-        let orders = st.store.orders_of_seqs(id, &seqs)?;
-        Ok((evs, orders))
+        history_json(st.store.as_ref(), id, p.before, limit)
     })
     .await?;
+    ok(out)
+}
+
+/// The rebalance history of `GET /api/bots/{id}/history` (and `ballast bot history
+/// --format json`): `{entries, next_before}`.
+pub fn history_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let evs = store.rebalance_events(id, before, limit)?;
+    let seqs: Vec<i64> =
+        evs.iter().filter(|(_, e)| planned_legs(e)).filter_map(|(_, e)| e.data["seq"].as_i64()).collect();
+    let orders = store.orders_of_seqs(id, &seqs)?;
     let mut by_seq: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for o in &orders {
         by_seq.entry(o.intent.seq).or_default().push(order_json(o)?);
@@ -546,7 +570,7 @@ pub async fn history(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Que
         }));
     }
     let next = if evs.len() == limit { evs.last().map(|(i, _)| *i) } else { None };
-    ok(json!({ "entries": entries, "next_before": next }))
+    Ok(json!({ "entries": entries, "next_before": next }))
 }
 
 /// Whether a rebalance event planned orders (its `legs` are not empty).

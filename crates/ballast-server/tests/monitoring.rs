@@ -492,3 +492,66 @@ async fn setup_checks_a_code_and_the_admin_can_reenrol_and_change_the_password()
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Returns over 24 h, 7, 30, 90 days and the whole life, APR and running time: the
+/// API's figures equal a recomputation from the stored snapshots (time-weighted, the
+/// investment removed).
+#[tokio::test]
+async fn returns_by_period_equal_a_recomputation_from_the_snapshots() {
+    let r = rig().await;
+    let engine = r.state.engines["paper"].clone();
+    // Ten days outlive the session: a token.
+    let t = r.post("/api/tokens", json!({ "label": "test" })).await;
+    let bearer = format!("Bearer {}", t.body["token"].as_str().unwrap());
+    let get = |path: String| {
+        let (app, bearer) = (r.app.clone(), bearer.clone());
+        async move { send(&app, "GET", &path, &[("authorization", bearer.as_str())], None).await }
+    };
+    // Ten daily steps, and an investment midway that the returns must take out.
+    for day in 0..10 {
+        r.clock.set(Timestamp(T0 + (day + 1) * 86_400_000));
+        if day == 4 {
+            let add = BTreeMap::from([(a("USDT"), Qty(dec!(500)))]);
+            engine.invest(r.bot, &add).unwrap();
+        }
+        engine.step(r.bot).unwrap();
+    }
+    let b = get(format!("/api/bots/{}", r.bot)).await;
+    let pnl = &b.body["pnl"];
+    let returns = pnl["returns"].as_array().unwrap();
+    let names: Vec<&str> = returns.iter().map(|x| x["period"].as_str().unwrap()).collect();
+    assert_eq!(names, ["24h", "7d", "30d", "90d", "all"]);
+    let snaps = r.state.store.snapshots(r.bot, usize::MAX).unwrap();
+    let last = snaps.last().unwrap();
+    let dec = |v: &Value| v.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+    for x in returns {
+        let span = match x["period"].as_str().unwrap() {
+            "24h" => Some(86_400_000),
+            "7d" => Some(7 * 86_400_000),
+            "30d" => Some(30 * 86_400_000),
+            "90d" => Some(90 * 86_400_000),
+            _ => None,
+        };
+        let start = span.and_then(|s| snaps.iter().rposition(|z| z.time.0 <= last.time.0 - s)).unwrap_or(0);
+        let mut growth = rust_decimal::Decimal::ONE;
+        for w in snaps[start..].windows(2) {
+            let flow = w[1].net_invested.0 - w[0].net_invested.0;
+            growth *= w[1].value.0 / (w[0].value.0 + flow);
+        }
+        let twr = ((growth - rust_decimal::Decimal::ONE) * rust_decimal::Decimal::ONE_HUNDRED).round_dp(4);
+        assert_eq!(dec(&x["return_percent"]), twr, "{x}");
+        assert_eq!(x["from"].as_i64(), Some(snaps[start].time.0), "{x}");
+        assert_eq!(
+            x["complete"],
+            json!(span.is_none() || start > 0 || snaps[0].time.0 <= last.time.0 - span.unwrap()),
+            "{x}"
+        );
+    }
+    let running = last.time.0 - snaps[0].time.0;
+    assert_eq!(pnl["running_ms"].as_i64(), Some(running));
+    let all = dec(&returns[4]["return_percent"]);
+    let apr =
+        (all * rust_decimal::Decimal::from(365 * 86_400_000i64) / rust_decimal::Decimal::from(running)).round_dp(4);
+    assert_eq!(dec(&pnl["apr_percent"]), apr);
+    assert_eq!(get("/api/bots".into()).await.body[0]["apr_percent"], pnl["apr_percent"]);
+}

@@ -135,6 +135,16 @@
   const signCls = (x) => (Math.abs(num(x)) < 0.005 ? '' : num(x) > 0 ? 'pos' : num(x) < 0 ? 'neg' : '');
   const pad2 = (n) => String(n).padStart(2, '0');
   const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function fmtSpan(ms) {
+    const n = Number(ms);
+    if (!isFinite(n) || n < 0) return '–';
+    const mins = Math.floor(n / 60000);
+    const d = Math.floor(mins / 1440);
+    const hh = Math.floor(mins / 60) % 24;
+    if (d >= 365) return `${Math.floor(d / 365)}y ${d % 365}d`;
+    if (d > 0) return `${d}d ${hh}h`;
+    return `${hh}h ${mins % 60}m`;
+  }
   function fmtTime(ms) {
     if (ms == null || !isFinite(Number(ms))) return '–';
     const d = new Date(Number(ms));
@@ -1078,6 +1088,8 @@
     const err = h('div', { class: 'error', 'data-test': 'bot-error', role: 'alert' });
     const stats = h('div', { class: 'stats', 'data-test': 'pnl' });
     const stoppedBox = h('div', { 'data-test': 'stopped-summary', hidden: true });
+    const returnsBox = h('div', { class: 'table-wrap' });
+    const returnsPanel = h('div', { class: 'panel' }, h('h3', {}, 'Returns (time-weighted: deposits and withdrawals removed)'), returnsBox);
     const chValue = h('div', { class: 'chart', role: 'img', 'aria-label': 'Bot value against HODL over time', 'data-test': 'chart-value-box' });
     const chWeights = h('div', { class: 'chart', role: 'img', 'aria-label': 'Weights over time' });
     const chDrift = h('div', { class: 'chart', role: 'img', 'aria-label': 'Current weights against targets' });
@@ -1106,6 +1118,7 @@
         err,
         stoppedBox,
         stats,
+        returnsPanel,
         h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
@@ -1224,6 +1237,30 @@
         stat('TWR', fmtPct(p.time_weighted_return_percent), signCls(p.time_weighted_return_percent), 'pnl-twr'),
         stat('Fees paid', fmt(p.fees_paid, 4), '', 'pnl-fees'),
         stat('Rebalances', p.rebalances != null ? String(p.rebalances) : String(b.rebalances ?? '–'), '', 'pnl-rebalances'),
+        stat('APR', p.apr_percent != null ? fmtPct(p.apr_percent) : '–', signCls(p.apr_percent), 'pnl-apr'),
+        stat('Running', fmtSpan(p.running_ms), '', 'pnl-running'),
+      );
+      returnsBox.replaceChildren(
+        h(
+          'table',
+          { 'data-test': 'returns' },
+          h('caption', { class: 'sr-only' }, 'Returns by period'),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Period'), h('th', { scope: 'col', class: 'num' }, 'Return'), h('th', { scope: 'col', class: 'num' }, `Profit (${q})`), h('th', { scope: 'col', class: 'hide-sm' }, 'From'))),
+          h(
+            'tbody',
+            {},
+            (p.returns || []).map((r) =>
+              h(
+                'tr',
+                { 'data-test': `return-${r.period}` },
+                h('td', {}, r.period === 'all' ? 'Since creation' : r.period, r.complete ? null : h('span', { class: 'muted', title: 'the bot is younger than the period: its whole life' }, ' *')),
+                h('td', { class: `num ${signCls(r.return_percent)}` }, fmtPct(r.return_percent)),
+                h('td', { class: `num ${signCls(r.profit)}` }, fmt(r.profit, 2)),
+                h('td', { class: 'hide-sm muted' }, fmtTime(r.from)),
+              ),
+            ),
+          ),
+        ),
       );
     }
 
@@ -1232,6 +1269,7 @@
       const m = b.summary;
       stoppedBox.hidden = !m;
       livePanels.hidden = !!m;
+      returnsPanel.hidden = !!m;
       if (!m) return;
       const q = b.quote || 'USDT';
       const returned = Object.entries(m.returned || {}).filter(([, v]) => num(v) !== 0);

@@ -253,6 +253,14 @@ fn monitoring_views_in_headless_chromium() {
         let from = first_value.as_str().unwrap().strip_prefix("Bot value from ").and_then(|t| t.split(' ').next());
         let from: f64 = from.map(|t| t.replace(',', "")).and_then(|t| t.parse().ok()).unwrap_or(0.0);
         assert!((990.0..=1000.0).contains(&from), "{tag}: {first_value}");
+        // Returns by period, APR, running time.
+        let ret =
+            d.wait("the returns", WAIT, |d| d.text_css("[data-test=returns]").filter(|t| t.contains("Since creation")));
+        for p in ["24h", "7d", "30d", "90d"] {
+            assert!(ret.contains(p), "{tag}: {ret}");
+        }
+        assert!(d.text_css("[data-test=pnl-running]").is_some_and(|t| t.starts_with("2y")), "{tag}: two years");
+        assert!(d.text_css("[data-test=pnl-apr]").is_some_and(|t| t.ends_with('%')), "{tag}");
         d.click_css("[data-test=range-30d]", WAIT);
         let note30 = d.wait("the 30-day range", WAIT, |d| {
             d.text_css("[data-test=chart-note]").filter(|t| t.contains("last 30 d"))
@@ -408,4 +416,108 @@ fn monitoring_views_in_headless_chromium() {
     assert!(text.contains("offline") || text.contains("reconnecting"), "{mode}: {text}");
     assert!(d.text_css("[data-test=updated]").is_some_and(|t| t.starts_with("updated")));
     d.screenshot("m-phone-6-offline");
+}
+
+/// The figure of docs/DASHBOARD.md: the bytes the bot page downloads in 30 s of live
+/// updates (the demo bot, replay at one 4h bar per 300 ms), as the browser counts them
+/// (`transferSize`: compressed bytes on the wire), and what the page before issue 14
+/// asked for at every refresh (`snapshots?limit=2000`, `orders?limit=300`,
+/// `events?limit=200` and the bot, uncompressed). Run it with
+/// `cargo test -p ballast --test browser_monitoring -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_live_update_bytes() {
+    let (Some(chromedriver), Some(chromium)) = (find_chromedriver(), find_chromium()) else {
+        panic!("needs chromedriver and chromium");
+    };
+    let shots = shots_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("ballast");
+    let demo = Command::new(&bin)
+        .current_dir(root())
+        .args(["demo", "--until", "2025-11-30", "--data-dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let port = free_port();
+    let log_path = shots.join("measure-server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let _server = Server(
+        Command::new(&bin)
+            .current_dir(root())
+            .args(["serve", "--replay-every", "300ms", "--port", &port.to_string(), "--data-dir"])
+            .arg(tmp.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let token = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(t) = text.lines().find_map(|l| l.trim().strip_prefix("setup token: ")) {
+            break t.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut http = Http { agent, base: base.clone(), cookie: String::new(), csrf: String::new() };
+    let (_, setup) = http.call("POST", "/api/setup", Some(json!({ "password": PASSWORD, "setup_token": token })));
+    let uri = setup["otpauth_uri"].as_str().unwrap().to_owned();
+    let mut resp = http
+        .agent
+        .post(&format!("{base}/api/setup/confirm"))
+        .header("content-type", "application/json")
+        .send(json!({ "setup_token": token, "code": totp_now(&uri) }).to_string())
+        .unwrap();
+    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    http.cookie = cookie.clone();
+    http.csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    // The old page's payload per refresh (it had no compression).
+    let old: usize = [
+        "/api/bots/1",
+        "/api/bots/1/snapshots?limit=2000",
+        "/api/bots/1/orders?limit=300",
+        "/api/bots/1/events?limit=200",
+    ]
+    .iter()
+    .map(|p| {
+        let mut r = http.agent.get(&format!("{base}{p}")).header("cookie", &http.cookie).call().unwrap();
+        r.body_mut().read_to_string().unwrap().len()
+    })
+    .sum();
+
+    let d = Driver::start(&chromedriver, &chromium, shots.clone());
+    d.goto(&format!("{base}/app.css"));
+    let (name, value) = cookie.split_once('=').unwrap();
+    d.cmd("POST", "/cookie", Some(json!({ "cookie": { "name": name, "value": value, "path": "/" } }))).unwrap();
+    set_size(&d, 1440, 900);
+    d.goto(&format!("{base}/#/bots/1"));
+    d.wait("the chart", WAIT, |d| d.text_css("[data-test=chart-note]").filter(|t| t.contains("snapshots")));
+    std::thread::sleep(Duration::from_secs(2));
+    d.exec("performance.clearResourceTimings(); performance.setResourceTimingBufferSize(100000); window.__t0 = performance.now();", vec![]).unwrap();
+    std::thread::sleep(Duration::from_secs(30));
+    let m = d
+        .exec(
+            "const e = performance.getEntriesByType('resource').filter(x => x.name.includes('/api/') && !x.name.includes('/api/stream'));
+             return { requests: e.length, transfer: e.reduce((a, x) => a + x.transferSize, 0), decoded: e.reduce((a, x) => a + x.decodedBodySize, 0),
+                      refreshes: e.filter(x => /\\/api\\/bots\\/1$/.test(x.name)).length };",
+            vec![],
+        )
+        .unwrap();
+    let refreshes = m["refreshes"].as_u64().unwrap_or(0) as usize;
+    println!("in 30 s of live updates: {m}");
+    println!(
+        "the old page's payload per refresh: {old} bytes; times the {refreshes} refreshes of these 30 s: {} bytes",
+        old * refreshes
+    );
 }

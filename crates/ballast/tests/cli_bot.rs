@@ -69,6 +69,26 @@ fn the_whole_lifecycle() {
     }
     let history = ok(d, &["bot", "history", "1"]);
     assert!(history.contains("first buy") && history.contains("Orders"), "{history}");
+    // Returns by period, APR and running time; --period; --format json (issue 14).
+    for s in ["Running", "APR", "24h", "7d", "30d", "90d", "all"] {
+        assert!(status.contains(s), "status shows {s}:\n{status}");
+    }
+    let over = ok(d, &["bot", "status", "1", "--period", "2d"]);
+    assert!(over.contains("Over the last 2d") && over.contains("profit"), "{over}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(d, &["bot", "status", "1", "--period", "2d", "--format", "json"])).unwrap();
+    assert_eq!(j["id"], 1);
+    assert_eq!(j["pnl"]["returns"].as_array().unwrap().len(), 5, "{j}");
+    assert_eq!(j["period"]["period"], "2d", "{j}");
+    let value: f64 = j["pnl"]["value"].as_str().unwrap().parse().unwrap();
+    assert!(status.contains(&format!("{value:.2}")), "the text and the JSON agree: {value} in\n{status}");
+    let l: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "list", "--format", "json"])).unwrap();
+    assert_eq!(l[0]["name"], "majors");
+    assert_eq!(l[0]["value"], j["pnl"]["value"], "list and status agree");
+    let h: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "history", "1", "--format", "json"])).unwrap();
+    assert!(!h["entries"].as_array().unwrap().is_empty(), "{h}");
+    assert!(h["entries"].as_array().unwrap().iter().all(|e| e["message"].is_string()), "{h}");
+    fails(d, &["bot", "status", "1", "--period", "7x"], "--period");
 
     // Pause, resume.
     assert!(ok(d, &["bot", "pause", "1"]).contains("paused"));
