@@ -1207,8 +1207,11 @@
       const mode = rb.mode || 'threshold';
       let threshold = b.status === 'stopped' ? null : mode === 'threshold' ? num(rb.threshold ?? 3) : rb.min_drift != null ? num(rb.min_drift) : null;
       if (!isFinite(threshold)) threshold = null;
-      if (b.status !== 'stopped')
+      if (b.status !== 'stopped') {
         driftBars(chDrift, { testId: 'chart-drift', rows: b.weights || [], threshold, kind: rb.threshold_kind || 'absolute', assets, q, stopped: false });
+        chDrift.setAttribute('aria-label', `Current weight against target: ${(b.weights || []).map((w) => `${w.asset} ${fmtW(w.weight)} of ${fmtW(w.target)}`).join(', ')}`);
+      }
+      chWeights.setAttribute('aria-label', `Weights over time of ${names.join(', ')}${snaps.length ? `, from ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}` : ''}`);
     }
 
     function renderStats(b) {
@@ -1345,7 +1348,9 @@
         const list = e.orders || [];
         const hasFee = list.some((o) => o.fee != null || o.fees != null);
         const notional = list.reduce((a, o) => a + (num(o.qty) || 0) * (num(o.planned_price) || 0), 0);
-        const title = e.kind === 'rebalance' ? (e.seq === 1 && list.length ? 'First buy' : `Rebalance #${e.seq}`) : `Stop (${e.kind})`;
+        // A rebalance that sent nothing keeps the sequence number of the next one: it is
+        // named by what it did, not by the number.
+        const title = !list.length ? (e.kind === 'rebalance' ? 'Rebalance: nothing sent' : `Stop (${e.kind}): nothing sent`) : e.kind === 'rebalance' ? (e.seq === 1 ? 'First buy' : `Rebalance #${e.seq}`) : `Stop (${e.kind})`;
         return h(
           'div',
           { class: 'rb', 'data-test': 'rebalance', 'data-id': e.id },
