@@ -2449,18 +2449,39 @@
     const interval = h('select', { id: 'bt-interval', 'data-test': 'backtest-interval' });
     const dataNote = h('div', { class: 'hint', 'data-test': 'backtest-data-range' });
     let ranges = [];
-    function applyRange(keepDates) {
+    let datesByUser = false;
+    // The coins of the run: the preset's or the wizard's.
+    function runCoins() {
+      if (src === 'wizard') return hasWiz ? S.wiz.assets : [];
+      const p = (S.presets || []).find((x) => x.name === presetSel.value);
+      return p ? p.assets || [] : [];
+    }
+    // The period the data has for these coins at this interval: by default the whole
+    // of it (dates the user typed are kept when they fit).
+    function applyRange() {
       const r = ranges.find((x) => x.interval === interval.value);
       if (!r) return;
-      for (const el of [start, end]) {
-        el.min = r.start;
-        el.max = r.end;
+      const coins = runCoins().filter((c) => r.ranges && r.ranges[c]);
+      let lo = r.start;
+      let hi = r.end;
+      if (coins.length) {
+        lo = coins.map((c) => r.ranges[c][0]).sort().pop();
+        hi = coins.map((c) => r.ranges[c][1]).sort()[0];
       }
-      if (!keepDates || !start.value || start.value < r.start || start.value > r.end) start.value = r.start;
-      if (!keepDates || !end.value || end.value > r.end || end.value < r.start) end.value = r.end;
-      dataNote.textContent = `The bundled ${r.interval} data covers ${r.start} to ${r.end} (${(r.assets || []).length} coins).`;
+      for (const el of [start, end]) {
+        el.min = lo;
+        el.max = hi;
+      }
+      if (!datesByUser || !start.value || start.value < lo || start.value > hi) start.value = lo;
+      if (!datesByUser || !end.value || end.value > hi || end.value < lo) end.value = hi;
+      const missing = runCoins().filter((c) => !(r.ranges && r.ranges[c]));
+      dataNote.textContent = coins.length
+        ? `The bundled ${r.interval} data of ${coins.join(', ')} covers ${lo} to ${hi}.${missing.length ? ` No ${r.interval} data for ${missing.join(', ')}.` : ''}`
+        : `The bundled ${r.interval} data covers ${lo} to ${hi}.`;
     }
-    interval.addEventListener('change', () => applyRange(true));
+    interval.addEventListener('change', () => applyRange());
+    presetSel.addEventListener('change', () => applyRange());
+    for (const el of [start, end]) el.addEventListener('change', () => (datesByUser = true));
     const run = h('button', { class: 'primary', 'data-test': 'backtest-run' }, 'Run backtest');
     const srcBox = h('div', {});
     function renderSrc() {
@@ -2473,6 +2494,7 @@
         ),
         src === 'preset' ? h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Preset'), presetSel), h('div', { class: 'field' }, h('label', {}, `Amount (${quote()})`), amount)) : hasWiz ? h('div', { class: 'note' }, `${S.wiz.assets.join(', ')} · ${METHOD_LABEL[S.wiz.method] || S.wiz.method} · ${S.wiz.mode === 'threshold' ? `threshold ${S.wiz.threshold}%` : `every ${S.wiz.every}`} · ${S.wiz.amount} ${quote()}`, ' · ', h('a', { href: '#/new' }, 'edit in the wizard')) : h('div', { class: 'note' }, 'No configuration in the wizard yet: ', h('a', { href: '#/new' }, 'open the wizard'), '.'),
       );
+      applyRange();
     }
     renderSrc();
     function body() {
@@ -2535,7 +2557,7 @@
           stat('Fees', fmt(sm.fees, 2)),
         ),
         sm.short_window ? h('div', { class: 'note warn', 'data-test': 'backtest-short' }, `Only ${sm.days} days: annualised figures such as the CAGR over less than a year are not a forecast.`) : null,
-        (sm.notes || []).length ? h('ul', { class: 'notes muted', 'data-test': 'backtest-notes' }, sm.notes.map((n) => h('li', {}, n))) : null,
+        (sm.notes || []).length ? h('ul', { class: 'notes muted', 'data-test': 'backtest-notes' }, sm.notes.filter((n) => !(sm.short_window && n.startsWith('a short window'))).map((n) => h('li', {}, n))) : null,
         h('div', { class: 'actions' }, create, r.report_url ? h('a', { class: 'btn', href: r.report_url, target: '_blank', rel: 'noopener', 'data-test': 'backtest-report-link' }, 'Open the report in a new tab ↗') : null),
         cerr,
         r.report_url ? h('iframe', { class: 'report', src: r.report_url, title: 'Backtest report', 'data-test': 'backtest-report' }) : null,
@@ -2562,11 +2584,12 @@
       ranges = (cat && cat.backtest && cat.backtest.intervals) || [];
       interval.replaceChildren(...ranges.map((r) => h('option', { value: r.interval }, r.interval)));
       if (!ranges.length) dataNote.textContent = 'No bundled market data found: backtests cannot run.';
-      applyRange(false);
+      applyRange();
       try {
         S.presets = S.presets || (await api('GET', '/api/presets'));
         presetSel.replaceChildren(...S.presets.map((p) => h('option', { value: p.name, title: p.description || '' }, `${p.name} (${(p.assets || []).join(', ')})`)));
         if (!S.presets.length) presetSel.replaceChildren(h('option', { value: '' }, 'no presets'));
+        applyRange();
       } catch (e) {
         presetSel.replaceChildren(h('option', { value: '' }, 'presets unavailable'));
         if (src === 'preset') err.textContent = e.message;

@@ -533,9 +533,10 @@ impl Workshop for Desk {
     }
 }
 
-/// What the bundled candles cover, per interval: `[{interval, start, end, assets}]`
-/// (the dates common to every coin of that interval; an interval without files is not
-/// listed). Read once per process.
+/// What the bundled candles cover, per interval: `[{interval, start, end, assets,
+/// ranges: {ASSET: [first day, last day]}}]` (`start`, `end`: the dates common to every
+/// coin of that interval; an interval without files is not listed). Read once per
+/// process.
 pub fn bundled_ranges() -> Vec<Value> {
     static RANGES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
     RANGES
@@ -553,14 +554,25 @@ pub fn bundled_ranges() -> Vec<Value> {
                     .collect();
                 assets.sort();
                 let Ok(series) = ballast_backtest::data::load_dir(&dir, &assets, iv) else { continue };
+                let day = |t: ballast_core::Timestamp| format_timestamp(t)[..10].to_string();
+                let per: BTreeMap<String, Value> = series
+                    .iter()
+                    .filter_map(|s| {
+                        Some((
+                            s.asset.to_string(),
+                            json!([day(s.candles.first()?.open_time), day(s.candles.last()?.open_time)]),
+                        ))
+                    })
+                    .collect();
                 let start = series.iter().filter_map(|s| s.candles.first().map(|c| c.open_time)).max();
                 let end = series.iter().filter_map(|s| s.candles.last().map(|c| c.open_time)).min();
                 if let (Some(s), Some(e)) = (start, end) {
                     out.push(json!({
                         "interval": iv.to_string(),
-                        "start": format_timestamp(s)[..10],
-                        "end": format_timestamp(e)[..10],
+                        "start": day(s),
+                        "end": day(e),
                         "assets": assets,
+                        "ranges": per,
                     }));
                 }
             }
