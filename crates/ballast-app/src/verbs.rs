@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use ballast_core::planner::Plan;
 use ballast_core::weighting::Method;
 use ballast_core::{Asset, Qty};
 use ballast_engine::{BotSpec, Engine, EngineError, Preview, StepOutcome};
@@ -161,6 +162,44 @@ pub fn invest(
     engine.invest(id, add)?;
     let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
     settle(engine, id, &format!("invested {}", what.join(", ")))
+}
+
+/// What an investment would trade, before it is made (the caller shows it and asks
+/// for confirmation): the orders, their fees and the legs that would be skipped.
+pub fn preview_invest(engine: &Engine, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<Plan, VerbError> {
+    Ok(engine.preview_change(id, add, None)?)
+}
+
+/// What an edit would trade, before it is made.
+pub fn preview_edit(engine: &Engine, id: BotId, spec: &BotSpec) -> Result<Plan, VerbError> {
+    Ok(engine.preview_change(id, &BTreeMap::new(), Some(spec))?)
+}
+
+/// A plan in words, one line each: the orders with their fees, the total, and every
+/// skipped leg with its reason; "nothing would be traded" when no order would be sent.
+pub fn plan_lines(plan: &Plan) -> Vec<String> {
+    let q = &plan.quote;
+    let mut out = Vec::new();
+    for l in &plan.legs {
+        out.push(format!(
+            "{} {} {} @ {} = {} {q}, fee {} {q}",
+            l.side,
+            l.quantity.0.normalize(),
+            l.asset,
+            l.price.0.normalize(),
+            l.notional.0.round_dp(2),
+            l.fee.0.round_dp(4)
+        ));
+    }
+    if plan.legs.is_empty() {
+        out.push("nothing would be traded".to_string());
+    } else {
+        out.push(format!("{} order(s), fees {} {q}", plan.legs.len(), plan.fees.0.round_dp(4)));
+    }
+    for s in &plan.skipped {
+        out.push(format!("skipped: {s}"));
+    }
+    out
 }
 
 /// Replaces a running bot's parameters and rebalances it to them.

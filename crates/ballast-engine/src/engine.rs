@@ -247,6 +247,83 @@ impl Engine {
         Ok(Preview { prices, rules, minimum, plan, targets })
     }
 
+    /// What a change of a running bot would trade if it were made now, without
+    /// recording anything: the plan of the rebalance that an investment of `add`
+    /// (possibly empty) and/or new parameters `spec` would force, at the venue's prices
+    /// and rules, with the legs it would skip and why. The same policy as the step that
+    /// follows the change ([`policy::decide`] forced, then [`policy::plan`]).
+    pub fn preview_change(
+        &self,
+        id: BotId,
+        add: &BTreeMap<Asset, Qty>,
+        spec: Option<&BotSpec>,
+    ) -> Result<Plan, EngineError> {
+        let b = self.load(id)?;
+        if !add.is_empty() {
+            Self::check_invest_of(&b, add)?;
+        }
+        if b.rec.status == BotStatus::Stopped {
+            return Err(EngineError::Refused(format!("bot {id} is stopped")));
+        }
+        if b.state.stopping.is_some() {
+            return Err(EngineError::Refused(format!("bot {id} is stopping")));
+        }
+        let edited = spec.is_some();
+        let spec = spec.unwrap_or(&b.state.spec);
+        if spec.quote != b.state.spec.quote {
+            return Err(EngineError::Refused("the quote currency of a bot cannot change".into()));
+        }
+        let mut holdings = self.holdings(id)?;
+        for (a, q) in add {
+            holdings.entry(a.clone()).or_default().0 += q.0;
+        }
+        let held: Vec<Asset> =
+            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
+        let mut all = spec.assets.clone();
+        all.extend(held.iter().cloned());
+        all.sort();
+        all.dedup();
+        let prices = self.prices(&spec.quote, &all)?;
+        let rules = self.rules(spec, &held)?;
+        let targets = targets_of(spec)?;
+        let ledger_holdings: ballast_core::Holdings =
+            holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
+        let flows = self.store.cash_flows(id)?;
+        let added: Decimal = add.iter().map(|(a, q)| if *a == spec.quote { q.0 } else { q.0 * prices[a].0 }).sum();
+        let net_invested = Notional(flows.iter().map(|f| f.value.0).sum::<Decimal>() + added);
+        let mut entered = b.state.entered.clone();
+        if edited {
+            for a in spec.guards.entry_prices.keys() {
+                if b.state.spec.guards.entry_prices.get(a) != spec.guards.entry_prices.get(a) {
+                    entered.remove(a);
+                }
+            }
+        }
+        let mut memory = policy::Memory { trigger: b.state.trigger, entered };
+        let input = policy::StepInput {
+            now: self.clock.now(),
+            quote: &spec.quote,
+            holdings: &ledger_holdings,
+            prices: &prices,
+            targets: &targets,
+            rules: &rules,
+            fee: spec.fee,
+            trigger: Some(&spec.trigger),
+            to: spec.to,
+            guards: &spec.guards,
+            net_invested,
+            force: Some("preview"),
+            first: b.state.next_seq == 1,
+        };
+        match policy::decide(&input, &mut memory)? {
+            policy::Verdict::Rebalance { waiting, .. } => Ok(policy::plan(&input, &targets, &waiting)?),
+            policy::Verdict::Exit(exit) => {
+                Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
+            }
+            policy::Verdict::Hold => Ok(policy::plan(&input, &targets, &Default::default())?),
+        }
+    }
+
     /// Creates a bot investing `amount` of quote, after the same checks as
     /// [`Engine::preview`] and a check that the account holds the money. Its first buy
     /// happens at its first step.

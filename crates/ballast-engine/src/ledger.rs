@@ -110,6 +110,76 @@ pub struct Pnl {
     pub rebalances: u64,
     /// Time-weighted return in percent (cash flows removed).
     pub time_weighted_return_percent: Decimal,
+    /// Returns over the last 24 h, 7, 30 and 90 days and the whole life ([`PERIODS`]),
+    /// ending at the last snapshot.
+    pub returns: Vec<PeriodReturn>,
+    /// The whole life's time-weighted return, annualised without compounding
+    /// (`twr * 365 days / running time`); none before a day has passed.
+    pub apr_percent: Option<Decimal>,
+    /// From the first snapshot to the last, in milliseconds of the bot's clock.
+    pub running_ms: i64,
+}
+
+/// The periods of [`Pnl::returns`]: a name and a length in milliseconds (`all`: the
+/// whole life).
+pub const PERIODS: &[(&str, Option<i64>)] = &[
+    ("24h", Some(86_400_000)),
+    ("7d", Some(7 * 86_400_000)),
+    ("30d", Some(30 * 86_400_000)),
+    ("90d", Some(90 * 86_400_000)),
+    ("all", None),
+];
+
+/// How a bot did over a period ending at its last snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PeriodReturn {
+    /// `24h`, `7d`, `30d`, `90d`, `all`, or the span asked.
+    pub period: String,
+    /// The snapshot the period is measured from (the last one at or before its start,
+    /// or the bot's first when it is younger than the period).
+    pub from: ballast_core::Timestamp,
+    /// The last snapshot.
+    pub to: ballast_core::Timestamp,
+    /// Time-weighted return in percent (cash flows removed).
+    pub return_percent: Decimal,
+    /// The value's change less the money moved in or out over the period, in quote.
+    pub profit: Notional,
+    /// False when the bot is younger than the period (the figures cover its life).
+    pub complete: bool,
+}
+
+/// The return over the `span` (ms; `None`: the whole life) ending at the last of
+/// `snapshots` (oldest first); `None` without snapshots.
+pub fn period_return(snapshots: &[Snapshot], label: &str, span: Option<i64>) -> Option<PeriodReturn> {
+    let last = snapshots.last()?;
+    let (start, complete) = match span {
+        None => (0, true),
+        Some(s) => {
+            let from = last.time.0 - s;
+            // The last snapshot at or before the start: the value the period grew from.
+            match snapshots.iter().rposition(|x| x.time.0 <= from) {
+                Some(i) => (i, true),
+                None => (0, false),
+            }
+        }
+    };
+    let base = &snapshots[start];
+    let profit = (last.value.0 - base.value.0) - (last.net_invested.0 - base.net_invested.0);
+    // The whole life grows from nothing: its return is the TWR from the first snapshot.
+    Some(PeriodReturn {
+        period: label.to_string(),
+        from: base.time,
+        to: last.time,
+        return_percent: (time_weighted_return(&snapshots[start..]) * Decimal::ONE_HUNDRED).round_dp(4),
+        profit: Notional(if span.is_none() { last.value.0 - last.net_invested.0 } else { profit }.round_dp(8)),
+        complete,
+    })
+}
+
+/// `twr_percent * 365 days / running_ms`, none under a day.
+pub fn apr(twr_percent: Decimal, running_ms: i64) -> Option<Decimal> {
+    const DAY: i64 = 86_400_000;
+    (running_ms >= DAY).then(|| (twr_percent * Decimal::from(365 * DAY) / Decimal::from(running_ms)).round_dp(4))
 }
 
 /// Time-weighted return over snapshots: the product of each period's growth with the
@@ -126,7 +196,8 @@ pub fn time_weighted_return(snapshots: &[Snapshot]) -> Decimal {
     growth - Decimal::ONE
 }
 
-fn percent(x: Decimal, of: Decimal) -> Decimal {
+/// `x / of` in percent, to 4 decimals; zero when `of` is zero.
+pub(crate) fn percent(x: Decimal, of: Decimal) -> Decimal {
     if of.is_zero() { Decimal::ZERO } else { (x / of * Decimal::ONE_HUNDRED).round_dp(4) }
 }
 
@@ -140,6 +211,11 @@ pub fn pnl(
     snapshots: &[Snapshot],
 ) -> Pnl {
     let profit = value - net_invested;
+    let twr = (time_weighted_return(snapshots) * Decimal::ONE_HUNDRED).round_dp(4);
+    let running_ms = match (snapshots.first(), snapshots.last()) {
+        (Some(a), Some(b)) => b.time.0 - a.time.0,
+        _ => 0,
+    };
     Pnl {
         value,
         net_invested,
@@ -149,7 +225,10 @@ pub fn pnl(
         excess_vs_hodl_percent: percent(value.0 - hodl_value.0, hodl_value.0),
         fees_paid: fees,
         rebalances,
-        time_weighted_return_percent: (time_weighted_return(snapshots) * Decimal::ONE_HUNDRED).round_dp(4),
+        time_weighted_return_percent: twr,
+        returns: PERIODS.iter().filter_map(|(label, span)| period_return(snapshots, label, *span)).collect(),
+        apr_percent: apr(twr, running_ms),
+        running_ms,
     }
 }
 
@@ -175,6 +254,39 @@ mod tests {
             hodl_value: Notional(value),
             fees_paid: Notional::ZERO,
         }
+    }
+
+    /// Hand computed: 1,000 grows 10 % in a day, 500 arrive and the day grows 6.25 %,
+    /// then 10 % over six days.
+    #[test]
+    fn returns_over_periods_remove_cash_flows() {
+        const DAY: i64 = 86_400_000;
+        let at = |d: i64, v: Decimal, n: Decimal| Snapshot { time: Timestamp(d * DAY), ..snap(v, n) };
+        let s = vec![
+            at(0, dec!(1000), dec!(1000)),
+            at(1, dec!(1100), dec!(1000)),
+            at(2, dec!(1700), dec!(1500)),
+            at(8, dec!(1870), dec!(1500)),
+        ];
+        let p = pnl(Notional(dec!(1870)), Notional(dec!(1500)), Notional(dec!(1800)), Notional::ZERO, 1, &s);
+        let r: BTreeMap<&str, &PeriodReturn> = p.returns.iter().map(|r| (r.period.as_str(), r)).collect();
+        assert_eq!(r.len(), 5);
+        // All: 1.1 * 1700 / 1600 * 1.1 = 1.285625; profit = value - net invested.
+        assert_eq!((r["all"].return_percent, r["all"].profit.0, r["all"].complete), (dec!(28.5625), dec!(370), true));
+        assert_eq!(p.time_weighted_return_percent, dec!(28.5625));
+        // 7 days from day 1: 1.0625 * 1.1; the 500 deposited is not profit.
+        assert_eq!((r["7d"].from, r["7d"].return_percent, r["7d"].profit.0), (Timestamp(DAY), dec!(16.875), dec!(270)));
+        // 24 h from day 7: the last snapshot at or before is day 2.
+        assert_eq!(
+            (r["24h"].from, r["24h"].return_percent, r["24h"].profit.0),
+            (Timestamp(2 * DAY), dec!(10), dec!(170))
+        );
+        // Younger than 30 days: its whole life, said.
+        assert_eq!((r["30d"].return_percent, r["30d"].complete), (dec!(28.5625), false));
+        assert_eq!(p.running_ms, 8 * DAY);
+        assert_eq!(p.apr_percent, Some(dec!(1303.1641)), "28.5625 % over 8 days, times 365/8");
+        assert_eq!(apr(dec!(5), DAY - 1), None);
+        assert!(period_return(&[], "7d", Some(DAY)).is_none());
     }
 
     #[test]

@@ -113,3 +113,11 @@ pub struct StopSummary {
     /// Every fee it paid, in quote.
     pub fees: Notional,
 }
+
+impl StopSummary {
+    /// `profit / net_invested` in percent, to 4 decimals (zero when nothing was
+    /// invested): the figure the CLI and the dashboard show.
+    pub fn profit_percent(&self) -> Decimal {
+        crate::ledger::percent(self.profit.0, self.net_invested.0)
+    }
+}

@@ -126,6 +126,78 @@ pub async fn setup(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Setup
     ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
 }
 
+/// Body of `POST /api/setup/confirm`.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmBody {
+    /// The one-time setup token.
+    #[serde(default)]
+    pub setup_token: String,
+    /// A current code of the authenticator just enrolled.
+    pub code: String,
+}
+
+/// `POST /api/setup/confirm`: finishes setup once a code of the new authenticator
+/// checks (until then setup can be done again), and logs the admin in: sets the
+/// session cookie and returns the CSRF token, as a login does.
+pub async fn setup_confirm(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ConfirmBody>) -> ApiResult {
+    let now = st.clock.now().0;
+    let st2 = st.clone();
+    let s = blocking(move || Ok(st2.auth.confirm_setup(&body.setup_token, &body.code, now)?)).await?;
+    let cookie = session_cookie(&st, &s.id, Some(crate::auth::SESSION_TTL_MS / 1000));
+    Ok(([(SET_COOKIE, cookie)], Json(json!({ "csrf_token": s.csrf }))).into_response())
+}
+
+/// Body of `POST /api/account/password`.
+#[derive(Debug, Deserialize)]
+pub struct PasswordBody {
+    /// The password now.
+    pub current: String,
+    /// The new one.
+    pub new: String,
+}
+
+/// `POST /api/account/password`: changes the admin password; other sessions end.
+pub async fn change_password(
+    State(st): State<Arc<AppState>>,
+    ext: Extensions,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> ApiResult {
+    let keep = match ext.get::<Principal>() {
+        Some(Principal::Session(id)) => Some(id.clone()),
+        _ => None,
+    };
+    blocking(move || Ok(st.auth.change_password(&body.current, &body.new, keep.as_deref())?)).await?;
+    ok(json!({ "ok": true }))
+}
+
+/// Body of `POST /api/account/totp`.
+#[derive(Debug, Deserialize)]
+pub struct ReenrolBody {
+    /// The admin password.
+    pub password: String,
+}
+
+/// `POST /api/account/totp`: a new authenticator's secret (URI and QR code), in force
+/// only once `POST /api/account/totp/confirm` checks a code of it.
+pub async fn reenrol(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<ReenrolBody>) -> ApiResult {
+    let uri = blocking(move || Ok(st.auth.start_reenrol(&body.password)?)).await?;
+    ok(json!({ "otpauth_uri": uri, "qr_svg": qr_svg(&uri)? }))
+}
+
+/// Body of `POST /api/account/totp/confirm`.
+#[derive(Debug, Deserialize)]
+pub struct CodeBody {
+    /// A current code of the new authenticator.
+    pub code: String,
+}
+
+/// `POST /api/account/totp/confirm`.
+pub async fn reenrol_confirm(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<CodeBody>) -> ApiResult {
+    let now = st.clock.now().0;
+    blocking(move || Ok(st.auth.confirm_reenrol(&body.code, now)?)).await?;
+    ok(json!({ "ok": true }))
+}
+
 /// The QR code of `text` as an SVG image (for authenticator apps to scan).
 pub fn qr_svg(text: &str) -> Result<String, ApiError> {
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
@@ -200,29 +272,45 @@ pub async fn create_token(State(st): State<Arc<AppState>>, body: axum::body::Byt
     ok(json!({ "id": id, "token": token }))
 }
 
+/// A bot as `GET /api/bots` lists it (and `ballast bot list --format json`): its
+/// record and, from its view, value and returns (a stopped bot: those of its stop).
+pub fn bot_row_json(rec: &BotRecord, view: Result<&ballast_engine::BotView, String>) -> Value {
+    let v = view.as_ref().ok();
+    let pnl = v.and_then(|v| v.pnl.clone());
+    let summary = v.and_then(|v| v.state.summary.as_ref());
+    json!({
+        "id": rec.id,
+        "name": rec.name,
+        "venue": rec.venue,
+        "status": rec.status.to_string(),
+        "status_reason": rec.status_reason,
+        // A stopped bot holds nothing: its figures are those of the stop.
+        "value": match summary {
+            Some(s) => Some(s.value),
+            None => pnl.as_ref().map(|p| p.value),
+        },
+        "profit_percent": match summary {
+            Some(s) => Some(s.profit_percent()),
+            None => pnl.as_ref().map(|p| p.profit_percent.round_dp(4)),
+        },
+        "excess_vs_hodl_percent": if summary.is_some() { None } else { pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)) },
+        "apr_percent": pnl.as_ref().and_then(|p| p.apr_percent),
+        "summary": summary.map(summary_json),
+        "error": view.err(),
+    })
+}
+
 /// `GET /api/bots`.
 pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
     let list = blocking(move || {
         let mut out = Vec::new();
         for rec in st.store.bots()? {
-            let view = st.engines.get(&rec.venue).map(|e| e.view(rec.id));
-            let pnl = view.as_ref().and_then(|v| v.as_ref().ok()).and_then(|v| v.pnl.clone());
-            let error = match &view {
-                None => Some(format!("no engine for venue {:?}", rec.venue)),
-                Some(Err(e)) => Some(e.to_string()),
-                Some(Ok(_)) => None,
+            let row = match st.engines.get(&rec.venue).map(|e| e.view(rec.id)) {
+                None => bot_row_json(&rec, Err(format!("no engine for venue {:?}", rec.venue))),
+                Some(Err(e)) => bot_row_json(&rec, Err(e.to_string())),
+                Some(Ok(v)) => bot_row_json(&rec, Ok(&v)),
             };
-            out.push(json!({
-                "id": rec.id,
-                "name": rec.name,
-                "venue": rec.venue,
-                "status": rec.status.to_string(),
-                "status_reason": rec.status_reason,
-                "value": pnl.as_ref().map(|p| p.value),
-                "profit_percent": pnl.as_ref().map(|p| p.profit_percent.round_dp(4)),
-                "excess_vs_hodl_percent": pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)),
-                "error": error,
-            }));
+            out.push(row);
         }
         Ok(out)
     })
@@ -230,13 +318,10 @@ pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
     ok(Value::Array(list))
 }
 
-/// `GET /api/bots/{id}`.
-pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
-    let v = blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
-        Ok(engine.view(id)?)
-    })
-    .await?;
+/// A bot as `GET /api/bots/{id}` shows it (and `ballast bot status --format json`):
+/// holdings, prices, weights against targets, PnL with the returns over periods, APR
+/// and running time, and a stopped bot's summary.
+pub fn bot_json(v: &ballast_engine::BotView) -> Value {
     let targets = &v.state.spec.weights;
     let mut assets: Vec<&Asset> = v.weights.keys().chain(targets.keys()).collect();
     assets.sort();
@@ -251,7 +336,7 @@ pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiR
             })
         })
         .collect();
-    ok(json!({
+    json!({
         "id": v.record.id,
         "name": v.record.name,
         "venue": v.record.venue,
@@ -265,49 +350,232 @@ pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiR
         "weights": weights,
         "rebalances": v.state.rebalances,
         "pnl": v.pnl,
-    }))
+        "summary": v.state.summary.as_ref().map(summary_json),
+    })
 }
 
-/// `GET /api/bots/{id}/snapshots?limit=`: oldest first.
+/// `GET /api/bots/{id}`.
+pub async fn bot(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
+    let v = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        Ok(engine.view(id)?)
+    })
+    .await?;
+    ok(bot_json(&v))
+}
+
+/// What a stopped bot returned, its final PnL and fees, and when it stopped.
+fn summary_json(s: &ballast_engine::StopSummary) -> Value {
+    json!({
+        "at": s.at.0,
+        "returned": s.returned,
+        "value": s.value,
+        "net_invested": s.net_invested,
+        "profit": s.profit,
+        "profit_percent": s.profit_percent(),
+        "fees": s.fees,
+    })
+}
+
+/// A snapshot as the charts draw it: time, value, HODL value and weights.
+fn snapshot_point(s: &ballast_store::Snapshot, quote: Option<&Asset>) -> Value {
+    let mut weights = BTreeMap::new();
+    if s.value.0 > Decimal::ZERO {
+        for (a, q) in &s.holdings {
+            let price = match s.prices.get(a) {
+                Some(p) => p.0,
+                None if Some(a) == quote => Decimal::ONE,
+                None => continue,
+            };
+            weights.insert(a.clone(), (q.0 * price / s.value.0).round_dp(6));
+        }
+    }
+    json!({
+        "time": s.time.0,
+        "value": s.value,
+        "hodl_value": s.hodl_value,
+        "net_invested": s.net_invested,
+        "weights": weights,
+    })
+}
+
+/// `GET /api/bots/{id}/snapshots?limit=`: oldest first, the newest `limit`.
 pub async fn snapshots(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
     let rows = blocking(move || {
         bot_engine(&st, id)?;
         let quote = bot_state(&st, id)?.map(|s| s.spec.quote);
         let snaps = st.store.snapshots(id, l.get(1000))?;
-        Ok(snaps
-            .into_iter()
-            .map(|s| {
-                let mut weights = BTreeMap::new();
-                if s.value.0 > Decimal::ZERO {
-                    for (a, q) in &s.holdings {
-                        let price = match s.prices.get(a) {
-                            Some(p) => p.0,
-                            None if Some(a) == quote.as_ref() => Decimal::ONE,
-                            None => continue,
-                        };
-                        weights.insert(a.clone(), (q.0 * price / s.value.0).round_dp(6));
-                    }
-                }
-                json!({ "time": s.time.0, "value": s.value, "hodl_value": s.hodl_value, "weights": weights })
-            })
-            .collect::<Vec<_>>())
+        Ok(snaps.iter().map(|s| snapshot_point(s, quote.as_ref())).collect::<Vec<_>>())
     })
     .await?;
     ok(Value::Array(rows))
 }
 
-/// `GET /api/bots/{id}/events?limit=`: newest first.
-pub async fn events(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
-    let rows = blocking(move || {
+/// The ranges a chart can show, each with its length in milliseconds (`all`: none).
+pub const CHART_RANGES: &[(&str, Option<i64>)] = &[
+    ("24h", Some(86_400_000)),
+    ("7d", Some(7 * 86_400_000)),
+    ("30d", Some(30 * 86_400_000)),
+    ("90d", Some(90 * 86_400_000)),
+    ("1y", Some(365 * 86_400_000)),
+    ("all", None),
+];
+
+/// The most points a chart is sent.
+pub const CHART_MAX_POINTS: usize = 5000;
+
+/// `?range=&points=&after=` of `GET /api/bots/{id}/chart`.
+#[derive(Debug, Deserialize)]
+pub struct ChartQuery {
+    /// One of [`CHART_RANGES`] (`all` when absent), ending at the bot's last snapshot.
+    pub range: Option<String>,
+    /// At most this many points (600 when absent, 2 ..= [`CHART_MAX_POINTS`]).
+    pub points: Option<usize>,
+    /// Only the snapshots after this time (ms): what a chart already drawn lacks.
+    pub after: Option<i64>,
+}
+
+/// `GET /api/bots/{id}/chart?range=&points=&after=`: the snapshots of a range of a
+/// bot's life (its whole life by default), thinned on the server to at most `points`
+/// evenly spaced (the first and the last kept), with `total` (how many the range
+/// holds), the range's bounds and the bot's first and last snapshot times.
+pub async fn chart(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<ChartQuery>) -> ApiResult {
+    let range = q.range.unwrap_or_else(|| "all".into());
+    let span = CHART_RANGES.iter().find(|(r, _)| *r == range).map(|(_, s)| *s).ok_or_else(|| {
+        let names: Vec<&str> = CHART_RANGES.iter().map(|(r, _)| *r).collect();
+        ApiError::bad_request(format!("range {range:?}: expected one of {}", names.join(", ")))
+    })?;
+    let points = q.points.unwrap_or(600);
+    if !(2..=CHART_MAX_POINTS).contains(&points) {
+        return Err(ApiError::bad_request(format!("points {points}: expected 2 ..= {CHART_MAX_POINTS}")));
+    }
+    let out = blocking(move || {
         bot_engine(&st, id)?;
-        Ok(st.store.events(id, l.get(200))?)
+        let quote = bot_state(&st, id)?.map(|s| s.spec.quote);
+        let Some((first, last)) = st.store.snapshot_span(id)? else {
+            return Ok(json!({ "range": range, "first": null, "last": null, "from": null, "to": null, "total": 0, "points": [] }));
+        };
+        let from = span.map_or(first.0, |s| (last.0 - s).max(first.0));
+        let lower = match q.after {
+            Some(a) => a.saturating_add(1).max(from),
+            None => from,
+        };
+        let r = st.store.snapshots_range(id, Some(ballast_core::Timestamp(lower)), None, points)?;
+        let pts: Vec<Value> = r.snapshots.iter().map(|s| snapshot_point(s, quote.as_ref())).collect();
+        Ok(json!({
+            "range": range,
+            "first": first.0,
+            "last": last.0,
+            "from": from,
+            "to": last.0,
+            "total": r.total,
+            "points": pts,
+        }))
     })
     .await?;
-    let rows: Vec<Value> = rows
-        .into_iter()
-        .map(|e| json!({ "time": e.time.0, "kind": e.kind, "message": e.message, "data": e.data }))
-        .collect();
-    ok(Value::Array(rows))
+    ok(out)
+}
+
+/// `?limit=&before=&after=` of a paged list of events.
+#[derive(Debug, Deserialize)]
+pub struct EventPage {
+    /// At most this many rows (capped at 10,000).
+    pub limit: Option<usize>,
+    /// Only rows older than this row id (the next page).
+    pub before: Option<i64>,
+    /// Only rows newer than this row id (what happened since the last look).
+    pub after: Option<i64>,
+}
+
+fn event_json(id: i64, e: &ballast_store::Event) -> Value {
+    json!({ "id": id, "time": e.time.0, "kind": e.kind, "message": e.message, "data": e.data })
+}
+
+/// `GET /api/bots/{id}/events?limit=&before=&after=`: newest first, each with its row
+/// id; `before` pages back, `after` answers only what is newer.
+pub async fn events(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(p): Query<EventPage>) -> ApiResult {
+    let limit = p.limit.unwrap_or(200).min(10_000);
+    let rows = blocking(move || {
+        bot_engine(&st, id)?;
+        let mut rows = st.store.events_page(id, p.before, limit)?;
+        if let Some(after) = p.after {
+            rows.retain(|(i, _)| *i > after);
+        }
+        Ok(rows)
+    })
+    .await?;
+    ok(Value::Array(rows.iter().map(|(i, e)| event_json(*i, e)).collect()))
+}
+
+fn order_json(r: &ballast_store::OrderRow) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(&r.intent).map_err(ApiError::internal)?;
+    if let Value::Object(m) = &mut v {
+        m.insert("state".into(), json!(r.state.as_str()));
+        m.insert("venue_id".into(), json!(r.venue_id));
+        m.insert("filled".into(), json!(r.filled));
+        m.insert("updated_at".into(), json!(r.updated_at.0));
+    }
+    Ok(v)
+}
+
+/// `GET /api/bots/{id}/history?limit=&before=`: the rebalances (and stops'
+/// liquidations), newest first: each with its event's row id, sequence number,
+/// message, the orders it sent and the legs it skipped with their reasons, and
+/// `next_before` for the next page (null on the last).
+///
+/// A rebalance that sent no order (every leg skipped) does not move the sequence
+/// number, so the next one carries the same: orders belong only to the event that
+/// planned legs, never to one that sent nothing.
+pub async fn history(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(p): Query<EventPage>) -> ApiResult {
+    let limit = p.limit.unwrap_or(20).clamp(1, 500);
+    let out = blocking(move || {
+        bot_engine(&st, id)?;
+        history_json(st.store.as_ref(), id, p.before, limit)
+    })
+    .await?;
+    ok(out)
+}
+
+/// The rebalance history of `GET /api/bots/{id}/history` (and `ballast bot history
+/// --format json`): `{entries, next_before}`.
+pub fn history_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let evs = store.rebalance_events(id, before, limit)?;
+    let seqs: Vec<i64> =
+        evs.iter().filter(|(_, e)| planned_legs(e)).filter_map(|(_, e)| e.data["seq"].as_i64()).collect();
+    let orders = store.orders_of_seqs(id, &seqs)?;
+    let mut by_seq: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for o in &orders {
+        by_seq.entry(o.intent.seq).or_default().push(order_json(o)?);
+    }
+    let mut entries = Vec::new();
+    for (row, e) in &evs {
+        let seq = e.data["seq"].as_i64();
+        let orders = match seq {
+            Some(s) if planned_legs(e) => by_seq.remove(&s).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        entries.push(json!({
+            "id": row,
+            "seq": seq,
+            "time": e.time.0,
+            "kind": e.kind,
+            "message": e.message,
+            "orders": orders,
+            "skipped": e.data.get("skipped").cloned().unwrap_or(json!([])),
+        }));
+    }
+    let next = if evs.len() == limit { evs.last().map(|(i, _)| *i) } else { None };
+    Ok(json!({ "entries": entries, "next_before": next }))
+}
+
+/// Whether a rebalance event planned orders (its `legs` are not empty).
+fn planned_legs(e: &ballast_store::Event) -> bool {
+    e.data.get("legs").and_then(Value::as_array).is_some_and(|l| !l.is_empty())
 }
 
 /// `GET /api/bots/{id}/orders?limit=`: newest first.
@@ -317,17 +585,7 @@ pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Quer
         Ok(engine.orders(id, l.get(200))?)
     })
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let mut v = serde_json::to_value(&r.intent).map_err(ApiError::internal)?;
-        if let Value::Object(m) = &mut v {
-            m.insert("state".into(), json!(r.state.as_str()));
-            m.insert("venue_id".into(), json!(r.venue_id));
-            m.insert("filled".into(), json!(r.filled));
-            m.insert("updated_at".into(), json!(r.updated_at.0));
-        }
-        out.push(v);
-    }
+    let out = rows.iter().map(order_json).collect::<Result<Vec<_>, _>>()?;
     ok(Value::Array(out))
 }
 
@@ -394,30 +652,81 @@ fn parse_qty(what: &str, s: &str) -> Result<Qty, ApiError> {
     ballast_core::money::check_amount(what, d).map(Qty).map_err(ApiError::bad_request)
 }
 
+/// What to invest, checked: quote (`usdt`) and coins, each a positive decimal.
+fn parse_add(st: &AppState, id: BotId, body: &InvestBody) -> Result<BTreeMap<Asset, Qty>, ApiError> {
+    let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
+    let mut add = BTreeMap::new();
+    if let Some(u) = &body.usdt {
+        add.insert(quote, parse_qty("usdt", u)?);
+    }
+    for (a, q) in body.coins.iter().flatten() {
+        let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let qty = parse_qty(&format!("coins.{asset}"), q)?;
+        add.insert(asset, qty);
+    }
+    if add.is_empty() {
+        return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));
+    }
+    if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
+        return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
+    }
+    Ok(add)
+}
+
+/// A plan as the confirmations show it: the orders with their fees, the total, the
+/// skipped legs with their reasons, and the value before and after.
+pub fn plan_json(plan: &ballast_core::planner::Plan) -> Value {
+    let orders: Vec<Value> = plan
+        .legs
+        .iter()
+        .map(|l| {
+            json!({ "asset": l.asset, "side": l.side.to_string(), "qty": l.quantity, "price": l.price,
+                    "notional": l.notional.0.round_dp(2), "fee": l.fee.0.round_dp(4) })
+        })
+        .collect();
+    let skipped: Vec<Value> = plan
+        .skipped
+        .iter()
+        .map(|s| {
+            json!({ "asset": s.asset, "side": s.side.to_string(), "notional": s.notional.0.round_dp(2),
+                    "reason": s.reason.to_string() })
+        })
+        .collect();
+    json!({
+        "quote": plan.quote,
+        "orders": orders,
+        "skipped": skipped,
+        "fees": plan.fees.0.round_dp(4),
+        "value_before": plan.value_before.0.round_dp(2),
+        "value_after": plan.value_after.0.round_dp(2),
+    })
+}
+
+/// `POST /api/bots/{id}/invest/preview`: what the investment would trade (orders,
+/// fees, skipped legs), recording nothing.
+pub async fn invest_preview(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<InvestBody>,
+) -> ApiResult {
+    let plan = blocking(move || {
+        let (_, engine) = bot_engine(&st, id)?;
+        let add = parse_add(&st, id, &body)?;
+        Ok(engine.preview_change(id, &add, None)?)
+    })
+    .await?;
+    ok(plan_json(&plan))
+}
+
 /// `POST /api/bots/{id}/invest`.
 pub async fn invest(
     State(st): State<Arc<AppState>>,
     Path(id): Path<BotId>,
     ApiJson(body): ApiJson<InvestBody>,
 ) -> ApiResult {
-    changing(&st, id, "invest", move |st| {
+    let out = changing(&st, id, "invest", move |st| {
         let (rec, engine) = bot_engine(st, id)?;
-        let quote = bot_state(st, id)?.map(|s| s.spec.quote).ok_or_else(|| ApiError::internal("bot without state"))?;
-        let mut add = BTreeMap::new();
-        if let Some(u) = &body.usdt {
-            add.insert(quote, parse_qty("usdt", u)?);
-        }
-        for (a, q) in body.coins.iter().flatten() {
-            let asset = Asset::new(a).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            let qty = parse_qty(&format!("coins.{asset}"), q)?;
-            add.insert(asset, qty);
-        }
-        if add.is_empty() {
-            return Err(ApiError::bad_request("nothing to invest: give usdt and/or coins"));
-        }
-        if let Some((a, q)) = add.iter().find(|(_, q)| q.0 <= Decimal::ZERO) {
-            return Err(ApiError::bad_request(format!("{a}: {} is not a positive quantity", q.0)));
-        }
+        let add = parse_add(st, id, &body)?;
         // Everything that can refuse it is checked before a paper deposit: a refused
         // investment leaves nothing behind.
         engine.check_invest(id, &add)?;
@@ -435,7 +744,12 @@ pub async fn invest(
         })
     })
     .await?;
-    ok(json!({ "ok": true }))
+    let outcome = match out {
+        ballast_engine::StepOutcome::Rebalanced { orders } => format!("{orders} order(s) sent"),
+        ballast_engine::StepOutcome::Stopped(why) => format!("stopped: {why}"),
+        _ => "no order sent".to_string(),
+    };
+    ok(json!({ "ok": true, "outcome": outcome }))
 }
 
 /// Body of `POST /api/bots/{id}/stop`.

@@ -86,6 +86,18 @@ struct AdminFile {
     /// The last TOTP step a login used: a code of that step or earlier is refused.
     #[serde(default)]
     last_totp_step: u64,
+    /// Whether a code of the authenticator was checked once (setup is finished only
+    /// then; files written before this check existed count as checked).
+    #[serde(default = "checked")]
+    totp_confirmed: bool,
+    /// A new TOTP secret being enrolled from a session, not in force until a code of
+    /// it is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending_totp: Option<String>,
+}
+
+fn checked() -> bool {
+    true
 }
 
 /// An API token as stored: never the token itself.
@@ -179,6 +191,11 @@ fn forget_old_clients(failures: &mut HashMap<String, Vec<i64>>, now: i64) {
     }
 }
 
+/// The `otpauth://` URI of a TOTP secret, for authenticator apps.
+fn otpauth_uri(secret: &str) -> String {
+    format!("otpauth://totp/ballast:admin?secret={secret}&issuer=ballast")
+}
+
 /// Compares in time independent of where the inputs differ.
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -248,6 +265,11 @@ impl Auth {
         };
         let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
         let current = v.get("totp_secret").and_then(|s| s.as_str()).ok_or_else(|| io("no totp_secret".into()))?;
+        if v.get("totp_confirmed").and_then(|c| c.as_bool()) == Some(false) {
+            return Err(AuthError::Invalid(
+                "setup is not finished (no code of the authenticator checked yet): finish it, then seal".into(),
+            ));
+        }
         let Some(replacement) = new(current) else { return Ok(None) };
         let old = current.to_string();
         v["totp_secret"] = serde_json::Value::String(replacement);
@@ -316,9 +338,121 @@ impl Auth {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True once setup was done.
+    /// True once setup was done: the password stored and a code of the authenticator
+    /// checked ([`Auth::confirm_setup`]).
     pub fn is_set_up(&self) -> bool {
-        self.lock().admin.is_some()
+        self.lock().admin.as_ref().is_some_and(|a| a.totp_confirmed)
+    }
+
+    /// Finishes setup: `code` must be a current code of the secret [`Auth::setup`]
+    /// returned (so a QR code scanned wrong is noticed while setup can still be done
+    /// again). Needs the setup token, like setup. Opens the admin's first session (the
+    /// code is used: it could not log in again).
+    pub fn confirm_setup(&self, setup_token: &str, code: &str, now: i64) -> Result<NewSession, AuthError> {
+        if !ct_eq(setup_token.trim().as_bytes(), self.setup_token.as_bytes()) {
+            return Err(AuthError::SetupToken);
+        }
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        if admin.totp_confirmed {
+            return Err(AuthError::AlreadySetUp);
+        }
+        let secret = totp::base32_decode(&admin.totp_secret).unwrap_or_default();
+        let step = totp::matching_step(&secret, now.max(0) as u64 / 1000, code).ok_or_else(|| {
+            AuthError::Invalid(
+                "that code does not match: check the authenticator's clock, or scan the QR code again, then enter the code it shows now".into(),
+            )
+        })?;
+        admin.totp_confirmed = true;
+        admin.last_totp_step = step;
+        let id = hex::encode(random_bytes::<32>()?);
+        let csrf = hex::encode(random_bytes::<32>()?);
+        admin.sessions.insert(sha256_hex(&id), Session { csrf: csrf.clone(), expires: now + SESSION_TTL_MS });
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(NewSession { id, csrf })
+    }
+
+    /// Checks the admin password (for changes made from a session), counted like a
+    /// login's password check.
+    fn check_password(&self, password: &str) -> Result<AdminFile, AuthError> {
+        let _permit = self.permit().ok_or(AuthError::Busy)?;
+        let admin = self.lock().admin.clone().ok_or(AuthError::NotSetUp)?;
+        self.password_checks.fetch_add(1, Ordering::SeqCst);
+        let ok = PasswordHash::new(&admin.password_hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        if !ok {
+            return Err(AuthError::Invalid("the current password is wrong".into()));
+        }
+        Ok(admin)
+    }
+
+    fn hash(&self, password: &str) -> Result<String, AuthError> {
+        if password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AuthError::Invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
+        }
+        let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let params =
+            Params::new(self.params.0, self.params.1, 1, None).map_err(|e| AuthError::Internal(e.to_string()))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| AuthError::Internal(e.to_string()))?
+            .to_string())
+    }
+
+    /// Changes the admin password (the current one is checked); every other session
+    /// ends, `keep` (the caller's session cookie) stays.
+    pub fn change_password(&self, current: &str, new: &str, keep: Option<&str>) -> Result<(), AuthError> {
+        self.check_password(current)?;
+        let hash = self.hash(new)?;
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        admin.password_hash = hash;
+        let keep = keep.map(sha256_hex);
+        admin.sessions.retain(|k, _| Some(k) == keep.as_ref());
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(())
+    }
+
+    /// Starts enrolling a new authenticator (the password is checked): returns the new
+    /// secret's `otpauth://` URI. The old one stays in force until
+    /// [`Auth::confirm_reenrol`] checks a code of the new one.
+    pub fn start_reenrol(&self, password: &str) -> Result<String, AuthError> {
+        if self.totp_sealed() {
+            return Err(AuthError::Invalid(
+                "the TOTP secret is sealed in keys.enc: run `ballast keys unseal`, enrol the new authenticator, then `ballast keys seal` again".into(),
+            ));
+        }
+        self.check_password(password)?;
+        let secret = totp::base32_encode(&random_bytes::<20>()?);
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        admin.pending_totp = Some(secret.clone());
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(otpauth_uri(&secret))
+    }
+
+    /// Puts the new authenticator in force once `code` is a current code of it.
+    pub fn confirm_reenrol(&self, code: &str, now: i64) -> Result<(), AuthError> {
+        let mut inner = self.lock();
+        let mut admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+        let pending = admin
+            .pending_totp
+            .clone()
+            .ok_or_else(|| AuthError::Invalid("no new authenticator is being enrolled: start again".into()))?;
+        let secret = totp::base32_decode(&pending).unwrap_or_default();
+        let step = totp::matching_step(&secret, now.max(0) as u64 / 1000, code).ok_or_else(|| {
+            AuthError::Invalid("that code does not match the new authenticator: the old one stays in force".into())
+        })?;
+        admin.totp_secret = pending;
+        admin.pending_totp = None;
+        admin.last_totp_step = step;
+        self.save(&admin)?;
+        inner.admin = Some(admin);
+        Ok(())
     }
 
     fn save(&self, admin: &AdminFile) -> Result<(), AuthError> {
@@ -336,28 +470,23 @@ impl Auth {
         if !ct_eq(setup_token.trim().as_bytes(), self.setup_token.as_bytes()) {
             return Err(AuthError::SetupToken);
         }
-        if password.chars().count() < MIN_PASSWORD_LEN {
-            return Err(AuthError::Invalid(format!("the password must have at least {MIN_PASSWORD_LEN} characters")));
-        }
-        if self.is_set_up() {
-            return Err(AuthError::AlreadySetUp);
-        }
-        let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let params =
-            Params::new(self.params.0, self.params.1, 1, None).map_err(|e| AuthError::Internal(e.to_string()))?;
-        let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| AuthError::Internal(e.to_string()))?
-            .to_string();
+        let hash = self.hash(password)?;
         let secret = totp::base32_encode(&random_bytes::<20>()?);
-        let admin = AdminFile { password_hash: hash, totp_secret: secret.clone(), ..AdminFile::default() };
+        // Not finished until a code is checked (`confirm_setup`); until then setup can
+        // be done again (an enrolment that went wrong locks nobody out).
+        let admin = AdminFile {
+            password_hash: hash,
+            totp_secret: secret.clone(),
+            totp_confirmed: false,
+            ..AdminFile::default()
+        };
         let mut inner = self.lock();
-        if inner.admin.is_some() {
+        if inner.admin.as_ref().is_some_and(|a| a.totp_confirmed) {
             return Err(AuthError::AlreadySetUp);
         }
         self.save(&admin)?;
         inner.admin = Some(admin);
-        Ok(format!("otpauth://totp/ballast:admin?secret={secret}&issuer=ballast"))
+        Ok(otpauth_uri(&secret))
     }
 
     /// Checks the password and the TOTP code (current or previous 30 s step) at `now`
@@ -369,7 +498,7 @@ impl Auth {
         let admin = {
             let mut inner = self.lock();
             forget_old_clients(&mut inner.failures, now);
-            let admin = inner.admin.clone().ok_or(AuthError::NotSetUp)?;
+            let admin = inner.admin.clone().filter(|a| a.totp_confirmed).ok_or(AuthError::NotSetUp)?;
             let fails = inner.failures.entry(client.to_owned()).or_default();
             fails.retain(|t| now - *t < FAILURE_WINDOW_MS);
             if fails.len() >= MAX_FAILURES {

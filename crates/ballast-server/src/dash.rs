@@ -173,6 +173,15 @@ pub async fn edit(
     Ok(Json(json!({ "ok": true })).into_response())
 }
 
+/// `POST /api/bots/{id}/edit/preview`: what the edit would trade, recording nothing.
+pub async fn edit_preview(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    ApiJson(body): ApiJson<ConfigBody>,
+) -> ApiResult {
+    Ok(Json(with_workshop(&st, move |w| w.preview_edit(id, &body.config)).await?).into_response())
+}
+
 /// `GET /api/bots/{id}/export`.
 pub async fn export(State(st): State<Arc<AppState>>, Path(id): Path<BotId>) -> ApiResult {
     Ok(Json(with_workshop(&st, move |w| w.export(id)).await?).into_response())
@@ -219,20 +228,39 @@ pub async fn backtest(State(st): State<Arc<AppState>>, ApiJson(body): ApiJson<Va
         .into_response())
 }
 
-/// `GET /api/backtests/{id}/report`: the report, in a sandbox without scripts.
+/// The Content-Security-Policy of a backtest report: nothing from anywhere, inline
+/// styles, and exactly the report's own inline scripts (its hover read-outs), each
+/// allowed by its SHA-256 hash, so nothing else can run in it.
+pub fn report_csp(html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<script>") {
+        let body = &rest[i + "<script>".len()..];
+        let Some(j) = body.find("</script>") else { break };
+        let digest = sha2::Sha256::digest(&body.as_bytes()[..j]);
+        hashes.push(format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest)));
+        rest = &body[j..];
+    }
+    let scripts = if hashes.is_empty() { "'none'".to_string() } else { hashes.join(" ") };
+    format!(
+        "default-src 'none'; script-src {scripts}; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+    )
+}
+
+/// `GET /api/backtests/{id}/report`: the report, whose only scripts are its own.
 pub async fn backtest_report(State(st): State<Arc<AppState>>, Path(id): Path<u64>) -> ApiResult {
     let kept = st.backtests.lock().unwrap_or_else(|e| e.into_inner());
     let html = kept.iter().find(|(i, _)| *i == id).map(|(_, h)| h.clone()).ok_or_else(|| {
         ApiError(StatusCode::NOT_FOUND, format!("no backtest {id} (this server keeps the last {KEPT_REPORTS})"))
     })?;
+    let csp = report_csp(&html);
     Ok((
         [
-            (CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'",
-            ),
-            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+            (CONTENT_SECURITY_POLICY, csp),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],
         html,
     )

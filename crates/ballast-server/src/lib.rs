@@ -91,14 +91,24 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/backtests"),
     ("GET", "/api/backtests/{id}/report"),
     ("GET", "/api/stream"),
+    ("GET", "/api/bots/{id}/history"),
+    ("GET", "/api/bots/{id}/chart"),
+    ("POST", "/api/bots/{id}/invest/preview"),
+    ("POST", "/api/bots/{id}/edit/preview"),
+    ("POST", "/api/setup/confirm"),
+    ("POST", "/api/account/password"),
+    ("POST", "/api/account/totp"),
+    ("POST", "/api/account/totp/confirm"),
 ];
 
-/// The routes that need no credentials: health, the login (and the first-run setup,
-/// which answers only before the admin exists), and the page shell that shows the login
+/// The routes that need no credentials: health, the login (and the first-run setup
+/// and its confirmation, which answer only before setup is finished, with the setup
+/// token), and the page shell that shows the login
 /// form (static files holding no data: every datum comes from the API behind the login).
 pub const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/health"),
     ("POST", "/api/setup"),
+    ("POST", "/api/setup/confirm"),
     ("POST", "/api/login"),
     ("GET", "/"),
     ("GET", "/app.js"),
@@ -120,6 +130,15 @@ pub trait Workshop: Send + Sync {
     fn config(&self, bot: ballast_store::BotId) -> Result<serde_json::Value, ApiError>;
     /// Changes a running bot's configuration.
     fn edit(&self, bot: ballast_store::BotId, config: &serde_json::Value) -> Result<(), ApiError>;
+    /// What an edit would trade, recording nothing ([`api::plan_json`]).
+    fn preview_edit(
+        &self,
+        bot: ballast_store::BotId,
+        config: &serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        let _ = (bot, config);
+        Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, "this server cannot preview an edit".into()))
+    }
     /// A bot's profile: `{profile, toml}`.
     fn export(&self, bot: ballast_store::BotId) -> Result<serde_json::Value, ApiError>;
     /// The shipped presets.
@@ -284,6 +303,14 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/backtests") => post(dash::backtest),
         ("GET", "/api/backtests/{id}/report") => get(dash::backtest_report),
         ("GET", "/api/stream") => get(dash::stream),
+        ("GET", "/api/bots/{id}/history") => get(api::history),
+        ("GET", "/api/bots/{id}/chart") => get(api::chart),
+        ("POST", "/api/bots/{id}/invest/preview") => post(api::invest_preview),
+        ("POST", "/api/bots/{id}/edit/preview") => post(dash::edit_preview),
+        ("POST", "/api/setup/confirm") => post(api::setup_confirm),
+        ("POST", "/api/account/password") => post(api::change_password),
+        ("POST", "/api/account/totp") => post(api::reenrol),
+        ("POST", "/api/account/totp/confirm") => post(api::reenrol_confirm),
         _ => panic!("no handler for {method} {path}"),
     }
 }
@@ -319,6 +346,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(catch_panic))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), harden))
+        // Outermost: every answer a client accepts gzip for, except the event stream
+        // (tower-http's default predicate leaves out `text/event-stream`, images and
+        // bodies under 32 bytes).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -125,6 +125,15 @@ async fn login(r: &Rig) -> (Vec<u8>, String, String) {
     assert!(uri.ends_with("&issuer=ballast"));
     let secret = secret_of(uri);
     let code = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    // Setup is finished only once a code of the authenticator checks (issue 14).
+    let early = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
+    let prev = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 - 30);
+    let c =
+        send(&r.app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": r.token, "code": prev }))).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    assert!(c.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().starts_with("ballast_session="));
+    assert!(c.body["csrf_token"].is_string());
     let l = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": code }))).await;
     assert_eq!(l.status, StatusCode::OK, "{}", l.text);
     let set_cookie = l.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
@@ -258,7 +267,13 @@ async fn previous_step_code_is_accepted_once() {
     assert!(s.body["qr_svg"].as_str().unwrap().contains("<svg"));
     let secret = secret_of(s.body["otpauth_uri"].as_str().unwrap());
     let prev = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64 - 30);
-    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": prev }))).await;
+    let c =
+        send(&r.app, "POST", "/api/setup/confirm", &[], Some(json!({ "setup_token": r.token, "code": prev }))).await;
+    assert_eq!(c.status, StatusCode::OK, "the previous step's code is accepted: {}", c.text);
+    let again = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": prev }))).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "once: {}", again.text);
+    let now = totp::code_at(&secret, (r.clock.now().0 / 1000) as u64);
+    let ok = send(&r.app, "POST", "/api/login", &[], Some(json!({ "password": PASSWORD, "code": now }))).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
@@ -329,7 +344,7 @@ async fn pages_session_tokens_metrics_and_stream() {
         m.text
     );
     assert!(m.text.contains("ballast_http_requests_total{method=\"GET\",route=\"/api/bots\",status=\"4xx\"} 1"));
-    assert!(m.text.contains("ballast_http_request_duration_seconds_count{method=\"POST\",route=\"/api/login\"} 1"));
+    assert!(m.text.contains("ballast_http_request_duration_seconds_count{method=\"POST\",route=\"/api/login\"} 2"));
     assert!(m.text.contains(&format!("ballast_bot_errors_total{{bot=\"{}\",name=\"demo\",kind=\"error\"}} 0", r.bot)));
 }
 
@@ -518,6 +533,9 @@ async fn secure_flag_short_password_and_persistence() {
     let (id, token) = auth.create_token("ci", 1).unwrap();
     let now = 1_700_000_000_000;
     let code = totp::code_at(&secret_of(&uri), (now / 1000) as u64);
+    assert!(auth.login("local", PASSWORD, &code, now).is_err(), "setup is not finished before a code checks");
+    let prev = totp::code_at(&secret_of(&uri), (now / 1000) as u64 - 30);
+    auth.confirm_setup(&auth.setup_token().unwrap(), &prev, now).unwrap();
     let session = auth.login("local", PASSWORD, &code, now).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&token), "only a hash of the token is stored");

@@ -51,6 +51,30 @@
     app.replaceChildren(...nodes);
     window.scrollTo(0, 0);
   }
+  // Every form control has a name for assistive technology: a `.field`'s label is tied
+  // to its control, and a control without a label is named by its placeholder or title.
+  let fieldSeq = 0;
+  function nameControls(root) {
+    if (!root.querySelectorAll) return;
+    for (const f of root.querySelectorAll('.field')) {
+      const label = f.querySelector(':scope > label');
+      const ctl = f.querySelector(':scope > input, :scope > select, :scope > textarea');
+      if (label && ctl && !label.htmlFor) {
+        if (!ctl.id) ctl.id = `field-${++fieldSeq}`;
+        label.htmlFor = ctl.id;
+      }
+    }
+    for (const c of root.querySelectorAll('input, select, textarea')) {
+      if (c.type === 'hidden' || c.getAttribute('aria-hidden') === 'true' || c.getAttribute('aria-label') || (c.labels && c.labels.length)) continue;
+      const name = c.placeholder || c.title || (c.dataset.test || '').replace(/-/g, ' ');
+      if (name) c.setAttribute('aria-label', name);
+    }
+  }
+  new MutationObserver((muts) => {
+    const roots = new Set();
+    for (const m of muts) for (const n of m.addedNodes) if (n.nodeType === 1 && !(n instanceof SVGElement)) roots.add(n.parentElement || n);
+    for (const r of roots) nameControls(r);
+  }).observe(document.documentElement, { childList: true, subtree: true });
   function debounce(fn, ms) {
     let t = null;
     const d = (...a) => {
@@ -111,6 +135,16 @@
   const signCls = (x) => (Math.abs(num(x)) < 0.005 ? '' : num(x) > 0 ? 'pos' : num(x) < 0 ? 'neg' : '');
   const pad2 = (n) => String(n).padStart(2, '0');
   const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  function fmtSpan(ms) {
+    const n = Number(ms);
+    if (!isFinite(n) || n < 0) return '–';
+    const mins = Math.floor(n / 60000);
+    const d = Math.floor(mins / 1440);
+    const hh = Math.floor(mins / 60) % 24;
+    if (d >= 365) return `${Math.floor(d / 365)}y ${d % 365}d`;
+    if (d > 0) return `${d}d ${hh}h`;
+    return `${hh}h ${mins % 60}m`;
+  }
   function fmtTime(ms) {
     if (ms == null || !isFinite(Number(ms))) return '–';
     const d = new Date(Number(ms));
@@ -135,8 +169,10 @@
     try {
       r = await fetch(path, opt);
     } catch (e) {
-      throw new ApiError(0, `network error: ${e.message}`);
+      netState(false);
+      throw new ApiError(0, `the server does not answer (${e.message})`);
     }
+    netState(true);
     const text = await r.text();
     let data = null;
     try {
@@ -182,22 +218,52 @@
       if (v && v.refresh) v.refresh().catch(() => {});
     }, delay);
   }
+  // The connection indicator: `on` (the stream is open), `poll` (no stream: polling),
+  // `reconnecting` (the stream dropped and is being retried) or `off` (the server does
+  // not answer), with the time of the last successful update.
+  const LIVE_TEXT = { on: 'live', poll: 'polling', reconnecting: 'reconnecting…', off: 'offline' };
   function setLive(mode) {
     const el = $('#live');
     el.className = 'live ' + mode;
-    $('#live-text').textContent = mode === 'on' ? 'live' : mode === 'poll' ? 'polling' : 'offline';
+    $('#live-text').textContent = LIVE_TEXT[mode] || mode;
     el.dataset.mode = mode;
+    el.title = mode === 'on' ? 'live updates' : mode === 'off' ? 'the server does not answer: the figures shown may be out of date' : 'live updates interrupted: retrying';
+  }
+  function markUpdated() {
+    S.updated = Date.now();
+    const d = new Date(S.updated);
+    const u = $('#updated');
+    u.textContent = `updated ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+    u.dataset.time = String(S.updated);
+  }
+  // Whether the server answered: called by every API call.
+  function netState(ok) {
+    const mode = $('#live').dataset.mode;
+    if (!ok) {
+      if (S.csrf && mode !== 'off') setLive('off');
+      return;
+    }
+    if (mode === 'off' && S.csrf) setLive(S.es && S.es.readyState === 1 ? 'on' : S.es ? 'reconnecting' : 'poll');
   }
   function startPoll() {
     if (S.poll) return;
-    S.poll = setInterval(() => scheduleRefresh(0), 10000);
+    S.poll = setInterval(() => scheduleRefresh(0), 5000);
   }
   function stopPoll() {
     clearInterval(S.poll);
     S.poll = null;
   }
+  // A stream can look open while the server is gone (no FIN reaches us): a light
+  // check every 15 s notices it.
+  function startWatch() {
+    if (S.watch) return;
+    S.watch = setInterval(() => {
+      api('GET', '/api/health').catch(() => {});
+    }, 15000);
+  }
   function startStream() {
     stopStream();
+    startWatch();
     if (!window.EventSource) {
       setLive('poll');
       startPoll();
@@ -208,18 +274,19 @@
     es.addEventListener('open', () => {
       setLive('on');
       stopPoll();
+      scheduleRefresh(0);
     });
     es.addEventListener('bot', () => scheduleRefresh());
     es.addEventListener('tick', () => scheduleRefresh());
     es.addEventListener('lagged', () => scheduleRefresh(0));
     es.addEventListener('error', () => {
-      setLive('poll');
+      setLive(es.readyState === EventSource.CLOSED ? 'off' : 'reconnecting');
       startPoll();
       if (es.readyState === EventSource.CLOSED && S.csrf && !S.esRetry) {
         S.esRetry = setTimeout(() => {
           S.esRetry = null;
           if (S.csrf) startStream();
-        }, 30000);
+        }, 10000);
       }
     });
   }
@@ -228,6 +295,8 @@
     S.es = null;
     clearTimeout(S.esRetry);
     S.esRetry = null;
+    clearInterval(S.watch);
+    S.watch = null;
     stopPoll();
     setLive('off');
   }
@@ -294,7 +363,7 @@
           try {
             const done = await api('POST', '/api/setup', { password: p1.value, setup_token: tok.value.trim() });
             if (given) history.replaceState(null, '', location.pathname);
-            showEnrol(done);
+            showEnrol(done, tok.value.trim());
           } catch (e2) {
             err.textContent = e2.message;
           } finally {
@@ -335,7 +404,9 @@
     return document.importNode(root, true);
   }
 
-  function showEnrol(r) {
+  // The QR code and key of a TOTP secret, and a field for a code of it: used by the
+  // first setup and by re-enrolment from the settings. `confirm(code)` checks it.
+  function enrolBox(r, confirm, doneLabel) {
     const uri = r.otpauth_uri || '';
     let secret = '';
     try {
@@ -343,10 +414,55 @@
     } catch {
       secret = '';
     }
-    const qr = h('div', { class: 'qr', 'data-test': 'qr' });
+    const qr = h('div', { class: 'qr', 'data-test': 'qr', role: 'img', 'aria-label': 'QR code of the two-factor key' });
     const svg = r.qr_svg ? svgFromText(r.qr_svg) : null;
     if (svg) qr.append(svg);
     else qr.replaceChildren(h('span', { class: 'muted' }, 'No QR code: enter the key below by hand.'));
+    const err = h('div', { class: 'error', 'data-test': 'enrol-error', role: 'alert' });
+    const code = h('input', { type: 'text', id: 'enrol-code', 'data-test': 'enrol-code', class: 'code-input', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 6 });
+    const btn = h('button', { class: 'primary', type: 'submit', 'data-test': 'enrol-submit' }, doneLabel);
+    const form = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          btn.disabled = true;
+          try {
+            await confirm(code.value.trim());
+          } catch (e2) {
+            err.textContent = e2.message;
+            code.select();
+          } finally {
+            btn.disabled = false;
+          }
+        },
+      },
+      qr,
+      h('label', { for: 'otpauth-uri' }, 'otpauth URI'),
+      h('div', { class: 'uri', 'data-test': 'otpauth-uri', id: 'otpauth-uri' }, uri),
+      secret ? h('p', { class: 'hint' }, 'Key: ', h('code', { 'data-test': 'totp-secret' }, secret)) : null,
+      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => copyText(uri) }, 'Copy URI')),
+      h('div', { class: 'field' }, h('label', { for: 'enrol-code' }, 'The 6-digit code your app shows now'), code),
+      err,
+      h('div', { class: 'actions end' }, btn),
+    );
+    return { form, focus: () => code.focus() };
+  }
+
+  // Setup is finished only once a code of the new authenticator checks: a wrong scan
+  // is noticed here, while setup can still be done again.
+  function showEnrol(r, token) {
+    const box = enrolBox(
+      r,
+      async (code) => {
+        const s = await api('POST', '/api/setup/confirm', { setup_token: token, code });
+        S.csrf = s.csrf_token;
+        toast('Two-factor code checked: you are logged in');
+        loggedIn();
+      },
+      'Check the code and finish',
+    );
     mount(
       h(
         'div',
@@ -355,20 +471,12 @@
           'div',
           { class: 'panel' },
           h('h1', {}, 'Two-factor code'),
-          h('p', {}, 'Scan this code with your authenticator app (or enter the key), then log in with a 6-digit code.'),
-          qr,
-          h('label', {}, 'otpauth URI'),
-          h('div', { class: 'uri', 'data-test': 'otpauth-uri', id: 'otpauth-uri' }, uri),
-          secret ? h('p', { class: 'hint' }, 'Key: ', h('code', { 'data-test': 'totp-secret' }, secret)) : null,
-          h(
-            'div',
-            { class: 'actions end' },
-            h('button', { onclick: () => copyText(uri) }, 'Copy URI'),
-            h('button', { class: 'primary', 'data-test': 'to-login', onclick: () => showLogin() }, 'Continue to login'),
-          ),
+          h('p', {}, 'Scan this code with your authenticator app (or enter the key), then enter the code it shows: setup finishes once it matches.'),
+          box.form,
         ),
       ),
     );
+    box.focus();
   }
 
   function showLogin(msg) {
@@ -451,15 +559,94 @@
   }
 
   // ---------------------------------------------------------------- modal
+  // A dialog: labelled, modal for assistive technology, focus moved into it and kept
+  // there (Tab cycles), Esc or a click outside closes it, focus returns where it was.
+  let modalSeq = 0;
   function modal(title, body, buttons, testId) {
     const back = h('div', { class: 'modal-back', 'data-test': testId || 'modal' });
-    const close = () => back.remove();
+    const before = document.activeElement;
+    const titleId = `modal-title-${++modalSeq}`;
+    const close = () => {
+      back.remove();
+      document.removeEventListener('keydown', onKey, true);
+      if (before && before.focus && document.contains(before)) before.focus();
+    };
+    const box = h('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId }, h('h2', { id: titleId }, title), body, h('div', { class: 'actions end' }, buttons));
+    function onKey(e) {
+      if (!document.contains(back)) return;
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      } else if (e.key === 'Tab') {
+        const f = [...box.querySelectorAll('button, [href], input, select, textarea')].filter((x) => !x.disabled && x.offsetParent !== null);
+        if (!f.length) return;
+        const [first, lastEl] = [f[0], f[f.length - 1]];
+        if (e.shiftKey && document.activeElement === first) {
+          e.preventDefault();
+          lastEl.focus();
+        } else if (!e.shiftKey && document.activeElement === lastEl) {
+          e.preventDefault();
+          first.focus();
+        }
+      }
+    }
     back.addEventListener('click', (e) => {
       if (e.target === back) close();
     });
-    back.append(h('div', { class: 'modal', role: 'dialog' }, h('h2', {}, title), body, h('div', { class: 'actions end' }, buttons)));
+    document.addEventListener('keydown', onKey, true);
+    back.append(box);
     document.body.append(back);
+    const focusable = box.querySelector('input, select, textarea, button.primary, button');
+    if (focusable) focusable.focus();
     return { close, el: back };
+  }
+
+  // What a trade would do, from a plan of the API (orders, fees, skipped legs): shown
+  // before every action that trades, which runs `go` only once confirmed.
+  function planView(p) {
+    const q = p.quote || quote();
+    const orders = p.orders || [];
+    return h(
+      'div',
+      { 'data-test': 'trade-plan' },
+      orders.length
+        ? h(
+            'div',
+            { class: 'table-wrap' },
+            h(
+              'table',
+              {},
+              h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Side'), h('th', { scope: 'col' }, 'Asset'), h('th', { scope: 'col', class: 'num' }, 'Qty'), h('th', { scope: 'col', class: 'num' }, `Value (${q})`), h('th', { scope: 'col', class: 'num' }, 'Fee'))),
+              h(
+                'tbody',
+                {},
+                orders.map((o) => h('tr', { 'data-test': 'plan-order' }, h('td', {}, h('span', { class: `badge ${o.side}` }, o.side)), h('td', {}, h('b', {}, o.asset)), h('td', { class: 'num' }, fmtQty(o.qty)), h('td', { class: 'num' }, fmt(o.notional, 2)), h('td', { class: 'num' }, fmt(o.fee, 4)))),
+              ),
+            ),
+          )
+        : h('div', { class: 'note warn', 'data-test': 'plan-nothing' }, 'No order would be sent: nothing would be bought or sold now.'),
+      orders.length ? h('p', { class: 'muted' }, `${orders.length} order${orders.length > 1 ? 's' : ''}, fees ≈ ${fmt(p.fees, 4)} ${q}.`) : null,
+      (p.skipped || []).length ? h('div', { class: 'note warn' }, p.skipped.map((x) => h('div', { 'data-test': 'plan-skipped' }, `skipped: ${x.side} ${x.asset} (${fmt(x.notional, 2)} ${q}): ${x.reason}`))) : null,
+    );
+  }
+  function confirmTrade(title, intro, plan, go, testId) {
+    const err = h('div', { class: 'error', role: 'alert' });
+    const ok = h('button', { class: 'primary', 'data-test': 'trade-confirm' }, 'Confirm');
+    const m = modal(title, h('div', {}, h('p', {}, intro), planView(plan), err), [h('button', { onclick: () => m.close(), 'data-test': 'trade-cancel' }, 'Cancel'), ok], testId || 'trade-dialog');
+    ok.addEventListener('click', async () => {
+      ok.disabled = true;
+      err.textContent = '';
+      try {
+        await go();
+        m.close();
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        ok.disabled = false;
+      }
+    });
+    ok.focus();
+    return m;
   }
 
   // ---------------------------------------------------------------- charts (SVG)
@@ -779,7 +966,7 @@
         h(
           'thead',
           {},
-          h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Venue'), h('th', {}, 'State'), h('th', { class: 'num' }, 'Value'), h('th', { class: 'num' }, 'PnL'), h('th', { class: 'num' }, 'vs HODL'), h('th', {})),
+          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'hide-sm' }, 'Venue'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col', class: 'num' }, 'PnL'), h('th', { scope: 'col', class: 'num' }, 'vs HODL'), h('th', { class: 'hide-sm' }, h('span', { class: 'sr-only' }, 'Link'))),
         ),
         tbody,
       ),
@@ -816,6 +1003,7 @@
           stat('Paused', String(bots.filter((b) => b.status === 'paused').length)),
           stat('Value, running', fmt(value, 2)),
         );
+        markUpdated();
         if (!bots.length) {
           tbody.replaceChildren(
             h('tr', {}, h('td', { colspan: 7 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
@@ -828,12 +1016,12 @@
               'tr',
               { 'data-test': `bot-row-${b.id}` },
               h('td', {}, h('a', { href: `#/bots/${b.id}`, 'data-test': `bot-link-${b.id}` }, h('b', {}, b.name)), h('div', { class: 'muted' }, `#${b.id}`)),
-              h('td', {}, b.venue),
+              h('td', { class: 'hide-sm' }, b.venue),
               h('td', {}, badge(b.status, b.status_reason), b.status_reason ? h('div', { class: 'reason muted', style: 'font-size:12px' }, b.status_reason) : null, b.error ? h('div', { class: 'neg', style: 'font-size:12px' }, b.error) : null),
               h('td', { class: 'num' }, fmt(b.value, 2)),
               h('td', { class: `num ${signCls(b.profit_percent)}` }, fmtPct(b.profit_percent)),
               h('td', { class: `num ${signCls(b.excess_vs_hodl_percent)}` }, fmtPct(b.excess_vs_hodl_percent)),
-              h('td', { class: 'num' }, h('a', { href: `#/bots/${b.id}` }, 'Details →')),
+              h('td', { class: 'num hide-sm' }, h('a', { href: `#/bots/${b.id}`, 'aria-label': `Details of ${b.name}` }, 'Details →')),
             ),
           ),
         );
@@ -851,35 +1039,90 @@
   }
 
   // ---------------------------------------------------------------- bot detail
+  // A bot's chart ranges (the server's CHART_RANGES) and how many points are asked for.
+  const RANGES = [
+    ['24h', '24 h'],
+    ['7d', '7 d'],
+    ['30d', '30 d'],
+    ['90d', '90 d'],
+    ['1y', '1 y'],
+    ['all', 'All'],
+  ];
+  const RANGE_MS = { '24h': 864e5, '7d': 7 * 864e5, '30d': 30 * 864e5, '90d': 90 * 864e5, '1y': 365 * 864e5, all: null };
+  const HISTORY_PAGE = 20;
+  const EVENTS_PAGE = 50;
+
+  function viewNotFound(what) {
+    document.title = 'Not found · ballast';
+    mount(
+      h(
+        'div',
+        { class: 'panel empty-state', 'data-test': 'not-found' },
+        h('h1', {}, 'Not found'),
+        h('p', {}, what),
+        h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/bots' }, '← All bots')),
+      ),
+    );
+    return {};
+  }
+
   function viewBot(id) {
+    if (!Number.isInteger(id) || id <= 0) return viewNotFound(`There is no bot #${id}.`);
     let bot = null;
     let cfg = null;
     let last = null;
     let busy = false;
+    let gone = false;
+    let range = 'all';
+    let chartData = null; // {points, total, first, last, from}
+    let lastEventId = null;
+    let evList = [];
+    let evNext = null;
+    let histList = [];
+    let histNext = null;
+    const POINTS = Math.max(200, Math.min(1500, Math.round((window.innerWidth || 1200) * 0.8)));
     const title = h('h1', { 'data-test': 'bot-name' }, `Bot #${id}`);
     const headInfo = h('div', { class: 'sub' });
     const badgeBox = h('span', { 'data-test': 'bot-state' });
     const reason = h('div', { class: 'muted', 'data-test': 'bot-reason' });
-    const err = h('div', { class: 'error', 'data-test': 'bot-error' });
+    const err = h('div', { class: 'error', 'data-test': 'bot-error', role: 'alert' });
     const stats = h('div', { class: 'stats', 'data-test': 'pnl' });
-    const chValue = h('div', { class: 'chart' });
-    const chWeights = h('div', { class: 'chart' });
-    const chDrift = h('div', { class: 'chart' });
+    const stoppedBox = h('div', { 'data-test': 'stopped-summary', hidden: true });
+    const returnsBox = h('div', { class: 'table-wrap' });
+    const returnsPanel = h('div', { class: 'panel' }, h('h3', {}, 'Returns (time-weighted: deposits and withdrawals removed)'), returnsBox);
+    const chValue = h('div', { class: 'chart', role: 'img', 'aria-label': 'Bot value against HODL over time', 'data-test': 'chart-value-box' });
+    const chWeights = h('div', { class: 'chart', role: 'img', 'aria-label': 'Weights over time' });
+    const chDrift = h('div', { class: 'chart', role: 'img', 'aria-label': 'Current weights against targets' });
+    const chNote = h('div', { class: 'muted chart-note', 'data-test': 'chart-note' });
+    const rangeBtns = RANGES.map(([r, label]) =>
+      h('button', { type: 'button', class: `seg${r === range ? ' active' : ''}`, 'data-range': r, 'data-test': `range-${r}`, 'aria-pressed': String(r === range), onclick: () => setRange(r) }, label),
+    );
+    const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
     const holdings = h('div', { class: 'table-wrap' });
     const history = h('div', { 'data-test': 'history' });
+    const histMore = h('button', { type: 'button', 'data-test': 'history-more', class: 'more', hidden: true, onclick: () => moreHistory() }, 'Show older rebalances');
     const events = h('div', { class: 'events', 'data-test': 'events' });
+    const evMore = h('button', { type: 'button', 'data-test': 'events-more', class: 'more', hidden: true, onclick: () => moreEvents() }, 'Show older events');
     const manage = h('div', { 'data-test': 'manage' });
+    const livePanels = h(
+      'div',
+      {},
+      h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Current against target'), chDrift), h('div', { class: 'panel' }, h('h3', {}, 'Holdings'), holdings)),
+      h('div', { class: 'panel' }, h('h3', {}, 'Manage'), manage),
+    );
     mount(
       h(
         'div',
         { 'data-test': 'bot-view' },
         h('div', { class: 'page-head' }, h('div', { style: 'flex:1;min-width:200px' }, h('div', { class: 'actions' }, title, badgeBox), headInfo, reason), h('a', { class: 'btn', href: '#/bots' }, '← All bots')),
         err,
+        stoppedBox,
         stats,
-        h('div', { class: 'grid grid-3' }, h('div', { class: 'panel' }, h('h3', {}, 'Value against HODL'), chValue), h('div', { class: 'panel' }, h('h3', {}, 'Current against target'), chDrift)),
-        h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights), h('div', { class: 'panel' }, h('h3', {}, 'Holdings'), holdings)),
-        h('div', { class: 'panel' }, h('h3', {}, 'Manage'), manage),
-        h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events)),
+        returnsPanel,
+        h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
+        h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
+        livePanels,
+        h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history, histMore), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events, evMore)),
       ),
     );
 
@@ -891,9 +1134,47 @@
       }
     }
 
+    function setRange(r) {
+      range = r;
+      for (const b of rangeBtns) {
+        b.classList.toggle('active', b.dataset.range === r);
+        b.setAttribute('aria-pressed', String(b.dataset.range === r));
+      }
+      chartData = null;
+      refresh().catch(() => {});
+    }
+
+    // The chart's points: the whole range at first (thinned on the server), then only
+    // what is newer than the last point drawn.
+    async function loadChart() {
+      if (!chartData) {
+        const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}`);
+        chartData = { points: c.points || [], total: c.total || 0, first: c.first, last: c.last, from: c.from };
+        return;
+      }
+      const lastT = chartData.points.length ? chartData.points[chartData.points.length - 1].time : null;
+      const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}${lastT != null ? `&after=${lastT}` : ''}`);
+      if (!c.points || !c.points.length) return;
+      chartData.points.push(...c.points);
+      chartData.total += c.points.length;
+      chartData.last = c.last;
+      const span = RANGE_MS[range];
+      if (span != null) {
+        const from = chartData.points[chartData.points.length - 1].time - span;
+        const before = chartData.points.length;
+        chartData.points = chartData.points.filter((p) => p.time >= from);
+        chartData.total -= before - chartData.points.length;
+        chartData.from = from;
+      }
+      // Too many points appended: thin again on the server.
+      if (chartData.points.length > 2 * POINTS) chartData = null;
+      if (!chartData) await loadChart();
+    }
+
     function drawCharts() {
       if (!last) return;
-      const { b, snaps } = last;
+      const { b } = last;
+      const snaps = chartData ? chartData.points : [];
       const q = b.quote || 'USDT';
       const assets = b.assets || [];
       const pts = snaps.map((x) => [x.time, num(x.value)]).filter((p) => isFinite(p[1]));
@@ -906,6 +1187,14 @@
           { name: 'hodl', label: `HODL (${q})`, color: '#8ab4f8', dash: '6,4', points: hodl },
         ],
       });
+      if (chartData && snaps.length) {
+        const firstV = num(snaps[0].value);
+        const lastV = num(snaps[snaps.length - 1].value);
+        const shown = snaps.length < chartData.total ? `${snaps.length.toLocaleString('en-US')} of ${chartData.total.toLocaleString('en-US')} snapshots shown (evenly thinned)` : `${chartData.total.toLocaleString('en-US')} snapshots`;
+        const whole = range === 'all' ? 'whole life' : `last ${RANGES.find((r) => r[0] === range)[1]}`;
+        chNote.textContent = `${fmtTime(snaps[0].time)} → ${fmtTime(snaps[snaps.length - 1].time)} (${whole}) · ${shown}`;
+        chValue.setAttribute('aria-label', `Bot value from ${fmt(firstV, 2)} to ${fmt(lastV, 2)} ${q}, ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}`);
+      } else chNote.textContent = chartData ? 'No snapshots in this range.' : '';
       const names = [...assets];
       for (const x of snaps) for (const a of Object.keys(x.weights || {})) if (!names.includes(a)) names.push(a);
       names.sort((a, c) => (a === q) - (c === q));
@@ -918,12 +1207,29 @@
       const mode = rb.mode || 'threshold';
       let threshold = b.status === 'stopped' ? null : mode === 'threshold' ? num(rb.threshold ?? 3) : rb.min_drift != null ? num(rb.min_drift) : null;
       if (!isFinite(threshold)) threshold = null;
-      driftBars(chDrift, { testId: 'chart-drift', rows: b.weights || [], threshold, kind: rb.threshold_kind || 'absolute', assets, q, stopped: b.status === 'stopped' });
+      if (b.status !== 'stopped') {
+        driftBars(chDrift, { testId: 'chart-drift', rows: b.weights || [], threshold, kind: rb.threshold_kind || 'absolute', assets, q, stopped: false });
+        chDrift.setAttribute('aria-label', `Current weight against target: ${(b.weights || []).map((w) => `${w.asset} ${fmtW(w.weight)} of ${fmtW(w.target)}`).join(', ')}`);
+      }
+      chWeights.setAttribute('aria-label', `Weights over time of ${names.join(', ')}${snaps.length ? `, from ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}` : ''}`);
     }
 
     function renderStats(b) {
       const p = b.pnl || {};
       const q = b.quote || 'USDT';
+      if (b.summary) {
+        const m = b.summary;
+        stats.replaceChildren(
+          stat(`Returned (${q})`, fmt(m.value, 2), '', 'pnl-value'),
+          stat('Net invested', fmt(m.net_invested, 2), '', 'pnl-net-invested'),
+          stat('Final profit', fmt(m.profit, 2), signCls(m.profit), 'pnl-profit'),
+          stat('Final profit %', fmtPct(m.profit_percent), signCls(m.profit_percent), 'pnl-profit-percent'),
+          stat('Fees paid', fmt(m.fees, 4), '', 'pnl-fees'),
+          stat('Rebalances', String(b.rebalances ?? '–'), '', 'pnl-rebalances'),
+          stat('Stopped', fmtTime(m.at), '', 'pnl-stopped-at'),
+        );
+        return;
+      }
       stats.replaceChildren(
         stat(`Value (${q})`, fmt(p.value, 2), '', 'pnl-value'),
         stat('Net invested', fmt(p.net_invested, 2), '', 'pnl-net-invested'),
@@ -934,6 +1240,61 @@
         stat('TWR', fmtPct(p.time_weighted_return_percent), signCls(p.time_weighted_return_percent), 'pnl-twr'),
         stat('Fees paid', fmt(p.fees_paid, 4), '', 'pnl-fees'),
         stat('Rebalances', p.rebalances != null ? String(p.rebalances) : String(b.rebalances ?? '–'), '', 'pnl-rebalances'),
+        stat('APR', p.apr_percent != null ? fmtPct(p.apr_percent) : '–', signCls(p.apr_percent), 'pnl-apr'),
+        stat('Running', fmtSpan(p.running_ms), '', 'pnl-running'),
+      );
+      returnsBox.replaceChildren(
+        h(
+          'table',
+          { 'data-test': 'returns' },
+          h('caption', { class: 'sr-only' }, 'Returns by period'),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Period'), h('th', { scope: 'col', class: 'num' }, 'Return'), h('th', { scope: 'col', class: 'num' }, `Profit (${q})`), h('th', { scope: 'col', class: 'hide-sm' }, 'From'))),
+          h(
+            'tbody',
+            {},
+            (p.returns || []).map((r) =>
+              h(
+                'tr',
+                { 'data-test': `return-${r.period}` },
+                h('td', {}, r.period === 'all' ? 'Since creation' : r.period, r.complete ? null : h('span', { class: 'muted', title: 'the bot is younger than the period: its whole life' }, ' *')),
+                h('td', { class: `num ${signCls(r.return_percent)}` }, fmtPct(r.return_percent)),
+                h('td', { class: `num ${signCls(r.profit)}` }, fmt(r.profit, 2)),
+                h('td', { class: 'hide-sm muted' }, fmtTime(r.from)),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+
+    // A stopped bot: what it returned, when; nothing left to manage.
+    function renderStopped(b) {
+      const m = b.summary;
+      stoppedBox.hidden = !m;
+      livePanels.hidden = !!m;
+      returnsPanel.hidden = !!m;
+      if (!m) return;
+      const q = b.quote || 'USDT';
+      const returned = Object.entries(m.returned || {}).filter(([, v]) => num(v) !== 0);
+      stoppedBox.replaceChildren(
+        h(
+          'div',
+          { class: 'panel stopped' },
+          h('h3', {}, `Stopped on ${fmtTime(m.at)}`),
+          h(
+            'p',
+            {},
+            `It returned ${returned.length ? returned.map(([a, v]) => `${fmtQty(v)} ${a}`).join(', ') : 'nothing'} to the account, worth ${fmt(m.value, 2)} ${q}: `,
+            h('b', { class: signCls(m.profit) }, `${num(m.profit) >= 0 ? '+' : ''}${fmt(m.profit, 2)} ${q} (${fmtPct(m.profit_percent)})`),
+            ` on ${fmt(m.net_invested, 2)} ${q} invested, after ${fmt(m.fees, 4)} ${q} of fees.`,
+          ),
+          h(
+            'table',
+            { 'data-test': 'returned' },
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Asset'), h('th', { scope: 'col', class: 'num' }, 'Returned'))),
+            h('tbody', {}, returned.map(([a, v]) => h('tr', {}, h('td', {}, h('b', {}, a)), h('td', { class: 'num' }, fmtQty(v))))),
+          ),
+        ),
       );
     }
 
@@ -945,7 +1306,7 @@
         h(
           'table',
           { 'data-test': 'holdings' },
-          h('thead', {}, h('tr', {}, h('th', {}, 'Asset'), h('th', { class: 'num' }, 'Quantity'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, `Value (${q})`), h('th', { class: 'num' }, 'Weight'), h('th', { class: 'num' }, 'Target'))),
+          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Asset'), h('th', { scope: 'col', class: 'num' }, 'Quantity'), h('th', { scope: 'col', class: 'num' }, 'Price'), h('th', { scope: 'col', class: 'num' }, `Value (${q})`), h('th', { scope: 'col', class: 'num' }, 'Weight'), h('th', { scope: 'col', class: 'num' }, 'Target'))),
           h(
             'tbody',
             {},
@@ -975,74 +1336,93 @@
       );
     }
 
-    function renderHistory(orders, evs) {
-      const groups = new Map();
-      for (const o of orders) {
-        const k = o.seq != null ? `s${o.seq}` : `t${o.created_at}`;
-        if (!groups.has(k)) groups.set(k, []);
-        groups.get(k).push(o);
-      }
-      const rbEvents = new Map();
-      for (const e of evs) if (e.data && e.data.seq != null && Array.isArray(e.data.legs)) rbEvents.set(e.data.seq, e);
-      if (!groups.size) {
-        history.replaceChildren(h('div', { class: 'muted' }, 'No orders yet.'));
+    // One entry per rebalance event, as the server groups them (GET .../history): its
+    // own message, orders and skipped legs.
+    function renderHistory() {
+      histMore.hidden = histNext == null;
+      if (!histList.length) {
+        history.replaceChildren(h('div', { class: 'muted' }, 'No rebalances yet.'));
         return;
       }
-      const out = [];
-      for (const list of groups.values()) {
-        list.sort((a, c) => (a.leg ?? 0) - (c.leg ?? 0));
-        const o0 = list[0];
-        const ev = o0.seq != null ? rbEvents.get(o0.seq) : null;
+      const out = histList.map((e) => {
+        const list = e.orders || [];
         const hasFee = list.some((o) => o.fee != null || o.fees != null);
         const notional = list.reduce((a, o) => a + (num(o.qty) || 0) * (num(o.planned_price) || 0), 0);
-        out.push(
+        // A rebalance that sent nothing keeps the sequence number of the next one: it is
+        // named by what it did, not by the number.
+        const title = !list.length ? (e.kind === 'rebalance' ? 'Rebalance: nothing sent' : `Stop (${e.kind}): nothing sent`) : e.kind === 'rebalance' ? (e.seq === 1 ? 'First buy' : `Rebalance #${e.seq}`) : `Stop (${e.kind})`;
+        return h(
+          'div',
+          { class: 'rb', 'data-test': 'rebalance', 'data-id': e.id },
           h(
             'div',
-            { class: 'rb', 'data-test': 'rebalance' },
-            h(
-              'div',
-              { class: 'rb-head' },
-              h('span', { class: 't' }, o0.seq != null ? `Rebalance #${o0.seq}` : 'Orders'),
-              h('span', { class: 'muted' }, fmtTime(o0.created_at)),
-              h('span', { class: 'muted' }, `${list.length} leg${list.length > 1 ? 's' : ''} · ≈ ${fmt(notional, 2)} ${o0.quote || ''}`),
-              ev ? h('span', { class: 'muted' }, ev.message) : null,
-            ),
-            h(
-              'table',
-              {},
-              h('thead', {}, h('tr', {}, h('th', {}, 'Side'), h('th', {}, 'Asset'), h('th', { class: 'num' }, 'Qty'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, 'Filled'), hasFee ? h('th', { class: 'num' }, 'Fee') : null, h('th', {}, 'State'))),
-              h(
-                'tbody',
-                {},
-                list.map((o) =>
+            { class: 'rb-head' },
+            h('span', { class: 't' }, title),
+            h('span', { class: 'muted' }, fmtTime(e.time)),
+            list.length ? h('span', { class: 'muted' }, `${list.length} order${list.length > 1 ? 's' : ''} · ≈ ${fmt(notional, 2)} ${list[0].quote || ''}`) : null,
+            h('span', { class: 'muted', 'data-test': 'rebalance-message' }, e.message),
+          ),
+          list.length
+            ? h(
+                'div',
+                { class: 'table-wrap' },
+                h(
+                  'table',
+                  {},
+                  h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Side'), h('th', { scope: 'col' }, 'Asset'), h('th', { scope: 'col', class: 'num' }, 'Qty'), h('th', { scope: 'col', class: 'num' }, 'Price'), h('th', { scope: 'col', class: 'num' }, 'Filled'), hasFee ? h('th', { scope: 'col', class: 'num' }, 'Fee') : null, h('th', { scope: 'col' }, 'State'))),
                   h(
-                    'tr',
+                    'tbody',
                     {},
-                    h('td', {}, h('span', { class: `badge ${o.side}` }, o.side)),
-                    h('td', {}, h('b', {}, o.base)),
-                    h('td', { class: 'num' }, fmtQty(o.qty)),
-                    h('td', { class: 'num' }, fmtPrice(o.price ?? o.planned_price)),
-                    h('td', { class: 'num' }, fmtQty(o.filled)),
-                    hasFee ? h('td', { class: 'num' }, o.fee != null ? `${fmtQty(o.fee)}${o.fee_asset ? ' ' + o.fee_asset : ''}` : fmtQty(o.fees)) : null,
-                    h('td', {}, h('span', { class: `badge state ${o.state}` }, String(o.state || '').replace('_', ' '))),
+                    list.map((o) =>
+                      h(
+                        'tr',
+                        { 'data-test': 'history-order' },
+                        h('td', {}, h('span', { class: `badge ${o.side}` }, o.side)),
+                        h('td', {}, h('b', {}, o.base)),
+                        h('td', { class: 'num' }, fmtQty(o.qty)),
+                        h('td', { class: 'num' }, fmtPrice(o.price ?? o.planned_price)),
+                        h('td', { class: 'num' }, fmtQty(o.filled)),
+                        hasFee ? h('td', { class: 'num' }, o.fee != null ? `${fmtQty(o.fee)}${o.fee_asset ? ' ' + o.fee_asset : ''}` : fmtQty(o.fees)) : null,
+                        h('td', {}, h('span', { class: `badge state ${o.state}` }, String(o.state || '').replace('_', ' '))),
+                      ),
+                    ),
                   ),
                 ),
-              ),
-            ),
-            ev && Array.isArray(ev.data.skipped) && ev.data.skipped.length ? h('div', { class: 'skipped' }, skippedList(ev.data.skipped)) : null,
-          ),
+              )
+            : null,
+          Array.isArray(e.skipped) && e.skipped.length ? h('div', { class: 'skipped' }, skippedList(e.skipped)) : null,
         );
-      }
+      });
       history.replaceChildren(...out);
     }
 
-    function renderEvents(evs) {
-      if (!evs.length) {
+    async function loadHistory() {
+      const n = Math.min(500, Math.max(HISTORY_PAGE, histList.length));
+      const r = await api('GET', `/api/bots/${id}/history?limit=${n}`);
+      histList = r.entries || [];
+      histNext = r.next_before;
+    }
+
+    async function moreHistory() {
+      if (histNext == null) return;
+      try {
+        const r = await api('GET', `/api/bots/${id}/history?limit=${HISTORY_PAGE}&before=${histNext}`);
+        histList.push(...(r.entries || []));
+        histNext = r.next_before;
+        renderHistory();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+
+    function renderEvents() {
+      evMore.hidden = evNext == null;
+      if (!evList.length) {
         events.replaceChildren(h('div', { class: 'muted' }, 'No events yet.'));
         return;
       }
       events.replaceChildren(
-        ...evs.map((e) =>
+        ...evList.map((e) =>
           h(
             'div',
             { class: 'ev', 'data-test': `event-${e.kind}` },
@@ -1054,20 +1434,58 @@
       );
     }
 
+    // Events: the newest page at first, then only the ones newer than the last seen.
+    // Returns whether anything new arrived.
+    async function loadEvents() {
+      if (lastEventId == null) {
+        evList = await api('GET', `/api/bots/${id}/events?limit=${EVENTS_PAGE}`);
+        evNext = evList.length === EVENTS_PAGE ? evList[evList.length - 1].id : null;
+        if (evList.length) lastEventId = evList[0].id;
+        return true;
+      }
+      const fresh = await api('GET', `/api/bots/${id}/events?after=${lastEventId}&limit=${EVENTS_PAGE}`);
+      if (!fresh.length) return false;
+      if (fresh.length === EVENTS_PAGE) {
+        lastEventId = null;
+        return loadEvents();
+      }
+      evList = fresh.concat(evList);
+      lastEventId = evList[0].id;
+      return true;
+    }
+
+    async function moreEvents() {
+      if (evNext == null) return;
+      try {
+        const older = await api('GET', `/api/bots/${id}/events?limit=${EVENTS_PAGE}&before=${evNext}`);
+        evList.push(...older);
+        evNext = older.length === EVENTS_PAGE ? older[older.length - 1].id : null;
+        renderEvents();
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+
     async function refresh() {
-      if (busy) return;
+      if (busy || gone) return;
       busy = true;
       try {
-        const [b, snaps, orders, evs] = await Promise.all([
-          api('GET', `/api/bots/${id}`),
-          api('GET', `/api/bots/${id}/snapshots?limit=2000`).catch(() => []),
-          api('GET', `/api/bots/${id}/orders?limit=300`).catch(() => []),
-          api('GET', `/api/bots/${id}/events?limit=200`).catch(() => []),
-        ]);
+        let b;
+        try {
+          b = await api('GET', `/api/bots/${id}`);
+        } catch (e) {
+          if (e.status === 404) {
+            gone = true;
+            S.view = viewNotFound(`There is no bot #${id}.`);
+            return;
+          }
+          throw e;
+        }
+        const [, changed] = await Promise.all([loadChart(), loadEvents()]);
+        if (changed) await loadHistory();
         err.textContent = '';
         bot = b;
-        snaps.sort((a, c) => a.time - c.time);
-        last = { b, snaps };
+        last = { b };
         title.textContent = b.name;
         document.title = `${b.name} · ballast`;
         badgeBox.replaceChildren(badge(b.status, b.status_reason));
@@ -1075,11 +1493,15 @@
         reason.textContent = b.status_reason || '';
         headInfo.textContent = `#${b.id} · ${b.venue} · ${(b.assets || []).join(', ')} · created ${fmtTime(b.created_at)}`;
         renderStats(b);
+        renderStopped(b);
         drawCharts();
-        renderHoldings(b);
-        renderHistory(orders, evs);
-        renderEvents(evs);
+        if (!b.summary) renderHoldings(b);
+        if (changed) {
+          renderHistory();
+          renderEvents();
+        }
         manageApi.update(b);
+        markUpdated();
       } catch (e) {
         err.textContent = e.message;
       } finally {
@@ -1140,10 +1562,14 @@
           const body = kind.value === 'coin' ? { coins: { [asset.value]: v } } : { usdt: v };
           investBtn.disabled = true;
           try {
-            await api('POST', `/api/bots/${id}/invest`, body);
-            qty.value = '';
-            toast(kind.value === 'coin' ? `Added ${v} ${asset.value}` : `Added ${v}`);
-            await ctx.refresh();
+            const plan = await api('POST', `/api/bots/${id}/invest/preview`, body);
+            const what = kind.value === 'coin' ? `${v} ${asset.value}` : `${v} ${quote()}`;
+            confirmTrade('Add this investment?', `Add ${what}; the bot rebalances it in at once:`, plan, async () => {
+              const r = await api('POST', `/api/bots/${id}/invest`, body);
+              qty.value = '';
+              toast(`Added ${what}: ${r.outcome || 'done'}`);
+              await ctx.refresh();
+            }, 'invest-dialog');
           } catch (e2) {
             investErr.textContent = e2.message;
           } finally {
@@ -1234,11 +1660,15 @@
         eErr.textContent = '';
         save.disabled = true;
         try {
-          await api('POST', `/api/bots/${id}/edit`, { config: buildConfig(w) });
-          toast('Bot updated');
-          editBox.replaceChildren();
-          await ctx.reloadConfig();
-          await ctx.refresh();
+          const config = buildConfig(w);
+          const plan = await api('POST', `/api/bots/${id}/edit/preview`, { config });
+          confirmTrade('Save these changes?', 'The bot rebalances to the new parameters at once:', plan, async () => {
+            await api('POST', `/api/bots/${id}/edit`, { config });
+            toast('Bot updated');
+            editBox.replaceChildren();
+            await ctx.reloadConfig();
+            await ctx.refresh();
+          }, 'edit-dialog');
         } catch (e) {
           eErr.textContent = e.message;
         } finally {
@@ -1412,8 +1842,24 @@
         ...shown.map((x) =>
           h(
             'div',
-            { class: `coin${w.assets.includes(x.asset) ? ' on' : ''}`, 'data-test': `coin-${x.asset}`, onclick: () => toggle(x.asset) },
-            h('input', { type: 'checkbox', checked: w.assets.includes(x.asset), tabindex: -1 }),
+            {
+              class: `coin${w.assets.includes(x.asset) ? ' on' : ''}`,
+              'data-test': `coin-${x.asset}`,
+              role: 'checkbox',
+              tabindex: 0,
+              'aria-checked': String(w.assets.includes(x.asset)),
+              'aria-label': `${x.asset}, ${fmtPrice(x.price)} ${quote()}`,
+              onclick: () => toggle(x.asset),
+              onkeydown: (e) => {
+                if (e.key === ' ' || e.key === 'Enter') {
+                  e.preventDefault();
+                  toggle(x.asset);
+                  const again = list.querySelector(`[data-test=coin-${x.asset}]`);
+                  if (again) again.focus();
+                }
+              },
+            },
+            h('input', { type: 'checkbox', checked: w.assets.includes(x.asset), tabindex: -1, 'aria-hidden': 'true' }),
             h('span', { class: 'sym' }, x.asset),
             h('span', { class: 'price' }, fmtPrice(x.price), h('span', { class: 'muted' }, ` ${quote()}`)),
             h('span', { class: 'min' }, x.min_notional != null ? `min ${fmt(x.min_notional, 2)}` : ''),
@@ -1996,12 +2442,46 @@
     const amount = h('input', { type: 'text', inputmode: 'decimal', value: (S.wiz && S.wiz.amount) || '1000', 'data-test': 'backtest-amount' });
     const hasWiz = S.wiz && S.wiz.assets.length >= 2;
     let src = hasWiz ? 'wizard' : 'preset';
-    const today = new Date();
-    const yearAgo = new Date(today.getTime() - 365 * DAY);
-    const iso = (d) => d.toISOString().slice(0, 10);
-    const start = h('input', { type: 'date', value: iso(yearAgo), 'data-test': 'backtest-start' });
-    const end = h('input', { type: 'date', value: iso(today), 'data-test': 'backtest-end' });
-    const interval = h('select', { 'data-test': 'backtest-interval' }, ['1d', '4h', '1h'].map((v) => h('option', { value: v }, v)));
+    // The period and the intervals come from the bundled data (the catalog says what
+    // it covers): by default its whole range.
+    const start = h('input', { type: 'date', id: 'bt-start', 'data-test': 'backtest-start' });
+    const end = h('input', { type: 'date', id: 'bt-end', 'data-test': 'backtest-end' });
+    const interval = h('select', { id: 'bt-interval', 'data-test': 'backtest-interval' });
+    const dataNote = h('div', { class: 'hint', 'data-test': 'backtest-data-range' });
+    let ranges = [];
+    let datesByUser = false;
+    // The coins of the run: the preset's or the wizard's.
+    function runCoins() {
+      if (src === 'wizard') return hasWiz ? S.wiz.assets : [];
+      const p = (S.presets || []).find((x) => x.name === presetSel.value);
+      return p ? p.assets || [] : [];
+    }
+    // The period the data has for these coins at this interval: by default the whole
+    // of it (dates the user typed are kept when they fit).
+    function applyRange() {
+      const r = ranges.find((x) => x.interval === interval.value);
+      if (!r) return;
+      const coins = runCoins().filter((c) => r.ranges && r.ranges[c]);
+      let lo = r.start;
+      let hi = r.end;
+      if (coins.length) {
+        lo = coins.map((c) => r.ranges[c][0]).sort().pop();
+        hi = coins.map((c) => r.ranges[c][1]).sort()[0];
+      }
+      for (const el of [start, end]) {
+        el.min = lo;
+        el.max = hi;
+      }
+      if (!datesByUser || !start.value || start.value < lo || start.value > hi) start.value = lo;
+      if (!datesByUser || !end.value || end.value > hi || end.value < lo) end.value = hi;
+      const missing = runCoins().filter((c) => !(r.ranges && r.ranges[c]));
+      dataNote.textContent = coins.length
+        ? `The bundled ${r.interval} data of ${coins.join(', ')} covers ${lo} to ${hi}.${missing.length ? ` No ${r.interval} data for ${missing.join(', ')}.` : ''}`
+        : `The bundled ${r.interval} data covers ${lo} to ${hi}.`;
+    }
+    interval.addEventListener('change', () => applyRange());
+    presetSel.addEventListener('change', () => applyRange());
+    for (const el of [start, end]) el.addEventListener('change', () => (datesByUser = true));
     const run = h('button', { class: 'primary', 'data-test': 'backtest-run' }, 'Run backtest');
     const srcBox = h('div', {});
     function renderSrc() {
@@ -2014,6 +2494,7 @@
         ),
         src === 'preset' ? h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Preset'), presetSel), h('div', { class: 'field' }, h('label', {}, `Amount (${quote()})`), amount)) : hasWiz ? h('div', { class: 'note' }, `${S.wiz.assets.join(', ')} · ${METHOD_LABEL[S.wiz.method] || S.wiz.method} · ${S.wiz.mode === 'threshold' ? `threshold ${S.wiz.threshold}%` : `every ${S.wiz.every}`} · ${S.wiz.amount} ${quote()}`, ' · ', h('a', { href: '#/new' }, 'edit in the wizard')) : h('div', { class: 'note' }, 'No configuration in the wizard yet: ', h('a', { href: '#/new' }, 'open the wizard'), '.'),
       );
+      applyRange();
     }
     renderSrc();
     function body() {
@@ -2075,6 +2556,8 @@
           stat('Rebalances', str(sm.rebalances ?? '–')),
           stat('Fees', fmt(sm.fees, 2)),
         ),
+        sm.short_window ? h('div', { class: 'note warn', 'data-test': 'backtest-short' }, `Only ${sm.days} days: annualised figures such as the CAGR over less than a year are not a forecast.`) : null,
+        (sm.notes || []).length ? h('ul', { class: 'notes muted', 'data-test': 'backtest-notes' }, sm.notes.filter((n) => !(sm.short_window && n.startsWith('a short window'))).map((n) => h('li', {}, n))) : null,
         h('div', { class: 'actions' }, create, r.report_url ? h('a', { class: 'btn', href: r.report_url, target: '_blank', rel: 'noopener', 'data-test': 'backtest-report-link' }, 'Open the report in a new tab ↗') : null),
         cerr,
         r.report_url ? h('iframe', { class: 'report', src: r.report_url, title: 'Backtest report', 'data-test': 'backtest-report' }) : null,
@@ -2089,18 +2572,24 @@
           'div',
           { class: 'panel' },
           srcBox,
-          h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', {}, 'Start'), start), h('div', { class: 'field' }, h('label', {}, 'End'), end), h('div', { class: 'field' }, h('label', {}, 'Interval'), interval), h('div', { class: 'field', style: 'flex:0 0 auto' }, run)),
+          h('div', { class: 'row' }, h('div', { class: 'field' }, h('label', { for: 'bt-start' }, 'Start'), start), h('div', { class: 'field' }, h('label', { for: 'bt-end' }, 'End'), end), h('div', { class: 'field' }, h('label', { for: 'bt-interval' }, 'Interval'), interval), h('div', { class: 'field', style: 'flex:0 0 auto' }, run)),
+          dataNote,
           err,
         ),
         result,
       ),
     );
     (async () => {
-      await catalog();
+      const cat = await catalog();
+      ranges = (cat && cat.backtest && cat.backtest.intervals) || [];
+      interval.replaceChildren(...ranges.map((r) => h('option', { value: r.interval }, r.interval)));
+      if (!ranges.length) dataNote.textContent = 'No bundled market data found: backtests cannot run.';
+      applyRange();
       try {
         S.presets = S.presets || (await api('GET', '/api/presets'));
         presetSel.replaceChildren(...S.presets.map((p) => h('option', { value: p.name, title: p.description || '' }, `${p.name} (${(p.assets || []).join(', ')})`)));
         if (!S.presets.length) presetSel.replaceChildren(h('option', { value: '' }, 'no presets'));
+        applyRange();
       } catch (e) {
         presetSel.replaceChildren(h('option', { value: '' }, 'presets unavailable'));
         if (src === 'preset') err.textContent = e.message;
@@ -2187,11 +2676,73 @@
           err,
           h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Label'), h('th', {}, 'Created'), h('th', {}))), tbody)),
         ),
+        accountPanel(),
         h('div', { class: 'panel' }, h('h3', {}, 'Session'), h('div', { class: 'actions' }, h('button', { 'data-test': 'logout', onclick: logout }, 'Log out'), h('a', { class: 'btn', href: '/api/openapi.json', target: '_blank', rel: 'noopener' }, 'OpenAPI document ↗'))),
       ),
     );
     load();
     return {};
+  }
+
+  // The admin's password and authenticator, from a logged-in session. A lost
+  // authenticator without a session: `ballast admin reset` (README).
+  function accountPanel() {
+    const msg = h('div', { 'data-test': 'account-msg', role: 'status' });
+    const err = h('div', { class: 'error', 'data-test': 'account-error', role: 'alert' });
+    const cur = h('input', { type: 'password', id: 'pw-current', 'data-test': 'pw-current', autocomplete: 'current-password' });
+    const nw = h('input', { type: 'password', id: 'pw-new', 'data-test': 'pw-new', autocomplete: 'new-password' });
+    const nw2 = h('input', { type: 'password', id: 'pw-new2', 'data-test': 'pw-new2', autocomplete: 'new-password' });
+    const pwForm = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          msg.textContent = '';
+          if (nw.value !== nw2.value) return void (err.textContent = 'The two new passwords differ.');
+          try {
+            await api('POST', '/api/account/password', { current: cur.value, new: nw.value });
+            cur.value = nw.value = nw2.value = '';
+            msg.textContent = 'Password changed; every other session has ended.';
+          } catch (e2) {
+            err.textContent = e2.message;
+          }
+        },
+      },
+      h('div', { class: 'row narrow' }, h('div', { class: 'field' }, h('label', { for: 'pw-current' }, 'Current password'), cur), h('div', { class: 'field' }, h('label', { for: 'pw-new' }, 'New password'), nw), h('div', { class: 'field' }, h('label', { for: 'pw-new2' }, 'New password again'), nw2)),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-test': 'pw-submit' }, 'Change the password')),
+    );
+    const enrolArea = h('div', { 'data-test': 'reenrol-area' });
+    const rpw = h('input', { type: 'password', id: 'reenrol-password', 'data-test': 'reenrol-password', autocomplete: 'current-password' });
+    const reForm = h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = '';
+          msg.textContent = '';
+          try {
+            const r = await api('POST', '/api/account/totp', { password: rpw.value });
+            rpw.value = '';
+            const box = enrolBox(
+              r,
+              async (code) => {
+                await api('POST', '/api/account/totp/confirm', { code });
+                enrolArea.replaceChildren();
+                msg.textContent = 'The new authenticator is in force; the old one no longer works.';
+              },
+              'Check the code and switch',
+            );
+            enrolArea.replaceChildren(h('p', { class: 'muted' }, 'Scan the new code; the old authenticator stays in force until a code of the new one matches.'), box.form);
+            box.focus();
+          } catch (e2) {
+            err.textContent = e2.message;
+          }
+        },
+      },
+      h('div', { class: 'row narrow' }, h('div', { class: 'field' }, h('label', { for: 'reenrol-password' }, 'Password'), rpw), h('div', { class: 'field', style: 'flex:0 0 auto' }, h('button', { type: 'submit', 'data-test': 'reenrol-start' }, 'Enrol a new authenticator'))),
+    );
+    return h('div', { class: 'panel', 'data-test': 'account' }, h('h3', {}, 'Password and two-factor code'), pwForm, reForm, enrolArea, msg, err);
   }
 
   boot();

@@ -47,6 +47,8 @@ macro_rules! store_contract_tests {
             fills_idempotent,
             cash_flows_oldest_first,
             snapshots_newest_window_oldest_first,
+            snapshots_range_thins_the_whole_range,
+            rebalance_history_pages,
             events_newest_first,
             events_after_in_recording_order,
             decimals_round_trip_exactly,
@@ -477,6 +479,67 @@ pub fn snapshots_newest_window_oldest_first(store: &dyn Store) {
     assert!(store.snapshots(bot, 0).unwrap().is_empty());
     assert_eq!(store.snapshots(bot, 1).unwrap(), vec![snapshot(bot, 500)]);
     assert_eq!(store.snapshots(other, 10).unwrap(), vec![snapshot(other, 999)]);
+}
+
+/// `snapshots_range`: a range (bounds inclusive, open when absent), thinned evenly to
+/// at most `max_points` with its first and last kept, and how many it holds.
+pub fn snapshots_range_thins_the_whole_range(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    assert_eq!(store.snapshot_span(bot).unwrap(), None);
+    assert_eq!(store.snapshots_range(bot, None, None, 10).unwrap().total, 0);
+    for t in (0..100).rev() {
+        store.record_snapshot(&snapshot(bot, 1000 + t * 10)).unwrap();
+    }
+    store.record_snapshot(&snapshot(other, 5)).unwrap();
+    assert_eq!(store.snapshot_span(bot).unwrap(), Some((Timestamp(1000), Timestamp(1990))));
+    let times = |r: crate::SnapshotRange| (r.total, r.snapshots.into_iter().map(|s| s.time.0).collect::<Vec<_>>());
+    // Everything fits: all of it.
+    let (n, all) = times(store.snapshots_range(bot, None, None, 100).unwrap());
+    assert_eq!((n, all.len(), all[0], all[99]), (100, 100, 1000, 1990));
+    // Thinned: exactly max_points, evenly spaced, from the first to the last.
+    let (n, some) = times(store.snapshots_range(bot, None, None, 12).unwrap());
+    assert_eq!(n, 100);
+    assert_eq!(some.len(), 12);
+    assert_eq!((some[0], some[11]), (1000, 1990));
+    assert!(some.windows(2).all(|w| (80..=100).contains(&(w[1] - w[0]))), "{some:?}");
+    // A range, bounds inclusive.
+    let (n, r) = times(store.snapshots_range(bot, Some(Timestamp(1500)), Some(Timestamp(1590)), 50).unwrap());
+    assert_eq!((n, r.len(), r[0], r[9]), (10, 10, 1500, 1590));
+    let (n, r) = times(store.snapshots_range(bot, Some(Timestamp(1985)), None, 1).unwrap());
+    assert_eq!((n, r), (1, vec![1990]));
+    assert_eq!(store.snapshots_range(bot, None, None, 0).unwrap().snapshots.len(), 2);
+    assert_eq!(times(store.snapshots_range(other, None, None, 10).unwrap()), (1, vec![5]));
+}
+
+/// `rebalance_events` (only events carrying `data.seq`, newest first, before a row
+/// id), `events_page` (every event, the same way) and `orders_of_seqs`.
+pub fn rebalance_history_pages(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let rb = |at: i64, seq: i64| Event {
+        data: serde_json::json!({ "seq": seq, "legs": [], "skipped": [] }),
+        ..event(bot, at, "rebalance")
+    };
+    store.begin_rebalance(&[intent(bot, 1, 0, 100), intent(bot, 1, 1, 100)], "{}", &rb(100, 1)).unwrap();
+    store.record_event(&event(bot, 150, "created")).unwrap();
+    store.begin_rebalance(&[], "{}", &rb(200, 2)).unwrap();
+    store.begin_rebalance(&[intent(bot, 2, 0, 300)], "{}", &rb(300, 2)).unwrap();
+    store.begin_rebalance(&[intent(other, 2, 0, 300)], "{}", &Event { bot: other, ..rb(300, 2) }).unwrap();
+    let page = store.rebalance_events(bot, None, 10).unwrap();
+    assert_eq!(page.iter().map(|(_, e)| e.time.0).collect::<Vec<_>>(), vec![300, 200, 100]);
+    assert!(page.windows(2).all(|w| w[0].0 > w[1].0));
+    let next = store.rebalance_events(bot, Some(page[1].0), 10).unwrap();
+    assert_eq!(next.iter().map(|(_, e)| e.time.0).collect::<Vec<_>>(), vec![100]);
+    assert_eq!(store.rebalance_events(bot, None, 1).unwrap().len(), 1);
+    let all = store.events_page(bot, None, 10).unwrap();
+    assert_eq!(all.iter().map(|(_, e)| e.time.0).collect::<Vec<_>>(), vec![300, 200, 150, 100]);
+    let rest = store.events_page(bot, Some(all[1].0), 10).unwrap();
+    assert_eq!(rest.iter().map(|(_, e)| e.time.0).collect::<Vec<_>>(), vec![150, 100]);
+    let orders = store.orders_of_seqs(bot, &[2, 1]).unwrap();
+    assert_eq!(ids(&orders), vec!["bl1-1-0", "bl1-1-1", "bl1-2-0"]);
+    assert_eq!(ids(&store.orders_of_seqs(bot, &[2]).unwrap()), vec!["bl1-2-0"]);
+    assert!(store.orders_of_seqs(bot, &[]).unwrap().is_empty());
 }
 
 /// Events: newest first (by time, then insertion), at most `limit`.

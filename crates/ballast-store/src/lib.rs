@@ -90,6 +90,33 @@ pub trait Store: Send + Sync {
     /// Snapshots of a bot, oldest first, at most `limit` of the newest.
     fn snapshots(&self, bot: BotId, limit: usize) -> Result<Vec<Snapshot>, StoreError>;
 
+    /// Snapshots of a bot with `from <= time <= to` (an absent bound is open), oldest
+    /// first, thinned to at most `max_points` evenly spaced by rank (the first and the
+    /// last of the range always kept; `max_points` below 2 counts as 2), with the number
+    /// the range holds. Reads only the rows it returns, whatever the bot's age.
+    fn snapshots_range(
+        &self,
+        bot: BotId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        max_points: usize,
+    ) -> Result<SnapshotRange, StoreError>;
+
+    /// The time of a bot's first and last snapshot, if any.
+    fn snapshot_span(&self, bot: BotId) -> Result<Option<(Timestamp, Timestamp)>, StoreError>;
+
+    /// The events of a bot that carry a rebalance sequence number (`data.seq`: a
+    /// rebalance or a stop's liquidation, with its legs and skipped legs), newest
+    /// first, each with its row id; only those whose row id is below `before` when
+    /// given; at most `limit`.
+    fn rebalance_events(&self, bot: BotId, before: Option<i64>, limit: usize) -> Result<Vec<(i64, Event)>, StoreError>;
+    /// The orders of a bot with one of the sequence numbers `seqs`, by sequence number
+    /// and leg.
+    fn orders_of_seqs(&self, bot: BotId, seqs: &[i64]) -> Result<Vec<OrderRow>, StoreError>;
+    /// The events of a bot, newest first, each with its row id; only those whose row id
+    /// is below `before` when given; at most `limit`.
+    fn events_page(&self, bot: BotId, before: Option<i64>, limit: usize) -> Result<Vec<(i64, Event)>, StoreError>;
+
     /// Records an event (rebalance, skipped legs, guard, edit, ...).
     fn record_event(&self, e: &Event) -> Result<(), StoreError>;
     /// Events of a bot, newest first, at most `limit`.

@@ -48,7 +48,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderRow,
-    OrderState, Snapshot, Store, StoreError, Versioned,
+    OrderState, Snapshot, SnapshotRange, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_state_version.sql"),
     include_str!("migrations/0003_order_safety.sql"),
     include_str!("migrations/0004_ledger.sql"),
+    include_str!("migrations/0005_history_indexes.sql"),
 ];
 
 /// The schema version this code writes and understands.
@@ -1058,6 +1059,91 @@ impl Store for SqliteStore {
         )?;
         out.reverse();
         Ok(out)
+    }
+
+    fn snapshots_range(
+        &self,
+        bot: BotId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        max_points: usize,
+    ) -> Result<SnapshotRange, StoreError> {
+        const OP: &str = "list snapshots of a range";
+        let conn = self.lock();
+        let from = from.map_or(i64::MIN, |t| t.0);
+        let to = to.map_or(i64::MAX, |t| t.0);
+        let m = limit_param(max_points.max(2));
+        let total: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM snapshots WHERE bot_id = ?1 AND time >= ?2 AND time <= ?3")
+            .and_then(|mut s| s.query_row(params![bot, from, to], |r| r.get(0)))
+            .map_err(|e| db_err(OP, e))?;
+        // Row `rn` (0-based, by time) of `n` is kept when it is the first at or past
+        // k (n - 1) / (m - 1) for some k in 0..m: exactly m rows, the first and the last
+        // among them.
+        let snapshots = query_all(
+            &conn,
+            OP,
+            "WITH r AS (SELECT id, ROW_NUMBER() OVER (ORDER BY time, id) - 1 AS rn FROM snapshots \
+                        WHERE bot_id = ?1 AND time >= ?2 AND time <= ?3) \
+             SELECT s.bot_id, s.time, s.value, s.holdings, s.prices, s.net_invested, s.hodl_value, s.fees_paid \
+             FROM r JOIN snapshots s ON s.id = r.id \
+             WHERE ?4 <= ?5 OR r.rn = 0 \
+                OR (r.rn * (?5 - 1)) / (?4 - 1) > ((r.rn - 1) * (?5 - 1)) / (?4 - 1) \
+             ORDER BY s.time, s.id",
+            params![bot, from, to, total, m],
+            read_snapshot,
+        )?;
+        Ok(SnapshotRange { snapshots, total: total.max(0) as u64 })
+    }
+
+    fn snapshot_span(&self, bot: BotId) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {
+        let conn = self.lock();
+        let row: (Option<i64>, Option<i64>) = conn
+            .prepare_cached("SELECT MIN(time), MAX(time) FROM snapshots WHERE bot_id = ?1")
+            .and_then(|mut s| s.query_row([bot], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| db_err("read the span of snapshots", e))?;
+        Ok(match row {
+            (Some(a), Some(b)) => Some((Timestamp(a), Timestamp(b))),
+            _ => None,
+        })
+    }
+
+    fn rebalance_events(&self, bot: BotId, before: Option<i64>, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list rebalance events",
+            "SELECT id, bot_id, time, kind, message, data FROM events \
+             WHERE bot_id = ?1 AND id < ?2 AND json_extract(data, '$.seq') IS NOT NULL \
+             ORDER BY id DESC LIMIT ?3",
+            params![bot, before.unwrap_or(i64::MAX), limit_param(limit)],
+            |row| Ok((col(row, "events", "id")?, read_event(row)?)),
+        )
+    }
+
+    fn orders_of_seqs(&self, bot: BotId, seqs: &[i64]) -> Result<Vec<OrderRow>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.lock();
+        let list = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(format!("sequence numbers: {e}")))?;
+        let sql = format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE bot_id = ?1 \
+             AND seq IN (SELECT value FROM json_each(?2)) ORDER BY seq, leg, id"
+        );
+        query_all(&conn, "list orders of rebalances", &sql, params![bot, list], read_order)
+    }
+
+    fn events_page(&self, bot: BotId, before: Option<i64>, limit: usize) -> Result<Vec<(i64, Event)>, StoreError> {
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list events",
+            "SELECT id, bot_id, time, kind, message, data FROM events WHERE bot_id = ?1 AND id < ?2 \
+             ORDER BY id DESC LIMIT ?3",
+            params![bot, before.unwrap_or(i64::MAX), limit_param(limit)],
+            |row| Ok((col(row, "events", "id")?, read_event(row)?)),
+        )
     }
 
     fn record_event(&self, e: &Event) -> Result<(), StoreError> {

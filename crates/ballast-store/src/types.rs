@@ -328,6 +328,15 @@ pub struct Snapshot {
     pub fees_paid: Notional,
 }
 
+/// Snapshots of a time range, thinned ([`crate::Store::snapshots_range`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotRange {
+    /// The snapshots kept, oldest first.
+    pub snapshots: Vec<Snapshot>,
+    /// How many snapshots the range holds.
+    pub total: u64,
+}
+
 /// Something that happened to a bot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

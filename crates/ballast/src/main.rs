@@ -26,6 +26,8 @@ enum Command {
     Notify(cmd::notify::NotifyArgs),
     /// Serve the web dashboard and the HTTP API, behind a login with two-factor codes.
     Serve(cmd::serve::ServeArgs),
+    /// The dashboard's admin: `reset` when the authenticator or the password is lost.
+    Admin(cmd::admin::AdminArgs),
     /// Serve a simulated venue speaking the Binance spot dialect (rehearse a live setup).
     Sim(cmd::sim::SimArgs),
     /// Download candles from a venue into the backtester's CSV format.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::bot::run_bots(args),
         Command::Notify(args) => cmd::notify::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Admin(args) => cmd::admin::run(args),
         Command::Sim(args) => cmd::sim::run(args),
         Command::Keys(args) => cmd::keys::run(args),
         Command::Data(args) => cmd::data::run(args),

@@ -163,6 +163,54 @@ impl Desk {
 
 /// The server's mapping of a verb's failure: 400 bad input, the engine's mapping, and
 /// 502 for a verb recorded whose rebalance did not (all) happen (its message says so).
+impl Desk {
+    /// An edit of a running bot, checked as the CLI checks it (the amount and the
+    /// venue cannot change here), handed to `f` with the bot's engine, the new spec and
+    /// the configuration text.
+    fn with_edit<T>(
+        &self,
+        bot: BotId,
+        config: &Value,
+        f: impl FnOnce(&Engine, ballast_engine::BotSpec, &str) -> Result<T, VerbError>,
+    ) -> Result<T, ApiError> {
+        let rec = {
+            let app = self.app();
+            app.engine
+                .store()
+                .bot(bot)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {bot}")))?
+        };
+        if rec.status == BotStatus::Stopped {
+            return Err(ApiError(StatusCode::CONFLICT, format!("bot {bot} is stopped")));
+        }
+        let mut config = config.clone();
+        if let Value::Object(m) = &mut config {
+            // The amount is not edited here (invest adds money); the venue cannot change.
+            let old = table_json(&rec.config_toml)?;
+            m.insert("amount".into(), old.get("amount").cloned().unwrap_or(json!("1")));
+            if m.get("venue").and_then(Value::as_str).is_some_and(|v| v != rec.venue) {
+                return Err(ApiError::bad_request(format!(
+                    "venue: a bot cannot move from {} to another venue",
+                    rec.venue
+                )));
+            }
+            m.insert("venue".into(), json!(rec.venue));
+        }
+        let (cfg, text) = parse_config(&config)?;
+        let app = self.app();
+        let live;
+        let engine: &Engine = if cfg.venue == "paper" {
+            &app.engine
+        } else {
+            live = self.live_engine(&cfg.venue)?;
+            &live
+        };
+        let spec = verbs::spec_of(&app, &cfg).map_err(verb_err)?;
+        f(engine, spec, &text).map_err(verb_err)
+    }
+}
+
 fn verb_err(e: VerbError) -> ApiError {
     match e {
         VerbError::Invalid(m) => ApiError::bad_request(m),
@@ -195,6 +243,7 @@ impl Workshop for Desk {
             "fee_bps": app.world.fee_bps,
             "clock": app.now().0,
             "assets": list,
+            "backtest": { "intervals": bundled_ranges() },
         }))
     }
 
@@ -293,42 +342,12 @@ impl Workshop for Desk {
     }
 
     fn edit(&self, bot: BotId, config: &Value) -> Result<(), ApiError> {
-        let rec = {
-            let app = self.app();
-            app.engine
-                .store()
-                .bot(bot)
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {bot}")))?
-        };
-        if rec.status == BotStatus::Stopped {
-            return Err(ApiError(StatusCode::CONFLICT, format!("bot {bot} is stopped")));
-        }
-        let mut config = config.clone();
-        if let Value::Object(m) = &mut config {
-            // The amount is not edited here (invest adds money); the venue cannot change.
-            let old = table_json(&rec.config_toml)?;
-            m.insert("amount".into(), old.get("amount").cloned().unwrap_or(json!("1")));
-            if m.get("venue").and_then(Value::as_str).is_some_and(|v| v != rec.venue) {
-                return Err(ApiError::bad_request(format!(
-                    "venue: a bot cannot move from {} to another venue",
-                    rec.venue
-                )));
-            }
-            m.insert("venue".into(), json!(rec.venue));
-        }
-        let (cfg, text) = parse_config(&config)?;
-        let app = self.app();
-        let live;
-        let engine: &Engine = if cfg.venue == "paper" {
-            &app.engine
-        } else {
-            live = self.live_engine(&cfg.venue)?;
-            &live
-        };
-        let spec = verbs::spec_of(&app, &cfg).map_err(verb_err)?;
-        verbs::edit(engine, bot, spec, &text).map_err(verb_err)?;
-        Ok(())
+        self.with_edit(bot, config, |engine, spec, text| verbs::edit(engine, bot, spec, text).map(|_| ()))
+    }
+
+    fn preview_edit(&self, bot: BotId, config: &Value) -> Result<Value, ApiError> {
+        let plan = self.with_edit(bot, config, |engine, spec, _| verbs::preview_edit(engine, bot, &spec))?;
+        Ok(ballast_server::api::plan_json(&plan))
     }
 
     fn export(&self, bot: BotId) -> Result<Value, ApiError> {
@@ -388,11 +407,43 @@ impl Workshop for Desk {
         } else {
             return Err(ApiError::bad_request("expected {config} or {preset, amount}"));
         };
-        let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_string);
+        let text = |k: &str| body.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
         let interval: Interval = match text("interval") {
             Some(s) => s.parse().map_err(|e| ApiError::bad_request(format!("interval: {e}")))?,
             None => Interval::D1,
         };
+        let ranges = bundled_ranges();
+        let Some(range) = ranges.iter().find(|r| r["interval"] == interval.to_string()) else {
+            let have: Vec<&str> = ranges.iter().filter_map(|r| r["interval"].as_str()).collect();
+            return Err(ApiError::bad_request(format!(
+                "interval: the bundled data has no {interval} candles (it has {})",
+                have.join(", ")
+            )));
+        };
+        let missing: Vec<String> = cfg
+            .assets
+            .iter()
+            .filter(|a| !range["assets"].as_array().is_some_and(|l| l.iter().any(|x| x == a.as_str())))
+            .map(|a| a.to_string())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "interval: the bundled data has no {interval} candles of {}; choose another interval",
+                missing.join(", ")
+            )));
+        }
+        for k in ["start", "end"] {
+            if let Some(v) = text(k)
+                && ballast_backtest::parse_date(&v).is_err()
+            {
+                return Err(ApiError::bad_request(format!("{k}: {v:?} is not a date (YYYY-MM-DD)")));
+            }
+        }
+        if let (Some(s), Some(e)) = (text("start"), text("end"))
+            && s > e
+        {
+            return Err(ApiError::bad_request(format!("the start ({s}) is after the end ({e})")));
+        }
         let bundle = crate::app::bundle_dir();
         let data = DataArgs {
             data: bundle.join("binance-spot"),
@@ -410,11 +461,34 @@ impl Workshop for Desk {
                 .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
             (Some(o), n)
         };
-        let strategy =
-            strategy_from_config(&cfg, &data, interval, ex).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-        let prep = prepare(&data, &cfg.assets, interval).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
-        let o = backtest::run(&prep, &strategy, true).map_err(|e| ApiError::bad_request(format!("backtest: {e}")))?;
+        let clean = |e: anyhow::Error| ApiError::bad_request(for_people(&format!("{e:#}"), &bundle));
+        let strategy = strategy_from_config(&cfg, &data, interval, ex).map_err(clean)?;
+        let prep = prepare(&data, &cfg.assets, interval).map_err(clean)?;
+        let o = backtest::run(&prep, &strategy, true)
+            .map_err(|e| ApiError::bad_request(for_people(&format!("backtest: {e}"), &bundle)))?;
         notes.extend(o.notes.iter().cloned());
+        // Say when the data cut the asked period, and when the window is too short for
+        // its annualised figures to mean much.
+        let day = |t: ballast_core::Timestamp| format_timestamp(t)[..10].to_string();
+        let zero = ballast_core::Timestamp(0);
+        let (first, last) = (o.times.first().copied().unwrap_or(zero), o.times.last().copied().unwrap_or(zero));
+        if let Some(s) = text("start")
+            && day(first) > s
+        {
+            notes.push(format!("the data starts on {}, after the start asked ({s})", day(first)));
+        }
+        if let Some(e) = text("end")
+            && day(last) < e
+        {
+            notes.push(format!("the data ends on {}, before the end asked ({e})", day(last)));
+        }
+        let days = (last.0 - first.0) / 86_400_000;
+        let short = days < 365;
+        if short {
+            notes.push(format!(
+                "a short window: {days} days; annualised figures (CAGR) over less than a year are not a forecast"
+            ));
+        }
         let config = describe(&strategy, &cfg.assets, interval, &prep);
         let html = report_html(&o, &config, &notes);
         let pct = |x: f64| (x * 10_000.0).round() / 100.0;
@@ -438,6 +512,8 @@ impl Workshop for Desk {
             "rebalances": o.metrics.rebalances,
             "fees": (o.metrics.fees_paid * 100.0).round() / 100.0,
             "skipped_legs": o.skipped.len(),
+            "days": days,
+            "short_window": short,
             "notes": notes,
         });
         Ok((summary, html))
@@ -455,6 +531,86 @@ impl Workshop for Desk {
         }
         Ok(())
     }
+}
+
+/// What the bundled candles cover, per interval: `[{interval, start, end, assets,
+/// ranges: {ASSET: [first day, last day]}}]` (`start`, `end`: the dates common to every
+/// coin of that interval; an interval without files is not listed). Read once per
+/// process.
+pub fn bundled_ranges() -> Vec<Value> {
+    static RANGES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    RANGES
+        .get_or_init(|| {
+            let dir = crate::app::bundle_dir().join("binance-spot");
+            let mut out = Vec::new();
+            for iv in [Interval::D1, Interval::H4, Interval::H1] {
+                let suffix = format!("USDT_{iv}.csv.gz");
+                let mut assets: Vec<Asset> = std::fs::read_dir(&dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(&suffix)).map(str::to_string))
+                    .filter_map(|a| Asset::new(&a).ok())
+                    .collect();
+                assets.sort();
+                let Ok(series) = ballast_backtest::data::load_dir(&dir, &assets, iv) else { continue };
+                let day = |t: ballast_core::Timestamp| format_timestamp(t)[..10].to_string();
+                let per: BTreeMap<String, Value> = series
+                    .iter()
+                    .filter_map(|s| {
+                        Some((
+                            s.asset.to_string(),
+                            json!([day(s.candles.first()?.open_time), day(s.candles.last()?.open_time)]),
+                        ))
+                    })
+                    .collect();
+                let start = series.iter().filter_map(|s| s.candles.first().map(|c| c.open_time)).max();
+                let end = series.iter().filter_map(|s| s.candles.last().map(|c| c.open_time)).min();
+                if let (Some(s), Some(e)) = (start, end) {
+                    out.push(json!({
+                        "interval": iv.to_string(),
+                        "start": day(s),
+                        "end": day(e),
+                        "assets": assets,
+                        "ranges": per,
+                    }));
+                }
+            }
+            out
+        })
+        .clone()
+}
+
+/// An error for the browser: no path of the server's disk (the bundled data is "the
+/// bundled data") and no CLI flag (`--start` is "start").
+pub fn for_people(msg: &str, bundle: &Path) -> String {
+    let mut m = msg.to_string();
+    let b = bundle.display().to_string();
+    for (from, to) in [
+        (format!("{b}/binance-spot/"), String::new()),
+        (format!("{b}/binance-spot"), "the bundled data".to_string()),
+        (format!("{b}/rules/binance-spot.toml"), "the bundled exchange rules".to_string()),
+        (format!("{b}/cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"), "the bundled market caps".to_string()),
+        (b.clone(), "the bundled data".to_string()),
+    ] {
+        m = m.replace(&from, &to);
+    }
+    for flag in ["start", "end", "interval", "weights", "max-weight", "data", "caps", "rules", "lookback"] {
+        m = m.replace(&format!("--{flag}"), flag);
+    }
+    // Any other absolute path left: only its file name.
+    m.split(' ')
+        .map(|w| {
+            let t = w.trim_matches(|c: char| c == '"' || c == ':' || c == ',' || c == '(' || c == ')');
+            if t.starts_with('/') && t.len() > 1 {
+                let name = Path::new(t).file_name().and_then(|n| n.to_str()).unwrap_or("a file");
+                w.replace(t, name)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn preset_names() -> String {

@@ -122,14 +122,16 @@ fn dashboard_end_to_end_in_headless_chromium() {
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     let qr = d.exec("return document.querySelectorAll('[data-test=qr] svg').length", vec![]).unwrap();
     assert_eq!(qr, json!(1), "the QR code is drawn as SVG");
+    // A wrong code: setup is not finished (issue 14, defect 12).
+    d.type_css("[data-test=enrol-code]", "000000", WAIT);
+    d.click_css("[data-test=enrol-submit]", WAIT);
+    let refused = d.wait("the code refused", WAIT, |d| d.text_css("[data-test=enrol-error]").filter(|t| !t.is_empty()));
+    assert!(refused.contains("does not match"), "{refused}");
     d.screenshot("02-enrol");
-    d.click_css("[data-test=to-login]", WAIT);
 
-    // 3. Log in with the password and the current code.
-    d.type_css("[data-test=login-password]", PASSWORD, WAIT);
-    d.type_css("[data-test=login-code]", &totp_now(&uri), WAIT);
-    d.screenshot("03-login");
-    d.click_css("[data-test=login-submit]", WAIT);
+    // 3. The current code finishes setup and logs in.
+    d.type_css("[data-test=enrol-code]", &totp_now(&uri), WAIT);
+    d.click_css("[data-test=enrol-submit]", WAIT);
     d.wait_el("[data-test=bots-view]", WAIT);
     d.wait("the empty bot list", WAIT, |d| d.text_css("[data-test=bots-rows]").filter(|t| t.contains("No bots")));
     d.screenshot("04-bots-empty");
@@ -284,6 +286,12 @@ fn dashboard_end_to_end_in_headless_chromium() {
         d.wait("net invested", WAIT, |d| d.text_css("[data-test=pnl-net-invested]").and_then(|t| figure(&t)));
     d.type_css("[data-test=invest-amount]", "250", WAIT);
     d.click_css("[data-test=invest-submit]", WAIT);
+    // Its orders and fees first (issue 14, defect 4), then the confirmation.
+    let plan =
+        d.wait("the investment's plan", WAIT, |d| d.text_css("[data-test=invest-dialog] [data-test=trade-plan]"));
+    assert!(plan.contains("fees") || plan.contains("No order would be sent"), "{plan}");
+    d.screenshot("13-bot-invest-confirm");
+    d.click_css("[data-test=invest-dialog] [data-test=trade-confirm]", WAIT);
     let net_after = d.wait("net invested + 250", WAIT, |d| {
         d.text_css("[data-test=pnl-net-invested]")
             .and_then(|t| figure(&t))
@@ -323,6 +331,8 @@ fn dashboard_end_to_end_in_headless_chromium() {
     d.type_css("[data-test=edit-box] [data-test=threshold]", "3", WAIT);
     d.screenshot_full("14-bot-edit");
     d.click_css("[data-test=edit-save]", WAIT);
+    d.wait_el("[data-test=edit-dialog] [data-test=trade-plan]", WAIT);
+    d.click_css("[data-test=edit-dialog] [data-test=trade-confirm]", WAIT);
     d.wait("the edit form to close", WAIT, |d| {
         let open = d.exec("return document.querySelector('[data-test=edit-box]').childElementCount", vec![]).ok()?;
         (open == json!(0)).then_some(())

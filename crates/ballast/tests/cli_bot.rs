@@ -69,6 +69,26 @@ fn the_whole_lifecycle() {
     }
     let history = ok(d, &["bot", "history", "1"]);
     assert!(history.contains("first buy") && history.contains("Orders"), "{history}");
+    // Returns by period, APR and running time; --period; --format json (issue 14).
+    for s in ["Running", "APR", "24h", "7d", "30d", "90d", "all"] {
+        assert!(status.contains(s), "status shows {s}:\n{status}");
+    }
+    let over = ok(d, &["bot", "status", "1", "--period", "2d"]);
+    assert!(over.contains("Over the last 2d") && over.contains("profit"), "{over}");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(d, &["bot", "status", "1", "--period", "2d", "--format", "json"])).unwrap();
+    assert_eq!(j["id"], 1);
+    assert_eq!(j["pnl"]["returns"].as_array().unwrap().len(), 5, "{j}");
+    assert_eq!(j["period"]["period"], "2d", "{j}");
+    let value: f64 = j["pnl"]["value"].as_str().unwrap().parse().unwrap();
+    assert!(status.contains(&format!("{value:.2}")), "the text and the JSON agree: {value} in\n{status}");
+    let l: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "list", "--format", "json"])).unwrap();
+    assert_eq!(l[0]["name"], "majors");
+    assert_eq!(l[0]["value"], j["pnl"]["value"], "list and status agree");
+    let h: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "history", "1", "--format", "json"])).unwrap();
+    assert!(!h["entries"].as_array().unwrap().is_empty(), "{h}");
+    assert!(h["entries"].as_array().unwrap().iter().all(|e| e["message"].is_string()), "{h}");
+    fails(d, &["bot", "status", "1", "--period", "7x"], "--period");
 
     // Pause, resume.
     assert!(ok(d, &["bot", "pause", "1"]).contains("paused"));
@@ -76,18 +96,44 @@ fn the_whole_lifecycle() {
     assert!(ok(d, &["bot", "status", "1"]).contains("paused"));
     ok(d, &["bot", "resume", "1"]);
 
+    // Invest and edit show what they would trade and ask first (issue 14, defect 4):
+    // without --yes and without a terminal, nothing happens.
+    let flows =
+        |d: &Path| ok(d, &["bot", "status", "1"]).lines().find(|l| l.starts_with("Net invested")).unwrap().to_string();
+    let before = flows(d);
+    let out = ballast(d, &["bot", "invest", "1", "--usdt", "1"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert!(stdout.contains("Invest 1 USDT in bot 1") && stdout.contains("the rebalance would:"), "{stdout}");
+    assert!(stdout.contains("nothing would be traded") || stdout.contains("order(s), fees"), "{stdout}");
+    assert_eq!(flows(d), before, "nothing invested");
+    let out = ballast(d, &["bot", "invest", "1", "--usdt", "500"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("order(s), fees") && stdout.contains("buy "), "{stdout}");
+    assert_eq!(flows(d), before, "nothing invested");
+
     // Invest in USDT and in coins.
-    assert!(ok(d, &["bot", "invest", "1", "--usdt", "500"]).contains("Invested"));
-    ok(d, &["bot", "invest", "1", "--coins", "BTC=0.001"]);
+    assert!(ok(d, &["bot", "invest", "1", "--yes", "--usdt", "500"]).contains("Invested"));
+    ok(d, &["bot", "invest", "1", "--yes", "--coins", "BTC=0.001"]);
     let status = ok(d, &["bot", "status", "1"]);
     assert!(status.contains("Net invested"), "{status}");
-    fails(d, &["bot", "invest", "1", "--coins", "DOGE=10"], "not one of this bot's coins");
-    fails(d, &["bot", "invest", "1", "--usdt=-5"], "greater than 0");
+    fails(d, &["bot", "invest", "1", "--yes", "--coins", "DOGE=10"], "not one of this bot's coins");
+    fails(d, &["bot", "invest", "1", "--yes", "--usdt=-5"], "greater than 0");
     fails(d, &["bot", "invest", "1"], "nothing to invest");
 
-    // Edit: drop BNB, add SOL.
+    // Edit: drop BNB, add SOL. Shown first, refused without --yes.
     let edited = write(d, "edit.toml", &CONFIG.replace("\"BNB\"]", "\"SOL\"]"));
-    assert!(ok(d, &["bot", "edit", "1", "--config", &edited]).contains("edited"));
+    let out = ballast(d, &["bot", "edit", "1", "--config", &edited]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("sell ") && stdout.contains("BNB") && stdout.contains("buy ") && stdout.contains("SOL"),
+        "{stdout}"
+    );
+    assert!(!ok(d, &["bot", "status", "1"]).contains("SOL"), "not edited");
+    assert!(ok(d, &["bot", "edit", "1", "--yes", "--config", &edited]).contains("edited"));
     let status = ok(d, &["bot", "status", "1"]);
     assert!(status.contains("SOL"), "{status}");
     let history = ok(d, &["bot", "history", "1"]);
@@ -174,9 +220,9 @@ fn amounts_beyond_the_limit_are_refused_not_panicked() {
     fails(d, &["bot", "create", "--profile", "majors-calendar", "--amount", "-1", "--yes"], "greater than 0");
     let cfg = write(d, "bot.toml", CONFIG);
     ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
-    fails(d, &["bot", "invest", "1", "--usdt", max], "--usdt");
-    fails(d, &["bot", "invest", "1", "--usdt", "-5"], "greater than 0");
-    fails(d, &["bot", "invest", "1", "--coins", &format!("BTC={max}")], "--coins BTC");
+    fails(d, &["bot", "invest", "1", "--yes", "--usdt", max], "--usdt");
+    fails(d, &["bot", "invest", "1", "--yes", "--usdt", "-5"], "greater than 0");
+    fails(d, &["bot", "invest", "1", "--yes", "--coins", &format!("BTC={max}")], "--coins BTC");
     fails(d, &["sim", "--fund", max], "--fund");
 }
 

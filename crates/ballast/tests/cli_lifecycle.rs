@@ -72,7 +72,7 @@ fn removing_a_coin_keeps_the_bot_running() {
     ok(d, &["bot", "create", "--config", &write(d, "bot.toml", FOUR), "--yes"]);
     ok(d, &["run", "--bars", "20"]);
     let edited = write(d, "edit.toml", &FOUR.replace(r#""XRP", "#, ""));
-    assert!(ok(d, &["bot", "edit", "1", "--config", &edited]).contains("edited"));
+    assert!(ok(d, &["bot", "edit", "1", "--yes", "--config", &edited]).contains("edited"));
     let out = ballast(d, &["run", "--bars", "200"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -136,7 +136,7 @@ every = "28d"
 "#;
     ok(d, &["bot", "create", "--config", &write(d, "bot.toml", cfg), "--yes"]);
     ok(d, &["run", "--bars", "30"]);
-    let out = ok(d, &["bot", "invest", "1", "--usdt", "5000"]);
+    let out = ok(d, &["bot", "invest", "1", "--yes", "--usdt", "5000"]);
     assert!(out.contains("4 order(s) filled"), "{out}");
     let status = ok(d, &["bot", "status", "1"]);
     for a in ["BTC", "ETH", "SOL", "LINK"] {
@@ -196,11 +196,11 @@ fn a_refused_investment_leaves_nothing() {
             .unwrap()
     };
     let before = (paper(d), count(d, "SELECT COUNT(*) FROM cash_flows"));
-    fails(d, &["bot", "invest", "1", "--coins", "DOGE=10"], "not one of this bot's coins");
-    fails(d, &["bot", "invest", "1", "--usdt", "10", "--coins", "SOL=1"], "not one of this bot's coins");
+    fails(d, &["bot", "invest", "1", "--yes", "--coins", "DOGE=10"], "not one of this bot's coins");
+    fails(d, &["bot", "invest", "1", "--yes", "--usdt", "10", "--coins", "SOL=1"], "not one of this bot's coins");
     ok(d, &["bot", "pause", "1"]);
     ok(d, &["bot", "stop", "1", "--return-coins"]);
-    fails(d, &["bot", "invest", "1", "--usdt", "100"], "stopped");
+    fails(d, &["bot", "invest", "1", "--yes", "--usdt", "100"], "stopped");
     assert_eq!(paper(d), before.0, "no deposit is left behind");
     // Only the stop's withdrawals were added.
     assert_eq!(count(d, "SELECT COUNT(*) FROM cash_flows WHERE note <> 'stop'"), before.1);
@@ -235,9 +235,9 @@ fn one_runner_per_data_directory_and_verbs_beside_it() {
     // Verbs beside it: each succeeds whole.
     let edited = write(d, "edit.toml", &FOUR.replace("threshold = 3", "threshold = 2"));
     for i in 0..6 {
-        ok(d, &["bot", "invest", "1", "--usdt", "50"]);
+        ok(d, &["bot", "invest", "1", "--yes", "--usdt", "50"]);
         if i % 2 == 0 {
-            ok(d, &["bot", "edit", "1", "--config", &edited]);
+            ok(d, &["bot", "edit", "1", "--yes", "--config", &edited]);
         }
     }
     let out = runner.wait_with_output().unwrap();

@@ -149,10 +149,11 @@ fn log_in(port: u16, token: &str) -> Client {
     let key = totp::base32_decode(&secret).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let code = totp::code_at(&key, now);
+    // A code of the authenticator finishes setup and logs in.
     let mut r = agent
-        .post(&format!("{base}/api/login"))
+        .post(&format!("{base}/api/setup/confirm"))
         .header("Content-Type", "application/json")
-        .send(serde_json::json!({ "password": "a long enough password", "code": code }).to_string())
+        .send(serde_json::json!({ "setup_token": token, "code": code }).to_string())
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
@@ -355,4 +356,102 @@ fn a_duration_too_long_is_an_error_not_a_panic() {
     assert!(!out.status.success());
     assert!(err.contains("--replay-every") && err.contains("too long"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Issue 14, defects 3 and 9: the backtest page's period and intervals come from the
+/// bundled data; a short window or a period cut by the data is said; errors name no
+/// path of the server's disk and no CLI flag.
+#[test]
+fn backtests_take_their_period_from_the_data_and_speak_plainly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_server, port, token) = start(tmp.path(), &[]);
+    let c = log_in(port, &token);
+    let (s, cat, text) = c.call("GET", "/api/catalog", None);
+    assert_eq!(s, 200, "{text}");
+    let ranges = cat["backtest"]["intervals"].as_array().unwrap();
+    let names: Vec<&str> = ranges.iter().filter_map(|r| r["interval"].as_str()).collect();
+    assert!(names.contains(&"1d") && names.contains(&"4h"), "{names:?}");
+    assert!(!names.contains(&"1h"), "no 1h data is bundled: {names:?}");
+    let d1 = ranges.iter().find(|r| r["interval"] == "1d").unwrap();
+    let (start, end) = (d1["start"].as_str().unwrap(), d1["end"].as_str().unwrap());
+    assert!(start < end && start.len() == 10 && end.len() == 10, "{d1}");
+    assert!(d1["assets"].as_array().unwrap().iter().any(|a| a == "BTC"), "{d1}");
+
+    let bt = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({ "preset": "majors-threshold", "amount": "1000" });
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        c.call("POST", "/api/backtests", Some(body))
+    };
+    // The whole range by default: not a short window.
+    let (s, r, text) = bt(serde_json::json!({ "start": start, "end": end }));
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(r["summary"]["short_window"], false, "{text}");
+    // 33 days: said.
+    let (s, r, text) = bt(serde_json::json!({ "start": "2025-11-28", "end": "2025-12-31" }));
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(r["summary"]["short_window"], true, "{text}");
+    assert!(r["summary"]["notes"].to_string().contains("short window"), "{text}");
+    // Past the data's end: said.
+    let (s, r, text) = bt(serde_json::json!({ "start": "2025-01-01", "end": "2026-06-30" }));
+    assert_eq!(s, 200, "{text}");
+    assert!(r["summary"]["notes"].to_string().contains("before the end asked (2026-06-30)"), "{text}");
+    let ended = r["summary"]["end"].as_str().unwrap();
+    assert!(r["summary"]["notes"].to_string().contains(&format!("the data ends on {ended}")), "{text}");
+    assert!(ended >= end, "the preset's coins end no earlier than the common end: {ended} {end}");
+
+    for (extra, culprit) in [
+        (serde_json::json!({ "interval": "1h" }), "no 1h candles"),
+        (serde_json::json!({ "start": "2025-01-01", "end": "2024-01-01" }), "the start (2025-01-01) is after the end"),
+        (serde_json::json!({ "start": "yesterday" }), "start: \"yesterday\" is not a date"),
+    ] {
+        let (s, r, text) = bt(extra.clone());
+        assert_eq!(s, 400, "{extra}: {text}");
+        let msg = r["error"].as_str().unwrap();
+        assert!(msg.contains(culprit), "{extra}: {msg}");
+        assert!(!msg.contains('/') && !msg.contains("--"), "{extra}: no path, no flag: {msg}");
+    }
+}
+
+/// What the browser is told has no path of the server's disk and no flag.
+#[test]
+fn messages_for_people_name_no_path_nor_flag() {
+    use ballast_cli::web::for_people;
+    let bundle = std::path::Path::new("/srv/x/crates/ballast/../../data");
+    assert_eq!(
+        for_people("no data file /srv/x/crates/ballast/../../data/binance-spot/BTCUSDT_1h.csv.gz", bundle),
+        "no data file BTCUSDT_1h.csv.gz"
+    );
+    assert_eq!(for_people("--start is after --end", bundle), "start is after end");
+    assert_eq!(for_people("reading /home/me/secret/file.csv: denied", bundle), "reading file.csv: denied");
+}
+
+/// Issue 14, defect 12: a lost authenticator without a session: `ballast admin reset`
+/// forgets the admin; the next start prints a setup token again. Bots are kept.
+#[test]
+fn admin_reset_lets_the_admin_set_up_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, port, token) = start(tmp.path(), &[]);
+    let c = log_in(port, &token);
+    assert_eq!(c.call("GET", "/api/bots", None).0, 200);
+    drop(server);
+    let admin = |extra: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("ballast"))
+            .args(["admin", "reset", "--data-dir"])
+            .arg(tmp.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = admin(&[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"), "{refused:?}");
+    assert!(tmp.path().join("admin.json").exists());
+    let done = admin(&["--yes"]);
+    assert!(done.status.success(), "{done:?}");
+    assert!(String::from_utf8_lossy(&done.stdout).contains("setup token"));
+    assert!(!tmp.path().join("admin.json").exists());
+    let (_server, port, token) = start(tmp.path(), &[]);
+    assert!(!token.is_empty(), "a setup token again");
+    let again = log_in(port, &token);
+    assert_eq!(again.call("GET", "/api/bots", None).0, 200);
 }

@@ -146,13 +146,16 @@ fn sigkill_during_every_verb_leaves_it_whole_or_undone() {
                 Verb::Create => {
                     vec!["bot".into(), "create".into(), "--config".into(), file.display().to_string(), "--yes".into()]
                 }
-                Verb::Invest => vec!["bot".into(), "invest".into(), id.clone(), "--usdt".into(), "100".into()],
+                Verb::Invest => {
+                    vec!["bot".into(), "invest".into(), id.clone(), "--usdt".into(), "100".into(), "--yes".into()]
+                }
                 Verb::Edit => vec![
                     "bot".into(),
                     "edit".into(),
                     id.clone(),
                     "--config".into(),
                     (if round % 2 == 0 { &edit_a } else { &edit_b }).display().to_string(),
+                    "--yes".into(),
                 ],
                 Verb::StopToUsdt => vec!["bot".into(), "stop".into(), id.clone(), "--to-usdt".into()],
                 Verb::StopReturnCoins => vec!["bot".into(), "stop".into(), id.clone(), "--return-coins".into()],

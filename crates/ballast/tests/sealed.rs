@@ -65,8 +65,14 @@ fn sealed_secrets_leave_no_file_in_clear_and_still_log_in() {
     let d = tmp.path();
     // An admin (as `ballast serve`'s setup makes it) and a Telegram target.
     let auth = Auth::open(&d.join("admin.json")).unwrap().with_hash_cost(64, 1);
-    let uri = auth.setup(PASSWORD, &auth.setup_token().unwrap()).unwrap();
+    let token = auth.setup_token().unwrap();
+    let uri = auth.setup(PASSWORD, &token).unwrap();
     let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    // Setup finishes with a code of the new secret (from 30 s ago, so that the login
+    // below can use the current one).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let earlier = totp::code_at(&totp::base32_decode(&secret).unwrap(), now - 30);
+    auth.confirm_setup(&token, &earlier, ((now - 30) * 1000) as i64).unwrap();
     drop(auth);
     ok(ballast(d, None, &["notify", "set", "--telegram-token", TOKEN, "--telegram-chat", "42"]).output().unwrap());
 

@@ -14,6 +14,7 @@ use ballast_store::{BotId, BotStatus};
 use rust_decimal::Decimal;
 
 use crate::app::{App, data_dir, fmt_time};
+use crate::cmd::tomlx::Format;
 use crate::config::BotConfig;
 use ballast_app::verbs;
 
@@ -56,19 +57,32 @@ pub enum Verb {
         yes: bool,
     },
     /// List the bots.
-    List,
-    /// A bot's holdings, weights and PnL.
+    List {
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// A bot's holdings, weights, PnL and returns over 24 h, 7, 30, 90 days and its life.
     Status {
         /// Bot id.
         id: BotId,
+        /// Also the return and profit over this last period (e.g. 7d, 12h, 2w).
+        #[arg(long, value_name = "SPAN")]
+        period: Option<ballast_core::Span>,
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots/{id}`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// A bot's rebalances (with skipped legs and why), orders and events.
     History {
         /// Bot id.
         id: BotId,
-        /// How many events.
+        /// How many events (text) or rebalances (JSON).
         #[arg(long, default_value = "30")]
         limit: usize,
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots/{id}/history`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Pause a bot.
     Pause {
@@ -90,6 +104,9 @@ pub enum Verb {
         /// Coins to add, ASSET=QTY,...
         #[arg(long)]
         coins: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Change coins, weights or parameters of a running bot from a new configuration file.
     Edit {
@@ -98,6 +115,9 @@ pub enum Verb {
         /// The new configuration (its amount is ignored: use invest).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
     /// Stop a bot for good.
     Stop {
@@ -259,6 +279,48 @@ fn print_view(v: &BotView) {
         println!("Time-weighted    {:+.2}%", p.time_weighted_return_percent);
         println!("Fees paid        {} {q}", p.fees_paid.0.round_dp(4));
         println!("Rebalances       {}", p.rebalances);
+        println!("Running          {}", running(p.running_ms));
+        match p.apr_percent {
+            Some(a) => println!("APR              {a:+.2}% (time-weighted return x 365 days / running time)"),
+            None => println!("APR              - (under a day)"),
+        }
+        println!();
+        println!("{:<8} {:>10} {:>16}  from", "period", "return", "profit");
+        for r in &p.returns {
+            print_period_row(r, q);
+        }
+    }
+}
+
+/// A span of the bot's clock for people: "1y 12d 4h", "3d 2h", "45m".
+fn running(ms: i64) -> String {
+    let mins = ms / 60_000;
+    let (d, h, m) = (mins / 1440, (mins / 60) % 24, mins % 60);
+    match (d / 365, d % 365) {
+        (0, 0) if h == 0 => format!("{m}m"),
+        (0, 0) => format!("{h}h {m}m"),
+        (0, d) => format!("{d}d {h}h"),
+        (y, d) => format!("{y}y {d}d {h}h"),
+    }
+}
+
+fn print_period_row(r: &ballast_engine::ledger::PeriodReturn, q: &Asset) {
+    println!(
+        "{:<8} {:>10} {:>12} {q}  {}{}",
+        r.period,
+        format!("{:+.2}%", r.return_percent),
+        money(r.profit.0),
+        fmt_time(r.from),
+        if r.complete { "" } else { " (younger than the period: its whole life)" }
+    );
+}
+
+fn print_period(r: &ballast_engine::ledger::PeriodReturn, q: &Asset) {
+    println!("Over the last {} (from {} to {}):", r.period, fmt_time(r.from), fmt_time(r.to));
+    println!("  return {:+.2}% (time-weighted: deposits and withdrawals removed)", r.return_percent);
+    println!("  profit {} {q}", money(r.profit.0));
+    if !r.complete {
+        println!("  the bot is younger than the period: these cover its whole life");
     }
 }
 
@@ -272,11 +334,8 @@ fn print_summary_of_stop(sum: &ballast_engine::StopSummary, q: &Asset) {
     }
     println!("Worth            {} {q} at {}", money(sum.value.0), fmt_time(sum.at));
     println!("Net invested     {} {q}", money(sum.net_invested.0));
-    let pct = if sum.net_invested.0 > Decimal::ZERO {
-        format!(" ({:+.2}%)", sum.profit.0 / sum.net_invested.0 * Decimal::ONE_HUNDRED)
-    } else {
-        String::new()
-    };
+    let pct =
+        if sum.net_invested.0 > Decimal::ZERO { format!(" ({:+.2}%)", sum.profit_percent()) } else { String::new() };
     println!("Profit           {} {q}{pct}", money(sum.profit.0));
     println!("Fees paid        {} {q}", sum.fees.0.round_dp(4));
 }
@@ -349,7 +408,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
     let engine_err = |err: ballast_engine::EngineError| anyhow!("{err}");
     // A verb about one bot runs on that bot's venue.
     let id = match &args.verb {
-        Verb::Status { id }
+        Verb::Status { id, .. }
         | Verb::History { id, .. }
         | Verb::Pause { id }
         | Verb::Resume { id }
@@ -357,7 +416,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
         | Verb::Export { id, .. } => Some(*id),
-        Verb::Create { .. } | Verb::List => None,
+        Verb::Create { .. } | Verb::List { .. } => None,
     };
     let live_engine;
     let e = match id.map(|id| app.engine.store().bot(id)).transpose()?.flatten() {
@@ -404,7 +463,15 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let cfg = BotConfig::parse_text(Path::new(&origin), &text)?;
             create(&app, &cfg, &text, *yes)?;
         }
-        Verb::List => {
+        Verb::List { format: Format::Json } => {
+            let mut rows = Vec::new();
+            for b in e.store().bots()? {
+                let v = e.view(b.id).map_err(|err| err.to_string());
+                rows.push(ballast_server::api::bot_row_json(&b, v.as_ref().map_err(Clone::clone)));
+            }
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        Verb::List { format: Format::Text } => {
             let bots = e.store().bots()?;
             if bots.is_empty() {
                 println!("No bots. Create one with `ballast bot create --config FILE` or try `ballast demo`.");
@@ -435,8 +502,41 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 );
             }
         }
-        Verb::Status { id } => print_view(&e.view(*id).map_err(engine_err)?),
-        Verb::History { id, limit } => {
+        Verb::Status { id, period, format } => {
+            let v = e.view(*id).map_err(engine_err)?;
+            let over = match period {
+                Some(span) => {
+                    let snaps = e.store().snapshots(*id, usize::MAX)?;
+                    ballast_engine::ledger::period_return(&snaps, &span.to_string(), Some(span.secs() * 1000))
+                }
+                None => None,
+            };
+            match format {
+                Format::Json => {
+                    let mut j = ballast_server::api::bot_json(&v);
+                    if let Some(p) = &over {
+                        j["period"] = serde_json::to_value(p)?;
+                    }
+                    println!("{}", serde_json::to_string_pretty(&j)?);
+                }
+                Format::Text => {
+                    print_view(&v);
+                    if let Some(p) = &over {
+                        println!();
+                        print_period(p, &v.state.spec.quote);
+                    } else if period.is_some() {
+                        println!("No snapshot yet: no return over a period.");
+                    }
+                }
+            }
+        }
+        Verb::History { id, limit, format: Format::Json } => {
+            e.view(*id).map_err(engine_err)?;
+            let h = ballast_server::api::history_json(e.store().as_ref(), *id, None, (*limit).clamp(1, 500))
+                .map_err(|err| anyhow!("{}", err.1))?;
+            println!("{}", serde_json::to_string_pretty(&h)?);
+        }
+        Verb::History { id, limit, format: Format::Text } => {
             e.view(*id).map_err(engine_err)?;
             let events = e.store().events(*id, *limit)?;
             for ev in events.iter().rev() {
@@ -479,7 +579,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
             e.set_paused(*id, false).map_err(engine_err)?;
             println!("Bot {id} resumed");
         }
-        Verb::Invest { id, usdt, coins } => {
+        Verb::Invest { id, usdt, coins, yes } => {
             let mut add = match coins {
                 Some(c) => parse_coins(c)?,
                 None => BTreeMap::new(),
@@ -495,11 +595,20 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 bail!("nothing to invest: use --usdt AMOUNT or --coins ASSET=QTY,...");
             }
             let paper = (v.record.venue == "paper").then_some(&*app.paper);
-            let out = verbs::invest(e, paper, *id, &add)?;
             let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
+            let plan = verbs::preview_invest(e, *id, &add)?;
+            println!("Invest {} in bot {id} \"{}\"; the rebalance would:", what.join(", "), v.record.name);
+            for line in verbs::plan_lines(&plan) {
+                println!("  {line}");
+            }
+            let question = if paper.is_some() { "Invest?" } else { "Invest? It will trade real funds on the venue." };
+            if !yes && !confirm(question)? {
+                bail!("not invested");
+            }
+            let out = verbs::invest(e, paper, *id, &add)?;
             println!("Invested {}; {}", what.join(", "), outcome_text(&out));
         }
-        Verb::Edit { id, config } => {
+        Verb::Edit { id, config, yes } => {
             let text = std::fs::read_to_string(config).with_context(|| format!("{}: cannot read", config.display()))?;
             let mut table: toml::Table =
                 text.parse().map_err(|e: toml::de::Error| anyhow!("{}: invalid TOML: {e}", config.display()))?;
@@ -508,6 +617,16 @@ pub fn run(args: &BotArgs) -> Result<()> {
             }
             let cfg = BotConfig::parse_text(config, &toml::to_string(&table)?)?;
             let spec = verbs::spec_of(&app, &cfg)?;
+            let plan = verbs::preview_edit(e, *id, &spec)?;
+            println!("Edit bot {id} from {}; the rebalance to the new parameters would:", config.display());
+            for line in verbs::plan_lines(&plan) {
+                println!("  {line}");
+            }
+            let live = e.store().bot(*id)?.is_some_and(|r| r.venue != "paper");
+            let question = if live { "Edit? It will trade real funds on the venue." } else { "Edit?" };
+            if !yes && !confirm(question)? {
+                bail!("not edited");
+            }
             let out = verbs::edit(e, *id, spec, &text)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
         }

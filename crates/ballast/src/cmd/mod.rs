@@ -1,5 +1,6 @@
 //! One module per subcommand, plus shared readers.
 
+pub mod admin;
 pub mod backtest;
 pub mod bot;
 pub mod data;

@@ -114,6 +114,7 @@ impl Driver {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": { "binary": chromium.to_str().unwrap(), "args": args },
+                    "goog:loggingPrefs": { "browser": "ALL" },
                 }
             }
         });
@@ -147,6 +148,18 @@ impl Driver {
             ));
         }
         Ok(v["value"].clone())
+    }
+
+    /// The browser console's entries at level SEVERE since the last call (script
+    /// errors, CSP violations, failed loads), as `level: message` lines.
+    pub fn console_errors(&self) -> Vec<String> {
+        let v = self.cmd("POST", "/se/log", Some(json!({ "type": "browser" }))).unwrap_or(Value::Null);
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| format!("{}: {}", e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+            .collect()
     }
 
     /// A command of this session: `path` is relative to `/session/{id}`.
