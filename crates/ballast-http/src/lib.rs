@@ -16,7 +16,7 @@
 //! [`Quiet`] is a venue's "quiet until": after a 429 or a 418 with `Retry-After`, no
 //! request goes to that venue from any bot of the process until the time has passed.
 //!
-//! With the `fake` feature, [`FakeTransport`] scripts answers for tests without sockets.
+//! With the `fake` feature, `FakeTransport` scripts answers for tests without sockets.
 #![deny(missing_docs)]
 
 mod quiet;
