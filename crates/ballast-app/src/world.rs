@@ -5,8 +5,13 @@
 //! ballast-data/
 //!   ballast.sqlite   bots, intents, orders, fills, cash flows, snapshots, events
 //!   paper.sqlite     the paper venue's account, orders and fills (its own ledger)
-//!   paper.json       the replay: interval, period, fee, slippage, current time
+//!   paper.json       the replay's settings: interval, period, fee, slippage, and the
+//!                    time it started at (written once, when the directory is made)
 //! ```
+//!
+//! The replay's clock itself lives in `ballast.sqlite` ([`ballast_store::Store::replay_time`]),
+//! in the same log as the steps it times: moving it costs no file rename and no disk
+//! sync of its own, and no step is durable without the time it ran at.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,7 @@ use ballast_core::{Asset, Price, Timestamp};
 use ballast_engine::{BotSpec, Engine};
 use ballast_exchange::paper::{PaperConfig, PaperExchange, ReplayPrices};
 use ballast_exchange::{Clock, ManualClock};
+use ballast_store::Store;
 use ballast_store::sqlite::SqliteStore;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -152,6 +158,20 @@ pub struct App {
     pub daily_only: std::collections::BTreeSet<Asset>,
     /// Daily closes of every bundled coin, for weights that need history.
     history: Arc<BTreeMap<Asset, Vec<(Timestamp, f64)>>>,
+    /// When the replay's records were last synced to disk.
+    synced: std::time::Instant,
+}
+
+/// How often a replay running faster than real time syncs its records to disk (what
+/// its bots send is durable before it is sent regardless; see [`App::replay_bar`]).
+pub const REPLAY_SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // The replay's last records, made durable on the way out (best effort: a
+        // failure here is met again, and reported, by the next command).
+        let _ = self.engine.store().sync();
+    }
 }
 
 /// Close prices per coin of the bundled candles at `interval`, keyed by close time.
@@ -174,9 +194,27 @@ pub fn load_series(bundle: &Path, interval: Interval) -> Result<BTreeMap<Asset, 
 impl App {
     /// Opens (or creates) the data directory.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, None)
+    }
+
+    /// Makes a new data directory whose replay has the settings of `world` (refused
+    /// when `dir` is already in use).
+    pub fn create(dir: &Path, world: PaperWorld) -> Result<Self> {
+        let path = dir.join("paper.json");
+        if path.exists() {
+            bail!("{}: this data directory is already in use", path.display());
+        }
+        world.validate()?;
+        Self::open_with(dir, Some(world))
+    }
+
+    fn open_with(dir: &Path, new_world: Option<PaperWorld>) -> Result<Self> {
         ballast_fs::create_private_dir(dir).with_context(|| format!("data directory {}", dir.display()))?;
         let world_path = dir.join("paper.json");
-        let world: PaperWorld = if world_path.exists() {
+        let made = !world_path.exists();
+        let mut world: PaperWorld = if let Some(w) = new_world {
+            w
+        } else if !made {
             let text = std::fs::read_to_string(&world_path)?;
             let world: PaperWorld =
                 serde_json::from_str(&text).with_context(|| format!("{}: unreadable", world_path.display()))?;
@@ -212,6 +250,15 @@ impl App {
                 .collect(),
         );
         let prices = Arc::new(ReplayPrices::new(series, Asset::new("USDT")?));
+        let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
+        if made {
+            // The settings, once; the clock moves in the store from now on.
+            let text = serde_json::to_string_pretty(&world)?;
+            ballast_fs::write_private(&world_path, text.as_bytes())
+                .with_context(|| format!("{}: cannot write", world_path.display()))?;
+        } else if let Some(t) = store.replay_time().map_err(|e| anyhow!("store: {e}"))? {
+            world.now = t;
+        }
         let clock = Arc::new(ManualClock::new(world.now));
         let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
         let paper = Arc::new(
@@ -223,7 +270,6 @@ impl App {
             )
             .map_err(|e| anyhow!("paper venue: {e}"))?,
         );
-        let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
         // Paper bots re-estimate weights from data with the bundled history.
         let known = history.clone();
         let weigher: ballast_engine::Weigher = Arc::new(move |rec, _spec, now| {
@@ -231,21 +277,53 @@ impl App {
             weights_at(&known, &cfg, now).map_err(|e| format!("{e:#}"))
         });
         let engine = Engine::new(store, paper.clone(), clock.clone()).with_weigher(weigher);
-        let mut app = Self { dir: dir.to_path_buf(), world, clock, paper, engine, bars, daily_only, history };
+        let mut app = Self {
+            dir: dir.to_path_buf(),
+            world,
+            clock,
+            paper,
+            engine,
+            bars,
+            daily_only,
+            history,
+            synced: std::time::Instant::now(),
+        };
         let first = app.bars.first().copied().unwrap_or(app.world.now);
-        if app.world.now < first || !world_path.exists() {
+        if app.world.now < first || made {
             app.advance_to(first.max(app.world.now))?;
         }
         Ok(app)
     }
 
-    /// Moves the paper clock (and persists it).
+    /// Moves the paper clock (and records it in the store: written at once, made
+    /// durable with the round of steps that follows, see [`ballast_store::Store::sync`]).
     pub fn advance_to(&mut self, t: Timestamp) -> Result<()> {
         self.clock.set(t);
         self.world.now = self.clock.now();
-        let text = serde_json::to_string_pretty(&self.world)?;
-        let path = self.dir.join("paper.json");
-        ballast_fs::write_private(&path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))
+        self.engine.store().set_replay_time(self.world.now).map_err(|e| anyhow!("store: {e}"))
+    }
+
+    /// One bar of the paper replay: moves the clock to `t`, lets the paper venue match
+    /// its resting orders, and steps every paper bot. The steps' own records (a step
+    /// that sent nothing) are synced to disk at most once per [`REPLAY_SYNC_EVERY`] of
+    /// wall time and when the `App` is dropped, not at every bar: a power cut can cost
+    /// the last second of a replay, which the next run replays again; an order's intent
+    /// is durable before the order is sent whatever this schedule.
+    pub fn replay_bar(&mut self, t: Timestamp) -> Result<Vec<ballast_engine::StepResult>> {
+        self.advance_to(t)?;
+        self.paper.match_resting().map_err(|e| anyhow!("paper venue: {e}"))?;
+        let results = self.engine.step_round().map_err(|e| anyhow!("{e}"))?;
+        if self.synced.elapsed() >= REPLAY_SYNC_EVERY {
+            self.sync()?;
+        }
+        Ok(results)
+    }
+
+    /// Makes every record so far durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.engine.store().sync().map_err(|e| anyhow!("store: {e}"))?;
+        self.synced = std::time::Instant::now();
+        Ok(())
     }
 
     /// The coins of the bundle (what the paper venue can trade).

@@ -560,6 +560,14 @@ impl Engine {
     /// ([`ExchangeError::Auth`]) the step fails, the bot is paused with the reason and a
     /// `key_revoked` event is recorded.
     pub fn step(&self, id: BotId) -> Result<StepOutcome, EngineError> {
+        let outcome = self.step_unsynced(id);
+        self.store.sync()?;
+        outcome
+    }
+
+    /// A step whose own record is written but not yet synced to disk (see
+    /// [`Store::sync`]).
+    fn step_unsynced(&self, id: BotId) -> Result<StepOutcome, EngineError> {
         let _lock = self.store.lock_bot(id)?;
         self.pause_on_refused_key(id, self.step_locked(id))
     }
@@ -586,7 +594,7 @@ impl Engine {
             // ledger without it could trade the same again. Nothing is decided until
             // every order is final.
             b.state.last_step = Some(now);
-            self.commit(&mut b, Change { now, ..Change::default() })?;
+            self.commit(&mut b, Change { now, lazy: true, ..Change::default() })?;
             return Ok(StepOutcome::Held);
         }
         let first = b.state.next_seq == 1;
@@ -670,7 +678,9 @@ impl Engine {
         }
         b.state.last_step = Some(now);
         let snapshot = self.snapshot(id, &b.state, now)?;
-        self.commit(&mut b, Change { snapshot: Some(snapshot), now, ..Change::default() })?;
+        // The step's own record: lost at most to a power cut, when the step is simply
+        // done again (what it sent, it made durable before sending).
+        self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
         Ok(outcome)
     }
 
@@ -1205,13 +1215,25 @@ impl Engine {
     /// paused with the reason, never left active and silent; a passing failure (the
     /// venue unavailable or rate limiting, a reply lost, the bot busy in another
     /// command) is recorded and the next round tries again.
+    ///
+    /// The round's records are synced to disk once, at its end (group commit): a step
+    /// that sends nothing costs no disk sync of its own.
     pub fn step_all(&self) -> Result<Vec<StepResult>, EngineError> {
+        let out = self.step_round();
+        self.store.sync()?;
+        out
+    }
+
+    /// [`Engine::step_all`] without the sync at its end: for a replay that runs many
+    /// rounds a second and syncs on its own schedule ([`Store::sync`]); what it sends
+    /// is durable before it is sent all the same.
+    pub fn step_round(&self) -> Result<Vec<StepResult>, EngineError> {
         let mut out = Vec::new();
         for b in self.store.bots()? {
             if b.status != BotStatus::Active || b.venue != self.venue.name() {
                 continue;
             }
-            let r = self.step(b.id);
+            let r = self.step_unsynced(b.id);
             let streak = {
                 let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
                 match &r {

@@ -50,8 +50,19 @@ pub trait Store: Send + Sync {
 
     /// Applies a unit of work in one transaction: all of it, or nothing (a version that
     /// moved, a client id that exists, a stopped bot made active, a name in use).
-    /// Returns the bot's id (the new one with [`Change::create`]).
+    /// Returns the bot's id (the new one with [`Change::create`]). Durable when it
+    /// returns, unless [`Change::lazy`]: then durable with the next durable write or
+    /// [`Store::sync`], and before that lost only to a power cut, never to a crash of
+    /// the process.
     fn commit(&self, change: &Change) -> Result<BotId, StoreError>;
+    /// Makes every write so far durable (the lazy ones: a runner calls it once per
+    /// round of steps, so that steps which send nothing cost no disk sync each).
+    fn sync(&self) -> Result<(), StoreError>;
+    /// Where the paper replay's clock stands, if a replay has moved it.
+    fn replay_time(&self) -> Result<Option<Timestamp>, StoreError>;
+    /// Moves the paper replay's clock (a lazy write: in the same log as the steps that
+    /// follow, so no step is ever durable without the time it ran at).
+    fn set_replay_time(&self, t: Timestamp) -> Result<(), StoreError>;
     /// Exclusive access to one bot, across the threads and processes that use this
     /// store, until the lock is dropped; waits for another holder, and answers
     /// [`StoreError::Busy`] after a bounded time. A holder that dies releases it.

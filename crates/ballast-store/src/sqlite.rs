@@ -2,7 +2,14 @@
 //!
 //! One connection behind a mutex (every call is serialized; plenty for one process
 //! running a handful of bots). The database runs in WAL mode with `synchronous=FULL`:
-//! once [`Store::begin_rebalance`] has returned, its intents survive a power cut.
+//! once [`Store::begin_rebalance`] or a [`Store::commit`] with intents has returned,
+//! they survive a power cut. A step's own record (a lazy [`Change`]), order updates,
+//! fills, events, snapshots and the replay clock are written with `synchronous=NORMAL`
+//! (no disk sync of their own): a crash of the process loses none of them (they are in
+//! the log, in the operating system's cache), a power cut may lose the last ones, which
+//! the next durable commit or [`Store::sync`] (once per round of a runner) makes
+//! durable. What such a cut can lose is what the venue tells again (an order's state,
+//! its fills, found by reconciliation) or a step that sent nothing, done again.
 //!
 //! # Schema and migrations
 //!
@@ -58,10 +65,14 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_order_safety.sql"),
     include_str!("migrations/0004_ledger.sql"),
     include_str!("migrations/0005_history_indexes.sql"),
+    include_str!("migrations/0006_replay_clock.sql"),
 ];
 
 /// The schema version this code writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -83,6 +94,8 @@ enum Locks {
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     locks: Locks,
+    /// The write-ahead log of a database file (what [`Store::sync`] makes durable).
+    wal: Option<std::path::PathBuf>,
 }
 
 /// A held in-memory bot lock.
@@ -110,10 +123,14 @@ impl SqliteStore {
             .map_err(|e| StoreError::Db(format!("{}: set mode 0600: {e}", path.display())))?;
         let mut locks = path.as_os_str().to_owned();
         locks.push(".locks");
-        Self::init(conn, MIGRATIONS, Locks::Files(locks.into())).map_err(|e| match e {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut store = Self::init(conn, MIGRATIONS, Locks::Files(locks.into())).map_err(|e| match e {
             StoreError::Db(m) => StoreError::Db(format!("{}: {m}", path.display())),
             other => other,
-        })
+        })?;
+        store.wal = Some(wal.into());
+        Ok(store)
     }
 
     /// A private in-memory database (for tests).
@@ -123,10 +140,13 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection, migrations: &[&str], locks: Locks) -> Result<Self, StoreError> {
+        // Every statement of a step stays prepared (the default of 16 is fewer than a
+        // step uses, so they were parsed again each time).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         configure(&conn)?;
         check_integrity(&conn)?;
         migrate(&mut conn, migrations)?;
-        Ok(Self { conn: Mutex::new(conn), locks })
+        Ok(Self { conn: Mutex::new(conn), locks, wal: None })
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).
@@ -439,8 +459,11 @@ fn query_all<T>(
 }
 
 fn require_bot(conn: &Connection, op: &str, id: BotId) -> Result<(), StoreError> {
-    let found =
-        conn.query_row("SELECT 1 FROM bots WHERE id = ?1", [id], |_| Ok(())).optional().map_err(|e| db_err(op, e))?;
+    let found = conn
+        .prepare_cached("SELECT 1 FROM bots WHERE id = ?1")
+        .and_then(|mut st| st.query_row([id], |_| Ok(())))
+        .optional()
+        .map_err(|e| db_err(op, e))?;
     found.ok_or_else(|| StoreError::NotFound(format!("{op}: bot {id}")))
 }
 
@@ -542,7 +565,7 @@ fn fill_to_ledger(conn: &Connection, op: &str, client_id: &ClientOrderId, fill: 
 /// Fills the ledger of every bot from its records (when the ledger is created).
 fn rebuild_ledgers(conn: &Connection) -> Result<(), StoreError> {
     const OP: &str = "build the running ledger";
-    conn.execute("DELETE FROM ledger", []).map_err(|e| db_err(OP, e))?;
+    conn.prepare_cached("DELETE FROM ledger").and_then(|mut st| st.execute([])).map_err(|e| db_err(OP, e))?;
     let flows = query_all(
         conn,
         OP,
@@ -621,7 +644,8 @@ fn write_status(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let current: Option<String> = tx
-        .query_row("SELECT status FROM bots WHERE id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT status FROM bots WHERE id = ?1")
+        .and_then(|mut st| st.query_row([id], |r| r.get(0)))
         .optional()
         .map_err(|e| db_err(op, e))?;
     let current = current.ok_or_else(|| StoreError::NotFound(format!("{op}: bot {id}")))?;
@@ -629,27 +653,28 @@ fn write_status(
     if current == BotStatus::Stopped && status != BotStatus::Stopped {
         return Err(StoreError::Conflict(format!("bot {id} is stopped; it cannot become {status}")));
     }
-    tx.execute(
-        "UPDATE bots SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE id = ?4",
-        params![status.to_string(), reason, now.0, id],
-    )
-    .map_err(|e| db_err(op, e))?;
+    tx.prepare_cached("UPDATE bots SET status = ?1, status_reason = ?2, updated_at = ?3 WHERE id = ?4")
+        .and_then(|mut st| st.execute(params![status.to_string(), reason, now.0, id]))
+        .map_err(|e| db_err(op, e))?;
     Ok(())
 }
 
 fn insert_bot(tx: &Connection, op: &str, bot: &NewBot) -> Result<BotId, StoreError> {
     let existing: Option<BotId> = tx
-        .query_row("SELECT id FROM bots WHERE name = ?1 AND status <> 'stopped'", [&bot.name], |r| r.get(0))
+        .prepare_cached("SELECT id FROM bots WHERE name = ?1 AND status <> 'stopped'")
+        .and_then(|mut st| st.query_row([&bot.name], |r| r.get(0)))
         .optional()
         .map_err(|e| db_err(op, e))?;
     if let Some(id) = existing {
         return Err(StoreError::Conflict(format!("a bot named {} exists (id {id})", bot.name)));
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO bots (name, venue, config_toml, status, status_reason, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, '', ?5, ?5)",
-        params![bot.name, bot.venue, bot.config_toml, BotStatus::Active.to_string(), bot.created_at.0],
     )
+    .and_then(|mut st| {
+        st.execute(params![bot.name, bot.venue, bot.config_toml, BotStatus::Active.to_string(), bot.created_at.0])
+    })
     .map_err(|e| db_err(op, e))?;
     Ok(tx.last_insert_rowid())
 }
@@ -657,7 +682,8 @@ fn insert_bot(tx: &Connection, op: &str, bot: &NewBot) -> Result<BotId, StoreErr
 /// Checks that the bot's state is at `expected` (a bot with no state yet is at 0).
 fn check_version(tx: &Connection, op: &str, id: BotId, expected: i64) -> Result<(), StoreError> {
     let found: Option<i64> = tx
-        .query_row("SELECT version FROM bot_state WHERE bot_id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT version FROM bot_state WHERE bot_id = ?1")
+        .and_then(|mut st| st.query_row([id], |r| r.get(0)))
         .optional()
         .map_err(|e| db_err(op, e))?;
     let found = found.unwrap_or(0);
@@ -692,6 +718,69 @@ fn open_states_sql() -> String {
     OrderState::ALL.iter().filter(|s| !s.is_final()).map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
 }
 
+/// Writes a unit of work in one immediate transaction (see [`Store::commit`]).
+fn commit_change(conn: &mut Connection, c: &Change) -> Result<BotId, StoreError> {
+    const OP: &str = "commit";
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+    let id = match &c.create {
+        Some(new) => insert_bot(&tx, OP, new)?,
+        None => {
+            require_bot(&tx, OP, c.bot)?;
+            c.bot
+        }
+    };
+    if let Some(v) = c.expect_version {
+        check_version(&tx, OP, id, v)?;
+    }
+    if let Some(text) = &c.config_toml {
+        tx.prepare_cached("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3")
+            .and_then(|mut st| st.execute(params![text, c.now.0, id]))
+            .map_err(|e| db_err(OP, e))?;
+    }
+    if let Some(json) = &c.state_json {
+        upsert_state(&tx, OP, id, json)?;
+    }
+    if let Some(v) = c.expect_version {
+        tx.prepare_cached("UPDATE bot_state SET version = ?1 WHERE bot_id = ?2")
+            .and_then(|mut st| st.execute(params![v + 1, id]))
+            .map_err(|e| db_err(OP, e))?;
+    }
+    if let Some((status, reason)) = &c.status {
+        write_status(&tx, OP, id, *status, reason, c.now)?;
+    }
+    let mine = |bot: BotId| if c.create.is_some() { id } else { bot };
+    for f in &c.cash_flows {
+        insert_cash_flow(&tx, OP, &CashFlow { bot: mine(f.bot), ..f.clone() })?;
+    }
+    let intents: Vec<Intent> = c.intents.iter().map(|i| Intent { bot: mine(i.bot), ..i.clone() }).collect();
+    if let Some(i) = intents.iter().find(|i| i.bot != id) {
+        return Err(StoreError::Conflict(format!("{OP}: intent {} is for bot {} not {id}", i.client_id, i.bot)));
+    }
+    insert_intents(&tx, OP, &intents)?;
+    for e in &c.events {
+        insert_event(&tx, OP, &Event { bot: mine(e.bot), ..e.clone() })?;
+    }
+    if let Some(snap) = &c.snapshot {
+        insert_snapshot(&tx, OP, &Snapshot { bot: mine(snap.bot), ..snap.clone() })?;
+    }
+    tx.commit().map_err(|e| db_err(OP, e))?;
+    Ok(id)
+}
+
+/// Runs `f` with commits not synced to disk (durable with the next synced write or
+/// [`Store::sync`]): for what the venue would tell again or a step's own record.
+fn lazily<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    set_synchronous(conn, "NORMAL")?;
+    let result = f(conn);
+    set_synchronous(conn, "FULL")?;
+    result
+}
+
+/// Sets `PRAGMA synchronous` (`FULL`: every commit is synced; `NORMAL`: not).
+fn set_synchronous(conn: &Connection, level: &str) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", level).map_err(|e| db_err("set synchronous", e))
+}
+
 impl Store for SqliteStore {
     fn create_bot(&self, bot: &NewBot) -> Result<BotId, StoreError> {
         const OP: &str = "create bot";
@@ -713,7 +802,8 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
         let found: Option<String> = tx
-            .query_row("SELECT order_tag FROM installation WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT order_tag FROM installation WHERE id = 1")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
             .optional()
             .map_err(|e| db_err(OP, e))?;
         let tag = match found {
@@ -723,7 +813,8 @@ impl Store for SqliteStore {
                 getrandom::getrandom(&mut bytes)
                     .map_err(|e| StoreError::Db(format!("{OP}: no randomness for the tag: {e}")))?;
                 let tag = OrderTag::from_random(bytes);
-                tx.execute("INSERT INTO installation (id, order_tag) VALUES (1, ?1)", [tag.as_str()])
+                tx.prepare_cached("INSERT INTO installation (id, order_tag) VALUES (1, ?1)")
+                    .and_then(|mut st| st.execute([tag.as_str()]))
                     .map_err(|e| db_err(OP, e))?;
                 tag
             }
@@ -751,11 +842,13 @@ impl Store for SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
         let previous: Option<String> = tx
-            .query_row("SELECT config_toml FROM bots WHERE id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT config_toml FROM bots WHERE id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)))
             .optional()
             .map_err(|e| db_err(OP, e))?;
         let previous = previous.ok_or_else(|| StoreError::NotFound(format!("{OP}: bot {id}")))?;
-        tx.execute("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3", params![config_toml, now.0, id])
+        tx.prepare_cached("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3")
+            .and_then(|mut st| st.execute(params![config_toml, now.0, id]))
             .map_err(|e| db_err(OP, e))?;
         let event = Event {
             bot: id,
@@ -770,58 +863,55 @@ impl Store for SqliteStore {
 
     fn load_versioned(&self, id: BotId) -> Result<Option<Versioned>, StoreError> {
         self.lock()
-            .query_row("SELECT state_json, version FROM bot_state WHERE bot_id = ?1", [id], |r| {
-                Ok(Versioned { json: r.get(0)?, version: r.get(1)? })
-            })
+            .prepare_cached("SELECT state_json, version FROM bot_state WHERE bot_id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| Ok(Versioned { json: r.get(0)?, version: r.get(1)? })))
             .optional()
             .map_err(|e| db_err("load bot state", e))
     }
 
     fn commit(&self, c: &Change) -> Result<BotId, StoreError> {
-        const OP: &str = "commit";
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
-        let id = match &c.create {
-            Some(new) => insert_bot(&tx, OP, new)?,
-            None => {
-                require_bot(&tx, OP, c.bot)?;
-                c.bot
-            }
-        };
-        if let Some(v) = c.expect_version {
-            check_version(&tx, OP, id, v)?;
+        // Intents, a new bot and money in or out are durable when this returns, even
+        // if the change was asked to be lazy.
+        if !c.lazy || !c.intents.is_empty() || c.create.is_some() || !c.cash_flows.is_empty() {
+            return commit_change(&mut conn, c);
         }
-        if let Some(text) = &c.config_toml {
-            tx.execute("UPDATE bots SET config_toml = ?1, updated_at = ?2 WHERE id = ?3", params![text, c.now.0, id])
-                .map_err(|e| db_err(OP, e))?;
+        // Written now, made durable by the next durable write or `sync` (the WAL is
+        // append-only: a durable commit makes every frame before it durable too).
+        lazily(&mut conn, |conn| commit_change(conn, c))
+    }
+
+    fn replay_time(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.lock()
+            .prepare_cached("SELECT now FROM replay_clock WHERE id = 1")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+            .map(|t| t.map(Timestamp))
+            .map_err(|e| db_err("read the replay clock", e))
+    }
+
+    fn set_replay_time(&self, t: Timestamp) -> Result<(), StoreError> {
+        const OP: &str = "move the replay clock";
+        let mut conn = self.lock();
+        lazily(&mut conn, |conn| {
+            conn.prepare_cached(
+                "INSERT INTO replay_clock (id, now) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET now = excluded.now",
+            )
+            .and_then(|mut st| st.execute([t.0]))
+            .map_err(|e| db_err(OP, e))?;
+            Ok(())
+        })
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        let _conn = self.lock();
+        let Some(wal) = &self.wal else { return Ok(()) };
+        match std::fs::File::open(wal) {
+            Ok(f) => f.sync_data().map_err(|e| StoreError::Db(format!("sync {}: {e}", wal.display()))),
+            // Nothing written since the log was last folded into the database (which
+            // SQLite syncs when it does that).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Db(format!("sync {}: {e}", wal.display()))),
         }
-        if let Some(json) = &c.state_json {
-            upsert_state(&tx, OP, id, json)?;
-        }
-        if let Some(v) = c.expect_version {
-            tx.execute("UPDATE bot_state SET version = ?1 WHERE bot_id = ?2", params![v + 1, id])
-                .map_err(|e| db_err(OP, e))?;
-        }
-        if let Some((status, reason)) = &c.status {
-            write_status(&tx, OP, id, *status, reason, c.now)?;
-        }
-        let mine = |bot: BotId| if c.create.is_some() { id } else { bot };
-        for f in &c.cash_flows {
-            insert_cash_flow(&tx, OP, &CashFlow { bot: mine(f.bot), ..f.clone() })?;
-        }
-        let intents: Vec<Intent> = c.intents.iter().map(|i| Intent { bot: mine(i.bot), ..i.clone() }).collect();
-        if let Some(i) = intents.iter().find(|i| i.bot != id) {
-            return Err(StoreError::Conflict(format!("{OP}: intent {} is for bot {} not {id}", i.client_id, i.bot)));
-        }
-        insert_intents(&tx, OP, &intents)?;
-        for e in &c.events {
-            insert_event(&tx, OP, &Event { bot: mine(e.bot), ..e.clone() })?;
-        }
-        if let Some(snap) = &c.snapshot {
-            insert_snapshot(&tx, OP, &Snapshot { bot: mine(snap.bot), ..snap.clone() })?;
-        }
-        tx.commit().map_err(|e| db_err(OP, e))?;
-        Ok(id)
     }
 
     fn lock_bot(&self, id: BotId) -> Result<BotLock, StoreError> {
@@ -875,7 +965,8 @@ impl Store for SqliteStore {
 
     fn load_state(&self, id: BotId) -> Result<Option<String>, StoreError> {
         self.lock()
-            .query_row("SELECT state_json FROM bot_state WHERE bot_id = ?1", [id], |r| r.get(0))
+            .prepare_cached("SELECT state_json FROM bot_state WHERE bot_id = ?1")
+            .and_then(|mut st| st.query_row([id], |r| r.get(0)))
             .optional()
             .map_err(|e| db_err("load bot state", e))
     }
@@ -914,27 +1005,32 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         const OP: &str = "update order";
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
-        let current: Option<String> = tx
-            .query_row("SELECT state FROM orders WHERE client_id = ?1", [client_id.as_str()], |r| r.get(0))
-            .optional()
+        lazily(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+            let current: Option<String> = tx
+                .prepare_cached("SELECT state FROM orders WHERE client_id = ?1")
+                .and_then(|mut st| st.query_row([client_id.as_str()], |r| r.get(0)))
+                .optional()
+                .map_err(|e| db_err(OP, e))?;
+            let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: order {client_id}")))?;
+            let current: OrderState = parse_enum(&current, "orders", "state")?;
+            if !current.can_become(status) {
+                return Err(StoreError::Conflict(format!(
+                    "order {client_id} is {}; it cannot become {}",
+                    current.as_str(),
+                    status.as_str()
+                )));
+            }
+            tx.prepare_cached(
+                "UPDATE orders SET state = ?1, venue_id = COALESCE(?2, venue_id), filled = ?3, updated_at = ?4 \
+                 WHERE client_id = ?5",
+            )
+            .and_then(|mut st| {
+                st.execute(params![status.as_str(), venue_id, dec_text(filled.0), now.0, client_id.as_str()])
+            })
             .map_err(|e| db_err(OP, e))?;
-        let current = current.ok_or_else(|| StoreError::NotFound(format!("{OP}: order {client_id}")))?;
-        let current: OrderState = parse_enum(&current, "orders", "state")?;
-        if !current.can_become(status) {
-            return Err(StoreError::Conflict(format!(
-                "order {client_id} is {}; it cannot become {}",
-                current.as_str(),
-                status.as_str()
-            )));
-        }
-        tx.execute(
-            "UPDATE orders SET state = ?1, venue_id = COALESCE(?2, venue_id), filled = ?3, updated_at = ?4 \
-             WHERE client_id = ?5",
-            params![status.as_str(), venue_id, dec_text(filled.0), now.0, client_id.as_str()],
-        )
-        .map_err(|e| db_err(OP, e))?;
-        tx.commit().map_err(|e| db_err(OP, e))
+            tx.commit().map_err(|e| db_err(OP, e))
+        })
     }
 
     fn unresolved(&self, bot: BotId) -> Result<Vec<OrderRow>, StoreError> {
@@ -954,34 +1050,38 @@ impl Store for SqliteStore {
     fn record_fill(&self, client_id: &ClientOrderId, fill: &Fill) -> Result<bool, StoreError> {
         const OP: &str = "record fill";
         let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
-        let known = tx
-            .prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1")
-            .and_then(|mut s| s.exists([client_id.as_str()]))
-            .map_err(|e| db_err(OP, e))?;
-        if !known {
-            return Err(StoreError::NotFound(format!("{OP}: order {client_id}")));
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO fills (client_id, trade_id, qty, price, fee, fee_asset, time) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (client_id, trade_id) DO NOTHING",
-                params![
-                    client_id.as_str(),
-                    fill.trade_id,
-                    dec_text(fill.qty.0),
-                    dec_text(fill.price.0),
-                    dec_text(fill.fee.0),
-                    fill.fee_asset.as_str(),
-                    fill.time.0,
-                ],
-            )
-            .map_err(|e| db_err(OP, e))?;
-        if inserted == 1 {
-            fill_to_ledger(&tx, OP, client_id, fill)?;
-        }
-        tx.commit().map_err(|e| db_err(OP, e))?;
-        Ok(inserted == 1)
+        lazily(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| db_err(OP, e))?;
+            let known = tx
+                .prepare_cached("SELECT 1 FROM orders WHERE client_id = ?1")
+                .and_then(|mut s| s.exists([client_id.as_str()]))
+                .map_err(|e| db_err(OP, e))?;
+            if !known {
+                return Err(StoreError::NotFound(format!("{OP}: order {client_id}")));
+            }
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO fills (client_id, trade_id, qty, price, fee, fee_asset, time) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (client_id, trade_id) DO NOTHING",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        client_id.as_str(),
+                        fill.trade_id,
+                        dec_text(fill.qty.0),
+                        dec_text(fill.price.0),
+                        dec_text(fill.fee.0),
+                        fill.fee_asset.as_str(),
+                        fill.time.0,
+                    ])
+                })
+                .map_err(|e| db_err(OP, e))?;
+            if inserted == 1 {
+                fill_to_ledger(&tx, OP, client_id, fill)?;
+            }
+            tx.commit().map_err(|e| db_err(OP, e))?;
+            Ok(inserted == 1)
+        })
     }
 
     fn fills(&self, bot: BotId) -> Result<Vec<FillRow>, StoreError> {
@@ -1042,9 +1142,11 @@ impl Store for SqliteStore {
 
     fn record_snapshot(&self, s: &Snapshot) -> Result<(), StoreError> {
         const OP: &str = "record snapshot";
-        let conn = self.lock();
-        require_bot(&conn, OP, s.bot)?;
-        insert_snapshot(&conn, OP, s)
+        let mut conn = self.lock();
+        lazily(&mut conn, |conn| {
+            require_bot(&conn, OP, s.bot)?;
+            insert_snapshot(&conn, OP, s)
+        })
     }
 
     fn snapshots(&self, bot: BotId, limit: usize) -> Result<Vec<Snapshot>, StoreError> {
@@ -1148,9 +1250,11 @@ impl Store for SqliteStore {
 
     fn record_event(&self, e: &Event) -> Result<(), StoreError> {
         const OP: &str = "record event";
-        let conn = self.lock();
-        require_bot(&conn, OP, e.bot)?;
-        insert_event(&conn, OP, e)
+        let mut conn = self.lock();
+        lazily(&mut conn, |conn| {
+            require_bot(&conn, OP, e.bot)?;
+            insert_event(&conn, OP, e)
+        })
     }
 
     fn events(&self, bot: BotId, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -1229,6 +1333,48 @@ mod tests {
         let s = open(&COUNTING[..1]).unwrap();
         assert_eq!(s.schema_version().unwrap(), 1);
         assert_eq!(runs(&s.lock()), vec![1], "the failed migration was rolled back");
+    }
+
+    #[test]
+    fn lazy_writes_are_written_and_leave_every_other_write_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let s = SqliteStore::open(&path).unwrap();
+        let synchronous =
+            |s: &SqliteStore| s.lock().pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(s.replay_time().unwrap(), None, "no replay has moved yet");
+        s.set_replay_time(Timestamp(1_700_000_000_000)).unwrap();
+        assert_eq!(synchronous(&s), 2, "back to FULL after a lazy write");
+        let id = s
+            .commit(&Change {
+                create: Some(NewBot {
+                    name: "b".into(),
+                    venue: "paper".into(),
+                    config_toml: String::new(),
+                    created_at: Timestamp(0),
+                }),
+                state_json: Some("{}".into()),
+                now: Timestamp(0),
+                ..Change::default()
+            })
+            .unwrap();
+        s.commit(&Change {
+            bot: id,
+            state_json: Some("{\"x\":1}".into()),
+            lazy: true,
+            now: Timestamp(1),
+            ..Change::default()
+        })
+        .unwrap();
+        assert_eq!(synchronous(&s), 2, "back to FULL after a lazy commit");
+        s.sync().unwrap();
+        drop(s);
+        // Another connection (another process) reads what was written lazily.
+        let again = SqliteStore::open(&path).unwrap();
+        assert_eq!(again.replay_time().unwrap(), Some(Timestamp(1_700_000_000_000)));
+        assert_eq!(again.load_state(id).unwrap().as_deref(), Some("{\"x\":1}"));
+        // An in-memory store has no log to sync.
+        SqliteStore::open_in_memory().unwrap().sync().unwrap();
     }
 
     #[test]

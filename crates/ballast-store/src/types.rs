@@ -395,6 +395,10 @@ pub struct Change {
     pub snapshot: Option<Snapshot>,
     /// When.
     pub now: Timestamp,
+    /// Written but not synced to disk at once (see [`crate::Store::commit`]): for a
+    /// step's own record (state, snapshot, events) when it sent nothing. A change that
+    /// carries intents must never be lazy: they are durable before their orders exist.
+    pub lazy: bool,
 }
 
 /// Exclusive access to one bot, across threads and processes, until dropped (see

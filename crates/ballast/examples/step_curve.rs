@@ -44,10 +44,7 @@ fn main() -> Result<()> {
         fee_bps: Decimal::from(10),
         slippage_bps: Decimal::ZERO,
     };
-    // A new data directory (its stores made), then its replay moved back to 2021.
-    drop(App::open(&dir)?);
-    std::fs::write(dir.join("paper.json"), serde_json::to_string_pretty(&world)?)?;
-    let mut app = App::open(&dir)?;
+    let mut app = App::create(&dir, world)?;
     let cfg = BotConfig::parse_text(std::path::Path::new("busy"), CONFIG)?;
     let spec = app.spec(&cfg)?;
     let created =
@@ -64,10 +61,8 @@ fn main() -> Result<()> {
         if times.is_empty() {
             first_day = ballast_app::world::fmt_time(*t)[..10].to_string();
         }
-        app.advance_to(*t)?;
-        app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
         let s = Instant::now();
-        for (_, r) in app.engine.step_all().map_err(|e| anyhow!("{e}"))? {
+        for (_, r) in app.replay_bar(*t)? {
             r.map_err(|e| anyhow!("{e}"))?;
         }
         times.push(s.elapsed().as_micros());

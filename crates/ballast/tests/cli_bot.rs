@@ -276,10 +276,11 @@ fn run_stops_cleanly_on_sigterm_and_resumes() {
     let d = tmp.path();
     let cfg = write(d, "bot.toml", CONFIG);
     ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
-    let clock = |d: &Path| -> String {
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(d.join("paper.json")).unwrap()).unwrap();
-        v["now"].to_string()
+    // The replay clock, as the store keeps it.
+    let clock = |d: &Path| -> i64 {
+        let db = rusqlite::Connection::open_with_flags(d.join("ballast.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+        db.query_row("SELECT now FROM replay_clock WHERE id = 1", [], |r| r.get(0)).unwrap()
     };
     let before = clock(d);
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ballast"))

@@ -698,9 +698,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        app.advance_to(t)?;
-        app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
-        let results = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
+        let results = app.replay_bar(t)?;
         report_errors(&results);
         super::notify::pump(&mut notifier, &**app.engine.store());
         done += 1;
@@ -715,6 +713,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
     } else {
         "end of the replay"
     };
+    app.sync()?;
     println!("Stopped cleanly after {done} bar(s) ({why}); paper clock at {}", fmt_time(app.now()));
     Ok(())
 }

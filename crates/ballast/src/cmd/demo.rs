@@ -114,9 +114,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         indicatif::ProgressBar::hidden()
     };
     for t in bars {
-        app.advance_to(t)?;
-        app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
-        for (bot, r) in app.engine.step_all().map_err(|e| anyhow!("{e}"))? {
+        for (bot, r) in app.replay_bar(t)? {
             if let Err(e) = r {
                 bar.suspend(|| eprintln!("bot {bot}: {e}"));
             }
@@ -125,6 +123,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    app.sync()?;
     let rebalances = app.engine.store().events(id, 100_000)?.iter().filter(|e| e.kind == "rebalance").count();
     println!("Done in {:.1} s ({rebalances} rebalance events).", started.elapsed().as_secs_f64());
     println!();

@@ -253,15 +253,8 @@ fn drive_replay(state: &AppState, app: &Mutex<App>, every: Duration, stop: &Atom
             println!("paper replay: the bundled candles end at {}; the replay stops here", fmt_time(app.now()));
             return;
         };
-        if let Err(e) = app.advance_to(t) {
+        if let Err(e) = app.replay_bar(t) {
             eprintln!("paper replay: {e:#}");
-            return;
-        }
-        if let Err(e) = app.paper.match_resting() {
-            eprintln!("paper replay: resting orders: {e}");
-        }
-        if let Err(e) = app.engine.step_all() {
-            eprintln!("paper replay: {e}");
         }
         state.publish("tick", json!({ "time": t.0 }));
     }
