@@ -1144,8 +1144,8 @@ impl Store for SqliteStore {
         const OP: &str = "record snapshot";
         let mut conn = self.lock();
         lazily(&mut conn, |conn| {
-            require_bot(&conn, OP, s.bot)?;
-            insert_snapshot(&conn, OP, s)
+            require_bot(conn, OP, s.bot)?;
+            insert_snapshot(conn, OP, s)
         })
     }
 
@@ -1252,8 +1252,8 @@ impl Store for SqliteStore {
         const OP: &str = "record event";
         let mut conn = self.lock();
         lazily(&mut conn, |conn| {
-            require_bot(&conn, OP, e.bot)?;
-            insert_event(&conn, OP, e)
+            require_bot(conn, OP, e.bot)?;
+            insert_event(conn, OP, e)
         })
     }
 

@@ -278,8 +278,9 @@ fn run_stops_cleanly_on_sigterm_and_resumes() {
     ok(d, &["bot", "create", "--config", &cfg, "--yes"]);
     // The replay clock, as the store keeps it.
     let clock = |d: &Path| -> i64 {
-        let db = rusqlite::Connection::open_with_flags(d.join("ballast.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .unwrap();
+        let db =
+            rusqlite::Connection::open_with_flags(d.join("ballast.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
         db.query_row("SELECT now FROM replay_clock WHERE id = 1", [], |r| r.get(0)).unwrap()
     };
     let before = clock(d);
