@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod doc;
+pub mod fleet;
 pub mod presets;
 pub mod profile;
 pub mod verbs;

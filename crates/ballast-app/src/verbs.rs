@@ -144,6 +144,35 @@ pub fn create(
     Ok(Created { id, first_buy, deposit })
 }
 
+/// Creates many paper bots at once (a fleet file, [`crate::fleet`]): each one checked
+/// as [`preview`] checks it, the paper account funded once for all of them, and all of
+/// them created in one transaction (every bot or none). Their first buys happen at
+/// their first step (the next round of `ballast run`), so creating them costs no order.
+pub fn create_all(app: &App, bots: &[crate::fleet::FleetBot]) -> Result<Vec<BotId>, VerbError> {
+    let mut requests = Vec::with_capacity(bots.len());
+    for b in bots {
+        let cfg = &b.config;
+        if cfg.venue != "paper" {
+            return Err(VerbError::Invalid(format!(
+                "{}: venue {:?}: many bots at once are created on the paper venue only; create a live bot with `ballast bot create`",
+                cfg.name, cfg.venue
+            )));
+        }
+        let spec = spec_of(app, cfg).map_err(|e| VerbError::Invalid(format!("{}: {e}", cfg.name)))?;
+        requests.push(ballast_engine::NewBotRequest {
+            name: cfg.name.clone(),
+            spec,
+            config_toml: b.text.clone(),
+            amount: cfg.amount,
+        });
+    }
+    let fund = |quote: &Asset, amount: Decimal| -> Result<(), EngineError> {
+        fund_paper(&app.engine, &app.paper, quote, amount).map_err(|e| EngineError::Refused(e.to_string()))?;
+        Ok(())
+    };
+    Ok(app.engine.create_all(requests, Some(&fund))?)
+}
+
 /// Adds money to a bot (quote and/or coins) and rebalances it in. On paper, the money
 /// arrives in the paper account first, and only after every check that can refuse it
 /// (a refused investment leaves no deposit behind).

@@ -364,6 +364,20 @@ pub fn spec_with(cfg: &BotConfig, weights: BTreeMap<Asset, Decimal>) -> BotSpec 
     }
 }
 
+/// The bundled CoinMarketCap snapshots, read once per process (creating or
+/// re-estimating many market-cap bots reads them from memory).
+fn bundled_market_caps() -> Result<std::sync::Arc<ballast_backtest::marketcap::MarketCaps>> {
+    static CAPS: std::sync::OnceLock<Result<std::sync::Arc<ballast_backtest::marketcap::MarketCaps>, String>> =
+        std::sync::OnceLock::new();
+    CAPS.get_or_init(|| {
+        load_snapshots(bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"))
+            .map(std::sync::Arc::new)
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|e| anyhow!(e))
+}
+
 /// A bot's target weights (fractions) as its configuration defines them, from the data
 /// known at `now`: the bundled daily closes for risk-based methods, the latest
 /// CoinMarketCap snapshot a day before `now` for market cap. The one place where a
@@ -378,7 +392,7 @@ pub fn weights_at(
         Method::Equal => weighting::equal(assets)?,
         Method::Custom => cfg.weights.custom.iter().map(|(a, w)| (a.clone(), *w / Decimal::ONE_HUNDRED)).collect(),
         Method::MarketCap => {
-            let caps = load_snapshots(bundle_dir().join("cmc-monthly/coinmarketcap_monthly_all_snapshots.csv.gz"))?;
+            let caps = bundled_market_caps()?;
             let known = Timestamp(now.0 - 86_400_000);
             let (_, by_asset) = caps.at(known, assets)?;
             weighting::market_cap(&by_asset, cfg.weights.max_weight.map(|m| m / Decimal::ONE_HUNDRED))?

@@ -118,34 +118,129 @@ pub fn run(
     points: &[Point],
     tick: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, String> {
+    let mut rows = Vec::with_capacity(points.len());
+    run_each(data, points.len(), &|i| points[i].clone(), &hodl_points(points), tick, &mut |r| {
+        rows.push(r);
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// One point of each HODL group of `points` (same data, initial weights and fee).
+pub fn hodl_points(points: &[Point]) -> Vec<Point> {
+    let mut seen = std::collections::BTreeSet::new();
+    points.iter().filter(|p| seen.insert(p.hodl_key())).cloned().collect()
+}
+
+/// How many configurations run between two hand-overs to the sink: what a sweep holds
+/// in memory at once, whatever the size of the grid.
+pub const CHUNK: usize = 16_384;
+
+/// Runs the points `0..n` of a grid given by `point` (so that a grid of any size is
+/// never held whole), in parallel chunks of [`CHUNK`], and hands each row to `sink` in
+/// grid order as its chunk finishes: memory stays bounded by a chunk. `hodl` holds one
+/// point of every HODL group the grid has (see [`hodl_points`]).
+pub fn run_each(
+    data: &BTreeMap<Interval, Prepared>,
+    n: usize,
+    point: &(dyn Fn(usize) -> Point + Sync),
+    hodl: &[Point],
+    tick: &(dyn Fn() + Sync),
+    sink: &mut dyn FnMut(Row) -> Result<(), String>,
+) -> Result<(), String> {
     // HODL once per (interval, weights, fee).
-    let mut keys: Vec<(Interval, String, String)> = points.iter().map(Point::hodl_key).collect();
-    keys.sort();
-    keys.dedup();
-    let hodl: BTreeMap<(Interval, String, String), Metrics> = keys
+    let hodl: BTreeMap<(Interval, String, String), Metrics> = hodl
         .par_iter()
-        .map(|k| {
-            let p = points.iter().find(|p| &p.hodl_key() == k).expect("key from points");
+        .map(|p| {
             let prep = data.get(&p.interval).ok_or_else(|| format!("no data for interval {}", p.interval))?;
-            backtest::hodl(prep, &p.strategy).map(|m| (k.clone(), m))
+            backtest::hodl(prep, &p.strategy).map(|m| (p.hodl_key(), m))
         })
         .collect::<Result<_, String>>()?;
     let done = AtomicUsize::new(0);
-    points
-        .par_iter()
-        .enumerate()
-        .map(|(index, p)| {
-            let prep = data.get(&p.interval).ok_or_else(|| format!("no data for interval {}", p.interval))?;
-            let metrics = backtest::metrics_only(prep, &p.strategy).map_err(|e| {
-                format!("{} {} {}: {e}", p.interval, p.strategy.weights.name(), p.strategy.rebalance.label())
-            })?;
-            let h = hodl[&p.hodl_key()].clone();
-            let excess_vs_hodl = metrics.final_value / h.final_value - 1.0;
-            done.fetch_add(1, Ordering::Relaxed);
-            tick();
-            Ok(Row { index, metrics, hodl: h, excess_vs_hodl })
-        })
-        .collect()
+    let mut start = 0;
+    while start < n {
+        let end = n.min(start + CHUNK);
+        let rows: Vec<Result<Row, String>> = (start..end)
+            .into_par_iter()
+            .map(|index| {
+                let p = point(index);
+                let prep = data.get(&p.interval).ok_or_else(|| format!("no data for interval {}", p.interval))?;
+                let metrics = backtest::metrics_only(prep, &p.strategy).map_err(|e| {
+                    format!("{} {} {}: {e}", p.interval, p.strategy.weights.name(), p.strategy.rebalance.label())
+                })?;
+                let h = hodl
+                    .get(&p.hodl_key())
+                    .ok_or_else(|| format!("configuration {index}: no HODL run for its weights and fee"))?
+                    .clone();
+                let excess_vs_hodl = metrics.final_value / h.final_value - 1.0;
+                done.fetch_add(1, Ordering::Relaxed);
+                tick();
+                Ok(Row { index, metrics, hodl: h, excess_vs_hodl })
+            })
+            .collect();
+        for r in rows {
+            sink(r?)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// The best `k` rows seen, by a metric, in bounded memory (a heap of `k`): for ranking
+/// a grid of any size while its rows stream past.
+pub struct TopK {
+    k: usize,
+    by: RankBy,
+    heap: std::collections::BinaryHeap<Ranked>,
+}
+
+/// A row in [`TopK`]'s heap: the worst on top (lower score, then later in the grid).
+struct Ranked(f64, Row);
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Ranked {}
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // "Greater" = worse, so that the heap's top is the row to drop.
+        other.0.total_cmp(&self.0).then(self.1.index.cmp(&other.1.index))
+    }
+}
+
+impl TopK {
+    /// Keeps the best `k` rows by `by`.
+    pub fn new(k: usize, by: RankBy) -> Self {
+        Self { k, by, heap: std::collections::BinaryHeap::with_capacity(k.saturating_add(1).min(1 << 20)) }
+    }
+
+    /// Offers a row.
+    pub fn push(&mut self, row: Row) {
+        if self.k == 0 {
+            return;
+        }
+        let r = Ranked(self.by.score(&row), row);
+        if self.heap.len() < self.k {
+            self.heap.push(r);
+        } else if self.heap.peek().is_some_and(|worst| r < *worst) {
+            self.heap.pop();
+            self.heap.push(r);
+        }
+    }
+
+    /// The rows kept, best first (as [`rank`] orders them).
+    pub fn into_sorted(self) -> Vec<Row> {
+        let mut rows: Vec<Row> = self.heap.into_iter().map(|r| r.1).collect();
+        rank(&mut rows, self.by);
+        rows
+    }
 }
 
 /// Sorts rows best first by `by` (ties: grid order).

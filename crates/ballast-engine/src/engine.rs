@@ -104,6 +104,23 @@ pub struct BotView {
 /// The outcome of stepping one bot in [`Engine::step_all`].
 pub type StepResult = (BotId, Result<StepOutcome, String>);
 
+/// Makes an amount of a quote free beyond what the bots hold (see
+/// [`Engine::create_all`]).
+pub type Funder<'a> = dyn Fn(&Asset, Decimal) -> Result<(), EngineError> + 'a;
+
+/// A bot to create (see [`Engine::create_all`]).
+#[derive(Clone, Debug)]
+pub struct NewBotRequest {
+    /// Its name (unique among the bots that are not stopped).
+    pub name: String,
+    /// What it trades and how.
+    pub spec: BotSpec,
+    /// Its configuration text, kept with it.
+    pub config_toml: String,
+    /// The quote it invests.
+    pub amount: Decimal,
+}
+
 /// A bot as loaded for a change: its record, its state and the state's version (every
 /// write names it, so a change computed from an old state is refused, never applied).
 struct Loaded {
@@ -328,76 +345,110 @@ impl Engine {
     /// [`Engine::preview`] and a check that the account holds the money. Its first buy
     /// happens at its first step.
     pub fn create(&self, name: &str, spec: BotSpec, config_toml: &str, amount: Decimal) -> Result<BotId, EngineError> {
-        let preview = self.preview(&spec, amount)?;
-        if amount < preview.minimum.amount.0 {
-            return Err(EngineError::Refused(format!(
-                "{amount} {q} is too little: these coins need at least {} {q} (set by {}: its first buy must clear the venue's minimum order)",
-                preview.minimum.amount.0.round_dp(2),
-                preview.minimum.binding,
-                q = spec.quote
-            )));
-        }
-        let free = self.venue.balances()?.get(&spec.quote).map(|b| b.free).unwrap_or_default();
-        let committed = self.committed_quote(&spec.quote)?;
-        if free.0 - committed < amount {
-            return Err(EngineError::Refused(format!(
-                "the account has {} {q} free, {} of it held by other bots: not enough for {amount} {q}",
-                free.0.normalize(),
-                committed.normalize(),
-                q = spec.quote
-            )));
-        }
+        let ids = self.create_all(
+            vec![NewBotRequest { name: name.to_string(), spec, config_toml: config_toml.to_string(), amount }],
+            None,
+        )?;
+        Ok(ids[0])
+    }
+
+    /// Creates every bot of `bots` in one transaction (all of them or none), after the
+    /// checks of [`Engine::create`] on each and one check that the account holds the
+    /// money of all of them together. Their first buys happen at their first steps.
+    /// `fund`, when given, is asked to make the bots' total amount of a quote free beyond
+    /// what other bots hold, once every other check has passed (a paper account is
+    /// funded: `ballast_app::verbs::fund_paper`; a real one is not).
+    pub fn create_all(
+        &self,
+        bots: Vec<NewBotRequest>,
+        fund: Option<&Funder<'_>>,
+    ) -> Result<Vec<BotId>, EngineError> {
+        let mut needs: BTreeMap<Asset, Decimal> = BTreeMap::new();
+        let mut changes = Vec::with_capacity(bots.len());
         let now = self.clock.now();
-        let hodl = hodl_buy(&spec, &preview.targets, &preview.prices, amount);
-        let quote = spec.quote.clone();
-        let state = BotState {
-            spec,
-            trigger: TriggerState::new(now),
-            next_seq: 1,
-            force: Some("first buy".into()),
-            hodl,
-            last_step: None,
-            rebalances: 0,
-            entered: Default::default(),
-            stopping: None,
-            summary: None,
-            estimated: Some(now),
-        };
-        // One transaction: a crash leaves either the whole bot or no trace of it.
-        let id = self.store.commit(&Change {
-            create: Some(NewBot {
-                name: name.to_string(),
-                venue: self.venue.name().to_string(),
-                config_toml: config_toml.to_string(),
-                created_at: now,
-            }),
-            state_json: Some(state_text(0, &state)?),
-            cash_flows: vec![CashFlow {
-                bot: 0,
-                time: now,
-                asset: quote.clone(),
-                qty: Qty(amount),
-                value: Notional(amount),
-                note: "create".into(),
-            }],
-            events: vec![event(0, now, "created", &format!("created with {amount} {quote}"), json!({}))],
-            now,
-            ..Change::default()
-        })?;
-        Ok(id)
+        for NewBotRequest { name, spec, config_toml, amount } in bots {
+            let preview = self.preview(&spec, amount)?;
+            if amount < preview.minimum.amount.0 {
+                return Err(EngineError::Refused(format!(
+                    "{name}: {amount} {q} is too little: these coins need at least {} {q} (set by {}: its first buy must clear the venue's minimum order)",
+                    preview.minimum.amount.0.round_dp(2),
+                    preview.minimum.binding,
+                    q = spec.quote
+                )));
+            }
+            let need = needs.entry(spec.quote.clone()).or_default();
+            *need = need.checked_add(amount).ok_or_else(|| {
+                EngineError::Refused(format!("the bots' amounts together overflow ({name} and those before it)"))
+            })?;
+            let hodl = hodl_buy(&spec, &preview.targets, &preview.prices, amount);
+            let quote = spec.quote.clone();
+            let state = BotState {
+                spec,
+                trigger: TriggerState::new(now),
+                next_seq: 1,
+                force: Some("first buy".into()),
+                hodl,
+                last_step: None,
+                rebalances: 0,
+                entered: Default::default(),
+                stopping: None,
+                summary: None,
+                estimated: Some(now),
+            };
+            changes.push(Change {
+                create: Some(NewBot { name, venue: self.venue.name().to_string(), config_toml, created_at: now }),
+                state_json: Some(state_text(0, &state)?),
+                cash_flows: vec![CashFlow {
+                    bot: 0,
+                    time: now,
+                    asset: quote.clone(),
+                    qty: Qty(amount),
+                    value: Notional(amount),
+                    note: "create".into(),
+                }],
+                events: vec![event(0, now, "created", &format!("created with {amount} {quote}"), json!({}))],
+                now,
+                ..Change::default()
+            });
+        }
+        let names = self.store.bots()?;
+        let mut wanted: Vec<&str> = changes.iter().filter_map(|c| c.create.as_ref()).map(|n| n.name.as_str()).collect();
+        wanted.sort_unstable();
+        if let Some(w) = wanted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(EngineError::Refused(format!("two of the new bots are named {}", w[0])));
+        }
+        if let Some(b) =
+            names.iter().find(|b| b.status != BotStatus::Stopped && wanted.binary_search(&b.name.as_str()).is_ok())
+        {
+            return Err(EngineError::Refused(format!("a bot named {} exists (id {})", b.name, b.id)));
+        }
+        let mut balances = self.venue.balances()?;
+        for (quote, amount) in &needs {
+            let free = balances.get(quote).map(|b| b.free).unwrap_or_default();
+            let committed = self.committed_quote(quote)?;
+            if let Some(fund) = fund
+                && free.0 - committed < *amount
+            {
+                fund(quote, *amount)?;
+                balances = self.venue.balances()?;
+            }
+            let free = balances.get(quote).map(|b| b.free).unwrap_or_default();
+            if free.0 - committed < *amount {
+                return Err(EngineError::Refused(format!(
+                    "the account has {} {quote} free, {} of it held by other bots: not enough for {amount} {quote}",
+                    free.0.normalize(),
+                    committed.normalize(),
+                )));
+            }
+        }
+        // One transaction: a crash leaves either every bot or no trace of any.
+        Ok(self.store.commit_all(&changes)?)
     }
 
     /// Quote held by this venue's bots that are not stopped (so a new bot does not
     /// count it as free): the one place that decides what of the account is taken.
     pub fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
-        let mut total = Decimal::ZERO;
-        for b in self.store.bots()? {
-            if b.status != BotStatus::Stopped && b.venue == self.venue.name() {
-                let h = self.holdings(b.id)?;
-                total += h.get(quote).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
-            }
-        }
-        Ok(total)
+        Ok(self.store.held_by_bots(self.venue.name(), quote)?.0)
     }
 
     fn load(&self, id: BotId) -> Result<Loaded, EngineError> {
@@ -475,8 +526,15 @@ impl Engine {
     }
 
     fn reconcile_orders(&self, id: BotId) -> Result<usize, EngineError> {
+        Ok(self.reconcile_open(id)?.0)
+    }
+
+    /// [`Engine::reconcile_orders`], also telling how many orders were open before.
+    fn reconcile_open(&self, id: BotId) -> Result<(usize, usize), EngineError> {
         let mut resolved = 0;
-        for o in self.store.unresolved(id)? {
+        let open = self.store.unresolved(id)?;
+        let count = open.len();
+        for o in open {
             let i = &o.intent;
             match self.lookup(id, i)? {
                 Some(report) => {
@@ -513,7 +571,7 @@ impl Engine {
                 },
             }
         }
-        Ok(resolved)
+        Ok((resolved, count))
     }
 
     /// What the venue says about the intent's order: its report, or `None` when the
@@ -585,11 +643,11 @@ impl Engine {
             )));
         }
         let now = self.clock.now();
-        self.reconcile_orders(id)?;
+        let (resolved, open) = self.reconcile_open(id)?;
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
         }
-        if !self.store.unresolved(id)?.is_empty() {
+        if resolved < open && !self.store.unresolved(id)?.is_empty() {
             // An order whose outcome is not known yet may have traded: a plan from a
             // ledger without it could trade the same again. Nothing is decided until
             // every order is final.
@@ -677,7 +735,7 @@ impl Engine {
             }
         }
         b.state.last_step = Some(now);
-        let snapshot = self.snapshot(id, &b.state, now)?;
+        let snapshot = self.snapshot_with(id, &b.state, now, Some(&prices))?;
         // The step's own record: lost at most to a power cut, when the step is simply
         // done again (what it sent, it made durable before sending).
         self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
@@ -834,12 +892,7 @@ impl Engine {
             Side::Buy => (&intent.quote, intent.qty.0 * intent.planned_price.0),
         };
         let held = balances.get(asset).map(|b| b.total().0).unwrap_or_default();
-        let mut ledgers = Decimal::ZERO;
-        for b in self.store.bots()? {
-            if b.status != BotStatus::Stopped && b.venue == self.venue.name() {
-                ledgers += self.holdings(b.id)?.get(asset).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
-            }
-        }
+        let ledgers = self.store.held_by_bots(self.venue.name(), asset)?.0;
         if held >= ledgers {
             return Ok(());
         }
@@ -860,13 +913,28 @@ impl Engine {
     }
 
     fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<Snapshot, EngineError> {
+        self.snapshot_with(id, state, now, None)
+    }
+
+    /// The snapshot, with the prices the step already has when they cover what it
+    /// values (asked again otherwise).
+    fn snapshot_with(
+        &self,
+        id: BotId,
+        state: &BotState,
+        now: Timestamp,
+        known: Option<&Prices>,
+    ) -> Result<Snapshot, EngineError> {
         let holdings = self.holdings(id)?;
         let quote = &state.spec.quote;
         let mut assets: Vec<Asset> =
             holdings.keys().chain(state.hodl.keys()).filter(|a| *a != quote).cloned().collect();
         assets.sort();
         assets.dedup();
-        let prices = self.prices(quote, &assets)?;
+        let prices = match known {
+            Some(p) if assets.iter().all(|a| p.contains_key(a)) => assets.iter().map(|a| (a.clone(), p[a])).collect(),
+            _ => self.prices(quote, &assets)?,
+        };
         let value_of = |h: &BTreeMap<Asset, Qty>| -> Decimal {
             h.iter()
                 .map(|(a, q)| if a == quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() })

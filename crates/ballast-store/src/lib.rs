@@ -55,6 +55,14 @@ pub trait Store: Send + Sync {
     /// [`Store::sync`], and before that lost only to a power cut, never to a crash of
     /// the process.
     fn commit(&self, change: &Change) -> Result<BotId, StoreError>;
+    /// Applies many units of work in ONE transaction, all or nothing (the first that
+    /// fails undoes them all), durable when it returns: for creating many bots at once.
+    /// Returns each change's bot id, in order.
+    fn commit_all(&self, changes: &[Change]) -> Result<Vec<BotId>, StoreError>;
+    /// What the bots of `venue` that are not stopped hold of `asset`, each counted at
+    /// zero or more (what of the account is taken): one query, whatever the number of
+    /// bots.
+    fn held_by_bots(&self, venue: &str, asset: &Asset) -> Result<Qty, StoreError>;
     /// Makes every write so far durable (the lazy ones: a runner calls it once per
     /// round of steps, so that steps which send nothing cost no disk sync each).
     fn sync(&self) -> Result<(), StoreError>;

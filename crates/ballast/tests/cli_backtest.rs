@@ -192,6 +192,58 @@ fn sweep_ranks_the_whole_grid() {
     fails(&["sweep", "--assets", "BTC,ETH", "--rank-by", "luck"], "sharpe");
 }
 
+/// `--stream` writes every row in grid order (no row held back for ranking), the same
+/// rows the ranked CSV has; the table's top rows (kept in a bounded heap while the grid
+/// streams past) are the ranked CSV's first rows.
+#[test]
+fn a_streamed_sweep_has_the_rows_of_the_ranked_one() {
+    let grid = [
+        "sweep",
+        "--assets",
+        "BTC,ETH,XRP",
+        "--intervals",
+        "1d,4h",
+        "--start",
+        "2021-01-01",
+        "--end",
+        "2022-12-31",
+        "--modes",
+        "calendar,threshold",
+        "--every",
+        "1d,7d",
+        "--thresholds",
+        "1:20:1",
+        "--fees",
+        "0,10",
+    ];
+    let ranked = ok(&[&grid[..], &["--format", "csv", "--rank-by", "sharpe"]].concat());
+    let streamed = ok(&[&grid[..], &["--format", "csv", "--stream"]].concat());
+    let fields = |line: &str| line.split_once(',').unwrap().1.to_string();
+    let mut a: Vec<String> = ranked.lines().skip(1).map(fields).collect();
+    let b: Vec<String> = streamed.lines().skip(1).map(fields).collect();
+    assert!(streamed.starts_with("index,interval,"), "{streamed}");
+    let index: Vec<usize> = streamed.lines().skip(1).map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(index, (1..=b.len()).collect::<Vec<_>>(), "grid order");
+    assert_eq!(a.len(), 2 * 2 * (2 + 20));
+    let top: Vec<String> = a.iter().take(5).cloned().collect();
+    let mut b_sorted = b.clone();
+    a.sort();
+    b_sorted.sort();
+    assert_eq!(a, b_sorted, "the same rows");
+    let table = ok(&[&grid[..], &["--rank-by", "sharpe", "--top", "5"]].concat());
+    let sharpe_of = |row: &str| row.split(',').nth(7).unwrap().parse::<f64>().unwrap();
+    let shown: Vec<String> = table
+        .lines()
+        .filter(|l| matches!(l.split_whitespace().nth(1), Some("1d" | "4h")))
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(shown.len(), 5, "{table}");
+    for (line, row) in shown.iter().zip(&top) {
+        assert!(line.contains(&format!("{:.3}", sharpe_of(row))), "{line} vs {row}");
+    }
+    fails(&[&grid[..], &["--stream"]].concat(), "--format csv");
+}
+
 #[test]
 fn optimize_writes_a_preset_that_backtests() {
     let dir = tempfile::tempdir().unwrap();

@@ -310,3 +310,41 @@ fn run_stops_cleanly_on_sigterm_and_resumes() {
     assert!(next.contains("after 1 bar(s)"), "{next}");
     assert!(clock(d) > after);
 }
+
+/// `bot create-many`: one file of [[bot]] entries makes every bot in one transaction
+/// (their first buys at the next step); a file with a name already in use creates none
+/// of its bots.
+#[test]
+fn many_bots_from_one_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fleet = write(
+        d,
+        "fleet.toml",
+        "[[bot]]\nprofile = \"majors-threshold\"\namount = \"500\"\ncount = 3\n\n\
+         [[bot]]\nprofile = \"top10-equal\"\namount = \"1000\"\nname = \"wide\"\n",
+    );
+    let out = ok(d, &["bot", "create-many", &fleet, "--yes"]);
+    assert!(out.contains("4 paper bot(s)") && out.contains("Created 4 bot(s), ids 1 .. 4"), "{out}");
+    let list = ok(d, &["bot", "list", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let names: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["majors-threshold-1", "majors-threshold-2", "majors-threshold-3", "wide"]);
+    // The first buys happen at the next step.
+    ok(d, &["run", "--bars", "1"]);
+    for id in ["1", "4"] {
+        let status = ok(d, &["bot", "status", id, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let coins = v["holdings"].as_object().unwrap().keys().filter(|a| *a != "USDT").count();
+        assert!(coins >= 4, "bot {id} made its first buy: {status}");
+    }
+    let again = write(d, "again.toml", "[[bot]]\nprofile = \"majors-threshold\"\namount = \"500\"\nname = \"wide\"\n");
+    fails(d, &["bot", "create-many", &again, "--yes"], "a bot named wide exists");
+    let rows: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "list", "--format", "json"])).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 4, "no bot of the refused file was created");
+    fails(
+        d,
+        &["bot", "create-many", &write(d, "bad.toml", "[[bot]]\namount = \"5\"\n"), "--yes"],
+        "bad.toml: bot entry 1: profile: missing",
+    );
+}

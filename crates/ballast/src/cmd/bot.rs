@@ -56,6 +56,17 @@ pub enum Verb {
         #[arg(long)]
         yes: bool,
     },
+    /// Create many paper bots from one file of [[bot]] entries (profile, amount,
+    /// optional name and count): every bot checked, all created in one transaction;
+    /// their first buys happen at the next step (`ballast run`).
+    CreateMany {
+        /// The fleet file (TOML; see docs/CONFIG.md "Many bots at once").
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// List the bots.
     List {
         /// Text for people, or JSON (the dashboard API's `GET /api/bots`).
@@ -416,7 +427,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
         | Verb::Export { id, .. } => Some(*id),
-        Verb::Create { .. } | Verb::List { .. } => None,
+        Verb::Create { .. } | Verb::CreateMany { .. } | Verb::List { .. } => None,
     };
     let live_engine;
     let e = match id.map(|id| app.engine.store().bot(id)).transpose()?.flatten() {
@@ -462,6 +473,36 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let text = toml::to_string(&table)?;
             let cfg = BotConfig::parse_text(Path::new(&origin), &text)?;
             create(&app, &cfg, &text, *yes)?;
+        }
+        Verb::CreateMany { file, yes } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+            let bots = ballast_app::fleet::parse_fleet(file, &text)?;
+            let mut groups: std::collections::BTreeMap<(String, String), (usize, Decimal)> = Default::default();
+            for b in &bots {
+                let key = (
+                    b.config.quote.to_string(),
+                    b.config.assets.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(" "),
+                );
+                let g = groups.entry(key).or_default();
+                g.0 += 1;
+                g.1 += b.config.amount;
+            }
+            println!("{} paper bot(s) from {}:", bots.len(), file.display());
+            for ((quote, assets), (n, total)) in &groups {
+                println!("  {n:>6} x {assets}: {} {quote} in all", total.normalize());
+            }
+            if !yes && !confirm("Create these bots?")? {
+                bail!("not created");
+            }
+            let started = std::time::Instant::now();
+            let ids = verbs::create_all(&app, &bots)?;
+            println!(
+                "Created {} bot(s), ids {} .. {}, in {:.1} s; their first buys happen at the next step (`ballast run`)",
+                ids.len(),
+                ids.first().copied().unwrap_or_default(),
+                ids.last().copied().unwrap_or_default(),
+                started.elapsed().as_secs_f64()
+            );
         }
         Verb::List { format: Format::Json } => {
             let mut rows = Vec::new();

@@ -68,17 +68,16 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         bail!("--name {:?}: use letters, digits, - and _", args.name);
     }
     let grid = build(&args.data, &args.grid)?;
+    let points = grid.points();
     let data: BTreeMap<_, _> = grid.data.iter().map(|(i, p)| (*i, Arc::clone(&p.data))).collect();
     let start = grid.data.values().map(|p| p.data.times[p.first]).max().ok_or_else(|| anyhow!("no data"))?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let started = std::time::Instant::now();
     let wf = pool
-        .install(|| {
-            walkforward::run(&data, &grid.points, start, args.in_sample, args.out_of_sample, args.rank_by, &|| {})
-        })
+        .install(|| walkforward::run(&data, &points, start, args.in_sample, args.out_of_sample, args.rank_by, &|| {}))
         .map_err(|e| anyhow!("optimize: {e}"))?;
     let elapsed = started.elapsed().as_secs_f64();
-    let preset = &grid.points[wf.preset];
+    let preset = &points[wf.preset];
     let day = |t: ballast_core::Timestamp| format_timestamp(t)[..10].to_string();
     let period = format!("{} .. {}", day(wf.windows[0].is_start), day(wf.windows.last().expect("windows").oos_end));
     let oos_period =
@@ -92,10 +91,10 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         Format::Json => {
             let m = |m: &Metrics| json!({"final_value": m.final_value, "cagr": m.cagr, "volatility": m.volatility, "sharpe": m.sharpe, "max_drawdown": m.max_drawdown});
             let out = json!({
-                "configurations": grid.points.len(),
+                "configurations": points.len(),
                 "windows": wf.windows.iter().map(|w| json!({
                     "in_sample_start": day(w.is_start), "out_of_sample_start": day(w.oos_start), "out_of_sample_end": day(w.oos_end),
-                    "chosen": label(&grid.points[w.chosen]), "in_sample_score": w.is_score,
+                    "chosen": label(&points[w.chosen]), "in_sample_score": w.is_score,
                     "out_of_sample": m(&w.oos), "out_of_sample_hodl": m(&w.oos_hodl),
                 })).collect::<Vec<_>>(),
                 "walk_forward": m(&wf.stitched),
@@ -110,7 +109,7 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
         Format::Text => {
             println!(
                 "Walk-forward over {} configurations, {} windows ({} in sample, {} out of sample), ranked by {}, {:.2} s",
-                grid.points.len(),
+                points.len(),
                 wf.windows.len(),
                 args.in_sample,
                 args.out_of_sample,
@@ -127,7 +126,7 @@ pub fn run(args: &OptimizeArgs) -> Result<()> {
                     "{:<12} {:<12} {:<44} {:>+9.2}% {:>+9.2}%",
                     day(w.is_start),
                     day(w.oos_start),
-                    label(&grid.points[w.chosen]),
+                    label(&points[w.chosen]),
                     (w.oos.final_value / args.grid.initial.try_into().unwrap_or(1.0) - 1.0) * 100.0,
                     (w.oos_hodl.final_value / args.grid.initial.try_into().unwrap_or(1.0) - 1.0) * 100.0
                 );

@@ -90,6 +90,10 @@ pub struct SweepArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
     pub format: SweepFormat,
+    /// CSV only: write every row as it finishes, in grid order (an `index` column in
+    /// place of `rank`), holding no more than a chunk of rows: for grids of any size.
+    #[arg(long)]
+    pub stream: bool,
     /// Worker threads (default: every core).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -98,16 +102,82 @@ pub struct SweepArgs {
     pub no_progress: bool,
 }
 
-/// A built grid: its points, the data per interval, and what was left out.
+/// A built grid: its axes (never every configuration at once: a point is made from its
+/// index, so a grid of 10^7 costs no memory of its own), the data per interval, and
+/// what was left out.
 pub struct Grid {
     /// The assets.
     pub assets: Vec<Asset>,
-    /// Every configuration.
-    pub points: Vec<Point>,
     /// Prepared data per interval.
     pub data: BTreeMap<Interval, Prepared>,
     /// Configurations left out, and why.
     pub notes: Vec<String>,
+    /// Per interval: its weight specifications and the rebalances that fit its bars.
+    blocks: Vec<Block>,
+    fees: Vec<Decimal>,
+    initial: Decimal,
+    sim: SimMode,
+    len: usize,
+}
+
+/// The configurations of one interval: weights x fees x rebalances, from `start`.
+struct Block {
+    interval: Interval,
+    specs: Vec<WeightSpec>,
+    rebalances: Vec<Rebalance>,
+    start: usize,
+}
+
+/// The largest grid `ballast sweep` runs.
+pub const MAX_GRID: usize = 1_000_000_000;
+
+impl Grid {
+    /// How many configurations.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the grid has no configuration (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Configuration `i` (in grid order: interval, weights, fee, rebalance).
+    pub fn point(&self, i: usize) -> Point {
+        let b = self.blocks.iter().rev().find(|b| b.start <= i).expect("an index within the grid");
+        let k = i - b.start;
+        let (r, rest) = (k % b.rebalances.len(), k / b.rebalances.len());
+        let (f, w) = (rest % self.fees.len(), rest / self.fees.len());
+        Point {
+            interval: b.interval,
+            strategy: Strategy {
+                weights: b.specs[w].clone(),
+                rebalance: b.rebalances[r],
+                fee_bps: self.fees[f],
+                initial: self.initial,
+                mode: self.sim.clone(),
+            },
+        }
+    }
+
+    /// Every configuration, made at once (for the small grids of `ballast optimize`).
+    pub fn points(&self) -> Vec<Point> {
+        (0..self.len).map(|i| self.point(i)).collect()
+    }
+
+    /// One configuration of each HODL group (interval, weights, fee).
+    pub fn hodl_points(&self) -> Vec<Point> {
+        let mut out = Vec::new();
+        for b in &self.blocks {
+            let per_spec = self.fees.len() * b.rebalances.len();
+            for w in 0..b.specs.len() {
+                for f in 0..self.fees.len() {
+                    out.push(self.point(b.start + w * per_spec + f * b.rebalances.len()));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Expands the grid flags into configurations and loads the data they need.
@@ -155,9 +225,10 @@ pub fn build(data_args: &DataArgs, g: &GridArgs) -> Result<Grid> {
         }
     }
     let mut data = BTreeMap::new();
-    let mut points = Vec::new();
+    let mut blocks = Vec::new();
     let mut notes = Vec::new();
     let mut skipped_calendar = 0usize;
+    let mut len = 0usize;
     let sim = match g.sim {
         SimArg::Ideal => SimMode::Ideal,
         SimArg::Exchange => {
@@ -195,44 +266,53 @@ pub fn build(data_args: &DataArgs, g: &GridArgs) -> Result<Grid> {
             }
             specs.push(spec);
         }
-        for spec in &specs {
-            for fee in &fees {
-                for r in &rebalances {
-                    if let Rebalance::Calendar { every } = r
-                        && every.secs() % interval.span().secs() != 0
-                    {
-                        skipped_calendar += 1;
-                        continue;
-                    }
-                    points.push(Point {
-                        interval,
-                        strategy: Strategy {
-                            weights: spec.clone(),
-                            rebalance: *r,
-                            fee_bps: *fee,
-                            initial: g.initial,
-                            mode: sim.clone(),
-                        },
-                    });
-                }
-            }
+        let fits: Vec<Rebalance> = rebalances
+            .iter()
+            .filter(|r| match r {
+                Rebalance::Calendar { every } => every.secs() % interval.span().secs() == 0,
+                _ => true,
+            })
+            .copied()
+            .collect();
+        skipped_calendar += (rebalances.len() - fits.len()) * specs.len() * fees.len();
+        if fits.is_empty() || specs.is_empty() || fees.is_empty() {
+            continue;
         }
+        let size = specs
+            .len()
+            .checked_mul(fees.len())
+            .and_then(|n| n.checked_mul(fits.len()))
+            .and_then(|n| n.checked_add(len))
+            .filter(|n| *n <= MAX_GRID)
+            .ok_or_else(|| anyhow!("the grid has more than {MAX_GRID} configurations; narrow its ranges"))?;
+        blocks.push(Block { interval, specs, rebalances: fits, start: len });
+        len = size;
     }
     if skipped_calendar > 0 {
         notes.push(format!(
             "{skipped_calendar} calendar configuration(s) left out: --every is not a whole number of bars"
         ));
     }
-    if points.is_empty() {
+    if len == 0 {
         bail!("the grid is empty");
     }
-    Ok(Grid { assets, points, data, notes })
+    Ok(Grid { assets, data, notes, blocks, fees, initial: g.initial, sim, len })
 }
 
-/// Runs a grid with an optional progress bar.
-pub fn execute(grid: &Grid, threads: Option<usize>, progress: bool) -> Result<Vec<Row>> {
+/// The most rows `ballast sweep` ranks whole (CSV and JSON hold every row to rank it;
+/// the table keeps only its top rows, and `--stream` none).
+pub const MAX_RANKED: usize = 2_000_000;
+
+/// Runs a grid with an optional progress bar, handing every row to `sink` in grid
+/// order.
+pub fn execute(
+    grid: &Grid,
+    threads: Option<usize>,
+    progress: bool,
+    sink: &mut (dyn FnMut(Row) -> Result<(), String> + Send),
+) -> Result<()> {
     let bar = if progress && std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(grid.points.len() as u64);
+        let b = indicatif::ProgressBar::new(grid.len() as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} configurations  {elapsed} (eta {eta})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -243,9 +323,36 @@ pub fn execute(grid: &Grid, threads: Option<usize>, progress: bool) -> Result<Ve
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
     let tick = || bar.inc(1);
-    let rows = pool.install(|| sweep::run(&grid.data, &grid.points, &tick)).map_err(|e| anyhow!("sweep: {e}"))?;
+    let hodl = grid.hodl_points();
+    pool.install(|| sweep::run_each(&grid.data, grid.len(), &|i| grid.point(i), &hodl, &tick, sink))
+        .map_err(|e| anyhow!("sweep: {e}"))?;
     bar.finish_and_clear();
-    Ok(rows)
+    Ok(())
+}
+
+const CSV_COLUMNS: &str = "interval,weights,rebalance,fee_bps,final_value,cagr,volatility,sharpe,max_drawdown,rebalances,fees_paid,turnover,bars,hodl_final_value,excess_vs_hodl";
+
+/// A row's CSV fields after its rank or index.
+fn csv_row(p: &Point, r: &Row) -> String {
+    let m = &r.metrics;
+    format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        p.interval,
+        csv_field(&p.strategy.weights.name()),
+        p.strategy.rebalance.label(),
+        p.strategy.fee_bps.normalize(),
+        m.final_value,
+        m.cagr,
+        m.volatility,
+        m.sharpe,
+        m.max_drawdown,
+        m.rebalances,
+        m.fees_paid,
+        m.turnover,
+        m.bars,
+        r.hodl.final_value,
+        r.excess_vs_hodl
+    )
 }
 
 /// Runs `ballast sweep`.
@@ -253,38 +360,51 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    if args.stream && args.format != SweepFormat::Csv {
+        bail!("--stream writes CSV: use it with --format csv");
+    }
     let grid = build(&args.data, &args.grid)?;
     let started = std::time::Instant::now();
-    let mut rows = execute(&grid, args.threads, !args.no_progress)?;
+    if args.stream {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        writeln!(out, "index,{CSV_COLUMNS}")?;
+        let mut write = |r: Row| -> Result<(), String> {
+            writeln!(out, "{},{}", r.index + 1, csv_row(&grid.point(r.index), &r)).map_err(|e| format!("stdout: {e}"))
+        };
+        execute(&grid, args.threads, !args.no_progress, &mut write)?;
+        out.flush()?;
+        return Ok(());
+    }
+    let rows = if args.format == SweepFormat::Table {
+        let mut top = sweep::TopK::new(args.top, args.rank_by);
+        execute(&grid, args.threads, !args.no_progress, &mut |r| {
+            top.push(r);
+            Ok(())
+        })?;
+        top.into_sorted()
+    } else {
+        if grid.len() > MAX_RANKED {
+            bail!(
+                "{} configurations are too many to rank whole as {:?} (at most {MAX_RANKED}): use --format csv --stream (every row, in grid order) or the table (the best --top rows)",
+                grid.len(),
+                args.format
+            );
+        }
+        let mut rows = Vec::with_capacity(grid.len());
+        execute(&grid, args.threads, !args.no_progress, &mut |r| {
+            rows.push(r);
+            Ok(())
+        })?;
+        sweep::rank(&mut rows, args.rank_by);
+        rows
+    };
     let elapsed = started.elapsed();
-    sweep::rank(&mut rows, args.rank_by);
     match args.format {
         SweepFormat::Csv => {
-            println!(
-                "rank,interval,weights,rebalance,fee_bps,final_value,cagr,volatility,sharpe,max_drawdown,rebalances,fees_paid,turnover,bars,hodl_final_value,excess_vs_hodl"
-            );
+            println!("rank,{CSV_COLUMNS}");
             for (i, r) in rows.iter().enumerate() {
-                let p = &grid.points[r.index];
-                let m = &r.metrics;
-                println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                    i + 1,
-                    p.interval,
-                    csv_field(&p.strategy.weights.name()),
-                    p.strategy.rebalance.label(),
-                    p.strategy.fee_bps.normalize(),
-                    m.final_value,
-                    m.cagr,
-                    m.volatility,
-                    m.sharpe,
-                    m.max_drawdown,
-                    m.rebalances,
-                    m.fees_paid,
-                    m.turnover,
-                    m.bars,
-                    r.hodl.final_value,
-                    r.excess_vs_hodl
-                );
+                println!("{},{}", i + 1, csv_row(&grid.point(r.index), r));
             }
         }
         SweepFormat::Json => {
@@ -292,7 +412,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let p = &grid.points[r.index];
+                    let p = &grid.point(r.index);
                     let m = &r.metrics;
                     json!({
                         "rank": i + 1, "interval": p.interval.to_string(), "weights": p.strategy.weights.name(),
@@ -317,7 +437,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 .unwrap_or_default();
             println!(
                 "{} configurations on {} ({s} .. {e}) in {:.2} s, ranked by {}",
-                rows.len(),
+                grid.len(),
                 grid.assets.iter().map(Asset::as_str).collect::<Vec<_>>().join(","),
                 elapsed.as_secs_f64(),
                 args.rank_by
@@ -339,7 +459,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 "vs HODL"
             );
             for (i, r) in rows.iter().take(args.top).enumerate() {
-                let p = &grid.points[r.index];
+                let p = &grid.point(r.index);
                 let m = &r.metrics;
                 println!(
                     "{:>4} {:<4} {:<16} {:<26} {:>5} {:>14.2} {:>7.2}% {:>7.3} {:>7.2}% {:>6} {:>7.2}x {:>+8.2}%",
