@@ -24,7 +24,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BotConfig, load_rules};
+use crate::config::{BotConfig, load_pairs, load_rules};
 
 /// The environment variable naming the data directory.
 pub const DATA_DIR_ENV: &str = "BALLAST_DATA_DIR";
@@ -214,6 +214,8 @@ impl App {
         let prices = Arc::new(ReplayPrices::new(series, Asset::new("USDT")?));
         let clock = Arc::new(ManualClock::new(world.now));
         let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+        // The bundled cross pairs (ETH/BTC, ...): direct pairs on the paper venue.
+        let pairs = load_pairs(&bundle.join("rules/binance-spot.toml"))?;
         let paper = Arc::new(
             PaperExchange::open(
                 &dir.join("paper.sqlite"),
@@ -221,6 +223,7 @@ impl App {
                 prices,
                 clock.clone() as Arc<dyn Clock>,
             )
+            .and_then(|p| p.with_pairs(pairs))
             .map_err(|e| anyhow!("paper venue: {e}"))?,
         );
         let store = Arc::new(SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?);
