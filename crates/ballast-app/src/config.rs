@@ -524,3 +524,45 @@ fn symbol_rules(doc: &Doc, v: &toml::Value, key: &str) -> Result<ballast_core::S
 pub fn unprintable(c: char) -> bool {
     c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "name = \"x\"\nvenue = \"paper\"\nquote = \"USDT\"\namount = \"100\"\nassets = [\"BTC\", \"ETH\"]\n";
+
+    fn parse(extra: &str) -> Result<BotConfig> {
+        BotConfig::parse_text(Path::new("bot.toml"), &format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn execution_defaults_to_taker_with_new_cash_first() {
+        assert_eq!(parse("").unwrap().execution, Execution::default());
+    }
+
+    #[test]
+    fn execution_settings_are_read_and_checked_naming_the_key() {
+        let c = parse("[execution]\nstyle = \"maker-first\"\nreprice = \"2m\"\ndeadline = \"1h\"\ndirect_pairs = true\nnew_cash_first = false\n")
+            .unwrap();
+        assert_eq!(
+            c.execution,
+            Execution {
+                style: OrderStyle::MakerFirst { reprice: Span::minutes(2), deadline: Span::hours(1) },
+                direct_pairs: true,
+                new_cash_first: false,
+            }
+        );
+        for (text, key) in [
+            ("[execution]\nstyle = \"fast\"\n", "execution.style"),
+            ("[execution]\nreprice = \"1m\"\n", "execution.reprice"),
+            ("[execution]\nstyle = \"maker-first\"\nreprice = \"1h\"\ndeadline = \"10m\"\n", "execution.deadline"),
+            ("[execution]\nstyle = \"maker-first\"\nreprice = \"1s\"\n", "execution.reprice"),
+            ("[execution]\ndirect_pairs = \"yes\"\n", "execution.direct_pairs"),
+            ("[execution]\nspeed = 1\n", "speed"),
+        ] {
+            let e = format!("{:#}", parse(text).unwrap_err());
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+}

@@ -468,6 +468,21 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
     if let SimMode::Exchange(_) = strategy.mode {
         notes.insert(0, "exchange mode: step, tick and minimum notional applied; results differ from the ideal rules of BACKTEST.md".into());
     }
+    if let Some(c) = &costs {
+        notes.push(format!(
+            "execution costs (cost model of docs/BACKTEST.md): fees {:.2}, spread {:.2}, delay {:.2}: {:.2} bps of {:.2} traded; {:.1} % of {} fills as takers, {} on direct pairs; drift mean {:.2} / worst {:.2} points",
+            c.fees,
+            c.spread,
+            c.delay,
+            c.cost_bps(),
+            c.traded,
+            c.taker_share() * 100.0,
+            c.legs,
+            c.pair_legs,
+            c.mean_drift * 100.0,
+            c.max_drift * 100.0
+        ));
+    }
     let excess_vs_hodl = metrics.final_value / hodl.final_value - 1.0;
     Ok(Outcome {
         assets,

@@ -305,7 +305,17 @@ pub fn exchange_options(
     if slippage_bps < Decimal::ZERO || slippage_bps > Decimal::from(1000) {
         bail!("--slippage-bps {slippage_bps} is out of range (0 ..= 1000)");
     }
-    Ok((ExchangeOptions { rules, slippage_bps, ..ExchangeOptions::default() }, notes))
+    // The file's cross pairs between these coins (used when a bot trades direct pairs).
+    let mut pairs = ballast_core::planner::PairBook::default();
+    for (symbol, r) in crate::config::load_pairs(rules_path)?.rules {
+        if let Some((b, q)) = symbol.split_once('/')
+            && assets.iter().any(|a| a.as_str() == b)
+            && assets.iter().any(|a| a.as_str() == q)
+        {
+            pairs.rules.insert(symbol, r);
+        }
+    }
+    Ok((ExchangeOptions { rules, slippage_bps, pairs, ..ExchangeOptions::default() }, notes))
 }
 
 /// A strategy from a bot configuration.
@@ -329,6 +339,9 @@ pub fn strategy_from_config(
             o.to = cfg.rebalance.to;
             o.cooldown = cooldown;
             o.min_drift = min_drift;
+            // The bot's execution: maker-first and direct pairs run with the cost model
+            // of docs/BACKTEST.md.
+            o.execution = cfg.execution;
             SimMode::Exchange(Box::new(o))
         }
         // The ideal rules of BACKTEST.md have no cooldown, gate or guards.
