@@ -318,7 +318,8 @@ impl Engine {
             }
         }
         let mut memory = policy::Memory { trigger: b.state.trigger, entered };
-        let pairs = self.pairs(spec);
+        // The venue's pairs are asked for only when a plan is made (below).
+        let no_pairs = PairBook::default();
         // An investment alone is previewed as the rebalance that follows it.
         let reason = if !add.is_empty() && !edited { policy::INVESTMENT } else { "preview" };
         let input = policy::StepInput {
@@ -336,14 +337,19 @@ impl Engine {
             force: Some(reason),
             first: b.state.next_seq == 1,
             execution: &spec.execution,
-            pairs: &pairs,
+            pairs: &no_pairs,
         };
+        let pairs = || self.pairs(spec);
         match policy::decide(&input, &mut memory)? {
-            policy::Verdict::Rebalance { waiting, .. } => Ok(policy::plan(&input, &targets, &waiting)?),
+            policy::Verdict::Rebalance { waiting, .. } => {
+                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &waiting)?)
+            }
             policy::Verdict::Exit(exit) => {
                 Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
             }
-            policy::Verdict::Hold => Ok(policy::plan(&input, &targets, &Default::default())?),
+            policy::Verdict::Hold => {
+                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &Default::default())?)
+            }
         }
     }
 
@@ -637,7 +643,8 @@ impl Engine {
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
         let force = b.state.force.take();
-        let pairs = self.pairs(&spec);
+        // The venue's pairs are asked for only when the step rebalances (below).
+        let no_pairs = PairBook::default();
         let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
         let input = policy::StepInput {
             now,
@@ -654,7 +661,7 @@ impl Engine {
             force: force.as_deref(),
             first,
             execution: &spec.execution,
-            pairs: &pairs,
+            pairs: &no_pairs,
         };
         let verdict = policy::decide(&input, &mut memory)?;
         b.state.trigger = memory.trigger;
@@ -684,7 +691,8 @@ impl Engine {
                 } else {
                     targets.clone()
                 };
-                let plan = policy::plan(&input, &targets, &waiting)?;
+                let pairs = self.pairs(&spec);
+                let plan = policy::plan(&policy::StepInput { pairs: &pairs, ..input }, &targets, &waiting)?;
                 let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
                 if orders > 0 && !first {
                     b.state.rebalances += 1;
