@@ -161,3 +161,37 @@ fn bad_settings_are_refused_naming_them() {
     let err = run(bars.clone(), bars, ExchangeOptions { execution, ..ExchangeOptions::default() }).unwrap_err();
     assert!(err.contains("execution.deadline"), "{err}");
 }
+
+#[test]
+fn a_listed_pair_replaces_two_quote_legs_in_the_backtest() {
+    use ballast_core::SymbolRules;
+    use ballast_core::planner::PairBook;
+    // BTC rises 30 % at bar 1 (56.5 %, past the 5-point band): sell BTC, buy ETH;
+    // ETH/BTC is listed.
+    let mut btc = flat(dec!(100), 1);
+    btc.extend(flat(dec!(130), 3));
+    let eth = flat(dec!(100), 4);
+    let mut pairs = PairBook::default();
+    pairs.insert(
+        &Asset::new("ETH").unwrap(),
+        &Asset::new("BTC").unwrap(),
+        SymbolRules { tick: dec!(0.00001), step: dec!(0.001), min_qty: dec!(0.001), min_notional: dec!(0.01) },
+    );
+    let opts = |direct: bool| ExchangeOptions {
+        costs: Some(model()),
+        execution: Execution { direct_pairs: direct, ..Execution::default() },
+        pairs: pairs.clone(),
+        ..ExchangeOptions::default()
+    };
+    let direct = run(btc.clone(), eth.clone(), opts(true)).unwrap();
+    let quote = run(btc, eth, opts(false)).unwrap();
+    let bar1 = Timestamp(1_600_000_000_000 + H4);
+    let pair: Vec<_> = direct.trades.iter().filter(|t| t.time == bar1).collect();
+    assert!(pair.iter().any(|t| t.quote == Some(Asset::new("BTC").unwrap()) && t.side == Side::Buy), "{pair:?}");
+    let (d, q) = (direct.costs.unwrap(), quote.costs.unwrap());
+    assert_eq!(d.pair_legs, 1);
+    assert!(d.fees < q.fees, "one fee instead of two: {} vs {}", d.fees, q.fees);
+    // Both land on target: the drift after the rebalance is small either way.
+    let w = &direct.weights[2 * 2..2 * 2 + 2];
+    assert!((w[0] - 0.5).abs() < 0.01 && (w[1] - 0.5).abs() < 0.01, "{w:?}");
+}
