@@ -263,3 +263,64 @@ fn the_step_policy_spends_an_investment_first_and_trades_pairs_when_asked() {
     let plan = step(&both, Some("parameters edited"));
     assert!(plan.legs.iter().any(|l| l.quote == Some(a("BTC"))), "{:?}", plan.legs);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn holdings(btc: u32, eth: u32, xrp: u32, bnb: u32, cash: u32) -> Holdings {
+        [
+            (a("BTC"), Qty(Decimal::from(btc) / dec!(50000))),
+            (a("ETH"), Qty(Decimal::from(eth) / dec!(2500))),
+            (a("XRP"), Qty(Decimal::from(xrp) * dec!(2))),
+            (a("BNB"), Qty(Decimal::from(bnb) / dec!(300))),
+            (usdt(), Qty(Decimal::from(cash))),
+        ]
+        .into()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Cash first never spends what is not there, never sells a coin inside the band
+        /// while it has cash to spend, and every leg is whole steps.
+        #[test]
+        fn cash_first_plans_are_sound(
+            btc in 0u32..2000, eth in 0u32..2000, xrp in 0u32..2000, bnb in 0u32..2000, cash in 0u32..2000,
+            band_pts in 1u32..20,
+        ) {
+            let (h, p, t, r, e) = (holdings(btc, eth, xrp, bnb, cash), prices(), equal4(), rules(), BTreeMap::new());
+            let band = band(Decimal::from(band_pts));
+            let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band), NewCash::Invested).unwrap();
+            let after = plan.apply(&h);
+            prop_assert!(after.values().all(|q| q.0 >= Decimal::ZERO), "{:?}", after);
+            let v = plan.value_before.0;
+            for l in &plan.legs {
+                let step = r.get(&l.asset).step;
+                prop_assert_eq!(l.quantity.0 % step, Decimal::ZERO);
+                if l.side == Side::Sell && v > Decimal::ZERO {
+                    // Only a coin above the band's upper edge, or one above its target
+                    // when the cash cannot lift every coin to the lower edge.
+                    let w = plan.weights_before[&l.asset].0;
+                    prop_assert!(w > dec!(0.25), "sold {} at weight {}", l.asset, w);
+                }
+            }
+            let pairs = pair_book();
+            let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &pairs, Bps(dec!(10))).unwrap();
+            prop_assert!(direct.apply(&h).values().all(|q| q.0 >= Decimal::ZERO));
+            prop_assert!(direct.fees.0 <= plan.fees.0 + dec!(0.000001));
+        }
+
+        /// A withdrawal raises the amount (up to what the coins can give) and buys nothing.
+        #[test]
+        fn withdrawals_raise_cash_and_buy_nothing(
+            btc in 0u32..2000, eth in 0u32..2000, xrp in 0u32..2000, bnb in 0u32..2000, cash in 0u32..500,
+            amount in 0u32..3000,
+        ) {
+            let (h, p, t, r, e) = (holdings(btc, eth, xrp, bnb, cash), prices(), equal4(), rules(), BTreeMap::new());
+            let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), None, NewCash::Withdraw(Notional(Decimal::from(amount)))).unwrap();
+            prop_assert!(plan.legs.iter().all(|l| l.side == Side::Sell));
+            prop_assert!(plan.apply(&h).values().all(|q| q.0 >= Decimal::ZERO));
+        }
+    }
+}
