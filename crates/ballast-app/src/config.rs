@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
+use ballast_core::execution::{Execution, OrderStyle};
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Threshold, Trigger};
@@ -72,6 +73,8 @@ pub struct BotConfig {
     pub rebalance: RebalanceConfig,
     /// Entry prices, stop-loss, take-profit.
     pub guards: Guards,
+    /// How plans are executed (`[execution]`).
+    pub execution: Execution,
 }
 
 const TOP: &[&str] = &[
@@ -88,7 +91,9 @@ const TOP: &[&str] = &[
     "weights",
     "rebalance",
     "guards",
+    "execution",
 ];
+const EXECUTION: &[&str] = &["style", "reprice", "deadline", "direct_pairs", "new_cash_first"];
 const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight", "reestimate"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
@@ -389,6 +394,50 @@ impl BotConfig {
         }
         guards.validate().map_err(|e| doc.err("guards", e))?;
 
+        // [execution]
+        let et = match root.get("execution") {
+            Some(v) => doc.table(v, "execution")?,
+            None => &empty,
+        };
+        doc.deny_unknown(et, "execution", EXECUTION)?;
+        let estr = |k: &str| et.get(k).map(|v| doc.string(v, &format!("execution.{k}"))).transpose();
+        let ebool = |k: &str, default: bool| -> Result<bool> {
+            match et.get(k) {
+                None => Ok(default),
+                Some(toml::Value::Boolean(b)) => Ok(*b),
+                Some(_) => Err(doc.err(&format!("execution.{k}"), "expected true or false")),
+            }
+        };
+        let espan = |k: &str, default: Span| -> Result<Span> {
+            match estr(k)? {
+                None => Ok(default),
+                Some(s) => s.parse::<Span>().map_err(|e| doc.err(&format!("execution.{k}"), e)),
+            }
+        };
+        let style = match estr("style")? {
+            None | Some("taker") => {
+                for k in ["reprice", "deadline"] {
+                    if et.contains_key(k) {
+                        return Err(doc.err(&format!("execution.{k}"), "only for style = \"maker-first\""));
+                    }
+                }
+                OrderStyle::Taker
+            }
+            Some("maker-first") => OrderStyle::MakerFirst {
+                reprice: espan("reprice", Span::minutes(1))?,
+                deadline: espan("deadline", Span::minutes(30))?,
+            },
+            Some(o) => {
+                return Err(doc.err("execution.style", format!("{o:?}: use \"taker\" or \"maker-first\"")));
+            }
+        };
+        let execution = Execution {
+            style,
+            direct_pairs: ebool("direct_pairs", false)?,
+            new_cash_first: ebool("new_cash_first", true)?,
+        };
+        execution.validate().map_err(|e| doc.err("execution", e))?;
+
         Ok(Self {
             name,
             description,
@@ -403,15 +452,17 @@ impl BotConfig {
             weights: WeightsConfig { method, custom, lookback, shrinkage, max_weight, reestimate },
             rebalance: RebalanceConfig { trigger, to },
             guards,
+            execution,
         })
     }
 }
 
 /// Reads a rules file: `[rules.ASSET]` tables with `step`, `tick`, `min_qty`,
 /// `min_notional` (the shape of Binance's LOT_SIZE, PRICE_FILTER and NOTIONAL filters).
+/// The file's cross pairs (`[pairs."ETH/BTC"]`) are read by [`load_pairs`].
 pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
     let doc = Doc::read(path)?;
-    doc.deny_unknown(&doc.root, "", &["venue", "source", "rules"])?;
+    doc.deny_unknown(&doc.root, "", &["venue", "source", "rules", "pairs"])?;
     let mut book = ballast_core::planner::RulesBook::default();
     let Some(t) = doc.root.get("rules") else {
         return Err(doc.err("rules", "missing table"));
@@ -419,24 +470,52 @@ pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
     for (name, v) in doc.table(t, "rules")? {
         let key = format!("rules.{name}");
         let asset = Asset::new(name).map_err(|e| doc.err(&key, e))?;
-        let rt = doc.table(v, &key)?;
-        doc.deny_unknown(rt, &key, &["tick", "step", "min_qty", "min_notional"])?;
-        let get = |k: &str| -> Result<Decimal> {
-            match rt.get(k) {
-                Some(v) => doc.decimal(v, &format!("{key}.{k}")),
-                None => Err(doc.err(&format!("{key}.{k}"), "missing")),
-            }
-        };
-        let r = ballast_core::SymbolRules {
-            tick: get("tick")?,
-            step: get("step")?,
-            min_qty: get("min_qty")?,
-            min_notional: get("min_notional")?,
-        };
+        let r = symbol_rules(&doc, v, &key)?;
         r.validate(&asset).map_err(|e| doc.err(&key, e))?;
         book.per_asset.insert(asset, r);
     }
     Ok(book)
+}
+
+/// Reads the cross pairs of a rules file: `[pairs."BASE/QUOTE"]` tables with the same
+/// keys as `[rules.ASSET]` (their minimum order value is in the pair's quote). A file
+/// without pairs lists none.
+pub fn load_pairs(path: &Path) -> Result<ballast_core::planner::PairBook> {
+    let doc = Doc::read(path)?;
+    let mut book = ballast_core::planner::PairBook::default();
+    let Some(t) = doc.root.get("pairs") else { return Ok(book) };
+    for (name, v) in doc.table(t, "pairs")? {
+        let key = format!("pairs.\"{name}\"");
+        let Some((b, q)) = name.split_once('/') else {
+            return Err(doc.err(&key, "a pair is written \"BASE/QUOTE\", e.g. \"ETH/BTC\""));
+        };
+        let base = Asset::new(b).map_err(|e| doc.err(&key, e))?;
+        let quote = Asset::new(q).map_err(|e| doc.err(&key, e))?;
+        if base == quote {
+            return Err(doc.err(&key, "base and quote are the same"));
+        }
+        let r = symbol_rules(&doc, v, &key)?;
+        r.validate(&base).map_err(|e| doc.err(&key, e))?;
+        book.insert(&base, &quote, r);
+    }
+    Ok(book)
+}
+
+fn symbol_rules(doc: &Doc, v: &toml::Value, key: &str) -> Result<ballast_core::SymbolRules> {
+    let rt = doc.table(v, key)?;
+    doc.deny_unknown(rt, key, &["tick", "step", "min_qty", "min_notional"])?;
+    let get = |k: &str| -> Result<Decimal> {
+        match rt.get(k) {
+            Some(v) => doc.decimal(v, &format!("{key}.{k}")),
+            None => Err(doc.err(&format!("{key}.{k}"), "missing")),
+        }
+    };
+    Ok(ballast_core::SymbolRules {
+        tick: get("tick")?,
+        step: get("step")?,
+        min_qty: get("min_qty")?,
+        min_notional: get("min_notional")?,
+    })
 }
 
 /// Characters a bot name may not hold: control characters (ESC, NUL, line breaks:
@@ -444,4 +523,46 @@ pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
 /// reorder what is shown).
 pub fn unprintable(c: char) -> bool {
     c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str =
+        "name = \"x\"\nvenue = \"paper\"\nquote = \"USDT\"\namount = \"100\"\nassets = [\"BTC\", \"ETH\"]\n";
+
+    fn parse(extra: &str) -> Result<BotConfig> {
+        BotConfig::parse_text(Path::new("bot.toml"), &format!("{BASE}{extra}"))
+    }
+
+    #[test]
+    fn execution_defaults_to_taker_with_new_cash_first() {
+        assert_eq!(parse("").unwrap().execution, Execution::default());
+    }
+
+    #[test]
+    fn execution_settings_are_read_and_checked_naming_the_key() {
+        let c = parse("[execution]\nstyle = \"maker-first\"\nreprice = \"2m\"\ndeadline = \"1h\"\ndirect_pairs = true\nnew_cash_first = false\n")
+            .unwrap();
+        assert_eq!(
+            c.execution,
+            Execution {
+                style: OrderStyle::MakerFirst { reprice: Span::minutes(2), deadline: Span::hours(1) },
+                direct_pairs: true,
+                new_cash_first: false,
+            }
+        );
+        for (text, key) in [
+            ("[execution]\nstyle = \"fast\"\n", "execution.style"),
+            ("[execution]\nreprice = \"1m\"\n", "execution.reprice"),
+            ("[execution]\nstyle = \"maker-first\"\nreprice = \"1h\"\ndeadline = \"10m\"\n", "execution.deadline"),
+            ("[execution]\nstyle = \"maker-first\"\nreprice = \"1s\"\n", "execution.reprice"),
+            ("[execution]\ndirect_pairs = \"yes\"\n", "execution.direct_pairs"),
+            ("[execution]\nspeed = 1\n", "speed"),
+        ] {
+            let e = format!("{:#}", parse(text).unwrap_err());
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BotConfig, load_rules};
+use crate::config::{BotConfig, load_pairs, load_rules};
 
 /// The environment variable naming the data directory.
 pub const DATA_DIR_ENV: &str = "BALLAST_DATA_DIR";
@@ -261,6 +261,8 @@ impl App {
         }
         let clock = Arc::new(ManualClock::new(world.now));
         let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+        // The bundled cross pairs (ETH/BTC, ...): direct pairs on the paper venue.
+        let pairs = load_pairs(&bundle.join("rules/binance-spot.toml"))?;
         let paper = Arc::new(
             PaperExchange::open(
                 &dir.join("paper.sqlite"),
@@ -268,6 +270,7 @@ impl App {
                 prices,
                 clock.clone() as Arc<dyn Clock>,
             )
+            .and_then(|p| p.with_pairs(pairs))
             .map_err(|e| anyhow!("paper venue: {e}"))?,
         );
         // Paper bots re-estimate weights from data with the bundled history.
@@ -361,6 +364,7 @@ pub fn spec_with(cfg: &BotConfig, weights: BTreeMap<Asset, Decimal>) -> BotSpec 
         guards: cfg.guards.clone(),
         fee: cfg.fee,
         reestimate: cfg.weights.reestimate,
+        execution: cfg.execution,
     }
 }
 

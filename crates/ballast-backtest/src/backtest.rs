@@ -15,8 +15,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ballast_core::execution::Execution;
 use ballast_core::guards::Guards;
-use ballast_core::planner::{Leg, RebalanceTo, RulesBook, Side, Skipped, plan_liquidation};
+use ballast_core::planner::{Leg, PairBook, RebalanceTo, RulesBook, Side, Skipped, plan_liquidation};
 use ballast_core::policy;
 use ballast_core::rules::RuleViolation;
 use ballast_core::trigger::{Threshold, Trigger, TriggerState};
@@ -27,6 +28,7 @@ use ballast_core::{
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
+use crate::costs::{CostModel, CostReport, Executor};
 use crate::data::Aligned;
 use crate::marketcap::MarketCaps;
 use crate::sim::{self, Market, Metrics, Mode, Targets};
@@ -133,6 +135,14 @@ pub struct ExchangeOptions {
     /// at its prices): the bot's `invest` and `edit`, each followed by the rebalance
     /// the bot does at once.
     pub changes: Vec<(usize, Change)>,
+    /// Execution settings: taker or maker-first, direct pairs, new cash first.
+    pub execution: Execution,
+    /// The venue's cross pairs and their rules (for direct pairs).
+    pub pairs: PairBook,
+    /// The cost model (maker fee, spread, resting orders); `None` fills every leg at
+    /// the close moved by the slippage. Maker-first and direct pairs need one (the
+    /// default model is used when it is not given).
+    pub costs: Option<CostModel>,
 }
 
 /// A user's change to a running bot.
@@ -190,6 +200,10 @@ pub struct Trade {
     pub notional: f64,
     /// Fee in quote.
     pub fee: f64,
+    /// The quote of a direct pair's fill (then `price` is in it; `notional` and `fee`
+    /// are always valued in the bot's quote).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Asset>,
 }
 
 /// A leg the exchange mode skipped.
@@ -228,6 +242,8 @@ pub struct Outcome {
     pub skipped: Vec<SkippedLeg>,
     /// Things the user should know (fallbacks used, a guard that stopped the run).
     pub notes: Vec<String>,
+    /// What execution cost (exchange mode with a cost model).
+    pub costs: Option<CostReport>,
 }
 
 /// Market data prepared for backtests: the aligned closes, and which bars are
@@ -417,6 +433,7 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
     let times: Vec<Timestamp> = prep.data.times[prep.first..prep.first + prep.bars()].to_vec();
     let assets = prep.data.assets.clone();
 
+    let mut costs = None;
     let (values, weights, rebalance_bars, trades, skipped, metrics, mut notes) = match &strategy.mode {
         SimMode::Ideal => {
             let mode = ideal_mode(strategy.rebalance, prep.data.interval)?;
@@ -433,6 +450,7 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
                     price: p,
                     notional: dq.abs() * p,
                     fee: dq.abs() * p * fee,
+                    quote: None,
                 })
                 .collect();
             let bars = r.rebalances.iter().map(|e| e.bar).collect();
@@ -443,11 +461,27 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
             let m = sim::metrics(&ex.values, initial, ppy, ex.rebalance_bars.len(), ex.fees_paid, ex.traded);
             let mut notes = std::mem::take(&mut source.notes);
             notes.extend(ex.notes);
+            costs = ex.costs;
             (ex.values, ex.weights, ex.rebalance_bars, ex.trades, ex.skipped, m, notes)
         }
     };
     if let SimMode::Exchange(_) = strategy.mode {
         notes.insert(0, "exchange mode: step, tick and minimum notional applied; results differ from the ideal rules of BACKTEST.md".into());
+    }
+    if let Some(c) = &costs {
+        notes.push(format!(
+            "execution costs (cost model of docs/BACKTEST.md): fees {:.2}, spread {:.2}, delay {:.2}: {:.2} bps of {:.2} traded; {:.1} % of {} fills as takers, {} on direct pairs; drift mean {:.2} / worst {:.2} points",
+            c.fees,
+            c.spread,
+            c.delay,
+            c.cost_bps(),
+            c.traded,
+            c.taker_share() * 100.0,
+            c.legs,
+            c.pair_legs,
+            c.mean_drift * 100.0,
+            c.max_drift * 100.0
+        ));
     }
     let excess_vs_hodl = metrics.final_value / hodl.final_value - 1.0;
     Ok(Outcome {
@@ -463,6 +497,7 @@ pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome
         trades,
         skipped,
         notes,
+        costs,
     })
 }
 
@@ -475,6 +510,7 @@ struct ExchangeRun {
     fees_paid: f64,
     traded: f64,
     notes: Vec<String>,
+    costs: Option<CostReport>,
 }
 
 fn targets_from(assets: &[Asset], w: &[f64], quote: &Asset) -> Result<TargetWeights, String> {
@@ -517,6 +553,7 @@ fn run_exchange(
         fees_paid: 0.0,
         traded: 0.0,
         notes: vec![],
+        costs: None,
     };
     let mut holdings: Holdings = [(quote.clone(), Qty(strategy.initial))].into();
     let mut targets = source.exact(0, &quote)?;
@@ -526,21 +563,57 @@ fn run_exchange(
     let mut net_invested = net_invested;
     // Weights fixed by an edit replace the strategy's source.
     let mut fixed: Option<TargetWeights> = None;
+    // The cost model: given, or the default one when the execution needs one.
+    let model = opts
+        .costs
+        .clone()
+        .or_else(|| (opts.execution.direct_pairs || opts.execution.maker_first()).then(CostModel::default));
+    let mut exec = match &model {
+        Some(m) => Some(Executor::new(
+            prep,
+            quote.clone(),
+            &opts.rules,
+            &opts.pairs,
+            fee,
+            opts.slippage_bps,
+            Some(m),
+            &opts.execution,
+        )?),
+        None => None,
+    };
+    // A forced reason that came while legs were resting: decided once they are done.
+    let mut deferred: Option<String> = None;
+    let (mut drift_sum, mut drift_max) = (0.0_f64, 0.0_f64);
 
     for bar in 0..bars {
         let g = prep.first + bar;
         let now = prep.data.times[g];
         let prices = prep.data.prices_at(g);
+        if let Some(x) = exec.as_mut() {
+            let before = out.trades.len();
+            x.advance(&mut holdings, g, now, &mut out.trades, &mut out.skipped);
+            for t in &out.trades[before..] {
+                out.fees_paid += t.fee;
+                out.traded += t.notional;
+            }
+            if out.trades.len() > before && out.rebalance_bars.last() != Some(&bar) && bar > 0 {
+                out.rebalance_bars.push(bar);
+            }
+        }
+        let busy = exec.as_ref().is_some_and(|x| x.busy());
         let changes: Vec<&Change> = opts.changes.iter().filter(|(b, _)| *b == bar).map(|(_, c)| c).collect();
         // The bar's own step, then one forced step per change.
         for round in 0..=changes.len() {
             let mut force = (bar == 0).then(|| "first buy".to_string());
+            if round == 0 && !busy && force.is_none() {
+                force = deferred.take();
+            }
             if round > 0 {
                 match changes[round - 1] {
                     Change::Invest(amount) => {
                         holdings.entry(quote.clone()).or_default().0 += *amount;
                         net_invested = Notional(net_invested.0 + *amount);
-                        force = Some("investment added".into());
+                        force = Some(policy::INVESTMENT.into());
                     }
                     Change::Edit { targets: t, trigger: tr } => {
                         fixed = Some(t.clone());
@@ -553,7 +626,19 @@ fn run_exchange(
             if stopped {
                 continue;
             }
+            if busy {
+                // Legs are resting: nothing is decided (an investment is rebalanced in
+                // once they are done).
+                if force.is_some() {
+                    deferred = force;
+                }
+                continue;
+            }
             let mut legs_plan = None;
+            let priced_pairs = match exec.as_ref() {
+                Some(x) if opts.execution.direct_pairs => x.priced_pairs(g),
+                _ => opts.pairs.clone(),
+            };
             // The bot's own step policy (ballast_core::policy): first buy, entry prices,
             // guards, trigger, plan.
             let input = policy::StepInput {
@@ -570,6 +655,8 @@ fn run_exchange(
                 net_invested,
                 force: force.as_deref(),
                 first: bar == 0 && round == 0,
+                execution: &opts.execution,
+                pairs: &priced_pairs,
             };
             match policy::decide(&input, &mut memory).map_err(|e| e.to_string())? {
                 policy::Verdict::Hold => {}
@@ -596,13 +683,27 @@ fn run_exchange(
                 for s in &p.skipped {
                     out.skipped.push(SkippedLeg { time: now, leg: s.clone() });
                 }
-                for leg in &p.legs {
-                    if let Some(t) = fill(&mut holdings, &quote, leg, slip, fee, opts, &mut out.skipped, now) {
-                        out.fees_paid += t.fee;
-                        if bar > 0 {
-                            out.traded += t.notional;
+                match exec.as_mut() {
+                    Some(x) => {
+                        let before = out.trades.len();
+                        x.submit(&mut holdings, &p.legs, g, now, &mut out.trades, &mut out.skipped);
+                        for t in &out.trades[before..] {
+                            out.fees_paid += t.fee;
+                            if bar > 0 {
+                                out.traded += t.notional;
+                            }
                         }
-                        out.trades.push(t);
+                    }
+                    None => {
+                        for leg in &p.legs {
+                            if let Some(t) = fill(&mut holdings, &quote, leg, slip, fee, opts, &mut out.skipped, now) {
+                                out.fees_paid += t.fee;
+                                if bar > 0 {
+                                    out.traded += t.notional;
+                                }
+                                out.trades.push(t);
+                            }
+                        }
                     }
                 }
                 if bar > 0 && out.traded > traded_before && out.rebalance_bars.last() != Some(&bar) {
@@ -615,6 +716,17 @@ fn run_exchange(
         for a in &assets {
             out.weights.push(v.weight(a).0.to_f64().unwrap_or(0.0));
         }
+        if bar > 0 {
+            let d = ballast_core::Drift::new(&v, &targets).max_absolute().to_f64().unwrap_or(0.0);
+            drift_sum += d;
+            drift_max = drift_max.max(d);
+        }
+    }
+    if let Some(x) = exec {
+        let mut report = x.report;
+        report.mean_drift = if bars > 1 { drift_sum / (bars - 1) as f64 } else { 0.0 };
+        report.max_drift = drift_max;
+        out.costs = Some(report);
     }
     Ok(out)
 }
@@ -688,6 +800,7 @@ fn fill(
         price: price.0.to_f64().unwrap_or(0.0),
         notional: notional.to_f64().unwrap_or(0.0),
         fee: fee_paid.to_f64().unwrap_or(0.0),
+        quote: None,
     })
 }
 

@@ -12,9 +12,11 @@
 #![deny(missing_docs)]
 
 pub mod backtest;
+pub mod costs;
 pub mod data;
 pub mod dates;
 pub mod error;
+pub mod execution_report;
 pub mod marketcap;
 mod read;
 pub mod report;

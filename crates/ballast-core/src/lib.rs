@@ -19,6 +19,7 @@
 
 pub mod asset;
 pub mod error;
+pub mod execution;
 pub mod guards;
 pub mod money;
 pub mod planner;

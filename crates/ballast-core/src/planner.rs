@@ -62,6 +62,62 @@ impl RulesBook {
     }
 }
 
+/// The venue's cross pairs (a symbol whose quote is not the bot's quote, such as
+/// ETH/BTC) with their rules, and what is known of each symbol's half-spread (the cost
+/// of crossing it, in bps of the traded value; unknown is zero). Used to trade a pair
+/// directly instead of two quote legs ([`direct_pairs`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairBook {
+    /// Rules per cross pair, keyed `BASE/QUOTE`.
+    #[serde(default)]
+    pub rules: BTreeMap<String, SymbolRules>,
+    /// Half-spread per symbol (`BASE/QUOTE`, cross pairs and quote legs alike).
+    #[serde(default)]
+    pub half_spreads: BTreeMap<String, Bps>,
+}
+
+impl PairBook {
+    /// The key of a symbol.
+    pub fn symbol(base: &Asset, quote: &Asset) -> String {
+        format!("{base}/{quote}")
+    }
+
+    /// Lists the pair `base/quote` with its rules.
+    pub fn insert(&mut self, base: &Asset, quote: &Asset, rules: SymbolRules) {
+        self.rules.insert(Self::symbol(base, quote), rules);
+    }
+
+    /// The rules of the pair `base/quote`, if listed.
+    pub fn get(&self, base: &Asset, quote: &Asset) -> Option<&SymbolRules> {
+        self.rules.get(&Self::symbol(base, quote))
+    }
+
+    /// The half-spread of a symbol as a fraction (zero when unknown).
+    pub fn half_spread(&self, base: &Asset, quote: &Asset) -> Decimal {
+        self.half_spreads.get(&Self::symbol(base, quote)).map(|b| b.fraction()).unwrap_or_default()
+    }
+
+    /// True when no pair is listed.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Checks every pair's rules.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        for (symbol, r) in &self.rules {
+            let Some((b, q)) = symbol.split_once('/') else {
+                return Err(CoreError::Rules { asset: symbol.clone(), problem: "a pair is written BASE/QUOTE".into() });
+            };
+            let (b, q) = (Asset::new(b)?, Asset::new(q)?);
+            if b == q {
+                return Err(CoreError::Rules { asset: symbol.clone(), problem: "base and quote are the same".into() });
+            }
+            r.validate(&b)?;
+        }
+        Ok(())
+    }
+}
+
 /// Order side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +168,21 @@ pub struct Leg {
     pub notional: Notional,
     /// The fee expected, in the quote currency.
     pub fee: Notional,
+    /// The quote of the symbol when it is not the bot's quote currency (a direct pair
+    /// such as ETH/BTC): then `price`, `notional` and `fee` are in this asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Asset>,
+    /// Why the leg trades as it does, when that is a choice the user should see (a
+    /// direct pair instead of two quote legs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Leg {
+    /// The quote of the leg's symbol: its own (a direct pair) or `bot_quote`.
+    pub fn quote_or<'a>(&'a self, bot_quote: &'a Asset) -> &'a Asset {
+        self.quote.as_ref().unwrap_or(bot_quote)
+    }
 }
 
 /// Why a leg is not sent.
@@ -208,6 +279,7 @@ pub fn checked_apply_legs(quote: &Asset, holdings: &Holdings, legs: &[Leg]) -> R
     let overflow = |leg: &Leg| CoreError::Overflow(format!("{} {} {}", leg.side, leg.quantity, leg.asset));
     let mut h = holdings.clone();
     for leg in legs {
+        let quote = leg.quote_or(quote);
         let base = h.entry(leg.asset.clone()).or_default();
         let (qty, cash_delta) = match leg.side {
             Side::Sell => (base.0.checked_sub(leg.quantity.0), leg.notional.0.checked_sub(leg.fee.0)),
@@ -250,9 +322,60 @@ const NOISE: Decimal = Decimal::from_parts(1, 0, 0, false, 12);
 /// until the set of skipped legs settles (at most once per asset). The result is that
 /// planning again right after the plan is applied finds nothing to do.
 pub fn plan_rebalance(input: &PlanInput<'_>) -> Result<Plan, CoreError> {
+    plan_goal(input, Goal::To(input.to))
+}
+
+/// What cash is moving: new money spent, or money to be taken out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewCash {
+    /// Quote was added (an investment): the quote cash held is spent.
+    Invested,
+    /// This much quote is to be withdrawn: it is raised (and kept) as cash.
+    Withdraw(Notional),
+}
+
+/// Plans the rebalance that follows new cash, **cash first**.
+///
+/// - [`NewCash::Invested`]: the quote cash buys the underweight coins first, lifting
+///   the most underweight (relative to target) first; a coin is sold only when it is
+///   above the band's upper edge (down to that edge) or when the cash cannot lift every
+///   coin to the band's lower edge (then the coins above target give up their excess in
+///   proportion, only as much as needed). Without a band (`None`) nothing is sold
+///   except coins whose target is zero.
+/// - [`NewCash::Withdraw`]: raises the amount by selling the most overweight coins
+///   first (down to a common level relative to target), buys nothing, and keeps the
+///   proceeds as cash.
+///
+/// Legs are sized, rounded and checked exactly like [`plan_rebalance`]'s (skips with
+/// their reasons, the plan computed again with a skipped asset held in place).
+pub fn rebalance_with_cash(input: &PlanInput<'_>, band: Option<Threshold>, cash: NewCash) -> Result<Plan, CoreError> {
+    match cash {
+        NewCash::Invested => plan_goal(input, Goal::CashFirst { band }),
+        NewCash::Withdraw(amount) => {
+            if amount.0 < Decimal::ZERO {
+                return Err(CoreError::OutOfRange {
+                    what: "withdrawal".into(),
+                    value: amount.0.to_string(),
+                    range: "0 or more".into(),
+                });
+            }
+            plan_goal(input, Goal::Raise(amount.0))
+        }
+    }
+}
+
+/// Where a plan takes the portfolio.
+#[derive(Clone, Copy, Debug)]
+enum Goal {
+    To(RebalanceTo),
+    CashFirst { band: Option<Threshold> },
+    Raise(Decimal),
+}
+
+fn plan_goal(input: &PlanInput<'_>, goal: Goal) -> Result<Plan, CoreError> {
     let mut frozen: BTreeMap<Asset, Skipped> = BTreeMap::new();
     loop {
-        let plan = plan_pass(input, &frozen)?;
+        let plan = plan_pass(input, &frozen, goal)?;
         let before = frozen.len();
         for s in &plan.skipped {
             if matches!(s.reason, SkipReason::Rule(_)) {
@@ -265,7 +388,7 @@ pub fn plan_rebalance(input: &PlanInput<'_>) -> Result<Plan, CoreError> {
     }
 }
 
-fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result<Plan, CoreError> {
+fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>, goal: Goal) -> Result<Plan, CoreError> {
     let quote = input.targets.quote();
     input.rules.validate()?;
     let valuation = Valuation::new(quote, input.holdings, input.prices, Some(input.targets))?;
@@ -290,8 +413,16 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
     }
 
     // Desired change of value per asset (positive: buy).
-    let desired: BTreeMap<&Asset, Decimal> = match input.to {
-        RebalanceTo::Target => {
+    let desired: BTreeMap<&Asset, Decimal> = match goal {
+        Goal::CashFirst { band } => {
+            let held = |a: &Asset| if frozen.contains_key(a) { None } else { Some(valuation.values[a].0) };
+            cash_first(&assets, input.targets, &valuation, f, band, &|a| blocked.contains_key(a), &held)
+        }
+        Goal::Raise(amount) => {
+            let held = |a: &Asset| if frozen.contains_key(a) { None } else { Some(valuation.values[a].0) };
+            raise_cash(&assets, input.targets, &valuation, f, amount, &held)
+        }
+        Goal::To(RebalanceTo::Target) => {
             let deltas = |v_after: Decimal| -> BTreeMap<&Asset, Decimal> {
                 assets
                     .iter()
@@ -314,7 +445,7 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>) -> Result
             }
             deltas(v_after)
         }
-        RebalanceTo::BandEdge { band } => assets
+        Goal::To(RebalanceTo::BandEdge { band }) => assets
             .iter()
             .map(|a| {
                 let w = input.targets.weight(a).0;
@@ -459,7 +590,15 @@ fn finish(
     let after = checked_apply_legs(quote, holdings, &legs)?;
     let after_val = Valuation::new(quote, &after, prices, targets)?;
     let max_drift_after = targets.map(|t| Drift::new(&after_val, t).max_absolute()).unwrap_or_default();
-    let fees: Notional = legs.iter().map(|l| l.fee).sum();
+    // Fees in quote; a direct pair's fee is in its own quote, valued at its price.
+    let mut fees = Notional::default();
+    for l in &legs {
+        let rate = match &l.quote {
+            Some(q) if q != quote => price_of(prices, q)?.0,
+            _ => Decimal::ONE,
+        };
+        fees.0 += l.fee.0 * rate;
+    }
     Ok(Plan {
         quote: quote.clone(),
         legs,
@@ -488,13 +627,295 @@ fn units(value: Decimal, price: Price, asset: &Asset) -> Result<Decimal, CoreErr
 
 fn leg(asset: &Asset, side: Side, quantity: Qty, price: Price, f: Decimal) -> Leg {
     let notional = quantity * price;
-    Leg { asset: asset.clone(), side, quantity, price, notional, fee: Notional(notional.0 * f) }
+    Leg { asset: asset.clone(), side, quantity, price, notional, fee: Notional(notional.0 * f), quote: None, why: None }
+}
+
+/// The band edges of a target weight `w` as fractions: `(lo, hi)`; no band is
+/// `(0, None)`.
+fn band_edges(w: Decimal, band: Option<Threshold>) -> (Decimal, Option<Decimal>) {
+    let Some(band) = band else { return (Decimal::ZERO, None) };
+    let x = band.fraction();
+    let (lo, hi) = match band.kind() {
+        crate::DriftKind::Absolute => (w - x, w + x),
+        crate::DriftKind::Relative => (w * (Decimal::ONE - x), w * (Decimal::ONE + x)),
+    };
+    (lo.max(Decimal::ZERO), Some(hi))
+}
+
+/// Bisection on `[0, 1]` for the largest `x` with `total(x) <= budget`, `total`
+/// non-decreasing (60 halvings: far below a unit of any quote).
+fn largest_within(budget: Decimal, total: &dyn Fn(Decimal) -> Decimal) -> Decimal {
+    if total(Decimal::ONE) <= budget {
+        return Decimal::ONE;
+    }
+    let (mut lo, mut hi) = (Decimal::ZERO, Decimal::ONE);
+    for _ in 0..60 {
+        let mid = (lo + hi) / Decimal::TWO;
+        if total(mid) <= budget {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// The changes of value of a cash-first investment (see [`rebalance_with_cash`]).
+/// `held(a)` is `None` for an asset held in place (a skipped leg).
+fn cash_first<'a>(
+    assets: &[&'a Asset],
+    targets: &TargetWeights,
+    valuation: &Valuation,
+    f: Decimal,
+    band: Option<Threshold>,
+    blocked: &dyn Fn(&Asset) -> bool,
+    held: &dyn Fn(&Asset) -> Option<Decimal>,
+) -> BTreeMap<&'a Asset, Decimal> {
+    let v = valuation.total.0;
+    let mut sells: BTreeMap<&Asset, Decimal> = BTreeMap::new();
+    // Above the band's upper edge: down to it (a zero target: all of it).
+    for a in assets {
+        let Some(val) = held(a) else { continue };
+        let w = targets.weight(a).0;
+        let (_, hi) = band_edges(w, band);
+        let cut = match hi {
+            _ if w.is_zero() => val,
+            Some(hi) => (val - hi * v).max(Decimal::ZERO),
+            None => Decimal::ZERO,
+        };
+        sells.insert(*a, cut);
+    }
+    let mut cash = valuation.cash.0 + sells.values().sum::<Decimal>() * (Decimal::ONE - f);
+    // Below the band's lower edge: the least that must be bought.
+    let need: BTreeMap<&Asset, Decimal> = assets
+        .iter()
+        .filter(|a| !blocked(a) && held(a).is_some())
+        .map(|a| {
+            let (lo, _) = band_edges(targets.weight(a).0, band);
+            (*a, (lo * v - held(a).unwrap_or_default()).max(Decimal::ZERO))
+        })
+        .collect();
+    let needed: Decimal = need.values().sum::<Decimal>() * (Decimal::ONE + f);
+    if needed > cash {
+        // Not enough cash for the band: the coins above target give up their excess
+        // over target in proportion, only as much as needed.
+        let excess: BTreeMap<&Asset, Decimal> = assets
+            .iter()
+            .filter_map(|a| {
+                let val = held(a)? - sells.get(a).copied().unwrap_or_default();
+                Some((*a, (val - targets.weight(a).0 * v).max(Decimal::ZERO)))
+            })
+            .collect();
+        let total: Decimal = excess.values().sum();
+        if total > Decimal::ZERO {
+            let extra = (needed - cash) / (Decimal::ONE - f);
+            let t = (extra / total).min(Decimal::ONE);
+            for (a, e) in &excess {
+                *sells.entry(a).or_default() += e * t;
+            }
+            cash += total * t * (Decimal::ONE - f);
+        }
+    }
+    // Buys: lift the most underweight first (a common level `x` of their target
+    // value), never past the target, at least what the band needs.
+    let budget = cash.max(Decimal::ZERO) / (Decimal::ONE + f);
+    let buy = |a: &Asset, x: Decimal| -> Decimal {
+        let Some(val) = held(a) else { return Decimal::ZERO };
+        if blocked(a) {
+            return Decimal::ZERO;
+        }
+        let goal = targets.weight(a).0 * v;
+        let floor = need.get(a).copied().unwrap_or_default();
+        (x * goal - val).max(floor).min((goal - val).max(Decimal::ZERO)).max(Decimal::ZERO)
+    };
+    let x = largest_within(budget, &|x| assets.iter().map(|a| buy(a, x)).sum());
+    assets.iter().map(|a| (*a, buy(a, x) - sells.get(a).copied().unwrap_or_default())).collect()
+}
+
+/// The changes of value that raise `amount` of cash (see [`rebalance_with_cash`]):
+/// the most overweight coins are sold first, down to a common level of their target
+/// value in what remains after the withdrawal.
+fn raise_cash<'a>(
+    assets: &[&'a Asset],
+    targets: &TargetWeights,
+    valuation: &Valuation,
+    f: Decimal,
+    amount: Decimal,
+    held: &dyn Fn(&Asset) -> Option<Decimal>,
+) -> BTreeMap<&'a Asset, Decimal> {
+    let short = (amount - valuation.cash.0).max(Decimal::ZERO) / (Decimal::ONE - f);
+    let rest = (valuation.total.0 - amount).max(Decimal::ZERO);
+    // Sold at level `y` (1 = down to target in what remains, 0 = everything).
+    let sell = |a: &Asset, y: Decimal| -> Decimal {
+        let Some(val) = held(a) else { return Decimal::ZERO };
+        (val - y * targets.weight(a).0 * rest).max(Decimal::ZERO)
+    };
+    let mut out: BTreeMap<&Asset, Decimal> = assets.iter().map(|a| (*a, Decimal::ZERO)).collect();
+    if short.is_zero() {
+        return out;
+    }
+    // The smallest sale that raises enough: the highest level `y` (searched on 0 ..= 4
+    // times the target) at which the sales still cover the shortfall.
+    let scale = Decimal::from(4);
+    let level = largest_within(-short, &|t| -assets.iter().map(|a| sell(a, t * scale)).sum::<Decimal>());
+    for a in assets {
+        out.insert(*a, -sell(a, level * scale));
+    }
+    out
 }
 
 fn weights_with_cash(quote: &Asset, v: &Valuation) -> BTreeMap<Asset, Weight> {
     let mut w = v.weights();
     w.insert(quote.clone(), v.cash_weight());
     w
+}
+
+/// Trades cross pairs instead of two quote legs where that is cheaper.
+///
+/// For each sell leg of A and buy leg of B (largest first) whose pair A/B or B/A is in
+/// `pairs`, the value both legs share is traded on the pair when one fee plus the
+/// pair's half-spread costs less than two fees plus both quote legs' half-spreads, and
+/// the pair's rules pass (its quantity floored to its step, its price rounded to its
+/// tick against the order, its minimum quantity and value in its own quote). The price
+/// is the cross price of the two quote prices. The quote legs keep what the pair does
+/// not trade; a remainder that breaks a rule is skipped with that reason. The pair's
+/// leg says why it was chosen ([`Leg::why`]); its fee is in its own quote.
+pub fn direct_pairs(
+    plan: &Plan,
+    holdings: &Holdings,
+    prices: &Prices,
+    targets: Option<&TargetWeights>,
+    rules: &RulesBook,
+    pairs: &PairBook,
+    fee: Bps,
+) -> Result<Plan, CoreError> {
+    pairs.validate()?;
+    let quote = &plan.quote;
+    let f = fee.fraction();
+    let direct = |l: &Leg| l.quote.as_ref().is_none_or(|q| q == quote);
+    let mut sells: Vec<(Leg, Decimal)> =
+        plan.legs.iter().filter(|l| l.side == Side::Sell && direct(l)).map(|l| (l.clone(), l.quantity.0)).collect();
+    let mut buys: Vec<(Leg, Decimal)> =
+        plan.legs.iter().filter(|l| l.side == Side::Buy && direct(l)).map(|l| (l.clone(), l.quantity.0)).collect();
+    if sells.is_empty() || buys.is_empty() || pairs.is_empty() {
+        return Ok(plan.clone());
+    }
+    sells.sort_by_key(|x| std::cmp::Reverse(x.0.notional));
+    buys.sort_by_key(|x| std::cmp::Reverse(x.0.notional));
+    let mut cross: Vec<Leg> = Vec::new();
+    for (s_leg, s_left) in sells.iter_mut() {
+        for (b_leg, b_left) in buys.iter_mut() {
+            let (a, b) = (&s_leg.asset, &b_leg.asset);
+            // Base, quote, side and rules of the pair, if listed.
+            let (base, pq, side, r) = match (pairs.get(a, b), pairs.get(b, a)) {
+                (Some(r), _) => (a, b, Side::Sell, r),
+                (None, Some(r)) => (b, a, Side::Buy, r),
+                (None, None) => continue,
+            };
+            let (pa, pb) = (price_of(prices, a)?.0, price_of(prices, b)?.0);
+            let shared = (*s_left * pa).min(*b_left * pb);
+            if shared <= Decimal::ZERO {
+                continue;
+            }
+            let two = Decimal::TWO * f + pairs.half_spread(a, quote) + pairs.half_spread(b, quote);
+            let one = f + pairs.half_spread(base, pq);
+            if one >= two {
+                continue;
+            }
+            let (p_base, p_quote) = (price_of(prices, base)?.0, price_of(prices, pq)?.0);
+            let raw = Price(p_base / p_quote);
+            let price = market_price(r, raw, if side == Side::Sell { PriceRounding::Down } else { PriceRounding::Up });
+            // Buying B on B/A pays the fee in A: A must cover the value and the fee.
+            let spend = if side == Side::Buy { shared / (Decimal::ONE + f) } else { shared };
+            let qty = r.floor_qty(Qty(units(spend, Price(p_base), base)?));
+            if price.0 <= Decimal::ZERO || r.check(qty, price).is_some() {
+                continue;
+            }
+            let notional = qty * price;
+            // What the pair takes off each quote leg, in that leg's units.
+            // Selling A on A/B: A goes, B comes (in B); buying B on B/A: A goes (in A).
+            let (took_a, took_b) =
+                if base == a { (qty.0, notional.0) } else { (notional.0 * (Decimal::ONE + f), qty.0) };
+            *s_left = (*s_left - took_a).max(Decimal::ZERO);
+            *b_left = (*b_left - took_b).max(Decimal::ZERO);
+            let saved = shared * (two - one);
+            cross.push(Leg {
+                asset: base.clone(),
+                side,
+                quantity: qty,
+                price,
+                notional,
+                fee: Notional(notional.0 * f),
+                quote: Some(pq.clone()),
+                why: Some(format!(
+                    "direct pair {base}/{pq} instead of selling {a} and buying {b} through {quote}: one fee and one spread instead of two, about {} {quote} cheaper",
+                    saved.round_dp(4).normalize()
+                )),
+            });
+        }
+    }
+    if cross.is_empty() {
+        return Ok(plan.clone());
+    }
+    let mut skipped = plan.skipped.clone();
+    let mut legs = Vec::new();
+    for (leg, left) in sells.iter().chain(buys.iter()) {
+        let r = rules.get(&leg.asset);
+        let qty = r.floor_qty(Qty(*left));
+        if qty.0.is_zero() {
+            continue;
+        }
+        if qty.0 == leg.quantity.0 {
+            legs.push(leg.clone());
+            continue;
+        }
+        match r.check(qty, leg.price) {
+            None => legs.push(self::leg(&leg.asset, leg.side, qty, leg.price, f)),
+            Some(v) => skipped.push(Skipped {
+                asset: leg.asset.clone(),
+                side: leg.side,
+                notional: qty * leg.price,
+                reason: SkipReason::Rule(v),
+            }),
+        }
+    }
+    // A sell remainder that could not be sent raises no cash: the quote buys shrink
+    // (largest first) until they fit the cash there will be.
+    loop {
+        let mut all = cross.clone();
+        all.extend(legs.iter().cloned());
+        let short = -checked_apply_legs(quote, holdings, &all)?.get(quote).copied().unwrap_or_default().0;
+        if short <= Decimal::ZERO {
+            break;
+        }
+        let Some(i) = (0..legs.len()).filter(|&i| legs[i].side == Side::Buy).max_by_key(|&i| legs[i].notional) else {
+            break;
+        };
+        let l = legs[i].clone();
+        let r = rules.get(&l.asset);
+        let cut = Qty(short / (l.price.0 * (Decimal::ONE + f)));
+        let cut = if r.step.is_zero() { cut.0 } else { ((cut.0 / r.step).ceil() * r.step).max(r.step) };
+        let qty = Qty((l.quantity.0 - cut).max(Decimal::ZERO));
+        match r.check(qty, l.price) {
+            None if qty.0 > Decimal::ZERO => legs[i] = self::leg(&l.asset, l.side, qty, l.price, f),
+            v => {
+                skipped.push(Skipped {
+                    asset: l.asset.clone(),
+                    side: l.side,
+                    notional: l.notional,
+                    reason: v.map(SkipReason::Rule).unwrap_or(SkipReason::NoCash),
+                });
+                legs.remove(i);
+            }
+        }
+    }
+    // Pairs first (they need no quote cash), then sells, then buys.
+    legs.sort_by(|x, y| (x.side, &x.asset).cmp(&(y.side, &y.asset)));
+    cross.extend(legs);
+    cross.extend(plan.legs.iter().filter(|l| !direct(l)).cloned());
+    skipped.sort_by(|x, y| (x.side, &x.asset).cmp(&(y.side, &y.asset)));
+    let valuation = Valuation::new(quote, holdings, prices, targets)?;
+    finish(quote, holdings, prices, targets, &valuation, cross, skipped)
 }
 
 /// Plans selling every non-quote asset held to the quote currency (a stop, a

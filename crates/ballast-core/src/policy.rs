@@ -14,19 +14,28 @@
 //! 3. **Trigger.** A forced reason (first buy, investment, edit) or the trigger's
 //!    decision on the drift of the coins that are not waiting.
 //! 4. **Plan.** The first buy goes to the targets; later rebalances to the targets or
-//!    the band edge as configured.
+//!    the band edge as configured; the rebalance after an investment spends the new
+//!    cash first ([`Execution::new_cash_first`], the trigger's band); then, with
+//!    [`Execution::direct_pairs`], a sell of A and a buy of B trade the pair A/B when
+//!    the venue lists it and that is cheaper.
 
 use std::collections::BTreeSet;
 
 use crate::asset::Asset;
 use crate::error::CoreError;
+use crate::execution::Execution;
 use crate::guards::{Exit, Guards};
 use crate::money::{Bps, Notional};
-use crate::planner::{Plan, PlanInput, RebalanceTo, RulesBook, plan_rebalance};
+use crate::planner::{
+    NewCash, PairBook, Plan, PlanInput, RebalanceTo, RulesBook, direct_pairs, plan_rebalance, rebalance_with_cash,
+};
 use crate::portfolio::{Drift, Holdings, Prices, Valuation};
 use crate::targets::TargetWeights;
 use crate::time::Timestamp;
-use crate::trigger::{Decision, Trigger, TriggerState, decide as decide_trigger};
+use crate::trigger::{Decision, Threshold, Trigger, TriggerState, decide as decide_trigger};
+
+/// The forced reason of the rebalance that follows an investment.
+pub const INVESTMENT: &str = "investment added";
 
 /// Everything a step decides on.
 #[derive(Clone, Copy, Debug)]
@@ -58,6 +67,10 @@ pub struct StepInput<'a> {
     pub force: Option<&'a str>,
     /// This is the bot's first buy.
     pub first: bool,
+    /// How plans are executed (new cash first, direct pairs).
+    pub execution: &'a Execution,
+    /// The venue's cross pairs (used with `execution.direct_pairs`).
+    pub pairs: &'a PairBook,
 }
 
 /// What the policy remembers between steps.
@@ -178,7 +191,7 @@ pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, Cor
 pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<Asset>) -> Result<Plan, CoreError> {
     let blocked =
         input.guards.entry_prices.iter().filter(|(a, _)| waiting.contains(*a)).map(|(a, p)| (a.clone(), *p)).collect();
-    plan_rebalance(&PlanInput {
+    let plan_input = PlanInput {
         holdings: input.holdings,
         prices: input.prices,
         targets,
@@ -186,7 +199,25 @@ pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<A
         fee: input.fee,
         to: if input.first { RebalanceTo::Target } else { input.to },
         entry_prices: &blocked,
-    })
+    };
+    let plan = if !input.first && input.execution.new_cash_first && input.force == Some(INVESTMENT) {
+        rebalance_with_cash(&plan_input, band(input.trigger), NewCash::Invested)?
+    } else {
+        plan_rebalance(&plan_input)?
+    };
+    if input.execution.direct_pairs && !input.pairs.is_empty() {
+        return direct_pairs(&plan, input.holdings, input.prices, Some(targets), input.rules, input.pairs, input.fee);
+    }
+    Ok(plan)
+}
+
+/// The band a trigger keeps the portfolio in: a threshold, or a calendar's minimum
+/// drift; none for a plain calendar.
+pub fn band(trigger: Option<&Trigger>) -> Option<Threshold> {
+    match trigger? {
+        Trigger::Threshold { threshold, .. } => Some(*threshold),
+        Trigger::Calendar { min_drift, .. } => *min_drift,
+    }
 }
 
 /// One step with fixed targets: [`decide`], then [`plan`] towards `input.targets`.

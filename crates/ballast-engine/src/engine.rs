@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ballast_core::guards::Exit;
-use ballast_core::planner::{Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
+use ballast_core::planner::{PairBook, Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
 use ballast_core::policy;
 use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
@@ -233,6 +233,24 @@ impl Engine {
         Ok(book)
     }
 
+    /// The venue's cross pairs between the bot's coins, when the bot trades direct
+    /// pairs (a pair the venue does not list, or cannot tell about now, is left out:
+    /// the plan then uses two quote legs).
+    fn pairs(&self, spec: &BotSpec) -> PairBook {
+        let mut book = PairBook::default();
+        if !spec.execution.direct_pairs {
+            return book;
+        }
+        for a in spec.assets.iter().filter(|a| **a != spec.quote) {
+            for b in spec.assets.iter().filter(|b| **b != spec.quote && *b != a) {
+                if let Ok(r) = self.venue.rules(a, b) {
+                    book.insert(a, b, r);
+                }
+            }
+        }
+        book
+    }
+
     fn prices(&self, quote: &Asset, assets: &[Asset]) -> Result<Prices, EngineError> {
         let bases: Vec<Asset> = assets.iter().filter(|a| *a != quote).cloned().collect();
         let prices = self.venue.prices(&bases, quote)?;
@@ -317,6 +335,10 @@ impl Engine {
             }
         }
         let mut memory = policy::Memory { trigger: b.state.trigger, entered };
+        // The venue's pairs are asked for only when a plan is made (below).
+        let no_pairs = PairBook::default();
+        // An investment alone is previewed as the rebalance that follows it.
+        let reason = if !add.is_empty() && !edited { policy::INVESTMENT } else { "preview" };
         let input = policy::StepInput {
             now: self.clock.now(),
             quote: &spec.quote,
@@ -329,15 +351,22 @@ impl Engine {
             to: spec.to,
             guards: &spec.guards,
             net_invested,
-            force: Some("preview"),
+            force: Some(reason),
             first: b.state.next_seq == 1,
+            execution: &spec.execution,
+            pairs: &no_pairs,
         };
+        let pairs = || self.pairs(spec);
         match policy::decide(&input, &mut memory)? {
-            policy::Verdict::Rebalance { waiting, .. } => Ok(policy::plan(&input, &targets, &waiting)?),
+            policy::Verdict::Rebalance { waiting, .. } => {
+                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &waiting)?)
+            }
             policy::Verdict::Exit(exit) => {
                 Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
             }
-            policy::Verdict::Hold => Ok(policy::plan(&input, &targets, &Default::default())?),
+            policy::Verdict::Hold => {
+                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &Default::default())?)
+            }
         }
     }
 
@@ -680,6 +709,8 @@ impl Engine {
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
         let force = b.state.force.take();
+        // The venue's pairs are asked for only when the step rebalances (below).
+        let no_pairs = PairBook::default();
         let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
         let input = policy::StepInput {
             now,
@@ -695,6 +726,8 @@ impl Engine {
             net_invested,
             force: force.as_deref(),
             first,
+            execution: &spec.execution,
+            pairs: &no_pairs,
         };
         let verdict = policy::decide(&input, &mut memory)?;
         b.state.trigger = memory.trigger;
@@ -724,7 +757,8 @@ impl Engine {
                 } else {
                     targets.clone()
                 };
-                let plan = policy::plan(&input, &targets, &waiting)?;
+                let pairs = self.pairs(&spec);
+                let plan = policy::plan(&policy::StepInput { pairs: &pairs, ..input }, &targets, &waiting)?;
                 let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
                 if orders > 0 && !first {
                     b.state.rebalances += 1;
@@ -768,7 +802,8 @@ impl Engine {
                     seq,
                     leg: i as i64,
                     base: l.asset.clone(),
-                    quote: quote.clone(),
+                    // A direct pair's leg is placed on its own symbol (ETH/BTC).
+                    quote: l.quote_or(&quote).clone(),
                     side: l.side,
                     qty: l.quantity,
                     kind: OrderKind::Market,
@@ -786,7 +821,16 @@ impl Engine {
         let legs: Vec<serde_json::Value> = plan
             .legs
             .iter()
-            .map(|l| json!({"asset": l.asset, "side": l.side.to_string(), "quantity": l.quantity.to_string(), "price": l.price.to_string()}))
+            .map(|l| {
+                let mut v = json!({"asset": l.asset, "side": l.side.to_string(), "quantity": l.quantity.to_string(), "price": l.price.to_string()});
+                if let Some(q) = &l.quote {
+                    v["quote"] = json!(q);
+                }
+                if let Some(why) = &l.why {
+                    v["why"] = json!(why);
+                }
+                v
+            })
             .collect();
         let message = if intents.is_empty() {
             format!("{why}: no order sent ({} leg(s) skipped)", plan.skipped.len())
@@ -1035,7 +1079,7 @@ impl Engine {
                 *b.state.hodl.entry(a.clone()).or_default() += *q;
             }
         }
-        b.state.force = Some("investment added".into());
+        b.state.force = Some(policy::INVESTMENT.into());
         let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
         let ev = event(id, now, "invest", &format!("invested {}", what.join(", ")), json!({}));
         self.commit(&mut b, Change { cash_flows: flows, events: vec![ev], now, ..Change::default() })

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use ballast_core::execution::Execution;
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Trigger, TriggerState};
@@ -37,6 +38,9 @@ pub struct BotSpec {
     /// has passed since the last estimate when set.
     #[serde(default)]
     pub reestimate: Option<Span>,
+    /// How plans are executed: order style, direct pairs, new cash first.
+    #[serde(default)]
+    pub execution: Execution,
 }
 
 /// The engine's memory of a bot, saved with every rebalance.

@@ -36,6 +36,9 @@
 //! - **Rules** are per base asset from [`PaperConfig::rules`]; an asset it does not
 //!   list trades under the book's `default` (for `RulesBook::default()`, 8 decimals of
 //!   price and quantity and no minimums).
+//! - **Cross pairs** ([`PaperExchange::with_pairs`], e.g. ETH/BTC) trade under their own
+//!   rules at the cross price of the two coins' prices ([`PriceSource::cross`]); a pair
+//!   between two priced coins that is not listed is [`ExchangeError::NotFound`].
 //! - **A symbol without a price** (unknown to the price source, or before its first
 //!   bar) is [`ExchangeError::NotFound`] when an order is placed on it, and is left out
 //!   of [`Exchange::prices`]. A resting order on it simply waits.
@@ -57,7 +60,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ballast_core::planner::{RulesBook, Side};
+use ballast_core::planner::{PairBook, RulesBook, Side};
 use ballast_core::{Asset, Bps, Price, Prices, Qty, SymbolRules, Timestamp};
 use rusqlite::{Connection, TransactionBehavior};
 use rust_decimal::Decimal;
@@ -127,6 +130,8 @@ pub struct PaperExchange {
     slippage: Decimal,
     /// Fees are rounded to this many decimals ([`PaperExchange::with_fee_decimals`]).
     fee_decimals: Option<u32>,
+    /// Listed cross pairs.
+    pairs: PairBook,
     prices: Arc<dyn PriceSource>,
     clock: Arc<dyn Clock>,
     conn: Mutex<Connection>,
@@ -301,6 +306,7 @@ impl PaperExchange {
             fee,
             slippage,
             fee_decimals: None,
+            pairs: PairBook::default(),
             prices,
             clock,
             conn: Mutex::new(conn),
@@ -315,6 +321,19 @@ impl PaperExchange {
     pub fn with_fee_decimals(mut self, decimals: u32) -> Self {
         self.fee_decimals = Some(decimals);
         self
+    }
+
+    /// Lists cross pairs (ETH/BTC): they trade under their own rules at the cross
+    /// price. A book whose rules are invalid is refused, naming the pair.
+    pub fn with_pairs(mut self, pairs: PairBook) -> Result<Self, ExchangeError> {
+        pairs.validate().map_err(|e| ExchangeError::Rejected(format!("paper venue pairs: {e}")))?;
+        self.pairs = pairs;
+        Ok(self)
+    }
+
+    /// The rules of `base/quote`: a listed cross pair's, or the base's.
+    fn symbol_rules(&self, base: &Asset, quote: &Asset) -> SymbolRules {
+        self.pairs.get(base, quote).copied().unwrap_or_else(|| *self.config.rules.get(base))
     }
 
     /// The fee on `notional`, rounded as [`Self::with_fee_decimals`] says.
@@ -418,7 +437,7 @@ impl PaperExchange {
         let Some(limit) = order.limit else {
             return Err(rejected(format!("order {client_id} is a market order: it cannot be amended")));
         };
-        let rules = *self.config.rules.get(base);
+        let rules = self.symbol_rules(base, quote);
         let new_qty = qty.map_or(order.qty, |q| q.0);
         let new_price = price.map_or(limit, |p| p.0);
         check_lot(&rules, new_qty)?;
@@ -490,7 +509,12 @@ impl PaperExchange {
 
     /// The last price of a symbol, if positive.
     fn last_price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Decimal> {
-        self.prices.price(base, quote, now).map(|p| p.0).filter(|p| *p > Decimal::ZERO)
+        let direct = self.prices.price(base, quote, now);
+        let listed = || self.pairs.get(base, quote).is_some();
+        direct
+            .or_else(|| if listed() { self.prices.cross(base, quote, now) } else { None })
+            .map(|p| p.0)
+            .filter(|p| *p > Decimal::ZERO)
     }
 
     fn match_locked(&self, conn: &mut Connection) -> Result<Vec<OrderReport>, ExchangeError> {
@@ -588,7 +612,7 @@ impl PaperExchange {
         if o.base == o.quote {
             return Err(ExchangeError::NotFound(format!("symbol {}/{}: base and quote are the same", o.base, o.quote)));
         }
-        let rules = *self.config.rules.get(&o.base);
+        let rules = self.symbol_rules(&o.base, &o.quote);
         let qty = o.qty.0;
         check_lot(&rules, qty)?;
         let limit = match o.kind {
@@ -728,6 +752,14 @@ impl Exchange for PaperExchange {
     fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError> {
         if base == quote {
             return Err(ExchangeError::NotFound(format!("symbol {base}/{quote}: base and quote are the same")));
+        }
+        if let Some(r) = self.pairs.get(base, quote) {
+            return Ok(*r);
+        }
+        // Two priced coins without a listed pair: the venue has no such symbol.
+        let now = self.clock.now();
+        if self.prices.price(base, quote, now).is_none() && self.prices.cross(base, quote, now).is_some() {
+            return Err(ExchangeError::NotFound(format!("symbol {base}/{quote} is not listed")));
         }
         Ok(*self.config.rules.get(base))
     }

@@ -330,3 +330,19 @@ fn an_unwritable_trades_file_is_named_in_the_error() {
     // the failure comes from a write in the middle, not only from the final flush.
     fails(&with(&["--mode", "calendar", "--every", "1d", "--trades", "/dev/full"]), "--trades /dev/full: cannot write");
 }
+
+/// docs/EXECUTION.md is exactly what `ballast backtest execution-report` prints: every
+/// figure in it comes from the command (regenerate it after a change to the planner or
+/// the cost model).
+#[test]
+fn the_execution_report_is_the_commands_output() {
+    let printed = ok(&["backtest", "execution-report"]);
+    let doc = std::fs::read_to_string(root().join("docs/EXECUTION.md")).unwrap();
+    assert!(
+        printed == doc,
+        "docs/EXECUTION.md is stale: run `ballast backtest execution-report --out docs/EXECUTION.md`"
+    );
+    assert!(printed.contains("| taker-only (two quote legs) |"));
+    fails(&["backtest", "execution-report", "--rules", "no/such/rules.toml"], "no/such/rules.toml");
+    fails(&["backtest", "execution-report", "--assets", "BTC"], "--assets");
+}

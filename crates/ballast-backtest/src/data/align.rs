@@ -23,6 +23,11 @@ pub struct Aligned {
     pub closes: Vec<Vec<f64>>,
     /// `closes_exact[i][t]`: the same closes, exact.
     pub closes_exact: Vec<Vec<Decimal>>,
+    /// `highs[i][t]` and `lows[i][t]`: the bar's high and low, exact (the cost model
+    /// of the exchange mode: spreads and resting orders).
+    pub highs: Vec<Vec<Decimal>>,
+    /// The bar's low, exact.
+    pub lows: Vec<Vec<Decimal>>,
     /// For each asset, how many of its candles inside `[start, end]` are left out
     /// because another asset has no candle at that time (outages, later listings).
     pub dropped: Vec<usize>,
@@ -133,15 +138,21 @@ pub fn align(series: &[Series], start: Option<Timestamp>, end: Option<Timestamp>
     let mut closes = Vec::with_capacity(series.len());
     let mut closes_exact = Vec::with_capacity(series.len());
     let mut dropped = Vec::with_capacity(series.len());
+    let (mut highs, mut lows) = (Vec::with_capacity(series.len()), Vec::with_capacity(series.len()));
     for sl in &slices {
         let mut exact = Vec::with_capacity(times.len());
+        let (mut hi, mut lo) = (Vec::with_capacity(times.len()), Vec::with_capacity(times.len()));
         let mut j = 0;
         for &t in &times {
             while sl[j].open_time < t {
                 j += 1;
             }
             exact.push(sl[j].close);
+            hi.push(sl[j].high);
+            lo.push(sl[j].low);
         }
+        highs.push(hi);
+        lows.push(lo);
         closes.push(exact.iter().map(|&d| to_f64(d)).collect());
         closes_exact.push(exact);
         dropped.push(sl.len() - times.len());
@@ -152,6 +163,8 @@ pub fn align(series: &[Series], start: Option<Timestamp>, end: Option<Timestamp>
         times,
         closes,
         closes_exact,
+        highs,
+        lows,
         dropped,
     })
 }

@@ -10,6 +10,20 @@ pub trait PriceSource: Send + Sync {
     /// The last price of `base` in `quote` at `now`, or `None` when the symbol has no
     /// price at that time (unknown, or not trading yet).
     fn price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Price>;
+
+    /// The cross price of `base` in `quote` derived from their prices in a common quote
+    /// (ETH/BTC from ETH/USDT and BTC/USDT), when this source has both; `None` by
+    /// default. The paper venue fills a listed cross pair at it.
+    fn cross(&self, _base: &Asset, _quote: &Asset, _now: Timestamp) -> Option<Price> {
+        None
+    }
+}
+
+/// `base / quote` when both are positive.
+fn ratio(base: Price, quote: Price) -> Option<Price> {
+    (base.0 > rust_decimal::Decimal::ZERO && quote.0 > rust_decimal::Decimal::ZERO)
+        .then(|| base.0.checked_div(quote.0).map(Price))
+        .flatten()
 }
 
 /// Prices replayed from per-asset series of bar closes `(close time, close price)`,
@@ -59,6 +73,13 @@ impl PriceSource for ReplayPrices {
         let closed = bars.partition_point(|(t, _)| *t <= now);
         closed.checked_sub(1).and_then(|i| bars.get(i)).map(|(_, p)| *p)
     }
+
+    fn cross(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Price> {
+        if base == quote || quote == &self.quote || base == &self.quote {
+            return None;
+        }
+        ratio(self.price(base, &self.quote, now)?, self.price(quote, &self.quote, now)?)
+    }
 }
 
 /// Prices set by hand, the same at every time: for tests and demos.
@@ -90,5 +111,38 @@ impl FixedPrices {
 impl PriceSource for FixedPrices {
     fn price(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
         self.map().get(&(base.clone(), quote.clone())).copied()
+    }
+
+    fn cross(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
+        let map = self.map();
+        map.iter()
+            .filter(|((b, _), _)| b == base)
+            .find_map(|((_, common), p)| map.get(&(quote.clone(), common.clone())).and_then(|q| ratio(*p, *q)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn a(s: &str) -> Asset {
+        Asset::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_replay_derives_the_cross_price_from_its_quote() {
+        let series = [
+            (a("BTC"), vec![(Timestamp(10), Price(dec!(50000))), (Timestamp(20), Price(dec!(40000)))]),
+            (a("ETH"), vec![(Timestamp(10), Price(dec!(2500)))]),
+        ]
+        .into();
+        let r = ReplayPrices::new(series, a("USDT"));
+        assert_eq!(r.cross(&a("ETH"), &a("BTC"), Timestamp(15)), Some(Price(dec!(0.05))));
+        assert_eq!(r.cross(&a("ETH"), &a("BTC"), Timestamp(25)), Some(Price(dec!(0.0625))));
+        // Not for the quote itself, nor before a coin's first bar, nor as a direct price.
+        assert_eq!(r.cross(&a("ETH"), &a("USDT"), Timestamp(15)), None);
+        assert_eq!(r.cross(&a("ETH"), &a("BTC"), Timestamp(5)), None);
+        assert_eq!(r.price(&a("ETH"), &a("BTC"), Timestamp(15)), None);
     }
 }

@@ -122,9 +122,48 @@ pub struct StrategyArgs {
     pub max_weight: Option<Decimal>,
 }
 
+/// What `ballast backtest` can do besides one backtest.
+#[derive(Debug, clap::Subcommand)]
+pub enum BacktestAction {
+    /// Regenerate docs/EXECUTION.md: execution costs of taker-only, maker-first, direct
+    /// pairs and new cash first on the bundled 4h data, 2021 to 2025.
+    ExecutionReport(ExecutionReportArgs),
+}
+
+/// Arguments of `ballast backtest execution-report`.
+#[derive(Debug, clap::Args)]
+pub struct ExecutionReportArgs {
+    /// Write the Markdown here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Directory of candle files.
+    #[arg(long, value_name = "DIR", default_value_os_t = default_data_dir())]
+    pub data: PathBuf,
+    /// Exchange rules, with the cross pairs under `[pairs]`.
+    #[arg(long, value_name = "FILE", default_value_os_t = default_rules_file())]
+    pub rules: PathBuf,
+}
+
+/// Runs `ballast backtest execution-report`.
+pub fn execution_report(args: &ExecutionReportArgs) -> Result<()> {
+    let rules = load_rules(&args.rules)?;
+    let pairs = crate::config::load_pairs(&args.rules)?;
+    let setup = ballast_backtest::execution_report::default_setup().map_err(|e| anyhow!(e))?;
+    let md = ballast_backtest::execution_report::render(&args.data, &setup, &rules, &pairs).map_err(|e| anyhow!(e))?;
+    match &args.out {
+        Some(path) => std::fs::write(path, md).with_context(|| format!("{}: cannot write", path.display()))?,
+        None => print!("{md}"),
+    }
+    Ok(())
+}
+
 /// Arguments of `ballast backtest`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BacktestArgs {
+    /// Another action than one backtest.
+    #[command(subcommand)]
+    pub action: Option<BacktestAction>,
     /// A bot configuration file: backtest exactly that bot (exchange mode by default).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["preset", "assets", "weights", "mode", "every", "threshold", "threshold_kind", "fee_bps", "initial", "lookback", "shrinkage", "max_weight"])]
     pub config: Option<PathBuf>,
@@ -266,7 +305,17 @@ pub fn exchange_options(
     if slippage_bps < Decimal::ZERO || slippage_bps > Decimal::from(1000) {
         bail!("--slippage-bps {slippage_bps} is out of range (0 ..= 1000)");
     }
-    Ok((ExchangeOptions { rules, slippage_bps, ..ExchangeOptions::default() }, notes))
+    // The file's cross pairs between these coins (used when a bot trades direct pairs).
+    let mut pairs = ballast_core::planner::PairBook::default();
+    for (symbol, r) in crate::config::load_pairs(rules_path)?.rules {
+        if let Some((b, q)) = symbol.split_once('/')
+            && assets.iter().any(|a| a.as_str() == b)
+            && assets.iter().any(|a| a.as_str() == q)
+        {
+            pairs.rules.insert(symbol, r);
+        }
+    }
+    Ok((ExchangeOptions { rules, slippage_bps, pairs, ..ExchangeOptions::default() }, notes))
 }
 
 /// A strategy from a bot configuration.
@@ -290,6 +339,9 @@ pub fn strategy_from_config(
             o.to = cfg.rebalance.to;
             o.cooldown = cooldown;
             o.min_drift = min_drift;
+            // The bot's execution: maker-first and direct pairs run with the cost model
+            // of docs/BACKTEST.md.
+            o.execution = cfg.execution;
             SimMode::Exchange(Box::new(o))
         }
         // The ideal rules of BACKTEST.md have no cooldown, gate or guards.
@@ -300,6 +352,9 @@ pub fn strategy_from_config(
 
 /// Runs `ballast backtest`.
 pub fn run(args: &BacktestArgs) -> Result<()> {
+    if let Some(BacktestAction::ExecutionReport(a)) = &args.action {
+        return execution_report(a);
+    }
     let interval = args.interval.unwrap_or(if args.config.is_some() { Interval::H4 } else { Interval::D1 });
     let from_file = match (&args.config, &args.preset) {
         (Some(path), _) => {

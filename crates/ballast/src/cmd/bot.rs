@@ -578,7 +578,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&h)?);
         }
         Verb::History { id, limit, format: Format::Text } => {
-            e.view(*id).map_err(engine_err)?;
+            let quote = e.view(*id).map_err(engine_err)?.state.spec.quote;
             let events = e.store().events(*id, *limit)?;
             for ev in events.iter().rev() {
                 println!("{}  {:<10} {}", fmt_time(ev.time), ev.kind, ev.message);
@@ -594,6 +594,21 @@ pub fn run(args: &BotArgs) -> Result<()> {
                         );
                     }
                 }
+                // A leg traded on a direct pair says so, and why.
+                if let Some(legs) = ev.data.get("legs").and_then(|s| s.as_array()) {
+                    for l in legs.iter().filter(|l| l.get("quote").is_some()) {
+                        println!(
+                            "{:>31} {} {} {}/{} @ {}: {}",
+                            "",
+                            l["side"].as_str().unwrap_or(""),
+                            l["quantity"].as_str().unwrap_or(""),
+                            l["asset"].as_str().unwrap_or(""),
+                            l["quote"].as_str().unwrap_or(""),
+                            l["price"].as_str().unwrap_or(""),
+                            l["why"].as_str().unwrap_or("")
+                        );
+                    }
+                }
             }
             let orders = e.orders(*id, *limit).map_err(engine_err)?;
             println!();
@@ -606,7 +621,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
                     fmt_time(i.created_at),
                     i.side.to_string(),
                     i.qty.to_string(),
-                    i.base.as_str(),
+                    if i.quote == quote { i.base.to_string() } else { format!("{}/{}", i.base, i.quote) },
                     o.state.as_str(),
                     o.filled
                 );

@@ -1,0 +1,168 @@
+//! Direct pairs end to end: a rebalance that sells BTC and buys ETH trades ETH/BTC on
+//! the paper venue at the cross price; the ledger moves both coins and leaves the quote
+//! alone; the event says why. And an investment is spent on the underweight coin first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ballast_core::execution::Execution;
+use ballast_core::guards::Guards;
+use ballast_core::planner::{PairBook, RebalanceTo, Side};
+use ballast_core::trigger::{Threshold, Trigger};
+use ballast_core::weighting::{self, Method};
+use ballast_core::{Asset, Bps, DriftKind, Price, Qty, SymbolRules, Timestamp};
+use ballast_engine::{BotSpec, Engine, StepOutcome};
+use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_exchange::{Clock, Exchange, ExchangeError, ManualClock};
+use ballast_store::Store;
+use ballast_store::sqlite::SqliteStore;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+fn a(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
+struct Rig {
+    prices: Arc<FixedPrices>,
+    venue: Arc<PaperExchange>,
+    store: Arc<SqliteStore>,
+    engine: Engine,
+    bot: i64,
+}
+
+fn rig(execution: Execution) -> Rig {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let mut pairs = PairBook::default();
+    pairs.insert(
+        &a("ETH"),
+        &a("BTC"),
+        SymbolRules { tick: dec!(0.000001), step: dec!(0.001), min_qty: dec!(0.001), min_notional: dec!(0.0001) },
+    );
+    let paper = PaperExchange::in_memory(PaperConfig::default(), prices.clone(), clock.clone() as Arc<dyn Clock>)
+        .unwrap()
+        .with_pairs(pairs)
+        .unwrap();
+    paper.deposit(&a("USDT"), Qty(dec!(2000))).unwrap();
+    let venue = Arc::new(paper);
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = Engine::new(store.clone(), venue.clone(), clock);
+    let assets = vec![a("BTC"), a("ETH")];
+    let spec = BotSpec {
+        quote: a("USDT"),
+        weights: weighting::equal(&assets).unwrap(),
+        assets,
+        method: Method::Equal,
+        trigger: Trigger::threshold(Threshold::new(dec!(5), DriftKind::Absolute).unwrap(), None).unwrap(),
+        to: RebalanceTo::Target,
+        guards: Guards::default(),
+        fee: Bps(dec!(10)),
+        reestimate: None,
+        execution,
+    };
+    let bot = engine.create("pairs", spec, "", dec!(1000)).unwrap();
+    assert!(matches!(engine.step(bot).unwrap(), StepOutcome::Rebalanced { .. }));
+    Rig { prices, venue, store, engine, bot }
+}
+
+#[test]
+fn the_paper_venue_lists_only_its_cross_pairs() {
+    let r = rig(Execution::default());
+    assert_eq!(r.venue.rules(&a("ETH"), &a("BTC")).unwrap().step, dec!(0.001));
+    assert!(matches!(r.venue.rules(&a("BTC"), &a("ETH")), Err(ExchangeError::NotFound(_))));
+    // The bot's own symbols are unchanged.
+    assert_eq!(r.venue.rules(&a("BTC"), &a("USDT")).unwrap(), SymbolRules::default());
+}
+
+#[test]
+fn a_rebalance_between_two_coins_trades_their_pair_and_the_ledger_moves_both() {
+    let r = rig(Execution { direct_pairs: true, ..Execution::default() });
+    let before = r.engine.holdings(r.bot).unwrap();
+    // BTC +30 %: BTC about 56.5 %, ETH 43.5 %, past the 5-point band.
+    r.prices.set(&a("BTC"), &a("USDT"), Price(dec!(65000)));
+    assert!(matches!(r.engine.step(r.bot).unwrap(), StepOutcome::Rebalanced { .. }));
+    let orders = r.store.orders(r.bot, 10).unwrap();
+    let pair = orders.iter().find(|o| o.intent.quote == a("BTC")).expect("an ETH/BTC order");
+    assert_eq!((pair.intent.base.clone(), pair.intent.side), (a("ETH"), Side::Buy));
+    // Filled at the cross price 2500 / 65000.
+    let fills = r.store.fills(r.bot).unwrap();
+    let fill = fills.iter().find(|f| f.quote == a("BTC")).expect("its fill");
+    assert_eq!(fill.fill.price.0, (dec!(2500) / dec!(65000) / dec!(0.000001)).round() * dec!(0.000001));
+    // The ledger: each fill moves its base and its own quote (the pair's fee in BTC).
+    // Any remainder too small for the pair trades on the quote.
+    let after = r.engine.holdings(r.bot).unwrap();
+    let seq_fills: Vec<_> = fills
+        .iter()
+        .filter(|f| orders.iter().any(|o| o.intent.client_id == f.client_id && o.intent.seq == pair.intent.seq))
+        .collect();
+    let moved = |asset: &str| -> Decimal {
+        let x = a(asset);
+        seq_fills
+            .iter()
+            .map(|f| {
+                let n = f.fill.qty.0 * f.fill.price.0;
+                let sign = if f.side == Side::Buy { Decimal::ONE } else { -Decimal::ONE };
+                let mut d = Decimal::ZERO;
+                if f.base == x {
+                    d += sign * f.fill.qty.0;
+                }
+                if f.quote == x {
+                    d -= sign * n;
+                }
+                if f.fill.fee_asset == x {
+                    d -= f.fill.fee.0;
+                }
+                d
+            })
+            .sum()
+    };
+    let held = |h: &BTreeMap<Asset, Qty>, s: &str| h.get(&a(s)).copied().unwrap_or_default().0;
+    for coin in ["BTC", "ETH", "USDT"] {
+        assert_eq!(held(&after, coin) - held(&before, coin), moved(coin), "{coin}");
+    }
+    assert_eq!(fill.fill.fee_asset, a("BTC"));
+    // The pair carried most of the trade: ETH bought on the pair is most of ETH bought.
+    assert!(fill.fill.qty.0 * dec!(10) > moved("ETH") * dec!(9), "{} of {}", fill.fill.qty, moved("ETH"));
+    // The venue agrees with the ledger, and the doctor finds nothing.
+    let balances = r.venue.balances().unwrap();
+    assert_eq!(balances[&a("ETH")].free.0, after[&a("ETH")].0);
+    assert!(r.engine.audit(r.bot).unwrap().is_empty());
+    // The event says why.
+    let ev = r.store.events(r.bot, 10).unwrap().into_iter().find(|e| e.kind == "rebalance").unwrap();
+    let legs = ev.data["legs"].as_array().unwrap();
+    let leg = legs.iter().find(|l| l["quote"] == "BTC").expect("the pair's leg in the event");
+    assert!(leg["why"].as_str().unwrap().contains("direct pair ETH/BTC"), "{leg}");
+}
+
+#[test]
+fn without_direct_pairs_the_same_rebalance_uses_two_quote_legs() {
+    let r = rig(Execution::default());
+    r.prices.set(&a("BTC"), &a("USDT"), Price(dec!(65000)));
+    r.engine.step(r.bot).unwrap();
+    let orders = r.store.orders(r.bot, 10).unwrap();
+    assert!(orders.iter().all(|o| o.intent.quote == a("USDT")));
+    assert!(orders.iter().any(|o| o.intent.side == Side::Sell && o.intent.base == a("BTC")));
+}
+
+#[test]
+fn an_investment_is_spent_on_the_underweight_coin_first() {
+    let r = rig(Execution::default());
+    // BTC +8 %: inside the band, no rebalance.
+    r.prices.set(&a("BTC"), &a("USDT"), Price(dec!(54000)));
+    assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Held);
+    let add: BTreeMap<Asset, Qty> = [(a("USDT"), Qty(dec!(200)))].into();
+    let preview = r.engine.preview_change(r.bot, &add, None).unwrap();
+    assert!(preview.legs.iter().all(|l| l.side == Side::Buy), "{:?}", preview.legs);
+    r.engine.invest(r.bot, &add).unwrap();
+    let sent_before = r.store.orders(r.bot, 100).unwrap().len();
+    r.engine.step(r.bot).unwrap();
+    let orders = r.store.orders(r.bot, 100).unwrap();
+    let new: Vec<_> = orders.iter().take(orders.len() - sent_before).collect();
+    assert!(!new.is_empty());
+    assert!(new.iter().all(|o| o.intent.side == Side::Buy), "no sell on a top-up");
+    let eth: Decimal = new.iter().filter(|o| o.intent.base == a("ETH")).map(|o| o.intent.qty.0 * dec!(2500)).sum();
+    assert!(eth > dec!(100), "most of the cash buys ETH, the underweight coin: {eth}");
+}
