@@ -203,6 +203,7 @@ pub fn rig() -> Rig {
         guards: Guards::default(),
         fee: Bps(Decimal::from(10)),
         reestimate: None,
+        execution: Default::default(),
     };
     let bot = engine.create("fuzz", spec, "", Decimal::from(1000)).expect("create");
     engine.step(bot).expect("step");

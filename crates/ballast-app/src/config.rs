@@ -11,6 +11,7 @@ use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Threshold, Trigger};
 use ballast_core::weighting::{Method, Shrinkage};
 use ballast_core::{Asset, Bps, DriftKind, Price, Span, TargetLimits, TargetWeights};
+use ballast_engine::spec::Execution;
 use rust_decimal::Decimal;
 use toml::Table;
 
@@ -72,6 +73,8 @@ pub struct BotConfig {
     pub rebalance: RebalanceConfig,
     /// Entry prices, stop-loss, take-profit.
     pub guards: Guards,
+    /// How the legs of a rebalance are executed (`[execution]`; taker by default).
+    pub execution: Execution,
 }
 
 const TOP: &[&str] = &[
@@ -88,7 +91,13 @@ const TOP: &[&str] = &[
     "weights",
     "rebalance",
     "guards",
+    "execution",
 ];
+const EXECUTION: &[&str] = &["mode", "reprice", "deadline"];
+/// The re-pricing interval of maker-first execution when none is given.
+pub const DEFAULT_REPRICE: Span = Span::minutes(1);
+/// The deadline of maker-first execution when none is given.
+pub const DEFAULT_DEADLINE: Span = Span::minutes(15);
 const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight", "reestimate"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
@@ -388,6 +397,7 @@ impl BotConfig {
             }
         }
         guards.validate().map_err(|e| doc.err("guards", e))?;
+        let execution = execution_of(doc)?;
 
         Ok(Self {
             name,
@@ -403,7 +413,63 @@ impl BotConfig {
             weights: WeightsConfig { method, custom, lookback, shrinkage, max_weight, reestimate },
             rebalance: RebalanceConfig { trigger, to },
             guards,
+            execution,
         })
+    }
+}
+
+/// `[execution]`: `mode = "taker"` (the default) or `"maker_first"` with `reprice`
+/// (10s ..= 1d, default 1m) and `deadline` (at least `reprice`, at most 7d, default
+/// 15m); `execution = "maker_first"` is short for the table with the defaults.
+fn execution_of(doc: &Doc) -> Result<Execution> {
+    let empty = Table::new();
+    let (mode, et) = match doc.root.get("execution") {
+        None => return Ok(Execution::Taker),
+        Some(toml::Value::String(m)) => (m.clone(), &empty),
+        Some(v) => {
+            let et = doc.table(v, "execution")?;
+            doc.deny_unknown(et, "execution", EXECUTION)?;
+            let mode = match et.get("mode") {
+                Some(m) => doc.string(m, "execution.mode")?.to_string(),
+                None => return Err(doc.err("execution.mode", "missing: \"taker\" or \"maker_first\"")),
+            };
+            (mode, et)
+        }
+    };
+    let span = |k: &str, default: Span| -> Result<Span> {
+        let key = format!("execution.{k}");
+        match et.get(k) {
+            Some(v) => doc.string(v, &key)?.parse::<Span>().map_err(|e| doc.err(&key, e)),
+            None => Ok(default),
+        }
+    };
+    match mode.as_str() {
+        "taker" => {
+            for k in ["reprice", "deadline"] {
+                if et.contains_key(k) {
+                    return Err(doc.err(&format!("execution.{k}"), "only for mode = \"maker_first\""));
+                }
+            }
+            Ok(Execution::Taker)
+        }
+        "maker_first" => {
+            let reprice = span("reprice", DEFAULT_REPRICE)?;
+            if reprice < Span::from_secs(10) || reprice > Span::days(1) {
+                return Err(doc.err("execution.reprice", format!("{reprice} is out of range (10s ..= 1d)")));
+            }
+            let deadline = span("deadline", DEFAULT_DEADLINE.max(reprice))?;
+            if deadline < reprice || deadline > Span::days(7) {
+                return Err(doc.err(
+                    "execution.deadline",
+                    format!("{deadline} is out of range (the reprice interval {reprice} ..= 7d)"),
+                ));
+            }
+            Ok(Execution::MakerFirst { reprice, deadline })
+        }
+        other => Err(doc.err(
+            if doc.root.get("execution").is_some_and(toml::Value::is_str) { "execution" } else { "execution.mode" },
+            format!("{other:?}: use \"taker\" or \"maker_first\""),
+        )),
     }
 }
 
@@ -444,4 +510,50 @@ pub fn load_rules(path: &Path) -> Result<ballast_core::planner::RulesBook> {
 /// reorder what is shown).
 pub fn unprintable(c: char) -> bool {
     c.is_control() || ('\u{202A}'..='\u{202E}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<BotConfig> {
+        BotConfig::parse_text(Path::new("bot.toml"), &format!("amount = 1000\nassets = [\"BTC\", \"ETH\"]\n{extra}"))
+    }
+
+    #[test]
+    fn execution_is_taker_by_default_and_maker_first_is_validated() {
+        assert_eq!(parse("").unwrap().execution, Execution::Taker);
+        assert_eq!(parse("execution = \"taker\"").unwrap().execution, Execution::Taker);
+        assert_eq!(
+            parse("execution = \"maker_first\"").unwrap().execution,
+            Execution::MakerFirst { reprice: DEFAULT_REPRICE, deadline: DEFAULT_DEADLINE }
+        );
+        assert_eq!(
+            parse("[execution]\nmode = \"maker_first\"\nreprice = \"30s\"\ndeadline = \"10m\"").unwrap().execution,
+            Execution::MakerFirst { reprice: Span::from_secs(30), deadline: Span::minutes(10) }
+        );
+        // A reprice longer than the default deadline moves the default deadline up.
+        assert_eq!(
+            parse("[execution]\nmode = \"maker_first\"\nreprice = \"1h\"").unwrap().execution,
+            Execution::MakerFirst { reprice: Span::hours(1), deadline: Span::hours(1) }
+        );
+        for (text, key, says) in [
+            ("execution = \"maker\"", "execution", "\"maker\": use \"taker\" or \"maker_first\""),
+            ("[execution]\nmode = \"fast\"", "execution.mode", "use \"taker\" or \"maker_first\""),
+            ("[execution]\nreprice = \"1m\"", "execution.mode", "missing"),
+            ("[execution]\nmode = \"maker_first\"\nreprice = \"5s\"", "execution.reprice", "out of range"),
+            ("[execution]\nmode = \"maker_first\"\nreprice = \"5x\"", "execution.reprice", ""),
+            (
+                "[execution]\nmode = \"maker_first\"\nreprice = \"2m\"\ndeadline = \"1m\"",
+                "execution.deadline",
+                "out of range",
+            ),
+            ("[execution]\nmode = \"maker_first\"\ndeadline = \"8d\"", "execution.deadline", "out of range"),
+            ("[execution]\nmode = \"taker\"\ndeadline = \"8m\"", "execution.deadline", "only for mode"),
+            ("[execution]\nmode = \"maker_first\"\nspeed = 1", "execution.speed", ""),
+        ] {
+            let e = format!("{:#}", parse(text).unwrap_err());
+            assert!(e.contains(key) && e.contains(says), "{text}: {e}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ballast_core::money::parse_decimal;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus};
+use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -56,6 +56,23 @@ pub fn rules_from_symbol(sym: &Value) -> Result<SymbolRules, String> {
         }
     }
     Ok(rules)
+}
+
+/// The best bid and ask from `GET /api/v3/ticker/bookTicker` (`bidPrice`, `askPrice`).
+/// A side without orders (price 0 or null) is an error naming it.
+pub fn touch(v: &Value) -> Result<Touch, String> {
+    let side = |key: &str| -> Result<Price, String> {
+        let p = dec(v, key)?;
+        if p <= Decimal::ZERO {
+            return Err(format!("{key} {p}: no order on that side of the book"));
+        }
+        Ok(Price(p))
+    };
+    let (bid, ask) = (side("bidPrice")?, side("askPrice")?);
+    if bid.0 >= ask.0 {
+        return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
+    }
+    Ok(Touch { bid, ask })
 }
 
 /// Balances from `/api/v3/account`. Assets whose name ballast cannot represent are

@@ -28,7 +28,9 @@ use thiserror::Error;
 
 use crate::ledger::{self, Pnl};
 use crate::orders;
-use crate::spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
+use crate::spec::{BotSpec, BotState, Execution, StopMode, StopRequest, StopSummary};
+
+mod maker;
 
 /// An engine failure.
 #[derive(Debug, Error)]
@@ -362,6 +364,7 @@ impl Engine {
             stopping: None,
             summary: None,
             estimated: Some(now),
+            working: None,
         };
         // One transaction: a crash leaves either the whole bot or no trace of it.
         let id = self.store.commit(&Change {
@@ -581,6 +584,16 @@ impl Engine {
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
         }
+        if b.state.working.is_some() {
+            // A maker-first rebalance under way: its resting orders are worked (re-priced,
+            // finished at market after the deadline); nothing new is decided until it
+            // is done.
+            let placed = self.work(&mut b, now)?;
+            b.state.last_step = Some(now);
+            let snapshot = self.snapshot(id, &b.state, now)?;
+            self.commit(&mut b, Change { snapshot: Some(snapshot), now, ..Change::default() })?;
+            return Ok(if placed > 0 { StepOutcome::Rebalanced { orders: placed } } else { StepOutcome::Held });
+        }
         if !self.store.unresolved(id)?.is_empty() {
             // An order whose outcome is not known yet may have traded: a plan from a
             // ledger without it could trade the same again. Nothing is decided until
@@ -659,7 +672,12 @@ impl Engine {
                     targets.clone()
                 };
                 let plan = policy::plan(&input, &targets, &waiting)?;
-                let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
+                let orders = match b.state.spec.execution {
+                    Execution::MakerFirst { reprice, deadline } if !plan.legs.is_empty() => {
+                        self.begin_working(&mut b, &plan, &why, now, reprice, deadline)?
+                    }
+                    _ => self.execute(&mut b, &plan, "rebalance", &why, now)?,
+                };
                 if orders > 0 && !first {
                     b.state.rebalances += 1;
                 }
@@ -710,35 +728,7 @@ impl Engine {
                 })
             })
             .collect::<Result<_, EngineError>>()?;
-        let skipped: Vec<serde_json::Value> = plan
-            .skipped
-            .iter()
-            .map(|s| json!({"asset": s.asset, "side": s.side.to_string(), "notional": s.notional.0.round_dp(8).to_string(), "reason": s.reason.to_string()}))
-            .collect();
-        let legs: Vec<serde_json::Value> = plan
-            .legs
-            .iter()
-            .map(|l| json!({"asset": l.asset, "side": l.side.to_string(), "quantity": l.quantity.to_string(), "price": l.price.to_string()}))
-            .collect();
-        let message = if intents.is_empty() {
-            format!("{why}: no order sent ({} leg(s) skipped)", plan.skipped.len())
-        } else {
-            format!(
-                "{why}: {} order(s){}",
-                intents.len(),
-                if skipped.is_empty() { String::new() } else { format!(", {} skipped", skipped.len()) }
-            )
-        };
-        let weights = |w: &BTreeMap<Asset, ballast_core::Weight>| -> serde_json::Value {
-            w.iter().map(|(a, w)| (a.to_string(), json!(w.0.round_dp(6).to_string()))).collect()
-        };
-        let event = Event {
-            bot: id,
-            time: now,
-            kind: kind.into(),
-            message,
-            data: json!({"seq": seq, "legs": legs, "skipped": skipped, "weights_before": weights(&plan.weights_before), "weights_after": weights(&plan.weights_after)}),
-        };
+        let event = rebalance_event(id, seq, plan, kind, why, intents.len(), now);
         if !intents.is_empty() {
             b.state.next_seq += 1;
         }
@@ -753,7 +743,45 @@ impl Engine {
         }
         Ok(placed)
     }
+}
 
+/// The event of a rebalance (or a liquidation) that sends `sent` orders: its legs, the
+/// legs skipped with their reasons, the weights before and after.
+fn rebalance_event(id: BotId, seq: i64, plan: &Plan, kind: &str, why: &str, sent: usize, now: Timestamp) -> Event {
+    {
+        let skipped: Vec<serde_json::Value> = plan
+            .skipped
+            .iter()
+            .map(|s| json!({"asset": s.asset, "side": s.side.to_string(), "notional": s.notional.0.round_dp(8).to_string(), "reason": s.reason.to_string()}))
+            .collect();
+        let legs: Vec<serde_json::Value> = plan
+            .legs
+            .iter()
+            .map(|l| json!({"asset": l.asset, "side": l.side.to_string(), "quantity": l.quantity.to_string(), "price": l.price.to_string()}))
+            .collect();
+        let message = if sent == 0 {
+            format!("{why}: no order sent ({} leg(s) skipped)", plan.skipped.len())
+        } else {
+            format!(
+                "{why}: {} order(s){}",
+                sent,
+                if skipped.is_empty() { String::new() } else { format!(", {} skipped", skipped.len()) }
+            )
+        };
+        let weights = |w: &BTreeMap<Asset, ballast_core::Weight>| -> serde_json::Value {
+            w.iter().map(|(a, w)| (a.to_string(), json!(w.0.round_dp(6).to_string()))).collect()
+        };
+        Event {
+            bot: id,
+            time: now,
+            kind: kind.into(),
+            message,
+            data: json!({"seq": seq, "legs": legs, "skipped": skipped, "weights_before": weights(&plan.weights_before), "weights_after": weights(&plan.weights_after)}),
+        }
+    }
+}
+
+impl Engine {
     /// Sends one intent. Never sends it twice: on any doubt, it queries.
     fn send(&self, id: BotId, intent: &Intent) -> Result<bool, EngineError> {
         let req = orders::request_of(intent);
@@ -1081,6 +1109,15 @@ impl Engine {
         let id = b.rec.id;
         let req = b.state.stopping.clone().ok_or_else(|| EngineError::Corrupt(id, "not stopping".into()))?;
         let spec = b.state.spec.clone();
+        if b.state.working.is_some() {
+            // The resting orders of a maker-first rebalance are cancelled first; the
+            // stop goes on once none is open.
+            if !self.abandon_working(b)? {
+                return Ok(StepOutcome::Held);
+            }
+            let ev = event(id, now, "rebalance_done", "maker-first rebalance abandoned for the stop", json!({}));
+            self.commit(b, Change { events: vec![ev], now, ..Change::default() })?;
+        }
         if req.mode == StopMode::ToQuote && !req.sent {
             let holdings: ballast_core::Holdings =
                 self.holdings(id)?.into_iter().map(|(a, q)| (a, Qty(q.0.max(Decimal::ZERO)))).collect();

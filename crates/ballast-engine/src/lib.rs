@@ -10,4 +10,4 @@ mod orders;
 pub mod spec;
 
 pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, Weigher};
-pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
+pub use spec::{BotSpec, BotState, Execution, StopMode, StopRequest, StopSummary, WorkLeg, Working};

@@ -37,6 +37,70 @@ pub struct BotSpec {
     /// has passed since the last estimate when set.
     #[serde(default)]
     pub reestimate: Option<Span>,
+    /// How the legs of a rebalance are executed (taker by default).
+    #[serde(default)]
+    pub execution: Execution,
+}
+
+/// How the legs of a rebalance are executed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Execution {
+    /// Every leg is a market order, sent at once (sells first).
+    #[default]
+    Taker,
+    /// Every leg is a post-only limit order at the touch (a buy at the best bid, a sell
+    /// at the best ask), re-priced every `reprice` (cancelled, then placed again at
+    /// the new touch under the next attempt's client id) and finished by a market
+    /// order once `deadline` has passed since the rebalance began. Sells are worked
+    /// first; buys once every sell is done.
+    MakerFirst {
+        /// How long an attempt rests before it is re-priced.
+        reprice: Span,
+        /// How long after the rebalance began what is left is sent as market orders.
+        deadline: Span,
+    },
+}
+
+/// A maker-first rebalance being worked: durable in the bot's state, written with the
+/// rebalance event before any of its orders, and with each new attempt's intent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Working {
+    /// The rebalance's sequence number (part of its client order ids).
+    pub seq: i64,
+    /// When it began.
+    pub started: Timestamp,
+    /// How long an attempt rests before it is re-priced, ms.
+    pub reprice_ms: i64,
+    /// From this moment what is left is sent as market orders.
+    pub deadline: Timestamp,
+    /// The legs of the plan.
+    pub legs: Vec<WorkLeg>,
+}
+
+/// One leg of a [`Working`] rebalance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkLeg {
+    /// Its index in the plan (part of its client order ids).
+    pub leg: usize,
+    /// The coin.
+    pub base: Asset,
+    /// Buy or sell.
+    pub side: ballast_core::planner::Side,
+    /// The quantity the plan asked for.
+    pub qty: Qty,
+    /// The price the plan assumed.
+    pub planned_price: ballast_core::Price,
+    /// The current attempt (see `ClientOrderId::for_attempt`); meaningful once
+    /// `placed_at` is set.
+    pub attempt: u32,
+    /// When the current attempt's intent was written; `None` before the first.
+    pub placed_at: Option<Timestamp>,
+    /// The current attempt is a market order (after the deadline, or without a book).
+    pub market: bool,
+    /// Nothing more is sent for it: filled, or what is left is below the venue's
+    /// minimums, or its market order is final.
+    pub done: bool,
 }
 
 /// The engine's memory of a bot, saved with every rebalance.
@@ -71,6 +135,10 @@ pub struct BotState {
     /// When the weights were last estimated from data.
     #[serde(default)]
     pub estimated: Option<Timestamp>,
+    /// A maker-first rebalance under way (see [`Execution::MakerFirst`]): its legs are
+    /// worked at every step until each is done; nothing new is decided meanwhile.
+    #[serde(default)]
+    pub working: Option<Working>,
 }
 
 /// How a bot is stopped.

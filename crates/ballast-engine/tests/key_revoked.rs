@@ -51,6 +51,7 @@ fn rig() -> Rig {
         guards: Guards::default(),
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     };
     let bot = engine.create("keyed", spec, "", dec!(1000)).unwrap();
     Rig { venue, store, engine, bot }

@@ -127,6 +127,7 @@ fn rig() -> Rig {
         guards: Guards::default(),
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     };
     let bot = engine.create("lossy", spec, "", dec!(1000)).unwrap();
     Rig { venue, store, clock, engine, bot }

@@ -33,6 +33,14 @@ pub trait Exchange: Send + Sync {
     /// The last price of each base asset against `quote`.
     fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError>;
 
+    /// The best bid and ask of `base`/`quote` now: where a post-only order rests (a buy
+    /// at the bid, a sell at the ask). A venue without a book answers
+    /// [`ExchangeError::NotFound`] (the default); the engine then works its maker legs
+    /// as market orders.
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        Err(ExchangeError::NotFound(format!("{} publishes no order book for {base}/{quote}", self.name())))
+    }
+
     /// Places an order. On [`ExchangeError::OutcomeUnknown`] the order may or may
     /// not exist: query it by client id before anything else.
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;

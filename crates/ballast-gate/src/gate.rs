@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ballast_core::planner::Side;
 use ballast_core::rules::PriceRounding;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
-use ballast_exchange::{Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
+use ballast_exchange::{
+    Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, Touch,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -493,6 +495,15 @@ impl Gate {
                 body["type"] = json!("limit");
                 body["price"] = json!(wire::dec_str(price.0));
             }
+            // Post-only: `time_in_force=poc` ("PendingOrCancelled, makes a post-only
+            // order that always enjoys a maker fee"); one that would take is not placed
+            // (finished as `poc`, nothing filled) (Gate API v4, Spot, "Create an order",
+            // https://www.gate.io/docs/developers/apiv4/en/#create-an-order).
+            (OrderKind::PostOnly { price }, _, _) => {
+                body["type"] = json!("limit");
+                body["price"] = json!(wire::dec_str(price.0));
+                body["time_in_force"] = json!("poc");
+            }
             (OrderKind::Market, Side::Buy, Some(last)) => {
                 let factor = Decimal::ONE + self.config.market_buy_slippage_bps / Decimal::from(10_000);
                 let cap = rules.round_price(Price(last.0 * factor), PriceRounding::Up);
@@ -531,6 +542,14 @@ impl Gate {
         wire::parse_candles(&v).map_err(ExchangeError::Unavailable)
     }
 
+    /// The best bid and ask from `GET /spot/tickers?currency_pair=` (`highest_bid`,
+    /// `lowest_ask`) (Gate API v4, Spot, "Retrieve ticker information",
+    /// https://www.gate.io/docs/developers/apiv4/en/#retrieve-ticker-information).
+    fn touch(&self, pair: &str) -> Result<Touch, ExchangeError> {
+        let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
+        wire::parse_touch(&v, pair).map_err(|e| ExchangeError::Unavailable(format!("gate tickers {pair}: {e}")))
+    }
+
     fn last_price(&self, pair: &str) -> Result<Price, ExchangeError> {
         let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
         let t = wire::parse_tickers(&v).map_err(ExchangeError::Unavailable)?;
@@ -545,6 +564,10 @@ impl Exchange for Gate {
 
     fn order_window_ms(&self) -> i64 {
         self.config.order_window_ms
+    }
+
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        self.touch(&wire::pair_id(base, quote))
     }
 
     /// The clock is the local clock plus the offset measured with `/spot/time`.

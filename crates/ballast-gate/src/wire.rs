@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus};
+use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
@@ -97,6 +97,27 @@ pub fn parse_tickers(v: &Value) -> Result<BTreeMap<String, Price>, String> {
         }
     }
     Ok(out)
+}
+
+/// The best bid and ask of `pair` from `/spot/tickers` (`highest_bid`, `lowest_ask`); a
+/// side without orders (empty or 0) is an error naming it.
+pub fn parse_touch(v: &Value, pair: &str) -> Result<Touch, String> {
+    let arr = v.as_array().ok_or("tickers: expected an array")?;
+    let t = arr
+        .iter()
+        .find(|t| t.get("currency_pair").and_then(Value::as_str) == Some(pair))
+        .ok_or_else(|| format!("no ticker for {pair}"))?;
+    let side = |key: &str| -> Result<Price, String> {
+        match opt_dec(t, key)? {
+            Some(p) if p > Decimal::ZERO => Ok(Price(p)),
+            _ => Err(format!("{key}: no order on that side of the book")),
+        }
+    };
+    let (bid, ask) = (side("highest_bid")?, side("lowest_ask")?);
+    if bid.0 >= ask.0 {
+        return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
+    }
+    Ok(Touch { bid, ask })
 }
 
 /// Server time in milliseconds from `/spot/time`.

@@ -69,6 +69,7 @@ fn rig_opts(secure: bool, proxies: Vec<std::net::IpAddr>, m_cost: u32) -> Rig {
         guards: Guards::default(),
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     };
     let bot = engine.create("demo", spec, "", dec!(1000)).unwrap();
     engine.step(bot).unwrap();

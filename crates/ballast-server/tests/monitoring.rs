@@ -70,6 +70,7 @@ async fn rig() -> Rig {
         guards: Guards::default(),
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     };
     let bot = engine.create("demo", spec, "", dec!(1000)).unwrap();
     engine.step(bot).unwrap();

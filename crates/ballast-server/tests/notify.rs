@@ -44,6 +44,7 @@ fn spec(stop_loss: Option<Decimal>) -> BotSpec {
         guards: Guards { stop_loss_percent: stop_loss, ..Guards::default() },
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     }
 }
 

@@ -466,7 +466,7 @@ fn order_json(s: &SimState, r: &OrderReport) -> Value {
             m.order_type,
             match m.kind {
                 OrderKind::Market => Decimal::ZERO,
-                OrderKind::Limit { price } => price.0,
+                OrderKind::Limit { price } | OrderKind::PostOnly { price } => price.0,
             },
             m.time_in_force.clone().unwrap_or_else(|| "GTC".into()),
             m.time,

@@ -153,6 +153,7 @@ fn engine_and_backtester_make_the_same_trades_across_the_matrix() {
             guards: c.guards.clone(),
             fee: Bps(dec!(10)),
             reestimate: None,
+            execution: Default::default(),
         };
         let bot = engine.create(c.name, spec.clone(), "", dec!(1000)).unwrap();
         let mut stopped_at = None;

@@ -89,6 +89,7 @@ pub fn spec(threshold: Decimal, guards: Guards) -> BotSpec {
         guards,
         fee: Bps(dec!(10)),
         reestimate: None,
+        execution: Default::default(),
     }
 }
 
