@@ -338,3 +338,47 @@ fn rules_of_every_spot_market_match_ccxt() {
     let r = rules_of(&b, &fake, &markets, "BTC/USDT");
     assert_eq!(r, SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) });
 }
+
+/// A post-only order is CCXT's "Spot limit buy with postOnly": `type=LIMIT_MAKER` with
+/// quantity and price and no timeInForce (Binance "New order (TRADE)": LIMIT_MAKER
+/// orders are rejected if they would immediately match and trade as a taker).
+#[test]
+fn post_only_is_a_limit_maker_order_like_ccxt() {
+    let file = fixture("request");
+    let e = entry(&file, "createOrder", "Spot limit buy with postOnly");
+    let input = e["input"].as_array().unwrap();
+    let (b, fake, _) = setup();
+    fake.reply(&order_reply());
+    let (base, quote) = pair(input[0].as_str().unwrap());
+    b.place(&OrderRequest {
+        client_id: cid(),
+        base,
+        quote,
+        side: Side::Buy,
+        qty: Qty(num(&input[3])),
+        kind: OrderKind::PostOnly { price: Price(num(&input[4])) },
+        expires_at: None,
+    })
+    .unwrap();
+    let got = ours(&fake.requests()[0]);
+    assert_eq!(got, ccxt_params(&file, e));
+    assert!(!got.2.contains_key("timeInForce"));
+}
+
+/// The touch: `bidPrice` and `askPrice` of CCXT's recorded spot ticker (the
+/// bookTicker's fields), asked at `GET /api/v3/ticker/bookTicker?symbol=`.
+#[test]
+fn the_touch_is_the_book_tickers_bid_and_ask() {
+    let resp = fixture("response");
+    let e = entry(&resp, "fetchTicker", "public spot ticker");
+    let (b, fake, _) = setup();
+    fake.reply(&e["httpResponse"]);
+    let t = b.best_bid_ask(&a("BTC"), &a("USDT")).unwrap();
+    assert_eq!((t.bid.0, t.ask.0), (dec!(73369.83), dec!(73369.84)));
+    let (m, path, p) = split_req(&fake.requests()[0]);
+    assert_eq!((m.as_str(), path.as_str(), p["symbol"].as_str()), ("GET", "/api/v3/ticker/bookTicker", "BTCUSDT"));
+    // An empty side is an error naming the field.
+    fake.reply(&json!({"symbol": "BTCUSDT", "bidPrice": "0.00000000", "askPrice": "1.0"}));
+    let err = b.best_bid_ask(&a("BTC"), &a("USDT")).unwrap_err();
+    assert!(err.to_string().contains("bidPrice"), "{err}");
+}

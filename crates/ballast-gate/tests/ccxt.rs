@@ -326,3 +326,57 @@ fn rules_match_ccxt_markets() {
     env.gate.rules(&asset("ETH"), &asset("USDT")).unwrap();
     assert_eq!(sent(&env.fake).len(), 1, "rules are cached");
 }
+
+/// A post-only order: CCXT's "Spot limit buy order" body with `time_in_force: poc`
+/// (Gate API v4 "Create an order": poc, PendingOrCancelled, a post-only order).
+#[test]
+fn post_only_is_a_poc_limit_order() {
+    let req = fixture("request");
+    let e = entry(&req, "createOrder", "Spot limit buy order");
+    let input = e["input"].as_array().unwrap();
+    let (base, quote) = symbol(input[0].as_str().unwrap());
+    let order = OrderRequest {
+        client_id: ClientOrderId::new("bl1-2-0r1").unwrap(),
+        base,
+        quote,
+        side: Side::Buy,
+        qty: Qty(dec(&input[3])),
+        kind: OrderKind::PostOnly { price: Price(dec(&input[4])) },
+        expires_at: None,
+    };
+    let env = env();
+    unknown_order(&env.fake, "t-bl1-2-0r1");
+    let pair = wire::pair_id(&order.base, &order.quote);
+    let reply = order_json("1", "t-bl1-2-0r1", &pair, "buy", "limit", "1", "1", "1", "open", "open");
+    env.fake.json(Method::Post, "/spot/orders", 201, &reply.to_string());
+    let r = env.gate.place(&order).unwrap();
+    assert_eq!(r.status, OrderStatus::New);
+    let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
+    let ours: Value = serde_json::from_str(&post.body).unwrap();
+    let mut theirs: Value = serde_json::from_str(e["output"].as_str().unwrap()).unwrap();
+    theirs["time_in_force"] = json!("poc");
+    theirs["text"] = json!("t-bl1-2-0r1");
+    for k in req["skipKeys"].as_array().unwrap() {
+        theirs.as_object_mut().unwrap().remove(k.as_str().unwrap());
+    }
+    let mut ours = ours;
+    for k in req["skipKeys"].as_array().unwrap() {
+        ours.as_object_mut().unwrap().remove(k.as_str().unwrap());
+    }
+    assert_eq!(ours, theirs);
+}
+
+/// The touch from CCXT's recorded ticker: `highest_bid` and `lowest_ask`.
+#[test]
+fn the_touch_is_the_tickers_bid_and_ask() {
+    let resp = fixture("response");
+    let e = entry(&resp, "fetchTicker", "public spot ticker");
+    let env = env();
+    env.fake.json(Method::Get, "/spot/tickers", 200, &e["httpResponse"].to_string());
+    let t = env.gate.best_bid_ask(&asset("BTC"), &asset("USDT")).unwrap();
+    assert_eq!((t.bid.0, t.ask.0), (dec(&e["parsedResponse"]["bid"]), dec(&e["parsedResponse"]["ask"])));
+    // A side without orders is an error naming it, not a zero price.
+    let empty = r#"[{"currency_pair":"BTC_USDT","last":"1","highest_bid":"","lowest_ask":"2"}]"#;
+    let e = wire::parse_touch(&serde_json::from_str(empty).unwrap(), "BTC_USDT").unwrap_err();
+    assert!(e.contains("highest_bid"), "{e}");
+}
