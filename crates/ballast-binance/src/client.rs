@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
 use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, Touch,
+    Balance, ClientOrderId, Clock, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport, OrderRequest, Touch,
 };
 use serde_json::Value;
 
@@ -518,6 +518,17 @@ impl Exchange for Binance {
         let sym = symbol(base, quote);
         let v = self.read(Call::new(Method::Get, "/api/v3/ticker/bookTicker", 2, Op::Read).param("symbol", &sym))?;
         parse::touch(&v).map_err(|e| ExchangeError::Unavailable(format!("binance bookTicker {sym}: {e}")))
+    }
+
+    /// `GET /api/v3/account/commission?symbol=` (signed, weight 20): "Get current
+    /// account commission rates" (Binance spot REST API, Account endpoints, "Query
+    /// Commission Rates (USER_DATA)",
+    /// https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#query-commission-rates-user_data).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        let sym = symbol(base, quote);
+        let v = self
+            .read(Call::new(Method::Get, "/api/v3/account/commission", 20, Op::Read).signed().param("symbol", &sym))?;
+        parse::fee_rates(&v).map_err(|e| ExchangeError::Unavailable(format!("binance account/commission {sym}: {e}")))
     }
 
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ballast_core::money::parse_decimal;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus, Touch};
+use ballast_exchange::{Balance, ClientOrderId, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -73,6 +73,36 @@ pub fn touch(v: &Value) -> Result<Touch, String> {
         return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
     }
     Ok(Touch { bid, ask })
+}
+
+/// The effective rates from `GET /api/v3/account/commission`: the standard commission
+/// (times `discount.discount` when the BNB discount is enabled for the account and the
+/// symbol: "Standard commission is reduced by this rate when paying commission in
+/// BNB"), plus the tax commission and the special commission when given.
+pub fn fee_rates(v: &Value) -> Result<FeeRates, String> {
+    let part = |table: &str, key: &str| -> Result<Decimal, String> {
+        match v.get(table) {
+            Some(t) if !t.is_null() => dec(t, key).map_err(|e| format!("{table}: {e}")),
+            _ => Ok(Decimal::ZERO),
+        }
+    };
+    let d = v.get("discount");
+    let flag = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_bool).unwrap_or(false);
+    let discounted = flag("enabledForAccount") && flag("enabledForSymbol");
+    let factor = if discounted { dec(d.unwrap_or(&Value::Null), "discount")? } else { Decimal::ONE };
+    let rate = |key: &str| -> Result<Decimal, String> {
+        let standard = part("standardCommission", key)?;
+        if v.get("standardCommission").is_none() {
+            return Err("missing standardCommission".into());
+        }
+        Ok((standard * factor + part("taxCommission", key)? + part("specialCommission", key)?).normalize())
+    };
+    let discount_asset = if discounted {
+        d.and_then(|d| d.get("discountAsset")).and_then(Value::as_str).and_then(|s| Asset::new(s).ok())
+    } else {
+        None
+    };
+    Ok(FeeRates { maker: rate("maker")?, taker: rate("taker")?, discount_asset })
 }
 
 /// Balances from `/api/v3/account`. Assets whose name ballast cannot represent are

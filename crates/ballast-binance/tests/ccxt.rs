@@ -382,3 +382,30 @@ fn the_touch_is_the_book_tickers_bid_and_ask() {
     let err = b.best_bid_ask(&a("BTC"), &a("USDT")).unwrap_err();
     assert!(err.to_string().contains("bidPrice"), "{err}");
 }
+
+/// The effective commission from `GET /api/v3/account/commission`, on the response of
+/// Binance's documentation ("Query Commission Rates (USER_DATA)"): with the BNB discount
+/// enabled for the account and the symbol, standard x discount + tax.
+#[test]
+fn fee_rates_are_the_accounts_commission_with_its_discount() {
+    let (b, fake, _) = setup();
+    let doc = json!({
+        "symbol": "BTCUSDT",
+        "standardCommission": {"maker": "0.00000010", "taker": "0.00000020", "buyer": "0.00000030", "seller": "0.00000040"},
+        "taxCommission": {"maker": "0.00000112", "taker": "0.00000114", "buyer": "0.00000118", "seller": "0.00000116"},
+        "discount": {"enabledForAccount": true, "enabledForSymbol": true, "discountAsset": "BNB", "discount": "0.75000000"}
+    });
+    fake.reply(&doc);
+    let r = b.fee_rates(&a("BTC"), &a("USDT")).unwrap();
+    assert_eq!((r.maker, r.taker), (dec!(0.0000011950), dec!(0.0000012900)));
+    assert_eq!(r.discount_asset, Some(a("BNB")));
+    let (m, path, p) = split_req(&fake.requests()[0]);
+    assert_eq!((m.as_str(), path.as_str(), p["symbol"].as_str()), ("GET", "/api/v3/account/commission", "BTCUSDT"));
+    assert!(p.contains_key("signature"));
+    // Without the discount: the standard rates plus tax.
+    let mut plain = doc.clone();
+    plain["discount"]["enabledForSymbol"] = json!(false);
+    let r = ballast_binance::parse::fee_rates(&plain).unwrap();
+    assert_eq!((r.maker, r.taker, r.discount_asset), (dec!(0.00000122), dec!(0.00000134), None));
+    assert!(ballast_binance::parse::fee_rates(&json!({"symbol": "BTCUSDT"})).is_err());
+}

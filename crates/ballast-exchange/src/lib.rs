@@ -41,6 +41,12 @@ pub trait Exchange: Send + Sync {
         Err(ExchangeError::NotFound(format!("{} publishes no order book for {base}/{quote}", self.name())))
     }
 
+    /// The commission rates the account pays on `base`/`quote` (see [`FeeRates`]). A
+    /// venue that cannot say answers [`ExchangeError::NotFound`] (the default).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        Err(ExchangeError::NotFound(format!("{} does not report fee rates for {base}/{quote}", self.name())))
+    }
+
     /// Places an order. On [`ExchangeError::OutcomeUnknown`] the order may or may
     /// not exist: query it by client id before anything else.
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;

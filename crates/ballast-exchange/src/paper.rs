@@ -74,7 +74,7 @@ use rust_decimal::Decimal;
 use crate::Exchange;
 use crate::clock::Clock;
 use crate::types::{
-    Balance, ClientOrderId, ExchangeError, Fill, OrderKind, OrderReport, OrderRequest, OrderStatus, Touch,
+    Balance, ClientOrderId, ExchangeError, FeeRates, Fill, OrderKind, OrderReport, OrderRequest, OrderStatus, Touch,
 };
 use store::{NewOrder, OrderRow, db};
 
@@ -868,6 +868,12 @@ impl Exchange for PaperExchange {
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         Ok(store::balances(&conn)?.into_iter().filter(|(_, b)| !b.free.is_zero() || !b.locked.is_zero()).collect())
+    }
+
+    /// `fee_bps` for makers and takers alike, charged in the quote.
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        self.rules(base, quote)?;
+        Ok(FeeRates { maker: self.fee, taker: self.fee, discount_asset: None })
     }
 
     /// The book around the last price (see [`PaperExchange::with_spread_bps`]).

@@ -173,6 +173,19 @@ impl OrderKind {
     }
 }
 
+/// The commission rates the venue charges this account on a symbol, as fractions of
+/// the notional (0.001 = 0.1 %), discounts it grants included (Binance's BNB discount,
+/// Gate's GT deduction).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeRates {
+    /// On a fill of a resting order.
+    pub maker: rust_decimal::Decimal,
+    /// On a fill that takes liquidity.
+    pub taker: rust_decimal::Decimal,
+    /// The asset the discounted fees are paid in (BNB, GT), when a discount applies.
+    pub discount_asset: Option<Asset>,
+}
+
 /// The best bid and ask of a symbol: the prices a post-only order rests at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Touch {

@@ -8,7 +8,7 @@ use ballast_core::planner::Side;
 use ballast_core::rules::PriceRounding;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
 use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest, Touch,
+    Balance, ClientOrderId, Clock, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport, OrderRequest, Touch,
 };
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -568,6 +568,15 @@ impl Exchange for Gate {
 
     fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
         self.touch(&wire::pair_id(base, quote))
+    }
+
+    /// `GET /spot/fee?currency_pair=` (signed): the account's maker and taker rates,
+    /// and the GT-deducted ones when `gt_discount` is on (Gate API v4, Spot, "Query
+    /// user trading fee rates", https://www.gate.io/docs/developers/apiv4/en/#query-user-trading-fee-rates).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        let pair = wire::pair_id(base, quote);
+        let v = self.call_ok(&Call::get("/spot/fee", vec![("currency_pair", pair.clone())], true))?;
+        wire::parse_fee(&v).map_err(|e| ExchangeError::Unavailable(format!("gate spot/fee {pair}: {e}")))
     }
 
     /// The clock is the local clock plus the offset measured with `/spot/time`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus, Touch};
+use ballast_exchange::{Balance, ClientOrderId, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
@@ -118,6 +118,18 @@ pub fn parse_touch(v: &Value, pair: &str) -> Result<Touch, String> {
         return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
     }
     Ok(Touch { bid, ask })
+}
+
+/// The effective rates from `GET /spot/fee`: `gt_maker_fee` / `gt_taker_fee` when the
+/// GT deduction is on (`gt_discount`), else `maker_fee` / `taker_fee`.
+pub fn parse_fee(v: &Value) -> Result<FeeRates, String> {
+    let gt = v.get("gt_discount").and_then(Value::as_bool).unwrap_or(false);
+    let (maker, taker) = if gt { ("gt_maker_fee", "gt_taker_fee") } else { ("maker_fee", "taker_fee") };
+    Ok(FeeRates {
+        maker: dec_field(v, maker)?.normalize(),
+        taker: dec_field(v, taker)?.normalize(),
+        discount_asset: if gt { Asset::new("GT").ok() } else { None },
+    })
 }
 
 /// Server time in milliseconds from `/spot/time`.

@@ -380,3 +380,20 @@ fn the_touch_is_the_tickers_bid_and_ask() {
     let e = wire::parse_touch(&serde_json::from_str(empty).unwrap(), "BTC_USDT").unwrap_err();
     assert!(e.contains("highest_bid"), "{e}");
 }
+
+/// `GET /spot/fee`: the GT-deducted rates when `gt_discount` is on, else the plain ones.
+#[test]
+fn fee_rates_follow_the_gt_deduction() {
+    let env = env();
+    let body = r#"{"user_id":1,"taker_fee":"0.002","maker_fee":"0.002","gt_discount":true,"gt_taker_fee":"0.0015","gt_maker_fee":"0.0015","loan_fee":"0.18","point_type":"1"}"#;
+    env.fake.json(Method::Get, "/spot/fee", 200, body);
+    let r = env.gate.fee_rates(&asset("BTC"), &asset("USDT")).unwrap();
+    assert_eq!((r.maker.to_string(), r.taker.to_string()), ("0.0015".into(), "0.0015".into()));
+    assert_eq!(r.discount_asset, Some(asset("GT")));
+    let req = sent(&env.fake).into_iter().find(|r| path(&r.url) == "/spot/fee").unwrap();
+    assert_eq!(params(&req.url)["currency_pair"], "BTC_USDT");
+    assert!(header(&req, "SIGN").is_some());
+    let plain: Value = serde_json::from_str(&body.replace("\"gt_discount\":true", "\"gt_discount\":false")).unwrap();
+    let r = wire::parse_fee(&plain).unwrap();
+    assert_eq!((r.maker.to_string(), r.discount_asset), ("0.002".into(), None));
+}

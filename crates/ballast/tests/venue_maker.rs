@@ -200,6 +200,9 @@ fn post_only_orders_that_would_take_are_refused_and_at_the_touch_they_rest() {
         let l = live(&w, dialect);
         let btc = Asset::new("BTC").unwrap();
         let touch = l.venue.best_bid_ask(&btc, &usdt()).unwrap();
+        // The account's commission, as the sim charges it (10 bps, maker and taker).
+        let fees = l.venue.fee_rates(&btc, &usdt()).unwrap();
+        assert_eq!((fees.maker, fees.taker), (dec!(0.001), dec!(0.001)), "{dialect}");
         assert!(touch.bid.0 < touch.ask.0, "{dialect}: {touch:?}");
         let tag = OrderTag::legacy();
         let order = |attempt: u32, side: Side, price: Price| OrderRequest {

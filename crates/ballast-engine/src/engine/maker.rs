@@ -82,6 +82,16 @@ impl Engine {
         let mut ev = rebalance_event(id, seq, plan, "rebalance", why, plan.legs.len(), now);
         ev.message.push_str(&format!(" worked as makers (re-priced every {reprice}, market after {deadline})"));
         ev.data["execution"] = json!("maker_first");
+        // The rates the venue says it charges this account (maker, taker, discounts),
+        // for each coin traded: what the legs will really pay (best effort: a venue
+        // that cannot say is left out).
+        let mut rates = serde_json::Map::new();
+        for l in &plan.legs {
+            if let Ok(r) = self.venue.fee_rates(&l.asset, &b.state.spec.quote) {
+                rates.insert(l.asset.to_string(), json!(r));
+            }
+        }
+        ev.data["fee_rates"] = serde_json::Value::Object(rates);
         self.commit(b, Change { events: vec![ev], now, ..Change::default() })?;
         self.work(b, now)
     }
