@@ -257,7 +257,11 @@ fn a_maker_leg_rests_is_repriced_under_a_new_id_and_finishes_at_market() {
         .unwrap()
         .intent
         .qty;
-    assert_eq!(eth_total, planned.0, "the leg's attempts add up to the planned quantity");
+    // ETH rose 0.4 % since the plan: the bot's quote no longer covers the whole
+    // planned quantity at market (with its 1 % margin), so the last attempt buys what
+    // the quote covers, never more; the rest is named when the work ends.
+    assert!(eth_total <= planned.0 && eth_total > planned.0 * dec!(0.99), "{eth_total} of {planned}");
+    assert!(r.engine.holdings(r.bot).unwrap()[&a("USDT")].0 >= Decimal::ZERO);
     // The next step sees every leg done: the work is over, an event says what was
     // maker and taker; nothing is open.
     assert!(r.state().working.is_some());
@@ -265,7 +269,7 @@ fn a_maker_leg_rests_is_repriced_under_a_new_id_and_finishes_at_market() {
     assert_eq!(r.step(), StepOutcome::Held);
     assert!(r.state().working.is_none());
     let done = r.store.events(r.bot, 50).unwrap().into_iter().find(|e| e.kind == "rebalance_done").unwrap();
-    assert!(done.message.contains("as maker"), "{}", done.message);
+    assert!(done.message.contains("USDT traded as maker"), "{}", done.message);
     assert!(r.paper.open_orders(&a("ETH"), &a("USDT")).unwrap().is_empty());
     assert!(r.venue.placed.lock().unwrap().values().all(|n| *n == 1), "no client id sent twice");
     r.check_books();

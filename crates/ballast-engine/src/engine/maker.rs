@@ -108,6 +108,7 @@ impl Engine {
         let mut intents: Vec<Intent> = Vec::new();
         let mut finished: Vec<String> = Vec::new();
         let mut dirty = false;
+        let fee = b.state.spec.fee.fraction();
         for phase in [Side::Sell, Side::Buy] {
             if phase == Side::Buy && w.legs.iter().any(|l| l.side == Side::Sell && !l.done) {
                 break;
@@ -153,8 +154,26 @@ impl Engine {
                 let price = match (touch, leg.side) {
                     (Some(t), Side::Buy) => rules.round_price(t.bid, PriceRounding::Down),
                     (Some(t), Side::Sell) => rules.round_price(t.ask, PriceRounding::Up),
-                    (None, _) => leg.planned_price,
+                    (None, _) => self.last_price(&leg.base, &quote).unwrap_or(leg.planned_price),
                 };
+                // A buy spends no more than the bot's quote not yet held by its other
+                // buys: the quantities were planned at the prices of the decision, and
+                // re-pricing after the market rose (or a taker's price) costs more.
+                // A market buy keeps a 1 % margin for the price it will get.
+                let mut left = left;
+                let mut short = false;
+                if leg.side == Side::Buy && !left.is_zero() {
+                    let margin = if touch.is_some() { Decimal::ONE } else { Decimal::new(101, 2) };
+                    let unit = price.0 * margin * (Decimal::ONE + fee);
+                    let available = self.quote_available(id, w.seq, &quote, fee, &intents)?;
+                    if unit > Decimal::ZERO {
+                        let cap = rules.floor_qty(Qty((available / unit).max(Decimal::ZERO)));
+                        if cap.0 < left.0 {
+                            left = cap;
+                            short = true;
+                        }
+                    }
+                }
                 if leg.market && leg.placed_at.is_some() {
                     leg.done = true;
                     dirty = true;
@@ -166,8 +185,10 @@ impl Engine {
                 if let Some(why) = rules.check(left, price) {
                     leg.done = true;
                     dirty = true;
-                    if !left.is_zero() {
-                        finished.push(format!("{} {} {} left ({why})", leg.side, left, leg.base));
+                    let rest = rules.floor_qty(Qty((leg.qty.0 - filled).max(Decimal::ZERO)));
+                    if !rest.is_zero() {
+                        let why = if short { "the bot's quote does not cover it".to_string() } else { why.to_string() };
+                        finished.push(format!("{} {} {} left ({why})", leg.side, rest, leg.base));
                     }
                     continue;
                 }
@@ -218,6 +239,36 @@ impl Engine {
             }
         }
         Ok(placed)
+    }
+
+    /// The last price of `base`, if the venue has one.
+    fn last_price(&self, base: &Asset, quote: &Asset) -> Option<ballast_core::Price> {
+        self.venue.prices(std::slice::from_ref(base), quote).ok()?.get(base).copied()
+    }
+
+    /// The bot's quote that its buys of rebalance `seq` do not hold yet: its ledger's
+    /// quote, less what its open buy attempts (resting or unknown) and the buy intents
+    /// about to be written (`pending`) would spend, fee included.
+    fn quote_available(
+        &self,
+        id: i64,
+        seq: i64,
+        quote: &Asset,
+        fee: Decimal,
+        pending: &[Intent],
+    ) -> Result<Decimal, EngineError> {
+        let held = self.holdings(id)?.get(quote).map(|q| q.0).unwrap_or_default();
+        let cost = |qty: Decimal, price: Decimal| qty * price * (Decimal::ONE + fee);
+        let open: Decimal = self
+            .store
+            .orders_of_seqs(id, &[seq])?
+            .iter()
+            .filter(|o| o.intent.side == Side::Buy && !o.state.is_final())
+            .map(|o| cost(o.intent.qty.0 - o.filled.0, o.intent.kind.limit_price().unwrap_or(o.intent.planned_price).0))
+            .sum();
+        let new: Decimal =
+            pending.iter().filter(|i| i.side == Side::Buy).map(|i| cost(i.qty.0, i.planned_price.0)).sum();
+        Ok(held - open - new)
     }
 
     /// Cancels a resting attempt and records what the venue says. True when the
@@ -297,15 +348,22 @@ impl Engine {
                 json!({"asset": a, "side": side.to_string(), "maker": maker.normalize().to_string(), "taker": taker.normalize().to_string(), "attempts": attempts})
             })
             .collect();
-        let (maker, taker): (Decimal, Decimal) =
-            per_leg.values().fold((Decimal::ZERO, Decimal::ZERO), |(m, t), e| (m + e.2, t + e.3));
+        // In quote: a maker fill is at its order's limit; a market order's value is
+        // given at the price its intent assumed.
+        let value = |maker: bool| -> Decimal {
+            rows.iter()
+                .filter(|o| matches!(o.intent.kind, OrderKind::Market) != maker)
+                .map(|o| o.filled.0 * o.intent.kind.limit_price().unwrap_or(o.intent.planned_price).0)
+                .sum()
+        };
         let attempts: u32 = per_leg.values().map(|e| e.4).sum();
         let mut message = format!(
-            "rebalance {} done: {} leg(s) in {attempts} order(s); {} filled as maker, {} as taker (base quantities)",
+            "rebalance {} done: {} leg(s) in {attempts} order(s); {} {q} traded as maker, about {} {q} as taker",
             w.seq,
             w.legs.len(),
-            maker.normalize(),
-            taker.normalize()
+            value(true).round_dp(2),
+            value(false).round_dp(2),
+            q = rows.first().map_or_else(|| "quote".to_string(), |o| o.intent.quote.to_string())
         );
         if !left.is_empty() {
             message.push_str(&format!("; below the minimums: {}", left.join(", ")));
