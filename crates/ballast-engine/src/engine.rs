@@ -103,6 +103,21 @@ pub struct BotView {
     pub pnl: Option<Pnl>,
 }
 
+/// A coin a bot holds too little of to sell ([`Engine::dust`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Dust {
+    /// The coin.
+    pub asset: Asset,
+    /// What the bot holds of it.
+    pub qty: Qty,
+    /// The last price.
+    pub price: ballast_core::Price,
+    /// `qty * price`, in quote.
+    pub value: Notional,
+    /// The venue's rule an order of it breaks.
+    pub rule: String,
+}
+
 /// The outcome of stepping one bot in [`Engine::step_all`].
 pub type StepResult = (BotId, Result<StepOutcome, String>);
 
@@ -1197,6 +1212,30 @@ impl Engine {
             },
         )?;
         Ok(StepOutcome::Stopped(how))
+    }
+
+    /// The bot's dust: every coin it holds whose whole quantity, floored to the
+    /// venue's step, is not an order the venue accepts (below its minimum quantity or
+    /// minimum notional at the last price), with its value in quote and the rule it
+    /// breaks. The planner can never sell it; only the venue's small-balance
+    /// conversion (Binance `POST /sapi/v1/asset/dust`, Gate `POST /wallet/small_balance`)
+    /// turns it into something else.
+    pub fn dust(&self, id: BotId) -> Result<Vec<Dust>, EngineError> {
+        let b = self.load(id)?;
+        let quote = b.state.spec.quote.clone();
+        let held: Vec<(Asset, Qty)> =
+            self.holdings(id)?.into_iter().filter(|(a, q)| *a != quote && q.0 > Decimal::ZERO).collect();
+        let assets: Vec<Asset> = held.iter().map(|(a, _)| a.clone()).collect();
+        let prices = self.venue.prices(&assets, &quote)?;
+        let mut out = Vec::new();
+        for (asset, qty) in held {
+            let Some(price) = prices.get(&asset).copied() else { continue };
+            let rules = self.venue.rules(&asset, &quote)?;
+            if let Some(rule) = rules.check(rules.floor_qty(qty), price) {
+                out.push(Dust { value: Notional(qty.0 * price.0), asset, qty, price, rule: rule.to_string() });
+            }
+        }
+        Ok(out)
     }
 
     /// A bot as it stands.

@@ -9,5 +9,5 @@ pub mod ledger;
 mod orders;
 pub mod spec;
 
-pub use engine::{BotView, Engine, EngineError, Preview, StepOutcome, Weigher};
+pub use engine::{BotView, Dust, Engine, EngineError, Preview, StepOutcome, Weigher};
 pub use spec::{BotSpec, BotState, Execution, StopMode, StopRequest, StopSummary, WorkLeg, Working};

@@ -440,3 +440,40 @@ fn taker_stays_the_default_and_sends_market_orders() {
     assert!(r.state().working.is_none());
     r.check_books();
 }
+
+#[test]
+fn dust_is_what_the_venue_would_refuse_to_sell_with_its_value() {
+    let r = rig(Execution::default());
+    r.step();
+    assert!(r.engine.dust(r.bot).unwrap().is_empty(), "after the first buy every holding is sellable");
+    // The bot sells almost all of its ETH outside a rebalance: 0.0015 ETH is left,
+    // 3.75 USDT at 2500, below the 5 USDT minimum.
+    let eth = r.engine.holdings(r.bot).unwrap()[&a("ETH")];
+    let keep = dec!(0.0015);
+    let req = OrderRequest {
+        client_id: ClientOrderId::new("manual-1").unwrap(),
+        base: a("ETH"),
+        quote: a("USDT"),
+        side: ballast_core::planner::Side::Sell,
+        qty: Qty(eth.0 - keep),
+        kind: OrderKind::Market,
+        expires_at: None,
+    };
+    r.paper.place(&req).unwrap();
+    // (The store's ledger is the bot's: the test removes the ETH through a cash flow.)
+    let now = r.clock.now();
+    r.store
+        .record_cash_flow(&ballast_store::CashFlow {
+            bot: r.bot,
+            time: now,
+            asset: a("ETH"),
+            qty: Qty(keep - eth.0),
+            value: ballast_core::Notional(Decimal::ZERO),
+            note: "test".into(),
+        })
+        .unwrap();
+    let dust = r.engine.dust(r.bot).unwrap();
+    assert_eq!(dust.len(), 1);
+    assert_eq!((dust[0].asset.as_str(), dust[0].qty.0, dust[0].value.0), ("ETH", keep, dec!(3.75)));
+    assert!(dust[0].rule.contains("5"), "{}", dust[0].rule);
+}

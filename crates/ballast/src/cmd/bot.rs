@@ -130,6 +130,15 @@ pub enum Verb {
         #[arg(long)]
         to_usdt: bool,
     },
+    /// List the coins a bot holds too little of to sell (below the venue's minimum
+    /// quantity or order value), with their value.
+    Dust {
+        /// Bot id.
+        id: BotId,
+        /// Text (default) or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form.
     Export {
         /// Bot id.
@@ -415,7 +424,8 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Invest { id, .. }
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
-        | Verb::Export { id, .. } => Some(*id),
+        | Verb::Export { id, .. }
+        | Verb::Dust { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::List { .. } => None,
     };
     let live_engine;
@@ -635,6 +645,30 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let sum = e.stop(*id, mode).map_err(engine_err)?;
             println!("Bot {id} stopped. Returned to the account:");
             print_summary_of_stop(&sum, &e.view(*id).map_err(engine_err)?.state.spec.quote);
+        }
+        Verb::Dust { id, format } => {
+            let dust = e.dust(*id).map_err(engine_err)?;
+            let quote = e.view(*id).map_err(engine_err)?.state.spec.quote;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&dust)?),
+                Format::Text if dust.is_empty() => println!("Bot {id} holds no dust."),
+                Format::Text => {
+                    println!("Bot {id} holds too little of these to sell:");
+                    println!("{:<8} {:>20} {:>16} {:>14}  why", "coin", "amount", "price", "value");
+                    for d in &dust {
+                        println!(
+                            "{:<8} {:>20} {:>16} {:>14}  {}",
+                            d.asset.as_str(),
+                            d.qty.0.normalize(),
+                            d.price.0.normalize(),
+                            format!("{} {quote}", d.value.0.round_dp(4)),
+                            d.rule
+                        );
+                    }
+                    let total: Decimal = dust.iter().map(|d| d.value.0).sum();
+                    println!("Total {} {quote}", total.round_dp(4));
+                }
+            }
         }
         Verb::Export { id, file } => {
             let rec = e.store().bot(*id)?.ok_or_else(|| anyhow!("no bot with id {id}"))?;
