@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
 use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport, OrderRequest, Touch,
+    Balance, ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport,
+    OrderRequest, Touch,
 };
 use serde_json::Value;
 
@@ -529,6 +530,19 @@ impl Exchange for Binance {
         let v = self
             .read(Call::new(Method::Get, "/api/v3/account/commission", 20, Op::Read).signed().param("symbol", &sym))?;
         parse::fee_rates(&v).map_err(|e| ExchangeError::Unavailable(format!("binance account/commission {sym}: {e}")))
+    }
+
+    /// `POST /sapi/v1/asset/dust` (signed, weight 10), one `asset` parameter per asset:
+    /// "Convert dust assets to BNB" (Binance Wallet API, Asset, "Dust Transfer (USER_DATA)",
+    /// https://developers.binance.com/docs/wallet/asset/dust-transfer). A failure after
+    /// the request may have left is an unknown outcome, never retried.
+    fn convert_dust(&self, assets: &[Asset], _quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        let mut call = Call::new(Method::Post, "/sapi/v1/asset/dust", 10, Op::Place).signed();
+        for a in assets {
+            call = call.param("asset", a.as_str());
+        }
+        let v = self.call(&call).map_err(|f| f.error)?;
+        parse::dust(&v).map_err(|e| Self::unreadable(Op::Place, format!("binance asset/dust: {e}")))
     }
 
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ballast_core::money::parse_decimal;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, FeeRates, Fill, OrderReport, OrderStatus, Touch};
+use ballast_exchange::{Balance, ClientOrderId, DustConversion, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -103,6 +103,21 @@ pub fn fee_rates(v: &Value) -> Result<FeeRates, String> {
         None
     };
     Ok(FeeRates { maker: rate("maker")?, taker: rate("taker")?, discount_asset })
+}
+
+/// What `POST /sapi/v1/asset/dust` converted into BNB: per `transferResult` entry the
+/// `fromAsset`, its `amount` and the `transferedAmount` of BNB; `totalServiceCharge`.
+pub fn dust(v: &Value) -> Result<DustConversion, String> {
+    let list = v.get("transferResult").and_then(Value::as_array).ok_or("dust: missing transferResult")?;
+    let mut converted = Vec::with_capacity(list.len());
+    for t in list {
+        converted.push((asset(t, "fromAsset")?, Qty(dec(t, "amount")?), Qty(dec(t, "transferedAmount")?)));
+    }
+    Ok(DustConversion {
+        into: Asset::new("BNB").map_err(|e| e.to_string())?,
+        converted,
+        charge: Qty(dec(v, "totalServiceCharge")?),
+    })
 }
 
 /// Balances from `/api/v3/account`. Assets whose name ballast cannot represent are

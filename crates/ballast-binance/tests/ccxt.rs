@@ -409,3 +409,31 @@ fn fee_rates_are_the_accounts_commission_with_its_discount() {
     assert_eq!((r.maker, r.taker, r.discount_asset), (dec!(0.00000122), dec!(0.00000134), None));
     assert!(ballast_binance::parse::fee_rates(&json!({"symbol": "BTCUSDT"})).is_err());
 }
+
+/// `POST /sapi/v1/asset/dust`: one `asset` parameter per coin, and the documented
+/// answer ("Dust Transfer (USER_DATA)") read into what was converted into BNB.
+#[test]
+fn dust_is_converted_into_bnb_with_one_asset_parameter_each() {
+    let (b, fake, _) = setup();
+    fake.reply(&json!({
+        "totalServiceCharge": "0.02102542",
+        "totalTransfered": "1.05127099",
+        "transferResult": [
+            {"amount": "0.03000000", "fromAsset": "ETH", "operateTime": 1563368549307_i64, "serviceChargeAmount": "0.00500000",
+             "tranId": 2970932918_i64, "transferedAmount": "0.25000000"},
+            {"amount": "0.09000000", "fromAsset": "LTC", "operateTime": 1563368549404_i64, "serviceChargeAmount": "0.01548000",
+             "tranId": 2970932918_i64, "transferedAmount": "0.77400000"}
+        ]
+    }));
+    let c = b.convert_dust(&[a("ETH"), a("LTC")], &a("USDT")).unwrap();
+    assert_eq!(c.into, a("BNB"));
+    assert_eq!(c.charge, Qty(dec!(0.02102542)));
+    assert_eq!(
+        c.converted,
+        vec![(a("ETH"), Qty(dec!(0.03)), Qty(dec!(0.25))), (a("LTC"), Qty(dec!(0.09)), Qty(dec!(0.774)))]
+    );
+    let req = &fake.requests()[0];
+    let text = format!("{} {}", req.url, req.body);
+    assert!(text.contains("/sapi/v1/asset/dust"), "{text}");
+    assert!(text.contains("asset=ETH") && text.contains("asset=LTC"), "{text}");
+}

@@ -17,7 +17,7 @@ use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
 use ballast_core::weighting::Method;
 use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
-use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport};
+use ballast_exchange::{ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, OrderKind, OrderReport};
 use ballast_store::{
     BotId, BotRecord, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
     StoreError, state_of,
@@ -380,6 +380,7 @@ impl Engine {
             summary: None,
             estimated: Some(now),
             working: None,
+            sweeping: None,
         };
         // One transaction: a crash leaves either the whole bot or no trace of it.
         let id = self.store.commit(&Change {
@@ -598,6 +599,19 @@ impl Engine {
         self.reconcile_orders(id)?;
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
+        }
+        if let Some(assets) = &b.state.sweeping {
+            // A dust conversion whose outcome was never recorded: the ledger may be off by
+            // it, so nothing is decided from it; the user checks the account.
+            let names: Vec<String> = assets.iter().map(|a| a.to_string()).collect();
+            let reason = format!(
+                "paused: a dust conversion of {} was asked and its outcome is not recorded; compare the account \
+                 with the bot's ledger (`ballast doctor`) before resuming",
+                names.join(", ")
+            );
+            self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+            self.event(id, now, "paused", &reason, json!({"assets": names}))?;
+            return Ok(StepOutcome::Inactive);
         }
         if b.state.working.is_some() {
             // A maker-first rebalance under way: its resting orders are worked (re-priced,
@@ -1236,6 +1250,130 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Converts the bot's dust ([`Engine::dust`]) with the venue's small-balance
+    /// conversion ([`Exchange::convert_dust`]), under the bot's lock. The conversion is
+    /// account-wide, so a coin is left out (and named) when another bot of the venue
+    /// holds it or the account holds more of it than this bot's ledger. The coins asked
+    /// for are written into the bot's state before the venue is called; what the venue
+    /// gave is recorded as cash flows noted `dust` (the coins out at their value, what
+    /// was received in at the same value, so the net investment does not move) in the
+    /// same unit of work that clears it. A reply that is lost leaves it set: the bot is
+    /// paused naming the coins, since a conversion cannot be asked about by an id
+    /// (never guessed, never sent again). Returns the conversion and the coins left out.
+    pub fn sweep_dust(&self, id: BotId) -> Result<(Option<DustConversion>, Vec<String>), EngineError> {
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
+        if b.rec.status == BotStatus::Stopped || b.state.stopping.is_some() {
+            return Err(EngineError::Refused(format!("bot {id} is stopped or stopping")));
+        }
+        if b.state.working.is_some() || !self.store.unresolved(id)?.is_empty() || b.state.sweeping.is_some() {
+            return Err(EngineError::Refused(format!(
+                "bot {id} has orders or a conversion under way; sweep its dust once they are done"
+            )));
+        }
+        let quote = b.state.spec.quote.clone();
+        let dust = self.dust(id)?;
+        let balances = self.venue.balances()?;
+        let mut assets = Vec::new();
+        let mut left_out = Vec::new();
+        for d in &dust {
+            let mut others = Decimal::ZERO;
+            for o in self.store.bots()? {
+                if o.id != id && o.status != BotStatus::Stopped && o.venue == self.venue.name() {
+                    others += self.holdings(o.id)?.get(&d.asset).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
+                }
+            }
+            let free = balances.get(&d.asset).map(|x| x.free.0).unwrap_or_default();
+            if !others.is_zero() {
+                left_out.push(format!("{}: other bots hold {} of it", d.asset, others.normalize()));
+            } else if free != d.qty.0 {
+                left_out.push(format!(
+                    "{}: the account holds {} free, the bot {}; the conversion would take all of it",
+                    d.asset,
+                    free.normalize(),
+                    d.qty.0.normalize()
+                ));
+            } else {
+                assets.push(d.asset.clone());
+            }
+        }
+        if assets.is_empty() {
+            return Ok((None, left_out));
+        }
+        let now = self.clock.now();
+        b.state.sweeping = Some(assets.clone());
+        let names: Vec<String> = assets.iter().map(|a| a.to_string()).collect();
+        let begun = event(
+            id,
+            now,
+            "dust_sweep",
+            &format!("dust conversion of {} asked", names.join(", ")),
+            json!({"assets": names}),
+        );
+        self.commit(&mut b, Change { events: vec![begun], now, ..Change::default() })?;
+        match self.venue.convert_dust(&assets, &quote) {
+            Ok(conv) => {
+                let mut flows = Vec::new();
+                let mut total = Decimal::ZERO;
+                for (asset, taken, _) in &conv.converted {
+                    let price = dust.iter().find(|d| &d.asset == asset).map(|d| d.price.0).unwrap_or_default();
+                    let value = taken.0 * price;
+                    total += value;
+                    flows.push(CashFlow {
+                        bot: id,
+                        time: now,
+                        asset: asset.clone(),
+                        qty: -*taken,
+                        value: Notional(-value),
+                        note: "dust".into(),
+                    });
+                }
+                let got: Decimal = conv.converted.iter().map(|(_, _, g)| g.0).sum();
+                flows.push(CashFlow {
+                    bot: id,
+                    time: now,
+                    asset: conv.into.clone(),
+                    qty: Qty(got),
+                    value: Notional(total),
+                    note: "dust".into(),
+                });
+                b.state.sweeping = None;
+                let done = event(
+                    id,
+                    now,
+                    "dust_sweep",
+                    &format!(
+                        "dust of {} (worth {} {quote}) converted into {} {} (charge {})",
+                        names.join(", "),
+                        total.round_dp(4),
+                        got.normalize(),
+                        conv.into,
+                        conv.charge.0.normalize()
+                    ),
+                    json!({"conversion": conv}),
+                );
+                self.commit(&mut b, Change { cash_flows: flows, events: vec![done], now, ..Change::default() })?;
+                Ok((Some(conv), left_out))
+            }
+            Err(e @ ExchangeError::OutcomeUnknown(_)) => {
+                let reason = format!(
+                    "paused: the dust conversion of {} may or may not have happened ({e}); check the account's balances, \
+                     then record it and resume",
+                    names.join(", ")
+                );
+                self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+                self.event(id, now, "paused", &reason, json!({"assets": names}))?;
+                Err(e.into())
+            }
+            Err(e) => {
+                b.state.sweeping = None;
+                let ev = event(id, now, "dust_sweep", &format!("dust conversion refused: {e}"), json!({}));
+                self.commit(&mut b, Change { events: vec![ev], now, ..Change::default() })?;
+                Err(e.into())
+            }
+        }
     }
 
     /// A bot as it stands.

@@ -139,6 +139,10 @@ pub struct BotState {
     /// worked at every step until each is done; nothing new is decided meanwhile.
     #[serde(default)]
     pub working: Option<Working>,
+    /// A small-balance conversion of these coins was asked of the venue and its outcome
+    /// is not recorded yet (see `Engine::sweep_dust`).
+    #[serde(default)]
+    pub sweeping: Option<Vec<Asset>>,
 }
 
 /// How a bot is stopped.

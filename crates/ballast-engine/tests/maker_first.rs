@@ -16,8 +16,8 @@ use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, Span, SymbolRules,
 use ballast_engine::{BotSpec, BotState, Engine, Execution, StepOutcome, StopMode};
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
 use ballast_exchange::{
-    Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderKind, OrderReport, OrderRequest,
-    OrderStatus, Touch,
+    Balance, ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, ManualClock, OrderKind, OrderReport,
+    OrderRequest, OrderStatus, Touch,
 };
 use ballast_store::sqlite::SqliteStore;
 use ballast_store::{OrderState, Store};
@@ -60,6 +60,9 @@ impl Exchange for Counted {
     }
     fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
         self.inner.best_bid_ask(base, quote)
+    }
+    fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        self.inner.convert_dust(assets, quote)
     }
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
         *self.placed.lock().unwrap().entry(order.client_id.to_string()).or_default() += 1;
@@ -476,4 +479,54 @@ fn dust_is_what_the_venue_would_refuse_to_sell_with_its_value() {
     assert_eq!(dust.len(), 1);
     assert_eq!((dust[0].asset.as_str(), dust[0].qty.0, dust[0].value.0), ("ETH", keep, dec!(3.75)));
     assert!(dust[0].rule.contains("5"), "{}", dust[0].rule);
+}
+
+#[test]
+fn dust_is_swept_by_the_venues_conversion_and_the_ledger_follows() {
+    let r = rig(Execution::default());
+    r.step();
+    // Leave 0.0015 ETH (3.75 USDT) in the account and the ledger, as in the test above.
+    let eth = r.engine.holdings(r.bot).unwrap()[&a("ETH")];
+    let keep = dec!(0.0015);
+    let req = OrderRequest {
+        client_id: ClientOrderId::new("manual-2").unwrap(),
+        base: a("ETH"),
+        quote: a("USDT"),
+        side: ballast_core::planner::Side::Sell,
+        qty: Qty(eth.0 - keep),
+        kind: OrderKind::Market,
+        expires_at: None,
+    };
+    r.paper.place(&req).unwrap();
+    let now = r.clock.now();
+    r.store
+        .record_cash_flow(&ballast_store::CashFlow {
+            bot: r.bot,
+            time: now,
+            asset: a("ETH"),
+            qty: Qty(keep - eth.0),
+            value: ballast_core::Notional(Decimal::ZERO),
+            note: "test".into(),
+        })
+        .unwrap();
+    let usdt_before = r.engine.holdings(r.bot).unwrap()[&a("USDT")].0;
+    let venue_before = r.paper.balances().unwrap()[&a("USDT")].free.0;
+    let invested = |r: &Rig| -> Decimal { r.store.cash_flows(r.bot).unwrap().iter().map(|f| f.value.0).sum() };
+    let invested_before = invested(&r);
+    let (conv, left_out) = r.engine.sweep_dust(r.bot).unwrap();
+    assert!(left_out.is_empty(), "{left_out:?}");
+    let conv = conv.unwrap();
+    // The paper venue converts into the quote at the last price, less 2 %.
+    assert_eq!(conv.converted, vec![(a("ETH"), Qty(keep), Qty(dec!(3.675)))]);
+    let held = r.engine.holdings(r.bot).unwrap();
+    assert!(!held.contains_key(&a("ETH")));
+    assert_eq!(held[&a("USDT")].0 - usdt_before, dec!(3.675));
+    assert_eq!(r.paper.balances().unwrap()[&a("USDT")].free.0 - venue_before, dec!(3.675));
+    assert!(!r.paper.balances().unwrap().contains_key(&a("ETH")));
+    assert_eq!(invested(&r), invested_before, "a conversion is neither a deposit nor a withdrawal");
+    assert!(r.engine.audit(r.bot).unwrap().is_empty());
+    assert!(r.engine.dust(r.bot).unwrap().is_empty());
+    assert!(r.state().sweeping.is_none());
+    // Nothing left to sweep: nothing asked of the venue.
+    assert!(r.engine.sweep_dust(r.bot).unwrap().0.is_none());
 }

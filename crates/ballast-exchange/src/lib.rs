@@ -47,6 +47,16 @@ pub trait Exchange: Send + Sync {
         Err(ExchangeError::NotFound(format!("{} does not report fee rates for {base}/{quote}", self.name())))
     }
 
+    /// Converts the account's whole free balance of each of `assets` with the venue's
+    /// small-balance conversion (see [`DustConversion`]); `quote` names the bots' quote
+    /// (the paper venue converts into it). Not an order: nothing to query by client id,
+    /// so an [`ExchangeError::OutcomeUnknown`] must be settled by reading the balances.
+    /// A venue without one answers [`ExchangeError::NotFound`] (the default).
+    fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        let _ = (assets, quote);
+        Err(ExchangeError::NotFound(format!("{} has no small-balance conversion", self.name())))
+    }
+
     /// Places an order. On [`ExchangeError::OutcomeUnknown`] the order may or may
     /// not exist: query it by client id before anything else.
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;

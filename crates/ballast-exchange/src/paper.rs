@@ -74,7 +74,8 @@ use rust_decimal::Decimal;
 use crate::Exchange;
 use crate::clock::Clock;
 use crate::types::{
-    Balance, ClientOrderId, ExchangeError, FeeRates, Fill, OrderKind, OrderReport, OrderRequest, OrderStatus, Touch,
+    Balance, ClientOrderId, DustConversion, ExchangeError, FeeRates, Fill, OrderKind, OrderReport, OrderRequest,
+    OrderStatus, Touch,
 };
 use store::{NewOrder, OrderRow, db};
 
@@ -868,6 +869,43 @@ impl Exchange for PaperExchange {
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         Ok(store::balances(&conn)?.into_iter().filter(|(_, b)| !b.free.is_zero() || !b.locked.is_zero()).collect())
+    }
+
+    /// Converts the whole free balance of each asset into `quote` at the last price,
+    /// less a 2 % charge (Binance's dust conversion charges 2 %), in one transaction.
+    /// An asset without a price, or the quote itself, is refused naming it; nothing
+    /// changes then.
+    fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        self.check_key()?;
+        let now = self.clock.now();
+        let charge_rate = Decimal::new(2, 2);
+        self.in_transaction(|tx| {
+            let mut converted = Vec::new();
+            let mut charge = Decimal::ZERO;
+            let mut q = store::balance(tx, quote)?;
+            for a in assets {
+                if a == quote {
+                    return Err(rejected(format!("{a} is the quote: nothing to convert")));
+                }
+                let last = self
+                    .last_price(a, quote, now)
+                    .ok_or_else(|| rejected(format!("{a}/{quote} has no price: it cannot be converted")))?;
+                let mut b = store::balance(tx, a)?;
+                if b.free.is_zero() {
+                    return Err(rejected(format!("no free {a} to convert")));
+                }
+                let value = mul(b.free.0, last)?;
+                let fee = mul(value, charge_rate)?;
+                let got = sub(value, fee)?;
+                converted.push((a.clone(), b.free, Qty(got)));
+                charge = add(charge, fee)?;
+                q.free.0 = add(q.free.0, got)?;
+                b.free = Qty(Decimal::ZERO);
+                store::put_balance(tx, a, b)?;
+            }
+            store::put_balance(tx, quote, q)?;
+            Ok(DustConversion { into: quote.clone(), converted, charge: Qty(charge) })
+        })
     }
 
     /// `fee_bps` for makers and takers alike, charged in the quote.

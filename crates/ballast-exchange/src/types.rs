@@ -186,6 +186,19 @@ pub struct FeeRates {
     pub discount_asset: Option<Asset>,
 }
 
+/// What a venue's small-balance conversion did (Binance `POST /sapi/v1/asset/dust`
+/// into BNB, Gate `POST /wallet/small_balance` into GT, the paper venue into the quote).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DustConversion {
+    /// The asset received.
+    pub into: Asset,
+    /// Per asset converted: the quantity taken, and what it gave of `into` after the
+    /// venue's charge.
+    pub converted: Vec<(Asset, Qty, Qty)>,
+    /// The venue's charge, in `into`.
+    pub charge: Qty,
+}
+
 /// The best bid and ask of a symbol: the prices a post-only order rests at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Touch {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, FeeRates, Fill, OrderReport, OrderStatus, Touch};
+use ballast_exchange::{Balance, ClientOrderId, DustConversion, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
@@ -130,6 +130,23 @@ pub fn parse_fee(v: &Value) -> Result<FeeRates, String> {
         taker: dec_field(v, taker)?.normalize(),
         discount_asset: if gt { Asset::new("GT").ok() } else { None },
     })
+}
+
+/// What `POST /wallet/small_balance` gave, from `/wallet/small_balance_history`: for
+/// each asset the latest record (`amount` taken, `gt_amount` received). Gate states no
+/// separate charge.
+pub fn parse_small_balance(v: &Value, assets: &[Asset]) -> Result<DustConversion, String> {
+    let arr = v.as_array().ok_or("small_balance_history: expected an array")?;
+    let mut converted = Vec::new();
+    for a in assets {
+        let latest = arr
+            .iter()
+            .filter(|r| r.get("currency").and_then(Value::as_str) == Some(a.as_str()))
+            .max_by_key(|r| r.get("create_time").and_then(Value::as_i64).unwrap_or(0))
+            .ok_or_else(|| format!("no conversion of {a} in the history"))?;
+        converted.push((a.clone(), Qty(dec_field(latest, "amount")?), Qty(dec_field(latest, "gt_amount")?)));
+    }
+    Ok(DustConversion { into: Asset::new("GT").map_err(|e| e.to_string())?, converted, charge: Qty::ZERO })
 }
 
 /// Server time in milliseconds from `/spot/time`.

@@ -397,3 +397,22 @@ fn fee_rates_follow_the_gt_deduction() {
     let r = wire::parse_fee(&plain).unwrap();
     assert_eq!((r.maker.to_string(), r.discount_asset), ("0.002".into(), None));
 }
+
+/// `POST /wallet/small_balance` with the currencies; what it gave is read from the
+/// latest record of each in `/wallet/small_balance_history`.
+#[test]
+fn dust_is_converted_into_gt_and_read_back_from_the_history() {
+    let env = env();
+    env.fake.json(Method::Post, "/wallet/small_balance", 200, "");
+    let history = r#"[{"id":"1","create_time":1706670000,"currency":"FLOKI","amount":"1.0","gt_amount":"0.0001"},
+        {"id":"2","create_time":1706670777,"currency":"FLOKI","amount":"182.294","gt_amount":"0.001079"},
+        {"id":"3","create_time":1706670777,"currency":"MBLK","amount":"0.5","gt_amount":"0.0002"}]"#;
+    env.fake.json(Method::Get, "/wallet/small_balance_history", 200, history);
+    let c = env.gate.convert_dust(&[asset("FLOKI"), asset("MBLK")], &asset("USDT")).unwrap();
+    assert_eq!(c.into, asset("GT"));
+    assert_eq!(c.converted[0].0, asset("FLOKI"));
+    assert_eq!((c.converted[0].1.0.to_string(), c.converted[0].2.0.to_string()), ("182.294".into(), "0.001079".into()));
+    let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
+    let body: Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body, json!({"currency": ["FLOKI", "MBLK"]}));
+}

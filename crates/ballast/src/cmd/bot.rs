@@ -129,12 +129,20 @@ pub enum Verb {
         /// Sell every coin for USDT first.
         #[arg(long)]
         to_usdt: bool,
+        /// First convert the coins too small to sell with the venue's small-balance
+        /// conversion (see `bot dust --sweep`).
+        #[arg(long)]
+        sweep_dust: bool,
     },
     /// List the coins a bot holds too little of to sell (below the venue's minimum
     /// quantity or order value), with their value.
     Dust {
         /// Bot id.
         id: BotId,
+        /// Convert it with the venue's small-balance conversion (Binance: into BNB,
+        /// Gate: into GT, paper: into the quote, less 2 %).
+        #[arg(long)]
+        sweep: bool,
         /// Text (default) or JSON.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -640,13 +648,47 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let out = verbs::edit(e, *id, spec, &text)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
         }
-        Verb::Stop { id, return_coins: _, to_usdt } => {
+        Verb::Stop { id, return_coins: _, to_usdt, sweep_dust } => {
             let mode = if *to_usdt { StopMode::ToQuote } else { StopMode::ReturnCoins };
+            if *sweep_dust {
+                // Not part of the stop's unit of work: a refused conversion leaves the
+                // dust with the coins the stop returns.
+                match e.sweep_dust(*id) {
+                    Ok((Some(c), _)) => {
+                        let got: Decimal = c.converted.iter().map(|(_, _, g)| g.0).sum();
+                        println!("Dust converted into {} {}.", got.normalize(), c.into);
+                    }
+                    Ok((None, _)) => println!("No dust to convert."),
+                    Err(err) => println!("Dust not converted: {}", engine_err(err)),
+                }
+            }
             let sum = e.stop(*id, mode).map_err(engine_err)?;
             println!("Bot {id} stopped. Returned to the account:");
             print_summary_of_stop(&sum, &e.view(*id).map_err(engine_err)?.state.spec.quote);
         }
-        Verb::Dust { id, format } => {
+        Verb::Dust { id, sweep: true, .. } => {
+            let (conv, left_out) = e.sweep_dust(*id).map_err(engine_err)?;
+            match conv {
+                None => println!("Bot {id}: no dust to convert."),
+                Some(c) => {
+                    let what: Vec<String> =
+                        c.converted.iter().map(|(a, q, _)| format!("{} {a}", q.0.normalize())).collect();
+                    let got: Decimal = c.converted.iter().map(|(_, _, g)| g.0).sum();
+                    println!(
+                        "Bot {id}: converted {} into {} {} (the venue's charge: {} {}).",
+                        what.join(", "),
+                        got.normalize(),
+                        c.into,
+                        c.charge.0.normalize(),
+                        c.into
+                    );
+                }
+            }
+            for l in left_out {
+                println!("Left out: {l}");
+            }
+        }
+        Verb::Dust { id, format, .. } => {
             let dust = e.dust(*id).map_err(engine_err)?;
             let quote = e.view(*id).map_err(engine_err)?.state.spec.quote;
             match format {
