@@ -401,6 +401,14 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     }
     let venue = if paper.is_some() { String::new() } else { format!(" on {}", cfg.venue) };
     println!("Created bot {}{venue}; first buy: {}", created.id, outcome_text(&created.first_buy));
+    let working = engine.view(created.id).map(|v| v.state.working.is_some()).unwrap_or(false);
+    let resting = engine.store().unresolved(created.id)?.len();
+    if working && resting > 0 {
+        println!(
+            "{resting} of its orders rest at the venue (maker-first): `ballast run` works them until they fill, \
+             re-pricing them, and sends what is left at market after the deadline."
+        );
+    }
     Ok(created.id)
 }
 
