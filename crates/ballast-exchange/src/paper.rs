@@ -147,6 +147,9 @@ pub struct PaperExchange {
     key_refused: Mutex<Option<String>>,
     /// Half the book's spread, as a fraction of the last price.
     half_spread: Decimal,
+    /// A resting order the price first trades through fills only half
+    /// ([`PaperExchange::with_resting_partial_fills`]).
+    resting_halves: bool,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -321,6 +324,7 @@ impl PaperExchange {
             faults: Mutex::new(Faults::default()),
             key_refused: Mutex::new(None),
             half_spread: Decimal::ZERO,
+            resting_halves: false,
         })
     }
 
@@ -339,6 +343,16 @@ impl PaperExchange {
         if let Ok(b) = Bps::new(bps) {
             self.half_spread = b.fraction() / Decimal::TWO;
         }
+        self
+    }
+
+    /// A resting order that the price trades through for the first time fills only
+    /// half its quantity (floored to the step; the whole when that is nothing) and stays
+    /// partially filled; the rest fills when the price trades through it again at least a
+    /// second later (a later bar). As when other traders take part of
+    /// a maker's order: for `ballast sim --resting-partial-fills` and tests.
+    pub fn with_resting_partial_fills(mut self) -> Self {
+        self.resting_halves = true;
         self
     }
 
@@ -447,11 +461,26 @@ impl PaperExchange {
         if qty.0 <= Decimal::ZERO || qty.0 > left {
             return Err(rejected(format!("a part of {} is not within the {} left", n(qty.0), n(left))));
         }
-        if qty.0 == left {
-            let report = self.fill_resting(&tx, &order, limit, now)?;
-            tx.commit().map_err(db)?;
-            return Ok(report);
-        }
+        let report = if qty.0 == left {
+            self.fill_resting(&tx, &order, limit, now)?
+        } else {
+            self.fill_part_in(&tx, &order, limit, qty, now)?
+        };
+        tx.commit().map_err(db)?;
+        Ok(report)
+    }
+
+    /// Fills `qty` (less than what is left) of a resting order at `limit`, as a maker.
+    fn fill_part_in(
+        &self,
+        tx: &Connection,
+        order: &OrderRow,
+        limit: Decimal,
+        qty: Qty,
+        now: Timestamp,
+    ) -> Result<OrderReport, ExchangeError> {
+        let left = sub(order.qty, order.filled)?;
+        let order = order.clone();
         let notional = mul(qty.0, limit)?;
         let fee = self.fee_on(notional)?;
         let (release, new_lock) = match order.side {
@@ -462,8 +491,8 @@ impl PaperExchange {
             }
             Side::Sell => (qty.0, sub(order.lock_qty, qty.0)?),
         };
-        let mut b = store::balance(&tx, &order.base)?;
-        let mut q = store::balance(&tx, &order.quote)?;
+        let mut b = store::balance(tx, &order.base)?;
+        let mut q = store::balance(tx, &order.quote)?;
         match order.side {
             Side::Buy => {
                 // The part's cost leaves the locked quote; any excess held goes back.
@@ -476,8 +505,8 @@ impl PaperExchange {
                 q.free.0 = add(q.free.0, sub(notional, fee)?)?;
             }
         }
-        store::put_balance(&tx, &order.base, b)?;
-        store::put_balance(&tx, &order.quote, q)?;
+        store::put_balance(tx, &order.base, b)?;
+        store::put_balance(tx, &order.quote, q)?;
         let fill = Fill {
             trade_id: String::new(),
             qty,
@@ -486,13 +515,11 @@ impl PaperExchange {
             fee_asset: order.quote.clone(),
             time: now,
         };
-        store::insert_fill(&tx, order.venue_id, &fill, true)?;
+        store::insert_fill(tx, order.venue_id, &fill, true)?;
         let filled = add(order.filled, qty.0)?;
-        store::update_order(&tx, order.venue_id, OrderStatus::PartiallyFilled, filled, new_lock, now)?;
+        store::update_order(tx, order.venue_id, OrderStatus::PartiallyFilled, filled, new_lock, now)?;
         let updated = OrderRow { status: OrderStatus::PartiallyFilled, filled, lock_qty: new_lock, ..order };
-        let report = store::report(&tx, &updated)?;
-        tx.commit().map_err(db)?;
-        Ok(report)
+        store::report(tx, &updated)
     }
 
     /// Amends an open limit order: its quantity and/or limit price (at least one), with
@@ -614,7 +641,23 @@ impl PaperExchange {
                 Side::Buy => last < limit,
                 Side::Sell => last > limit,
             };
-            if reached {
+            if !reached {
+                continue;
+            }
+            if self.resting_halves && !order.filled.is_zero() {
+                // The rest of a half-filled order waits a second (a later bar).
+                let at: i64 = tx
+                    .query_row("SELECT updated_at FROM orders WHERE venue_id = ?1", [order.venue_id], |r| r.get(0))
+                    .map_err(db)?;
+                if now.0 < at.saturating_add(1_000) {
+                    continue;
+                }
+            }
+            let step = self.config.rules.get(&order.base).step;
+            let half = floor_to_step(mul(order.qty, Decimal::new(5, 1))?, step)?;
+            if self.resting_halves && order.filled.is_zero() && half > Decimal::ZERO && half < order.qty {
+                reports.push(self.fill_part_in(&tx, &order, limit, Qty(half), now)?);
+            } else {
                 reports.push(self.fill_resting(&tx, &order, limit, now)?);
             }
         }

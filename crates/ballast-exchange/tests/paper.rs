@@ -544,3 +544,26 @@ fn post_only_orders_rest_at_the_touch_refuse_to_take_and_fill_when_traded_throug
     assert_eq!(c.status, OrderStatus::Canceled);
     assert_eq!(bal(&venue, &btc()).locked, Qty(dec!(0)));
 }
+
+#[test]
+fn resting_partial_fills_take_half_then_the_rest() {
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&btc(), &usdt(), Price(dec!(50000)));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let venue = PaperExchange::in_memory(config(dec!(10), dec!(0)), prices.clone(), clock.clone())
+        .unwrap()
+        .with_resting_partial_fills();
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    venue.place(&post_only("h", Side::Buy, dec!(0.1), dec!(49000))).unwrap();
+    prices.set(&btc(), &usdt(), Price(dec!(48000)));
+    let first = venue.match_resting().unwrap();
+    assert_eq!((first[0].status, first[0].filled), (OrderStatus::PartiallyFilled, Qty(dec!(0.05))));
+    // The rest waits a second (a later bar).
+    assert_eq!(bal(&venue, &usdt()).locked, Qty(dec!(2452.45)), "0.05 * 49000 * 1.001 still held");
+    assert!(venue.match_resting().unwrap().is_empty());
+    clock.advance(Span::from_secs(1));
+    let second = venue.match_resting().unwrap();
+    assert_eq!((second[0].status, second[0].filled, second[0].fills.len()), (OrderStatus::Filled, Qty(dec!(0.1)), 2));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5095.1), dec!(0)));
+    assert_eq!(bal(&venue, &btc()).free, Qty(dec!(0.1)));
+}

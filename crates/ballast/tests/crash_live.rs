@@ -53,7 +53,12 @@ fn crash_live(execution: &str) {
     let d = tmp.path();
     // 5 bars a second, and 15 ms per request, so a kill often lands between the
     // durable intents and the venue's answers.
-    let sim = Sim::start(&d.join("venue.sqlite"), &["--speed", "5", "--fund", "5000", "--latency-ms", "15"]);
+    let mut sim_args = vec!["--speed", "5", "--fund", "5000", "--latency-ms", "15"];
+    if maker {
+        // Makers filled in part: the first time the price trades through, half.
+        sim_args.push("--resting-partial-fills");
+    }
+    let sim = Sim::start(&d.join("venue.sqlite"), &sim_args);
     create_live_bot_with(d, &sim, "bn", "binance", &["BTC", "ETH", "XRP", "BNB"], "0.5", execution);
     create_live_bot_with(d, &sim, "gt", "gate", &["BTC", "ETH", "XRP", "BNB"], "0.5", execution);
 
