@@ -514,7 +514,7 @@ impl Exchange for Binance {
     /// `GET /api/v3/ticker/bookTicker?symbol=` (weight 2 for one symbol): `bidPrice`
     /// and `askPrice`, the best price and quantity on the order book (Binance spot
     /// REST API, Market data endpoints, "Symbol order book ticker",
-    /// https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#symbol-order-book-ticker).
+    /// <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#symbol-order-book-ticker>).
     fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
         let sym = symbol(base, quote);
         let v = self.read(Call::new(Method::Get, "/api/v3/ticker/bookTicker", 2, Op::Read).param("symbol", &sym))?;
@@ -524,7 +524,7 @@ impl Exchange for Binance {
     /// `GET /api/v3/account/commission?symbol=` (signed, weight 20): "Get current
     /// account commission rates" (Binance spot REST API, Account endpoints, "Query
     /// Commission Rates (USER_DATA)",
-    /// https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#query-commission-rates-user_data).
+    /// <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#query-commission-rates-user_data>).
     fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
         let sym = symbol(base, quote);
         let v = self
@@ -534,7 +534,7 @@ impl Exchange for Binance {
 
     /// `POST /sapi/v1/asset/dust` (signed, weight 10), one `asset` parameter per asset:
     /// "Convert dust assets to BNB" (Binance Wallet API, Asset, "Dust Transfer (USER_DATA)",
-    /// https://developers.binance.com/docs/wallet/asset/dust-transfer). A failure after
+    /// <https://developers.binance.com/docs/wallet/asset/dust-transfer>). A failure after
     /// the request may have left is an unknown outcome, never retried.
     fn convert_dust(&self, assets: &[Asset], _quote: &Asset) -> Result<DustConversion, ExchangeError> {
         let mut call = Call::new(Method::Post, "/sapi/v1/asset/dust", 10, Op::Place).signed();

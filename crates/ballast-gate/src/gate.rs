@@ -549,7 +549,7 @@ impl Gate {
 
     /// The best bid and ask from `GET /spot/tickers?currency_pair=` (`highest_bid`,
     /// `lowest_ask`) (Gate API v4, Spot, "Retrieve ticker information",
-    /// https://www.gate.io/docs/developers/apiv4/en/#retrieve-ticker-information).
+    /// <https://www.gate.io/docs/developers/apiv4/en/#retrieve-ticker-information>).
     fn touch(&self, pair: &str) -> Result<Touch, ExchangeError> {
         let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
         wire::parse_touch(&v, pair).map_err(|e| ExchangeError::Unavailable(format!("gate tickers {pair}: {e}")))
@@ -578,7 +578,7 @@ impl Exchange for Gate {
     /// `POST /wallet/small_balance` with `{"currency": [...]}` (signed): "Convert small
     /// balance" into GT; it answers nothing, so what it gave is read from
     /// `GET /wallet/small_balance_history` (Gate API v4, Wallet, "Convert small balance",
-    /// https://www.gate.io/docs/developers/apiv4/en/#convert-small-balance).
+    /// <https://www.gate.io/docs/developers/apiv4/en/#convert-small-balance>).
     fn convert_dust(&self, assets: &[Asset], _quote: &Asset) -> Result<DustConversion, ExchangeError> {
         let body = json!({"currency": assets.iter().map(Asset::as_str).collect::<Vec<_>>()}).to_string();
         let call = Call {
@@ -597,7 +597,7 @@ impl Exchange for Gate {
 
     /// `GET /spot/fee?currency_pair=` (signed): the account's maker and taker rates,
     /// and the GT-deducted ones when `gt_discount` is on (Gate API v4, Spot, "Query
-    /// user trading fee rates", https://www.gate.io/docs/developers/apiv4/en/#query-user-trading-fee-rates).
+    /// user trading fee rates", <https://www.gate.io/docs/developers/apiv4/en/#query-user-trading-fee-rates>).
     fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
         let pair = wire::pair_id(base, quote);
         let v = self.call_ok(&Call::get("/spot/fee", vec![("currency_pair", pair.clone())], true))?;
