@@ -423,7 +423,7 @@ impl BotConfig {
                 }
                 OrderStyle::Taker
             }
-            Some("maker-first") => OrderStyle::MakerFirst {
+            Some("maker-first" | "maker_first") => OrderStyle::MakerFirst {
                 reprice: espan("reprice", Span::minutes(1))?,
                 deadline: espan("deadline", Span::minutes(30))?,
             },

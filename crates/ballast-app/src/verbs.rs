@@ -251,13 +251,16 @@ fn settle(engine: &Engine, id: BotId, recorded: &str) -> Result<StepOutcome, Ver
 }
 
 /// Whether the bot's last rebalance left the portfolio off target: the orders of it
-/// that the venue refused, with the venue's reasons.
+/// that the venue refused, with the venue's reasons. A refused post-only order (a
+/// maker-first attempt that would have taken) is not: the engine places the leg again
+/// at the next touch, and at market after the deadline.
 pub fn off_target(engine: &Engine, id: BotId) -> Result<Option<String>, VerbError> {
     let orders = engine.orders(id, 64)?;
     let Some(last) = orders.first().map(|o| o.intent.seq) else { return Ok(None) };
     let refused: Vec<String> = orders
         .iter()
         .filter(|o| o.intent.seq == last && o.state == OrderState::Rejected)
+        .filter(|o| !matches!(o.intent.kind, ballast_exchange::OrderKind::PostOnly { .. }))
         .map(|o| format!("{} {} {}", o.intent.side, o.intent.qty, o.intent.base))
         .collect();
     if refused.is_empty() {

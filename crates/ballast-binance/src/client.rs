@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
-use ballast_exchange::{Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
+use ballast_exchange::{
+    Balance, ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport,
+    OrderRequest, Touch,
+};
 use serde_json::Value;
 
 use crate::parse;
@@ -508,6 +511,40 @@ impl Exchange for Binance {
         Ok(out)
     }
 
+    /// `GET /api/v3/ticker/bookTicker?symbol=` (weight 2 for one symbol): `bidPrice`
+    /// and `askPrice`, the best price and quantity on the order book (Binance spot
+    /// REST API, Market data endpoints, "Symbol order book ticker",
+    /// <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#symbol-order-book-ticker>).
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        let sym = symbol(base, quote);
+        let v = self.read(Call::new(Method::Get, "/api/v3/ticker/bookTicker", 2, Op::Read).param("symbol", &sym))?;
+        parse::touch(&v).map_err(|e| ExchangeError::Unavailable(format!("binance bookTicker {sym}: {e}")))
+    }
+
+    /// `GET /api/v3/account/commission?symbol=` (signed, weight 20): "Get current
+    /// account commission rates" (Binance spot REST API, Account endpoints, "Query
+    /// Commission Rates (USER_DATA)",
+    /// <https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#query-commission-rates-user_data>).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        let sym = symbol(base, quote);
+        let v = self
+            .read(Call::new(Method::Get, "/api/v3/account/commission", 20, Op::Read).signed().param("symbol", &sym))?;
+        parse::fee_rates(&v).map_err(|e| ExchangeError::Unavailable(format!("binance account/commission {sym}: {e}")))
+    }
+
+    /// `POST /sapi/v1/asset/dust` (signed, weight 10), one `asset` parameter per asset:
+    /// "Convert dust assets to BNB" (Binance Wallet API, Asset, "Dust Transfer (USER_DATA)",
+    /// <https://developers.binance.com/docs/wallet/asset/dust-transfer>). A failure after
+    /// the request may have left is an unknown outcome, never retried.
+    fn convert_dust(&self, assets: &[Asset], _quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        let mut call = Call::new(Method::Post, "/sapi/v1/asset/dust", 10, Op::Place).signed();
+        for a in assets {
+            call = call.param("asset", a.as_str());
+        }
+        let v = self.call(&call).map_err(|f| f.error)?;
+        parse::dust(&v).map_err(|e| Self::unreadable(Op::Place, format!("binance asset/dust: {e}")))
+    }
+
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
         let sym = symbol(&order.base, &order.quote);
         let mut call = Call::new(Method::Post, "/api/v3/order", 1, Op::Place)
@@ -523,7 +560,15 @@ impl Exchange for Binance {
                 .param("type", "LIMIT")
                 .param("quantity", order.qty.0.normalize().to_string())
                 .param("price", price.0.normalize().to_string())
-                .param("timeInForce", "GTC"),
+                .param("timeInForce", "GTC"), // A post-only order: `type=LIMIT_MAKER` with `quantity` and `price` and no
+            // `timeInForce`; "LIMIT_MAKER are LIMIT orders that will be rejected if they
+            // would immediately match and trade as a taker" (error -2010) (Binance spot
+            // REST API, Trading endpoints, "New order (TRADE)",
+            // https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-trade).
+            OrderKind::PostOnly { price } => call
+                .param("type", "LIMIT_MAKER")
+                .param("quantity", order.qty.0.normalize().to_string())
+                .param("price", price.0.normalize().to_string()),
         };
         let v = self.call(&call).map_err(|f| {
             if f.code == Some(-2010) && f.msg.to_ascii_lowercase().contains("duplicate") {

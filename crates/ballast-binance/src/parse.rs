@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ballast_core::money::parse_decimal;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus};
+use ballast_exchange::{Balance, ClientOrderId, DustConversion, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -56,6 +56,68 @@ pub fn rules_from_symbol(sym: &Value) -> Result<SymbolRules, String> {
         }
     }
     Ok(rules)
+}
+
+/// The best bid and ask from `GET /api/v3/ticker/bookTicker` (`bidPrice`, `askPrice`).
+/// A side without orders (price 0 or null) is an error naming it.
+pub fn touch(v: &Value) -> Result<Touch, String> {
+    let side = |key: &str| -> Result<Price, String> {
+        let p = dec(v, key)?;
+        if p <= Decimal::ZERO {
+            return Err(format!("{key} {p}: no order on that side of the book"));
+        }
+        Ok(Price(p))
+    };
+    let (bid, ask) = (side("bidPrice")?, side("askPrice")?);
+    if bid.0 >= ask.0 {
+        return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
+    }
+    Ok(Touch { bid, ask })
+}
+
+/// The effective rates from `GET /api/v3/account/commission`: the standard commission
+/// (times `discount.discount` when the BNB discount is enabled for the account and the
+/// symbol: "Standard commission is reduced by this rate when paying commission in
+/// BNB"), plus the tax commission and the special commission when given.
+pub fn fee_rates(v: &Value) -> Result<FeeRates, String> {
+    let part = |table: &str, key: &str| -> Result<Decimal, String> {
+        match v.get(table) {
+            Some(t) if !t.is_null() => dec(t, key).map_err(|e| format!("{table}: {e}")),
+            _ => Ok(Decimal::ZERO),
+        }
+    };
+    let d = v.get("discount");
+    let flag = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_bool).unwrap_or(false);
+    let discounted = flag("enabledForAccount") && flag("enabledForSymbol");
+    let factor = if discounted { dec(d.unwrap_or(&Value::Null), "discount")? } else { Decimal::ONE };
+    let rate = |key: &str| -> Result<Decimal, String> {
+        let standard = part("standardCommission", key)?;
+        if v.get("standardCommission").is_none() {
+            return Err("missing standardCommission".into());
+        }
+        Ok((standard * factor + part("taxCommission", key)? + part("specialCommission", key)?).normalize())
+    };
+    let discount_asset = if discounted {
+        d.and_then(|d| d.get("discountAsset")).and_then(Value::as_str).and_then(|s| Asset::new(s).ok())
+    } else {
+        None
+    };
+    Ok(FeeRates { maker: rate("maker")?, taker: rate("taker")?, discount_asset })
+}
+
+/// What `POST /sapi/v1/asset/dust` converted into BNB: per `transferResult` entry the
+/// `fromAsset`, its `amount` and the `transferedAmount` of BNB; `totalServiceCharge`.
+pub fn dust(v: &Value) -> Result<DustConversion, String> {
+    let list = v.get("transferResult").and_then(Value::as_array).ok_or("dust: missing transferResult")?;
+    let mut converted = Vec::with_capacity(list.len());
+    for t in list {
+        converted.push((asset(t, "fromAsset")?, Qty(dec(t, "amount")?), Qty(dec(t, "transferedAmount")?)));
+    }
+    Ok(DustConversion {
+        into: Asset::new("BNB").map_err(|e| e.to_string())?,
+        converted,
+        charge: Qty(dec(v, "totalServiceCharge")?),
+    })
 }
 
 /// Balances from `/api/v3/account`. Assets whose name ballast cannot represent are

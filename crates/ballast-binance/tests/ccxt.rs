@@ -338,3 +338,102 @@ fn rules_of_every_spot_market_match_ccxt() {
     let r = rules_of(&b, &fake, &markets, "BTC/USDT");
     assert_eq!(r, SymbolRules { tick: dec!(0.01), step: dec!(0.00001), min_qty: dec!(0.00001), min_notional: dec!(5) });
 }
+
+/// A post-only order is CCXT's "Spot limit buy with postOnly": `type=LIMIT_MAKER` with
+/// quantity and price and no timeInForce (Binance "New order (TRADE)": LIMIT_MAKER
+/// orders are rejected if they would immediately match and trade as a taker).
+#[test]
+fn post_only_is_a_limit_maker_order_like_ccxt() {
+    let file = fixture("request");
+    let e = entry(&file, "createOrder", "Spot limit buy with postOnly");
+    let input = e["input"].as_array().unwrap();
+    let (b, fake, _) = setup();
+    fake.reply(&order_reply());
+    let (base, quote) = pair(input[0].as_str().unwrap());
+    b.place(&OrderRequest {
+        client_id: cid(),
+        base,
+        quote,
+        side: Side::Buy,
+        qty: Qty(num(&input[3])),
+        kind: OrderKind::PostOnly { price: Price(num(&input[4])) },
+        expires_at: None,
+    })
+    .unwrap();
+    let got = ours(&fake.requests()[0]);
+    assert_eq!(got, ccxt_params(&file, e));
+    assert!(!got.2.contains_key("timeInForce"));
+}
+
+/// The touch: `bidPrice` and `askPrice` of CCXT's recorded spot ticker (the
+/// bookTicker's fields), asked at `GET /api/v3/ticker/bookTicker?symbol=`.
+#[test]
+fn the_touch_is_the_book_tickers_bid_and_ask() {
+    let resp = fixture("response");
+    let e = entry(&resp, "fetchTicker", "public spot ticker");
+    let (b, fake, _) = setup();
+    fake.reply(&e["httpResponse"]);
+    let t = b.best_bid_ask(&a("BTC"), &a("USDT")).unwrap();
+    assert_eq!((t.bid.0, t.ask.0), (dec!(73369.83), dec!(73369.84)));
+    let (m, path, p) = split_req(&fake.requests()[0]);
+    assert_eq!((m.as_str(), path.as_str(), p["symbol"].as_str()), ("GET", "/api/v3/ticker/bookTicker", "BTCUSDT"));
+    // An empty side is an error naming the field.
+    fake.reply(&json!({"symbol": "BTCUSDT", "bidPrice": "0.00000000", "askPrice": "1.0"}));
+    let err = b.best_bid_ask(&a("BTC"), &a("USDT")).unwrap_err();
+    assert!(err.to_string().contains("bidPrice"), "{err}");
+}
+
+/// The effective commission from `GET /api/v3/account/commission`, on the response of
+/// Binance's documentation ("Query Commission Rates (USER_DATA)"): with the BNB discount
+/// enabled for the account and the symbol, standard x discount + tax.
+#[test]
+fn fee_rates_are_the_accounts_commission_with_its_discount() {
+    let (b, fake, _) = setup();
+    let doc = json!({
+        "symbol": "BTCUSDT",
+        "standardCommission": {"maker": "0.00000010", "taker": "0.00000020", "buyer": "0.00000030", "seller": "0.00000040"},
+        "taxCommission": {"maker": "0.00000112", "taker": "0.00000114", "buyer": "0.00000118", "seller": "0.00000116"},
+        "discount": {"enabledForAccount": true, "enabledForSymbol": true, "discountAsset": "BNB", "discount": "0.75000000"}
+    });
+    fake.reply(&doc);
+    let r = b.fee_rates(&a("BTC"), &a("USDT")).unwrap();
+    assert_eq!((r.maker, r.taker), (dec!(0.0000011950), dec!(0.0000012900)));
+    assert_eq!(r.discount_asset, Some(a("BNB")));
+    let (m, path, p) = split_req(&fake.requests()[0]);
+    assert_eq!((m.as_str(), path.as_str(), p["symbol"].as_str()), ("GET", "/api/v3/account/commission", "BTCUSDT"));
+    assert!(p.contains_key("signature"));
+    // Without the discount: the standard rates plus tax.
+    let mut plain = doc.clone();
+    plain["discount"]["enabledForSymbol"] = json!(false);
+    let r = ballast_binance::parse::fee_rates(&plain).unwrap();
+    assert_eq!((r.maker, r.taker, r.discount_asset), (dec!(0.00000122), dec!(0.00000134), None));
+    assert!(ballast_binance::parse::fee_rates(&json!({"symbol": "BTCUSDT"})).is_err());
+}
+
+/// `POST /sapi/v1/asset/dust`: one `asset` parameter per coin, and the documented
+/// answer ("Dust Transfer (USER_DATA)") read into what was converted into BNB.
+#[test]
+fn dust_is_converted_into_bnb_with_one_asset_parameter_each() {
+    let (b, fake, _) = setup();
+    fake.reply(&json!({
+        "totalServiceCharge": "0.02102542",
+        "totalTransfered": "1.05127099",
+        "transferResult": [
+            {"amount": "0.03000000", "fromAsset": "ETH", "operateTime": 1563368549307_i64, "serviceChargeAmount": "0.00500000",
+             "tranId": 2970932918_i64, "transferedAmount": "0.25000000"},
+            {"amount": "0.09000000", "fromAsset": "LTC", "operateTime": 1563368549404_i64, "serviceChargeAmount": "0.01548000",
+             "tranId": 2970932918_i64, "transferedAmount": "0.77400000"}
+        ]
+    }));
+    let c = b.convert_dust(&[a("ETH"), a("LTC")], &a("USDT")).unwrap();
+    assert_eq!(c.into, a("BNB"));
+    assert_eq!(c.charge, Qty(dec!(0.02102542)));
+    assert_eq!(
+        c.converted,
+        vec![(a("ETH"), Qty(dec!(0.03)), Qty(dec!(0.25))), (a("LTC"), Qty(dec!(0.09)), Qty(dec!(0.774)))]
+    );
+    let req = &fake.requests()[0];
+    let text = format!("{} {}", req.url, req.body);
+    assert!(text.contains("/sapi/v1/asset/dust"), "{text}");
+    assert!(text.contains("asset=ETH") && text.contains("asset=LTC"), "{text}");
+}

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ballast_core::execution::OrderStyle;
 use ballast_core::guards::Exit;
 use ballast_core::planner::{PairBook, Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
 use ballast_core::policy;
@@ -17,7 +18,7 @@ use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
 use ballast_core::weighting::Method;
 use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
-use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport};
+use ballast_exchange::{ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, OrderKind, OrderReport};
 use ballast_store::{
     BotId, BotRecord, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
     StoreError, state_of,
@@ -29,6 +30,8 @@ use thiserror::Error;
 use crate::ledger::{self, Pnl};
 use crate::orders;
 use crate::spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
+
+mod maker;
 
 /// An engine failure.
 #[derive(Debug, Error)]
@@ -99,6 +102,21 @@ pub struct BotView {
     pub weights: BTreeMap<Asset, Decimal>,
     /// Profit and loss.
     pub pnl: Option<Pnl>,
+}
+
+/// A coin a bot holds too little of to sell ([`Engine::dust`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Dust {
+    /// The coin.
+    pub asset: Asset,
+    /// What the bot holds of it.
+    pub qty: Qty,
+    /// The last price.
+    pub price: ballast_core::Price,
+    /// `qty * price`, in quote.
+    pub value: Notional,
+    /// The venue's rule an order of it breaks.
+    pub rule: String,
 }
 
 /// The outcome of stepping one bot in [`Engine::step_all`].
@@ -387,11 +405,7 @@ impl Engine {
     /// `fund`, when given, is asked to make the bots' total amount of a quote free beyond
     /// what other bots hold, once every other check has passed (a paper account is
     /// funded: `ballast_app::verbs::fund_paper`; a real one is not).
-    pub fn create_all(
-        &self,
-        bots: Vec<NewBotRequest>,
-        fund: Option<&Funder<'_>>,
-    ) -> Result<Vec<BotId>, EngineError> {
+    pub fn create_all(&self, bots: Vec<NewBotRequest>, fund: Option<&Funder<'_>>) -> Result<Vec<BotId>, EngineError> {
         let mut needs: BTreeMap<Asset, Decimal> = BTreeMap::new();
         let mut changes = Vec::with_capacity(bots.len());
         let now = self.clock.now();
@@ -423,6 +437,8 @@ impl Engine {
                 stopping: None,
                 summary: None,
                 estimated: Some(now),
+                working: None,
+                sweeping: None,
             };
             changes.push(Change {
                 create: Some(NewBot { name, venue: self.venue.name().to_string(), config_toml, created_at: now }),
@@ -676,6 +692,30 @@ impl Engine {
         if b.state.stopping.is_some() {
             return self.finish_stop(&mut b, now);
         }
+        if let Some(assets) = &b.state.sweeping {
+            // A dust conversion whose outcome was never recorded: the ledger may be off by
+            // it, so nothing is decided from it; the user checks the account.
+            let names: Vec<String> = assets.iter().map(|a| a.to_string()).collect();
+            let reason = format!(
+                "paused: a dust conversion of {} was asked and its outcome is not recorded; compare the account \
+                 with the bot's ledger (`ballast doctor`) before resuming",
+                names.join(", ")
+            );
+            self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+            self.event(id, now, "paused", &reason, json!({"assets": names}))?;
+            return Ok(StepOutcome::Inactive);
+        }
+        if b.state.working.is_some() {
+            // A maker-first rebalance under way: its resting orders are worked (re-priced,
+            // finished at market after the deadline); nothing new is decided until it
+            // is done.
+            let placed = self.work(&mut b, now)?;
+            b.state.last_step = Some(now);
+            let snapshot = self.snapshot(id, &b.state, now)?;
+            // The step's own record (what it sent was durable before it was sent).
+            self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
+            return Ok(if placed > 0 { StepOutcome::Rebalanced { orders: placed } } else { StepOutcome::Held });
+        }
         if resolved < open && !self.store.unresolved(id)?.is_empty() {
             // An order whose outcome is not known yet may have traded: a plan from a
             // ledger without it could trade the same again. Nothing is decided until
@@ -759,7 +799,14 @@ impl Engine {
                 };
                 let pairs = self.pairs(&spec);
                 let plan = policy::plan(&policy::StepInput { pairs: &pairs, ..input }, &targets, &waiting)?;
-                let orders = self.execute(&mut b, &plan, "rebalance", &why, now)?;
+                let orders = match b.state.spec.execution.style {
+                    OrderStyle::MakerFirst { reprice, deadline } if !plan.legs.is_empty() => {
+                        self.begin_working(&mut b, &plan, &why, now, reprice, deadline)?
+                    }
+                    OrderStyle::MakerFirst { .. } | OrderStyle::Taker => {
+                        self.execute(&mut b, &plan, "rebalance", &why, now)?
+                    }
+                };
                 if orders > 0 && !first {
                     b.state.rebalances += 1;
                 }
@@ -813,6 +860,27 @@ impl Engine {
                 })
             })
             .collect::<Result<_, EngineError>>()?;
+        let event = rebalance_event(id, seq, plan, kind, why, intents.len(), now);
+        if !intents.is_empty() {
+            b.state.next_seq += 1;
+        }
+        // One unit of work: the intents exist durably (with the sequence number moved
+        // past them) before the first order can exist.
+        self.commit(b, Change { intents: intents.clone(), events: vec![event], now, ..Change::default() })?;
+        let mut placed = 0;
+        for intent in &intents {
+            if self.send(id, intent)? {
+                placed += 1;
+            }
+        }
+        Ok(placed)
+    }
+}
+
+/// The event of a rebalance (or a liquidation) that sends `sent` orders: its legs, the
+/// legs skipped with their reasons, the weights before and after.
+fn rebalance_event(id: BotId, seq: i64, plan: &Plan, kind: &str, why: &str, sent: usize, now: Timestamp) -> Event {
+    {
         let skipped: Vec<serde_json::Value> = plan
             .skipped
             .iter()
@@ -832,40 +900,29 @@ impl Engine {
                 v
             })
             .collect();
-        let message = if intents.is_empty() {
+        let message = if sent == 0 {
             format!("{why}: no order sent ({} leg(s) skipped)", plan.skipped.len())
         } else {
             format!(
                 "{why}: {} order(s){}",
-                intents.len(),
+                sent,
                 if skipped.is_empty() { String::new() } else { format!(", {} skipped", skipped.len()) }
             )
         };
         let weights = |w: &BTreeMap<Asset, ballast_core::Weight>| -> serde_json::Value {
             w.iter().map(|(a, w)| (a.to_string(), json!(w.0.round_dp(6).to_string()))).collect()
         };
-        let event = Event {
+        Event {
             bot: id,
             time: now,
             kind: kind.into(),
             message,
             data: json!({"seq": seq, "legs": legs, "skipped": skipped, "weights_before": weights(&plan.weights_before), "weights_after": weights(&plan.weights_after)}),
-        };
-        if !intents.is_empty() {
-            b.state.next_seq += 1;
         }
-        // One unit of work: the intents exist durably (with the sequence number moved
-        // past them) before the first order can exist.
-        self.commit(b, Change { intents: intents.clone(), events: vec![event], now, ..Change::default() })?;
-        let mut placed = 0;
-        for intent in &intents {
-            if self.send(id, intent)? {
-                placed += 1;
-            }
-        }
-        Ok(placed)
     }
+}
 
+impl Engine {
     /// Sends one intent. Never sends it twice: on any doubt, it queries.
     fn send(&self, id: BotId, intent: &Intent) -> Result<bool, EngineError> {
         let req = orders::request_of(intent);
@@ -1203,6 +1260,15 @@ impl Engine {
         let id = b.rec.id;
         let req = b.state.stopping.clone().ok_or_else(|| EngineError::Corrupt(id, "not stopping".into()))?;
         let spec = b.state.spec.clone();
+        if b.state.working.is_some() {
+            // The resting orders of a maker-first rebalance are cancelled first; the
+            // stop goes on once none is open.
+            if !self.abandon_working(b)? {
+                return Ok(StepOutcome::Held);
+            }
+            let ev = event(id, now, "rebalance_done", "maker-first rebalance abandoned for the stop", json!({}));
+            self.commit(b, Change { events: vec![ev], now, ..Change::default() })?;
+        }
         if req.mode == StopMode::ToQuote && !req.sent {
             let holdings: ballast_core::Holdings =
                 self.holdings(id)?.into_iter().map(|(a, q)| (a, Qty(q.0.max(Decimal::ZERO)))).collect();
@@ -1282,6 +1348,154 @@ impl Engine {
             },
         )?;
         Ok(StepOutcome::Stopped(how))
+    }
+
+    /// The bot's dust: every coin it holds whose whole quantity, floored to the
+    /// venue's step, is not an order the venue accepts (below its minimum quantity or
+    /// minimum notional at the last price), with its value in quote and the rule it
+    /// breaks. The planner can never sell it; only the venue's small-balance
+    /// conversion (Binance `POST /sapi/v1/asset/dust`, Gate `POST /wallet/small_balance`)
+    /// turns it into something else.
+    pub fn dust(&self, id: BotId) -> Result<Vec<Dust>, EngineError> {
+        let b = self.load(id)?;
+        let quote = b.state.spec.quote.clone();
+        let held: Vec<(Asset, Qty)> =
+            self.holdings(id)?.into_iter().filter(|(a, q)| *a != quote && q.0 > Decimal::ZERO).collect();
+        let assets: Vec<Asset> = held.iter().map(|(a, _)| a.clone()).collect();
+        let prices = self.venue.prices(&assets, &quote)?;
+        let mut out = Vec::new();
+        for (asset, qty) in held {
+            let Some(price) = prices.get(&asset).copied() else { continue };
+            let rules = self.venue.rules(&asset, &quote)?;
+            if let Some(rule) = rules.check(rules.floor_qty(qty), price) {
+                out.push(Dust { value: Notional(qty.0 * price.0), asset, qty, price, rule: rule.to_string() });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Converts the bot's dust ([`Engine::dust`]) with the venue's small-balance
+    /// conversion ([`Exchange::convert_dust`]), under the bot's lock. The conversion is
+    /// account-wide, so a coin is left out (and named) when another bot of the venue
+    /// holds it or the account holds more of it than this bot's ledger. The coins asked
+    /// for are written into the bot's state before the venue is called; what the venue
+    /// gave is recorded as cash flows noted `dust` (the coins out at their value, what
+    /// was received in at the same value, so the net investment does not move) in the
+    /// same unit of work that clears it. A reply that is lost leaves it set: the bot is
+    /// paused naming the coins, since a conversion cannot be asked about by an id
+    /// (never guessed, never sent again). Returns the conversion and the coins left out.
+    pub fn sweep_dust(&self, id: BotId) -> Result<(Option<DustConversion>, Vec<String>), EngineError> {
+        let _lock = self.store.lock_bot(id)?;
+        let mut b = self.load(id)?;
+        if b.rec.status == BotStatus::Stopped || b.state.stopping.is_some() {
+            return Err(EngineError::Refused(format!("bot {id} is stopped or stopping")));
+        }
+        if b.state.working.is_some() || !self.store.unresolved(id)?.is_empty() || b.state.sweeping.is_some() {
+            return Err(EngineError::Refused(format!(
+                "bot {id} has orders or a conversion under way; sweep its dust once they are done"
+            )));
+        }
+        let quote = b.state.spec.quote.clone();
+        let dust = self.dust(id)?;
+        let balances = self.venue.balances()?;
+        let mut assets = Vec::new();
+        let mut left_out = Vec::new();
+        for d in &dust {
+            let mut others = Decimal::ZERO;
+            for o in self.store.bots()? {
+                if o.id != id && o.status != BotStatus::Stopped && o.venue == self.venue.name() {
+                    others += self.holdings(o.id)?.get(&d.asset).map(|q| q.0).unwrap_or_default().max(Decimal::ZERO);
+                }
+            }
+            let free = balances.get(&d.asset).map(|x| x.free.0).unwrap_or_default();
+            if !others.is_zero() {
+                left_out.push(format!("{}: other bots hold {} of it", d.asset, others.normalize()));
+            } else if free != d.qty.0 {
+                left_out.push(format!(
+                    "{}: the account holds {} free, the bot {}; the conversion would take all of it",
+                    d.asset,
+                    free.normalize(),
+                    d.qty.0.normalize()
+                ));
+            } else {
+                assets.push(d.asset.clone());
+            }
+        }
+        if assets.is_empty() {
+            return Ok((None, left_out));
+        }
+        let now = self.clock.now();
+        b.state.sweeping = Some(assets.clone());
+        let names: Vec<String> = assets.iter().map(|a| a.to_string()).collect();
+        let begun = event(
+            id,
+            now,
+            "dust_sweep",
+            &format!("dust conversion of {} asked", names.join(", ")),
+            json!({"assets": names}),
+        );
+        self.commit(&mut b, Change { events: vec![begun], now, ..Change::default() })?;
+        match self.venue.convert_dust(&assets, &quote) {
+            Ok(conv) => {
+                let mut flows = Vec::new();
+                let mut total = Decimal::ZERO;
+                for (asset, taken, _) in &conv.converted {
+                    let price = dust.iter().find(|d| &d.asset == asset).map(|d| d.price.0).unwrap_or_default();
+                    let value = taken.0 * price;
+                    total += value;
+                    flows.push(CashFlow {
+                        bot: id,
+                        time: now,
+                        asset: asset.clone(),
+                        qty: -*taken,
+                        value: Notional(-value),
+                        note: "dust".into(),
+                    });
+                }
+                let got: Decimal = conv.converted.iter().map(|(_, _, g)| g.0).sum();
+                flows.push(CashFlow {
+                    bot: id,
+                    time: now,
+                    asset: conv.into.clone(),
+                    qty: Qty(got),
+                    value: Notional(total),
+                    note: "dust".into(),
+                });
+                b.state.sweeping = None;
+                let done = event(
+                    id,
+                    now,
+                    "dust_sweep",
+                    &format!(
+                        "dust of {} (worth {} {quote}) converted into {} {} (charge {})",
+                        names.join(", "),
+                        total.round_dp(4),
+                        got.normalize(),
+                        conv.into,
+                        conv.charge.0.normalize()
+                    ),
+                    json!({"conversion": conv}),
+                );
+                self.commit(&mut b, Change { cash_flows: flows, events: vec![done], now, ..Change::default() })?;
+                Ok((Some(conv), left_out))
+            }
+            Err(e @ ExchangeError::OutcomeUnknown(_)) => {
+                let reason = format!(
+                    "paused: the dust conversion of {} may or may not have happened ({e}); check the account's balances, \
+                     then record it and resume",
+                    names.join(", ")
+                );
+                self.store.set_status(id, BotStatus::Paused, &reason, now)?;
+                self.event(id, now, "paused", &reason, json!({"assets": names}))?;
+                Err(e.into())
+            }
+            Err(e) => {
+                b.state.sweeping = None;
+                let ev = event(id, now, "dust_sweep", &format!("dust conversion refused: {e}"), json!({}));
+                self.commit(&mut b, Change { events: vec![ev], now, ..Change::default() })?;
+                Err(e.into())
+            }
+        }
     }
 
     /// A bot as it stands.

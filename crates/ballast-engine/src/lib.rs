@@ -9,5 +9,5 @@ pub mod ledger;
 mod orders;
 pub mod spec;
 
-pub use engine::{BotView, Engine, EngineError, NewBotRequest, Preview, StepOutcome, StepResult, Weigher};
-pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary};
+pub use engine::{BotView, Dust, Engine, EngineError, NewBotRequest, Preview, StepOutcome, StepResult, Weigher};
+pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary, WorkLeg, Working};

@@ -38,9 +38,51 @@ pub struct BotSpec {
     /// has passed since the last estimate when set.
     #[serde(default)]
     pub reestimate: Option<Span>,
-    /// How plans are executed: order style, direct pairs, new cash first.
+    /// How plans are executed: order style (taker by default, or maker-first), direct
+    /// pairs, new cash first.
     #[serde(default)]
     pub execution: Execution,
+}
+
+/// A maker-first rebalance being worked: durable in the bot's state, written with the
+/// rebalance event before any of its orders, and with each new attempt's intent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Working {
+    /// The rebalance's sequence number (part of its client order ids).
+    pub seq: i64,
+    /// When it began.
+    pub started: Timestamp,
+    /// How long an attempt rests before it is re-priced, ms.
+    pub reprice_ms: i64,
+    /// From this moment what is left is sent as market orders.
+    pub deadline: Timestamp,
+    /// The legs of the plan.
+    pub legs: Vec<WorkLeg>,
+}
+
+/// One leg of a [`Working`] rebalance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkLeg {
+    /// Its index in the plan (part of its client order ids).
+    pub leg: usize,
+    /// The coin.
+    pub base: Asset,
+    /// Buy or sell.
+    pub side: ballast_core::planner::Side,
+    /// The quantity the plan asked for.
+    pub qty: Qty,
+    /// The price the plan assumed.
+    pub planned_price: ballast_core::Price,
+    /// The current attempt (see `ClientOrderId::for_attempt`); meaningful once
+    /// `placed_at` is set.
+    pub attempt: u32,
+    /// When the current attempt's intent was written; `None` before the first.
+    pub placed_at: Option<Timestamp>,
+    /// The current attempt is a market order (after the deadline, or without a book).
+    pub market: bool,
+    /// Nothing more is sent for it: filled, or what is left is below the venue's
+    /// minimums, or its market order is final.
+    pub done: bool,
 }
 
 /// The engine's memory of a bot, saved with every rebalance.
@@ -75,6 +117,14 @@ pub struct BotState {
     /// When the weights were last estimated from data.
     #[serde(default)]
     pub estimated: Option<Timestamp>,
+    /// A maker-first rebalance under way (see [`Execution::MakerFirst`]): its legs are
+    /// worked at every step until each is done; nothing new is decided meanwhile.
+    #[serde(default)]
+    pub working: Option<Working>,
+    /// A small-balance conversion of these coins was asked of the venue and its outcome
+    /// is not recorded yet (see `Engine::sweep_dust`).
+    #[serde(default)]
+    pub sweeping: Option<Vec<Asset>>,
 }
 
 /// How a bot is stopped.

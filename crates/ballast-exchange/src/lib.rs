@@ -33,6 +33,30 @@ pub trait Exchange: Send + Sync {
     /// The last price of each base asset against `quote`.
     fn prices(&self, bases: &[Asset], quote: &Asset) -> Result<Prices, ExchangeError>;
 
+    /// The best bid and ask of `base`/`quote` now: where a post-only order rests (a buy
+    /// at the bid, a sell at the ask). A venue without a book answers
+    /// [`ExchangeError::NotFound`] (the default); the engine then works its maker legs
+    /// as market orders.
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        Err(ExchangeError::NotFound(format!("{} publishes no order book for {base}/{quote}", self.name())))
+    }
+
+    /// The commission rates the account pays on `base`/`quote` (see [`FeeRates`]). A
+    /// venue that cannot say answers [`ExchangeError::NotFound`] (the default).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        Err(ExchangeError::NotFound(format!("{} does not report fee rates for {base}/{quote}", self.name())))
+    }
+
+    /// Converts the account's whole free balance of each of `assets` with the venue's
+    /// small-balance conversion (see [`DustConversion`]); `quote` names the bots' quote
+    /// (the paper venue converts into it). Not an order: nothing to query by client id,
+    /// so an [`ExchangeError::OutcomeUnknown`] must be settled by reading the balances.
+    /// A venue without one answers [`ExchangeError::NotFound`] (the default).
+    fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        let _ = (assets, quote);
+        Err(ExchangeError::NotFound(format!("{} has no small-balance conversion", self.name())))
+    }
+
     /// Places an order. On [`ExchangeError::OutcomeUnknown`] the order may or may
     /// not exist: query it by client id before anything else.
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError>;

@@ -22,6 +22,15 @@
 //!   price that reaches it: [`PaperExchange::match_resting`], which the replay driver
 //!   calls after moving the clock and which every [`Exchange`] call runs first. There
 //!   are no partial fills, except when injected ([`Faults::partial_fill`]).
+//! - **A book**: the best bid and ask ([`Exchange::best_bid_ask`]) are the last price
+//!   less and plus half a spread ([`PaperExchange::with_spread_bps`], default none),
+//!   rounded outwards to the tick and at least one tick away: bid < last < ask.
+//!   **Post-only orders** ([`OrderKind::PostOnly`]) that would take (a buy at or above
+//!   the ask, a sell at or below the bid) are refused as Binance refuses a
+//!   `LIMIT_MAKER` (-2010 "Order would immediately match and take"); the others rest,
+//!   whatever the last price. A resting order fills only when the last price trades
+//!   *through* its limit (a buy when the last price is below it, a sell when above):
+//!   a price that only touches it leaves it in the queue.
 //! - **Fees**: one rate, `fee_bps`, for takers and makers alike, on the fill's notional
 //!   and always charged in the **quote** asset (a buy pays `notional + fee`, a sell
 //!   receives `notional - fee`), like the planner's model. A real Binance charges the
@@ -67,7 +76,10 @@ use rust_decimal::Decimal;
 
 use crate::Exchange;
 use crate::clock::Clock;
-use crate::types::{Balance, ClientOrderId, ExchangeError, Fill, OrderKind, OrderReport, OrderRequest, OrderStatus};
+use crate::types::{
+    Balance, ClientOrderId, DustConversion, ExchangeError, FeeRates, Fill, OrderKind, OrderReport, OrderRequest,
+    OrderStatus, Touch,
+};
 use store::{NewOrder, OrderRow, db};
 
 /// How the paper venue trades.
@@ -138,6 +150,11 @@ pub struct PaperExchange {
     faults: Mutex<Faults>,
     /// While set, every signed call answers `Auth` with this message (a revoked key).
     key_refused: Mutex<Option<String>>,
+    /// Half the book's spread, as a fraction of the last price.
+    half_spread: Decimal,
+    /// A resting order the price first trades through fills only half
+    /// ([`PaperExchange::with_resting_partial_fills`]).
+    resting_halves: bool,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -312,6 +329,8 @@ impl PaperExchange {
             conn: Mutex::new(conn),
             faults: Mutex::new(Faults::default()),
             key_refused: Mutex::new(None),
+            half_spread: Decimal::ZERO,
+            resting_halves: false,
         })
     }
 
@@ -334,6 +353,36 @@ impl PaperExchange {
     /// The rules of `base/quote`: a listed cross pair's, or the base's.
     fn symbol_rules(&self, base: &Asset, quote: &Asset) -> SymbolRules {
         self.pairs.get(base, quote).copied().unwrap_or_else(|| *self.config.rules.get(base))
+    }
+
+    /// Gives the book a spread of `bps` basis points of the last price (0 ..= 1,000;
+    /// outside, the default of one tick each side stays): the best bid and ask are the
+    /// last price less and plus half of it (see the [module documentation](self)).
+    pub fn with_spread_bps(mut self, bps: Decimal) -> Self {
+        if let Ok(b) = Bps::new(bps) {
+            self.half_spread = b.fraction() / Decimal::TWO;
+        }
+        self
+    }
+
+    /// A resting order that the price trades through for the first time fills only
+    /// half its quantity (floored to the step; the whole when that is nothing) and stays
+    /// partially filled; the rest fills when the price trades through it again at least a
+    /// second later (a later bar). As when other traders take part of
+    /// a maker's order: for `ballast sim --resting-partial-fills` and tests.
+    pub fn with_resting_partial_fills(mut self) -> Self {
+        self.resting_halves = true;
+        self
+    }
+
+    /// The book's best bid and ask around `last` for `rules` (see
+    /// [`PaperExchange::with_spread_bps`]).
+    fn touch_at(&self, last: Decimal, rules: &SymbolRules) -> Result<(Decimal, Decimal), ExchangeError> {
+        let one = if rules.tick > Decimal::ZERO { rules.tick } else { Decimal::new(1, 8) };
+        let half = mul(last, self.half_spread)?;
+        let bid = round_to_tick(sub(last, half)?, rules.tick, false)?.min(sub(last, one)?);
+        let ask = round_to_tick(add(last, half)?, rules.tick, true)?.max(add(last, one)?);
+        Ok((bid, ask))
     }
 
     /// The fee on `notional`, rounded as [`Self::with_fee_decimals`] says.
@@ -404,6 +453,92 @@ impl PaperExchange {
     pub fn match_resting(&self) -> Result<Vec<OrderReport>, ExchangeError> {
         let mut conn = self.conn();
         self.match_locked(&mut conn)
+    }
+
+    /// Fills `qty` more of a resting order at its limit price, as a maker (another
+    /// trader took part of it): the order becomes partially filled, or filled when
+    /// nothing is left; what it holds is reduced by what the part used. For tests and
+    /// `ballast sim` (a resting order filled in part). A final or unknown order, a
+    /// market order or a quantity that is not positive or beyond what is left is
+    /// [`ExchangeError::Rejected`] / [`ExchangeError::NotFound`].
+    pub fn fill_part(
+        &self,
+        client_id: &ClientOrderId,
+        base: &Asset,
+        quote: &Asset,
+        qty: Qty,
+    ) -> Result<OrderReport, ExchangeError> {
+        let mut conn = self.conn();
+        let now = self.clock.now();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+        let order = Self::find(&tx, client_id, base, quote)?
+            .ok_or_else(|| ExchangeError::NotFound(format!("order {client_id} on {base}/{quote}")))?;
+        let Some(limit) = order.limit.filter(|_| !order.status.is_final()) else {
+            return Err(rejected(format!("order {client_id} is not a resting limit order")));
+        };
+        let left = sub(order.qty, order.filled)?;
+        if qty.0 <= Decimal::ZERO || qty.0 > left {
+            return Err(rejected(format!("a part of {} is not within the {} left", n(qty.0), n(left))));
+        }
+        let report = if qty.0 == left {
+            self.fill_resting(&tx, &order, limit, now)?
+        } else {
+            self.fill_part_in(&tx, &order, limit, qty, now)?
+        };
+        tx.commit().map_err(db)?;
+        Ok(report)
+    }
+
+    /// Fills `qty` (less than what is left) of a resting order at `limit`, as a maker.
+    fn fill_part_in(
+        &self,
+        tx: &Connection,
+        order: &OrderRow,
+        limit: Decimal,
+        qty: Qty,
+        now: Timestamp,
+    ) -> Result<OrderReport, ExchangeError> {
+        let left = sub(order.qty, order.filled)?;
+        let order = order.clone();
+        let notional = mul(qty.0, limit)?;
+        let fee = self.fee_on(notional)?;
+        let (release, new_lock) = match order.side {
+            Side::Buy => {
+                let rest = mul(sub(left, qty.0)?, limit)?;
+                let keep = add(rest, self.fee_on(rest)?)?;
+                (sub(order.lock_qty, keep)?, keep)
+            }
+            Side::Sell => (qty.0, sub(order.lock_qty, qty.0)?),
+        };
+        let mut b = store::balance(tx, &order.base)?;
+        let mut q = store::balance(tx, &order.quote)?;
+        match order.side {
+            Side::Buy => {
+                // The part's cost leaves the locked quote; any excess held goes back.
+                q.locked.0 = sub(q.locked.0, release)?;
+                q.free.0 = add(q.free.0, sub(release, add(notional, fee)?)?)?;
+                b.free.0 = add(b.free.0, qty.0)?;
+            }
+            Side::Sell => {
+                b.locked.0 = sub(b.locked.0, release)?;
+                q.free.0 = add(q.free.0, sub(notional, fee)?)?;
+            }
+        }
+        store::put_balance(tx, &order.base, b)?;
+        store::put_balance(tx, &order.quote, q)?;
+        let fill = Fill {
+            trade_id: String::new(),
+            qty,
+            price: Price(limit),
+            fee: Qty(fee),
+            fee_asset: order.quote.clone(),
+            time: now,
+        };
+        store::insert_fill(tx, order.venue_id, &fill, true)?;
+        let filled = add(order.filled, qty.0)?;
+        store::update_order(tx, order.venue_id, OrderStatus::PartiallyFilled, filled, new_lock, now)?;
+        let updated = OrderRow { status: OrderStatus::PartiallyFilled, filled, lock_qty: new_lock, ..order };
+        store::report(tx, &updated)
     }
 
     /// Amends an open limit order: its quantity and/or limit price (at least one), with
@@ -524,11 +659,29 @@ impl PaperExchange {
         for order in store::open_orders(&tx, None)? {
             let Some(limit) = order.limit else { continue };
             let Some(last) = self.last_price(&order.base, &order.quote, now) else { continue };
+            // Only a price that trades through the limit fills it: at the limit itself
+            // the order may still be behind others in the queue.
             let reached = match order.side {
-                Side::Buy => last <= limit,
-                Side::Sell => last >= limit,
+                Side::Buy => last < limit,
+                Side::Sell => last > limit,
             };
-            if reached {
+            if !reached {
+                continue;
+            }
+            if self.resting_halves && !order.filled.is_zero() {
+                // The rest of a half-filled order waits a second (a later bar).
+                let at: i64 = tx
+                    .query_row("SELECT updated_at FROM orders WHERE venue_id = ?1", [order.venue_id], |r| r.get(0))
+                    .map_err(db)?;
+                if now.0 < at.saturating_add(1_000) {
+                    continue;
+                }
+            }
+            let step = self.config.rules.get(&order.base).step;
+            let half = floor_to_step(mul(order.qty, Decimal::new(5, 1))?, step)?;
+            if self.resting_halves && order.filled.is_zero() && half > Decimal::ZERO && half < order.qty {
+                reports.push(self.fill_part_in(&tx, &order, limit, Qty(half), now)?);
+            } else {
                 reports.push(self.fill_resting(&tx, &order, limit, now)?);
             }
         }
@@ -615,9 +768,9 @@ impl PaperExchange {
         let rules = self.symbol_rules(&o.base, &o.quote);
         let qty = o.qty.0;
         check_lot(&rules, qty)?;
-        let limit = match o.kind {
-            OrderKind::Market => None,
-            OrderKind::Limit { price } => {
+        let limit = match o.kind.limit_price() {
+            None => None,
+            Some(price) => {
                 check_tick(&rules, price.0)?;
                 Some(price.0)
             }
@@ -625,6 +778,26 @@ impl PaperExchange {
         let last = self
             .last_price(&o.base, &o.quote, now)
             .ok_or_else(|| ExchangeError::NotFound(format!("symbol {}/{} has no price", o.base, o.quote)))?;
+        let post_only = matches!(o.kind, OrderKind::PostOnly { .. });
+        if let (true, Some(l)) = (post_only, limit) {
+            let (bid, ask) = self.touch_at(last, &rules)?;
+            let takes = match o.side {
+                Side::Buy => l >= ask,
+                Side::Sell => l <= bid,
+            };
+            if takes {
+                return Err(rejected(format!(
+                    "Order would immediately match and take: post-only {} at {} crosses the book (bid {}, ask {})",
+                    match o.side {
+                        Side::Buy => "buy",
+                        Side::Sell => "sell",
+                    },
+                    n(l),
+                    n(bid),
+                    n(ask)
+                )));
+            }
+        }
         let slipped = match o.side {
             Side::Buy => round_to_tick(mul(last, add(Decimal::ONE, self.slippage)?)?, rules.tick, true)?,
             Side::Sell => round_to_tick(mul(last, sub(Decimal::ONE, self.slippage)?)?, rules.tick, false)?,
@@ -632,6 +805,7 @@ impl PaperExchange {
         // (price, taker): takers execute now, makers rest at their limit.
         let (price, taker) = match (o.side, limit) {
             (_, None) => (slipped, true),
+            (_, Some(l)) if post_only => (l, false),
             (Side::Buy, Some(l)) if last <= l => (slipped.min(l), true),
             (Side::Sell, Some(l)) if last >= l => (slipped.max(l), true),
             (_, Some(l)) => (l, false),
@@ -770,6 +944,59 @@ impl Exchange for PaperExchange {
         let mut conn = self.conn();
         self.match_locked(&mut conn)?;
         Ok(store::balances(&conn)?.into_iter().filter(|(_, b)| !b.free.is_zero() || !b.locked.is_zero()).collect())
+    }
+
+    /// Converts the whole free balance of each asset into `quote` at the last price,
+    /// less a 2 % charge (Binance's dust conversion charges 2 %), in one transaction.
+    /// An asset without a price, or the quote itself, is refused naming it; nothing
+    /// changes then.
+    fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        self.check_key()?;
+        let now = self.clock.now();
+        let charge_rate = Decimal::new(2, 2);
+        self.in_transaction(|tx| {
+            let mut converted = Vec::new();
+            let mut charge = Decimal::ZERO;
+            let mut q = store::balance(tx, quote)?;
+            for a in assets {
+                if a == quote {
+                    return Err(rejected(format!("{a} is the quote: nothing to convert")));
+                }
+                let last = self
+                    .last_price(a, quote, now)
+                    .ok_or_else(|| rejected(format!("{a}/{quote} has no price: it cannot be converted")))?;
+                let mut b = store::balance(tx, a)?;
+                if b.free.is_zero() {
+                    return Err(rejected(format!("no free {a} to convert")));
+                }
+                let value = mul(b.free.0, last)?;
+                let fee = mul(value, charge_rate)?;
+                let got = sub(value, fee)?;
+                converted.push((a.clone(), b.free, Qty(got)));
+                charge = add(charge, fee)?;
+                q.free.0 = add(q.free.0, got)?;
+                b.free = Qty(Decimal::ZERO);
+                store::put_balance(tx, a, b)?;
+            }
+            store::put_balance(tx, quote, q)?;
+            Ok(DustConversion { into: quote.clone(), converted, charge: Qty(charge) })
+        })
+    }
+
+    /// `fee_bps` for makers and takers alike, charged in the quote.
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        self.rules(base, quote)?;
+        Ok(FeeRates { maker: self.fee, taker: self.fee, discount_asset: None })
+    }
+
+    /// The book around the last price (see [`PaperExchange::with_spread_bps`]).
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        let rules = self.rules(base, quote)?;
+        let last = self
+            .last_price(base, quote, self.clock.now())
+            .ok_or_else(|| ExchangeError::NotFound(format!("symbol {base}/{quote} has no price")))?;
+        let (bid, ask) = self.touch_at(last, &rules)?;
+        Ok(Touch { bid: Price(bid), ask: Price(ask) })
     }
 
     /// The last price of each base that has one (the quote itself and symbols without

@@ -37,16 +37,28 @@ impl ClientOrderId {
     /// Numbers too long for the venues' limit are written in base 36 after a `z`;
     /// numbers too large even for that (beyond any real bot) are an error.
     pub fn for_leg(tag: &OrderTag, bot: i64, seq: i64, leg: usize) -> Result<Self, String> {
-        let decimal = format!("{tag}{bot}-{seq}-{leg}");
+        Self::for_attempt(tag, bot, seq, leg, 0)
+    }
+
+    /// The id of attempt `attempt` of a leg worked in several orders (a maker order
+    /// re-priced: cancelled, then placed again at the new touch; the market order that
+    /// finishes it). Attempt 0 is [`ClientOrderId::for_leg`]'s id; attempt `n > 0`
+    /// appends `r{n}`: `bqzkwm12-3456-7r2`. Deterministic, so a restart asks the venue
+    /// about the same id instead of sending another order; at most 28 characters (Gate's
+    /// `text` limit), in base 36 after a `z` when the decimal form is too long.
+    pub fn for_attempt(tag: &OrderTag, bot: i64, seq: i64, leg: usize, attempt: u32) -> Result<Self, String> {
+        let r = |a: String| if attempt == 0 { String::new() } else { format!("r{a}") };
+        let decimal = format!("{tag}{bot}-{seq}-{leg}{}", r(attempt.to_string()));
         if decimal.len() <= CLIENT_ID_MAX {
             return Ok(Self(decimal));
         }
-        let short = format!("{tag}z{}-{}-{}", base36(bot), base36(seq), base36(leg as i64));
+        let short =
+            format!("{tag}z{}-{}-{}{}", base36(bot), base36(seq), base36(leg as i64), r(base36(i64::from(attempt))));
         if short.len() <= CLIENT_ID_MAX {
             return Ok(Self(short));
         }
         Err(format!(
-            "no client order id for bot {bot}, rebalance {seq}, leg {leg}: the numbers exceed the venues' {CLIENT_ID_MAX} characters"
+            "no client order id for bot {bot}, rebalance {seq}, leg {leg}, attempt {attempt}: the numbers exceed the venues' {CLIENT_ID_MAX} characters"
         ))
     }
 
@@ -141,6 +153,59 @@ pub enum OrderKind {
         /// The limit price (a whole number of ticks).
         price: Price,
     },
+    /// A post-only limit order (a maker): rests at `price` until filled or cancelled,
+    /// and is refused by the venue, placing nothing, if it would fill at once (Binance
+    /// `type=LIMIT_MAKER`, error -2010 "Order would immediately match and take"; Gate
+    /// `time_in_force=poc`, finished as `poc` with nothing filled).
+    PostOnly {
+        /// The limit price (a whole number of ticks).
+        price: Price,
+    },
+}
+
+impl OrderKind {
+    /// The limit price of a limit or post-only order.
+    pub fn limit_price(&self) -> Option<Price> {
+        match self {
+            Self::Market => None,
+            Self::Limit { price } | Self::PostOnly { price } => Some(*price),
+        }
+    }
+}
+
+/// The commission rates the venue charges this account on a symbol, as fractions of
+/// the notional (0.001 = 0.1 %), discounts it grants included (Binance's BNB discount,
+/// Gate's GT deduction).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeRates {
+    /// On a fill of a resting order.
+    pub maker: rust_decimal::Decimal,
+    /// On a fill that takes liquidity.
+    pub taker: rust_decimal::Decimal,
+    /// The asset the discounted fees are paid in (BNB, GT), when a discount applies.
+    pub discount_asset: Option<Asset>,
+}
+
+/// What a venue's small-balance conversion did (Binance `POST /sapi/v1/asset/dust`
+/// into BNB, Gate `POST /wallet/small_balance` into GT, the paper venue into the quote).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DustConversion {
+    /// The asset received.
+    pub into: Asset,
+    /// Per asset converted: the quantity taken, and what it gave of `into` after the
+    /// venue's charge.
+    pub converted: Vec<(Asset, Qty, Qty)>,
+    /// The venue's charge, in `into`.
+    pub charge: Qty,
+}
+
+/// The best bid and ask of a symbol: the prices a post-only order rests at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Touch {
+    /// The highest bid.
+    pub bid: Price,
+    /// The lowest ask.
+    pub ask: Price,
 }
 
 /// An order to place.
@@ -308,5 +373,24 @@ mod tests {
         assert_ne!(ClientOrderId::for_leg(&other, 12, 3456, 7).unwrap(), a);
         assert!(OrderTag::new("bad").is_err());
         assert!(OrderTag::new("bABCDE").is_err());
+    }
+
+    #[test]
+    fn attempts_have_their_own_ids_within_gates_limit() {
+        let tag = OrderTag::new("bqzkwm").unwrap();
+        assert_eq!(
+            ClientOrderId::for_attempt(&tag, 12, 3456, 7, 0).unwrap(),
+            ClientOrderId::for_leg(&tag, 12, 3456, 7).unwrap()
+        );
+        assert_eq!(ClientOrderId::for_attempt(&tag, 12, 3456, 7, 2).unwrap().as_str(), "bqzkwm12-3456-7r2");
+        assert_ne!(
+            ClientOrderId::for_attempt(&tag, 12, 3456, 7, 1).unwrap(),
+            ClientOrderId::for_attempt(&tag, 12, 3456, 7, 2).unwrap()
+        );
+        // A large bot and many re-pricings still fit 28 characters (base 36).
+        let id = ClientOrderId::for_attempt(&tag, 999_999, 9_999_999_999, 11, 100_000).unwrap();
+        assert!(id.as_str().len() <= CLIENT_ID_MAX, "{id}");
+        let e = ClientOrderId::for_attempt(&tag, i64::MAX, i64::MAX, 11, 3).unwrap_err();
+        assert!(e.contains("attempt 3"), "{e}");
     }
 }

@@ -354,8 +354,11 @@ fn state_survives_reopening_the_file() {
     assert!(matches!(venue.place(&market("p1", Side::Buy, dec!(0.1))), Err(ExchangeError::Duplicate(_))));
     let next = venue.place(&market("p3", Side::Sell, dec!(0.1))).unwrap();
     assert_eq!((next.venue_id.as_str(), next.fills[0].trade_id.as_str()), ("3", "2"));
-    // The resting order still fills after the restart.
+    // The resting order still fills after the restart, once the price trades through
+    // it (at its limit it only touches: the order may be behind others).
     prices.set(&btc(), &usdt(), Price(dec!(45000)));
+    assert!(venue.match_resting().unwrap().is_empty());
+    prices.set(&btc(), &usdt(), Price(dec!(44999.99)));
     let filled = venue.match_resting().unwrap();
     assert_eq!(filled.len(), 1);
     assert_eq!(filled[0].fills[0].trade_id, "3");
@@ -494,4 +497,73 @@ fn fees_may_be_rounded_to_the_venues_precision() {
         let left = venue.balances().unwrap()[&usdt()].free.0;
         assert_eq!(left, dec!(100) - dec!(5.2000013) - fee, "{decimals:?}");
     }
+}
+
+fn post_only(cid: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest {
+    OrderRequest { kind: OrderKind::PostOnly { price: Price(price) }, ..limit(cid, side, qty, price) }
+}
+
+#[test]
+fn post_only_orders_rest_at_the_touch_refuse_to_take_and_fill_when_traded_through() {
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&btc(), &usdt(), Price(dec!(50000)));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    // A 10 bps spread: 25 either side of 50000.
+    let venue = PaperExchange::in_memory(config(dec!(10), dec!(0)), prices.clone(), clock.clone())
+        .unwrap()
+        .with_spread_bps(dec!(10));
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    venue.deposit(&btc(), Qty(dec!(1))).unwrap();
+    let touch = venue.best_bid_ask(&btc(), &usdt()).unwrap();
+    assert_eq!((touch.bid, touch.ask), (Price(dec!(49975)), Price(dec!(50025))));
+    // Crossing the book is refused and places nothing (the id stays free).
+    for (side, price) in [(Side::Buy, dec!(50025)), (Side::Sell, dec!(49975))] {
+        let e = venue.place(&post_only("x", side, dec!(0.01), price)).unwrap_err();
+        assert!(matches!(&e, ExchangeError::Rejected(m) if m.contains("would immediately match and take")), "{e}");
+    }
+    assert!(venue.open_orders(&btc(), &usdt()).unwrap().is_empty());
+    // At the touch, or inside the spread, it rests.
+    let b = venue.place(&post_only("x", Side::Buy, dec!(0.1), dec!(49975))).unwrap();
+    assert_eq!(b.status, OrderStatus::New);
+    let inside = venue.place(&post_only("y", Side::Buy, dec!(0.01), dec!(49990))).unwrap();
+    assert_eq!(inside.status, OrderStatus::New);
+    let s = venue.place(&post_only("z", Side::Sell, dec!(0.1), dec!(50025))).unwrap();
+    assert_eq!(s.status, OrderStatus::New);
+    // The price touches the bid: nothing; it trades through: the buy fills at its
+    // limit as a maker, and so does the one inside the spread.
+    prices.set(&btc(), &usdt(), Price(dec!(49975)));
+    let filled = venue.match_resting().unwrap();
+    assert_eq!(filled.iter().map(|r| r.client_id.as_str()).collect::<Vec<_>>(), vec!["y"]);
+    prices.set(&btc(), &usdt(), Price(dec!(49974.99)));
+    let filled = venue.match_resting().unwrap();
+    assert_eq!(filled.len(), 1);
+    assert_eq!(filled[0].fills[0].price, Price(dec!(49975)));
+    assert_eq!(venue.query(&id("z"), &btc(), &usdt()).unwrap().unwrap().status, OrderStatus::New);
+    // A cancel of the resting sell releases its base.
+    let c = venue.cancel(&id("z"), &btc(), &usdt()).unwrap();
+    assert_eq!(c.status, OrderStatus::Canceled);
+    assert_eq!(bal(&venue, &btc()).locked, Qty(dec!(0)));
+}
+
+#[test]
+fn resting_partial_fills_take_half_then_the_rest() {
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&btc(), &usdt(), Price(dec!(50000)));
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let venue = PaperExchange::in_memory(config(dec!(10), dec!(0)), prices.clone(), clock.clone())
+        .unwrap()
+        .with_resting_partial_fills();
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    venue.place(&post_only("h", Side::Buy, dec!(0.1), dec!(49000))).unwrap();
+    prices.set(&btc(), &usdt(), Price(dec!(48000)));
+    let first = venue.match_resting().unwrap();
+    assert_eq!((first[0].status, first[0].filled), (OrderStatus::PartiallyFilled, Qty(dec!(0.05))));
+    // The rest waits a second (a later bar).
+    assert_eq!(bal(&venue, &usdt()).locked, Qty(dec!(2452.45)), "0.05 * 49000 * 1.001 still held");
+    assert!(venue.match_resting().unwrap().is_empty());
+    clock.advance(Span::from_secs(1));
+    let second = venue.match_resting().unwrap();
+    assert_eq!((second[0].status, second[0].filled, second[0].fills.len()), (OrderStatus::Filled, Qty(dec!(0.1)), 2));
+    assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5095.1), dec!(0)));
+    assert_eq!(bal(&venue, &btc()).free, Qty(dec!(0.1)));
 }

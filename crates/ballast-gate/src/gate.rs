@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ballast_core::planner::Side;
 use ballast_core::rules::PriceRounding;
 use ballast_core::{Asset, Price, Prices, SymbolRules};
-use ballast_exchange::{Balance, ClientOrderId, Clock, Exchange, ExchangeError, OrderKind, OrderReport, OrderRequest};
+use ballast_exchange::{
+    Balance, ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, FeeRates, OrderKind, OrderReport,
+    OrderRequest, Touch,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -367,6 +370,10 @@ impl Gate {
         let resp = self.transport.send(req).map_err(Failure::Transport)?;
         let retry_after_ms = self.note_limits(&resp);
         if (200..300).contains(&resp.status) {
+            // Some calls answer success with no content (`POST /wallet/small_balance`).
+            if resp.body.trim().is_empty() {
+                return Ok(Value::Null);
+            }
             return serde_json::from_str(&resp.body).map_err(|e| Failure::BadBody(e.to_string()));
         }
         let v: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
@@ -493,6 +500,15 @@ impl Gate {
                 body["type"] = json!("limit");
                 body["price"] = json!(wire::dec_str(price.0));
             }
+            // Post-only: `time_in_force=poc` ("PendingOrCancelled, makes a post-only
+            // order that always enjoys a maker fee"); one that would take is not placed
+            // (finished as `poc`, nothing filled) (Gate API v4, Spot, "Create an order",
+            // https://www.gate.io/docs/developers/apiv4/en/#create-an-order).
+            (OrderKind::PostOnly { price }, _, _) => {
+                body["type"] = json!("limit");
+                body["price"] = json!(wire::dec_str(price.0));
+                body["time_in_force"] = json!("poc");
+            }
             (OrderKind::Market, Side::Buy, Some(last)) => {
                 let factor = Decimal::ONE + self.config.market_buy_slippage_bps / Decimal::from(10_000);
                 let cap = rules.round_price(Price(last.0 * factor), PriceRounding::Up);
@@ -531,6 +547,14 @@ impl Gate {
         wire::parse_candles(&v).map_err(ExchangeError::Unavailable)
     }
 
+    /// The best bid and ask from `GET /spot/tickers?currency_pair=` (`highest_bid`,
+    /// `lowest_ask`) (Gate API v4, Spot, "Retrieve ticker information",
+    /// <https://www.gate.io/docs/developers/apiv4/en/#retrieve-ticker-information>).
+    fn touch(&self, pair: &str) -> Result<Touch, ExchangeError> {
+        let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
+        wire::parse_touch(&v, pair).map_err(|e| ExchangeError::Unavailable(format!("gate tickers {pair}: {e}")))
+    }
+
     fn last_price(&self, pair: &str) -> Result<Price, ExchangeError> {
         let v = self.call_ok(&Call::get("/spot/tickers", vec![("currency_pair", pair.to_string())], false))?;
         let t = wire::parse_tickers(&v).map_err(ExchangeError::Unavailable)?;
@@ -545,6 +569,39 @@ impl Exchange for Gate {
 
     fn order_window_ms(&self) -> i64 {
         self.config.order_window_ms
+    }
+
+    fn best_bid_ask(&self, base: &Asset, quote: &Asset) -> Result<Touch, ExchangeError> {
+        self.touch(&wire::pair_id(base, quote))
+    }
+
+    /// `POST /wallet/small_balance` with `{"currency": [...]}` (signed): "Convert small
+    /// balance" into GT; it answers nothing, so what it gave is read from
+    /// `GET /wallet/small_balance_history` (Gate API v4, Wallet, "Convert small balance",
+    /// <https://www.gate.io/docs/developers/apiv4/en/#convert-small-balance>).
+    fn convert_dust(&self, assets: &[Asset], _quote: &Asset) -> Result<DustConversion, ExchangeError> {
+        let body = json!({"currency": assets.iter().map(Asset::as_str).collect::<Vec<_>>()}).to_string();
+        let call = Call {
+            method: Method::Post,
+            endpoint: "/wallet/small_balance".into(),
+            query: vec![],
+            body: Some(body),
+            signed: true,
+            expires_at: None,
+        };
+        self.call(&call).map_err(|f| self.err(f, Method::Post))?;
+        let v = self.call_ok(&Call::get("/wallet/small_balance_history", vec![], true))?;
+        wire::parse_small_balance(&v, assets)
+            .map_err(|e| ExchangeError::OutcomeUnknown(format!("gate small_balance: converted, but {e}")))
+    }
+
+    /// `GET /spot/fee?currency_pair=` (signed): the account's maker and taker rates,
+    /// and the GT-deducted ones when `gt_discount` is on (Gate API v4, Spot, "Query
+    /// user trading fee rates", <https://www.gate.io/docs/developers/apiv4/en/#query-user-trading-fee-rates>).
+    fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
+        let pair = wire::pair_id(base, quote);
+        let v = self.call_ok(&Call::get("/spot/fee", vec![("currency_pair", pair.clone())], true))?;
+        wire::parse_fee(&v).map_err(|e| ExchangeError::Unavailable(format!("gate spot/fee {pair}: {e}")))
     }
 
     /// The clock is the local clock plus the offset measured with `/spot/time`.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, SymbolRules, Timestamp};
-use ballast_exchange::{Balance, ClientOrderId, Fill, OrderReport, OrderStatus};
+use ballast_exchange::{Balance, ClientOrderId, DustConversion, FeeRates, Fill, OrderReport, OrderStatus, Touch};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
@@ -97,6 +97,56 @@ pub fn parse_tickers(v: &Value) -> Result<BTreeMap<String, Price>, String> {
         }
     }
     Ok(out)
+}
+
+/// The best bid and ask of `pair` from `/spot/tickers` (`highest_bid`, `lowest_ask`); a
+/// side without orders (empty or 0) is an error naming it.
+pub fn parse_touch(v: &Value, pair: &str) -> Result<Touch, String> {
+    let arr = v.as_array().ok_or("tickers: expected an array")?;
+    let t = arr
+        .iter()
+        .find(|t| t.get("currency_pair").and_then(Value::as_str) == Some(pair))
+        .ok_or_else(|| format!("no ticker for {pair}"))?;
+    let side = |key: &str| -> Result<Price, String> {
+        match opt_dec(t, key)? {
+            Some(p) if p > Decimal::ZERO => Ok(Price(p)),
+            _ => Err(format!("{key}: no order on that side of the book")),
+        }
+    };
+    let (bid, ask) = (side("highest_bid")?, side("lowest_ask")?);
+    if bid.0 >= ask.0 {
+        return Err(format!("crossed book: bid {} >= ask {}", bid.0, ask.0));
+    }
+    Ok(Touch { bid, ask })
+}
+
+/// The effective rates from `GET /spot/fee`: `gt_maker_fee` / `gt_taker_fee` when the
+/// GT deduction is on (`gt_discount`), else `maker_fee` / `taker_fee`.
+pub fn parse_fee(v: &Value) -> Result<FeeRates, String> {
+    let gt = v.get("gt_discount").and_then(Value::as_bool).unwrap_or(false);
+    let (maker, taker) = if gt { ("gt_maker_fee", "gt_taker_fee") } else { ("maker_fee", "taker_fee") };
+    Ok(FeeRates {
+        maker: dec_field(v, maker)?.normalize(),
+        taker: dec_field(v, taker)?.normalize(),
+        discount_asset: if gt { Asset::new("GT").ok() } else { None },
+    })
+}
+
+/// What `POST /wallet/small_balance` gave, from `/wallet/small_balance_history`: for
+/// each asset the latest record (`amount` taken, `gt_amount` received). Gate states no
+/// separate charge.
+pub fn parse_small_balance(v: &Value, assets: &[Asset]) -> Result<DustConversion, String> {
+    let arr = v.as_array().ok_or("small_balance_history: expected an array")?;
+    let mut converted = Vec::new();
+    for a in assets {
+        let latest = arr
+            .iter()
+            .filter(|r| r.get("currency").and_then(Value::as_str) == Some(a.as_str()))
+            .max_by_key(|r| r.get("create_time").and_then(Value::as_i64).unwrap_or(0))
+            .ok_or_else(|| format!("no conversion of {a} in the history"))?;
+        converted.push((a.clone(), Qty(dec_field(latest, "amount")?), Qty(dec_field(latest, "gt_amount")?)));
+    }
+    Ok(DustConversion { into: Asset::new("GT").map_err(|e| e.to_string())?, converted, charge: Qty::ZERO })
 }
 
 /// Server time in milliseconds from `/spot/time`.

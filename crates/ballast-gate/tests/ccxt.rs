@@ -326,3 +326,93 @@ fn rules_match_ccxt_markets() {
     env.gate.rules(&asset("ETH"), &asset("USDT")).unwrap();
     assert_eq!(sent(&env.fake).len(), 1, "rules are cached");
 }
+
+/// A post-only order: CCXT's "Spot limit buy order" body with `time_in_force: poc`
+/// (Gate API v4 "Create an order": poc, PendingOrCancelled, a post-only order).
+#[test]
+fn post_only_is_a_poc_limit_order() {
+    let req = fixture("request");
+    let e = entry(&req, "createOrder", "Spot limit buy order");
+    let input = e["input"].as_array().unwrap();
+    let (base, quote) = symbol(input[0].as_str().unwrap());
+    let order = OrderRequest {
+        client_id: ClientOrderId::new("bl1-2-0r1").unwrap(),
+        base,
+        quote,
+        side: Side::Buy,
+        qty: Qty(dec(&input[3])),
+        kind: OrderKind::PostOnly { price: Price(dec(&input[4])) },
+        expires_at: None,
+    };
+    let env = env();
+    unknown_order(&env.fake, "t-bl1-2-0r1");
+    let pair = wire::pair_id(&order.base, &order.quote);
+    let reply = order_json("1", "t-bl1-2-0r1", &pair, "buy", "limit", "1", "1", "1", "open", "open");
+    env.fake.json(Method::Post, "/spot/orders", 201, &reply.to_string());
+    let r = env.gate.place(&order).unwrap();
+    assert_eq!(r.status, OrderStatus::New);
+    let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
+    let ours: Value = serde_json::from_str(&post.body).unwrap();
+    let mut theirs: Value = serde_json::from_str(e["output"].as_str().unwrap()).unwrap();
+    theirs["time_in_force"] = json!("poc");
+    theirs["text"] = json!("t-bl1-2-0r1");
+    for k in req["skipKeys"].as_array().unwrap() {
+        theirs.as_object_mut().unwrap().remove(k.as_str().unwrap());
+    }
+    let mut ours = ours;
+    for k in req["skipKeys"].as_array().unwrap() {
+        ours.as_object_mut().unwrap().remove(k.as_str().unwrap());
+    }
+    assert_eq!(ours, theirs);
+}
+
+/// The touch from CCXT's recorded ticker: `highest_bid` and `lowest_ask`.
+#[test]
+fn the_touch_is_the_tickers_bid_and_ask() {
+    let resp = fixture("response");
+    let e = entry(&resp, "fetchTicker", "public spot ticker");
+    let env = env();
+    env.fake.json(Method::Get, "/spot/tickers", 200, &e["httpResponse"].to_string());
+    let t = env.gate.best_bid_ask(&asset("BTC"), &asset("USDT")).unwrap();
+    assert_eq!((t.bid.0, t.ask.0), (dec(&e["parsedResponse"]["bid"]), dec(&e["parsedResponse"]["ask"])));
+    // A side without orders is an error naming it, not a zero price.
+    let empty = r#"[{"currency_pair":"BTC_USDT","last":"1","highest_bid":"","lowest_ask":"2"}]"#;
+    let e = wire::parse_touch(&serde_json::from_str(empty).unwrap(), "BTC_USDT").unwrap_err();
+    assert!(e.contains("highest_bid"), "{e}");
+}
+
+/// `GET /spot/fee`: the GT-deducted rates when `gt_discount` is on, else the plain ones.
+#[test]
+fn fee_rates_follow_the_gt_deduction() {
+    let env = env();
+    let body = r#"{"user_id":1,"taker_fee":"0.002","maker_fee":"0.002","gt_discount":true,"gt_taker_fee":"0.0015","gt_maker_fee":"0.0015","loan_fee":"0.18","point_type":"1"}"#;
+    env.fake.json(Method::Get, "/spot/fee", 200, body);
+    let r = env.gate.fee_rates(&asset("BTC"), &asset("USDT")).unwrap();
+    assert_eq!((r.maker.to_string(), r.taker.to_string()), ("0.0015".into(), "0.0015".into()));
+    assert_eq!(r.discount_asset, Some(asset("GT")));
+    let req = sent(&env.fake).into_iter().find(|r| path(&r.url) == "/spot/fee").unwrap();
+    assert_eq!(params(&req.url)["currency_pair"], "BTC_USDT");
+    assert!(header(&req, "SIGN").is_some());
+    let plain: Value = serde_json::from_str(&body.replace("\"gt_discount\":true", "\"gt_discount\":false")).unwrap();
+    let r = wire::parse_fee(&plain).unwrap();
+    assert_eq!((r.maker.to_string(), r.discount_asset), ("0.002".into(), None));
+}
+
+/// `POST /wallet/small_balance` with the currencies; what it gave is read from the
+/// latest record of each in `/wallet/small_balance_history`.
+#[test]
+fn dust_is_converted_into_gt_and_read_back_from_the_history() {
+    let env = env();
+    env.fake.json(Method::Post, "/wallet/small_balance", 200, "");
+    let history = r#"[{"id":"1","create_time":1706670000,"currency":"FLOKI","amount":"1.0","gt_amount":"0.0001"},
+        {"id":"2","create_time":1706670777,"currency":"FLOKI","amount":"182.294","gt_amount":"0.001079"},
+        {"id":"3","create_time":1706670777,"currency":"MBLK","amount":"0.5","gt_amount":"0.0002"}]"#;
+    env.fake.json(Method::Get, "/wallet/small_balance_history", 200, history);
+    let c = env.gate.convert_dust(&[asset("FLOKI"), asset("MBLK")], &asset("USDT")).unwrap();
+    assert_eq!(c.into, asset("GT"));
+    assert_eq!(c.converted[0].0, asset("FLOKI"));
+    assert_eq!((c.converted[0].1.0.to_string(), c.converted[0].2.0.to_string()), ("182.294".into(), "0.001079".into()));
+    let post = sent(&env.fake).into_iter().find(|r| r.method == Method::Post).unwrap();
+    let body: Value = serde_json::from_str(&post.body).unwrap();
+    assert_eq!(body, json!({"currency": ["FLOKI", "MBLK"]}));
+}

@@ -153,6 +153,7 @@ pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
         .route("/api/v3/klines", get(klines))
         .route("/api/v3/uiKlines", get(klines))
         .route("/api/v3/account", get(account))
+        .route("/api/v3/account/commission", get(account_commission))
         .route("/api/v3/order", get(query_order).post(place_order).delete(cancel_order))
         .route("/api/v3/order/test", post(test_order))
         .route("/api/v3/openOrders", get(open_orders).delete(cancel_open_orders))
@@ -189,7 +190,7 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
                 4
             }
         }
-        ("GET", "/api/v3/account") => 20,
+        ("GET", "/api/v3/account") | ("GET", "/api/v3/account/commission") => 20,
         ("GET", "/api/v3/klines") => 2,
         ("GET", "/api/v3/order") => 4,
         ("GET", "/api/v3/openOrders") => {
@@ -466,7 +467,7 @@ fn order_json(s: &SimState, r: &OrderReport) -> Value {
             m.order_type,
             match m.kind {
                 OrderKind::Market => Decimal::ZERO,
-                OrderKind::Limit { price } => price.0,
+                OrderKind::Limit { price } | OrderKind::PostOnly { price } => price.0,
             },
             m.time_in_force.clone().unwrap_or_else(|| "GTC".into()),
             m.time,
@@ -936,6 +937,24 @@ async fn no_futures(State(s): S) -> ApiResult {
 // ---------------------------------------------------------------------------------
 // Account and orders
 // ---------------------------------------------------------------------------------
+
+/// `GET /api/v3/account/commission?symbol=`: the paper venue's fee as the standard
+/// maker and taker commission, no tax, no BNB discount.
+async fn account_commission(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
+    let p = signed(&s, &headers, &uri, "")?;
+    let (single, pairs) = symbols_param(&s, &p)?;
+    let Some((b, q)) = pairs.first().filter(|_| single) else {
+        return Err(ApiError::invalid_symbol());
+    };
+    let rate = d8(s.exchange().config().fee_bps / Decimal::from(10_000));
+    let zero = d8(Decimal::ZERO);
+    ok(json!({
+        "symbol": format!("{b}{q}"),
+        "standardCommission": {"maker": rate, "taker": rate, "buyer": zero, "seller": zero},
+        "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+        "discount": {"enabledForAccount": false, "enabledForSymbol": false, "discountAsset": "BNB", "discount": "0.75000000"},
+    }))
+}
 
 async fn account(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     let p = signed(&s, &headers, &uri, "")?;

@@ -375,11 +375,11 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         Some(m) => (
             match m.kind {
                 OrderKind::Market => "market",
-                OrderKind::Limit { .. } => "limit",
+                OrderKind::Limit { .. } | OrderKind::PostOnly { .. } => "limit",
             },
             match m.kind {
                 OrderKind::Market => Decimal::ZERO,
-                OrderKind::Limit { price } => price.0,
+                OrderKind::Limit { price } | OrderKind::PostOnly { price } => price.0,
             },
             m.time_in_force.clone().unwrap_or_else(|| "gtc".into()).to_lowercase(),
             m.time,
@@ -760,7 +760,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
     // Gate's own words for an order below the minimum value (CCXT reads them).
     let min_value = s.rules_of(&base).min_notional;
     let price_for_value = match kind {
-        OrderKind::Limit { price } => Some(price.0),
+        OrderKind::Limit { price } | OrderKind::PostOnly { price } => Some(price.0),
         OrderKind::Market => s.last_price(&base, &quote),
     };
     if let Some(px) = price_for_value {

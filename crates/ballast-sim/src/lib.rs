@@ -402,7 +402,7 @@ impl SimState {
             return Err(ExchangeError::Rejected(format!("LOT_SIZE: quantity {} is below {}", req.qty.0, r.min_qty)));
         }
         let price = match req.kind {
-            OrderKind::Limit { price } => price.0,
+            OrderKind::Limit { price } | OrderKind::PostOnly { price } => price.0,
             OrderKind::Market => self
                 .exchange
                 .prices(std::slice::from_ref(&req.base), &req.quote)?

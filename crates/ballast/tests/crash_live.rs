@@ -9,6 +9,12 @@
 //!
 //! Iterations: `BALLAST_CRASH_ITERATIONS` (default 8 here; the full suite uses 100:
 //! `BALLAST_CRASH_ITERATIONS=100 cargo test -p ballast --test crash_live -- --nocapture`).
+//!
+//! `sigkill_with_resting_maker_orders_...` runs the same with maker-first bots
+//! (re-priced every 10 s, market after 30 s), so kills land while post-only orders
+//! rest, between a cancel and the next attempt, and in partly filled orders; at the
+//! end the bots are stopped (which cancels what still rests) and the same promises
+//! are checked.
 
 mod common;
 
@@ -31,15 +37,30 @@ impl Lcg {
 
 #[test]
 fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
+    crash_live("");
+}
+
+#[test]
+fn sigkill_with_resting_maker_orders_never_duplicates_or_loses_anything() {
+    crash_live("[execution]\nstyle = \"maker-first\"\nreprice = \"10s\"\ndeadline = \"30s\"\n");
+}
+
+fn crash_live(execution: &str) {
+    let maker = !execution.is_empty();
     let iterations: usize = std::env::var("BALLAST_CRASH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     // 5 bars a second, and 15 ms per request, so a kill often lands between the
     // durable intents and the venue's answers.
-    let sim = Sim::start(&d.join("venue.sqlite"), &["--speed", "5", "--fund", "5000", "--latency-ms", "15"]);
-    create_live_bot(d, &sim, "bn", "binance", &["BTC", "ETH", "XRP", "BNB"], "0.5");
-    create_live_bot(d, &sim, "gt", "gate", &["BTC", "ETH", "XRP", "BNB"], "0.5");
+    let mut sim_args = vec!["--speed", "5", "--fund", "5000", "--latency-ms", "15"];
+    if maker {
+        // Makers filled in part: the first time the price trades through, half.
+        sim_args.push("--resting-partial-fills");
+    }
+    let sim = Sim::start(&d.join("venue.sqlite"), &sim_args);
+    create_live_bot_with(d, &sim, "bn", "binance", &["BTC", "ETH", "XRP", "BNB"], "0.5", execution);
+    create_live_bot_with(d, &sim, "gt", "gate", &["BTC", "ETH", "XRP", "BNB"], "0.5", execution);
 
     let mut rng = Lcg(0x11fe);
     let (mut kills, mut mid_rebalance, mut left_unresolved) = (0, 0, 0);
@@ -79,16 +100,48 @@ fn sigkill_of_the_live_runner_never_duplicates_or_loses_anything() {
     // allowance (5 s) have passed, so the run lasts longer than that.
     let out = ballast_ok(d, &["run", "--live", "--poll", "1s", "--bars", "12"]);
     assert!(out.contains("Stopped cleanly after 12 round(s)"), "{out}");
+    let mut resting = String::new();
+    if maker {
+        // What the maker orders did, then a stop of each bot: it cancels what still
+        // rests and sells at market, so nothing is left open to compare.
+        let store = SqliteStore::open(&d.join("ballast.sqlite")).unwrap();
+        let (mut post_only, mut repriced, mut part_cancelled, mut market) = (0, 0, 0, 0);
+        for b in store.bots().unwrap() {
+            for o in store.orders(b.id, 1_000_000).unwrap() {
+                match o.intent.kind {
+                    ballast_exchange::OrderKind::PostOnly { .. } => post_only += 1,
+                    _ => market += 1,
+                }
+                if o.intent.client_id.as_str().rsplit('-').next().is_some_and(|l| l.contains('r')) {
+                    repriced += 1;
+                }
+                if o.state == ballast_store::OrderState::Canceled && !o.filled.is_zero() {
+                    part_cancelled += 1;
+                }
+            }
+        }
+        drop(store);
+        assert!(post_only > 0 && repriced > 0, "maker orders rested and were re-priced");
+        resting = format!(
+            ", {post_only} post-only orders ({repriced} re-priced attempts, {part_cancelled} cancelled after a partial fill), {market} market orders"
+        );
+        for id in ["1", "2"] {
+            let out = ballast_ok(d, &["bot", "stop", id, "--to-usdt"]);
+            assert!(out.contains("stopped"), "{out}");
+        }
+    }
     let db = sim.db.clone();
     sim.stop();
     let c = check_against_venue(d, &db, dec!(5000));
     assert_eq!(c.bots, 2);
     for (id, status, why) in &c.statuses {
-        assert_eq!(*status, BotStatus::Active, "bot {id} carries on after the crashes: {why}");
+        let want = if maker { BotStatus::Stopped } else { BotStatus::Active };
+        assert_eq!(*status, want, "bot {id} carries on after the crashes: {why}");
     }
     assert!(c.venue_orders > 10, "the bots traded: {c:?}");
     println!(
-        "crash_live: {iterations} runs, {kills} SIGKILLs, {} ended by themselves, {mid_rebalance} left unresolved intents ({left_unresolved} in all) for the restart, {} intents, {} venue orders, {} fills, in {:.0} s: no duplicate, nothing lost, ledger = venue",
+        "crash_live{}: {iterations} runs, {kills} SIGKILLs, {} ended by themselves, {mid_rebalance} left unresolved intents ({left_unresolved} in all) for the restart, {} intents, {} venue orders, {} fills, in {:.0} s{resting}: no duplicate, nothing lost, ledger = venue",
+        if maker { " (maker-first)" } else { "" },
         early.len(),
         c.intents,
         c.venue_orders,

@@ -405,12 +405,11 @@ pub(crate) fn report(conn: &Connection, o: &OrderRow) -> Result<OrderReport, Exc
         qty: ballast_core::Qty(o.qty),
         status: o.status,
         filled: ballast_core::Qty(o.filled),
-        // The paper venue keeps no order time; a filled order's first fill dates it.
-        created: None,
+        // When the order was placed (a resting order fills later than that).
+        created: Some(Timestamp(
+            conn.query_row("SELECT created_at FROM orders WHERE venue_id = ?1", [o.venue_id], |r| r.get::<_, i64>(0))
+                .map_err(db)?,
+        )),
         fills: fills(conn, o.venue_id)?,
-    })
-    .map(|mut r| {
-        r.created = r.fills.first().map(|f| f.time);
-        r
     })
 }

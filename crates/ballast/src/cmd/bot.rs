@@ -140,6 +140,23 @@ pub enum Verb {
         /// Sell every coin for USDT first.
         #[arg(long)]
         to_usdt: bool,
+        /// First convert the coins too small to sell with the venue's small-balance
+        /// conversion (see `bot dust --sweep`).
+        #[arg(long)]
+        sweep_dust: bool,
+    },
+    /// List the coins a bot holds too little of to sell (below the venue's minimum
+    /// quantity or order value), with their value.
+    Dust {
+        /// Bot id.
+        id: BotId,
+        /// Convert it with the venue's small-balance conversion (Binance: into BNB,
+        /// Gate: into GT, paper: into the quote, less 2 %).
+        #[arg(long)]
+        sweep: bool,
+        /// Text (default) or JSON.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form.
     Export {
@@ -395,6 +412,14 @@ pub fn create(app: &App, cfg: &BotConfig, config_toml: &str, yes: bool) -> Resul
     }
     let venue = if paper.is_some() { String::new() } else { format!(" on {}", cfg.venue) };
     println!("Created bot {}{venue}; first buy: {}", created.id, outcome_text(&created.first_buy));
+    let working = engine.view(created.id).map(|v| v.state.working.is_some()).unwrap_or(false);
+    let resting = engine.store().unresolved(created.id)?.len();
+    if working && resting > 0 {
+        println!(
+            "{resting} of its orders rest at the venue (maker-first): `ballast run` works them until they fill, \
+             re-pricing them, and sends what is left at market after the deadline."
+        );
+    }
     Ok(created.id)
 }
 
@@ -426,7 +451,8 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Invest { id, .. }
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
-        | Verb::Export { id, .. } => Some(*id),
+        | Verb::Export { id, .. }
+        | Verb::Dust { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::CreateMany { .. } | Verb::List { .. } => None,
     };
     let live_engine;
@@ -686,11 +712,69 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let out = verbs::edit(e, *id, spec, &text)?;
             println!("Bot {id} edited; {}", outcome_text(&out));
         }
-        Verb::Stop { id, return_coins: _, to_usdt } => {
+        Verb::Stop { id, return_coins: _, to_usdt, sweep_dust } => {
             let mode = if *to_usdt { StopMode::ToQuote } else { StopMode::ReturnCoins };
+            if *sweep_dust {
+                // Not part of the stop's unit of work: a refused conversion leaves the
+                // dust with the coins the stop returns.
+                match e.sweep_dust(*id) {
+                    Ok((Some(c), _)) => {
+                        let got: Decimal = c.converted.iter().map(|(_, _, g)| g.0).sum();
+                        println!("Dust converted into {} {}.", got.normalize(), c.into);
+                    }
+                    Ok((None, _)) => println!("No dust to convert."),
+                    Err(err) => println!("Dust not converted: {}", engine_err(err)),
+                }
+            }
             let sum = e.stop(*id, mode).map_err(engine_err)?;
             println!("Bot {id} stopped. Returned to the account:");
             print_summary_of_stop(&sum, &e.view(*id).map_err(engine_err)?.state.spec.quote);
+        }
+        Verb::Dust { id, sweep: true, .. } => {
+            let (conv, left_out) = e.sweep_dust(*id).map_err(engine_err)?;
+            match conv {
+                None => println!("Bot {id}: no dust to convert."),
+                Some(c) => {
+                    let what: Vec<String> =
+                        c.converted.iter().map(|(a, q, _)| format!("{} {a}", q.0.normalize())).collect();
+                    let got: Decimal = c.converted.iter().map(|(_, _, g)| g.0).sum();
+                    println!(
+                        "Bot {id}: converted {} into {} {} (the venue's charge: {} {}).",
+                        what.join(", "),
+                        got.normalize(),
+                        c.into,
+                        c.charge.0.normalize(),
+                        c.into
+                    );
+                }
+            }
+            for l in left_out {
+                println!("Left out: {l}");
+            }
+        }
+        Verb::Dust { id, format, .. } => {
+            let dust = e.dust(*id).map_err(engine_err)?;
+            let quote = e.view(*id).map_err(engine_err)?.state.spec.quote;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&dust)?),
+                Format::Text if dust.is_empty() => println!("Bot {id} holds no dust."),
+                Format::Text => {
+                    println!("Bot {id} holds too little of these to sell:");
+                    println!("{:<8} {:>20} {:>16} {:>14}  why", "coin", "amount", "price", "value");
+                    for d in &dust {
+                        println!(
+                            "{:<8} {:>20} {:>16} {:>14}  {}",
+                            d.asset.as_str(),
+                            d.qty.0.normalize(),
+                            d.price.0.normalize(),
+                            format!("{} {quote}", d.value.0.round_dp(4)),
+                            d.rule
+                        );
+                    }
+                    let total: Decimal = dust.iter().map(|d| d.value.0).sum();
+                    println!("Total {} {quote}", total.round_dp(4));
+                }
+            }
         }
         Verb::Export { id, file } => {
             let rec = e.store().bot(*id)?.ok_or_else(|| anyhow!("no bot with id {id}"))?;

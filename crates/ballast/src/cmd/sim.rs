@@ -76,6 +76,10 @@ pub struct SimArgs {
     /// The part that fills, 0..1.
     #[arg(long, default_value = "0.5")]
     pub partial_fill_fraction: f64,
+    /// A resting order (a maker) that the replayed price trades through fills only
+    /// half the first time, the rest the next time.
+    #[arg(long)]
+    pub resting_partial_fills: bool,
     /// Share of Binance requests answered 418 (IP ban) with Retry-After (0..1).
     #[arg(long, default_value = "0")]
     pub rate_418: f64,
@@ -182,15 +186,14 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
     let paper_config = PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules };
     let prices = Arc::new(ReplayAt { prices: ReplayPrices::new(series, quote.clone()), clock: clock.clone() });
-    let paper = Arc::new(
-        match &args.db {
-            Some(path) => PaperExchange::open(path, paper_config, prices, wall.clone()),
-            None => PaperExchange::in_memory(paper_config, prices, wall.clone()),
-        }
-        .map_err(|e| anyhow!("{e}"))?
-        // Commissions at Binance's 8 decimals: balances keep the venue's precision.
-        .with_fee_decimals(8),
-    );
+    let paper = match &args.db {
+        Some(path) => PaperExchange::open(path, paper_config, prices, wall.clone()),
+        None => PaperExchange::in_memory(paper_config, prices, wall.clone()),
+    }
+    .map_err(|e| anyhow!("{e}"))?
+    // Commissions at Binance's 8 decimals: balances keep the venue's precision.
+    .with_fee_decimals(8);
+    let paper = Arc::new(if args.resting_partial_fills { paper.with_resting_partial_fills() } else { paper });
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
     let config = SimConfig {
         faults: FaultConfig {

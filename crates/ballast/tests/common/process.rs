@@ -129,12 +129,25 @@ pub fn ballast_ok(dir: &Path, args: &[&str]) -> String {
 
 /// Creates a live bot on `venue` (binance or gate) pointed at the sim.
 pub fn create_live_bot(dir: &Path, sim: &Sim, name: &str, venue: &str, assets: &[&str], threshold: &str) {
+    create_live_bot_with(dir, sim, name, venue, assets, threshold, "")
+}
+
+/// [`create_live_bot`] with more TOML appended (tables such as `[execution]`).
+pub fn create_live_bot_with(
+    dir: &Path,
+    sim: &Sim,
+    name: &str,
+    venue: &str,
+    assets: &[&str],
+    threshold: &str,
+    extra: &str,
+) {
     let cfg = dir.join(format!("{name}.toml"));
     let list: Vec<String> = assets.iter().map(|a| format!("\"{a}\"")).collect();
     std::fs::write(
         &cfg,
         format!(
-            "name = \"{name}\"\nvenue = \"{venue}\"\nbase_url = \"{}\"\namount = \"1000\"\nassets = [{}]\n[rebalance]\nthreshold = {threshold}\n",
+            "name = \"{name}\"\nvenue = \"{venue}\"\nbase_url = \"{}\"\namount = \"1000\"\nassets = [{}]\n[rebalance]\nthreshold = {threshold}\n{extra}",
             sim.base,
             list.join(", ")
         ),
