@@ -351,7 +351,64 @@ pub fn bot_json(v: &ballast_engine::BotView) -> Value {
         "rebalances": v.state.rebalances,
         "pnl": v.pnl,
         "summary": v.state.summary.as_ref().map(summary_json),
+        "parameters": parameters_json(&v.state),
     })
+}
+
+/// A bot's parameters in force, as its page shows them: the trigger (in words and in
+/// parts), how far a rebalance goes (target or band edge), the weight method and when
+/// weights were last estimated from data, the guards, the entry prices (and whether the
+/// bot has bought into each coin, after which its entry price no longer applies), the
+/// cooldown and when it ends, the fee the planner assumes, the last step.
+pub fn parameters_json(state: &BotState) -> Value {
+    use ballast_core::trigger::Trigger;
+    let s = &state.spec;
+    let kind = |t: ballast_core::trigger::Threshold| match t.kind() {
+        ballast_core::DriftKind::Absolute => "absolute",
+        ballast_core::DriftKind::Relative => "relative",
+    };
+    let mut p = json!({
+        "rebalance": ballast_engine::spec::describe_trigger(&s.trigger),
+        "method": s.method.to_string(),
+        "targets": s.weights,
+        "weights_estimated_at": state.estimated.map(|t| t.0),
+        "reestimate_every": s.reestimate.map(|x| x.to_string()),
+        "rebalance_to": match s.to {
+            ballast_core::planner::RebalanceTo::Target => "target",
+            ballast_core::planner::RebalanceTo::BandEdge { .. } => "band_edge",
+        },
+        "stop_loss_percent": s.guards.stop_loss_percent,
+        "take_profit_percent": s.guards.take_profit_percent,
+        "entry_prices": s.guards.entry_prices.iter().map(|(a, p)| json!({
+            "asset": a, "price": p, "bought_into": state.entered.contains(a),
+        })).collect::<Vec<_>>(),
+        "fee": s.fee.to_string(),
+        "last_rebalance": state.trigger.last_rebalance.map(|t| t.0),
+        "last_step": state.last_step.map(|t| t.0),
+    });
+    if let ballast_core::planner::RebalanceTo::BandEdge { band } = s.to {
+        p["band_edge_percent"] = json!(band.percent().normalize());
+        p["band_edge_kind"] = json!(kind(band));
+    }
+    match s.trigger {
+        Trigger::Threshold { threshold, cooldown } => {
+            p["mode"] = json!("threshold");
+            p["threshold_percent"] = json!(threshold.percent().normalize());
+            p["threshold_kind"] = json!(kind(threshold));
+            p["cooldown"] = json!(cooldown.map(|c| c.to_string()));
+            p["cooldown_until"] = json!(match (cooldown, state.trigger.last_rebalance) {
+                (Some(c), Some(t)) => Some(t.plus(c).0),
+                _ => None,
+            });
+        }
+        Trigger::Calendar { every, min_drift } => {
+            p["mode"] = json!("calendar");
+            p["every"] = json!(every.to_string());
+            p["min_drift_percent"] = json!(min_drift.map(|g| g.percent().normalize()));
+            p["min_drift_kind"] = json!(min_drift.map(kind));
+        }
+    }
+    p
 }
 
 /// `GET /api/bots/{id}`.
@@ -781,4 +838,102 @@ pub async fn stop(
 /// `GET /api/openapi.json`.
 pub async fn openapi() -> Response {
     ([(CONTENT_TYPE, "application/json")], crate::OPENAPI_JSON).into_response()
+}
+
+/// The quote currency of a bot, from its saved engine state.
+fn quote_of(store: &dyn ballast_store::Store, id: BotId) -> Result<Asset, ApiError> {
+    let json =
+        store.load_state(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("bot {id} has no state yet")))?;
+    let state: BotState = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    Ok(state.spec.quote)
+}
+
+/// A bot's profit and loss by coin (`GET /api/bots/{id}/pnl` and `ballast bot pnl
+/// --format json`): [`ballast_engine::costbasis::coin_pnl`] over every fill and cash
+/// flow, valued at the prices of the bot's last snapshot (`at`; none before one), with
+/// the bot's id. Exact decimals (strings), nothing rounded.
+pub fn pnl_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    method: ballast_engine::costbasis::CostMethod,
+) -> Result<Value, ApiError> {
+    store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let quote = quote_of(store, id)?;
+    let last = store.snapshots(id, 1)?.pop();
+    let prices: ballast_core::Prices = last.as_ref().map(|s| s.prices.clone()).unwrap_or_default();
+    let report =
+        ballast_engine::costbasis::coin_pnl(&store.cash_flows(id)?, &store.fills(id)?, &quote, &prices, method);
+    let mut v = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    v["bot"] = json!(id);
+    v["at"] = json!(last.map(|s| s.time.0));
+    Ok(v)
+}
+
+/// `?method=` of `GET /api/bots/{id}/pnl`.
+#[derive(Debug, Deserialize)]
+pub struct PnlQuery {
+    /// `average` (when absent) or `fifo`.
+    pub method: Option<String>,
+}
+
+/// `GET /api/bots/{id}/pnl?method=average|fifo`: [`pnl_json`].
+pub async fn pnl(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<PnlQuery>) -> ApiResult {
+    let method = match q.method.as_deref() {
+        None => ballast_engine::costbasis::CostMethod::Average,
+        Some(m) => m.parse().map_err(ApiError::bad_request)?,
+    };
+    let out = blocking(move || pnl_json(st.store.as_ref(), id, method)).await?;
+    ok(out)
+}
+
+/// A bot's fills and cash flows as a CSV file in `format` (`GET
+/// /api/bots/{id}/transactions.csv` and `ballast bot export --format`), with the file
+/// name to save it as.
+pub fn transactions_csv(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    format: ballast_engine::export::CsvFormat,
+) -> Result<(String, String), ApiError> {
+    let rec = store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let quote = quote_of(store, id)?;
+    let csv = ballast_engine::export::transactions_csv(
+        format,
+        id,
+        &rec.venue,
+        &quote,
+        &store.cash_flows(id)?,
+        &store.fills(id)?,
+    );
+    Ok((format!("ballast-bot-{id}-{format}.csv"), csv))
+}
+
+/// `?format=` of `GET /api/bots/{id}/transactions.csv`.
+#[derive(Debug, Deserialize)]
+pub struct CsvQuery {
+    /// `koinly` (Koinly's Universal template) or `cointracking` (CoinTracking's CSV import).
+    pub format: Option<String>,
+}
+
+/// `GET /api/bots/{id}/transactions.csv?format=koinly|cointracking`: every fill and
+/// cash flow as a download ([`transactions_csv`]).
+pub async fn transactions(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    Query(q): Query<CsvQuery>,
+) -> ApiResult {
+    let format: ballast_engine::export::CsvFormat = q
+        .format
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("format: expected \"koinly\" or \"cointracking\""))?
+        .parse()
+        .map_err(ApiError::bad_request)?;
+    let (name, csv) = blocking(move || transactions_csv(st.store.as_ref(), id, format)).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        csv,
+    )
+        .into_response())
 }

@@ -1081,6 +1081,8 @@
     let histList = [];
     let histNext = null;
     const POINTS = Math.max(200, Math.min(1500, Math.round((window.innerWidth || 1200) * 0.8)));
+    let pnlMethod = 'average';
+    let pnlData = null;
     const title = h('h1', { 'data-test': 'bot-name' }, `Bot #${id}`);
     const headInfo = h('div', { class: 'sub' });
     const badgeBox = h('span', { 'data-test': 'bot-state' });
@@ -1099,6 +1101,33 @@
     );
     const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
     const holdings = h('div', { class: 'table-wrap' });
+    // Profit and loss by coin (GET .../pnl: the CLI's `bot pnl`), with the cost method,
+    // and the fills and cash flows as the tax tools' CSV files.
+    const pnlBox = h('div', { class: 'table-wrap' });
+    const pnlNote = h('div', { class: 'muted chart-note', 'data-test': 'coin-pnl-note' });
+    const methodBtns = [
+      ['average', 'Average cost'],
+      ['fifo', 'FIFO'],
+    ].map(([m, label]) =>
+      h('button', { type: 'button', class: `seg${m === pnlMethod ? ' active' : ''}`, 'data-method': m, 'data-test': `pnl-method-${m}`, 'aria-pressed': String(m === pnlMethod), onclick: () => setMethod(m) }, label),
+    );
+    const exportLinks = h(
+      'div',
+      { class: 'actions', 'data-test': 'exports' },
+      h('span', { class: 'muted' }, 'Fills and cash flows:'),
+      h('a', { class: 'btn', href: `/api/bots/${id}/transactions.csv?format=koinly`, download: `ballast-bot-${id}-koinly.csv`, 'data-test': 'export-koinly' }, 'Koinly CSV'),
+      h('a', { class: 'btn', href: `/api/bots/${id}/transactions.csv?format=cointracking`, download: `ballast-bot-${id}-cointracking.csv`, 'data-test': 'export-cointracking' }, 'CoinTracking CSV'),
+    );
+    const paramsBox = h('dl', { class: 'params', 'data-test': 'parameters' });
+    const paramsPanel = h('div', { class: 'panel' }, h('h3', {}, 'Parameters'), paramsBox);
+    const pnlPanel = h(
+      'div',
+      { class: 'panel', 'data-test': 'coin-pnl-panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit and loss by coin'), h('div', { class: 'segs', role: 'group', 'aria-label': 'Cost method' }, methodBtns)),
+      pnlBox,
+      pnlNote,
+      exportLinks,
+    );
     const history = h('div', { 'data-test': 'history' });
     const histMore = h('button', { type: 'button', 'data-test': 'history-more', class: 'more', hidden: true, onclick: () => moreHistory() }, 'Show older rebalances');
     const events = h('div', { class: 'events', 'data-test': 'events' });
@@ -1119,6 +1148,8 @@
         stoppedBox,
         stats,
         returnsPanel,
+        pnlPanel,
+        paramsPanel,
         h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
@@ -1132,6 +1163,104 @@
       } catch {
         cfg = null;
       }
+    }
+
+    // The parameters in force (GET /api/bots/{id}: parameters), each a term and its value.
+    function renderParams(b) {
+      const p = b.parameters;
+      paramsPanel.hidden = !p || !!b.summary;
+      if (!p || b.summary) return;
+      const rows = [];
+      const row = (k, v, test) => rows.push(h('dt', {}, k), h('dd', { 'data-test': `param-${test}` }, v));
+      row('Mode', p.mode === 'calendar' ? 'Calendar' : 'Threshold', 'mode');
+      row('Rebalance', p.rebalance, 'rebalance');
+      if (p.mode === 'threshold') {
+        row('Threshold', `${p.threshold_percent}${p.threshold_kind === 'relative' ? '% of target' : ' points'}`, 'threshold');
+        row('Cooldown', p.cooldown ? `${p.cooldown}${p.cooldown_until ? ` (until ${fmtTime(p.cooldown_until)})` : ''}` : 'none', 'cooldown');
+      } else {
+        row('Interval', p.every, 'interval');
+        row('Minimum drift', p.min_drift_percent != null ? `${p.min_drift_percent}${p.min_drift_kind === 'relative' ? '% of target' : ' points'}` : 'none', 'min-drift');
+      }
+      row('Rebalance to', p.rebalance_to === 'band_edge' ? `band edge (${p.band_edge_percent}${p.band_edge_kind === 'relative' ? '% of target' : ' points'})` : 'target', 'band-edge');
+      row('Weights', p.method, 'method');
+      row('Weights estimated', p.weights_estimated_at != null ? fmtTime(p.weights_estimated_at) : 'fixed (not estimated from data)', 'estimated');
+      if (p.reestimate_every) row('Re-estimated', `every ${p.reestimate_every} and at each rebalance`, 'reestimate');
+      row('Stop-loss', p.stop_loss_percent != null ? `${fmt(p.stop_loss_percent, 2)}% below net invested` : 'none', 'stop-loss');
+      row('Take-profit', p.take_profit_percent != null ? `${fmt(p.take_profit_percent, 2)}% above net invested` : 'none', 'take-profit');
+      const entries = p.entry_prices || [];
+      row('Entry prices', entries.length ? entries.map((e) => `${e.asset} ≤ ${fmtPrice(e.price)}${e.bought_into ? ' (bought into)' : ' (waiting)'}`).join(', ') : 'none', 'entry-prices');
+      row('Fee assumed', p.fee, 'fee');
+      row('Last rebalance', p.last_rebalance != null ? fmtTime(p.last_rebalance) : '–', 'last-rebalance');
+      paramsBox.replaceChildren(...rows);
+    }
+
+    function setMethod(m) {
+      pnlMethod = m;
+      for (const b of methodBtns) {
+        b.classList.toggle('active', b.dataset.method === m);
+        b.setAttribute('aria-pressed', String(b.dataset.method === m));
+      }
+      loadPnl()
+        .then(renderPnl)
+        .catch((e) => (err.textContent = e.message));
+    }
+
+    async function loadPnl() {
+      pnlData = await api('GET', `/api/bots/${id}/pnl?method=${pnlMethod}`);
+    }
+
+    function renderPnl() {
+      const r = pnlData;
+      if (!r) return;
+      const q = r.quote || 'USDT';
+      const th = (t, cls) => h('th', { scope: 'col', class: cls || 'num' }, t);
+      const money = (x, cls) => h('td', { class: `num ${cls ? signCls(x) : ''}` }, fmt(x, 2));
+      const coins = r.coins || [];
+      pnlBox.replaceChildren(
+        h(
+          'table',
+          { 'data-test': 'coin-pnl' },
+          h('caption', { class: 'sr-only' }, `Profit and loss by coin, ${r.method === 'fifo' ? 'first in, first out' : 'average cost'}, in ${q}`),
+          h('thead', {}, h('tr', {}, th('Coin', ''), th('Held', 'num hide-sm'), th('Avg cost'), th('Cost basis', 'num hide-sm'), th('Value', 'num hide-sm'), th('Realised'), th('Unrealised'), th('Fees', 'num hide-sm'), th('Net'))),
+          h(
+            'tbody',
+            {},
+            coins.map((c) =>
+              h(
+                'tr',
+                { 'data-test': `coin-pnl-${c.asset}` },
+                h('td', {}, h('b', {}, c.asset)),
+                h('td', { class: 'num hide-sm' }, fmtQty(c.held)),
+                h('td', { class: 'num' }, c.average_cost != null ? fmtPrice(c.average_cost) : '–'),
+                h('td', { class: 'num hide-sm' }, fmt(c.cost_basis, 2)),
+                h('td', { class: 'num hide-sm' }, fmt(c.value, 2)),
+                h('td', { class: `num ${signCls(c.realised)}`, 'data-test': 'realised' }, fmt(c.realised, 2)),
+                h('td', { class: `num ${signCls(c.unrealised)}`, 'data-test': 'unrealised' }, fmt(c.unrealised, 2)),
+                h('td', { class: 'num hide-sm' }, fmt(c.fees, 4)),
+                money(c.net, true),
+              ),
+            ),
+          ),
+          h(
+            'tfoot',
+            {},
+            h(
+              'tr',
+              { 'data-test': 'coin-pnl-total' },
+              h('th', { scope: 'row' }, 'Total'),
+              h('td', { class: 'num hide-sm' }, ''),
+              h('td', {}, ''),
+              h('td', { class: 'num hide-sm' }, ''),
+              h('td', { class: 'num hide-sm' }, fmt(num(r.value) - num(r.quote_held), 2)),
+              money(r.realised, true),
+              money(r.unrealised, true),
+              h('td', { class: 'num hide-sm' }, fmt(r.fees, 4)),
+              h('td', { class: `num ${signCls(r.net)}`, 'data-test': 'coin-pnl-net' }, fmt(r.net, 2)),
+            ),
+          ),
+        ),
+      );
+      pnlNote.textContent = `${r.method === 'fifo' ? 'FIFO: a coin sold takes the cost of its oldest lots' : 'Average cost: a coin sold takes the average cost of what is held'}. Net = realised + unrealised − fees = value ${fmt(r.value, 2)} − net invested ${fmt(r.net_invested, 2)} ${q}; ${fmtQty(r.quote_held)} ${q} held${r.at != null ? `; prices of ${fmtTime(r.at)}` : ''}.`;
     }
 
     function setRange(r) {
@@ -1483,6 +1612,7 @@
         }
         const [, changed] = await Promise.all([loadChart(), loadEvents()]);
         if (changed) await loadHistory();
+        if (changed || !pnlData) await loadPnl();
         err.textContent = '';
         bot = b;
         last = { b };
@@ -1494,6 +1624,8 @@
         headInfo.textContent = `#${b.id} · ${b.venue} · ${(b.assets || []).join(', ')} · created ${fmtTime(b.created_at)}`;
         renderStats(b);
         renderStopped(b);
+        renderPnl();
+        renderParams(b);
         drawCharts();
         if (!b.summary) renderHoldings(b);
         if (changed) {

@@ -283,6 +283,44 @@ fn monitoring_views_in_headless_chromium() {
         assert_fits(&d, &format!("{tag} bot page"));
         shot(&d, &format!("m-{tag}-1-bot"), w, h);
 
+        // Profit and loss by coin (average cost, then FIFO): the API's figures, the same
+        // net whatever the method, the tax tools' downloads; and the parameters in force.
+        for (method, word) in [("average", "Average cost"), ("fifo", "FIFO")] {
+            d.click_css(&format!("[data-test=pnl-method-{method}]"), WAIT);
+            d.wait("the cost method's note", WAIT, |d| {
+                d.text_css("[data-test=coin-pnl-note]").filter(|t| t.starts_with(word))
+            });
+            let (st, api) = http.call("GET", &format!("/api/bots/1/pnl?method={method}"), None);
+            assert_eq!(st, 200, "{api}");
+            let shown = d.text_css("[data-test=coin-pnl-net]").unwrap().replace(',', "");
+            let net: f64 = api["net"].as_str().unwrap().parse().unwrap();
+            assert!((shown.parse::<f64>().unwrap() - net).abs() < 0.006, "{tag} {method}: {shown} against {net}");
+            for c in api["coins"].as_array().unwrap() {
+                let a = c["asset"].as_str().unwrap();
+                let cell = d.text_css(&format!("[data-test=coin-pnl-{a}] [data-test=realised]")).unwrap().replace(',', "");
+                let realised: f64 = c["realised"].as_str().unwrap().parse().unwrap();
+                assert!((cell.parse::<f64>().unwrap() - realised).abs() < 0.006, "{tag} {method} {a}: {cell}");
+            }
+        }
+        let href: Value = d
+            .exec("return document.querySelector('[data-test=export-koinly]').getAttribute('href')", vec![])
+            .unwrap();
+        assert_eq!(href, "/api/bots/1/transactions.csv?format=koinly");
+        assert_fits(&d, &format!("{tag} coin pnl"));
+        assert_named(&d, &format!("{tag} coin pnl"));
+        d.exec("document.querySelector('[data-test=coin-pnl-panel]').scrollIntoView()", vec![]).unwrap();
+        d.screenshot(&format!("m-{tag}-8-coin-pnl"));
+        let (_, b) = http.call("GET", "/api/bots/1", None);
+        let p = &b["parameters"];
+        let shown = d.text_css("[data-test=param-rebalance]").unwrap();
+        assert_eq!(shown, p["rebalance"].as_str().unwrap(), "{tag}");
+        for k in ["mode", "method", "estimated", "stop-loss", "entry-prices", "band-edge", "last-rebalance"] {
+            assert!(d.text_css(&format!("[data-test=param-{k}]")).is_some_and(|t| !t.is_empty()), "{tag}: {k}");
+        }
+        d.exec("document.querySelector('[data-test=parameters]').scrollIntoView()", vec![]).unwrap();
+        d.screenshot(&format!("m-{tag}-9-parameters"));
+        d.click_css("[data-test=pnl-method-average]", WAIT);
+
         // Defect 2: the two investments are two entries, each with its own message.
         d.goto(&format!("{base}/#/bots/{fresh}"));
         let entries: Value = d.wait("the history", WAIT, |d| {

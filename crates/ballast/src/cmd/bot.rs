@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
-use ballast_core::trigger::Trigger;
-use ballast_core::{Asset, DriftKind, Qty};
+use ballast_core::{Asset, Qty};
 use ballast_engine::{BotView, Preview, StepOutcome, StopMode};
 use ballast_store::{BotId, BotStatus};
 use rust_decimal::Decimal;
@@ -130,14 +129,60 @@ pub enum Verb {
         #[arg(long)]
         to_usdt: bool,
     },
-    /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form.
+    /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form;
+    /// or, with --format koinly|cointracking, every fill and cash flow as a CSV file a tax tool imports.
     Export {
         /// Bot id.
         id: BotId,
-        /// Write the TOML form here.
+        /// Write the TOML form (or the CSV file) here.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// What to export: the profile, or the fills and cash flows as Koinly's Universal
+        /// CSV or CoinTracking's CSV import.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Profile)]
+        format: ExportFormat,
     },
+    /// Profit and loss by coin: held, cost basis (average cost or FIFO), realised and
+    /// unrealised, fees by coin, valued at the last snapshot's prices.
+    Pnl {
+        /// Bot id.
+        id: BotId,
+        /// How a coin that leaves takes its cost: the average of what is held, or the oldest lots first.
+        #[arg(long, value_enum, default_value_t = Method::Average)]
+        method: Method,
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots/{id}/pnl`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// What `bot export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The bot's profile (its configuration without amount or secrets).
+    Profile,
+    /// Koinly's "Universal" CSV template.
+    Koinly,
+    /// CoinTracking's CSV import.
+    Cointracking,
+}
+
+/// The cost method of `bot pnl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The average cost of everything held.
+    Average,
+    /// First in, first out.
+    Fifo,
+}
+
+impl From<Method> for ballast_engine::costbasis::CostMethod {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Average => Self::Average,
+            Method::Fifo => Self::Fifo,
+        }
+    }
 }
 
 pub use ballast_app::profile::{profile_line, profile_toml, read_profile};
@@ -158,27 +203,7 @@ fn money(d: Decimal) -> String {
     format!("{:.2}", d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }
 
-pub fn describe_trigger(t: &Trigger) -> String {
-    match t {
-        Trigger::Threshold { threshold, cooldown } => format!(
-            "when an asset drifts more than {}{}",
-            match threshold.kind() {
-                DriftKind::Absolute => {
-                    let p = threshold.percent().normalize();
-                    format!("{p} percentage point{}", if p == Decimal::ONE { "" } else { "s" })
-                }
-                DriftKind::Relative => format!("{}% of its target", threshold.percent().normalize()),
-            },
-            cooldown.map(|c| format!(", at most once per {c}")).unwrap_or_default()
-        ),
-        Trigger::Calendar { every, min_drift } => {
-            format!(
-                "every {every}{}",
-                min_drift.map(|g| format!(" if some asset drifts more than {g}")).unwrap_or_default()
-            )
-        }
-    }
-}
+pub use ballast_engine::spec::describe_trigger;
 
 fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, venue: &str, now: ballast_core::Timestamp) {
     let q = &cfg.quote;
@@ -289,6 +314,56 @@ fn print_view(v: &BotView) {
         for r in &p.returns {
             print_period_row(r, q);
         }
+    }
+}
+
+/// `bot pnl` for people, from the JSON the API answers (so the two cannot differ).
+fn print_pnl(j: &serde_json::Value) {
+    let d = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
+    let q = j["quote"].as_str().unwrap_or("");
+    let at = j["at"].as_i64().map(|t| fmt_time(ballast_core::Timestamp(t))).unwrap_or_else(|| "no snapshot yet".into());
+    println!(
+        "Profit and loss of bot {} by coin ({} cost; prices of {at}), in {q}",
+        j["bot"],
+        j["method"].as_str().unwrap_or("")
+    );
+    println!();
+    println!(
+        "{:<8} {:>16} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10} {:>12}",
+        "coin", "held", "avg cost", "cost basis", "value", "realised", "unrealised", "fees", "net"
+    );
+    for c in j["coins"].as_array().into_iter().flatten() {
+        println!(
+            "{:<8} {:>16} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10} {:>12}",
+            c["asset"].as_str().unwrap_or(""),
+            d(&c["held"]).round_dp(8).normalize(),
+            c["average_cost"]
+                .as_str()
+                .map(|s| s.parse::<Decimal>().map(|x| x.round_dp(4).normalize().to_string()).unwrap_or_default())
+                .unwrap_or_else(|| "-".into()),
+            money(d(&c["cost_basis"])),
+            money(d(&c["value"])),
+            money(d(&c["realised"])),
+            money(d(&c["unrealised"])),
+            d(&c["fees"]).round_dp(4),
+            money(d(&c["net"])),
+        );
+    }
+    println!();
+    println!("{q:<8} {:>16}", d(&j["quote_held"]).round_dp(8).normalize());
+    println!();
+    println!("Realised         {} {q}", money(d(&j["realised"])));
+    println!("Unrealised       {} {q}", money(d(&j["unrealised"])));
+    println!("Fees             {} {q}", d(&j["fees"]).round_dp(4));
+    println!(
+        "Net              {} {q} (= value {} - net invested {})",
+        money(d(&j["net"])),
+        money(d(&j["value"])),
+        money(d(&j["net_invested"]))
+    );
+    if let Some(f) = j["fees_charged"].as_object().filter(|f| !f.is_empty()) {
+        let parts: Vec<String> = f.iter().map(|(a, q)| format!("{} {a}", d(q).normalize())).collect();
+        println!("Fees charged     {}", parts.join(", "));
     }
 }
 
@@ -415,7 +490,8 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Invest { id, .. }
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
-        | Verb::Export { id, .. } => Some(*id),
+        | Verb::Export { id, .. }
+        | Verb::Pnl { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::List { .. } => None,
     };
     let live_engine;
@@ -636,7 +712,30 @@ pub fn run(args: &BotArgs) -> Result<()> {
             println!("Bot {id} stopped. Returned to the account:");
             print_summary_of_stop(&sum, &e.view(*id).map_err(engine_err)?.state.spec.quote);
         }
-        Verb::Export { id, file } => {
+        Verb::Export { id, file, format: ExportFormat::Koinly | ExportFormat::Cointracking } => {
+            let f = match &args.verb {
+                Verb::Export { format: ExportFormat::Koinly, .. } => ballast_engine::export::CsvFormat::Koinly,
+                _ => ballast_engine::export::CsvFormat::CoinTracking,
+            };
+            let (_, csv) = ballast_server::api::transactions_csv(e.store().as_ref(), *id, f)
+                .map_err(|err| anyhow!("{}", err.1))?;
+            match file {
+                Some(p) => {
+                    std::fs::write(p, &csv).with_context(|| format!("{}: cannot write", p.display()))?;
+                    eprintln!("{} rows ({f} CSV) written to {}", csv.lines().count().saturating_sub(1), p.display());
+                }
+                None => print!("{csv}"),
+            }
+        }
+        Verb::Pnl { id, method, format } => {
+            let j = ballast_server::api::pnl_json(e.store().as_ref(), *id, (*method).into())
+                .map_err(|err| anyhow!("{}", err.1))?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&j)?),
+                Format::Text => print_pnl(&j),
+            }
+        }
+        Verb::Export { id, file, format: ExportFormat::Profile } => {
             let rec = e.store().bot(*id)?.ok_or_else(|| anyhow!("no bot with id {id}"))?;
             let profile = profile_toml(&rec.config_toml)?;
             if let Some(f) = file {
