@@ -21,7 +21,7 @@
 //! the last decimal (the tests check it): the split between realised and unrealised is
 //! what the method changes. The quote currency is the unit of account: it has no lots.
 //! A coin that leaves beyond the lots it has (never, with a sound ledger) leaves at no
-//! cost.
+//! cost. The cost of part of a lot is rounded to [`COST_DP`] decimals.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -130,6 +130,9 @@ pub struct CoinPnlReport {
     pub fees_charged: BTreeMap<Asset, Qty>,
 }
 
+/// The decimals a part of a lot's cost is rounded to.
+pub const COST_DP: u32 = 12;
+
 #[derive(Default)]
 struct Book {
     lots: VecDeque<(Decimal, Decimal)>,
@@ -166,7 +169,10 @@ impl Book {
                 cost += lot.1;
                 self.lots.pop_front();
             } else {
-                let part = lot.1 * left / lot.0;
+                // The cost of part of a lot, to 12 decimals (far below a cent): every
+                // figure then keeps few enough digits that sums stay exact, and the
+                // identity below holds to the last decimal.
+                let part = (lot.1 * left / lot.0).round_dp(COST_DP).min(lot.1);
                 lot.0 -= left;
                 lot.1 -= part;
                 cost += part;

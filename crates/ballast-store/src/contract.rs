@@ -48,6 +48,8 @@ macro_rules! store_contract_tests {
             cash_flows_oldest_first,
             snapshots_newest_window_oldest_first,
             snapshots_range_thins_the_whole_range,
+            counts_follow_every_write,
+            snapshot_values_are_the_snapshots_figures,
             rebalance_history_pages,
             events_newest_first,
             events_after_in_recording_order,
@@ -970,4 +972,75 @@ pub fn deadline_round_trips(store: &dyn Store) {
     i.expires_at = Some(Timestamp(30_010));
     store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 10, "rebalance")).unwrap();
     assert_eq!(store.unresolved(bot).unwrap()[0].intent.expires_at, Some(Timestamp(30_010)));
+}
+
+/// `order_counts` and `event_counts`, kept on write, equal a count of the rows after
+/// intents, moves between states (including a refused one) and events, per bot.
+pub fn counts_follow_every_write(store: &dyn Store) {
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    let count = |bot: BotId| {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for o in store.orders(bot, usize::MAX).unwrap() {
+            *by.entry(o.state.as_str().to_string()).or_default() += 1;
+        }
+        by
+    };
+    let kinds = |bot: BotId| {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for e in store.events(bot, usize::MAX).unwrap() {
+            *by.entry(e.kind).or_default() += 1;
+        }
+        by
+    };
+    let check = |why: &str| {
+        for bot in [a, b] {
+            assert_eq!(store.order_counts(bot).unwrap(), count(bot), "orders of bot {bot}: {why}");
+            assert_eq!(store.event_counts(bot).unwrap(), kinds(bot), "events of bot {bot}: {why}");
+        }
+    };
+    check("new bots");
+    let ia: Vec<Intent> = (0..3).map(|leg| intent(a, 1, leg, 10)).collect();
+    store.begin_rebalance(&ia, "{}", &event(a, 10, "rebalance")).unwrap();
+    store.begin_rebalance(&[intent(b, 1, 0, 10)], "{}", &event(b, 10, "rebalance")).unwrap();
+    check("intents");
+    store.update_order(&ia[0].client_id, OrderState::New, Some("V"), Qty::ZERO, Timestamp(11)).unwrap();
+    store.update_order(&ia[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(12)).unwrap();
+    store.update_order(&ia[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(13)).unwrap();
+    store.update_order(&ia[1].client_id, OrderState::NotSent, None, Qty::ZERO, Timestamp(12)).unwrap();
+    assert!(store.update_order(&ia[1].client_id, OrderState::New, None, Qty::ZERO, Timestamp(13)).is_err());
+    check("moves");
+    store.record_event(&event(a, 20, "error")).unwrap();
+    store.record_event(&event(a, 21, "error")).unwrap();
+    store.begin_rebalance(&[intent(a, 2, 0, 30)], "{}", &event(a, 30, "rebalance")).unwrap();
+    // A refused rebalance (a client id that exists) counts nothing.
+    assert!(store.begin_rebalance(&[intent(a, 2, 0, 31)], "{}", &event(a, 31, "rebalance")).is_err());
+    check("events and a refused rebalance");
+    assert_eq!(store.order_counts(a).unwrap()["filled"], 1);
+    assert_eq!(store.event_counts(a).unwrap()["error"], 2);
+}
+
+/// `snapshot_values`: the time, value and net invested of each snapshot from a time
+/// on, oldest first, two at one time both kept in recording order.
+pub fn snapshot_values_are_the_snapshots_figures(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    for t in [30, 10, 20, 20] {
+        let mut s = snapshot(bot, t);
+        s.value = Notional(Decimal::from(t) + d("0.5"));
+        s.net_invested = Notional(Decimal::from(t * 2));
+        store.record_snapshot(&s).unwrap();
+    }
+    store.record_snapshot(&snapshot(other, 15)).unwrap();
+    let all = store.snapshot_values(bot, None).unwrap();
+    assert_eq!(all.iter().map(|v| v.time.0).collect::<Vec<_>>(), vec![10, 20, 20, 30]);
+    assert!(all[1].id < all[2].id, "one time: recording order");
+    assert_eq!((all[3].value.0, all[3].net_invested.0), (d("30.5"), d("60")));
+    let from = store.snapshot_values(bot, Some(Timestamp(20))).unwrap();
+    assert_eq!(from, all[1..].to_vec());
+    let full = store.snapshots(bot, 10).unwrap();
+    for (v, s) in all.iter().zip(&full) {
+        assert_eq!((v.time, v.value, v.net_invested), (s.time, s.value, s.net_invested));
+    }
+    assert!(store.snapshot_values(bot, Some(Timestamp(31))).unwrap().is_empty());
 }

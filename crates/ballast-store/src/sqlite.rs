@@ -48,7 +48,7 @@ use rust_decimal::Decimal;
 
 use crate::{
     BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderRow,
-    OrderState, Snapshot, SnapshotRange, Store, StoreError, Versioned,
+    OrderState, Snapshot, SnapshotRange, SnapshotValue, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
@@ -58,6 +58,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_order_safety.sql"),
     include_str!("migrations/0004_ledger.sql"),
     include_str!("migrations/0005_history_indexes.sql"),
+    // 0006 and 0007 come from other branches: the merge puts them before this one.
+    include_str!("migrations/0008_read_model.sql"),
 ];
 
 /// The schema version this code writes and understands.
@@ -692,6 +694,18 @@ fn open_states_sql() -> String {
     OrderState::ALL.iter().filter(|s| !s.is_final()).map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ")
 }
 
+impl SqliteStore {
+    /// `(text, count)` rows of a bot's counts kept on write (migration 0008).
+    fn counts(&self, sql: &str, bot: BotId, op: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let conn = self.lock();
+        let rows: Vec<(String, i64)> = conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_map([bot], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| db_err(op, e))?;
+        Ok(rows.into_iter().map(|(k, n)| (k, n.max(0) as u64)).collect())
+    }
+}
+
 impl Store for SqliteStore {
     fn create_bot(&self, bot: &NewBot) -> Result<BotId, StoreError> {
         const OP: &str = "create bot";
@@ -1094,6 +1108,33 @@ impl Store for SqliteStore {
             read_snapshot,
         )?;
         Ok(SnapshotRange { snapshots, total: total.max(0) as u64 })
+    }
+
+    fn order_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.counts("SELECT state, n FROM order_counts WHERE bot_id = ?1 AND n > 0", bot, "read the order counts")
+    }
+
+    fn event_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.counts("SELECT kind, n FROM event_counts WHERE bot_id = ?1 AND n > 0", bot, "read the event counts")
+    }
+
+    fn snapshot_values(&self, bot: BotId, from: Option<Timestamp>) -> Result<Vec<SnapshotValue>, StoreError> {
+        const T: &str = "snapshots";
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list snapshot values",
+            "SELECT id, time, value, net_invested FROM snapshots WHERE bot_id = ?1 AND time >= ?2 ORDER BY time, id",
+            params![bot, from.map_or(i64::MIN, |t| t.0)],
+            |row| {
+                Ok(SnapshotValue {
+                    id: col(row, T, "id")?,
+                    time: Timestamp(col(row, T, "time")?),
+                    value: Notional(col_dec(row, T, "value")?),
+                    net_invested: Notional(col_dec(row, T, "net_invested")?),
+                })
+            },
+        )
     }
 
     fn snapshot_span(&self, bot: BotId) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {

@@ -328,6 +328,20 @@ pub struct Snapshot {
     pub fees_paid: Notional,
 }
 
+/// A snapshot's figures that returns are computed from, without its holdings and
+/// prices ([`crate::Store::snapshot_values`]): a few bytes a row to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotValue {
+    /// The row id (recording order).
+    pub id: i64,
+    /// When.
+    pub time: Timestamp,
+    /// Value in quote.
+    pub value: Notional,
+    /// Deposits minus withdrawals.
+    pub net_invested: Notional,
+}
+
 /// Snapshots of a time range, thinned ([`crate::Store::snapshots_range`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotRange {

@@ -297,14 +297,14 @@ fn monitoring_views_in_headless_chromium() {
             assert!((shown.parse::<f64>().unwrap() - net).abs() < 0.006, "{tag} {method}: {shown} against {net}");
             for c in api["coins"].as_array().unwrap() {
                 let a = c["asset"].as_str().unwrap();
-                let cell = d.text_css(&format!("[data-test=coin-pnl-{a}] [data-test=realised]")).unwrap().replace(',', "");
+                let cell =
+                    d.text_css(&format!("[data-test=coin-pnl-{a}] [data-test=realised]")).unwrap().replace(',', "");
                 let realised: f64 = c["realised"].as_str().unwrap().parse().unwrap();
                 assert!((cell.parse::<f64>().unwrap() - realised).abs() < 0.006, "{tag} {method} {a}: {cell}");
             }
         }
-        let href: Value = d
-            .exec("return document.querySelector('[data-test=export-koinly]').getAttribute('href')", vec![])
-            .unwrap();
+        let href: Value =
+            d.exec("return document.querySelector('[data-test=export-koinly]').getAttribute('href')", vec![]).unwrap();
         assert_eq!(href, "/api/bots/1/transactions.csv?format=koinly");
         assert_fits(&d, &format!("{tag} coin pnl"));
         assert_named(&d, &format!("{tag} coin pnl"));

@@ -768,6 +768,68 @@ pub struct RunArgs {
     /// Live: how often every bot is checked.
     #[arg(long, default_value = "10s")]
     pub poll: ballast_core::Span,
+    /// Print only the last line (not a line per trade, guard and event as they happen).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What `ballast run` prints as it goes: a line per event of every bot (rebalances,
+/// guards, stops, refusals, weights, ...) and under a rebalance or a liquidation a line
+/// per order it sent; errors are printed (to stderr) as the steps return them. Read
+/// from the store's events in recording order after a cursor, so nothing is printed
+/// twice or missed, whichever bot it was.
+struct Feed {
+    cursor: i64,
+    quiet: bool,
+}
+
+impl Feed {
+    /// A feed from the newest event now (what happened before this run is not repeated).
+    fn new(store: &dyn ballast_store::Store, quiet: bool) -> Result<Self> {
+        let mut cursor = 0;
+        for b in store.bots()? {
+            if let Some((id, _)) = store.events_page(b.id, None, 1)?.first() {
+                cursor = cursor.max(*id);
+            }
+        }
+        Ok(Self { cursor, quiet })
+    }
+
+    fn print(&mut self, store: &dyn ballast_store::Store) -> Result<()> {
+        const PAGE: usize = 500;
+        loop {
+            let evs = store.events_after(self.cursor, PAGE)?;
+            for (id, e) in &evs {
+                self.cursor = *id;
+                // Errors went to stderr when the step returned them.
+                if self.quiet || e.kind == "error" {
+                    continue;
+                }
+                println!("{}  bot {:<3} {:<10} {}", fmt_time(e.time), e.bot, e.kind, e.message);
+                let planned = e.data.get("legs").and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty());
+                if let (true, Some(seq)) = (planned, e.data.get("seq").and_then(|s| s.as_i64())) {
+                    for o in store.orders_of_seqs(e.bot, &[seq])? {
+                        let i = &o.intent;
+                        println!(
+                            "{:>16}  bot {:<3} trade      {} {} {} at ~{} {}: {}, filled {}",
+                            "",
+                            e.bot,
+                            i.side,
+                            i.qty.0.normalize(),
+                            i.base,
+                            i.planned_price.0.normalize(),
+                            i.quote,
+                            o.state.as_str(),
+                            o.filled.0.normalize()
+                        );
+                    }
+                }
+            }
+            if evs.len() < PAGE {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Runs every active bot until SIGINT/SIGTERM or the end of the replay; resumes where
@@ -786,9 +848,11 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
     if args.live {
         return run_live(&app, args, &stop, &mut notifier);
     }
+    let mut feed = Feed::new(app.engine.store().as_ref(), args.quiet)?;
     // Finish what an interrupted run left: reconcile and step at the current time.
     let first = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
     report_errors(&first);
+    feed.print(app.engine.store().as_ref())?;
     super::notify::pump(&mut notifier, &**app.engine.store());
     let bars = app.remaining_bars();
     let limit = args.bars.unwrap_or(usize::MAX);
@@ -801,6 +865,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         app.paper.match_resting().map_err(|e| anyhow!("{e}"))?;
         let results = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
         report_errors(&results);
+        feed.print(app.engine.store().as_ref())?;
         super::notify::pump(&mut notifier, &**app.engine.store());
         done += 1;
         if args.speed > 0.0 {
@@ -842,11 +907,13 @@ fn run_live(
         .iter()
         .map(|(v, u)| crate::live::engine_with(&keys, &app.dir, v, u.as_deref()))
         .collect::<Result<_>>()?;
+    let mut feed = Feed::new(app.engine.store().as_ref(), args.quiet)?;
     let mut rounds = 0usize;
     while !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n) {
         for e in &engines {
             report_errors(&e.step_all().map_err(|e| anyhow!("{e}"))?);
         }
+        feed.print(app.engine.store().as_ref())?;
         super::notify::pump(notifier, &**app.engine.store());
         rounds += 1;
         let until = std::time::Instant::now() + std::time::Duration::from_secs(args.poll.secs().max(1) as u64);
