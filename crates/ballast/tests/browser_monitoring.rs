@@ -308,7 +308,12 @@ fn monitoring_views_in_headless_chromium() {
         assert_eq!(href, "/api/bots/1/transactions.csv?format=koinly");
         assert_fits(&d, &format!("{tag} coin pnl"));
         assert_named(&d, &format!("{tag} coin pnl"));
-        d.exec("document.querySelector('[data-test=coin-pnl-panel]').scrollIntoView()", vec![]).unwrap();
+        // Below the sticky header.
+        d.exec(
+            "document.querySelector('[data-test=coin-pnl-panel]').scrollIntoView(); window.scrollBy(0, -80)",
+            vec![],
+        )
+        .unwrap();
         d.screenshot(&format!("m-{tag}-8-coin-pnl"));
         let (_, b) = http.call("GET", "/api/bots/1", None);
         let p = &b["parameters"];
@@ -317,7 +322,11 @@ fn monitoring_views_in_headless_chromium() {
         for k in ["mode", "method", "estimated", "stop-loss", "entry-prices", "band-edge", "last-rebalance"] {
             assert!(d.text_css(&format!("[data-test=param-{k}]")).is_some_and(|t| !t.is_empty()), "{tag}: {k}");
         }
-        d.exec("document.querySelector('[data-test=parameters]').scrollIntoView()", vec![]).unwrap();
+        d.exec(
+            "document.querySelector('[data-test=parameters]').parentElement.scrollIntoView(); window.scrollBy(0, -80)",
+            vec![],
+        )
+        .unwrap();
         d.screenshot(&format!("m-{tag}-9-parameters"));
         d.click_css("[data-test=pnl-method-average]", WAIT);
 
