@@ -635,15 +635,142 @@ fn planned_legs(e: &ballast_store::Event) -> bool {
     e.data.get("legs").and_then(Value::as_array).is_some_and(|l| !l.is_empty())
 }
 
-/// `GET /api/bots/{id}/orders?limit=`: newest first.
-pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
-    let rows = blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
-        Ok(engine.orders(id, l.get(200))?)
-    })
-    .await?;
-    let out = rows.iter().map(order_json).collect::<Result<Vec<_>, _>>()?;
-    ok(Value::Array(out))
+/// `?limit=&before=&state=&side=&asset=&format=` of `GET /api/bots/{id}/orders`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderQuery {
+    /// At most this many rows (200 when absent, capped at 10,000).
+    pub limit: Option<usize>,
+    /// Only rows older than this row id (the next page).
+    pub before: Option<i64>,
+    /// Only orders in this state (`filled`, `canceled`, ...).
+    pub state: Option<String>,
+    /// Only `buy` or only `sell`.
+    pub side: Option<String>,
+    /// Only orders of this coin.
+    pub asset: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// The filter of an order query; an unknown value is refused naming the parameter.
+pub fn order_filter(q: &OrderQuery) -> Result<ballast_store::OrderFilter, ApiError> {
+    let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<ballast_store::OrderState>().map_err(|_| {
+            let names: Vec<&str> = ballast_store::OrderState::ALL.iter().map(|x| x.as_str()).collect();
+            ApiError::bad_request(format!("state {s:?}: expected one of {}", names.join(", ")))
+        })?),
+    };
+    let side = match q.side.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("buy") => Some(ballast_core::planner::Side::Buy),
+        Some("sell") => Some(ballast_core::planner::Side::Sell),
+        Some(s) => return Err(ApiError::bad_request(format!("side {s:?}: expected \"buy\" or \"sell\""))),
+    };
+    let asset = match q.asset.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => Some(Asset::new(a).map_err(|e| ApiError::bad_request(format!("asset: {e}")))?),
+    };
+    Ok(ballast_store::OrderFilter { state, side, asset })
+}
+
+/// Orders with their row ids, newest first.
+pub type OrderPage = Vec<(i64, ballast_store::OrderRow)>;
+
+/// A page of a bot's orders (`GET /api/bots/{id}/orders` and `ballast bot orders`):
+/// newest first, filtered, each order with its row id (`row`), and the `before` of the
+/// next page (none on the last).
+pub fn orders_page(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    q: &OrderQuery,
+) -> Result<(OrderPage, Option<i64>), ApiError> {
+    store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 10_000);
+    let rows = store.orders_page(id, &order_filter(q)?, q.before, limit)?;
+    let next = if rows.len() == limit { rows.last().map(|(r, _)| *r) } else { None };
+    Ok((rows, next))
+}
+
+/// Orders as CSV (RFC 4180, a header row): what the orders page shows, to keep.
+pub fn orders_csv(rows: &[(i64, ballast_store::OrderRow)]) -> String {
+    let mut out = String::from(
+        "row,created_at,client_id,seq,leg,side,asset,quote,qty,kind,planned_price,state,filled,venue_id,updated_at\r\n",
+    );
+    for (row, o) in rows {
+        let i = &o.intent;
+        let kind = match i.kind {
+            ballast_exchange::OrderKind::Market => "market".to_string(),
+            ballast_exchange::OrderKind::Limit { price } => format!("limit {}", price.0.normalize()),
+        };
+        let cells = [
+            row.to_string(),
+            ballast_engine::export::date(i.created_at, true),
+            i.client_id.as_str().to_string(),
+            i.seq.to_string(),
+            i.leg.to_string(),
+            i.side.to_string(),
+            i.base.to_string(),
+            i.quote.to_string(),
+            i.qty.0.normalize().to_string(),
+            kind,
+            i.planned_price.0.normalize().to_string(),
+            o.state.as_str().to_string(),
+            o.filled.0.normalize().to_string(),
+            o.venue_id.clone().unwrap_or_default(),
+            ballast_engine::export::date(o.updated_at, true),
+        ];
+        let quoted: Vec<String> =
+            cells
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n', '\r']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+        out.push_str(&quoted.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `GET /api/bots/{id}/orders?limit=&before=&state=&side=&asset=&format=json|csv`:
+/// newest first, filtered by state, side and coin, paged back with `before` (each
+/// order's `row`; the `X-Next-Before` header names the next page); `format=csv` the
+/// same page as a CSV download.
+pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<OrderQuery>) -> ApiResult {
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => return Err(ApiError::bad_request(format!("format {f:?}: expected \"json\" or \"csv\""))),
+    };
+    let (rows, next) = blocking(move || orders_page(st.store.as_ref(), id, &q)).await?;
+    let next = next.map(|n| n.to_string()).unwrap_or_default();
+    if csv {
+        return Ok((
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"ballast-bot-{id}-orders.csv\""),
+                ),
+                (axum::http::header::HeaderName::from_static("x-next-before"), next),
+            ],
+            orders_csv(&rows),
+        )
+            .into_response());
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, o) in &rows {
+        let mut v = order_json(o)?;
+        v["row"] = json!(row);
+        out.push(v);
+    }
+    Ok(([(axum::http::header::HeaderName::from_static("x-next-before"), next)], Json(Value::Array(out)))
+        .into_response())
 }
 
 /// Runs a change of a bot under the state's bot lock, then tells the live streams.

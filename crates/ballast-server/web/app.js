@@ -1128,6 +1128,24 @@
       pnlNote,
       exportLinks,
     );
+    // The bot's orders: newest first, filtered by state, side and coin on the server,
+    // paged back by row (GET .../orders), and the same as CSV.
+    const ORDERS_PAGE = 25;
+    const ORDER_STATES = ['pending', 'unknown', 'new', 'partially_filled', 'filled', 'canceled', 'rejected', 'expired', 'not_sent'];
+    let ordersList = null;
+    const fState = h('select', { 'aria-label': 'Order state', 'data-test': 'orders-state', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Any state'), ORDER_STATES.map((x) => h('option', { value: x }, x.replace('_', ' '))));
+    const fSide = h('select', { 'aria-label': 'Side', 'data-test': 'orders-side', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Buys and sells'), h('option', { value: 'buy' }, 'Buys'), h('option', { value: 'sell' }, 'Sells'));
+    const fAsset = h('select', { 'aria-label': 'Coin', 'data-test': 'orders-asset', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Any coin'));
+    const ordersCsv = h('a', { class: 'btn', 'data-test': 'orders-csv', download: `ballast-bot-${id}-orders.csv`, href: `/api/bots/${id}/orders?format=csv&limit=10000` }, 'CSV');
+    const ordersBox = h('div', { class: 'table-wrap' });
+    const ordersMore = h('button', { type: 'button', class: 'more', hidden: true, 'data-test': 'orders-more', onclick: () => moreOrders() }, 'Show older orders');
+    const ordersPanel = h(
+      'div',
+      { class: 'panel', 'data-test': 'orders-panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Orders'), h('div', { class: 'actions filters' }, fState, fSide, fAsset, ordersCsv)),
+      ordersBox,
+      ordersMore,
+    );
     const history = h('div', { 'data-test': 'history' });
     const histMore = h('button', { type: 'button', 'data-test': 'history-more', class: 'more', hidden: true, onclick: () => moreHistory() }, 'Show older rebalances');
     const events = h('div', { class: 'events', 'data-test': 'events' });
@@ -1154,8 +1172,76 @@
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
         h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history, histMore), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events, evMore)),
+        ordersPanel,
       ),
     );
+
+    function orderQuery() {
+      const p = new URLSearchParams();
+      if (fState.value) p.set('state', fState.value);
+      if (fSide.value) p.set('side', fSide.value);
+      if (fAsset.value) p.set('asset', fAsset.value);
+      return p;
+    }
+
+    let ordersAsked = 0;
+    async function loadOrders(before) {
+      const p = orderQuery();
+      p.set('limit', String(ORDERS_PAGE));
+      if (before != null) p.set('before', String(before));
+      // Only the answer to the latest question is shown (filters changed quickly, a
+      // refresh meanwhile).
+      const asked = ++ordersAsked;
+      const rows = await api('GET', `/api/bots/${id}/orders?${p}`);
+      if (asked !== ordersAsked) return;
+      ordersList = before == null ? rows : (ordersList || []).concat(rows);
+      ordersMore.hidden = rows.length < ORDERS_PAGE;
+      const c = orderQuery();
+      c.set('format', 'csv');
+      c.set('limit', '10000');
+      ordersCsv.setAttribute('href', `/api/bots/${id}/orders?${c}`);
+      renderOrders();
+    }
+
+    function reloadOrders() {
+      loadOrders().catch((e) => (err.textContent = e.message));
+    }
+
+    function moreOrders() {
+      const last = ordersList && ordersList[ordersList.length - 1];
+      if (last) loadOrders(last.row).catch((e) => (err.textContent = e.message));
+    }
+
+    function renderOrders() {
+      const rows = ordersList || [];
+      const th = (t, cls) => h('th', { scope: 'col', class: cls || '' }, t);
+      ordersBox.replaceChildren(
+        rows.length
+          ? h(
+              'table',
+              { 'data-test': 'orders' },
+              h('thead', {}, h('tr', {}, th('Created'), th('Side'), th('Qty', 'num'), th('Coin'), th('Planned price', 'num hide-sm'), th('State'), th('Filled', 'num hide-sm'))),
+              h(
+                'tbody',
+                {},
+                rows.map((o) =>
+                  h(
+                    'tr',
+                    { 'data-test': 'order-row', 'data-side': o.side, 'data-state': o.state, 'data-asset': o.base },
+                    h('td', {}, fmtTime(o.created_at)),
+                    h('td', { class: o.side === 'buy' ? 'pos' : 'neg' }, o.side),
+                    h('td', { class: 'num' }, fmtQty(o.qty)),
+                    h('td', {}, h('b', {}, o.base)),
+                    h('td', { class: 'num hide-sm' }, fmtPrice(o.planned_price)),
+                    h('td', {}, o.state.replace('_', ' ')),
+                    h('td', { class: 'num hide-sm' }, fmtQty(o.filled)),
+                  ),
+                ),
+              ),
+            )
+          : h('div', { class: 'muted', 'data-test': 'orders-empty' }, 'No orders match.'),
+      );
+    }
 
     async function loadConfig() {
       try {
@@ -1613,6 +1699,8 @@
         const [, changed] = await Promise.all([loadChart(), loadEvents()]);
         if (changed) await loadHistory();
         if (changed || !pnlData) await loadPnl();
+        if (fAsset.options.length === 1) for (const a of b.assets || []) fAsset.append(h('option', { value: a }, a));
+        if (changed || !ordersList) await loadOrders();
         err.textContent = '';
         bot = b;
         last = { b };

@@ -13,7 +13,8 @@ use ballast_exchange::{ClientOrderId, Fill, OrderKind};
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError,
+    BotId, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderFilter, OrderRow, OrderState, Snapshot, Store,
+    StoreError,
 };
 
 /// Generates one `#[test]` per contract function. `$make` is a closure returning
@@ -50,6 +51,7 @@ macro_rules! store_contract_tests {
             snapshots_range_thins_the_whole_range,
             counts_follow_every_write,
             snapshot_values_are_the_snapshots_figures,
+            orders_pages_filter_and_page_back,
             rebalance_history_pages,
             events_newest_first,
             events_after_in_recording_order,
@@ -1043,4 +1045,50 @@ pub fn snapshot_values_are_the_snapshots_figures(store: &dyn Store) {
         assert_eq!((v.time, v.value, v.net_invested), (s.time, s.value, s.net_invested));
     }
     assert!(store.snapshot_values(bot, Some(Timestamp(31))).unwrap().is_empty());
+}
+
+/// `orders_page`: newest first, by state, side and coin, paged back by row id; another
+/// bot's orders never in it.
+pub fn orders_pages_filter_and_page_back(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let mut all = Vec::new();
+    for seq in 1..=4 {
+        let legs: Vec<Intent> = (0..3)
+            .map(|leg| {
+                let mut i = intent(bot, seq, leg, seq * 10);
+                i.side = if leg == 0 { Side::Sell } else { Side::Buy };
+                i.base = asset(["BTC", "ETH", "XRP"][leg as usize]);
+                i
+            })
+            .collect();
+        store.begin_rebalance(&legs, "{}", &event(bot, seq * 10, "rebalance")).unwrap();
+        all.extend(legs);
+    }
+    store.begin_rebalance(&[intent(other, 1, 0, 5)], "{}", &event(other, 5, "rebalance")).unwrap();
+    store.update_order(&all[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(11)).unwrap();
+    store.update_order(&all[4].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(21)).unwrap();
+    let page = |f: &OrderFilter, before, limit| store.orders_page(bot, f, before, limit).unwrap();
+    let everything = page(&OrderFilter::default(), None, 100);
+    assert_eq!(everything.len(), 12);
+    assert!(everything.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    assert_eq!(everything[0].1.intent, all[11]);
+    // Paged back: two pages of five and one of two, the same rows in the same order.
+    let p1 = page(&OrderFilter::default(), None, 5);
+    let p2 = page(&OrderFilter::default(), Some(p1[4].0), 5);
+    let p3 = page(&OrderFilter::default(), Some(p2[4].0), 5);
+    let joined: Vec<_> = p1.iter().chain(&p2).chain(&p3).cloned().collect();
+    assert_eq!((joined, p3.len()), (everything.clone(), 2));
+    let sells = page(&OrderFilter { side: Some(Side::Sell), ..Default::default() }, None, 100);
+    assert_eq!(sells.len(), 4);
+    assert!(sells.iter().all(|(_, o)| o.intent.side == Side::Sell && o.intent.base == asset("BTC")));
+    let filled = page(&OrderFilter { state: Some(OrderState::Filled), ..Default::default() }, None, 100);
+    assert_eq!(
+        filled.iter().map(|(_, o)| o.intent.client_id.clone()).collect::<Vec<_>>(),
+        vec![all[4].client_id.clone(), all[0].client_id.clone()]
+    );
+    let eth_buys = OrderFilter { side: Some(Side::Buy), asset: Some(asset("ETH")), state: None };
+    assert_eq!(page(&eth_buys, None, 100).len(), 4);
+    let none = OrderFilter { side: Some(Side::Sell), asset: Some(asset("ETH")), state: None };
+    assert!(page(&none, None, 100).is_empty());
 }

@@ -139,6 +139,17 @@ pub trait Store: Send + Sync {
     /// through the `(bot, time)` index, without parsing holdings and prices. A reader
     /// that keeps what it read asks only from its last time on.
     fn snapshot_values(&self, bot: BotId, from: Option<Timestamp>) -> Result<Vec<SnapshotValue>, StoreError>;
+    /// A page of a bot's orders that match `filter`, newest first (by row id), each with
+    /// its row id; only those whose row id is below `before` when given; at most
+    /// `limit`. Through the `(bot, id)` index: a page costs the same whatever the bot's age
+    /// (a filter that matches few orders reads past the others).
+    fn orders_page(
+        &self,
+        bot: BotId,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, OrderRow)>, StoreError>;
 }
 
 /// Maps a venue status into the store's order state.

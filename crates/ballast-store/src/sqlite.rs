@@ -47,8 +47,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderRow,
-    OrderState, Snapshot, SnapshotRange, SnapshotValue, Store, StoreError, Versioned,
+    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderFilter,
+    OrderRow, OrderState, Snapshot, SnapshotRange, SnapshotValue, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
@@ -1134,6 +1134,35 @@ impl Store for SqliteStore {
                     net_invested: Notional(col_dec(row, T, "net_invested")?),
                 })
             },
+        )
+    }
+
+    fn orders_page(
+        &self,
+        bot: BotId,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, OrderRow)>, StoreError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT id, {ORDER_COLS} FROM orders WHERE bot_id = ?1 AND id < ?2 \
+             AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR side = ?4) AND (?5 IS NULL OR base = ?5) \
+             ORDER BY id DESC LIMIT ?6"
+        );
+        query_all(
+            &conn,
+            "list a page of orders",
+            &sql,
+            params![
+                bot,
+                before.unwrap_or(i64::MAX),
+                filter.state.map(|s| s.as_str()),
+                filter.side.map(|s| s.to_string()),
+                filter.asset.as_ref().map(|a| a.as_str().to_string()),
+                limit_param(limit)
+            ],
+            |row| Ok((col(row, "orders", "id")?, read_order(row)?)),
         )
     }
 

@@ -235,6 +235,17 @@ pub struct OrderRow {
     pub updated_at: Timestamp,
 }
 
+/// Which orders of a bot a page holds ([`crate::Store::orders_page`]); `None`: any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only orders in this state.
+    pub state: Option<OrderState>,
+    /// Only buys or only sells.
+    pub side: Option<Side>,
+    /// Only orders of this coin (the pair's base).
+    pub asset: Option<Asset>,
+}
+
 /// A recorded fill.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FillRow {

@@ -330,6 +330,39 @@ fn monitoring_views_in_headless_chromium() {
         d.screenshot(&format!("m-{tag}-9-parameters"));
         d.click_css("[data-test=pnl-method-average]", WAIT);
 
+        // Orders: filtered on the server (sells of BTC), paged, the same as CSV.
+        d.wait("the orders", WAIT, |d| {
+            (!d.find_all("[data-test=orders] [data-test=order-row]").is_empty()).then_some(())
+        });
+        d.exec(
+            "for (const [k, v] of [['side', 'sell'], ['asset', 'BTC']]) { const s = document.querySelector(`[data-test=orders-${k}]`); s.value = v; s.dispatchEvent(new Event('change')); }",
+            vec![],
+        )
+        .unwrap();
+        let (st, sells) = http.call("GET", "/api/bots/1/orders?side=sell&asset=BTC&limit=25", None);
+        assert_eq!(st, 200, "{sells}");
+        let want = sells.as_array().unwrap().len();
+        assert!(want > 0, "the demo sold BTC");
+        let rows: Value = d.wait("only the sells of BTC", WAIT, |d| {
+            let v = d
+                .exec(
+                    "return [...document.querySelectorAll('[data-test=orders] [data-test=order-row]')].map(r => [r.dataset.side, r.dataset.asset])",
+                    vec![],
+                )
+                .ok()?;
+            let all = v.as_array()?;
+            (all.len() == want && all.iter().all(|r| r[0] == "sell" && r[1] == "BTC")).then_some(v)
+        });
+        assert_eq!(rows.as_array().unwrap().len(), want, "{tag}");
+        let csv: Value =
+            d.exec("return document.querySelector('[data-test=orders-csv]').getAttribute('href')", vec![]).unwrap();
+        assert!(csv.as_str().unwrap().contains("side=sell") && csv.as_str().unwrap().contains("format=csv"), "{csv}");
+        assert_fits(&d, &format!("{tag} orders"));
+        assert_named(&d, &format!("{tag} orders"));
+        d.exec("document.querySelector('[data-test=orders-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-10-orders"));
+
         // Defect 2: the two investments are two entries, each with its own message.
         d.goto(&format!("{base}/#/bots/{fresh}"));
         let entries: Value = d.wait("the history", WAIT, |d| {

@@ -162,6 +162,31 @@ fn pnl_by_coin_equals_a_recomputation_and_the_api_and_the_export_is_the_download
     let out = ballast(dir, &["bot", "pnl", "9"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no bot with id 9"));
 
+    // Orders: filtered, paged back, as CSV; bad filters named.
+    let page = |args: &[&str]| -> Value {
+        let mut all = vec!["bot", "orders", "1", "--format", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok(dir, &all)).unwrap()
+    };
+    let first = page(&["--side", "sell", "--limit", "2"]);
+    let rows = first["orders"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{first}");
+    assert!(rows.iter().all(|o| o["side"] == "sell"), "{first}");
+    let before = first["next_before"].as_i64().unwrap().to_string();
+    let second = page(&["--side", "sell", "--limit", "2", "--before", &before]);
+    let r2 = second["orders"].as_array().unwrap();
+    assert!(r2.iter().all(|o| o["row"].as_i64().unwrap() < rows[1]["row"].as_i64().unwrap()), "{second}");
+    let eth = page(&["--asset", "ETH", "--state", "filled", "--limit", "500"]);
+    assert!(eth["orders"].as_array().unwrap().iter().all(|o| o["base"] == "ETH" && o["state"] == "filled"));
+    let csv = ok(dir, &["bot", "orders", "1", "--side", "buy", "--format", "csv", "--limit", "3"]);
+    assert!(csv.starts_with("row,created_at,client_id,seq,leg,side,asset,"), "{csv}");
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    for (flag, bad) in [("--state", "done"), ("--side", "short"), ("--asset", "b!d")] {
+        let out = ballast(dir, &["bot", "orders", "1", flag, bad]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&flag[2..]), "{flag} {bad}: {err}");
+    }
+
     // The dashboard's API answers the same figures and serves the same file.
     let (_server, port, token) = serve::start(dir, &[]);
     let c = serve::log_in(port, &token);
@@ -183,6 +208,16 @@ fn pnl_by_coin_equals_a_recomputation_and_the_api_and_the_export_is_the_download
     assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/csv"));
     assert!(r.headers().get("content-disposition").unwrap().to_str().unwrap().contains("ballast-bot-1-koinly.csv"));
     assert_eq!(r.body_mut().read_to_string().unwrap(), koinly, "the download is the CLI's file");
+    let (s, v, text) = c.call("GET", "/api/bots/1/orders?side=sell&limit=2", None);
+    assert_eq!(s, 200, "{text}");
+    assert_eq!(
+        v.as_array().unwrap().iter().map(|o| o["row"].clone()).collect::<Vec<_>>(),
+        rows.iter().map(|o| o["row"].clone()).collect::<Vec<_>>(),
+        "API and CLI page alike"
+    );
+    let (s, v, text) = c.call("GET", "/api/bots/1/orders?state=done", None);
+    assert_eq!(s, 400, "{text}");
+    assert!(v["error"].as_str().unwrap().contains("state \"done\""), "{text}");
     let (s, _, text) = c.call("GET", "/api/bots/1/transactions.csv?format=excel", None);
     assert_eq!(s, 400, "{text}");
     assert!(text.contains("excel"), "{text}");

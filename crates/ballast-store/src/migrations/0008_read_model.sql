@@ -41,3 +41,6 @@ END;
 CREATE TRIGGER event_counts_delete AFTER DELETE ON events BEGIN
     UPDATE event_counts SET n = n - 1 WHERE bot_id = OLD.bot_id AND kind = OLD.kind;
 END;
+
+-- Pages of a bot's orders, newest first, filtered or not (`Store::orders_page`).
+CREATE INDEX orders_bot_id ON orders (bot_id, id);

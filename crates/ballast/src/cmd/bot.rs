@@ -142,6 +142,29 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = ExportFormat::Profile)]
         format: ExportFormat,
     },
+    /// A bot's orders, newest first, filtered and paged (--before the last row shown).
+    Orders {
+        /// Bot id.
+        id: BotId,
+        /// Only orders in this state (filled, canceled, rejected, not_sent, new, ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only buy or only sell.
+        #[arg(long)]
+        side: Option<String>,
+        /// Only orders of this coin.
+        #[arg(long)]
+        asset: Option<String>,
+        /// At most this many (1 ..= 10,000).
+        #[arg(long, default_value = "50")]
+        limit: usize,
+        /// Only orders older than this row (the next page).
+        #[arg(long, value_name = "ROW")]
+        before: Option<i64>,
+        /// Text for people, JSON or CSV.
+        #[arg(long, value_enum, default_value_t = OrdersFormat::Text)]
+        format: OrdersFormat,
+    },
     /// Profit and loss by coin: held, cost basis (average cost or FIFO), realised and
     /// unrealised, fees by coin, valued at the last snapshot's prices.
     Pnl {
@@ -154,6 +177,17 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// The output of `bot orders`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrdersFormat {
+    /// A table for people.
+    Text,
+    /// JSON (the dashboard API's `GET /api/bots/{id}/orders`).
+    Json,
+    /// CSV (the API's `format=csv`).
+    Csv,
 }
 
 /// What `bot export` writes.
@@ -491,7 +525,8 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
         | Verb::Export { id, .. }
-        | Verb::Pnl { id, .. } => Some(*id),
+        | Verb::Pnl { id, .. }
+        | Verb::Orders { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::List { .. } => None,
     };
     let live_engine;
@@ -725,6 +760,62 @@ pub fn run(args: &BotArgs) -> Result<()> {
                     eprintln!("{} rows ({f} CSV) written to {}", csv.lines().count().saturating_sub(1), p.display());
                 }
                 None => print!("{csv}"),
+            }
+        }
+        Verb::Orders { id, state, side, asset, limit, before, format } => {
+            let q = ballast_server::api::OrderQuery {
+                limit: Some(*limit),
+                before: *before,
+                state: state.clone(),
+                side: side.clone(),
+                asset: asset.clone(),
+                format: None,
+            };
+            let (rows, next) =
+                ballast_server::api::orders_page(e.store().as_ref(), *id, &q).map_err(|err| anyhow!("{}", err.1))?;
+            match format {
+                OrdersFormat::Csv => print!("{}", ballast_server::api::orders_csv(&rows)),
+                OrdersFormat::Json => {
+                    let list: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|(r, o)| {
+                            let mut v = serde_json::to_value(&o.intent).unwrap_or_default();
+                            v["row"] = serde_json::json!(r);
+                            v["state"] = serde_json::json!(o.state.as_str());
+                            v["filled"] = serde_json::json!(o.filled);
+                            v
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({ "orders": list, "next_before": next }))?
+                    );
+                }
+                OrdersFormat::Text => {
+                    println!(
+                        "{:>6}  {:<16} {:<4} {:>14} {:<6} {:>14} {:<16} {:>14}",
+                        "row", "created", "side", "qty", "coin", "planned price", "state", "filled"
+                    );
+                    for (r, o) in &rows {
+                        let i = &o.intent;
+                        println!(
+                            "{:>6}  {:<16} {:<4} {:>14} {:<6} {:>14} {:<16} {:>14}",
+                            r,
+                            fmt_time(i.created_at),
+                            i.side.to_string(),
+                            i.qty.0.normalize().to_string(),
+                            i.base.as_str(),
+                            i.planned_price.0.normalize().to_string(),
+                            o.state.as_str(),
+                            o.filled.0.normalize().to_string()
+                        );
+                    }
+                    match next {
+                        Some(n) => println!("More: --before {n}"),
+                        None if rows.is_empty() => println!("No orders."),
+                        None => {}
+                    }
+                }
             }
         }
         Verb::Pnl { id, method, format } => {
