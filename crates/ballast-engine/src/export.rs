@@ -22,6 +22,17 @@
 //! the fee in its own columns; `Exchange` the bot's venue; `Trade-Group` `ballast bot
 //! {id}`; the comment carries the row's id; the date `YYYY-MM-DD HH:MM:SS` in UTC.
 //!
+//! Sources (looked up 2026-12-03): Koinly's template article
+//! <https://support.koinly.io/en/articles/9489976-how-to-create-a-custom-csv-file-with-your-data>
+//! (the Simple, Trades and Universal templates; dates in UTC as `YYYY-MM-DD HH:MM UTC`;
+//! optional Net Worth, Label, Description and TxHash columns); the Universal header as
+//! converters to it write it (e.g. adastry.io's "Koinly format" export); CoinTracking's
+//! import columns as the brief gives them and as CoinTracking import writers name them
+//! (`Type`, `Buy Amount`, `Buy Currency`, `Sell Amount`, `Sell Currency`, ...; Hackage's
+//! `cointracking-imports`). The files have not been imported into either service from
+//! here (no account); the tests check the header and that each file reads back to the
+//! ledger.
+//!
 //! In both, an asset's balance is the sum of what it received less what it sent less
 //! the fees charged in it: exactly the bot's ledger (`ballast_engine::ledger::holdings`),
 //! which the tests check by reading the file back.
