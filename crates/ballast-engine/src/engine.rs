@@ -161,6 +161,10 @@ pub struct Engine {
     weigher: Option<Weigher>,
     /// Consecutive failed steps per bot (of failures another try does not cure).
     failures: std::sync::Mutex<BTreeMap<BotId, u32>>,
+    /// The read model of [`Engine::view`]: each bot's snapshot figures read so far
+    /// (time, value, net invested), so a view reads only the snapshots recorded since
+    /// the last one (`Store::snapshot_values` from its last time on).
+    points: std::sync::Mutex<BTreeMap<BotId, Vec<ballast_store::SnapshotValue>>>,
 }
 
 /// A bot whose step fails this many times in a row, for a reason another try does not
@@ -176,7 +180,7 @@ fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
 impl Engine {
     /// An engine over these seams.
     pub fn new(store: Arc<dyn Store>, venue: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, venue, clock, weigher: None, failures: Default::default() }
+        Self { store, venue, clock, weigher: None, failures: Default::default(), points: Default::default() }
     }
 
     /// The same engine, estimating weights from data with `weigher`.
@@ -1507,14 +1511,25 @@ impl Engine {
             holdings.keys().chain(state.spec.assets.iter()).filter(|a| **a != quote).cloned().collect();
         let prices = self.prices(&quote, &assets).unwrap_or_default();
         let mut weights = BTreeMap::new();
-        let snapshots = self.store.snapshots(id, 100_000)?;
+        // The last snapshot whole (its prices), the figures of the others from the read
+        // model: a view costs a few queries whatever the bot's age.
+        let last = self.store.snapshots(id, 1)?.pop();
         let mut pnl = None;
-        if let Some(last) = snapshots.last() {
+        if let Some(last) = &last {
             let value = last.value.0;
             if value > Decimal::ZERO {
                 for (a, q) in &holdings {
                     let v = if *a == quote { q.0 } else { q.0 * last.prices.get(a).map(|p| p.0).unwrap_or_default() };
                     weights.insert(a.clone(), v / value);
+                }
+            }
+            let mut cache = self.points.lock().unwrap_or_else(|e| e.into_inner());
+            let points = cache.entry(id).or_default();
+            let known = points.last().map(|p| (p.time, p.id));
+            for p in self.store.snapshot_values(id, known.map(|k| k.0))? {
+                // From the last time on: the rows of that time already read are skipped.
+                if known.is_none_or(|(t, i)| p.time > t || p.id > i) {
+                    points.push(p);
                 }
             }
             pnl = Some(ledger::pnl(
@@ -1523,7 +1538,7 @@ impl Engine {
                 last.hodl_value,
                 last.fees_paid,
                 state.rebalances,
-                &snapshots,
+                points,
             ));
         }
         Ok(BotView { record, state, holdings, prices, weights, pnl })

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use ballast_core::{Asset, Notional, Prices, Qty};
-use ballast_store::{BotId, CashFlow, FillRow, LedgerEntry, Snapshot, Store, StoreError, fill_effects};
+use ballast_store::{BotId, CashFlow, FillRow, LedgerEntry, Snapshot, SnapshotValue, Store, StoreError, fill_effects};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -89,6 +89,41 @@ pub fn fees_value(fees: &BTreeMap<Asset, Qty>, quote: &Asset, prices: &Prices) -
     Notional(total)
 }
 
+/// What returns are computed from: a snapshot's time, value and net invested (a whole
+/// [`Snapshot`], or the [`SnapshotValue`] the store reads without holdings and prices).
+pub trait ReturnPoint {
+    /// When.
+    fn time(&self) -> ballast_core::Timestamp;
+    /// Value in quote.
+    fn value(&self) -> Decimal;
+    /// Deposits minus withdrawals.
+    fn net_invested(&self) -> Decimal;
+}
+
+impl ReturnPoint for Snapshot {
+    fn time(&self) -> ballast_core::Timestamp {
+        self.time
+    }
+    fn value(&self) -> Decimal {
+        self.value.0
+    }
+    fn net_invested(&self) -> Decimal {
+        self.net_invested.0
+    }
+}
+
+impl ReturnPoint for SnapshotValue {
+    fn time(&self) -> ballast_core::Timestamp {
+        self.time
+    }
+    fn value(&self) -> Decimal {
+        self.value.0
+    }
+    fn net_invested(&self) -> Decimal {
+        self.net_invested.0
+    }
+}
+
 /// Profit and loss of a bot.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Pnl {
@@ -150,28 +185,28 @@ pub struct PeriodReturn {
 
 /// The return over the `span` (ms; `None`: the whole life) ending at the last of
 /// `snapshots` (oldest first); `None` without snapshots.
-pub fn period_return(snapshots: &[Snapshot], label: &str, span: Option<i64>) -> Option<PeriodReturn> {
+pub fn period_return<P: ReturnPoint>(snapshots: &[P], label: &str, span: Option<i64>) -> Option<PeriodReturn> {
     let last = snapshots.last()?;
     let (start, complete) = match span {
         None => (0, true),
         Some(s) => {
-            let from = last.time.0 - s;
+            let from = last.time().0 - s;
             // The last snapshot at or before the start: the value the period grew from.
-            match snapshots.iter().rposition(|x| x.time.0 <= from) {
+            match snapshots.iter().rposition(|x| x.time().0 <= from) {
                 Some(i) => (i, true),
                 None => (0, false),
             }
         }
     };
     let base = &snapshots[start];
-    let profit = (last.value.0 - base.value.0) - (last.net_invested.0 - base.net_invested.0);
+    let profit = (last.value() - base.value()) - (last.net_invested() - base.net_invested());
     // The whole life grows from nothing: its return is the TWR from the first snapshot.
     Some(PeriodReturn {
         period: label.to_string(),
-        from: base.time,
-        to: last.time,
+        from: base.time(),
+        to: last.time(),
         return_percent: (time_weighted_return(&snapshots[start..]) * Decimal::ONE_HUNDRED).round_dp(4),
-        profit: Notional(if span.is_none() { last.value.0 - last.net_invested.0 } else { profit }.round_dp(8)),
+        profit: Notional(if span.is_none() { last.value() - last.net_invested() } else { profit }.round_dp(8)),
         complete,
     })
 }
@@ -184,13 +219,13 @@ pub fn apr(twr_percent: Decimal, running_ms: i64) -> Option<Decimal> {
 
 /// Time-weighted return over snapshots: the product of each period's growth with the
 /// cash flow that arrived in it removed, `V_t / (V_{t-1} + flow_t)`.
-pub fn time_weighted_return(snapshots: &[Snapshot]) -> Decimal {
+pub fn time_weighted_return<P: ReturnPoint>(snapshots: &[P]) -> Decimal {
     let mut growth = Decimal::ONE;
     for w in snapshots.windows(2) {
-        let flow = w[1].net_invested.0 - w[0].net_invested.0;
-        let base = w[0].value.0 + flow;
+        let flow = w[1].net_invested() - w[0].net_invested();
+        let base = w[0].value() + flow;
         if base > Decimal::ZERO {
-            growth *= w[1].value.0 / base;
+            growth *= w[1].value() / base;
         }
     }
     growth - Decimal::ONE
@@ -202,18 +237,18 @@ pub(crate) fn percent(x: Decimal, of: Decimal) -> Decimal {
 }
 
 /// The PnL of a bot from its latest state.
-pub fn pnl(
+pub fn pnl<P: ReturnPoint>(
     value: Notional,
     net_invested: Notional,
     hodl_value: Notional,
     fees: Notional,
     rebalances: u64,
-    snapshots: &[Snapshot],
+    snapshots: &[P],
 ) -> Pnl {
     let profit = value - net_invested;
     let twr = (time_weighted_return(snapshots) * Decimal::ONE_HUNDRED).round_dp(4);
     let running_ms = match (snapshots.first(), snapshots.last()) {
-        (Some(a), Some(b)) => b.time.0 - a.time.0,
+        (Some(a), Some(b)) => b.time().0 - a.time().0,
         _ => 0,
     };
     Pnl {
@@ -286,7 +321,7 @@ mod tests {
         assert_eq!(p.running_ms, 8 * DAY);
         assert_eq!(p.apr_percent, Some(dec!(1303.1641)), "28.5625 % over 8 days, times 365/8");
         assert_eq!(apr(dec!(5), DAY - 1), None);
-        assert!(period_return(&[], "7d", Some(DAY)).is_none());
+        assert!(period_return::<Snapshot>(&[], "7d", Some(DAY)).is_none());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! See [`engine`] for the step and its crash-safety argument.
 #![deny(missing_docs)]
 
+pub mod costbasis;
 pub mod engine;
+pub mod export;
 pub mod ledger;
 mod orders;
 pub mod spec;

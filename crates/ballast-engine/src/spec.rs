@@ -175,3 +175,28 @@ impl StopSummary {
         crate::ledger::percent(self.profit.0, self.net_invested.0)
     }
 }
+
+/// A trigger for people: "when an asset drifts more than 3 percentage points, at most
+/// once per 1d", "every 7d if some asset drifts more than 2%" (the CLI's summaries, the
+/// dashboard's parameters).
+pub fn describe_trigger(t: &Trigger) -> String {
+    match t {
+        Trigger::Threshold { threshold, cooldown } => format!(
+            "when an asset drifts more than {}{}",
+            match threshold.kind() {
+                ballast_core::DriftKind::Absolute => {
+                    let p = threshold.percent().normalize();
+                    format!("{p} percentage point{}", if p == Decimal::ONE { "" } else { "s" })
+                }
+                ballast_core::DriftKind::Relative => format!("{}% of its target", threshold.percent().normalize()),
+            },
+            cooldown.map(|c| format!(", at most once per {c}")).unwrap_or_default()
+        ),
+        Trigger::Calendar { every, min_drift } => {
+            format!(
+                "every {every}{}",
+                min_drift.map(|g| format!(" if some asset drifts more than {g}")).unwrap_or_default()
+            )
+        }
+    }
+}

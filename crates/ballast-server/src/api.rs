@@ -351,7 +351,64 @@ pub fn bot_json(v: &ballast_engine::BotView) -> Value {
         "rebalances": v.state.rebalances,
         "pnl": v.pnl,
         "summary": v.state.summary.as_ref().map(summary_json),
+        "parameters": parameters_json(&v.state),
     })
+}
+
+/// A bot's parameters in force, as its page shows them: the trigger (in words and in
+/// parts), how far a rebalance goes (target or band edge), the weight method and when
+/// weights were last estimated from data, the guards, the entry prices (and whether the
+/// bot has bought into each coin, after which its entry price no longer applies), the
+/// cooldown and when it ends, the fee the planner assumes, the last step.
+pub fn parameters_json(state: &BotState) -> Value {
+    use ballast_core::trigger::Trigger;
+    let s = &state.spec;
+    let kind = |t: ballast_core::trigger::Threshold| match t.kind() {
+        ballast_core::DriftKind::Absolute => "absolute",
+        ballast_core::DriftKind::Relative => "relative",
+    };
+    let mut p = json!({
+        "rebalance": ballast_engine::spec::describe_trigger(&s.trigger),
+        "method": s.method.to_string(),
+        "targets": s.weights,
+        "weights_estimated_at": state.estimated.map(|t| t.0),
+        "reestimate_every": s.reestimate.map(|x| x.to_string()),
+        "rebalance_to": match s.to {
+            ballast_core::planner::RebalanceTo::Target => "target",
+            ballast_core::planner::RebalanceTo::BandEdge { .. } => "band_edge",
+        },
+        "stop_loss_percent": s.guards.stop_loss_percent,
+        "take_profit_percent": s.guards.take_profit_percent,
+        "entry_prices": s.guards.entry_prices.iter().map(|(a, p)| json!({
+            "asset": a, "price": p, "bought_into": state.entered.contains(a),
+        })).collect::<Vec<_>>(),
+        "fee": s.fee.to_string(),
+        "last_rebalance": state.trigger.last_rebalance.map(|t| t.0),
+        "last_step": state.last_step.map(|t| t.0),
+    });
+    if let ballast_core::planner::RebalanceTo::BandEdge { band } = s.to {
+        p["band_edge_percent"] = json!(band.percent().normalize());
+        p["band_edge_kind"] = json!(kind(band));
+    }
+    match s.trigger {
+        Trigger::Threshold { threshold, cooldown } => {
+            p["mode"] = json!("threshold");
+            p["threshold_percent"] = json!(threshold.percent().normalize());
+            p["threshold_kind"] = json!(kind(threshold));
+            p["cooldown"] = json!(cooldown.map(|c| c.to_string()));
+            p["cooldown_until"] = json!(match (cooldown, state.trigger.last_rebalance) {
+                (Some(c), Some(t)) => Some(t.plus(c).0),
+                _ => None,
+            });
+        }
+        Trigger::Calendar { every, min_drift } => {
+            p["mode"] = json!("calendar");
+            p["every"] = json!(every.to_string());
+            p["min_drift_percent"] = json!(min_drift.map(|g| g.percent().normalize()));
+            p["min_drift_kind"] = json!(min_drift.map(kind));
+        }
+    }
+    p
 }
 
 /// `GET /api/bots/{id}`.
@@ -578,15 +635,143 @@ fn planned_legs(e: &ballast_store::Event) -> bool {
     e.data.get("legs").and_then(Value::as_array).is_some_and(|l| !l.is_empty())
 }
 
-/// `GET /api/bots/{id}/orders?limit=`: newest first.
-pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(l): Query<Limit>) -> ApiResult {
-    let rows = blocking(move || {
-        let (_, engine) = bot_engine(&st, id)?;
-        Ok(engine.orders(id, l.get(200))?)
-    })
-    .await?;
-    let out = rows.iter().map(order_json).collect::<Result<Vec<_>, _>>()?;
-    ok(Value::Array(out))
+/// `?limit=&before=&state=&side=&asset=&format=` of `GET /api/bots/{id}/orders`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderQuery {
+    /// At most this many rows (200 when absent, capped at 10,000).
+    pub limit: Option<usize>,
+    /// Only rows older than this row id (the next page).
+    pub before: Option<i64>,
+    /// Only orders in this state (`filled`, `canceled`, ...).
+    pub state: Option<String>,
+    /// Only `buy` or only `sell`.
+    pub side: Option<String>,
+    /// Only orders of this coin.
+    pub asset: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// The filter of an order query; an unknown value is refused naming the parameter.
+pub fn order_filter(q: &OrderQuery) -> Result<ballast_store::OrderFilter, ApiError> {
+    let state = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<ballast_store::OrderState>().map_err(|_| {
+            let names: Vec<&str> = ballast_store::OrderState::ALL.iter().map(|x| x.as_str()).collect();
+            ApiError::bad_request(format!("state {s:?}: expected one of {}", names.join(", ")))
+        })?),
+    };
+    let side = match q.side.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("buy") => Some(ballast_core::planner::Side::Buy),
+        Some("sell") => Some(ballast_core::planner::Side::Sell),
+        Some(s) => return Err(ApiError::bad_request(format!("side {s:?}: expected \"buy\" or \"sell\""))),
+    };
+    let asset = match q.asset.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => Some(Asset::new(a).map_err(|e| ApiError::bad_request(format!("asset: {e}")))?),
+    };
+    Ok(ballast_store::OrderFilter { state, side, asset })
+}
+
+/// Orders with their row ids, newest first.
+pub type OrderPage = Vec<(i64, ballast_store::OrderRow)>;
+
+/// A page of a bot's orders (`GET /api/bots/{id}/orders` and `ballast bot orders`):
+/// newest first, filtered, each order with its row id (`row`), and the `before` of the
+/// next page (none on the last).
+pub fn orders_page(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    q: &OrderQuery,
+) -> Result<(OrderPage, Option<i64>), ApiError> {
+    store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 10_000);
+    let rows = store.orders_page(id, &order_filter(q)?, q.before, limit)?;
+    let next = if rows.len() == limit { rows.last().map(|(r, _)| *r) } else { None };
+    Ok((rows, next))
+}
+
+/// Orders as CSV (RFC 4180, a header row): what the orders page shows, to keep.
+pub fn orders_csv(rows: &[(i64, ballast_store::OrderRow)]) -> String {
+    let mut out = String::from(
+        "row,created_at,client_id,seq,leg,side,asset,quote,qty,kind,planned_price,state,filled,venue_id,updated_at\r\n",
+    );
+    for (row, o) in rows {
+        let i = &o.intent;
+        let kind = match i.kind {
+            ballast_exchange::OrderKind::Market => "market".to_string(),
+            ballast_exchange::OrderKind::Limit { price } => format!("limit {}", price.0.normalize()),
+            ballast_exchange::OrderKind::PostOnly { price } => format!("post-only {}", price.0.normalize()),
+        };
+        let cells = [
+            row.to_string(),
+            ballast_engine::export::date(i.created_at, true),
+            i.client_id.as_str().to_string(),
+            i.seq.to_string(),
+            i.leg.to_string(),
+            i.side.to_string(),
+            i.base.to_string(),
+            i.quote.to_string(),
+            i.qty.0.normalize().to_string(),
+            kind,
+            i.planned_price.0.normalize().to_string(),
+            o.state.as_str().to_string(),
+            o.filled.0.normalize().to_string(),
+            o.venue_id.clone().unwrap_or_default(),
+            ballast_engine::export::date(o.updated_at, true),
+        ];
+        let quoted: Vec<String> =
+            cells
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n', '\r']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+        out.push_str(&quoted.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// `GET /api/bots/{id}/orders?limit=&before=&state=&side=&asset=&format=json|csv`:
+/// newest first, filtered by state, side and coin, paged back with `before` (each
+/// order's `row`; the `X-Next-Before` header names the next page); `format=csv` the
+/// same page as a CSV download.
+pub async fn orders(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<OrderQuery>) -> ApiResult {
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => return Err(ApiError::bad_request(format!("format {f:?}: expected \"json\" or \"csv\""))),
+    };
+    let (rows, next) = blocking(move || orders_page(st.store.as_ref(), id, &q)).await?;
+    let next = next.map(|n| n.to_string()).unwrap_or_default();
+    if csv {
+        return Ok((
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"ballast-bot-{id}-orders.csv\""),
+                ),
+                (axum::http::header::HeaderName::from_static("x-next-before"), next),
+            ],
+            orders_csv(&rows),
+        )
+            .into_response());
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (row, o) in &rows {
+        let mut v = order_json(o)?;
+        v["row"] = json!(row);
+        out.push(v);
+    }
+    Ok(([(axum::http::header::HeaderName::from_static("x-next-before"), next)], Json(Value::Array(out)))
+        .into_response())
 }
 
 /// Runs a change of a bot under the state's bot lock, then tells the live streams.
@@ -781,4 +966,102 @@ pub async fn stop(
 /// `GET /api/openapi.json`.
 pub async fn openapi() -> Response {
     ([(CONTENT_TYPE, "application/json")], crate::OPENAPI_JSON).into_response()
+}
+
+/// The quote currency of a bot, from its saved engine state.
+fn quote_of(store: &dyn ballast_store::Store, id: BotId) -> Result<Asset, ApiError> {
+    let json =
+        store.load_state(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("bot {id} has no state yet")))?;
+    let state: BotState = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    Ok(state.spec.quote)
+}
+
+/// A bot's profit and loss by coin (`GET /api/bots/{id}/pnl` and `ballast bot pnl
+/// --format json`): [`ballast_engine::costbasis::coin_pnl`] over every fill and cash
+/// flow, valued at the prices of the bot's last snapshot (`at`; none before one), with
+/// the bot's id. Exact decimals (strings), nothing rounded.
+pub fn pnl_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    method: ballast_engine::costbasis::CostMethod,
+) -> Result<Value, ApiError> {
+    store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let quote = quote_of(store, id)?;
+    let last = store.snapshots(id, 1)?.pop();
+    let prices: ballast_core::Prices = last.as_ref().map(|s| s.prices.clone()).unwrap_or_default();
+    let report =
+        ballast_engine::costbasis::coin_pnl(&store.cash_flows(id)?, &store.fills(id)?, &quote, &prices, method);
+    let mut v = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    v["bot"] = json!(id);
+    v["at"] = json!(last.map(|s| s.time.0));
+    Ok(v)
+}
+
+/// `?method=` of `GET /api/bots/{id}/pnl`.
+#[derive(Debug, Deserialize)]
+pub struct PnlQuery {
+    /// `average` (when absent) or `fifo`.
+    pub method: Option<String>,
+}
+
+/// `GET /api/bots/{id}/pnl?method=average|fifo`: [`pnl_json`].
+pub async fn pnl(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<PnlQuery>) -> ApiResult {
+    let method = match q.method.as_deref() {
+        None => ballast_engine::costbasis::CostMethod::Average,
+        Some(m) => m.parse().map_err(ApiError::bad_request)?,
+    };
+    let out = blocking(move || pnl_json(st.store.as_ref(), id, method)).await?;
+    ok(out)
+}
+
+/// A bot's fills and cash flows as a CSV file in `format` (`GET
+/// /api/bots/{id}/transactions.csv` and `ballast bot export --format`), with the file
+/// name to save it as.
+pub fn transactions_csv(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    format: ballast_engine::export::CsvFormat,
+) -> Result<(String, String), ApiError> {
+    let rec = store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let quote = quote_of(store, id)?;
+    let csv = ballast_engine::export::transactions_csv(
+        format,
+        id,
+        &rec.venue,
+        &quote,
+        &store.cash_flows(id)?,
+        &store.fills(id)?,
+    );
+    Ok((format!("ballast-bot-{id}-{format}.csv"), csv))
+}
+
+/// `?format=` of `GET /api/bots/{id}/transactions.csv`.
+#[derive(Debug, Deserialize)]
+pub struct CsvQuery {
+    /// `koinly` (Koinly's Universal template) or `cointracking` (CoinTracking's CSV import).
+    pub format: Option<String>,
+}
+
+/// `GET /api/bots/{id}/transactions.csv?format=koinly|cointracking`: every fill and
+/// cash flow as a download ([`transactions_csv`]).
+pub async fn transactions(
+    State(st): State<Arc<AppState>>,
+    Path(id): Path<BotId>,
+    Query(q): Query<CsvQuery>,
+) -> ApiResult {
+    let format: ballast_engine::export::CsvFormat = q
+        .format
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("format: expected \"koinly\" or \"cointracking\""))?
+        .parse()
+        .map_err(ApiError::bad_request)?;
+    let (name, csv) = blocking(move || transactions_csv(st.store.as_ref(), id, format)).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        csv,
+    )
+        .into_response())
 }

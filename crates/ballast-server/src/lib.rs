@@ -99,6 +99,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/account/password"),
     ("POST", "/api/account/totp"),
     ("POST", "/api/account/totp/confirm"),
+    ("GET", "/api/bots/{id}/pnl"),
+    ("GET", "/api/bots/{id}/transactions.csv"),
 ];
 
 /// The routes that need no credentials: health, the login (and the first-run setup
@@ -311,6 +313,8 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/account/password") => post(api::change_password),
         ("POST", "/api/account/totp") => post(api::reenrol),
         ("POST", "/api/account/totp/confirm") => post(api::reenrol_confirm),
+        ("GET", "/api/bots/{id}/pnl") => get(api::pnl),
+        ("GET", "/api/bots/{id}/transactions.csv") => get(api::transactions),
         _ => panic!("no handler for {method} {path}"),
     }
 }

@@ -126,21 +126,14 @@ pub fn render(st: &AppState) -> Result<String, ApiError> {
         }
         let n = crate::api::bot_state(st, b.id)?.map(|x| x.rebalances).unwrap_or(0);
         let _ = writeln!(rebal, "ballast_rebalances_total{{{labels}}} {n}");
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for o in st.store.orders(b.id, 1_000_000)? {
-            *counts.entry(o.state.as_str()).or_default() += 1;
-        }
-        for (state, n) in counts {
+        // Counts kept on write (`Store::order_counts`, `event_counts`): a few rows per
+        // bot, never a scan of its orders or events.
+        for (state, n) in st.store.order_counts(b.id)? {
             let _ = writeln!(orders, "ballast_orders_total{{{labels},state=\"{state}\"}} {n}");
         }
-        let mut kinds: BTreeMap<&str, usize> = BTreeMap::from([("error", 0), ("key_revoked", 0)]);
-        let events = st.store.events(b.id, 100_000)?;
-        for e in &events {
-            if let Some(n) = kinds.get_mut(e.kind.as_str()) {
-                *n += 1;
-            }
-        }
-        for (kind, n) in kinds {
+        let counted = st.store.event_counts(b.id)?;
+        for kind in ["error", "key_revoked"] {
+            let n = counted.get(kind).copied().unwrap_or(0);
             let _ = writeln!(errors, "ballast_bot_errors_total{{{labels},kind=\"{kind}\"}} {n}");
         }
     }

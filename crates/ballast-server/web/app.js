@@ -1081,6 +1081,8 @@
     let histList = [];
     let histNext = null;
     const POINTS = Math.max(200, Math.min(1500, Math.round((window.innerWidth || 1200) * 0.8)));
+    let pnlMethod = 'average';
+    let pnlData = null;
     const title = h('h1', { 'data-test': 'bot-name' }, `Bot #${id}`);
     const headInfo = h('div', { class: 'sub' });
     const badgeBox = h('span', { 'data-test': 'bot-state' });
@@ -1099,6 +1101,51 @@
     );
     const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
     const holdings = h('div', { class: 'table-wrap' });
+    // Profit and loss by coin (GET .../pnl: the CLI's `bot pnl`), with the cost method,
+    // and the fills and cash flows as the tax tools' CSV files.
+    const pnlBox = h('div', { class: 'table-wrap' });
+    const pnlNote = h('div', { class: 'muted chart-note', 'data-test': 'coin-pnl-note' });
+    const methodBtns = [
+      ['average', 'Average cost'],
+      ['fifo', 'FIFO'],
+    ].map(([m, label]) =>
+      h('button', { type: 'button', class: `seg${m === pnlMethod ? ' active' : ''}`, 'data-method': m, 'data-test': `pnl-method-${m}`, 'aria-pressed': String(m === pnlMethod), onclick: () => setMethod(m) }, label),
+    );
+    const exportLinks = h(
+      'div',
+      { class: 'actions', 'data-test': 'exports' },
+      h('span', { class: 'muted' }, 'Fills and cash flows:'),
+      h('a', { class: 'btn', href: `/api/bots/${id}/transactions.csv?format=koinly`, download: `ballast-bot-${id}-koinly.csv`, 'data-test': 'export-koinly' }, 'Koinly CSV'),
+      h('a', { class: 'btn', href: `/api/bots/${id}/transactions.csv?format=cointracking`, download: `ballast-bot-${id}-cointracking.csv`, 'data-test': 'export-cointracking' }, 'CoinTracking CSV'),
+    );
+    const paramsBox = h('dl', { class: 'params', 'data-test': 'parameters' });
+    const paramsPanel = h('div', { class: 'panel' }, h('h3', {}, 'Parameters'), paramsBox);
+    const pnlPanel = h(
+      'div',
+      { class: 'panel', 'data-test': 'coin-pnl-panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit and loss by coin'), h('div', { class: 'segs', role: 'group', 'aria-label': 'Cost method' }, methodBtns)),
+      pnlBox,
+      pnlNote,
+      exportLinks,
+    );
+    // The bot's orders: newest first, filtered by state, side and coin on the server,
+    // paged back by row (GET .../orders), and the same as CSV.
+    const ORDERS_PAGE = 25;
+    const ORDER_STATES = ['pending', 'unknown', 'new', 'partially_filled', 'filled', 'canceled', 'rejected', 'expired', 'not_sent'];
+    let ordersList = null;
+    const fState = h('select', { 'aria-label': 'Order state', 'data-test': 'orders-state', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Any state'), ORDER_STATES.map((x) => h('option', { value: x }, x.replace('_', ' '))));
+    const fSide = h('select', { 'aria-label': 'Side', 'data-test': 'orders-side', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Buys and sells'), h('option', { value: 'buy' }, 'Buys'), h('option', { value: 'sell' }, 'Sells'));
+    const fAsset = h('select', { 'aria-label': 'Coin', 'data-test': 'orders-asset', onchange: () => reloadOrders() }, h('option', { value: '' }, 'Any coin'));
+    const ordersCsv = h('a', { class: 'btn', 'data-test': 'orders-csv', download: `ballast-bot-${id}-orders.csv`, href: `/api/bots/${id}/orders?format=csv&limit=10000` }, 'CSV');
+    const ordersBox = h('div', { class: 'table-wrap' });
+    const ordersMore = h('button', { type: 'button', class: 'more', hidden: true, 'data-test': 'orders-more', onclick: () => moreOrders() }, 'Show older orders');
+    const ordersPanel = h(
+      'div',
+      { class: 'panel', 'data-test': 'orders-panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Orders'), h('div', { class: 'actions filters' }, fState, fSide, fAsset, ordersCsv)),
+      ordersBox,
+      ordersMore,
+    );
     const history = h('div', { 'data-test': 'history' });
     const histMore = h('button', { type: 'button', 'data-test': 'history-more', class: 'more', hidden: true, onclick: () => moreHistory() }, 'Show older rebalances');
     const events = h('div', { class: 'events', 'data-test': 'events' });
@@ -1119,12 +1166,82 @@
         stoppedBox,
         stats,
         returnsPanel,
+        pnlPanel,
+        paramsPanel,
         h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
         h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history, histMore), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events, evMore)),
+        ordersPanel,
       ),
     );
+
+    function orderQuery() {
+      const p = new URLSearchParams();
+      if (fState.value) p.set('state', fState.value);
+      if (fSide.value) p.set('side', fSide.value);
+      if (fAsset.value) p.set('asset', fAsset.value);
+      return p;
+    }
+
+    let ordersAsked = 0;
+    async function loadOrders(before) {
+      const p = orderQuery();
+      p.set('limit', String(ORDERS_PAGE));
+      if (before != null) p.set('before', String(before));
+      // Only the answer to the latest question is shown (filters changed quickly, a
+      // refresh meanwhile).
+      const asked = ++ordersAsked;
+      const rows = await api('GET', `/api/bots/${id}/orders?${p}`);
+      if (asked !== ordersAsked) return;
+      ordersList = before == null ? rows : (ordersList || []).concat(rows);
+      ordersMore.hidden = rows.length < ORDERS_PAGE;
+      const c = orderQuery();
+      c.set('format', 'csv');
+      c.set('limit', '10000');
+      ordersCsv.setAttribute('href', `/api/bots/${id}/orders?${c}`);
+      renderOrders();
+    }
+
+    function reloadOrders() {
+      loadOrders().catch((e) => (err.textContent = e.message));
+    }
+
+    function moreOrders() {
+      const last = ordersList && ordersList[ordersList.length - 1];
+      if (last) loadOrders(last.row).catch((e) => (err.textContent = e.message));
+    }
+
+    function renderOrders() {
+      const rows = ordersList || [];
+      const th = (t, cls) => h('th', { scope: 'col', class: cls || '' }, t);
+      ordersBox.replaceChildren(
+        rows.length
+          ? h(
+              'table',
+              { 'data-test': 'orders' },
+              h('thead', {}, h('tr', {}, th('Created'), th('Side'), th('Qty', 'num'), th('Coin'), th('Planned price', 'num hide-sm'), th('State'), th('Filled', 'num hide-sm'))),
+              h(
+                'tbody',
+                {},
+                rows.map((o) =>
+                  h(
+                    'tr',
+                    { 'data-test': 'order-row', 'data-side': o.side, 'data-state': o.state, 'data-asset': o.base },
+                    h('td', {}, fmtTime(o.created_at)),
+                    h('td', { class: o.side === 'buy' ? 'pos' : 'neg' }, o.side),
+                    h('td', { class: 'num' }, fmtQty(o.qty)),
+                    h('td', {}, h('b', {}, o.base)),
+                    h('td', { class: 'num hide-sm' }, fmtPrice(o.planned_price)),
+                    h('td', {}, o.state.replace('_', ' ')),
+                    h('td', { class: 'num hide-sm' }, fmtQty(o.filled)),
+                  ),
+                ),
+              ),
+            )
+          : h('div', { class: 'muted', 'data-test': 'orders-empty' }, 'No orders match.'),
+      );
+    }
 
     async function loadConfig() {
       try {
@@ -1132,6 +1249,104 @@
       } catch {
         cfg = null;
       }
+    }
+
+    // The parameters in force (GET /api/bots/{id}: parameters), each a term and its value.
+    function renderParams(b) {
+      const p = b.parameters;
+      paramsPanel.hidden = !p || !!b.summary;
+      if (!p || b.summary) return;
+      const rows = [];
+      const row = (k, v, test) => rows.push(h('dt', {}, k), h('dd', { 'data-test': `param-${test}` }, v));
+      row('Mode', p.mode === 'calendar' ? 'Calendar' : 'Threshold', 'mode');
+      row('Rebalance', p.rebalance, 'rebalance');
+      if (p.mode === 'threshold') {
+        row('Threshold', `${p.threshold_percent}${p.threshold_kind === 'relative' ? '% of target' : ' points'}`, 'threshold');
+        row('Cooldown', p.cooldown ? `${p.cooldown}${p.cooldown_until ? ` (until ${fmtTime(p.cooldown_until)})` : ''}` : 'none', 'cooldown');
+      } else {
+        row('Interval', p.every, 'interval');
+        row('Minimum drift', p.min_drift_percent != null ? `${p.min_drift_percent}${p.min_drift_kind === 'relative' ? '% of target' : ' points'}` : 'none', 'min-drift');
+      }
+      row('Rebalance to', p.rebalance_to === 'band_edge' ? `band edge (${p.band_edge_percent}${p.band_edge_kind === 'relative' ? '% of target' : ' points'})` : 'target', 'band-edge');
+      row('Weights', p.method, 'method');
+      row('Weights estimated', p.weights_estimated_at != null ? fmtTime(p.weights_estimated_at) : 'fixed (not estimated from data)', 'estimated');
+      if (p.reestimate_every) row('Re-estimated', `every ${p.reestimate_every} and at each rebalance`, 'reestimate');
+      row('Stop-loss', p.stop_loss_percent != null ? `${fmt(p.stop_loss_percent, 2)}% below net invested` : 'none', 'stop-loss');
+      row('Take-profit', p.take_profit_percent != null ? `${fmt(p.take_profit_percent, 2)}% above net invested` : 'none', 'take-profit');
+      const entries = p.entry_prices || [];
+      row('Entry prices', entries.length ? entries.map((e) => `${e.asset} ≤ ${fmtPrice(e.price)}${e.bought_into ? ' (bought into)' : ' (waiting)'}`).join(', ') : 'none', 'entry-prices');
+      row('Fee assumed', p.fee, 'fee');
+      row('Last rebalance', p.last_rebalance != null ? fmtTime(p.last_rebalance) : '–', 'last-rebalance');
+      paramsBox.replaceChildren(...rows);
+    }
+
+    function setMethod(m) {
+      pnlMethod = m;
+      for (const b of methodBtns) {
+        b.classList.toggle('active', b.dataset.method === m);
+        b.setAttribute('aria-pressed', String(b.dataset.method === m));
+      }
+      loadPnl()
+        .then(renderPnl)
+        .catch((e) => (err.textContent = e.message));
+    }
+
+    async function loadPnl() {
+      pnlData = await api('GET', `/api/bots/${id}/pnl?method=${pnlMethod}`);
+    }
+
+    function renderPnl() {
+      const r = pnlData;
+      if (!r) return;
+      const q = r.quote || 'USDT';
+      const th = (t, cls) => h('th', { scope: 'col', class: cls || 'num' }, t);
+      const money = (x, cls) => h('td', { class: `num ${cls ? signCls(x) : ''}` }, fmt(x, 2));
+      const coins = r.coins || [];
+      pnlBox.replaceChildren(
+        h(
+          'table',
+          { 'data-test': 'coin-pnl' },
+          h('caption', { class: 'sr-only' }, `Profit and loss by coin, ${r.method === 'fifo' ? 'first in, first out' : 'average cost'}, in ${q}`),
+          h('thead', {}, h('tr', {}, th('Coin', ''), th('Held', 'num hide-sm'), th('Avg cost', 'num hide-sm'), th('Cost basis', 'num hide-sm'), th('Value', 'num hide-sm'), th('Realised'), th('Unrealised'), th('Fees', 'num hide-sm'), th('Net'))),
+          h(
+            'tbody',
+            {},
+            coins.map((c) =>
+              h(
+                'tr',
+                { 'data-test': `coin-pnl-${c.asset}` },
+                h('td', {}, h('b', {}, c.asset)),
+                h('td', { class: 'num hide-sm' }, fmtQty(c.held)),
+                h('td', { class: 'num hide-sm' }, c.average_cost != null ? fmtPrice(c.average_cost) : '–'),
+                h('td', { class: 'num hide-sm' }, fmt(c.cost_basis, 2)),
+                h('td', { class: 'num hide-sm' }, fmt(c.value, 2)),
+                h('td', { class: `num ${signCls(c.realised)}`, 'data-test': 'realised' }, fmt(c.realised, 2)),
+                h('td', { class: `num ${signCls(c.unrealised)}`, 'data-test': 'unrealised' }, fmt(c.unrealised, 2)),
+                h('td', { class: 'num hide-sm' }, fmt(c.fees, 4)),
+                money(c.net, true),
+              ),
+            ),
+          ),
+          h(
+            'tfoot',
+            {},
+            h(
+              'tr',
+              { 'data-test': 'coin-pnl-total' },
+              h('th', { scope: 'row' }, 'Total'),
+              h('td', { class: 'num hide-sm' }, ''),
+              h('td', { class: 'hide-sm' }, ''),
+              h('td', { class: 'num hide-sm' }, ''),
+              h('td', { class: 'num hide-sm' }, fmt(num(r.value) - num(r.quote_held), 2)),
+              money(r.realised, true),
+              money(r.unrealised, true),
+              h('td', { class: 'num hide-sm' }, fmt(r.fees, 4)),
+              h('td', { class: `num ${signCls(r.net)}`, 'data-test': 'coin-pnl-net' }, fmt(r.net, 2)),
+            ),
+          ),
+        ),
+      );
+      pnlNote.textContent = `${r.method === 'fifo' ? 'FIFO: a coin sold takes the cost of its oldest lots' : 'Average cost: a coin sold takes the average cost of what is held'}. Net = realised + unrealised − fees = value ${fmt(r.value, 2)} − net invested ${fmt(r.net_invested, 2)} ${q}; ${fmtQty(r.quote_held)} ${q} held${r.at != null ? `; prices of ${fmtTime(r.at)}` : ''}.`;
     }
 
     function setRange(r) {
@@ -1483,6 +1698,9 @@
         }
         const [, changed] = await Promise.all([loadChart(), loadEvents()]);
         if (changed) await loadHistory();
+        if (changed || !pnlData) await loadPnl();
+        if (fAsset.options.length === 1) for (const a of b.assets || []) fAsset.append(h('option', { value: a }, a));
+        if (changed || !ordersList) await loadOrders();
         err.textContent = '';
         bot = b;
         last = { b };
@@ -1494,6 +1712,8 @@
         headInfo.textContent = `#${b.id} · ${b.venue} · ${(b.assets || []).join(', ')} · created ${fmtTime(b.created_at)}`;
         renderStats(b);
         renderStopped(b);
+        renderPnl();
+        renderParams(b);
         drawCharts();
         if (!b.summary) renderHoldings(b);
         if (changed) {

@@ -13,7 +13,8 @@ use ballast_exchange::{ClientOrderId, Fill, OrderKind};
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store, StoreError,
+    BotId, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderFilter, OrderRow, OrderState, Snapshot, Store,
+    StoreError,
 };
 
 /// Generates one `#[test]` per contract function. `$make` is a closure returning
@@ -48,6 +49,9 @@ macro_rules! store_contract_tests {
             cash_flows_oldest_first,
             snapshots_newest_window_oldest_first,
             snapshots_range_thins_the_whole_range,
+            counts_follow_every_write,
+            snapshot_values_are_the_snapshots_figures,
+            orders_pages_filter_and_page_back,
             rebalance_history_pages,
             events_newest_first,
             events_after_in_recording_order,
@@ -970,4 +974,121 @@ pub fn deadline_round_trips(store: &dyn Store) {
     i.expires_at = Some(Timestamp(30_010));
     store.begin_rebalance(std::slice::from_ref(&i), "{}", &event(bot, 10, "rebalance")).unwrap();
     assert_eq!(store.unresolved(bot).unwrap()[0].intent.expires_at, Some(Timestamp(30_010)));
+}
+
+/// `order_counts` and `event_counts`, kept on write, equal a count of the rows after
+/// intents, moves between states (including a refused one) and events, per bot.
+pub fn counts_follow_every_write(store: &dyn Store) {
+    let a = new_bot(store, "a", 1);
+    let b = new_bot(store, "b", 1);
+    let count = |bot: BotId| {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for o in store.orders(bot, usize::MAX).unwrap() {
+            *by.entry(o.state.as_str().to_string()).or_default() += 1;
+        }
+        by
+    };
+    let kinds = |bot: BotId| {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for e in store.events(bot, usize::MAX).unwrap() {
+            *by.entry(e.kind).or_default() += 1;
+        }
+        by
+    };
+    let check = |why: &str| {
+        for bot in [a, b] {
+            assert_eq!(store.order_counts(bot).unwrap(), count(bot), "orders of bot {bot}: {why}");
+            assert_eq!(store.event_counts(bot).unwrap(), kinds(bot), "events of bot {bot}: {why}");
+        }
+    };
+    check("new bots");
+    let ia: Vec<Intent> = (0..3).map(|leg| intent(a, 1, leg, 10)).collect();
+    store.begin_rebalance(&ia, "{}", &event(a, 10, "rebalance")).unwrap();
+    store.begin_rebalance(&[intent(b, 1, 0, 10)], "{}", &event(b, 10, "rebalance")).unwrap();
+    check("intents");
+    store.update_order(&ia[0].client_id, OrderState::New, Some("V"), Qty::ZERO, Timestamp(11)).unwrap();
+    store.update_order(&ia[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(12)).unwrap();
+    store.update_order(&ia[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(13)).unwrap();
+    store.update_order(&ia[1].client_id, OrderState::NotSent, None, Qty::ZERO, Timestamp(12)).unwrap();
+    assert!(store.update_order(&ia[1].client_id, OrderState::New, None, Qty::ZERO, Timestamp(13)).is_err());
+    check("moves");
+    store.record_event(&event(a, 20, "error")).unwrap();
+    store.record_event(&event(a, 21, "error")).unwrap();
+    store.begin_rebalance(&[intent(a, 2, 0, 30)], "{}", &event(a, 30, "rebalance")).unwrap();
+    // A refused rebalance (a client id that exists) counts nothing.
+    assert!(store.begin_rebalance(&[intent(a, 2, 0, 31)], "{}", &event(a, 31, "rebalance")).is_err());
+    check("events and a refused rebalance");
+    assert_eq!(store.order_counts(a).unwrap()["filled"], 1);
+    assert_eq!(store.event_counts(a).unwrap()["error"], 2);
+}
+
+/// `snapshot_values`: the time, value and net invested of each snapshot from a time
+/// on, oldest first, two at one time both kept in recording order.
+pub fn snapshot_values_are_the_snapshots_figures(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    for t in [30, 10, 20, 20] {
+        let mut s = snapshot(bot, t);
+        s.value = Notional(Decimal::from(t) + d("0.5"));
+        s.net_invested = Notional(Decimal::from(t * 2));
+        store.record_snapshot(&s).unwrap();
+    }
+    store.record_snapshot(&snapshot(other, 15)).unwrap();
+    let all = store.snapshot_values(bot, None).unwrap();
+    assert_eq!(all.iter().map(|v| v.time.0).collect::<Vec<_>>(), vec![10, 20, 20, 30]);
+    assert!(all[1].id < all[2].id, "one time: recording order");
+    assert_eq!((all[3].value.0, all[3].net_invested.0), (d("30.5"), d("60")));
+    let from = store.snapshot_values(bot, Some(Timestamp(20))).unwrap();
+    assert_eq!(from, all[1..].to_vec());
+    let full = store.snapshots(bot, 10).unwrap();
+    for (v, s) in all.iter().zip(&full) {
+        assert_eq!((v.time, v.value, v.net_invested), (s.time, s.value, s.net_invested));
+    }
+    assert!(store.snapshot_values(bot, Some(Timestamp(31))).unwrap().is_empty());
+}
+
+/// `orders_page`: newest first, by state, side and coin, paged back by row id; another
+/// bot's orders never in it.
+pub fn orders_pages_filter_and_page_back(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let mut all = Vec::new();
+    for seq in 1..=4 {
+        let legs: Vec<Intent> = (0..3)
+            .map(|leg| {
+                let mut i = intent(bot, seq, leg, seq * 10);
+                i.side = if leg == 0 { Side::Sell } else { Side::Buy };
+                i.base = asset(["BTC", "ETH", "XRP"][leg as usize]);
+                i
+            })
+            .collect();
+        store.begin_rebalance(&legs, "{}", &event(bot, seq * 10, "rebalance")).unwrap();
+        all.extend(legs);
+    }
+    store.begin_rebalance(&[intent(other, 1, 0, 5)], "{}", &event(other, 5, "rebalance")).unwrap();
+    store.update_order(&all[0].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(11)).unwrap();
+    store.update_order(&all[4].client_id, OrderState::Filled, None, Qty(d("1")), Timestamp(21)).unwrap();
+    let page = |f: &OrderFilter, before, limit| store.orders_page(bot, f, before, limit).unwrap();
+    let everything = page(&OrderFilter::default(), None, 100);
+    assert_eq!(everything.len(), 12);
+    assert!(everything.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    assert_eq!(everything[0].1.intent, all[11]);
+    // Paged back: two pages of five and one of two, the same rows in the same order.
+    let p1 = page(&OrderFilter::default(), None, 5);
+    let p2 = page(&OrderFilter::default(), Some(p1[4].0), 5);
+    let p3 = page(&OrderFilter::default(), Some(p2[4].0), 5);
+    let joined: Vec<_> = p1.iter().chain(&p2).chain(&p3).cloned().collect();
+    assert_eq!((joined, p3.len()), (everything.clone(), 2));
+    let sells = page(&OrderFilter { side: Some(Side::Sell), ..Default::default() }, None, 100);
+    assert_eq!(sells.len(), 4);
+    assert!(sells.iter().all(|(_, o)| o.intent.side == Side::Sell && o.intent.base == asset("BTC")));
+    let filled = page(&OrderFilter { state: Some(OrderState::Filled), ..Default::default() }, None, 100);
+    assert_eq!(
+        filled.iter().map(|(_, o)| o.intent.client_id.clone()).collect::<Vec<_>>(),
+        vec![all[4].client_id.clone(), all[0].client_id.clone()]
+    );
+    let eth_buys = OrderFilter { side: Some(Side::Buy), asset: Some(asset("ETH")), state: None };
+    assert_eq!(page(&eth_buys, None, 100).len(), 4);
+    let none = OrderFilter { side: Some(Side::Sell), asset: Some(asset("ETH")), state: None };
+    assert!(page(&none, None, 100).is_empty());
 }

@@ -145,6 +145,30 @@ pub trait Store: Send + Sync {
     /// `after = 0` starts at the first event. A reader that remembers the last id it
     /// saw (a notifier's cursor) neither misses nor repeats an event.
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>, StoreError>;
+
+    /// How many orders a bot has in each state (by [`OrderState::as_str`]; states it
+    /// never had are absent), from counts the store keeps on write: a few rows whatever
+    /// the bot's age (`/metrics`).
+    fn order_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// How many events a bot has of each kind, kept on write like
+    /// [`Store::order_counts`].
+    fn event_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError>;
+    /// The time, value and net invested of a bot's snapshots with `time >= from` (all
+    /// when `None`), oldest first (by time, then row id): the columns returns need,
+    /// through the `(bot, time)` index, without parsing holdings and prices. A reader
+    /// that keeps what it read asks only from its last time on.
+    fn snapshot_values(&self, bot: BotId, from: Option<Timestamp>) -> Result<Vec<SnapshotValue>, StoreError>;
+    /// A page of a bot's orders that match `filter`, newest first (by row id), each with
+    /// its row id; only those whose row id is below `before` when given; at most
+    /// `limit`. Through the `(bot, id)` index: a page costs the same whatever the bot's age
+    /// (a filter that matches few orders reads past the others).
+    fn orders_page(
+        &self,
+        bot: BotId,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, OrderRow)>, StoreError>;
 }
 
 /// Maps a venue status into the store's order state.

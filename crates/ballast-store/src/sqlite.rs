@@ -54,8 +54,8 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, TransactionBehavio
 use rust_decimal::Decimal;
 
 use crate::{
-    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderRow,
-    OrderState, Snapshot, SnapshotRange, Store, StoreError, Versioned,
+    BotId, BotLock, BotRecord, BotStatus, CashFlow, Change, Event, FillRow, Intent, LedgerEntry, NewBot, OrderFilter,
+    OrderRow, OrderState, Snapshot, SnapshotRange, SnapshotValue, Store, StoreError, Versioned,
 };
 
 /// The schema migrations, in order: entry `i` takes version `i` to `i + 1`.
@@ -66,6 +66,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_ledger.sql"),
     include_str!("migrations/0005_history_indexes.sql"),
     include_str!("migrations/0006_replay_clock.sql"),
+    include_str!("migrations/0007_read_model.sql"),
 ];
 
 /// The schema version this code writes and understands.
@@ -834,6 +835,18 @@ fn set_synchronous(conn: &Connection, level: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+impl SqliteStore {
+    /// `(text, count)` rows of a bot's counts kept on write (migration 0007).
+    fn counts(&self, sql: &str, bot: BotId, op: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let conn = self.lock();
+        let rows: Vec<(String, i64)> = conn
+            .prepare_cached(sql)
+            .and_then(|mut st| st.query_map([bot], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| db_err(op, e))?;
+        Ok(rows.into_iter().map(|(k, n)| (k, n.max(0) as u64)).collect())
+    }
+}
+
 impl Store for SqliteStore {
     fn create_bot(&self, bot: &NewBot) -> Result<BotId, StoreError> {
         const OP: &str = "create bot";
@@ -1285,6 +1298,62 @@ impl Store for SqliteStore {
             read_snapshot,
         )?;
         Ok(SnapshotRange { snapshots, total: total.max(0) as u64 })
+    }
+
+    fn order_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.counts("SELECT state, n FROM order_counts WHERE bot_id = ?1 AND n > 0", bot, "read the order counts")
+    }
+
+    fn event_counts(&self, bot: BotId) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.counts("SELECT kind, n FROM event_counts WHERE bot_id = ?1 AND n > 0", bot, "read the event counts")
+    }
+
+    fn snapshot_values(&self, bot: BotId, from: Option<Timestamp>) -> Result<Vec<SnapshotValue>, StoreError> {
+        const T: &str = "snapshots";
+        let conn = self.lock();
+        query_all(
+            &conn,
+            "list snapshot values",
+            "SELECT id, time, value, net_invested FROM snapshots WHERE bot_id = ?1 AND time >= ?2 ORDER BY time, id",
+            params![bot, from.map_or(i64::MIN, |t| t.0)],
+            |row| {
+                Ok(SnapshotValue {
+                    id: col(row, T, "id")?,
+                    time: Timestamp(col(row, T, "time")?),
+                    value: Notional(col_dec(row, T, "value")?),
+                    net_invested: Notional(col_dec(row, T, "net_invested")?),
+                })
+            },
+        )
+    }
+
+    fn orders_page(
+        &self,
+        bot: BotId,
+        filter: &OrderFilter,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, OrderRow)>, StoreError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT id, {ORDER_COLS} FROM orders WHERE bot_id = ?1 AND id < ?2 \
+             AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR side = ?4) AND (?5 IS NULL OR base = ?5) \
+             ORDER BY id DESC LIMIT ?6"
+        );
+        query_all(
+            &conn,
+            "list a page of orders",
+            &sql,
+            params![
+                bot,
+                before.unwrap_or(i64::MAX),
+                filter.state.map(|s| s.as_str()),
+                filter.side.map(|s| s.to_string()),
+                filter.asset.as_ref().map(|a| a.as_str().to_string()),
+                limit_param(limit)
+            ],
+            |row| Ok((col(row, "orders", "id")?, read_order(row)?)),
+        )
     }
 
     fn snapshot_span(&self, bot: BotId) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {

@@ -235,6 +235,17 @@ pub struct OrderRow {
     pub updated_at: Timestamp,
 }
 
+/// Which orders of a bot a page holds ([`crate::Store::orders_page`]); `None`: any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only orders in this state.
+    pub state: Option<OrderState>,
+    /// Only buys or only sells.
+    pub side: Option<Side>,
+    /// Only orders of this coin (the pair's base).
+    pub asset: Option<Asset>,
+}
+
 /// A recorded fill.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FillRow {
@@ -326,6 +337,20 @@ pub struct Snapshot {
     pub hodl_value: Notional,
     /// Fees paid so far, in quote.
     pub fees_paid: Notional,
+}
+
+/// A snapshot's figures that returns are computed from, without its holdings and
+/// prices ([`crate::Store::snapshot_values`]): a few bytes a row to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SnapshotValue {
+    /// The row id (recording order).
+    pub id: i64,
+    /// When.
+    pub time: Timestamp,
+    /// Value in quote.
+    pub value: Notional,
+    /// Deposits minus withdrawals.
+    pub net_invested: Notional,
 }
 
 /// Snapshots of a time range, thinned ([`crate::Store::snapshots_range`]).

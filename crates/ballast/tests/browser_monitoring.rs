@@ -283,6 +283,86 @@ fn monitoring_views_in_headless_chromium() {
         assert_fits(&d, &format!("{tag} bot page"));
         shot(&d, &format!("m-{tag}-1-bot"), w, h);
 
+        // Profit and loss by coin (average cost, then FIFO): the API's figures, the same
+        // net whatever the method, the tax tools' downloads; and the parameters in force.
+        for (method, word) in [("average", "Average cost"), ("fifo", "FIFO")] {
+            d.click_css(&format!("[data-test=pnl-method-{method}]"), WAIT);
+            d.wait("the cost method's note", WAIT, |d| {
+                d.text_css("[data-test=coin-pnl-note]").filter(|t| t.starts_with(word))
+            });
+            let (st, api) = http.call("GET", &format!("/api/bots/1/pnl?method={method}"), None);
+            assert_eq!(st, 200, "{api}");
+            let shown = d.text_css("[data-test=coin-pnl-net]").unwrap().replace(',', "");
+            let net: f64 = api["net"].as_str().unwrap().parse().unwrap();
+            assert!((shown.parse::<f64>().unwrap() - net).abs() < 0.006, "{tag} {method}: {shown} against {net}");
+            for c in api["coins"].as_array().unwrap() {
+                let a = c["asset"].as_str().unwrap();
+                let cell =
+                    d.text_css(&format!("[data-test=coin-pnl-{a}] [data-test=realised]")).unwrap().replace(',', "");
+                let realised: f64 = c["realised"].as_str().unwrap().parse().unwrap();
+                assert!((cell.parse::<f64>().unwrap() - realised).abs() < 0.006, "{tag} {method} {a}: {cell}");
+            }
+        }
+        let href: Value =
+            d.exec("return document.querySelector('[data-test=export-koinly]').getAttribute('href')", vec![]).unwrap();
+        assert_eq!(href, "/api/bots/1/transactions.csv?format=koinly");
+        assert_fits(&d, &format!("{tag} coin pnl"));
+        assert_named(&d, &format!("{tag} coin pnl"));
+        // Below the sticky header.
+        d.exec(
+            "document.querySelector('[data-test=coin-pnl-panel]').scrollIntoView(); window.scrollBy(0, -80)",
+            vec![],
+        )
+        .unwrap();
+        d.screenshot(&format!("m-{tag}-8-coin-pnl"));
+        let (_, b) = http.call("GET", "/api/bots/1", None);
+        let p = &b["parameters"];
+        let shown = d.text_css("[data-test=param-rebalance]").unwrap();
+        assert_eq!(shown, p["rebalance"].as_str().unwrap(), "{tag}");
+        for k in ["mode", "method", "estimated", "stop-loss", "entry-prices", "band-edge", "last-rebalance"] {
+            assert!(d.text_css(&format!("[data-test=param-{k}]")).is_some_and(|t| !t.is_empty()), "{tag}: {k}");
+        }
+        d.exec(
+            "document.querySelector('[data-test=parameters]').parentElement.scrollIntoView(); window.scrollBy(0, -80)",
+            vec![],
+        )
+        .unwrap();
+        d.screenshot(&format!("m-{tag}-9-parameters"));
+        d.click_css("[data-test=pnl-method-average]", WAIT);
+
+        // Orders: filtered on the server (sells of BTC), paged, the same as CSV.
+        d.wait("the orders", WAIT, |d| {
+            (!d.find_all("[data-test=orders] [data-test=order-row]").is_empty()).then_some(())
+        });
+        d.exec(
+            "for (const [k, v] of [['side', 'sell'], ['asset', 'BTC']]) { const s = document.querySelector(`[data-test=orders-${k}]`); s.value = v; s.dispatchEvent(new Event('change')); }",
+            vec![],
+        )
+        .unwrap();
+        let (st, sells) = http.call("GET", "/api/bots/1/orders?side=sell&asset=BTC&limit=25", None);
+        assert_eq!(st, 200, "{sells}");
+        let want = sells.as_array().unwrap().len();
+        assert!(want > 0, "the demo sold BTC");
+        let rows: Value = d.wait("only the sells of BTC", WAIT, |d| {
+            let v = d
+                .exec(
+                    "return [...document.querySelectorAll('[data-test=orders] [data-test=order-row]')].map(r => [r.dataset.side, r.dataset.asset])",
+                    vec![],
+                )
+                .ok()?;
+            let all = v.as_array()?;
+            (all.len() == want && all.iter().all(|r| r[0] == "sell" && r[1] == "BTC")).then_some(v)
+        });
+        assert_eq!(rows.as_array().unwrap().len(), want, "{tag}");
+        let csv: Value =
+            d.exec("return document.querySelector('[data-test=orders-csv]').getAttribute('href')", vec![]).unwrap();
+        assert!(csv.as_str().unwrap().contains("side=sell") && csv.as_str().unwrap().contains("format=csv"), "{csv}");
+        assert_fits(&d, &format!("{tag} orders"));
+        assert_named(&d, &format!("{tag} orders"));
+        d.exec("document.querySelector('[data-test=orders-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-10-orders"));
+
         // Defect 2: the two investments are two entries, each with its own message.
         d.goto(&format!("{base}/#/bots/{fresh}"));
         let entries: Value = d.wait("the history", WAIT, |d| {

@@ -19,7 +19,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ballast_store::Store;
@@ -93,8 +92,11 @@ fn four_bots_through_faults_stay_flat_and_explain_every_error() {
     sim.faults_on();
 
     let log = d.join("runner.stderr");
+    // Its stdout (a line per event and order) to a file: a pipe read only at the end
+    // would fill and stall the runner.
+    let out_log = d.join("runner.stdout");
     let mut runner = ballast_cmd(d, &["run", "--live", "--poll", "1s"])
-        .stdout(Stdio::piped())
+        .stdout(std::fs::File::create(&out_log).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -116,7 +118,7 @@ fn four_bots_through_faults_stay_flat_and_explain_every_error() {
     assert!(term.success());
     let out = runner.wait_with_output().unwrap();
     assert!(out.status.success(), "the runner stops cleanly on SIGTERM");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Stopped cleanly"));
+    assert!(std::fs::read_to_string(&out_log).unwrap().contains("Stopped cleanly"));
     let wall = started.elapsed().as_secs_f64();
 
     // Settle without faults: the next rounds resolve what the faults left unknown.

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
-use ballast_core::trigger::Trigger;
-use ballast_core::{Asset, DriftKind, Qty};
+use ballast_core::{Asset, Qty};
 use ballast_engine::{BotView, Preview, StepOutcome, StopMode};
 use ballast_store::{BotId, BotStatus};
 use rust_decimal::Decimal;
@@ -158,14 +157,94 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form.
+    /// Print a bot's profile (no amount, no secrets): one line to paste, or --file for the TOML form;
+    /// or, with --format koinly|cointracking, every fill and cash flow as a CSV file a tax tool imports.
     Export {
         /// Bot id.
         id: BotId,
-        /// Write the TOML form here.
+        /// Write the TOML form (or the CSV file) here.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// What to export: the profile, or the fills and cash flows as Koinly's Universal
+        /// CSV or CoinTracking's CSV import.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Profile)]
+        format: ExportFormat,
     },
+    /// A bot's orders, newest first, filtered and paged (--before the last row shown).
+    Orders {
+        /// Bot id.
+        id: BotId,
+        /// Only orders in this state (filled, canceled, rejected, not_sent, new, ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only buy or only sell.
+        #[arg(long)]
+        side: Option<String>,
+        /// Only orders of this coin.
+        #[arg(long)]
+        asset: Option<String>,
+        /// At most this many (1 ..= 10,000).
+        #[arg(long, default_value = "50")]
+        limit: usize,
+        /// Only orders older than this row (the next page).
+        #[arg(long, value_name = "ROW")]
+        before: Option<i64>,
+        /// Text for people, JSON or CSV.
+        #[arg(long, value_enum, default_value_t = OrdersFormat::Text)]
+        format: OrdersFormat,
+    },
+    /// Profit and loss by coin: held, cost basis (average cost or FIFO), realised and
+    /// unrealised, fees by coin, valued at the last snapshot's prices.
+    Pnl {
+        /// Bot id.
+        id: BotId,
+        /// How a coin that leaves takes its cost: the average of what is held, or the oldest lots first.
+        #[arg(long, value_enum, default_value_t = Method::Average)]
+        method: Method,
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots/{id}/pnl`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+/// The output of `bot orders`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrdersFormat {
+    /// A table for people.
+    Text,
+    /// JSON (the dashboard API's `GET /api/bots/{id}/orders`).
+    Json,
+    /// CSV (the API's `format=csv`).
+    Csv,
+}
+
+/// What `bot export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The bot's profile (its configuration without amount or secrets).
+    Profile,
+    /// Koinly's "Universal" CSV template.
+    Koinly,
+    /// CoinTracking's CSV import.
+    Cointracking,
+}
+
+/// The cost method of `bot pnl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// The average cost of everything held.
+    Average,
+    /// First in, first out.
+    Fifo,
+}
+
+impl From<Method> for ballast_engine::costbasis::CostMethod {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Average => Self::Average,
+            Method::Fifo => Self::Fifo,
+        }
+    }
 }
 
 pub use ballast_app::profile::{profile_line, profile_toml, read_profile};
@@ -186,27 +265,7 @@ fn money(d: Decimal) -> String {
     format!("{:.2}", d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero))
 }
 
-pub fn describe_trigger(t: &Trigger) -> String {
-    match t {
-        Trigger::Threshold { threshold, cooldown } => format!(
-            "when an asset drifts more than {}{}",
-            match threshold.kind() {
-                DriftKind::Absolute => {
-                    let p = threshold.percent().normalize();
-                    format!("{p} percentage point{}", if p == Decimal::ONE { "" } else { "s" })
-                }
-                DriftKind::Relative => format!("{}% of its target", threshold.percent().normalize()),
-            },
-            cooldown.map(|c| format!(", at most once per {c}")).unwrap_or_default()
-        ),
-        Trigger::Calendar { every, min_drift } => {
-            format!(
-                "every {every}{}",
-                min_drift.map(|g| format!(" if some asset drifts more than {g}")).unwrap_or_default()
-            )
-        }
-    }
-}
+pub use ballast_engine::spec::describe_trigger;
 
 fn print_summary(cfg: &BotConfig, amount: Decimal, p: &Preview, venue: &str, now: ballast_core::Timestamp) {
     let q = &cfg.quote;
@@ -317,6 +376,56 @@ fn print_view(v: &BotView) {
         for r in &p.returns {
             print_period_row(r, q);
         }
+    }
+}
+
+/// `bot pnl` for people, from the JSON the API answers (so the two cannot differ).
+fn print_pnl(j: &serde_json::Value) {
+    let d = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
+    let q = j["quote"].as_str().unwrap_or("");
+    let at = j["at"].as_i64().map(|t| fmt_time(ballast_core::Timestamp(t))).unwrap_or_else(|| "no snapshot yet".into());
+    println!(
+        "Profit and loss of bot {} by coin ({} cost; prices of {at}), in {q}",
+        j["bot"],
+        j["method"].as_str().unwrap_or("")
+    );
+    println!();
+    println!(
+        "{:<8} {:>16} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10} {:>12}",
+        "coin", "held", "avg cost", "cost basis", "value", "realised", "unrealised", "fees", "net"
+    );
+    for c in j["coins"].as_array().into_iter().flatten() {
+        println!(
+            "{:<8} {:>16} {:>14} {:>14} {:>14} {:>12} {:>12} {:>10} {:>12}",
+            c["asset"].as_str().unwrap_or(""),
+            d(&c["held"]).round_dp(8).normalize(),
+            c["average_cost"]
+                .as_str()
+                .map(|s| s.parse::<Decimal>().map(|x| x.round_dp(4).normalize().to_string()).unwrap_or_default())
+                .unwrap_or_else(|| "-".into()),
+            money(d(&c["cost_basis"])),
+            money(d(&c["value"])),
+            money(d(&c["realised"])),
+            money(d(&c["unrealised"])),
+            d(&c["fees"]).round_dp(4),
+            money(d(&c["net"])),
+        );
+    }
+    println!();
+    println!("{q:<8} {:>16}", d(&j["quote_held"]).round_dp(8).normalize());
+    println!();
+    println!("Realised         {} {q}", money(d(&j["realised"])));
+    println!("Unrealised       {} {q}", money(d(&j["unrealised"])));
+    println!("Fees             {} {q}", d(&j["fees"]).round_dp(4));
+    println!(
+        "Net              {} {q} (= value {} - net invested {})",
+        money(d(&j["net"])),
+        money(d(&j["value"])),
+        money(d(&j["net_invested"]))
+    );
+    if let Some(f) = j["fees_charged"].as_object().filter(|f| !f.is_empty()) {
+        let parts: Vec<String> = f.iter().map(|(a, q)| format!("{} {a}", d(q).normalize())).collect();
+        println!("Fees charged     {}", parts.join(", "));
     }
 }
 
@@ -452,7 +561,9 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Edit { id, .. }
         | Verb::Stop { id, .. }
         | Verb::Export { id, .. }
-        | Verb::Dust { id, .. } => Some(*id),
+        | Verb::Dust { id, .. }
+        | Verb::Pnl { id, .. }
+        | Verb::Orders { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::CreateMany { .. } | Verb::List { .. } => None,
     };
     let live_engine;
@@ -776,7 +887,86 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 }
             }
         }
-        Verb::Export { id, file } => {
+        Verb::Export { id, file, format: ExportFormat::Koinly | ExportFormat::Cointracking } => {
+            let f = match &args.verb {
+                Verb::Export { format: ExportFormat::Koinly, .. } => ballast_engine::export::CsvFormat::Koinly,
+                _ => ballast_engine::export::CsvFormat::CoinTracking,
+            };
+            let (_, csv) = ballast_server::api::transactions_csv(e.store().as_ref(), *id, f)
+                .map_err(|err| anyhow!("{}", err.1))?;
+            match file {
+                Some(p) => {
+                    std::fs::write(p, &csv).with_context(|| format!("{}: cannot write", p.display()))?;
+                    eprintln!("{} rows ({f} CSV) written to {}", csv.lines().count().saturating_sub(1), p.display());
+                }
+                None => print!("{csv}"),
+            }
+        }
+        Verb::Orders { id, state, side, asset, limit, before, format } => {
+            let q = ballast_server::api::OrderQuery {
+                limit: Some(*limit),
+                before: *before,
+                state: state.clone(),
+                side: side.clone(),
+                asset: asset.clone(),
+                format: None,
+            };
+            let (rows, next) =
+                ballast_server::api::orders_page(e.store().as_ref(), *id, &q).map_err(|err| anyhow!("{}", err.1))?;
+            match format {
+                OrdersFormat::Csv => print!("{}", ballast_server::api::orders_csv(&rows)),
+                OrdersFormat::Json => {
+                    let list: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|(r, o)| {
+                            let mut v = serde_json::to_value(&o.intent).unwrap_or_default();
+                            v["row"] = serde_json::json!(r);
+                            v["state"] = serde_json::json!(o.state.as_str());
+                            v["filled"] = serde_json::json!(o.filled);
+                            v
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({ "orders": list, "next_before": next }))?
+                    );
+                }
+                OrdersFormat::Text => {
+                    println!(
+                        "{:>6}  {:<16} {:<4} {:>14} {:<6} {:>14} {:<16} {:>14}",
+                        "row", "created", "side", "qty", "coin", "planned price", "state", "filled"
+                    );
+                    for (r, o) in &rows {
+                        let i = &o.intent;
+                        println!(
+                            "{:>6}  {:<16} {:<4} {:>14} {:<6} {:>14} {:<16} {:>14}",
+                            r,
+                            fmt_time(i.created_at),
+                            i.side.to_string(),
+                            i.qty.0.normalize().to_string(),
+                            i.base.as_str(),
+                            i.planned_price.0.normalize().to_string(),
+                            o.state.as_str(),
+                            o.filled.0.normalize().to_string()
+                        );
+                    }
+                    match next {
+                        Some(n) => println!("More: --before {n}"),
+                        None if rows.is_empty() => println!("No orders."),
+                        None => {}
+                    }
+                }
+            }
+        }
+        Verb::Pnl { id, method, format } => {
+            let j = ballast_server::api::pnl_json(e.store().as_ref(), *id, (*method).into())
+                .map_err(|err| anyhow!("{}", err.1))?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&j)?),
+                Format::Text => print_pnl(&j),
+            }
+        }
+        Verb::Export { id, file, format: ExportFormat::Profile } => {
             let rec = e.store().bot(*id)?.ok_or_else(|| anyhow!("no bot with id {id}"))?;
             let profile = profile_toml(&rec.config_toml)?;
             if let Some(f) = file {
@@ -809,6 +999,68 @@ pub struct RunArgs {
     /// Live: how often every bot is checked.
     #[arg(long, default_value = "10s")]
     pub poll: ballast_core::Span,
+    /// Print only the last line (not a line per trade, guard and event as they happen).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What `ballast run` prints as it goes: a line per event of every bot (rebalances,
+/// guards, stops, refusals, weights, ...) and under a rebalance or a liquidation a line
+/// per order it sent; errors are printed (to stderr) as the steps return them. Read
+/// from the store's events in recording order after a cursor, so nothing is printed
+/// twice or missed, whichever bot it was.
+struct Feed {
+    cursor: i64,
+    quiet: bool,
+}
+
+impl Feed {
+    /// A feed from the newest event now (what happened before this run is not repeated).
+    fn new(store: &dyn ballast_store::Store, quiet: bool) -> Result<Self> {
+        let mut cursor = 0;
+        for b in store.bots()? {
+            if let Some((id, _)) = store.events_page(b.id, None, 1)?.first() {
+                cursor = cursor.max(*id);
+            }
+        }
+        Ok(Self { cursor, quiet })
+    }
+
+    fn print(&mut self, store: &dyn ballast_store::Store) -> Result<()> {
+        const PAGE: usize = 500;
+        loop {
+            let evs = store.events_after(self.cursor, PAGE)?;
+            for (id, e) in &evs {
+                self.cursor = *id;
+                // Errors went to stderr when the step returned them.
+                if self.quiet || e.kind == "error" {
+                    continue;
+                }
+                println!("{}  bot {:<3} {:<10} {}", fmt_time(e.time), e.bot, e.kind, e.message);
+                let planned = e.data.get("legs").and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty());
+                if let (true, Some(seq)) = (planned, e.data.get("seq").and_then(|s| s.as_i64())) {
+                    for o in store.orders_of_seqs(e.bot, &[seq])? {
+                        let i = &o.intent;
+                        println!(
+                            "{:>16}  bot {:<3} trade      {} {} {} at ~{} {}: {}, filled {}",
+                            "",
+                            e.bot,
+                            i.side,
+                            i.qty.0.normalize(),
+                            i.base,
+                            i.planned_price.0.normalize(),
+                            i.quote,
+                            o.state.as_str(),
+                            o.filled.0.normalize()
+                        );
+                    }
+                }
+            }
+            if evs.len() < PAGE {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// Runs every active bot until SIGINT/SIGTERM or the end of the replay; resumes where
@@ -827,9 +1079,11 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
     if args.live {
         return run_live(&app, args, &stop, &mut notifier);
     }
+    let mut feed = Feed::new(app.engine.store().as_ref(), args.quiet)?;
     // Finish what an interrupted run left: reconcile and step at the current time.
     let first = app.engine.step_all().map_err(|e| anyhow!("{e}"))?;
     report_errors(&first);
+    feed.print(app.engine.store().as_ref())?;
     super::notify::pump(&mut notifier, &**app.engine.store());
     let bars = app.remaining_bars();
     let limit = args.bars.unwrap_or(usize::MAX);
@@ -840,6 +1094,7 @@ pub fn run_bots(args: &RunArgs) -> Result<()> {
         }
         let results = app.replay_bar(t)?;
         report_errors(&results);
+        feed.print(app.engine.store().as_ref())?;
         super::notify::pump(&mut notifier, &**app.engine.store());
         done += 1;
         if args.speed > 0.0 {
@@ -882,11 +1137,13 @@ fn run_live(
         .iter()
         .map(|(v, u)| crate::live::engine_with(&keys, &app.dir, v, u.as_deref()))
         .collect::<Result<_>>()?;
+    let mut feed = Feed::new(app.engine.store().as_ref(), args.quiet)?;
     let mut rounds = 0usize;
     while !stop.load(Ordering::Relaxed) && args.bars.is_none_or(|n| rounds < n) {
         for e in &engines {
             report_errors(&e.step_all().map_err(|e| anyhow!("{e}"))?);
         }
+        feed.print(app.engine.store().as_ref())?;
         super::notify::pump(notifier, &**app.engine.store());
         rounds += 1;
         let until = std::time::Instant::now() + std::time::Duration::from_secs(args.poll.secs().max(1) as u64);
