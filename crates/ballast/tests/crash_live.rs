@@ -126,7 +126,28 @@ fn crash_live(execution: &str) {
             ", {post_only} post-only orders ({repriced} re-priced attempts, {part_cancelled} cancelled after a partial fill), {market} market orders"
         );
         for id in ["1", "2"] {
-            let out = ballast_ok(d, &["bot", "stop", id, "--to-usdt"]);
+            // A ban the sim gave the last runs (a 418's Retry-After, kept for every
+            // process of the data directory) refuses the stop at once, saying how long
+            // is left: waited out as a user would, then asked again.
+            let mut tries = 0;
+            let out = loop {
+                let out = ballast_cmd(d, &["bot", "stop", id, "--to-usdt"]).output().unwrap();
+                let err = String::from_utf8_lossy(&out.stderr).to_string();
+                let wait = err
+                    .split_once("rate limited; retry after ")
+                    .and_then(|(_, rest)| rest.split_once(" ms"))
+                    .and_then(|(ms, _)| ms.trim().parse::<u64>().ok());
+                match wait {
+                    Some(ms) if !out.status.success() && tries < 3 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(ms + 500));
+                    }
+                    _ => {
+                        assert!(out.status.success(), "bot stop {id}: {err}");
+                        break String::from_utf8_lossy(&out.stdout).to_string();
+                    }
+                }
+            };
             assert!(out.contains("stopped"), "{out}");
         }
     }
