@@ -55,7 +55,7 @@ pub enum Verb {
         #[arg(long)]
         yes: bool,
     },
-    /// Create many paper bots from one file of [[bot]] entries (profile, amount,
+    /// Create many paper bots from one file of `[[bot]]` entries (profile, amount,
     /// optional name and count): every bot checked, all created in one transaction;
     /// their first buys happen at the next step (`ballast run`).
     CreateMany {
