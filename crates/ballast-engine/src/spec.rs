@@ -117,7 +117,7 @@ pub struct BotState {
     /// When the weights were last estimated from data.
     #[serde(default)]
     pub estimated: Option<Timestamp>,
-    /// A maker-first rebalance under way (see [`Execution::MakerFirst`]): its legs are
+    /// A maker-first rebalance under way (see [`ballast_core::execution::OrderStyle::MakerFirst`]): its legs are
     /// worked at every step until each is done; nothing new is decided meanwhile.
     #[serde(default)]
     pub working: Option<Working>,
