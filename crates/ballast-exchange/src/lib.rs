@@ -24,6 +24,15 @@ pub trait Exchange: Send + Sync {
     /// A short name: `paper`, `binance`, `gate`.
     fn name(&self) -> &str;
 
+    /// Whether the venue answers from this process, without waiting on a network (the
+    /// paper venue). A runner then lets a round's steps share the store's transactions
+    /// (`Engine::step_round` of ballast-engine): a step
+    /// there takes microseconds, so another process's write waits for little. `false`
+    /// by default: a step that waits on a venue for seconds keeps nothing locked.
+    fn answers_in_process(&self) -> bool {
+        false
+    }
+
     /// The trading rules of `base`/`quote`.
     fn rules(&self, base: &Asset, quote: &Asset) -> Result<SymbolRules, ExchangeError>;
 

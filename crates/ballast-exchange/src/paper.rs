@@ -155,6 +155,12 @@ pub struct PaperExchange {
     /// A resting order the price first trades through fills only half
     /// ([`PaperExchange::with_resting_partial_fills`]).
     resting_halves: bool,
+    /// The clock's now and the database's state (`PRAGMA data_version` for other
+    /// connections' commits, this connection's change count for its own) when resting
+    /// orders were last matched: while neither moved and the prices are a function of
+    /// the clock ([`PriceSource::fixed_in_time`]), no new order can be reached, so the
+    /// match is not run again.
+    matched: Mutex<Option<(i64, i64, u64)>>,
 }
 
 impl fmt::Debug for PaperExchange {
@@ -317,6 +323,8 @@ impl PaperExchange {
             })?
             .fraction();
         config.rules.validate().map_err(invalid)?;
+        // Every statement of an order's life stays prepared (the default cache holds 16).
+        conn.set_prepared_statement_cache_capacity(64);
         store::init(&conn)?;
         Ok(Self {
             config,
@@ -331,6 +339,7 @@ impl PaperExchange {
             key_refused: Mutex::new(None),
             half_spread: Decimal::ZERO,
             resting_halves: false,
+            matched: Mutex::new(None),
         })
     }
 
@@ -654,6 +663,13 @@ impl PaperExchange {
 
     fn match_locked(&self, conn: &mut Connection) -> Result<Vec<OrderReport>, ExchangeError> {
         let now = self.clock.now();
+        let version: i64 =
+            conn.prepare_cached("PRAGMA data_version").and_then(|mut st| st.query_row([], |r| r.get(0))).map_err(db)?;
+        let mark = (now.0, version, conn.total_changes());
+        let mut matched = self.matched.lock().unwrap_or_else(|e| e.into_inner());
+        if self.prices.fixed_in_time() && *matched == Some(mark) {
+            return Ok(Vec::new());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
         let mut reports = Vec::new();
         for order in store::open_orders(&tx, None)? {
@@ -671,7 +687,8 @@ impl PaperExchange {
             if self.resting_halves && !order.filled.is_zero() {
                 // The rest of a half-filled order waits a second (a later bar).
                 let at: i64 = tx
-                    .query_row("SELECT updated_at FROM orders WHERE venue_id = ?1", [order.venue_id], |r| r.get(0))
+                    .prepare_cached("SELECT updated_at FROM orders WHERE venue_id = ?1")
+                    .and_then(|mut st| st.query_row([order.venue_id], |r| r.get(0)))
                     .map_err(db)?;
                 if now.0 < at.saturating_add(1_000) {
                     continue;
@@ -685,9 +702,13 @@ impl PaperExchange {
                 reports.push(self.fill_resting(&tx, &order, limit, now)?);
             }
         }
-        if !reports.is_empty() {
+        if reports.is_empty() {
+            drop(tx);
+        } else {
             tx.commit().map_err(db)?;
         }
+        // After the commit: the mark of the state this match left.
+        *matched = Some((now.0, version, conn.total_changes()));
         Ok(reports)
     }
 
@@ -909,6 +930,10 @@ impl PaperExchange {
 impl Exchange for PaperExchange {
     fn name(&self) -> &str {
         &self.config.name
+    }
+
+    fn answers_in_process(&self) -> bool {
+        true
     }
 
     /// Orders are placed in-process and synchronously, in the paper venue's own

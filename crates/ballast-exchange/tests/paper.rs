@@ -567,3 +567,37 @@ fn resting_partial_fills_take_half_then_the_rest() {
     assert_eq!(bal(&venue, &usdt()), free_locked(dec!(5095.1), dec!(0)));
     assert_eq!(bal(&venue, &btc()).free, Qty(dec!(0.1)));
 }
+
+/// With replayed prices the venue matches its resting orders once per time and state
+/// of its book; an order that another process (another connection to the same file)
+/// or this one placed since is still matched at the same time.
+#[test]
+fn replayed_prices_match_new_resting_orders_at_the_same_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("paper.sqlite");
+    let series = BTreeMap::from([(btc(), vec![(Timestamp(1_000), Price(dec!(50000)))])]);
+    let prices: Arc<dyn PriceSource> = Arc::new(ReplayPrices::new(series, usdt()));
+    assert!(prices.fixed_in_time());
+    let clock = Arc::new(ManualClock::new(Timestamp(2_000)));
+    let open = || {
+        PaperExchange::open(&path, config(dec!(10), dec!(0)), prices.clone(), clock.clone())
+            .unwrap()
+            .with_spread_bps(dec!(10))
+    };
+    let (a, b) = (open(), open());
+    a.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    assert!(a.match_resting().unwrap().is_empty());
+    // Inside the spread, above the last price: it rests when placed, and the last price
+    // (50,000) is through it, so the next match fills it, at the same time.
+    let placed = b.place(&post_only("other", Side::Buy, dec!(0.01), dec!(50010))).unwrap();
+    assert_eq!(placed.status, OrderStatus::New);
+    let filled = a.match_resting().unwrap();
+    assert_eq!(filled.iter().map(|r| r.client_id.as_str()).collect::<Vec<_>>(), vec!["other"]);
+    // Placed through this connection: matched too.
+    a.place(&post_only("mine", Side::Buy, dec!(0.01), dec!(50010))).unwrap();
+    let report = a.query(&id("mine"), &btc(), &usdt()).unwrap().unwrap();
+    assert_eq!(report.status, OrderStatus::Filled);
+    // Nothing new: nothing to match, and the book is unchanged.
+    assert!(a.match_resting().unwrap().is_empty());
+    assert!(b.open_orders(&btc(), &usdt()).unwrap().is_empty());
+}

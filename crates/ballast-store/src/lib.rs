@@ -66,6 +66,18 @@ pub trait Store: Send + Sync {
     /// Makes every write so far durable (the lazy ones: a runner calls it once per
     /// round of steps, so that steps which send nothing cost no disk sync each).
     fn sync(&self) -> Result<(), StoreError>;
+    /// Until [`Store::end_group`], lets the writes that follow share one transaction (a
+    /// runner's round of steps over many bots: each page is written once per group, not
+    /// once per bot, and no read takes a lock of its own). Every promise of
+    /// [`Store::commit`] holds: a durable write is durable when it returns (it commits
+    /// the group, then syncs); a lazy one is written when the group ends, so a crash
+    /// of the process before then loses it, as a power cut would. Readers in other
+    /// processes see the group's writes when it is committed; a writer there waits for
+    /// it (the caller keeps groups short).
+    fn begin_group(&self) -> Result<(), StoreError>;
+    /// Commits the open group (lazily: [`Store::sync`] makes it durable) and returns to
+    /// one transaction per write.
+    fn end_group(&self) -> Result<(), StoreError>;
     /// Where the paper replay's clock stands, if a replay has moved it.
     fn replay_time(&self) -> Result<Option<Timestamp>, StoreError>;
     /// Moves the paper replay's clock (a lazy write: in the same log as the steps that

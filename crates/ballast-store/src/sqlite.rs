@@ -11,6 +11,15 @@
 //! durable. What such a cut can lose is what the venue tells again (an order's state,
 //! its fills, found by reconciliation) or a step that sent nothing, done again.
 //!
+//! Between [`Store::begin_group`] and [`Store::end_group`] (a paper runner's round,
+//! a group of bots at a time) every unit of work is a savepoint of one open
+//! transaction: the pages a group's steps share are written once, and reads take no
+//! lock of their own. The connection then runs with `synchronous=NORMAL`; a durable
+//! unit commits the group and syncs the log before it returns; the group is also
+//! committed at its end, by [`Store::sync`], and when the runner waits for a bot that
+//! another process holds (which may be waiting to write). A crash of the process loses
+//! the lazy writes of the open group, as a power cut would.
+//!
 //! # Schema and migrations
 //!
 //! The schema version is `PRAGMA user_version`. [`MIGRATIONS`] is an ordered list of
@@ -96,10 +105,59 @@ enum Locks {
 /// The SQLite store. `Send + Sync`; share it with an `Arc`.
 #[derive(Debug)]
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    conn: Mutex<Db>,
     locks: Locks,
+}
+
+/// The connection and how its writes are grouped.
+#[derive(Debug)]
+struct Db {
+    conn: Connection,
     /// The write-ahead log of a database file (what [`Store::sync`] makes durable).
     wal: Option<std::path::PathBuf>,
+    /// Between [`Store::begin_group`] and [`Store::end_group`]: every write is a
+    /// savepoint of one open transaction (the group), committed when a durable write
+    /// needs it, when another process waits for a bot, and at the group's end; the
+    /// connection then runs with `synchronous=NORMAL` and a durable write is the
+    /// group's commit followed by a sync of the log.
+    group: bool,
+    /// Inside [`lazily`] while grouping: the write needs no commit of its own.
+    lazy: bool,
+}
+
+impl std::ops::Deref for Db {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Db {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Db {
+    /// Syncs the write-ahead log (what is committed becomes durable).
+    fn sync_log(&self) -> Result<(), StoreError> {
+        let Some(wal) = &self.wal else { return Ok(()) };
+        match std::fs::File::open(wal) {
+            Ok(f) => f.sync_data().map_err(|e| StoreError::Db(format!("sync {}: {e}", wal.display()))),
+            // Nothing written since the log was last folded into the database (which
+            // SQLite syncs when it does that).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Db(format!("sync {}: {e}", wal.display()))),
+        }
+    }
+
+    /// Commits the open group, if any (not synced: a lazy commit).
+    fn close_group(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map_err(|e| db_err("commit", e))?;
+        }
+        Ok(())
+    }
 }
 
 /// A held in-memory bot lock.
@@ -129,11 +187,11 @@ impl SqliteStore {
         locks.push(".locks");
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        let mut store = Self::init(conn, MIGRATIONS, Locks::Files(locks.into())).map_err(|e| match e {
+        let store = Self::init(conn, MIGRATIONS, Locks::Files(locks.into())).map_err(|e| match e {
             StoreError::Db(m) => StoreError::Db(format!("{}: {m}", path.display())),
             other => other,
         })?;
-        store.wal = Some(wal.into());
+        store.lock().wal = Some(wal.into());
         Ok(store)
     }
 
@@ -150,7 +208,7 @@ impl SqliteStore {
         configure(&conn)?;
         check_integrity(&conn)?;
         migrate(&mut conn, migrations)?;
-        Ok(Self { conn: Mutex::new(conn), locks, wal: None })
+        Ok(Self { conn: Mutex::new(Db { conn, wal: None, group: false, lazy: false }), locks })
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).
@@ -165,7 +223,7 @@ impl SqliteStore {
             .map_err(|e| db_err("read journal_mode", e))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> MutexGuard<'_, Db> {
         // A panic while holding the lock cannot leave a transaction open (a dropped
         // rusqlite transaction rolls back), so the connection is still usable.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
@@ -728,11 +786,11 @@ fn open_states_sql() -> String {
 }
 
 /// Writes a unit of work in one immediate transaction (see [`Store::commit`]).
-fn commit_change(conn: &mut Connection, c: &Change) -> Result<BotId, StoreError> {
+fn commit_change(conn: &mut Db, c: &Change) -> Result<BotId, StoreError> {
     const OP: &str = "commit";
     let tx = immediate(conn).map_err(|e| db_err(OP, e))?;
     let id = write_change(&tx, c)?;
-    tx.commit().map_err(|e| db_err(OP, e))?;
+    tx.commit(OP)?;
     Ok(id)
 }
 
@@ -783,23 +841,52 @@ fn write_change(tx: &Connection, c: &Change) -> Result<BotId, StoreError> {
     Ok(id)
 }
 
-/// An immediate write transaction whose BEGIN, COMMIT and ROLLBACK are prepared once
-/// per connection (rusqlite's own parses them each time, a tenth of a step's cost);
-/// rolled back when dropped uncommitted.
+/// A unit of work: an immediate write transaction of its own, or, while grouping
+/// ([`Store::begin_group`]), a savepoint of the group's transaction (opened here when
+/// it is not). BEGIN, COMMIT, SAVEPOINT and the rest are prepared once per connection
+/// (rusqlite's own parses them each time, a tenth of a step's cost). Rolled back when
+/// dropped uncommitted.
 struct Tx<'a> {
-    conn: &'a Connection,
+    db: &'a Db,
     open: bool,
+    nested: bool,
 }
 
-fn immediate(conn: &Connection) -> rusqlite::Result<Tx<'_>> {
-    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    Ok(Tx { conn, open: true })
+fn run(db: &Db, sql: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+fn immediate(db: &Db) -> rusqlite::Result<Tx<'_>> {
+    if !db.group {
+        run(db, "BEGIN IMMEDIATE")?;
+        return Ok(Tx { db, open: true, nested: false });
+    }
+    if db.is_autocommit() {
+        run(db, "BEGIN IMMEDIATE")?;
+    }
+    run(db, "SAVEPOINT unit")?;
+    Ok(Tx { db, open: true, nested: true })
 }
 
 impl Tx<'_> {
-    fn commit(mut self) -> rusqlite::Result<()> {
-        self.conn.prepare_cached("COMMIT")?.execute([])?;
+    /// Commits the unit. While grouping, a durable unit (not inside [`lazily`]) commits
+    /// the group and syncs the log before it returns, then opens the group again.
+    fn commit(mut self, op: &str) -> Result<(), StoreError> {
+        let db = self.db;
+        if !self.nested {
+            run(db, "COMMIT").map_err(|e| db_err(op, e))?;
+            self.open = false;
+            return Ok(());
+        }
+        run(db, "RELEASE unit").map_err(|e| db_err(op, e))?;
         self.open = false;
+        if !db.lazy {
+            db.close_group()?;
+            db.sync_log()?;
+            // Opened again now, so the reads that follow share it too; when another
+            // process holds the write lock, the next write opens it.
+            let _ = run(db, "BEGIN IMMEDIATE");
+        }
         Ok(())
     }
 }
@@ -807,24 +894,35 @@ impl Tx<'_> {
 impl std::ops::Deref for Tx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn
+        &self.db.conn
     }
 }
 
 impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.open {
-            let _ = self.conn.prepare_cached("ROLLBACK").and_then(|mut st| st.execute([]));
+            if self.nested {
+                let _ = run(self.db, "ROLLBACK TO unit").and_then(|()| run(self.db, "RELEASE unit"));
+            } else {
+                let _ = run(self.db, "ROLLBACK");
+            }
         }
     }
 }
 
 /// Runs `f` with commits not synced to disk (durable with the next synced write or
-/// [`Store::sync`]): for what the venue would tell again or a step's own record.
-fn lazily<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-    set_synchronous(conn, "NORMAL")?;
-    let result = f(conn);
-    set_synchronous(conn, "FULL")?;
+/// [`Store::sync`]): for what the venue would tell again or a step's own record. While
+/// grouping, its writes stay in the group's open transaction.
+fn lazily<T>(db: &mut Db, f: impl FnOnce(&mut Db) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    if db.group {
+        db.lazy = true;
+        let result = f(db);
+        db.lazy = false;
+        return result;
+    }
+    set_synchronous(db, "NORMAL")?;
+    let result = f(db);
+    set_synchronous(db, "FULL")?;
     result
 }
 
@@ -853,7 +951,7 @@ impl Store for SqliteStore {
         let conn = self.lock();
         let tx = immediate(&conn).map_err(|e| db_err(OP, e))?;
         let id = insert_bot(&tx, OP, bot)?;
-        tx.commit().map_err(|e| db_err(OP, e))?;
+        tx.commit(OP)?;
         Ok(id)
     }
 
@@ -885,7 +983,7 @@ impl Store for SqliteStore {
                 tag
             }
         };
-        tx.commit().map_err(|e| db_err(OP, e))?;
+        tx.commit(OP)?;
         Ok(tag)
     }
 
@@ -900,7 +998,7 @@ impl Store for SqliteStore {
         let conn = self.lock();
         let tx = immediate(&conn).map_err(|e| db_err(OP, e))?;
         write_status(&tx, OP, id, status, reason, now)?;
-        tx.commit().map_err(|e| db_err(OP, e))
+        tx.commit(OP)
     }
 
     fn set_config(&self, id: BotId, config_toml: &str, now: Timestamp) -> Result<(), StoreError> {
@@ -924,7 +1022,7 @@ impl Store for SqliteStore {
             data: serde_json::json!({ "previous_config": previous }),
         };
         insert_event(&tx, OP, &event)?;
-        tx.commit().map_err(|e| db_err(OP, e))
+        tx.commit(OP)
     }
 
     fn load_versioned(&self, id: BotId) -> Result<Option<Versioned>, StoreError> {
@@ -955,7 +1053,7 @@ impl Store for SqliteStore {
         for c in changes {
             ids.push(write_change(&tx, c)?);
         }
-        tx.commit().map_err(|e| db_err(OP, e))?;
+        tx.commit(OP)?;
         Ok(ids)
     }
 
@@ -1001,15 +1099,36 @@ impl Store for SqliteStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        let _conn = self.lock();
-        let Some(wal) = &self.wal else { return Ok(()) };
-        match std::fs::File::open(wal) {
-            Ok(f) => f.sync_data().map_err(|e| StoreError::Db(format!("sync {}: {e}", wal.display()))),
-            // Nothing written since the log was last folded into the database (which
-            // SQLite syncs when it does that).
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::Db(format!("sync {}: {e}", wal.display()))),
+        let db = self.lock();
+        // What a group holds is committed first (a sync makes every write so far durable).
+        db.close_group()?;
+        db.sync_log()
+    }
+
+    fn begin_group(&self) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        if db.group {
+            return Ok(());
         }
+        // Set outside any transaction (SQLite refuses it inside one); a durable write of
+        // the group syncs the log itself.
+        set_synchronous(&db, "NORMAL")?;
+        db.group = true;
+        // Opened now so the reads share it; when the write lock is busy, the first
+        // write opens it.
+        let _ = run(&db, "BEGIN IMMEDIATE");
+        Ok(())
+    }
+
+    fn end_group(&self) -> Result<(), StoreError> {
+        let mut db = self.lock();
+        if !db.group {
+            return Ok(());
+        }
+        db.group = false;
+        let closed = db.close_group();
+        set_synchronous(&db, "FULL")?;
+        closed
     }
 
     fn lock_bot(&self, id: BotId) -> Result<BotLock, StoreError> {
@@ -1047,6 +1166,9 @@ impl Store for SqliteStore {
                     match file.try_lock() {
                         Ok(()) => return Ok(BotLock::new(Box::new(file))),
                         Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                            // The holder (another process) may be waiting to write:
+                            // the group's transaction must not keep it waiting.
+                            self.lock().close_group()?;
                             std::thread::sleep(Duration::from_millis(10))
                         }
                         Err(std::fs::TryLockError::WouldBlock) => {
@@ -1094,7 +1216,7 @@ impl Store for SqliteStore {
         insert_intents(&tx, OP, intents)?;
         upsert_state(&tx, OP, event.bot, state_json)?;
         insert_event(&tx, OP, event)?;
-        tx.commit().map_err(|e| db_err(OP, e))
+        tx.commit(OP)
     }
 
     fn update_order(
@@ -1131,7 +1253,7 @@ impl Store for SqliteStore {
                 st.execute(params![status.as_str(), venue_id, dec_text(filled.0), now.0, client_id.as_str()])
             })
             .map_err(|e| db_err(OP, e))?;
-            tx.commit().map_err(|e| db_err(OP, e))
+            tx.commit(OP)
         })
     }
 
@@ -1181,7 +1303,7 @@ impl Store for SqliteStore {
             if inserted == 1 {
                 fill_to_ledger(&tx, OP, client_id, fill)?;
             }
-            tx.commit().map_err(|e| db_err(OP, e))?;
+            tx.commit(OP)?;
             Ok(inserted == 1)
         })
     }
@@ -1205,7 +1327,7 @@ impl Store for SqliteStore {
         let tx = immediate(&conn).map_err(|e| db_err(OP, e))?;
         require_bot(&tx, OP, flow.bot)?;
         insert_cash_flow(&tx, OP, flow)?;
-        tx.commit().map_err(|e| db_err(OP, e))
+        tx.commit(OP)
     }
 
     fn ledger(&self, bot: BotId) -> Result<BTreeMap<Asset, LedgerEntry>, StoreError> {

@@ -15,3 +15,16 @@ mod file_backed {
         (store, dir)
     });
 }
+
+/// Every promise holds while the writes are grouped (a runner's round of steps).
+mod grouped {
+    use ballast_store::Store;
+    use ballast_store::sqlite::SqliteStore;
+
+    ballast_store::store_contract_tests!(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("ballast.db")).expect("open file");
+        store.begin_group().expect("begin a group");
+        (store, dir)
+    });
+}

@@ -245,3 +245,75 @@ fn order_tag_is_per_data_directory() {
     // 26^5 tags: two draws agree once in about 12 million.
     assert_ne!(tag_a, tag_b);
 }
+
+fn lazy_state(bot: i64, json: &str) -> ballast_store::Change {
+    ballast_store::Change {
+        bot,
+        state_json: Some(json.into()),
+        lazy: true,
+        now: Timestamp(7),
+        ..ballast_store::Change::default()
+    }
+}
+
+/// A group: lazy writes reach other connections when it ends; a durable write inside
+/// it is committed (with every lazy write before it) when it returns; a failing unit
+/// undoes only itself.
+#[test]
+fn a_group_commits_lazy_writes_at_its_end_and_durable_ones_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let runner = SqliteStore::open(&path).unwrap();
+    let other = SqliteStore::open(&path).unwrap();
+    let bot = new_bot(&runner, "a");
+    runner.begin_group().unwrap();
+    runner.commit(&lazy_state(bot, "{\"step\":1}")).unwrap();
+    assert_eq!(runner.load_state(bot).unwrap().as_deref(), Some("{\"step\":1}"), "its own writes are read back");
+    assert_eq!(other.load_state(bot).unwrap(), None, "not committed yet");
+    // A unit that fails (an intent for another bot) undoes itself, not the group.
+    let mut bad = lazy_state(bot, "{\"step\":2}");
+    bad.intents = vec![contract_intent(bot + 1)];
+    assert!(matches!(runner.commit(&bad), Err(StoreError::Conflict(_))));
+    assert_eq!(runner.load_state(bot).unwrap().as_deref(), Some("{\"step\":1}"));
+    // Intents are durable when the commit returns: the group is committed with them.
+    let mut sent = lazy_state(bot, "{\"step\":3}");
+    sent.intents = vec![contract_intent(bot)];
+    runner.commit(&sent).unwrap();
+    assert_eq!(other.unresolved(bot).unwrap().len(), 1);
+    assert_eq!(other.load_state(bot).unwrap().as_deref(), Some("{\"step\":3}"));
+    runner.commit(&lazy_state(bot, "{\"step\":4}")).unwrap();
+    assert_eq!(other.load_state(bot).unwrap().as_deref(), Some("{\"step\":3}"));
+    runner.end_group().unwrap();
+    assert_eq!(other.load_state(bot).unwrap().as_deref(), Some("{\"step\":4}"));
+    // Back to a transaction per write, synced.
+    let synchronous = raw(&path).pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(synchronous, 2, "a new connection's default");
+    runner.set_status(bot, BotStatus::Paused, "x", Timestamp(8)).unwrap();
+    assert_eq!(other.bot(bot).unwrap().unwrap().status, BotStatus::Paused);
+}
+
+/// Another process that holds a bot and waits to write is not kept waiting by the
+/// group of a runner that waits for the same bot (no deadlock until a timeout).
+#[test]
+fn a_runner_waiting_for_a_bot_commits_its_group_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let runner = SqliteStore::open(&path).unwrap();
+    let bot = new_bot(&runner, "a");
+    let other = SqliteStore::open(&path).unwrap();
+    let held = other.lock_bot(bot).unwrap();
+    runner.begin_group().unwrap();
+    runner.commit(&lazy_state(bot, "{\"runner\":1}")).unwrap();
+    std::thread::scope(|s| {
+        let waiting = s.spawn(|| runner.lock_bot(bot).map(|_| ()));
+        // The group holds the write lock until the runner waits for the bot; then the
+        // other process's write goes through (within SQLite's busy wait: without it,
+        // this would answer busy).
+        other.set_status(bot, BotStatus::Paused, "edited", Timestamp(9)).unwrap();
+        drop(held);
+        waiting.join().unwrap().unwrap();
+    });
+    runner.end_group().unwrap();
+    assert_eq!(other.load_state(bot).unwrap().as_deref(), Some("{\"runner\":1}"));
+    assert_eq!(other.bot(bot).unwrap().unwrap().status, BotStatus::Paused);
+}

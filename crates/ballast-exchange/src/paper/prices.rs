@@ -17,6 +17,13 @@ pub trait PriceSource: Send + Sync {
     fn cross(&self, _base: &Asset, _quote: &Asset, _now: Timestamp) -> Option<Price> {
         None
     }
+
+    /// Whether every price is a function of `now` alone (a replay): then the paper
+    /// venue matches its resting orders once per time and state of its book, not at
+    /// every call. `false` by default (prices that move on their own).
+    fn fixed_in_time(&self) -> bool {
+        false
+    }
 }
 
 /// `base / quote` when both are positive.
@@ -65,6 +72,10 @@ impl ReplayPrices {
 }
 
 impl PriceSource for ReplayPrices {
+    fn fixed_in_time(&self) -> bool {
+        true
+    }
+
     fn price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Price> {
         if quote != &self.quote || base == quote {
             return None;

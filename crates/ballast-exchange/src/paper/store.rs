@@ -151,18 +151,18 @@ pub(crate) fn balance(conn: &Connection, asset: &Asset) -> Result<Balance, Excha
 
 /// Writes the balance of `asset`.
 pub(crate) fn put_balance(conn: &Connection, asset: &Asset, b: Balance) -> Result<(), ExchangeError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO balances (asset, free, locked) VALUES (?1, ?2, ?3)
          ON CONFLICT (asset) DO UPDATE SET free = excluded.free, locked = excluded.locked",
-        params![asset.as_str(), text(b.free.0), text(b.locked.0)],
     )
+    .and_then(|mut st| st.execute(params![asset.as_str(), text(b.free.0), text(b.locked.0)]))
     .map_err(db)?;
     Ok(())
 }
 
 /// Every balance row.
 pub(crate) fn balances(conn: &Connection) -> Result<Vec<(Asset, Balance)>, ExchangeError> {
-    let mut stmt = conn.prepare("SELECT asset, free, locked FROM balances ORDER BY asset").map_err(db)?;
+    let mut stmt = conn.prepare_cached("SELECT asset, free, locked FROM balances ORDER BY asset").map_err(db)?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
         .map_err(db)?;
@@ -256,11 +256,13 @@ fn order_from_raw(raw: RawOrder) -> Result<OrderRow, ExchangeError> {
 
 /// Inserts an order; returns its venue id.
 pub(crate) fn insert_order(conn: &Connection, o: &NewOrder<'_>, now: Timestamp) -> Result<i64, ExchangeError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO orders (client_id, base, quote, side, qty, limit_price, status, filled, lock_asset, lock_qty,
                              created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-        params![
+    )
+    .and_then(|mut st| {
+        st.execute(params![
             o.client_id.as_str(),
             o.base.as_str(),
             o.quote.as_str(),
@@ -272,8 +274,8 @@ pub(crate) fn insert_order(conn: &Connection, o: &NewOrder<'_>, now: Timestamp) 
             o.lock_asset.map(|a| a.as_str()),
             text(o.lock_qty),
             now.0,
-        ],
-    )
+        ])
+    })
     .map_err(db)?;
     Ok(conn.last_insert_rowid())
 }
@@ -287,10 +289,10 @@ pub(crate) fn update_order(
     lock_qty: Decimal,
     now: Timestamp,
 ) -> Result<(), ExchangeError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE orders SET status = ?2, filled = ?3, lock_qty = ?4, updated_at = ?5 WHERE venue_id = ?1",
-        params![venue_id, status_text(status), text(filled), text(lock_qty), now.0],
     )
+    .and_then(|mut st| st.execute(params![venue_id, status_text(status), text(filled), text(lock_qty), now.0]))
     .map_err(db)?;
     Ok(())
 }
@@ -304,17 +306,18 @@ pub(crate) fn amend_order(
     lock_qty: Decimal,
     now: Timestamp,
 ) -> Result<(), ExchangeError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE orders SET qty = ?2, limit_price = ?3, lock_qty = ?4, updated_at = ?5 WHERE venue_id = ?1",
-        params![venue_id, text(qty), text(limit), text(lock_qty), now.0],
     )
+    .and_then(|mut st| st.execute(params![venue_id, text(qty), text(limit), text(lock_qty), now.0]))
     .map_err(db)?;
     Ok(())
 }
 
 /// The order with this client id, on any symbol.
 pub(crate) fn order_by_client(conn: &Connection, client_id: &ClientOrderId) -> Result<Option<OrderRow>, ExchangeError> {
-    conn.query_row(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE client_id = ?1"), [client_id.as_str()], raw_order)
+    conn.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE client_id = ?1"))
+        .and_then(|mut st| st.query_row([client_id.as_str()], raw_order))
         .optional()
         .map_err(db)?
         .map(order_from_raw)
@@ -330,12 +333,12 @@ pub(crate) fn open_orders(conn: &Connection, symbol: Option<(&Asset, &Asset)>) -
             let sql = format!(
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE {open} AND base = ?1 AND quote = ?2 ORDER BY venue_id"
             );
-            let mut stmt = conn.prepare(&sql).map_err(db)?;
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
             stmt.query_map([base.as_str(), quote.as_str()], raw_order).map_err(db)?.collect::<Result<_, _>>()
         }
         None => {
             let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {open} ORDER BY venue_id");
-            let mut stmt = conn.prepare(&sql).map_err(db)?;
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
             stmt.query_map([], raw_order).map_err(db)?.collect::<Result<_, _>>()
         }
     }
@@ -345,9 +348,11 @@ pub(crate) fn open_orders(conn: &Connection, symbol: Option<(&Asset, &Asset)>) -
 
 /// Inserts a fill; returns its trade id.
 pub(crate) fn insert_fill(conn: &Connection, venue_id: i64, fill: &Fill, maker: bool) -> Result<i64, ExchangeError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO fills (venue_id, qty, price, fee, fee_asset, time, maker) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    )
+    .and_then(|mut st| {
+        st.execute(params![
             venue_id,
             text(fill.qty.0),
             text(fill.price.0),
@@ -355,8 +360,8 @@ pub(crate) fn insert_fill(conn: &Connection, venue_id: i64, fill: &Fill, maker: 
             fill.fee_asset.as_str(),
             fill.time.0,
             maker
-        ],
-    )
+        ])
+    })
     .map_err(db)?;
     Ok(conn.last_insert_rowid())
 }
@@ -364,7 +369,9 @@ pub(crate) fn insert_fill(conn: &Connection, venue_id: i64, fill: &Fill, maker: 
 /// The fills of an order, oldest first.
 pub(crate) fn fills(conn: &Connection, venue_id: i64) -> Result<Vec<Fill>, ExchangeError> {
     let mut stmt = conn
-        .prepare("SELECT trade_id, qty, price, fee, fee_asset, time FROM fills WHERE venue_id = ?1 ORDER BY trade_id")
+        .prepare_cached(
+            "SELECT trade_id, qty, price, fee, fee_asset, time FROM fills WHERE venue_id = ?1 ORDER BY trade_id",
+        )
         .map_err(db)?;
     let raws = stmt
         .query_map([venue_id], |r| {
@@ -407,7 +414,8 @@ pub(crate) fn report(conn: &Connection, o: &OrderRow) -> Result<OrderReport, Exc
         filled: ballast_core::Qty(o.filled),
         // When the order was placed (a resting order fills later than that).
         created: Some(Timestamp(
-            conn.query_row("SELECT created_at FROM orders WHERE venue_id = ?1", [o.venue_id], |r| r.get::<_, i64>(0))
+            conn.prepare_cached("SELECT created_at FROM orders WHERE venue_id = ?1")
+                .and_then(|mut st| st.query_row([o.venue_id], |r| r.get::<_, i64>(0)))
                 .map_err(db)?,
         )),
         fills: fills(conn, o.venue_id)?,
