@@ -418,6 +418,45 @@ pub fn metrics_only(prep: &Prepared, strategy: &Strategy) -> Result<Metrics, Str
     }
 }
 
+/// The metrics of many strategies on the same data, as [`metrics_only`] gives them
+/// one at a time: strategies of the ideal mode with the same fixed targets (equal or
+/// custom weights), fee and initial amount run side by side in one pass over the bars
+/// ([`sim::metrics_fixed`]); any other strategy on its own. One result per strategy,
+/// in order.
+pub fn metrics_many(prep: &Prepared, strategies: &[&Strategy]) -> Vec<Result<Metrics, String>> {
+    let Some(first) = strategies.first() else { return Vec::new() };
+    if strategies.len() > 1 && strategies.iter().all(|s| lanes_together(first, s)) {
+        let modes: Result<Vec<Mode>, String> =
+            strategies.iter().map(|s| ideal_mode(s.rebalance, prep.data.interval)).collect();
+        let fee = first.fee_bps.to_f64().map(|f| f / 10_000.0);
+        let initial = first.initial.to_f64();
+        let mut source = Source { spec: &first.weights, prep, notes: vec![], fallbacks: 0 };
+        if let (Ok(modes), Some(fee), Some(initial), Ok(w)) = (modes, fee, initial, source.weights(0)) {
+            let ppy = prep.data.interval.periods_per_year();
+            if let Ok(all) = sim::metrics_fixed(&prep.market, &w, fee, initial, &modes, ppy) {
+                return all.into_iter().map(Ok).collect();
+            }
+        }
+        // Something does not run: each on its own, so each error names its strategy.
+    }
+    strategies.iter().map(|s| metrics_only(prep, s)).collect()
+}
+
+/// Whether two strategies can share a pass of [`sim::metrics_fixed`].
+fn lanes_together(a: &Strategy, b: &Strategy) -> bool {
+    fn fixed(s: &Strategy) -> Option<Option<&BTreeMap<Asset, Decimal>>> {
+        match (&s.mode, &s.weights) {
+            (SimMode::Ideal, WeightSpec::Equal) => Some(None),
+            (SimMode::Ideal, WeightSpec::Custom(m)) => Some(Some(m)),
+            _ => None,
+        }
+    }
+    match (fixed(a), fixed(b)) {
+        (Some(wa), Some(wb)) => wa == wb && a.fee_bps == b.fee_bps && a.initial == b.initial,
+        _ => false,
+    }
+}
+
 /// Runs a backtest and HODL of the same (initial) targets.
 pub fn run(prep: &Prepared, strategy: &Strategy, record: bool) -> Result<Outcome, String> {
     let fee = strategy.fee_bps.to_f64().ok_or("fee")? / 10_000.0;

@@ -160,31 +160,62 @@ pub fn run_each(
     let mut start = 0;
     while start < n {
         let end = n.min(start + CHUNK);
-        let rows: Vec<Result<Row, String>> = (start..end)
+        let points: Vec<Point> = (start..end).map(point).collect();
+        // Runs of neighbours on the same data that can share a pass over it
+        // (backtest::metrics_many), a few lane blocks each, in parallel.
+        let mut batches: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            match batches.last_mut() {
+                Some(b) if b.len() < BATCH && points[b.start].interval == p.interval => b.end = i + 1,
+                _ => batches.push(i..i + 1),
+            }
+        }
+        let rows: Vec<Vec<Result<Row, String>>> = batches
             .into_par_iter()
-            .map(|index| {
-                let p = point(index);
-                let prep = data.get(&p.interval).ok_or_else(|| format!("no data for interval {}", p.interval))?;
-                let metrics = backtest::metrics_only(prep, &p.strategy).map_err(|e| {
-                    format!("{} {} {}: {e}", p.interval, p.strategy.weights.name(), p.strategy.rebalance.label())
-                })?;
-                let h = hodl
-                    .get(&p.hodl_key())
-                    .ok_or_else(|| format!("configuration {index}: no HODL run for its weights and fee"))?
-                    .clone();
-                let excess_vs_hodl = metrics.final_value / h.final_value - 1.0;
-                done.fetch_add(1, Ordering::Relaxed);
-                tick();
-                Ok(Row { index, metrics, hodl: h, excess_vs_hodl })
+            .map(|range| {
+                let batch = &points[range.clone()];
+                let Some(prep) = data.get(&batch[0].interval) else {
+                    return vec![Err(format!("no data for interval {}", batch[0].interval))];
+                };
+                let strategies: Vec<&Strategy> = batch.iter().map(|p| &p.strategy).collect();
+                let results = backtest::metrics_many(prep, &strategies);
+                batch
+                    .iter()
+                    .zip(results)
+                    .zip(range)
+                    .map(|((p, metrics), offset)| {
+                        let index = start + offset;
+                        let metrics = metrics.map_err(|e| {
+                            format!(
+                                "{} {} {}: {e}",
+                                p.interval,
+                                p.strategy.weights.name(),
+                                p.strategy.rebalance.label()
+                            )
+                        })?;
+                        let h = hodl
+                            .get(&p.hodl_key())
+                            .ok_or_else(|| format!("configuration {index}: no HODL run for its weights and fee"))?
+                            .clone();
+                        let excess_vs_hodl = metrics.final_value / h.final_value - 1.0;
+                        done.fetch_add(1, Ordering::Relaxed);
+                        tick();
+                        Ok(Row { index, metrics, hodl: h, excess_vs_hodl })
+                    })
+                    .collect()
             })
             .collect();
-        for r in rows {
+        for r in rows.into_iter().flatten() {
             sink(r?)?;
         }
         start = end;
     }
     Ok(())
 }
+
+/// Neighbouring configurations handed to one worker: a few blocks of
+/// [`crate::sim::LANES`] that share a pass over the data.
+const BATCH: usize = 4 * crate::sim::LANES;
 
 /// The best `k` rows seen, by a metric, in bounded memory (a heap of `k`): for ranking
 /// a grid of any size while its rows stream past.

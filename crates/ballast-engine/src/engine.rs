@@ -1568,12 +1568,40 @@ impl Engine {
     /// [`Engine::step_all`] without the sync at its end: for a replay that runs many
     /// rounds a second and syncs on its own schedule ([`Store::sync`]); what it sends
     /// is durable before it is sent all the same.
+    ///
+    /// On a venue that answers in process (paper), the steps of every [`GROUP_BOTS`]
+    /// bots share one transaction of the store ([`Store::begin_group`]): a lazy record
+    /// is then committed with its group, so a crash of the process can lose the steps
+    /// of the last group that sent nothing (done again, as after a power cut).
     pub fn step_round(&self) -> Result<Vec<StepResult>, EngineError> {
+        if !self.venue.answers_in_process() {
+            return self.step_group(false);
+        }
+        self.store.begin_group()?;
+        let out = self.step_group(true);
+        // Committed even when the round failed: what the steps wrote stands.
+        let ended = self.store.end_group();
+        let out = out?;
+        ended?;
+        Ok(out)
+    }
+
+    /// The steps of a round; when `grouping`, in groups of [`GROUP_BOTS`] bots sharing
+    /// a transaction.
+    fn step_group(&self, grouping: bool) -> Result<Vec<StepResult>, EngineError> {
         let mut out = Vec::new();
+        let mut grouped = 0;
         for b in self.store.bots()? {
             if b.status != BotStatus::Active || b.venue != self.venue.name() {
                 continue;
             }
+            if grouping && grouped == GROUP_BOTS {
+                // Another process's writer waits for at most one group.
+                self.store.end_group()?;
+                self.store.begin_group()?;
+                grouped = 0;
+            }
+            grouped += 1;
             let r = self.step_unsynced(b.id);
             let streak = {
                 let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -1614,6 +1642,10 @@ impl Engine {
         Ok(out)
     }
 }
+
+/// Bots whose steps share one transaction of the store in a round ([`Store::begin_group`]):
+/// about 20 ms of steps, what another process's write may wait for.
+const GROUP_BOTS: usize = 256;
 
 /// A failure that the next step may not meet again.
 fn passing(e: &EngineError) -> bool {
