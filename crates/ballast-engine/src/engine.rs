@@ -165,7 +165,17 @@ pub struct Engine {
     /// (time, value, net invested), so a view reads only the snapshots recorded since
     /// the last one (`Store::snapshot_values` from its last time on).
     points: std::sync::Mutex<BTreeMap<BotId, Vec<ballast_store::SnapshotValue>>>,
+    /// The venue's fee rates per symbol with when they were read (`None`: it could not
+    /// say), kept for [`FEE_RATES_FOR`]: a rate changes with the account's tier, not
+    /// from one step to the next, and reading it costs a signed request per symbol.
+    fee_rates: std::sync::Mutex<BTreeMap<(Asset, Asset), ReadRates>>,
 }
+
+/// Fee rates read from the venue, with when (`None`: it could not say).
+type ReadRates = (Timestamp, Option<ballast_exchange::FeeRates>);
+
+/// How long the venue's fee rates are reused before they are read again.
+pub const FEE_RATES_FOR: ballast_core::Span = ballast_core::Span::hours(1);
 
 /// A bot whose step fails this many times in a row, for a reason another try does not
 /// cure, is paused with the reason.
@@ -180,7 +190,15 @@ fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
 impl Engine {
     /// An engine over these seams.
     pub fn new(store: Arc<dyn Store>, venue: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, venue, clock, weigher: None, failures: Default::default(), points: Default::default() }
+        Self {
+            store,
+            venue,
+            clock,
+            weigher: None,
+            failures: Default::default(),
+            points: Default::default(),
+            fee_rates: Default::default(),
+        }
     }
 
     /// The same engine, estimating weights from data with `weigher`.
@@ -302,7 +320,7 @@ impl Engine {
         let bps = |x: Decimal| Bps(x * Decimal::from(10_000));
         let mut rates: Option<FeeRates> = None;
         for a in spec.assets.iter().filter(|a| **a != spec.quote) {
-            let Ok(r) = self.venue.fee_rates(a, &spec.quote) else { continue };
+            let Some(r) = self.venue_fee_rates(a, &spec.quote) else { continue };
             let (maker, taker) = (bps(r.maker), bps(r.taker));
             if Bps::new(maker.0).is_err() || Bps::new(taker.0).is_err() {
                 continue;
@@ -313,6 +331,22 @@ impl Engine {
             });
         }
         rates.unwrap_or_else(|| FeeRates::flat(spec.fee))
+    }
+
+    /// What the venue says it charges this account on `base/quote`
+    /// ([`Exchange::fee_rates`]), read at most once per [`FEE_RATES_FOR`]; `None` when
+    /// it cannot say.
+    pub(crate) fn venue_fee_rates(&self, base: &Asset, quote: &Asset) -> Option<ballast_exchange::FeeRates> {
+        let now = self.clock.now();
+        let key = (base.clone(), quote.clone());
+        if let Some((at, r)) = self.fee_rates.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && now.0.saturating_sub(at.0) < FEE_RATES_FOR.millis()
+        {
+            return r.clone();
+        }
+        let r = self.venue.fee_rates(base, quote).ok();
+        self.fee_rates.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (now, r.clone()));
+        r
     }
 
     fn prices(&self, quote: &Asset, assets: &[Asset]) -> Result<Prices, EngineError> {

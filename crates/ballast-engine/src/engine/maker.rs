@@ -91,7 +91,7 @@ impl Engine {
         // that cannot say is left out).
         let mut rates = serde_json::Map::new();
         for l in &plan.legs {
-            if let Ok(r) = self.venue.fee_rates(&l.asset, &b.state.spec.quote) {
+            if let Some(r) = self.venue_fee_rates(&l.asset, &b.state.spec.quote) {
                 rates.insert(l.asset.to_string(), json!(r));
             }
         }
