@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ballast_core::execution::Execution;
+use ballast_core::execution::{Execution, FeeRates};
 use ballast_core::guards::Guards;
 use ballast_core::planner::{Leg, PairBook, RebalanceTo, RulesBook, Side, Skipped, plan_liquidation};
 use ballast_core::policy;
@@ -620,6 +620,15 @@ fn run_exchange(
         )?),
         None => None,
     };
+    // The rates the planner weighs: the strategy's fee is the taker rate, the cost
+    // model's maker fee the maker rate (without a model, the same rate for both).
+    let rates = FeeRates {
+        maker: match &model {
+            Some(m) => Bps::new(m.maker_fee_bps).map_err(|e| e.to_string())?,
+            None => fee,
+        },
+        taker: fee,
+    };
     // A forced reason that came while legs were resting: decided once they are done.
     let mut deferred: Option<String> = None;
     let (mut drift_sum, mut drift_max) = (0.0_f64, 0.0_f64);
@@ -687,7 +696,7 @@ fn run_exchange(
                 prices: &prices,
                 targets: &targets,
                 rules: &opts.rules,
-                fee,
+                fees: rates,
                 trigger: trigger.as_ref(),
                 to: opts.to,
                 guards: &opts.guards,

@@ -29,7 +29,9 @@
 //! filled at the decision bar).
 
 use ballast_core::Asset;
-use ballast_core::execution::{Execution, OrderStyle};
+use std::collections::BTreeMap;
+
+use ballast_core::execution::{Execution, LegStyle, OrderStyle};
 use ballast_core::planner::{Leg, PairBook, RulesBook, Side, SkipReason, Skipped};
 use ballast_core::rules::{PriceRounding, RuleViolation, SymbolRules};
 use ballast_core::{Bps, Holdings, Qty, Timestamp};
@@ -136,6 +138,9 @@ struct Resting {
     decided_mid: Decimal,
     priced: usize,
     deadline: usize,
+    /// It was sent resting (maker-first), with the half-spread when it was decided:
+    /// its fills teach the expected cost of waiting on its symbol.
+    rested: Option<Decimal>,
 }
 
 /// Turns planned legs into fills, bar by bar.
@@ -152,6 +157,10 @@ pub(crate) struct Executor<'a> {
     reprice_bars: usize,
     deadline_bars: usize,
     resting: Vec<Resting>,
+    /// Per symbol (`BASE/QUOTE`), over the fills of legs sent resting so far: what
+    /// they cost beyond a maker fill at the touch of their decision, and their value
+    /// (both in quote).
+    waited: BTreeMap<String, (Decimal, Decimal)>,
     pub(crate) report: CostReport,
 }
 
@@ -192,6 +201,7 @@ impl<'a> Executor<'a> {
             reprice_bars,
             deadline_bars,
             resting: vec![],
+            waited: BTreeMap::new(),
             report: CostReport::default(),
         })
     }
@@ -257,6 +267,13 @@ impl<'a> Executor<'a> {
                 book.half_spreads.insert(symbol.clone(), bps(self.half_spread(&b, g) + self.half_spread(&q, g)));
             }
         }
+        // The expected cost of waiting: what resting has cost on the symbol so far in
+        // this run (no look-ahead); before any fill, the planner's default.
+        for (symbol, (extra, value)) in &self.waited {
+            if *value > Decimal::ZERO {
+                book.waits.insert(symbol.clone(), bps(*extra / *value));
+            }
+        }
         book
     }
 
@@ -272,8 +289,11 @@ impl<'a> Executor<'a> {
     ) {
         for leg in legs {
             let (mid, hs) = self.mid_and_spread(leg, g);
+            // A leg the planner chose to send as a market order (a direct pair whose
+            // resting is expected to cost more) does not rest.
+            let rests = leg.style != Some(LegStyle::Taker);
             match (self.model, self.style) {
-                (Some(_), OrderStyle::MakerFirst { .. }) => {
+                (Some(_), OrderStyle::MakerFirst { .. }) if rests => {
                     let price = self.touch(leg, mid, hs);
                     self.resting.push(Resting {
                         leg: leg.clone(),
@@ -283,6 +303,7 @@ impl<'a> Executor<'a> {
                         decided_mid: mid,
                         priced: g,
                         deadline: g + self.deadline_bars,
+                        rested: Some(hs),
                     });
                 }
                 _ => {
@@ -294,6 +315,7 @@ impl<'a> Executor<'a> {
                         decided_mid: mid,
                         priced: g,
                         deadline: g,
+                        rested: None,
                     };
                     if let Some(rest) = self.taker_fill(holdings, &r, g, now, trades, skipped) {
                         // Cash could not cover it all: what is left is skipped.
@@ -482,6 +504,15 @@ impl<'a> Executor<'a> {
         self.report.spread += f(sign * (price - mid) * qty * rate);
         self.report.delay += f(sign * (mid - r.decided_mid) * qty * rate);
         self.report.traded += f(notional * rate);
+        if let Some(hs) = r.rested {
+            // Beyond a maker fill at the touch of the decision: the delay, and a
+            // taker's fee and spread when the deadline finished it.
+            let at_touch = (self.maker - hs) * qty * r.decided_mid * rate;
+            let cost = (fee_paid + sign * (price - mid) * qty + sign * (mid - r.decided_mid) * qty) * rate;
+            let e = self.waited.entry(PairBook::symbol(&r.leg.asset, &q)).or_default();
+            e.0 += cost - at_touch;
+            e.1 += qty * r.decided_mid * rate;
+        }
         self.report.legs += 1;
         if taker && self.model.is_some() {
             self.report.taker_legs += 1;

@@ -188,6 +188,18 @@ pub fn render(data_dir: &Path, setup: &Setup, rules: &RulesBook, pairs: &PairBoo
     );
     let _ = writeln!(
         w,
+        "- Direct pairs: the planner (`ballast_core::planner::direct_pairs`, the engine's decision too) trades a \
+         cross pair when its leg is expected to cost less than the two quote legs: each quote leg in the bot's \
+         style, the pair's in the cheaper of the styles the bot may send it in (a maker-first bot may send it \
+         as a market order). A taker leg is expected to cost the taker fee plus the half-spread; a maker leg \
+         the maker fee minus the half-spread plus the expected cost of waiting. That wait is what the legs sent \
+         resting on the symbol have cost so far in the run beyond a maker fill at the touch of their decision \
+         (the mid's move, and a taker's fee and spread when the deadline finished them), per traded value; \
+         before a symbol's first such fill, its half-spread (a resting order gives back what it earns). No \
+         parameter: the run's own fills, never later bars."
+    );
+    let _ = writeln!(
+        w,
         "- Every bot is topped up every {} bars ({} days) by the amount below: the investments are where \
          new cash first acts.",
         setup.top_up_every,
@@ -200,7 +212,9 @@ pub fn render(data_dir: &Path, setup: &Setup, rules: &RulesBook, pairs: &PairBoo
          fill: the price of waiting, which can eat what a maker earns); **cost** = fees + spread + delay, in \
          USDT and in bps of the traded value; \
          **drift** = the largest absolute distance of a coin's weight from its target, in percentage points, \
-         mean and worst over every bar (the tracking error); **taker share** = fills that were takers.\n"
+         mean and worst over every bar (the tracking error); **taker share** = fills that were takers; \
+         **rebalances** = bars with fills after the first (a rebalance whose pair leg fills at once as a taker \
+         and whose quote legs rest counts the bar of each).\n"
     );
     let mut verdicts = Vec::new();
     for bot in &setup.bots {
@@ -281,8 +295,8 @@ pub fn render(data_dir: &Path, setup: &Setup, rules: &RulesBook, pairs: &PairBoo
          bar trades through it, never when the price only touches it), the depth of the book (every fill is \
          complete), and a cross pair's own candles (its fills are judged on the ratio of closes, so a resting \
          cross order fills less often than it would: it waits for the deadline, and a leg that waited is one \
-         the market moved away from, which the delay column of the rows with direct pairs under maker-first \
-         carries). Spreads are a model of the candles, not measured quotes; the maker fee equals the taker \
+         the market moved away from; the planner learns that from the run's first cross fills and sends \
+         later pair legs as takers, so the pair fills of the maker-first rows are mostly takers). Spreads are a model of the candles, not measured quotes; the maker fee equals the taker \
          fee here (Binance's regular rates), so maker-first saves the spread, not the fee. The worst drift of \
          the maker-first rows exceeds the band: while legs rest the bot decides nothing, as the engine does \
          while an order is unresolved."

@@ -195,3 +195,51 @@ fn a_listed_pair_replaces_two_quote_legs_in_the_backtest() {
     let w = &direct.weights[2 * 2..2 * 2 + 2];
     assert!((w[0] - 0.5).abs() < 0.01 && (w[1] - 0.5).abs() < 0.01, "{w:?}");
 }
+
+/// A maker-first bot learns what resting costs on a symbol: its first ETH/BTC leg
+/// rests, the market moves away and the deadline finishes it as a taker; at the next
+/// rebalance the planner expects resting to cost more than a market order on the pair
+/// (and than two resting quote legs), so the pair's leg is sent as a taker and fills
+/// at the decision bar, which a resting order never does.
+#[test]
+fn a_maker_first_bot_sends_a_pair_leg_as_a_taker_once_resting_proved_dear() {
+    use ballast_core::SymbolRules;
+    use ballast_core::planner::PairBook;
+    let btc_asset = Asset::new("BTC").unwrap();
+    // Bar 1: BTC +30 %, rebalance; bar 2: ETH +1 % against the resting buys; bar 4:
+    // BTC to 170, rebalance again.
+    let btc = vec![
+        (dec!(100), dec!(100), dec!(100)),
+        (dec!(130), dec!(130), dec!(130)),
+        (dec!(130), dec!(130), dec!(130)),
+        (dec!(130), dec!(130), dec!(130)),
+        (dec!(170), dec!(170), dec!(170)),
+        (dec!(170), dec!(170), dec!(170)),
+        (dec!(170), dec!(170), dec!(170)),
+    ];
+    let mut eth = flat(dec!(100), 2);
+    eth.extend(flat(dec!(101), 5));
+    let mut pairs = PairBook::default();
+    pairs.insert(
+        &Asset::new("ETH").unwrap(),
+        &btc_asset,
+        SymbolRules { tick: dec!(0.00001), step: dec!(0.001), min_qty: dec!(0.001), min_notional: dec!(0.01) },
+    );
+    let opts = ExchangeOptions {
+        // Maker and taker fees equal (Binance's regular rates): resting saves a spread.
+        costs: Some(CostModel { maker_fee_bps: dec!(10), range_fraction: dec!(0.1), min_half_spread_bps: dec!(1) }),
+        execution: Execution { direct_pairs: true, ..maker(1, 1) },
+        pairs,
+        ..ExchangeOptions::default()
+    };
+    let out = run(btc, eth, opts).unwrap();
+    let bar = |n: i64| Timestamp(1_600_000_000_000 + n * H4);
+    let on_pair = |t: &&backtest::Trade| t.quote.as_ref() == Some(&btc_asset);
+    // The first pair leg rested: nothing on the pair at its decision bar.
+    assert!(!out.trades.iter().filter(on_pair).any(|t| t.time == bar(1)), "{:?}", out.trades);
+    assert!(out.trades.iter().filter(on_pair).any(|t| t.time == bar(2)), "{:?}", out.trades);
+    // The second is a taker at its decision bar.
+    assert!(out.trades.iter().filter(on_pair).any(|t| t.time == bar(4)), "{:?}", out.trades);
+    let c = out.costs.unwrap();
+    assert_eq!(c.pair_legs, 2);
+}

@@ -10,9 +10,11 @@
 //!
 //! Pure data with its validation; the engine and the backtester act on it.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
+use crate::money::Bps;
 use crate::time::Span;
 
 /// The shortest re-price interval.
@@ -92,9 +94,107 @@ impl Execution {
     }
 }
 
+/// The fee rates a bot pays: the venue's (`Exchange::fee_rates`) when it says, else
+/// the bot's configured `fee` for both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeRates {
+    /// On a fill of a resting (post-only) order.
+    pub maker: Bps,
+    /// On a fill that takes liquidity (a market order).
+    pub taker: Bps,
+}
+
+impl FeeRates {
+    /// The same rate for makers and takers.
+    pub fn flat(fee: Bps) -> Self {
+        Self { maker: fee, taker: fee }
+    }
+}
+
+/// How one leg is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegStyle {
+    /// A market order.
+    Taker,
+    /// A post-only order at the touch, finished as a market order after the deadline.
+    Maker,
+}
+
+impl std::fmt::Display for LegStyle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LegStyle::Taker => "taker",
+            LegStyle::Maker => "maker",
+        })
+    }
+}
+
+/// What is known of one symbol's cost of trading, as fractions of the traded value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SymbolCost {
+    /// Half the spread: what a taker pays over the mid and a maker earns.
+    pub half_spread: Decimal,
+    /// The expected cost of waiting for a maker fill (the mid's move against a resting
+    /// order before it fills or is finished as a taker).
+    pub wait: Decimal,
+}
+
+impl Execution {
+    /// The style the bot sends a leg in unless the planner chose otherwise.
+    pub fn leg_style(&self) -> LegStyle {
+        if self.maker_first() { LegStyle::Maker } else { LegStyle::Taker }
+    }
+
+    /// The styles a leg may be sent in: a taker bot sends market orders only; a
+    /// maker-first bot rests a leg or, when that is expected to cost more, sends it as
+    /// a market order.
+    pub fn leg_styles(&self) -> &'static [LegStyle] {
+        if self.maker_first() { &[LegStyle::Maker, LegStyle::Taker] } else { &[LegStyle::Taker] }
+    }
+}
+
+/// The expected cost of one leg, as a fraction of its value: the taker fee plus the
+/// half-spread for a market order; the maker fee minus the half-spread (earned at the
+/// touch) plus the expected cost of waiting for a resting order.
+pub fn expected_cost(style: LegStyle, fees: FeeRates, cost: SymbolCost) -> Decimal {
+    match style {
+        LegStyle::Taker => fees.taker.fraction() + cost.half_spread,
+        LegStyle::Maker => fees.maker.fraction() - cost.half_spread + cost.wait,
+    }
+}
+
+/// The cheapest style among `styles` for a symbol, with its expected cost (the
+/// first listed wins a tie).
+pub fn cheapest(styles: &[LegStyle], fees: FeeRates, cost: SymbolCost) -> Option<(LegStyle, Decimal)> {
+    styles.iter().map(|s| (*s, expected_cost(*s, fees, cost))).fold(None, |best, (s, c)| match best {
+        Some((_, b)) if b <= c => best,
+        _ => Some((s, c)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn a_maker_leg_costs_its_fee_less_the_spread_plus_the_wait() {
+        let fees = FeeRates { maker: Bps(dec!(2)), taker: Bps(dec!(10)) };
+        let c = SymbolCost { half_spread: dec!(0.0003), wait: dec!(0.0005) };
+        assert_eq!(expected_cost(LegStyle::Taker, fees, c), dec!(0.0013));
+        assert_eq!(expected_cost(LegStyle::Maker, fees, c), dec!(0.0004));
+        let maker = Execution {
+            style: OrderStyle::MakerFirst { reprice: Span::minutes(1), deadline: Span::hours(1) },
+            ..Execution::default()
+        };
+        assert_eq!(cheapest(maker.leg_styles(), fees, c), Some((LegStyle::Maker, dec!(0.0004))));
+        // Waiting that costs more than the fee saved: a market order.
+        let slow = SymbolCost { wait: dec!(0.002), ..c };
+        assert_eq!(cheapest(maker.leg_styles(), fees, slow), Some((LegStyle::Taker, dec!(0.0013))));
+        // A taker bot never rests.
+        assert_eq!(cheapest(Execution::default().leg_styles(), fees, c), Some((LegStyle::Taker, dec!(0.0013))));
+    }
 
     #[test]
     fn maker_first_needs_a_sane_reprice_and_deadline() {

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::asset::Asset;
 use crate::error::CoreError;
+use crate::execution::{Execution, FeeRates, LegStyle, SymbolCost, cheapest, expected_cost};
 use crate::money::{Bps, Notional, Price, Qty, Weight};
 use crate::portfolio::{Drift, Holdings, Prices, Valuation, price_of};
 use crate::rules::{PriceRounding, RuleViolation, SymbolRules};
@@ -74,6 +75,11 @@ pub struct PairBook {
     /// Half-spread per symbol (`BASE/QUOTE`, cross pairs and quote legs alike).
     #[serde(default)]
     pub half_spreads: BTreeMap<String, Bps>,
+    /// The expected cost of waiting for a maker fill per symbol (see
+    /// [`SymbolCost::wait`]); unknown is the symbol's half-spread: a resting order is
+    /// expected to give back to the move it waits for what it earns at the touch.
+    #[serde(default)]
+    pub waits: BTreeMap<String, Bps>,
 }
 
 impl PairBook {
@@ -95,6 +101,13 @@ impl PairBook {
     /// The half-spread of a symbol as a fraction (zero when unknown).
     pub fn half_spread(&self, base: &Asset, quote: &Asset) -> Decimal {
         self.half_spreads.get(&Self::symbol(base, quote)).map(|b| b.fraction()).unwrap_or_default()
+    }
+
+    /// What is known of the cost of trading `base/quote` (see [`PairBook::waits`]).
+    pub fn cost(&self, base: &Asset, quote: &Asset) -> SymbolCost {
+        let half_spread = self.half_spread(base, quote);
+        let wait = self.waits.get(&Self::symbol(base, quote)).map_or(half_spread, |b| b.fraction());
+        SymbolCost { half_spread, wait }
     }
 
     /// True when no pair is listed.
@@ -176,6 +189,10 @@ pub struct Leg {
     /// direct pair instead of two quote legs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// How the leg is sent when the planner chose it (a direct pair sent as a market
+    /// order by a maker-first bot); `None` is the bot's style.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<LegStyle>,
 }
 
 impl Leg {
@@ -627,7 +644,17 @@ fn units(value: Decimal, price: Price, asset: &Asset) -> Result<Decimal, CoreErr
 
 fn leg(asset: &Asset, side: Side, quantity: Qty, price: Price, f: Decimal) -> Leg {
     let notional = quantity * price;
-    Leg { asset: asset.clone(), side, quantity, price, notional, fee: Notional(notional.0 * f), quote: None, why: None }
+    Leg {
+        asset: asset.clone(),
+        side,
+        quantity,
+        price,
+        notional,
+        fee: Notional(notional.0 * f),
+        quote: None,
+        why: None,
+        style: None,
+    }
 }
 
 /// The band edges of a target weight `w` as fractions: `(lo, hi)`; no band is
@@ -773,13 +800,17 @@ fn weights_with_cash(quote: &Asset, v: &Valuation) -> BTreeMap<Asset, Weight> {
 /// Trades cross pairs instead of two quote legs where that is cheaper.
 ///
 /// For each sell leg of A and buy leg of B (largest first) whose pair A/B or B/A is in
-/// `pairs`, the value both legs share is traded on the pair when one fee plus the
-/// pair's half-spread costs less than two fees plus both quote legs' half-spreads, and
-/// the pair's rules pass (its quantity floored to its step, its price rounded to its
+/// `pairs`, the value both legs share is traded on the pair when the pair's leg is
+/// expected to cost less than the two quote legs ([`expected_cost`]): the quote legs
+/// in the bot's style (`exec`), the pair's in the cheapest style the bot may send it
+/// in (a maker-first bot may send it as a market order: [`Leg::style`]), at the fee
+/// `rates` and the spreads and waits of `pairs` ([`PairBook::cost`]); and the pair's rules pass (its quantity floored to its step, its price rounded to its
 /// tick against the order, its minimum quantity and value in its own quote). The price
 /// is the cross price of the two quote prices. The quote legs keep what the pair does
 /// not trade; a remainder that breaks a rule is skipped with that reason. The pair's
-/// leg says why it was chosen ([`Leg::why`]); its fee is in its own quote.
+/// leg says why it was chosen, and in which style, with both expected costs
+/// ([`Leg::why`]); its fee is in its own quote. Sizing uses the taker rate.
+#[allow(clippy::too_many_arguments)]
 pub fn direct_pairs(
     plan: &Plan,
     holdings: &Holdings,
@@ -787,11 +818,13 @@ pub fn direct_pairs(
     targets: Option<&TargetWeights>,
     rules: &RulesBook,
     pairs: &PairBook,
-    fee: Bps,
+    exec: &Execution,
+    rates: FeeRates,
 ) -> Result<Plan, CoreError> {
     pairs.validate()?;
     let quote = &plan.quote;
-    let f = fee.fraction();
+    let f = rates.taker.fraction();
+    let quote_style = exec.leg_style();
     let direct = |l: &Leg| l.quote.as_ref().is_none_or(|q| q == quote);
     let mut sells: Vec<(Leg, Decimal)> =
         plan.legs.iter().filter(|l| l.side == Side::Sell && direct(l)).map(|l| (l.clone(), l.quantity.0)).collect();
@@ -817,8 +850,9 @@ pub fn direct_pairs(
             if shared <= Decimal::ZERO {
                 continue;
             }
-            let two = Decimal::TWO * f + pairs.half_spread(a, quote) + pairs.half_spread(b, quote);
-            let one = f + pairs.half_spread(base, pq);
+            let two = expected_cost(quote_style, rates, pairs.cost(a, quote))
+                + expected_cost(quote_style, rates, pairs.cost(b, quote));
+            let Some((style, one)) = cheapest(exec.leg_styles(), rates, pairs.cost(base, pq)) else { continue };
             if one >= two {
                 continue;
             }
@@ -848,9 +882,12 @@ pub fn direct_pairs(
                 fee: Notional(notional.0 * f),
                 quote: Some(pq.clone()),
                 why: Some(format!(
-                    "direct pair {base}/{pq} instead of selling {a} and buying {b} through {quote}: one fee and one spread instead of two, about {} {quote} cheaper",
+                    "direct pair {base}/{pq} as {style} instead of selling {a} and buying {b} through {quote} as {quote_style}s: expected {} bps against {} bps, about {} {quote} cheaper",
+                    bps(one),
+                    bps(two),
                     saved.round_dp(4).normalize()
                 )),
+                style: (style != quote_style).then_some(style),
             });
         }
     }
@@ -916,6 +953,11 @@ pub fn direct_pairs(
     skipped.sort_by(|x, y| (x.side, &x.asset).cmp(&(y.side, &y.asset)));
     let valuation = Valuation::new(quote, holdings, prices, targets)?;
     finish(quote, holdings, prices, targets, &valuation, cross, skipped)
+}
+
+/// A fraction in bps, for people.
+fn bps(x: Decimal) -> Decimal {
+    (x * Decimal::from(10_000)).round_dp(1).normalize()
 }
 
 /// Plans selling every non-quote asset held to the quote currency (a stop, a

@@ -23,9 +23,9 @@ use std::collections::BTreeSet;
 
 use crate::asset::Asset;
 use crate::error::CoreError;
-use crate::execution::Execution;
+use crate::execution::{Execution, FeeRates};
 use crate::guards::{Exit, Guards};
-use crate::money::{Bps, Notional};
+use crate::money::Notional;
 use crate::planner::{
     NewCash, PairBook, Plan, PlanInput, RebalanceTo, RulesBook, direct_pairs, plan_rebalance, rebalance_with_cash,
 };
@@ -52,8 +52,9 @@ pub struct StepInput<'a> {
     pub targets: &'a TargetWeights,
     /// The venue's rules.
     pub rules: &'a RulesBook,
-    /// The fee the planner assumes.
-    pub fee: Bps,
+    /// The fee rates the planner assumes (the venue's when it says; the taker rate
+    /// sizes the legs).
+    pub fees: FeeRates,
     /// When to rebalance; `None` never rebalances by itself (buy and hold: only the
     /// forced rebalances and the guards act).
     pub trigger: Option<&'a Trigger>,
@@ -196,7 +197,7 @@ pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<A
         prices: input.prices,
         targets,
         rules: input.rules,
-        fee: input.fee,
+        fee: input.fees.taker,
         to: if input.first { RebalanceTo::Target } else { input.to },
         entry_prices: &blocked,
     };
@@ -206,7 +207,16 @@ pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<A
         plan_rebalance(&plan_input)?
     };
     if input.execution.direct_pairs && !input.pairs.is_empty() {
-        return direct_pairs(&plan, input.holdings, input.prices, Some(targets), input.rules, input.pairs, input.fee);
+        return direct_pairs(
+            &plan,
+            input.holdings,
+            input.prices,
+            Some(targets),
+            input.rules,
+            input.pairs,
+            input.execution,
+            input.fees,
+        );
     }
     Ok(plan)
 }

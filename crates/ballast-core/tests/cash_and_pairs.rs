@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ballast_core::execution::Execution;
+use ballast_core::execution::{Execution, FeeRates, LegStyle, OrderStyle};
 use ballast_core::guards::Guards;
 use ballast_core::planner::{
     NewCash, PairBook, PlanInput, RebalanceTo, RulesBook, Side, direct_pairs, plan_rebalance, rebalance_with_cash,
@@ -188,7 +188,9 @@ fn a_sell_and_a_buy_on_a_listed_pair_become_one_leg() {
     let (h, p, t, r, e) = (btc_to_eth(), prices(), equal4(), rules(), BTreeMap::new());
     let plan = plan_rebalance(&input(&h, &p, &t, &r, &e)).unwrap();
     assert_eq!(plan.legs.len(), 2, "{:?}", plan.legs);
-    let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &pair_book(), Bps(dec!(10))).unwrap();
+    let direct =
+        direct_pairs(&plan, &h, &p, Some(&t), &r, &pair_book(), &Execution::default(), FeeRates::flat(Bps(dec!(10))))
+            .unwrap();
     let pair = direct.legs.iter().find(|l| l.quote == Some(a("BTC"))).expect("an ETH/BTC leg");
     assert_eq!((pair.asset.clone(), pair.side), (a("ETH"), Side::Buy));
     assert_eq!(pair.price.0, dec!(0.05));
@@ -211,7 +213,10 @@ fn a_pair_that_costs_more_or_breaks_its_rules_is_not_used() {
     wide.half_spreads.insert("ETH/BTC".into(), Bps(dec!(25)));
     wide.half_spreads.insert("ETH/USDT".into(), Bps(dec!(1)));
     wide.half_spreads.insert("BTC/USDT".into(), Bps(dec!(1)));
-    assert_eq!(direct_pairs(&plan, &h, &p, Some(&t), &r, &wide, Bps(dec!(10))).unwrap(), plan);
+    assert_eq!(
+        direct_pairs(&plan, &h, &p, Some(&t), &r, &wide, &Execution::default(), FeeRates::flat(Bps(dec!(10)))).unwrap(),
+        plan
+    );
     // A minimum order value of 1 BTC on the pair.
     let mut big = PairBook::default();
     big.insert(
@@ -219,12 +224,59 @@ fn a_pair_that_costs_more_or_breaks_its_rules_is_not_used() {
         &a("BTC"),
         SymbolRules { tick: dec!(0.00001), step: dec!(0.0001), min_qty: dec!(0.0001), min_notional: dec!(1) },
     );
-    assert_eq!(direct_pairs(&plan, &h, &p, Some(&t), &r, &big, Bps(dec!(10))).unwrap(), plan);
+    assert_eq!(
+        direct_pairs(&plan, &h, &p, Some(&t), &r, &big, &Execution::default(), FeeRates::flat(Bps(dec!(10)))).unwrap(),
+        plan
+    );
     // A badly written pair is an error naming it.
     let mut bad = PairBook::default();
     bad.rules.insert("ETHBTC".into(), SymbolRules::default());
-    let err = direct_pairs(&plan, &h, &p, Some(&t), &r, &bad, Bps(dec!(10))).unwrap_err();
+    let err = direct_pairs(&plan, &h, &p, Some(&t), &r, &bad, &Execution::default(), FeeRates::flat(Bps(dec!(10))))
+        .unwrap_err();
     assert!(err.to_string().contains("ETHBTC"), "{err}");
+}
+
+#[test]
+fn a_maker_first_bot_weighs_the_pair_in_the_style_it_would_be_sent_in() {
+    let (h, p, t, r, e) = (btc_to_eth(), prices(), equal4(), rules(), BTreeMap::new());
+    let plan = plan_rebalance(&input(&h, &p, &t, &r, &e)).unwrap();
+    let maker = Execution {
+        style: OrderStyle::MakerFirst { reprice: Span::minutes(1), deadline: Span::hours(1) },
+        direct_pairs: true,
+        ..Execution::default()
+    };
+    let fees = FeeRates { maker: Bps(dec!(2)), taker: Bps(dec!(10)) };
+    let mut book = pair_book();
+    for s in ["ETH/USDT", "BTC/USDT"] {
+        book.half_spreads.insert(s.into(), Bps(dec!(1)));
+        book.waits.insert(s.into(), Bps(dec!(2)));
+    }
+    book.half_spreads.insert("ETH/BTC".into(), Bps(dec!(2)));
+    // Two maker quote legs: 2 * (2 - 1 + 2) = 6 bps. The pair resting with a 15 bps
+    // wait costs 15 bps, as a taker 12 bps: both dearer, two quote legs stay.
+    book.waits.insert("ETH/BTC".into(), Bps(dec!(15)));
+    assert_eq!(direct_pairs(&plan, &h, &p, Some(&t), &r, &book, &maker, fees).unwrap(), plan);
+    // With the taker bot's view (taker fees of 10 on every leg): two legs 22 bps, the
+    // pair 12 bps as a taker.
+    let taker = Execution { direct_pairs: true, ..Execution::default() };
+    let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &book, &taker, fees).unwrap();
+    let pair = direct.legs.iter().find(|l| l.quote == Some(a("BTC"))).expect("an ETH/BTC leg");
+    assert_eq!(pair.style, None, "the bot's own style");
+    assert!(pair.why.as_deref().unwrap().contains("as taker"), "{:?}", pair.why);
+    // Equal maker and taker fees of 10: two maker legs 2 * (10 - 1 + 2) = 22 bps; the
+    // pair resting 10 - 2 + 15 = 23 bps, as a taker 12 bps: the pair, sent as a taker.
+    let flat = FeeRates::flat(Bps(dec!(10)));
+    let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &book, &maker, flat).unwrap();
+    let pair = direct.legs.iter().find(|l| l.quote == Some(a("BTC"))).expect("an ETH/BTC leg");
+    assert_eq!(pair.style, Some(LegStyle::Taker));
+    let why = pair.why.as_deref().unwrap();
+    assert!(why.contains("as taker") && why.contains("12 bps against 22 bps"), "{why}");
+    // A short wait on the pair: it rests like the others.
+    book.waits.insert("ETH/BTC".into(), Bps(dec!(1)));
+    let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &book, &maker, flat).unwrap();
+    let pair = direct.legs.iter().find(|l| l.quote == Some(a("BTC"))).expect("an ETH/BTC leg");
+    assert_eq!(pair.style, None);
+    assert!(pair.why.as_deref().unwrap().contains("as maker"), "{:?}", pair.why);
 }
 
 #[test]
@@ -241,7 +293,7 @@ fn the_step_policy_spends_an_investment_first_and_trades_pairs_when_asked() {
             prices: &p,
             targets: &t,
             rules: &r,
-            fee: Bps(dec!(10)),
+            fees: FeeRates::flat(Bps(dec!(10))),
             trigger: Some(&trigger),
             to: RebalanceTo::Target,
             guards: &guards,
@@ -306,7 +358,7 @@ mod properties {
                 }
             }
             let pairs = pair_book();
-            let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &pairs, Bps(dec!(10))).unwrap();
+            let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &pairs, &Execution::default(), FeeRates::flat(Bps(dec!(10)))).unwrap();
             prop_assert!(direct.apply(&h).values().all(|q| q.0 >= Decimal::ZERO));
             prop_assert!(direct.fees.0 <= plan.fees.0 + dec!(0.000001));
         }

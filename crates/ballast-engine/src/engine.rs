@@ -10,14 +10,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ballast_core::execution::OrderStyle;
+use ballast_core::execution::{FeeRates, OrderStyle};
 use ballast_core::guards::Exit;
 use ballast_core::planner::{PairBook, Plan, PlanInput, RulesBook, Side, plan_liquidation, plan_rebalance};
 use ballast_core::policy;
 use ballast_core::sizing::{DEFAULT_MARGIN, MinInvestment, min_investment};
 use ballast_core::trigger::TriggerState;
 use ballast_core::weighting::Method;
-use ballast_core::{Asset, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
+use ballast_core::{Asset, Bps, CoreError, Notional, Prices, Qty, TargetLimits, TargetWeights, Timestamp};
 use ballast_exchange::{ClientOrderId, Clock, DustConversion, Exchange, ExchangeError, OrderKind, OrderReport};
 use ballast_store::{
     BotId, BotRecord, BotStatus, CashFlow, Change, Event, Intent, NewBot, OrderRow, OrderState, Snapshot, Store,
@@ -165,7 +165,17 @@ pub struct Engine {
     /// (time, value, net invested), so a view reads only the snapshots recorded since
     /// the last one (`Store::snapshot_values` from its last time on).
     points: std::sync::Mutex<BTreeMap<BotId, Vec<ballast_store::SnapshotValue>>>,
+    /// The venue's fee rates per symbol with when they were read (`None`: it could not
+    /// say), kept for [`FEE_RATES_FOR`]: a rate changes with the account's tier, not
+    /// from one step to the next, and reading it costs a signed request per symbol.
+    fee_rates: std::sync::Mutex<BTreeMap<(Asset, Asset), ReadRates>>,
 }
+
+/// Fee rates read from the venue, with when (`None`: it could not say).
+type ReadRates = (Timestamp, Option<ballast_exchange::FeeRates>);
+
+/// How long the venue's fee rates are reused before they are read again.
+pub const FEE_RATES_FOR: ballast_core::Span = ballast_core::Span::hours(1);
 
 /// A bot whose step fails this many times in a row, for a reason another try does not
 /// cure, is paused with the reason.
@@ -180,7 +190,15 @@ fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
 impl Engine {
     /// An engine over these seams.
     pub fn new(store: Arc<dyn Store>, venue: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, venue, clock, weigher: None, failures: Default::default(), points: Default::default() }
+        Self {
+            store,
+            venue,
+            clock,
+            weigher: None,
+            failures: Default::default(),
+            points: Default::default(),
+            fee_rates: Default::default(),
+        }
     }
 
     /// The same engine, estimating weights from data with `weigher`.
@@ -257,20 +275,78 @@ impl Engine {
 
     /// The venue's cross pairs between the bot's coins, when the bot trades direct
     /// pairs (a pair the venue does not list, or cannot tell about now, is left out:
-    /// the plan then uses two quote legs).
+    /// the plan then uses two quote legs), with the half-spread of every symbol whose
+    /// book the venue publishes (the planner weighs a pair against two quote legs with
+    /// them; the expected wait of a maker order is left to the planner's default).
     fn pairs(&self, spec: &BotSpec) -> PairBook {
         let mut book = PairBook::default();
         if !spec.execution.direct_pairs {
             return book;
         }
-        for a in spec.assets.iter().filter(|a| **a != spec.quote) {
-            for b in spec.assets.iter().filter(|b| **b != spec.quote && *b != a) {
+        let coins: Vec<&Asset> = spec.assets.iter().filter(|a| **a != spec.quote).collect();
+        for a in &coins {
+            for b in coins.iter().filter(|b| *b != a) {
                 if let Ok(r) = self.venue.rules(a, b) {
                     book.insert(a, b, r);
+                    self.half_spread_into(&mut book, a, b);
                 }
             }
         }
+        if !book.is_empty() {
+            for a in &coins {
+                self.half_spread_into(&mut book, a, &spec.quote);
+            }
+        }
         book
+    }
+
+    /// Notes the half-spread of `base/quote` from the venue's best bid and ask, when
+    /// it publishes them.
+    fn half_spread_into(&self, book: &mut PairBook, base: &Asset, quote: &Asset) {
+        if let Ok(t) = self.venue.best_bid_ask(base, quote) {
+            let (bid, ask) = (t.bid.0, t.ask.0);
+            if bid > Decimal::ZERO && ask >= bid {
+                let hs = (ask - bid) / (ask + bid) * Decimal::from(10_000);
+                book.half_spreads.insert(PairBook::symbol(base, quote), Bps(hs));
+            }
+        }
+    }
+
+    /// The fee rates the planner assumes for `spec`: the highest maker and taker rates
+    /// the venue says it charges this account on the bot's coins
+    /// ([`Exchange::fee_rates`]), or the bot's configured `fee` when the venue cannot
+    /// say for any of them. The one place the planner's fee comes from.
+    fn fee_rates(&self, spec: &BotSpec) -> FeeRates {
+        let bps = |x: Decimal| Bps(x * Decimal::from(10_000));
+        let mut rates: Option<FeeRates> = None;
+        for a in spec.assets.iter().filter(|a| **a != spec.quote) {
+            let Some(r) = self.venue_fee_rates(a, &spec.quote) else { continue };
+            let (maker, taker) = (bps(r.maker), bps(r.taker));
+            if Bps::new(maker.0).is_err() || Bps::new(taker.0).is_err() {
+                continue;
+            }
+            rates = Some(match rates {
+                None => FeeRates { maker, taker },
+                Some(f) => FeeRates { maker: f.maker.max(maker), taker: f.taker.max(taker) },
+            });
+        }
+        rates.unwrap_or_else(|| FeeRates::flat(spec.fee))
+    }
+
+    /// What the venue says it charges this account on `base/quote`
+    /// ([`Exchange::fee_rates`]), read at most once per [`FEE_RATES_FOR`]; `None` when
+    /// it cannot say.
+    pub(crate) fn venue_fee_rates(&self, base: &Asset, quote: &Asset) -> Option<ballast_exchange::FeeRates> {
+        let now = self.clock.now();
+        let key = (base.clone(), quote.clone());
+        if let Some((at, r)) = self.fee_rates.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
+            && now.0.saturating_sub(at.0) < FEE_RATES_FOR.millis()
+        {
+            return r.clone();
+        }
+        let r = self.venue.fee_rates(base, quote).ok();
+        self.fee_rates.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (now, r.clone()));
+        r
     }
 
     fn prices(&self, quote: &Asset, assets: &[Asset]) -> Result<Prices, EngineError> {
@@ -368,7 +444,8 @@ impl Engine {
             prices: &prices,
             targets: &targets,
             rules: &rules,
-            fee: spec.fee,
+            // The venue's rates are asked for only when a plan is made (below).
+            fees: FeeRates::flat(spec.fee),
             trigger: Some(&spec.trigger),
             to: spec.to,
             guards: &spec.guards,
@@ -379,16 +456,19 @@ impl Engine {
             pairs: &no_pairs,
         };
         let pairs = || self.pairs(spec);
+        let fees = || self.fee_rates(spec);
         match policy::decide(&input, &mut memory)? {
             policy::Verdict::Rebalance { waiting, .. } => {
-                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &waiting)?)
+                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), fees: fees(), ..input }, &targets, &waiting)?)
             }
             policy::Verdict::Exit(exit) => {
                 Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
             }
-            policy::Verdict::Hold => {
-                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), ..input }, &targets, &Default::default())?)
-            }
+            policy::Verdict::Hold => Ok(policy::plan(
+                &policy::StepInput { pairs: &pairs(), fees: fees(), ..input },
+                &targets,
+                &Default::default(),
+            )?),
         }
     }
 
@@ -763,7 +843,8 @@ impl Engine {
             prices: &prices,
             targets: &targets,
             rules: &rules,
-            fee: spec.fee,
+            // The venue's rates are asked for only when the step rebalances (below).
+            fees: FeeRates::flat(spec.fee),
             trigger: Some(&spec.trigger),
             to: spec.to,
             guards: &spec.guards,
@@ -802,7 +883,8 @@ impl Engine {
                     targets.clone()
                 };
                 let pairs = self.pairs(&spec);
-                let plan = policy::plan(&policy::StepInput { pairs: &pairs, ..input }, &targets, &waiting)?;
+                let fees = self.fee_rates(&spec);
+                let plan = policy::plan(&policy::StepInput { pairs: &pairs, fees, ..input }, &targets, &waiting)?;
                 let orders = match b.state.spec.execution.style {
                     OrderStyle::MakerFirst { reprice, deadline } if !plan.legs.is_empty() => {
                         self.begin_working(&mut b, &plan, &why, now, reprice, deadline)?

@@ -67,6 +67,10 @@ pub struct WorkLeg {
     pub leg: usize,
     /// The coin.
     pub base: Asset,
+    /// The quote of its symbol when it is a direct pair (ETH/BTC); `None` is the
+    /// bot's quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Asset>,
     /// Buy or sell.
     pub side: ballast_core::planner::Side,
     /// The quantity the plan asked for.

@@ -166,3 +166,115 @@ fn an_investment_is_spent_on_the_underweight_coin_first() {
     let eth: Decimal = new.iter().filter(|o| o.intent.base == a("ETH")).map(|o| o.intent.qty.0 * dec!(2500)).sum();
     assert!(eth > dec!(100), "most of the cash buys ETH, the underweight coin: {eth}");
 }
+
+/// A maker-first bot with direct pairs on a paper venue with a book (10 bps wide) that
+/// charges 20 bps while the bot's configuration says 10: the planner sizes at the
+/// venue's rate, and the pair's leg, expected to cost less resting than two resting
+/// quote legs, rests as a post-only order on ETH/BTC itself (not on ETH/USDT), and
+/// fills there once the cross price trades through it.
+#[test]
+fn a_maker_first_bot_rests_its_pair_leg_on_the_pair_and_plans_at_the_venues_fee() {
+    use ballast_core::Span;
+    use ballast_core::execution::OrderStyle;
+    use ballast_engine::BotState;
+    use ballast_exchange::OrderKind;
+    use ballast_store::OrderState;
+
+    let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
+    let prices = Arc::new(FixedPrices::new());
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let mut pairs = PairBook::default();
+    pairs.insert(
+        &a("ETH"),
+        &a("BTC"),
+        SymbolRules { tick: dec!(0.000001), step: dec!(0.001), min_qty: dec!(0.001), min_notional: dec!(0.0001) },
+    );
+    let config = PaperConfig { fee_bps: dec!(20), ..PaperConfig::default() };
+    let paper = PaperExchange::in_memory(config, prices.clone(), clock.clone() as Arc<dyn Clock>)
+        .unwrap()
+        .with_pairs(pairs)
+        .unwrap()
+        .with_spread_bps(dec!(10));
+    paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
+    let venue = Arc::new(paper);
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let engine = Engine::new(store.clone(), venue.clone(), clock.clone());
+    let assets = vec![a("BTC"), a("ETH")];
+    let execution = Execution {
+        style: OrderStyle::MakerFirst { reprice: Span::minutes(1), deadline: Span::minutes(5) },
+        direct_pairs: true,
+        ..Execution::default()
+    };
+    let spec = BotSpec {
+        quote: a("USDT"),
+        weights: weighting::equal(&assets).unwrap(),
+        assets,
+        method: Method::Equal,
+        trigger: Trigger::threshold(Threshold::new(dec!(5), DriftKind::Absolute).unwrap(), None).unwrap(),
+        to: RebalanceTo::Target,
+        guards: Guards::default(),
+        fee: Bps(dec!(10)),
+        reestimate: None,
+        execution,
+    };
+    let bot = engine.create("pairs", spec, "", dec!(1000)).unwrap();
+    let working = || {
+        let s: BotState = serde_json::from_str(&store.load_state(bot).unwrap().unwrap()).unwrap();
+        s.working
+    };
+    // The first buy rests, then finishes at market after the deadline.
+    engine.step(bot).unwrap();
+    for _ in 0..3 {
+        if working().is_none() {
+            break;
+        }
+        clock.advance(Span::minutes(6));
+        engine.step(bot).unwrap();
+    }
+    assert!(working().is_none(), "the first buy is done");
+    // BTC +30 %.
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(65000)));
+    // The planner's fee is the venue's 20 bps, not the configuration's 10.
+    let plan = engine.preview_change(bot, &BTreeMap::new(), None).unwrap();
+    let quote_leg = plan.legs.iter().find(|l| l.quote.is_none()).expect("a quote leg remains");
+    assert_eq!(quote_leg.fee.0, quote_leg.notional.0 * dec!(0.002), "{quote_leg:?}");
+    assert!(matches!(engine.step(bot).unwrap(), StepOutcome::Rebalanced { .. }));
+    let w = working().expect("the rebalance is worked as makers");
+    let seq = w.seq;
+    let orders_of_seq =
+        || -> Vec<_> { store.orders(bot, 50).unwrap().into_iter().filter(|o| o.intent.seq == seq).collect() };
+    // Buys wait for the sells: the BTC/USDT remainder rests first, and fills once BTC
+    // trades through its ask.
+    let sell = orders_of_seq().into_iter().find(|o| o.intent.base == a("BTC")).expect("the BTC sell remainder");
+    assert_eq!((sell.intent.quote.clone(), sell.intent.side), (a("USDT"), Side::Sell));
+    assert!(!orders_of_seq().iter().any(|o| o.intent.side == Side::Buy), "the buys wait for the sell");
+    prices.set(&a("BTC"), &a("USDT"), Price(dec!(65700)));
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2527)));
+    clock.advance(Span::from_secs(30));
+    engine.step(bot).unwrap();
+    let orders = orders_of_seq();
+    let pair = orders
+        .iter()
+        .find(|o| o.intent.base == a("ETH") && o.intent.quote == a("BTC"))
+        .unwrap_or_else(|| panic!("an ETH/BTC order: {orders:#?}"));
+    assert_eq!(pair.intent.quote, a("BTC"), "the pair's leg rests on ETH/BTC: {:?}", pair.intent);
+    assert!(matches!(pair.intent.kind, OrderKind::PostOnly { .. }), "{:?}", pair.intent.kind);
+    assert_eq!(pair.state, OrderState::New);
+    let ev = store.events(bot, 20).unwrap().into_iter().find(|e| e.kind == "rebalance").unwrap();
+    let leg = ev.data["legs"].as_array().unwrap().iter().find(|l| l["quote"] == "BTC").cloned().unwrap();
+    assert!(leg["why"].as_str().unwrap().contains("ETH/BTC as maker"), "{leg}");
+    // ETH falls 1 % against BTC: the bid is traded through and the pair's order fills.
+    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    clock.advance(Span::from_secs(30));
+    engine.step(bot).unwrap();
+    let filled = store.fills(bot).unwrap().into_iter().filter(|f| f.quote == a("BTC")).count();
+    assert!(filled > 0, "the ETH/BTC order filled on its own symbol");
+    // One bot owns the account: the ledger equals the venue.
+    let balances = venue.balances().unwrap();
+    let held = engine.holdings(bot).unwrap();
+    assert!(engine.audit(bot).unwrap().is_empty());
+    for (asset, b) in &balances {
+        assert_eq!(held.get(asset).copied().unwrap_or_default().0, b.total().0, "{asset}");
+    }
+}

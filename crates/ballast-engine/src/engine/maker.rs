@@ -29,6 +29,7 @@
 
 use std::collections::BTreeMap;
 
+use ballast_core::execution::LegStyle;
 use ballast_core::planner::{Plan, Side};
 use ballast_core::rules::PriceRounding;
 use ballast_core::{Asset, Qty, Span, Timestamp};
@@ -62,12 +63,15 @@ impl Engine {
             .map(|(i, l)| WorkLeg {
                 leg: i,
                 base: l.asset.clone(),
+                quote: l.quote.clone(),
                 side: l.side,
                 qty: l.quantity,
                 planned_price: l.price,
                 attempt: 0,
                 placed_at: None,
-                market: false,
+                // The planner chose a market order for it (a direct pair whose resting
+                // is expected to cost more than two resting quote legs).
+                market: l.style == Some(LegStyle::Taker),
                 done: false,
             })
             .collect();
@@ -87,7 +91,7 @@ impl Engine {
         // that cannot say is left out).
         let mut rates = serde_json::Map::new();
         for l in &plan.legs {
-            if let Ok(r) = self.venue.fee_rates(&l.asset, &b.state.spec.quote) {
+            if let Some(r) = self.venue_fee_rates(&l.asset, &b.state.spec.quote) {
                 rates.insert(l.asset.to_string(), json!(r));
             }
         }
@@ -101,7 +105,7 @@ impl Engine {
     pub(super) fn work(&self, b: &mut Loaded, now: Timestamp) -> Result<usize, EngineError> {
         let id = b.rec.id;
         let Some(mut w) = b.state.working.clone() else { return Ok(0) };
-        let quote = b.state.spec.quote.clone();
+        let bot_quote = b.state.spec.quote.clone();
         let tag = self.store.order_tag()?;
         let past_deadline = now >= w.deadline;
         let expires_at = Some(Timestamp(now.0.saturating_add(self.venue.order_window_ms().max(0))));
@@ -139,6 +143,8 @@ impl Engine {
                     }
                 }
                 // The current attempt is final (or there is none yet): what is left?
+                // A direct pair's leg trades on its own symbol (ETH/BTC).
+                let quote = leg.quote.clone().unwrap_or_else(|| bot_quote.clone());
                 let rules = self.venue.rules(&leg.base, &quote)?;
                 let filled = self.leg_filled(id, w.seq, leg.leg)?;
                 let left = rules.floor_qty(Qty((leg.qty.0 - filled).max(Decimal::ZERO)));
@@ -263,11 +269,14 @@ impl Engine {
             .store
             .orders_of_seqs(id, &[seq])?
             .iter()
-            .filter(|o| o.intent.side == Side::Buy && !o.state.is_final())
+            .filter(|o| o.intent.side == Side::Buy && o.intent.quote == *quote && !o.state.is_final())
             .map(|o| cost(o.intent.qty.0 - o.filled.0, o.intent.kind.limit_price().unwrap_or(o.intent.planned_price).0))
             .sum();
-        let new: Decimal =
-            pending.iter().filter(|i| i.side == Side::Buy).map(|i| cost(i.qty.0, i.planned_price.0)).sum();
+        let new: Decimal = pending
+            .iter()
+            .filter(|i| i.side == Side::Buy && i.quote == *quote)
+            .map(|i| cost(i.qty.0, i.planned_price.0))
+            .sum();
         Ok(held - open - new)
     }
 
