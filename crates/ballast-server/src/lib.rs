@@ -15,6 +15,7 @@ pub mod auth;
 pub mod dash;
 pub mod metrics;
 pub mod notify;
+pub mod runlog;
 pub mod totp;
 
 use std::collections::BTreeMap;
@@ -101,6 +102,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/account/totp/confirm"),
     ("GET", "/api/bots/{id}/pnl"),
     ("GET", "/api/bots/{id}/transactions.csv"),
+    ("GET", "/api/overview"),
+    ("GET", "/api/log"),
 ];
 
 /// The routes that need no credentials: health, the login (and the first-run setup
@@ -315,6 +318,8 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/account/totp/confirm") => post(api::reenrol_confirm),
         ("GET", "/api/bots/{id}/pnl") => get(api::pnl),
         ("GET", "/api/bots/{id}/transactions.csv") => get(api::transactions),
+        ("GET", "/api/overview") => get(api::overview),
+        ("GET", "/api/log") => get(api::log),
         _ => panic!("no handler for {method} {path}"),
     }
 }

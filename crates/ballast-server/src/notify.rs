@@ -787,14 +787,7 @@ fn check(
 
 /// The id of the newest event, or 0 when there is none.
 pub fn newest_event_id(store: &dyn Store) -> Result<i64, StoreError> {
-    let mut at = 0;
-    loop {
-        let page = store.events_after(at, 1_000)?;
-        match page.last() {
-            Some((id, _)) => at = *id,
-            None => return Ok(at),
-        }
-    }
+    crate::runlog::newest_id(store)
 }
 
 #[cfg(test)]

@@ -555,6 +555,7 @@
     else if (section === 'new') S.view = viewWizard();
     else if (section === 'backtest') S.view = viewBacktest();
     else if (section === 'settings') S.view = viewSettings();
+    else if (section === 'log') S.view = viewLog();
     else S.view = viewBots();
   }
 
@@ -956,7 +957,7 @@
   function viewBots() {
     const tbody = h('tbody', { 'data-test': 'bots-rows' });
     const err = h('div', { class: 'error' });
-    const totals = h('div', { class: 'stats' });
+    const totals = h('div', { class: 'stats', role: 'group', 'data-test': 'fleet-totals' });
     const table = h(
       'div',
       { class: 'panel table-wrap' },
@@ -966,7 +967,7 @@
         h(
           'thead',
           {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'hide-sm' }, 'Venue'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col', class: 'num' }, 'PnL'), h('th', { scope: 'col', class: 'num' }, 'vs HODL'), h('th', { class: 'hide-sm' }, h('span', { class: 'sr-only' }, 'Link'))),
+          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'hide-sm' }, 'Venue'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col', class: 'num' }, 'PnL'), h('th', { scope: 'col', class: 'num' }, 'vs HODL'), h('th', { scope: 'col', class: 'num hide-sm' }, 'Fees'), h('th', { class: 'hide-sm' }, h('span', { class: 'sr-only' }, 'Link'))),
         ),
         tbody,
       ),
@@ -992,21 +993,31 @@
       if (busy) return;
       busy = true;
       try {
-        const bots = await api('GET', '/api/bots');
+        // The combined view: totals per quote from the server (the CLI's `bot list`
+        // adds them up the same way), a row per bot.
+        const ov = await api('GET', '/api/overview');
+        const bots = ov.bots || [];
         err.textContent = '';
         const active = bots.filter((b) => b.status === 'active').length;
-        const live = bots.filter((b) => b.status !== 'stopped');
-        const value = live.reduce((a, b) => a + (num(b.value) || 0), 0);
-        totals.replaceChildren(
-          stat('Bots', String(bots.length)),
-          stat('Active', String(active)),
-          stat('Paused', String(bots.filter((b) => b.status === 'paused').length)),
-          stat('Value, running', fmt(value, 2)),
-        );
+        const counts = [stat('Bots', String(bots.length)), stat('Active', String(active)), stat('Paused', String(bots.filter((b) => b.status === 'paused').length))];
+        const sums = (ov.totals || []).flatMap((t) => {
+          const q = t.quote || '';
+          const tag = (ov.totals.length > 1 ? ` (${q})` : '');
+          const out = [
+            stat(`Value, running${tag}`, `${fmt(t.value, 2)} ${q}`, '', `total-value-${q}`),
+            stat(`PnL${tag}`, `${fmt(t.profit, 2)} (${fmtPct(t.profit_percent)})`, signCls(t.profit), `total-pnl-${q}`),
+            stat(`vs HODL${tag}`, fmtPct(t.excess_vs_hodl_percent), signCls(t.excess_vs_hodl_percent), `total-hodl-${q}`),
+            stat(`Fees${tag}`, `${fmt(t.fees, 2)} ${q}`, '', `total-fees-${q}`),
+          ];
+          if (t.stopped) out.push(stat(`Stopped bots${tag}`, `${fmt(t.stopped_profit, 2)} made, ${fmt(t.stopped_fees, 2)} fees`, signCls(t.stopped_profit), `total-stopped-${q}`));
+          return out;
+        });
+        totals.replaceChildren(...counts, ...sums);
+        totals.setAttribute('aria-label', 'All bots together');
         markUpdated();
         if (!bots.length) {
           tbody.replaceChildren(
-            h('tr', {}, h('td', { colspan: 7 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
+            h('tr', {}, h('td', { colspan: 8 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
           );
           return;
         }
@@ -1021,6 +1032,7 @@
               h('td', { class: 'num' }, fmt(b.value, 2)),
               h('td', { class: `num ${signCls(b.profit_percent)}` }, fmtPct(b.profit_percent)),
               h('td', { class: `num ${signCls(b.excess_vs_hodl_percent)}` }, fmtPct(b.excess_vs_hodl_percent)),
+              h('td', { class: 'num hide-sm', 'data-test': `bot-fees-${b.id}` }, fmt(b.fees, 2)),
               h('td', { class: 'num hide-sm' }, h('a', { href: `#/bots/${b.id}`, 'aria-label': `Details of ${b.name}` }, 'Details →')),
             ),
           ),
@@ -1036,6 +1048,56 @@
   }
   function stat(k, v, cls, testId) {
     return h('div', { class: `stat ${cls === 'period' ? 'wide' : ''}` }, h('div', { class: 'k' }, k), h('div', { class: `v ${cls || ''}`, 'data-test': testId }, v));
+  }
+
+  // ---------------------------------------------------------------- the runner's log
+  // What `ballast run` prints (the server words it: crates/ballast-server/src/runlog.rs),
+  // every bot, newest at the bottom; new lines arrive with the live updates.
+  const LOG_KEEP = 1000;
+  function viewLog() {
+    document.title = 'Log · ballast';
+    const list = h('ol', { class: 'log', 'data-test': 'log-lines', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+    const err = h('div', { class: 'error' });
+    const note = h('p', { class: 'muted' }, 'Trades, guard triggers, errors and every other event of every bot, as `ballast run` prints them.');
+    mount(h('div', { 'data-test': 'log-view' }, h('div', { class: 'page-head' }, h('h1', {}, 'Runner log')), note, err, h('div', { class: 'panel' }, list)));
+    let cursor = null;
+    let busy = false;
+    function add(entries) {
+      for (const e of entries) {
+        const kind = e.kind === 'error' || e.kind === 'rejected' || e.kind === 'key_revoked' ? 'neg' : e.kind === 'guard' || e.kind === 'stop' ? 'warn' : '';
+        list.append(
+          h(
+            'li',
+            { 'data-test': `log-${e.id}`, 'data-kind': e.kind, class: kind },
+            h('time', { class: 'muted', datetime: new Date(e.time).toISOString() }, fmtTime(e.time)),
+            ' ',
+            h('a', { href: `#/bots/${e.bot}`, class: 'mono' }, e.line),
+            ...(e.orders || []).map((o) => h('div', { class: 'mono order', 'data-test': 'log-order' }, o)),
+          ),
+        );
+      }
+      while (list.children.length > LOG_KEEP) list.firstChild.remove();
+      if (!list.children.length) list.replaceChildren(h('li', { class: 'muted', 'data-test': 'log-empty' }, 'Nothing recorded yet.'));
+      else list.querySelectorAll('[data-test="log-empty"]').forEach((x) => x.remove());
+    }
+    async function refresh() {
+      if (busy) return;
+      busy = true;
+      try {
+        const r = await api('GET', cursor == null ? '/api/log?limit=200' : `/api/log?after=${cursor}&limit=500`);
+        err.textContent = '';
+        if (cursor == null) list.replaceChildren();
+        cursor = r.cursor;
+        add(r.entries || []);
+        markUpdated();
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        busy = false;
+      }
+    }
+    refresh();
+    return { refresh };
   }
 
   // ---------------------------------------------------------------- bot detail
