@@ -760,11 +760,29 @@
   }
 
   // Line chart of series [{name, label, color, dash, area, points: [[t, v]]}] sharing times.
-  function lineChart(el, { series, yFmt, height = 260, testId }) {
+  // Ticks of a log axis: 1, 2, 5 x 10^k inside [min, max] (linear ticks when fewer
+  // than three fall inside).
+  function logTicks(min, max) {
+    const out = [];
+    for (let k = Math.floor(Math.log10(min)); k <= Math.ceil(Math.log10(max)); k++) {
+      for (const f of [1, 2, 5]) {
+        const v = f * Math.pow(10, k);
+        if (v >= min && v <= max) out.push(v);
+      }
+    }
+    if (out.length >= 3) return out;
+    const lin = niceTicks(min, max, 4).ticks.filter((v) => v >= min && v <= max && v > 0);
+    return lin.length ? lin : [min, max];
+  }
+  // A line chart: series [{name, label, color, points: [[t, v]], area, dash}], an
+  // optional log scale (every value positive) and markers [{time, label}] drawn as
+  // thin vertical lines (the rebalances on the value chart).
+  function lineChart(el, { series, yFmt, height = 260, testId, log = false, markers = [], areaBase }) {
     const { W, H } = chartSize(el, height);
     const m = { l: 72, r: 16, t: 12, b: 26 };
     const pts = series.flatMap((x) => x.points);
     if (!pts.length) return emptyChart(el, W, H, 'No data yet: the chart fills as the bot runs.');
+    if (log && pts.some((p) => !(p[1] > 0))) log = false;
     const times = series[0].points.map((p) => p[0]);
     let t0 = Math.min(...pts.map((p) => p[0]));
     let t1 = Math.max(...pts.map((p) => p[0]));
@@ -773,10 +791,19 @@
       t1 += HOUR / 2;
     }
     const vs = pts.map((p) => p[1]);
-    const yt = niceTicks(Math.min(...vs), Math.max(...vs), 5);
+    let yt;
+    let yOf;
+    if (log) {
+      const lo = Math.log10(Math.min(...vs) * 0.97);
+      const hi = Math.log10(Math.max(...vs) * 1.03);
+      yt = { lo, hi, ticks: logTicks(Math.pow(10, lo), Math.pow(10, hi)) };
+      yOf = (v) => m.t + (1 - (Math.log10(v) - lo) / (hi - lo)) * (H - m.t - m.b);
+    } else {
+      yt = niceTicks(Math.min(...vs), Math.max(...vs), 5);
+      yOf = (v) => m.t + (1 - (v - yt.lo) / (yt.hi - yt.lo)) * (H - m.t - m.b);
+    }
     const xOf = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
-    const yOf = (v) => m.t + (1 - (v - yt.lo) / (yt.hi - yt.lo)) * (H - m.t - m.b);
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length });
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length, 'data-scale': log ? 'log' : 'linear' });
     const grid = s('g', { class: 'grid' });
     const axis = s('g', { class: 'axis' });
     for (const v of yt.ticks) {
@@ -792,6 +819,13 @@
     }
     axis.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
     svg.append(grid, axis);
+    const marks = s('g', { class: 'markers', 'data-test': `${testId}-markers` });
+    for (const mk of markers) {
+      if (mk.time < t0 || mk.time > t1) continue;
+      const x = xOf(mk.time).toFixed(1);
+      marks.append(s('line', { x1: x, x2: x, y1: m.t, y2: H - m.b, class: 'marker', 'data-test': 'marker' }, s('title', {}, mk.label)));
+    }
+    svg.append(marks);
     const defs = s('defs');
     svg.append(defs);
     series.forEach((ser, k) => {
@@ -809,7 +843,7 @@
         );
         const last = ser.points[ser.points.length - 1];
         const first = ser.points[0];
-        const base = (H - m.b).toFixed(1);
+        const base = (areaBase != null ? yOf(areaBase) : H - m.b).toFixed(1);
         svg.append(s('path', { d: `${d}L${xOf(last[0]).toFixed(1)},${base}L${xOf(first[0]).toFixed(1)},${base}Z`, fill: `url(#${gid})`, stroke: 'none' }));
       }
       svg.append(
@@ -1004,12 +1038,16 @@
           const q = t.quote || '';
           const tag = (ov.totals.length > 1 ? ` (${q})` : '');
           const out = [
-            stat(`Value, running${tag}`, `${fmt(t.value, 2)} ${q}`, '', `total-value-${q}`),
-            stat(`PnL${tag}`, `${fmt(t.profit, 2)} (${fmtPct(t.profit_percent)})`, signCls(t.profit), `total-pnl-${q}`),
+            stat(`Value, running (${q})`, fmt(t.value, 2), '', `total-value-${q}`),
+            stat(`PnL (${q})`, fmt(t.profit, 2), signCls(t.profit), `total-pnl-${q}`),
+            stat(`PnL %${tag}`, fmtPct(t.profit_percent), signCls(t.profit_percent), `total-pnl-pct-${q}`),
             stat(`vs HODL${tag}`, fmtPct(t.excess_vs_hodl_percent), signCls(t.excess_vs_hodl_percent), `total-hodl-${q}`),
-            stat(`Fees${tag}`, `${fmt(t.fees, 2)} ${q}`, '', `total-fees-${q}`),
+            stat(`Fees (${q})`, fmt(t.fees, 2), '', `total-fees-${q}`),
           ];
-          if (t.stopped) out.push(stat(`Stopped bots${tag}`, `${fmt(t.stopped_profit, 2)} made, ${fmt(t.stopped_fees, 2)} fees`, signCls(t.stopped_profit), `total-stopped-${q}`));
+          if (t.stopped) {
+            out.push(stat(`Stopped bots: PnL (${q})`, fmt(t.stopped_profit, 2), signCls(t.stopped_profit), `total-stopped-pnl-${q}`));
+            out.push(stat(`Stopped bots: fees (${q})`, fmt(t.stopped_fees, 2), '', `total-stopped-fees-${q}`));
+          }
           return out;
         });
         totals.replaceChildren(...counts, ...sums);
@@ -1162,6 +1200,17 @@
       h('button', { type: 'button', class: `seg${r === range ? ' active' : ''}`, 'data-range': r, 'data-test': `range-${r}`, 'aria-pressed': String(r === range), onclick: () => setRange(r) }, label),
     );
     const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
+    // The value chart's scale: linear, or log (equal moves in percent look equal).
+    let logScale = false;
+    const logBtn = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', 'data-test': 'chart-log', onclick: () => {
+      logScale = !logScale;
+      logBtn.classList.toggle('active', logScale);
+      logBtn.setAttribute('aria-pressed', String(logScale));
+      drawCharts();
+    } }, 'Log scale');
+    const chartTools = h('div', { class: 'actions' }, h('div', { class: 'segs', role: 'group', 'aria-label': 'Value scale' }, logBtn), rangeBar);
+    const chDrawdown = h('div', { class: 'chart', role: 'img', 'aria-label': 'Drawdown from peak over time', 'data-test': 'chart-drawdown-box' });
+    const ddNote = h('div', { class: 'muted chart-note', 'data-test': 'drawdown-note' });
     const holdings = h('div', { class: 'table-wrap' });
     // Profit and loss by coin (GET .../pnl: the CLI's `bot pnl`), with the cost method,
     // and the fills and cash flows as the tax tools' CSV files.
@@ -1230,7 +1279,8 @@
         returnsPanel,
         pnlPanel,
         paramsPanel,
-        h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
+        h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), chartTools), chValue, chNote),
+        h('div', { class: 'panel' }, h('h3', {}, 'Drawdown from peak (deposits and withdrawals removed)'), chDrawdown, ddNote),
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
         h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history, histMore), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events, evMore)),
@@ -1426,13 +1476,15 @@
     async function loadChart() {
       if (!chartData) {
         const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}`);
-        chartData = { points: c.points || [], total: c.total || 0, first: c.first, last: c.last, from: c.from };
+        chartData = { points: c.points || [], total: c.total || 0, first: c.first, last: c.last, from: c.from, rebalances: c.rebalances || [], max_drawdown: c.max_drawdown };
         return;
       }
       const lastT = chartData.points.length ? chartData.points[chartData.points.length - 1].time : null;
       const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}${lastT != null ? `&after=${lastT}` : ''}`);
       if (!c.points || !c.points.length) return;
       chartData.points.push(...c.points);
+      chartData.rebalances.push(...(c.rebalances || []));
+      chartData.max_drawdown = c.max_drawdown;
       chartData.total += c.points.length;
       chartData.last = c.last;
       const span = RANGE_MS[range];
@@ -1440,6 +1492,7 @@
         const from = chartData.points[chartData.points.length - 1].time - span;
         const before = chartData.points.length;
         chartData.points = chartData.points.filter((p) => p.time >= from);
+        chartData.rebalances = chartData.rebalances.filter((r) => r.time >= from);
         chartData.total -= before - chartData.points.length;
         chartData.from = from;
       }
@@ -1456,8 +1509,11 @@
       const assets = b.assets || [];
       const pts = snaps.map((x) => [x.time, num(x.value)]).filter((p) => isFinite(p[1]));
       const hodl = snaps.map((x) => [x.time, num(x.hodl_value)]).filter((p) => isFinite(p[1]));
+      const marks = (chartData ? chartData.rebalances : []).map((r) => ({ time: r.time, label: `${fmtTime(r.time)}: ${r.message}` }));
       lineChart(chValue, {
         testId: 'chart-value',
+        log: logScale,
+        markers: marks,
         yFmt: (v, full) => (full ? fmt(v, 2) : Math.abs(v) >= 1e4 ? fmt(v / 1000, 1) + 'k' : fmt(v, Math.abs(v) >= 100 ? 0 : 2)),
         series: [
           { name: 'value', label: `Bot value (${q})`, color: '#f0b90b', points: pts, area: true },
@@ -1470,8 +1526,31 @@
         const shown = snaps.length < chartData.total ? `${snaps.length.toLocaleString('en-US')} of ${chartData.total.toLocaleString('en-US')} snapshots shown (evenly thinned)` : `${chartData.total.toLocaleString('en-US')} snapshots`;
         const whole = range === 'all' ? 'whole life' : `last ${RANGES.find((r) => r[0] === range)[1]}`;
         chNote.textContent = `${fmtTime(snaps[0].time)} → ${fmtTime(snaps[snaps.length - 1].time)} (${whole}) · ${shown}`;
-        chValue.setAttribute('aria-label', `Bot value from ${fmt(firstV, 2)} to ${fmt(lastV, 2)} ${q}, ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}`);
-      } else chNote.textContent = chartData ? 'No snapshots in this range.' : '';
+        const hodlLast = num(snaps[snaps.length - 1].hodl_value);
+        chValue.setAttribute(
+          'aria-label',
+          `Bot value from ${fmt(firstV, 2)} to ${fmt(lastV, 2)} ${q}, ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}; HODL ends at ${fmt(hodlLast, 2)} ${q}; ${marks.length} rebalance(s) marked${logScale ? '; log scale' : ''}`,
+        );
+        chNote.textContent += ` · ${marks.length.toLocaleString('en-US')} rebalance(s) marked`;
+        // Drawdown from the peak, cash flows removed (the server computes it over every
+        // snapshot of the range, as the backtest report does).
+        const dd = snaps.map((x) => [x.time, x.drawdown == null ? NaN : x.drawdown * 100]).filter((p) => isFinite(p[1]));
+        lineChart(chDrawdown, {
+          testId: 'chart-drawdown',
+          height: 180,
+          areaBase: 0,
+          yFmt: (v, full) => (full ? fmt(v, 2) + '%' : fmt(v, Math.abs(v) >= 10 ? 0 : 1) + '%'),
+          series: [{ name: 'drawdown', label: 'Drawdown from peak', color: '#f6465d', points: dd, area: true }],
+        });
+        const worst = chartData.max_drawdown;
+        const now = dd.length ? dd[dd.length - 1][1] : null;
+        const text = worst != null && now != null ? `Largest drawdown in this range ${fmt(worst * 100, 2)}% (over every snapshot); now ${fmt(now, 2)}% from the peak` : 'No drawdown to show.';
+        ddNote.textContent = text;
+        chDrawdown.setAttribute('aria-label', `Drawdown from peak over time. ${text}.`);
+      } else {
+        chNote.textContent = chartData ? 'No snapshots in this range.' : '';
+        ddNote.textContent = '';
+      }
       const names = [...assets];
       for (const x of snaps) for (const a of Object.keys(x.weights || {})) if (!names.includes(a)) names.push(a);
       names.sort((a, c) => (a === q) - (c === q));
