@@ -78,7 +78,9 @@ async fn rig() -> Rig {
     let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);
-    let state = Arc::new(AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>));
+    let state = Arc::new(
+        AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>).with_data_dir(dir.path().to_path_buf()),
+    );
     let app = router(state.clone());
     let token = state.auth.setup_token().unwrap();
     let s = send(&app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD, "setup_token": token }))).await;
@@ -704,4 +706,154 @@ async fn chart_carries_drawdowns_and_rebalance_markers() {
     let new: Vec<i64> =
         since.body["rebalances"].as_array().unwrap().iter().map(|m| m["time"].as_i64().unwrap()).collect();
     assert_eq!(new, vec![first + 5 * step], "{}", since.text);
+}
+
+async fn put(r: &Rig, path: &str, body: Value) -> Reply {
+    let h: Vec<(&str, &str)> = r.auth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    send(&r.app, "PUT", path, &h, Some(body)).await
+}
+
+async fn delete(r: &Rig, path: &str, body: Value) -> Reply {
+    let h: Vec<(&str, &str)> = r.auth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    send(&r.app, "DELETE", path, &h, Some(body)).await
+}
+
+/// Notification settings in the browser: written through `notify::change` (the code of
+/// `ballast notify set`) into notify.toml; answers never repeat the Telegram token or a
+/// header's value; the chat changes without the token; bad input names the setting and
+/// no path; a change needs the CSRF token; no target left turns notifications off.
+#[tokio::test]
+async fn notification_settings_are_changed_without_reading_secrets_back() {
+    use ballast_server::notify::NotifyConfig;
+    let r = rig().await;
+    let dir = r._dir.path().to_path_buf();
+    let off = r.get("/api/notify").await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.body["on"], false);
+
+    let hook = "https://hooks.example.com/services/T000/B000/XXXXSECRETXXXX";
+    let w = put(
+        &r,
+        "/api/notify",
+        json!({ "webhook_url": hook, "webhook_headers": { "Authorization": "Bearer hdr-s3cret" }, "kinds": ["rebalance", "error"] }),
+    )
+    .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text);
+    assert_eq!(w.body["on"], true);
+    assert_eq!(w.body["webhook"]["headers"], json!(["Authorization"]));
+    assert_eq!(w.body["kinds"], json!(["rebalance", "error"]));
+    let token = "123456:AAHsup3rs3cr3tt0k3n";
+    let t = put(&r, "/api/notify", json!({ "telegram_token": token, "telegram_chat": "-1001" })).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    assert_eq!(t.body["telegram"]["chat_id"], "-1001");
+    let c = put(&r, "/api/notify", json!({ "telegram_chat": "@mychannel" })).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let got = r.get("/api/notify").await;
+    for reply in [&w, &t, &c, &got] {
+        for secret in ["XXXXSECRETXXXX", "hdr-s3cret", token] {
+            assert!(!reply.text.contains(secret), "an answer repeats a secret: {}", reply.text);
+        }
+    }
+    let file = NotifyConfig::load(&dir).unwrap().unwrap();
+    assert_eq!(file.webhook.as_ref().unwrap().url, hook);
+    assert_eq!(file.webhook.as_ref().unwrap().headers["Authorization"], "Bearer hdr-s3cret");
+    let tg = file.telegram.as_ref().unwrap();
+    assert_eq!((tg.token.as_str(), tg.chat_id.as_str()), (token, "@mychannel"), "the token is kept");
+    assert_eq!(file.kinds, vec!["rebalance", "error"]);
+
+    let bad = put(&r, "/api/notify", json!({ "webhook_url": "ftp://example.com/x" })).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.body["error"].as_str().unwrap().contains("webhook.url"), "{}", bad.text);
+    assert!(!bad.text.contains(dir.to_str().unwrap()), "no path of the server: {}", bad.text);
+    let empty = put(&r, "/api/notify", json!({})).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
+    let unknown = put(&r, "/api/notify", json!({ "webhook": "x" })).await;
+    assert!(
+        unknown.status.is_client_error() && unknown.body["error"].as_str().unwrap().contains("webhook"),
+        "{}",
+        unknown.text
+    );
+    let cookie_only = [("cookie", r.auth[0].1.as_str())];
+    let no_csrf = send(&r.app, "PUT", "/api/notify", &cookie_only, Some(json!({ "remove_webhook": true }))).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    assert!(NotifyConfig::load(&dir).unwrap().unwrap().webhook.is_some(), "refused: nothing changed");
+
+    let gone = put(&r, "/api/notify", json!({ "remove_webhook": true, "remove_telegram": true })).await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
+    assert_eq!(gone.body["on"], false);
+    assert!(NotifyConfig::load(&dir).unwrap().is_none(), "no target left: notifications off");
+}
+
+/// Exchange keys in the browser are write-only: stored, replaced and deleted through
+/// `KeyStore::put` / `forget` (the code of `ballast keys add` / `remove`) in the
+/// encrypted key file; no answer ever holds the secret or the whole API key; a wrong
+/// passphrase changes nothing; an unknown venue is named; changes need the CSRF token.
+#[tokio::test]
+async fn exchange_keys_are_write_only() {
+    use ballast_keys::{KeyStore, Passphrase};
+    let r = rig().await;
+    let dir = r._dir.path().to_path_buf();
+    let path = KeyStore::path_in(&dir);
+    let pass = "correct passphrase";
+    let (key, secret) = ("K3yAbCdEfGhIjKlMnOpQrStUv", "s3cr3t-ZyXwVuTsRqPoNmLk");
+    let none = r.get("/api/keys").await;
+    assert_eq!(none.body, json!({ "file": false, "venues": ["binance", "gate"] }));
+
+    let mut replies = Vec::new();
+    let first = put(&r, "/api/keys/binance", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["replaced"], false);
+    assert_eq!(first.body["api_key"], ballast_keys::redact(key));
+    let stored = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    let c = stored.get("binance").unwrap();
+    assert_eq!((c.api_key(), c.secret().expose()), (key, secret), "what `ballast keys` reads");
+    replies.push(first);
+
+    let (key2, secret2) = ("N3wK3yAbCdEfGhIjKlMnOpQr", "n3w-s3cr3t-QwErTyUiOpAsDf");
+    let wrong = put(&r, "/api/keys/binance", json!({ "api_key": key2, "secret": secret2, "passphrase": "nope" })).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.text);
+    assert!(wrong.body["error"].as_str().unwrap().contains("passphrase"), "{}", wrong.text);
+    let again = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    assert_eq!(again.get("binance").unwrap().api_key(), key, "a wrong passphrase changes nothing");
+    replies.push(wrong);
+    let second = put(&r, "/api/keys/binance", json!({ "api_key": key2, "secret": secret2, "passphrase": pass })).await;
+    assert_eq!(second.body["replaced"], true, "{}", second.text);
+    replies.push(second);
+    let gate = put(&r, "/api/keys/gate", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(gate.status, StatusCode::OK, "{}", gate.text);
+    replies.push(gate);
+    let list = r.post("/api/keys/list", json!({ "passphrase": pass })).await;
+    assert_eq!(
+        list.body["keys"],
+        json!([{ "venue": "binance", "api_key": ballast_keys::redact(key2) }, { "venue": "gate", "api_key": ballast_keys::redact(key) }]),
+        "{}",
+        list.text
+    );
+    replies.push(list);
+    replies.push(r.get("/api/keys").await);
+
+    let bad = put(&r, "/api/keys/kraken", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["error"].as_str().unwrap().contains("kraken"), "{}", bad.text);
+    let empty = put(&r, "/api/keys/gate", json!({ "api_key": key, "secret": "", "passphrase": pass })).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
+    assert!(!empty.text.contains(dir.to_str().unwrap()), "no path of the server: {}", empty.text);
+    replies.push(empty);
+    let cookie_only = [("cookie", r.auth[0].1.as_str())];
+    let no_csrf = send(&r.app, "DELETE", "/api/keys/gate", &cookie_only, Some(json!({ "passphrase": pass }))).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+
+    let del = delete(&r, "/api/keys/gate", json!({ "passphrase": pass })).await;
+    assert_eq!(del.status, StatusCode::OK, "{}", del.text);
+    assert_eq!(del.body["keys"].as_array().unwrap().len(), 1);
+    replies.push(del);
+    let twice = delete(&r, "/api/keys/gate", json!({ "passphrase": pass })).await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND, "{}", twice.text);
+    let left = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    assert!(left.get("gate").is_none() && left.get("binance").is_some());
+    for reply in &replies {
+        for s in [key, secret, key2, secret2, pass] {
+            assert!(!reply.text.contains(s), "an answer holds a secret: {}", reply.text);
+        }
+    }
 }
