@@ -357,15 +357,15 @@ pub fn fleet<'a>(bots: impl IntoIterator<Item = FleetBot<'a>>) -> Vec<FleetTotal
         t.bots += 1;
         if let Some(p) = p {
             t.running += 1;
-            t.value = t.value + p.value;
-            t.net_invested = t.net_invested + p.net_invested;
-            t.hodl_value = t.hodl_value + p.hodl_value;
-            t.fees = t.fees + p.fees_paid;
+            t.value += p.value;
+            t.net_invested += p.net_invested;
+            t.hodl_value += p.hodl_value;
+            t.fees += p.fees_paid;
         }
         if let Some(s) = s {
             t.stopped += 1;
-            t.stopped_profit = t.stopped_profit + s.profit;
-            t.stopped_fees = t.stopped_fees + s.fees;
+            t.stopped_profit += s.profit;
+            t.stopped_fees += s.fees;
         }
     }
     for t in &mut out {

@@ -328,9 +328,11 @@ pub fn fleet_bot<'a>(view: Result<&'a ballast_engine::BotView, &String>) -> ball
     }
 }
 
-/// Every bot with its view (an error in words when it could not be read): what the
-/// list and the combined view are made of.
-fn bot_views(st: &AppState) -> Result<Vec<(BotRecord, Result<ballast_engine::BotView, String>)>, ApiError> {
+/// A bot and its view (an error in words when it could not be read).
+pub type BotAndView = (BotRecord, Result<ballast_engine::BotView, String>);
+
+/// Every bot with its view: what the list and the combined view are made of.
+fn bot_views(st: &AppState) -> Result<Vec<BotAndView>, ApiError> {
     let mut out = Vec::new();
     for rec in st.store.bots()? {
         let view = match st.engines.get(&rec.venue) {
@@ -346,7 +348,7 @@ fn bot_views(st: &AppState) -> Result<Vec<(BotRecord, Result<ballast_engine::Bot
 /// [`bot_row_json`] makes it, and the totals per quote of
 /// [`ballast_engine::ledger::fleet`] (value, net invested, PnL, vs HODL and fees of the
 /// bots not stopped; what the stopped ones made and paid apart).
-pub fn overview_json(views: &[(BotRecord, Result<ballast_engine::BotView, String>)]) -> Value {
+pub fn overview_json(views: &[BotAndView]) -> Value {
     let rows: Vec<Value> = views.iter().map(|(rec, v)| bot_row_json(rec, v.as_ref().map_err(Clone::clone))).collect();
     let totals = ballast_engine::ledger::fleet(views.iter().map(|(_, v)| fleet_bot(v.as_ref())));
     json!({ "bots": rows, "totals": totals })

@@ -3037,12 +3037,206 @@
           err,
           h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Label'), h('th', {}, 'Created'), h('th', {}))), tbody)),
         ),
+        notifyPanel(),
+        keysPanel(),
         accountPanel(),
         h('div', { class: 'panel' }, h('h3', {}, 'Session'), h('div', { class: 'actions' }, h('button', { 'data-test': 'logout', onclick: logout }, 'Log out'), h('a', { class: 'btn', href: '/api/openapi.json', target: '_blank', rel: 'noopener' }, 'OpenAPI document ↗'))),
       ),
     );
     load();
     return {};
+  }
+
+  // A labelled field.
+  function field(id, label, input, hint) {
+    input.id = id;
+    return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('div', { class: 'hint' }, hint) : null);
+  }
+
+  // Notifications (notify.toml through the server's `notify::change`, the code of
+  // `ballast notify set`): secrets are written, never shown again.
+  function notifyPanel() {
+    const state = h('div', { 'data-test': 'notify-state' });
+    const msg = h('div', { 'data-test': 'notify-msg', role: 'status' });
+    const err = h('div', { class: 'error', 'data-test': 'notify-error', role: 'alert' });
+    const url = h('input', { type: 'url', 'data-test': 'notify-webhook', placeholder: 'https://…', autocomplete: 'off' });
+    const headers = h('textarea', { 'data-test': 'notify-headers', rows: 2, placeholder: 'Authorization: Bearer …', autocomplete: 'off' });
+    const token = h('input', { type: 'password', 'data-test': 'notify-telegram-token', autocomplete: 'off' });
+    const chat = h('input', { type: 'text', 'data-test': 'notify-telegram-chat', placeholder: '-100… or @channel', autocomplete: 'off' });
+    const kinds = h('input', { type: 'text', 'data-test': 'notify-kinds', autocomplete: 'off' });
+    let cur = null;
+    function show(n) {
+      cur = n;
+      kinds.value = (n.kinds || []).join(', ');
+      token.placeholder = n.telegram ? 'stored: leave empty to keep it' : 'from @BotFather';
+      state.replaceChildren(...[
+        h('div', {}, h('b', {}, n.on ? 'On' : 'Off'), n.on ? '' : ': no target set.'),
+        n.webhook ? h('div', { 'data-test': 'notify-webhook-set' }, 'Webhook: POST ', h('code', {}, n.webhook.url), n.webhook.headers.length ? ` with header(s) ${n.webhook.headers.join(', ')} (values hidden)` : '', ' ', h('button', { type: 'button', class: 'small danger', 'data-test': 'notify-remove-webhook', onclick: () => save({ remove_webhook: true }, 'Webhook removed') }, 'Remove')) : null,
+        n.telegram ? h('div', { 'data-test': 'notify-telegram-set' }, `Telegram: chat ${n.telegram.chat_id} (token stored${n.telegram.token_sealed ? ', sealed in the key file' : ''}, never shown) `, h('button', { type: 'button', class: 'small danger', 'data-test': 'notify-remove-telegram', onclick: () => save({ remove_telegram: true }, 'Telegram removed') }, 'Remove')) : null,
+        n.on ? h('div', { class: 'muted' }, `Kinds sent: ${n.kinds.join(', ')}`) : null,
+      ].filter(Boolean));
+    }
+    async function load() {
+      try {
+        show(await api('GET', '/api/notify'));
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    async function save(body, done) {
+      err.textContent = '';
+      msg.textContent = '';
+      try {
+        show(await api('PUT', '/api/notify', body));
+        url.value = headers.value = token.value = chat.value = '';
+        msg.textContent = `${done}. The runner (ballast run, ballast serve) reads these settings when it starts.`;
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    const form = h(
+      'form',
+      {
+        'data-test': 'notify-form',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const body = {};
+          if (url.value.trim()) {
+            body.webhook_url = url.value.trim();
+            const hs = {};
+            for (const line of headers.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
+              const i = line.indexOf(':');
+              if (i <= 0) return void (err.textContent = `header "${line.slice(0, 40)}": expected "Name: value"`);
+              hs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+            }
+            body.webhook_headers = hs;
+          }
+          if (token.value.trim()) body.telegram_token = token.value.trim();
+          if (chat.value.trim()) body.telegram_chat = chat.value.trim();
+          const k = kinds.value.split(',').map((x) => x.trim()).filter(Boolean);
+          if (cur && k.join(',') !== (cur.kinds || []).join(',')) body.kinds = k;
+          if (!Object.keys(body).length) return void (err.textContent = 'Nothing to change: give a webhook URL, a Telegram token and chat, or other kinds.');
+          save(body, 'Notifications saved');
+        },
+      },
+      h('div', { class: 'row narrow' }, field('notify-webhook', 'Webhook URL', url, 'Receives a JSON POST per event'), field('notify-headers', 'Webhook headers (one "Name: value" a line)', headers)),
+      h('div', { class: 'row narrow' }, field('notify-telegram-token', 'Telegram bot token', token), field('notify-telegram-chat', 'Telegram chat id', chat)),
+      h('div', { class: 'row narrow' }, field('notify-kinds', 'Event kinds, comma-separated', kinds, 'e.g. rebalance, guard, error, key_revoked, stop')),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'notify-save' }, 'Save notifications')),
+    );
+    load();
+    return h('div', { class: 'panel', 'data-test': 'notify-panel' }, h('h3', {}, 'Notifications'), state, form, msg, err);
+  }
+
+  // Exchange keys (the encrypted key file through `KeyStore::put` / `forget`, the code
+  // of `ballast keys add` / `remove`): write-only. The key file's passphrase is asked
+  // for each change and not kept; a stored secret is never shown.
+  function keysPanel() {
+    const msg = h('div', { 'data-test': 'keys-msg', role: 'status' });
+    const err = h('div', { class: 'error', 'data-test': 'keys-error', role: 'alert' });
+    const fileNote = h('p', { class: 'muted', 'data-test': 'keys-file' });
+    const list = h('tbody', { 'data-test': 'keys-list' });
+    const venue = h('select', { 'data-test': 'key-venue' });
+    const key = h('input', { type: 'text', 'data-test': 'key-api-key', autocomplete: 'off', spellcheck: 'false' });
+    const secret = h('input', { type: 'password', 'data-test': 'key-secret', autocomplete: 'off' });
+    const pass = h('input', { type: 'password', 'data-test': 'key-passphrase', autocomplete: 'off' });
+    const pass2 = h('input', { type: 'password', 'data-test': 'key-passphrase2', autocomplete: 'off' });
+    const pass2Field = field('key-passphrase2', 'Passphrase again (a new key file)', pass2);
+    let fileExists = false;
+    function showKeys(keys) {
+      list.replaceChildren(
+        ...keys.map((k) =>
+          h(
+            'tr',
+            { 'data-test': `key-${k.venue}` },
+            h('td', {}, k.venue),
+            h('td', { class: 'mono' }, k.api_key),
+            h('td', { class: 'num' }, h('button', { type: 'button', class: 'small danger', 'data-test': `key-delete-${k.venue}`, onclick: () => del(k.venue) }, 'Delete')),
+          ),
+        ),
+      );
+      if (!keys.length) list.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No key stored.')));
+    }
+    function showFile(exists) {
+      fileExists = exists;
+      pass2Field.hidden = exists;
+      fileNote.textContent = exists
+        ? 'The key file exists: type its passphrase to store, replace, delete or list keys.'
+        : 'No key file yet: the first key creates it, encrypted under the passphrase you choose (keep it: ballast asks for it at every start with live bots).';
+    }
+    async function load() {
+      try {
+        const r = await api('GET', '/api/keys');
+        venue.replaceChildren(...r.venues.map((v) => h('option', { value: v }, v)));
+        showFile(r.file);
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    function needPass() {
+      if (!pass.value) {
+        err.textContent = 'Type the key file\'s passphrase first.';
+        pass.focus();
+        return false;
+      }
+      return true;
+    }
+    async function del(v) {
+      err.textContent = msg.textContent = '';
+      if (!needPass() || !confirm(`Delete the ${v} key? Bots on ${v} cannot trade without one.`)) return;
+      try {
+        const r = await api('DELETE', `/api/keys/${encodeURIComponent(v)}`, { passphrase: pass.value });
+        showKeys(r.keys);
+        msg.textContent = `Deleted the ${v} key.`;
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    async function listKeys() {
+      err.textContent = msg.textContent = '';
+      if (!needPass()) return;
+      try {
+        showKeys((await api('POST', '/api/keys/list', { passphrase: pass.value })).keys);
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    const form = h(
+      'form',
+      {
+        'data-test': 'keys-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = msg.textContent = '';
+          if (!key.value.trim() || !secret.value.trim()) return void (err.textContent = 'Give the API key and its secret.');
+          if (!needPass()) return;
+          if (!fileExists && pass.value !== pass2.value) return void (err.textContent = 'The two passphrases differ.');
+          try {
+            const r = await api('PUT', `/api/keys/${encodeURIComponent(venue.value)}`, { api_key: key.value, secret: secret.value, passphrase: pass.value });
+            key.value = secret.value = pass2.value = '';
+            showKeys(r.keys);
+            showFile(true);
+            msg.textContent = `${r.replaced ? 'Replaced' : 'Stored'} the ${r.venue} key ${r.api_key}. Check what it may do: ballast keys check --venue ${r.venue}`;
+          } catch (e2) {
+            err.textContent = e2.message;
+          }
+        },
+      },
+      h('div', { class: 'row narrow' }, field('key-venue', 'Venue', venue), field('key-api-key', 'API key', key), field('key-secret', 'Secret', secret)),
+      h('div', { class: 'row narrow' }, field('key-passphrase', 'Key file passphrase', pass), pass2Field),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'key-save' }, 'Store key'), h('button', { type: 'button', 'data-test': 'keys-show', onclick: listKeys }, 'Show stored keys')),
+    );
+    load();
+    return h(
+      'div',
+      { class: 'panel', 'data-test': 'keys-panel' },
+      h('h3', {}, 'Exchange keys'),
+      fileNote,
+      form,
+      msg,
+      err,
+      h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Venue'), h('th', { scope: 'col' }, 'API key (redacted)'), h('th', {}, h('span', { class: 'sr-only' }, 'Delete')))), list)),
+    );
   }
 
   // The admin's password and authenticator, from a logged-in session. A lost

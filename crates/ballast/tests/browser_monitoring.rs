@@ -5,7 +5,8 @@
 //! layout without cut-off figures, paged lists and `#/bots/999` (defect 8); no script
 //! error or CSP violation in the console; the combined view of all bots (its totals are
 //! the API's and the CLI's), the live chart's drawdown, rebalance markers and log scale,
-//! and the runner's log. Screenshots go to `target/browser/`.
+//! the runner's log, and the notification and exchange-key settings (written, never read
+//! back). Screenshots go to `target/browser/`.
 //!
 //! Needs `chromium` and `chromium-driver`, as `browser.rs`.
 
@@ -606,6 +607,69 @@ fn monitoring_views_in_headless_chromium() {
     assert_named(&d, "settings");
     let errors = script_errors(&d);
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // Notification and exchange-key settings: written, never read back.
+    let hook = "https://hooks.example.com/services/T0/B0/H00KS3CR3T";
+    d.wait("notifications off", WAIT, |d| d.text_css("[data-test=notify-state]").filter(|t| t.starts_with("Off")));
+    d.type_css("[data-test=notify-webhook]", hook, WAIT);
+    d.type_css("[data-test=notify-headers]", "Authorization: Bearer hdr-s3cr3t", WAIT);
+    d.click_css("[data-test=notify-save]", WAIT);
+    let set = d.wait("the webhook set", WAIT, |d| d.text_css("[data-test=notify-webhook-set]"));
+    assert!(set.contains("hooks.example.com") && set.contains("Authorization"), "{set}");
+    let notify = ballast_server::notify::NotifyConfig::load(tmp.path()).unwrap().expect("notify.toml written");
+    assert_eq!(notify.webhook.as_ref().unwrap().url, hook);
+    assert_eq!(notify.webhook.as_ref().unwrap().headers["Authorization"], "Bearer hdr-s3cr3t");
+    let (key, secret, pass) = ("BrowserK3yAbCdEfGhIjKl", "Br0wserS3cr3tMnOpQrStUv", "browser passphrase");
+    d.wait("no key file yet", WAIT, |d| d.text_css("[data-test=keys-file]").filter(|t| t.starts_with("No key file")));
+    d.type_css("[data-test=key-api-key]", key, WAIT);
+    d.type_css("[data-test=key-secret]", secret, WAIT);
+    d.type_css("[data-test=key-passphrase]", pass, WAIT);
+    d.type_css("[data-test=key-passphrase2]", pass, WAIT);
+    d.click_css("[data-test=key-save]", WAIT);
+    let row = d.wait("the stored key", WAIT, |d| d.text_css("[data-test=key-binance]"));
+    assert!(row.contains(&ballast_keys::redact(key)), "{row}");
+    // The key file is the CLI's: `ballast keys list` reads the key stored in the browser.
+    let listed = Command::new(&bin)
+        .current_dir(root())
+        .args(["keys", "list", "--data-dir"])
+        .arg(tmp.path())
+        .env("BALLAST_PASSPHRASE", pass)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("binance") && listed.contains(&ballast_keys::redact(key)), "{listed}");
+    let page: Value = d.exec("return document.documentElement.outerHTML", vec![]).unwrap();
+    for s in [secret, key, "H00KS3CR3T", "hdr-s3cr3t"] {
+        assert!(!page.as_str().unwrap().contains(s), "the page holds a secret after saving");
+    }
+    assert_named(&d, "settings with a key");
+    for (w, h, tag) in [(1440u32, 900u32, "desktop"), (390, 844, "phone")] {
+        set_size(&d, w, h);
+        assert_fits(&d, &format!("{tag} settings"));
+        let nav: Value =
+            d.exec("const n = document.getElementById('nav'); return [n.scrollWidth, n.clientWidth]", vec![]).unwrap();
+        assert!(nav[0].as_u64() <= nav[1].as_u64(), "{tag}: every section of the menu is visible: {nav}");
+        let state = d.text_css("[data-test=notify-state]").unwrap_or_default();
+        assert!(state.starts_with("On") && !state.contains("null"), "{tag}: {state}");
+        d.exec("document.querySelector('[data-test=notify-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-13-notify-settings"));
+        d.exec("document.querySelector('[data-test=keys-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-14-key-settings"));
+    }
+    set_size(&d, 1440, 900);
+    d.exec("window.confirm = () => true", vec![]).unwrap();
+    d.click_css("[data-test=key-delete-binance]", WAIT);
+    d.wait("the key deleted", WAIT, |d| d.text_css("[data-test=keys-list]").filter(|t| t.contains("No key stored")));
+    let keys = ballast_keys::KeyStore::open(
+        &ballast_keys::KeyStore::path_in(tmp.path()),
+        &ballast_keys::Passphrase::new(pass).unwrap(),
+    )
+    .unwrap();
+    assert!(keys.get("binance").is_none());
+    let errors = script_errors(&d);
+    assert!(errors.is_empty(), "settings: console errors: {errors:?}");
 
     // Defect 7: the server goes away: the indicator says so, and when it was updated.
     let _ = server.0.kill();
