@@ -563,66 +563,84 @@ pub async fn chart(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query
     let out = blocking(move || {
         bot_engine(&st, id)?;
         let quote = bot_state(&st, id)?.map(|s| s.spec.quote);
-        let Some((first, last)) = st.store.snapshot_span(id)? else {
-            return Ok(json!({ "range": range, "first": null, "last": null, "from": null, "to": null, "total": 0, "points": [], "max_drawdown": null, "rebalances": [] }));
-        };
-        let from = span.map_or(first.0, |s| (last.0 - s).max(first.0));
-        let lower = match q.after {
-            Some(a) => a.saturating_add(1).max(from),
-            None => from,
-        };
-        let r = st.store.snapshots_range(id, Some(ballast_core::Timestamp(lower)), None, points)?;
-        // The drawdown over the whole range (every snapshot, cash flows removed), read
-        // at the points sent.
-        let values = st.store.snapshot_values(id, Some(ballast_core::Timestamp(from)))?;
-        let dd = ballast_engine::ledger::drawdowns(&values);
-        let dd_at: BTreeMap<i64, f64> = values.iter().zip(&dd).map(|(v, d)| (v.time.0, *d)).collect();
-        let finite = |d: f64| d.is_finite().then(|| (d * 1e6).round() / 1e6);
-        let pts: Vec<Value> = r
-            .snapshots
-            .iter()
-            .map(|s| {
-                let mut p = snapshot_point(s, quote.as_ref());
-                p["drawdown"] = json!(dd_at.get(&s.time.0).copied().and_then(finite));
-                p
-            })
-            .collect();
-        let max_drawdown = dd.iter().copied().filter(|d| d.is_finite()).fold(None, |m: Option<f64>, d| {
-            Some(m.map_or(d, |m| m.min(d)))
-        });
-        // The rebalances that sent orders, as markers on the value chart.
-        let mut marks = Vec::new();
-        let mut before = None;
-        'pages: loop {
-            let page = st.store.rebalance_events(id, before, 500)?;
-            for (row, e) in &page {
-                if e.time.0 < lower || marks.len() >= CHART_MAX_POINTS {
-                    break 'pages;
-                }
-                if crate::runlog::planned(e) {
-                    marks.push(json!({ "time": e.time.0, "kind": e.kind, "message": e.message }));
-                }
-                before = Some(*row);
-            }
-            if page.len() < 500 {
-                break;
-            }
-        }
-        marks.reverse();
-        Ok(json!({
-            "range": range,
-            "first": first.0,
-            "last": last.0,
-            "from": from,
-            "to": last.0,
-            "total": r.total,
-            "points": pts,
-            "max_drawdown": max_drawdown.and_then(finite),
-            "rebalances": marks,
-        }))
+        chart_json(&*st.store, id, quote.as_ref(), &range, span, q.after, points)
     })
     .await?;
     ok(out)
+}
+
+/// The chart of a bot (`GET /api/bots/{id}/chart`): the snapshots from `span` before the
+/// last one (the whole life when `None`), only those after `after` when given, thinned
+/// to at most `points`; each point's drawdown from the range's peak (cash flows
+/// removed, over every snapshot of the range), the range's largest, and the
+/// rebalances that sent orders in it (the markers).
+pub fn chart_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    quote: Option<&Asset>,
+    range: &str,
+    span: Option<i64>,
+    after: Option<i64>,
+    points: usize,
+) -> Result<Value, ApiError> {
+    let Some((first, last)) = store.snapshot_span(id)? else {
+        return Ok(
+            json!({ "range": range, "first": null, "last": null, "from": null, "to": null, "total": 0, "points": [], "max_drawdown": null, "rebalances": [] }),
+        );
+    };
+    let from = span.map_or(first.0, |s| (last.0 - s).max(first.0));
+    let lower = match after {
+        Some(a) => a.saturating_add(1).max(from),
+        None => from,
+    };
+    let r = store.snapshots_range(id, Some(ballast_core::Timestamp(lower)), None, points)?;
+    // The drawdown over the whole range (every snapshot, cash flows removed), read
+    // at the points sent.
+    let values = store.snapshot_values(id, Some(ballast_core::Timestamp(from)))?;
+    let dd = ballast_engine::ledger::drawdowns(&values);
+    let dd_at: BTreeMap<i64, f64> = values.iter().zip(&dd).map(|(v, d)| (v.time.0, *d)).collect();
+    let finite = |d: f64| d.is_finite().then(|| (d * 1e6).round() / 1e6);
+    let pts: Vec<Value> = r
+        .snapshots
+        .iter()
+        .map(|s| {
+            let mut p = snapshot_point(s, quote);
+            p["drawdown"] = json!(dd_at.get(&s.time.0).copied().and_then(finite));
+            p
+        })
+        .collect();
+    let max_drawdown =
+        dd.iter().copied().filter(|d| d.is_finite()).fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
+    // The rebalances that sent orders, as markers on the value chart.
+    let mut marks = Vec::new();
+    let mut before = None;
+    'pages: loop {
+        let page = store.rebalance_events(id, before, 500)?;
+        for (row, e) in &page {
+            if e.time.0 < lower || marks.len() >= CHART_MAX_POINTS {
+                break 'pages;
+            }
+            if crate::runlog::planned(e) {
+                marks.push(json!({ "time": e.time.0, "kind": e.kind, "message": e.message }));
+            }
+            before = Some(*row);
+        }
+        if page.len() < 500 {
+            break;
+        }
+    }
+    marks.reverse();
+    Ok(json!({
+        "range": range,
+        "first": first.0,
+        "last": last.0,
+        "from": from,
+        "to": last.0,
+        "total": r.total,
+        "points": pts,
+        "max_drawdown": max_drawdown.and_then(finite),
+        "rebalances": marks,
+    }))
 }
 
 /// `?limit=&before=&after=` of a paged list of events.
