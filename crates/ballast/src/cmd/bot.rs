@@ -696,7 +696,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 );
                 if t.stopped > 0 {
                     println!(
-                        "all {q}: {} stopped bot(s) made {} and paid {} in fees",
+                        "all {q}: {} finished bot(s) made {} and paid {} in fees",
                         t.stopped,
                         money(t.stopped_profit.0),
                         money(t.stopped_fees.0)
