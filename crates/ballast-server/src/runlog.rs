@@ -91,15 +91,26 @@ pub fn after(store: &dyn Store, after: i64, limit: usize) -> Result<Vec<Entry>, 
 }
 
 /// The newest `limit` entries of every bot before row `before` (all when `None`),
-/// oldest first.
+/// oldest first. Row ids are given in recording order across bots, so this reads
+/// windows of ids backwards from the newest (a few queries, whatever the number of
+/// bots), not every bot's events.
 pub fn newest(store: &dyn Store, before: Option<i64>, limit: usize) -> Result<Vec<Entry>, StoreError> {
+    let top = match before {
+        Some(b) => b.saturating_sub(1),
+        None => newest_id(store)?,
+    };
     let mut rows: Vec<(i64, Event)> = Vec::new();
-    for b in store.bots()? {
-        rows.extend(store.events_page(b.id, before, limit)?);
+    let mut hi = top;
+    while rows.len() < limit && hi > 0 {
+        let lo = hi.saturating_sub(limit as i64).max(0);
+        let mut window = store.events_after(lo, limit)?;
+        window.retain(|(id, _)| *id <= hi);
+        window.extend(rows);
+        rows = window;
+        hi = lo;
     }
-    rows.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
-    rows.truncate(limit);
-    rows.reverse();
+    let extra = rows.len().saturating_sub(limit);
+    rows.drain(..extra);
     rows.into_iter().map(|(id, e)| entry(store, id, e)).collect()
 }
 

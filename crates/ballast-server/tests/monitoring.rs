@@ -650,6 +650,11 @@ async fn the_runners_log_serves_what_ballast_run_prints() {
     let cursor = log.body["cursor"].as_i64().unwrap();
     assert_eq!(Some(&cursor), ids.last());
 
+    // Paged back: the newest one, then the one before it.
+    let one = r.get("/api/log?limit=1").await;
+    assert_eq!(one.body["entries"][0]["id"].as_i64(), Some(cursor), "{}", one.text);
+    let older = r.get(&format!("/api/log?limit=1&before={cursor}")).await;
+    assert_eq!(older.body["entries"][0]["id"].as_i64(), ids.iter().rev().nth(1).copied(), "{}", older.text);
     let none = r.get(&format!("/api/log?after={cursor}")).await;
     assert_eq!(none.body["entries"], json!([]));
     assert_eq!(none.body["cursor"].as_i64(), Some(cursor));
