@@ -598,14 +598,17 @@ pub fn chart_json(
     // at the points sent.
     let values = store.snapshot_values(id, Some(ballast_core::Timestamp(from)))?;
     let dd = ballast_engine::ledger::drawdowns(&values);
-    let dd_at: BTreeMap<i64, f64> = values.iter().zip(&dd).map(|(v, d)| (v.time.0, *d)).collect();
+    // Keyed by time, value and net invested: two snapshots of one time (a step and an
+    // investment) each keep their own.
+    let dd_at: BTreeMap<(i64, Decimal, Decimal), f64> =
+        values.iter().zip(&dd).map(|(v, d)| ((v.time.0, v.value.0, v.net_invested.0), *d)).collect();
     let finite = |d: f64| d.is_finite().then(|| (d * 1e6).round() / 1e6);
     let pts: Vec<Value> = r
         .snapshots
         .iter()
         .map(|s| {
             let mut p = snapshot_point(s, quote);
-            p["drawdown"] = json!(dd_at.get(&s.time.0).copied().and_then(finite));
+            p["drawdown"] = json!(dd_at.get(&(s.time.0, s.value.0, s.net_invested.0)).copied().and_then(finite));
             p
         })
         .collect();

@@ -687,7 +687,13 @@ async fn chart_carries_drawdowns_and_rebalance_markers() {
         net_invested: Notional(net),
         ..snapshot(bot, first + i * step, 0)
     };
-    for s in [at(1, dec!(1200), dec!(1000)), at(2, dec!(900), dec!(1000)), at(3, dec!(1900), dec!(2000))] {
+    // A second snapshot of the last time falls 10 % more: each keeps its own drawdown.
+    for s in [
+        at(1, dec!(1200), dec!(1000)),
+        at(2, dec!(900), dec!(1000)),
+        at(3, dec!(1900), dec!(2000)),
+        at(3, dec!(1710), dec!(2000)),
+    ] {
         store.record_snapshot(&s).unwrap();
     }
     r.clock.set(Timestamp(first + 4 * step));
@@ -701,7 +707,7 @@ async fn chart_carries_drawdowns_and_rebalance_markers() {
     let c = r.get(&path).await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
     let dd: Vec<Option<f64>> = c.body["points"].as_array().unwrap().iter().map(|p| p["drawdown"].as_f64()).collect();
-    assert_eq!(&dd[..4], &[Some(0.0), Some(0.0), Some(-0.25), Some(-0.25)], "{}", c.text);
+    assert_eq!(&dd[..5], &[Some(0.0), Some(0.0), Some(-0.25), Some(-0.25), Some(-0.325)], "{}", c.text);
     assert!(dd.iter().all(|d| d.is_some_and(|d| d <= 0.0)), "{dd:?}");
     assert!(c.body["max_drawdown"].as_f64().is_some_and(|m| m <= -0.25), "{}", c.text);
     let marks = c.body["rebalances"].as_array().unwrap();
