@@ -152,8 +152,8 @@ impl<'a> Prepared<'a> {
             weight_rows,
             weights: input.weights,
             rebalances,
-            dd_strat: drawdown(values),
-            dd_hodl: drawdown(hodl),
+            dd_strat: ballast_core::drawdown::from_peak(values),
+            dd_hodl: ballast_core::drawdown::from_peak(hodl),
             t0,
             t1,
             quote: input.quote,
@@ -176,22 +176,6 @@ impl<'a> Prepared<'a> {
         let last = (0..self.n).rev().find(ok)?;
         Some((first, last))
     }
-}
-
-/// Drawdown from the running peak, in `[-1, 0]`; NaN where undefined.
-fn drawdown(v: &[f64]) -> Vec<f64> {
-    let mut peak = f64::NAN;
-    v.iter()
-        .map(|&x| {
-            if !x.is_finite() {
-                return f64::NAN;
-            }
-            if peak.is_nan() || x > peak {
-                peak = x;
-            }
-            if peak > 0.0 { (x / peak - 1.0).clamp(-1.0, 0.0) } else { f64::NAN }
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

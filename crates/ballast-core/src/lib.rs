@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 pub mod asset;
+pub mod drawdown;
 pub mod error;
 pub mod execution;
 pub mod guards;

@@ -220,19 +220,40 @@ pub fn apr(twr_percent: Decimal, running_ms: i64) -> Option<Decimal> {
 /// Time-weighted return over snapshots: the product of each period's growth with the
 /// cash flow that arrived in it removed, `V_t / (V_{t-1} + flow_t)`.
 pub fn time_weighted_return<P: ReturnPoint>(snapshots: &[P]) -> Decimal {
+    growth_index(snapshots).last().copied().unwrap_or(Decimal::ONE) - Decimal::ONE
+}
+
+/// What one unit held from the first snapshot would be worth at each snapshot, cash
+/// flows removed (the growth [`time_weighted_return`] compounds): a step's growth is
+/// `value / (previous value + the flow between them)`.
+pub fn growth_index<P: ReturnPoint>(snapshots: &[P]) -> Vec<Decimal> {
     let mut growth = Decimal::ONE;
+    let mut out = Vec::with_capacity(snapshots.len());
+    if !snapshots.is_empty() {
+        out.push(growth);
+    }
     for w in snapshots.windows(2) {
         let flow = w[1].net_invested() - w[0].net_invested();
         let base = w[0].value() + flow;
         if base > Decimal::ZERO {
             growth *= w[1].value() / base;
         }
+        out.push(growth);
     }
-    growth - Decimal::ONE
+    out
+}
+
+/// The drawdown of each snapshot from the peak before it, in `[-1, 0]` (NaN where
+/// undefined), of the [`growth_index`]: an investment or a withdrawal is not a rise or
+/// a fall. The rule is the backtest report's (`ballast_core::drawdown::from_peak`).
+pub fn drawdowns<P: ReturnPoint>(snapshots: &[P]) -> Vec<f64> {
+    use rust_decimal::prelude::ToPrimitive;
+    let index: Vec<f64> = growth_index(snapshots).iter().map(|g| g.to_f64().unwrap_or(f64::NAN)).collect();
+    ballast_core::drawdown::from_peak(&index)
 }
 
 /// `x / of` in percent, to 4 decimals; zero when `of` is zero.
-pub(crate) fn percent(x: Decimal, of: Decimal) -> Decimal {
+pub fn percent(x: Decimal, of: Decimal) -> Decimal {
     if of.is_zero() { Decimal::ZERO } else { (x / of * Decimal::ONE_HUNDRED).round_dp(4) }
 }
 
@@ -267,6 +288,94 @@ pub fn pnl<P: ReturnPoint>(
     }
 }
 
+/// What many bots of one quote add up to ([`fleet`]): the combined view of the
+/// dashboard and the last line of `ballast bot list`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FleetTotals {
+    /// The quote every figure is in.
+    pub quote: Option<Asset>,
+    /// Every bot of this quote (a bot whose figures could not be read included).
+    pub bots: usize,
+    /// The bots not stopped whose figures were read: the sums below are theirs.
+    pub running: usize,
+    /// Their value now.
+    pub value: Notional,
+    /// Their deposits minus withdrawals.
+    pub net_invested: Notional,
+    /// `value - net_invested`.
+    pub profit: Notional,
+    /// `profit / net_invested` in percent.
+    pub profit_percent: Decimal,
+    /// Their HODL references' value.
+    pub hodl_value: Notional,
+    /// `value / hodl_value - 1` in percent.
+    pub excess_vs_hodl_percent: Decimal,
+    /// The fees they paid.
+    pub fees: Notional,
+    /// Stopped bots.
+    pub stopped: usize,
+    /// What the stopped bots made (their stop summaries).
+    pub stopped_profit: Notional,
+    /// The fees the stopped bots paid.
+    pub stopped_fees: Notional,
+}
+
+/// A bot as [`fleet`] counts it: its quote, and either its PnL (a bot not stopped),
+/// its stop summary, or nothing (its figures could not be read).
+pub enum FleetBot<'a> {
+    /// A bot not stopped.
+    Running(&'a Asset, &'a Pnl),
+    /// A stopped bot.
+    Stopped(&'a Asset, &'a crate::StopSummary),
+    /// A bot whose figures could not be read (counted, never summed).
+    Unknown(Option<&'a Asset>),
+}
+
+/// The totals of many bots, one per quote (bots in different quotes are never added
+/// together), in the order the quotes first appear.
+pub fn fleet<'a>(bots: impl IntoIterator<Item = FleetBot<'a>>) -> Vec<FleetTotals> {
+    let mut out: Vec<FleetTotals> = Vec::new();
+    let mut slot = |q: Option<&Asset>| -> usize {
+        match out.iter().position(|t| t.quote.as_ref() == q) {
+            Some(i) => i,
+            None => {
+                out.push(FleetTotals { quote: q.cloned(), ..FleetTotals::default() });
+                out.len() - 1
+            }
+        }
+    };
+    let mut add = Vec::new();
+    for b in bots {
+        match b {
+            FleetBot::Running(q, p) => add.push((slot(Some(q)), Some(p), None)),
+            FleetBot::Stopped(q, s) => add.push((slot(Some(q)), None, Some(s))),
+            FleetBot::Unknown(q) => add.push((slot(q), None, None)),
+        }
+    }
+    for (i, p, s) in add {
+        let t = &mut out[i];
+        t.bots += 1;
+        if let Some(p) = p {
+            t.running += 1;
+            t.value += p.value;
+            t.net_invested += p.net_invested;
+            t.hodl_value += p.hodl_value;
+            t.fees += p.fees_paid;
+        }
+        if let Some(s) = s {
+            t.stopped += 1;
+            t.stopped_profit += s.profit;
+            t.stopped_fees += s.fees;
+        }
+    }
+    for t in &mut out {
+        t.profit = t.value - t.net_invested;
+        t.profit_percent = percent(t.profit.0, t.net_invested.0);
+        t.excess_vs_hodl_percent = percent(t.value.0 - t.hodl_value.0, t.hodl_value.0);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +398,67 @@ mod tests {
             hodl_value: Notional(value),
             fees_paid: Notional::ZERO,
         }
+    }
+
+    /// An investment is not a rise: the drawdown follows the growth without cash flows.
+    #[test]
+    fn drawdowns_remove_cash_flows() {
+        const DAY: i64 = 86_400_000;
+        let at = |d: i64, v: Decimal, n: Decimal| Snapshot { time: Timestamp(d * DAY), ..snap(v, n) };
+        // 1,000 falls to 800 (-20 %), 1,200 arrive (2,000), then it grows 10 %.
+        let s = vec![
+            at(0, dec!(1000), dec!(1000)),
+            at(1, dec!(800), dec!(1000)),
+            at(2, dec!(2000), dec!(2200)),
+            at(3, dec!(2200), dec!(2200)),
+        ];
+        let d = drawdowns(&s);
+        assert_eq!(d[0], 0.0);
+        assert!((d[1] + 0.2).abs() < 1e-12, "{d:?}");
+        assert!((d[2] + 0.2).abs() < 1e-12, "the deposit changes nothing: {d:?}");
+        assert!((d[3] + 0.12).abs() < 1e-12, "0.8 x 1.1 = 0.88 of the peak: {d:?}");
+        assert_eq!(time_weighted_return(&s), dec!(-0.12));
+    }
+
+    /// Two running USDT bots add up, a stopped one is kept apart, a bot in another
+    /// quote is never added to them, an unreadable one is counted only.
+    #[test]
+    fn fleet_totals_add_bots_of_one_quote() {
+        let p = |v: Decimal, n: Decimal, h: Decimal, f: Decimal| {
+            pnl(Notional(v), Notional(n), Notional(h), Notional(f), 0, &[] as &[Snapshot])
+        };
+        let (usdt, usdc) = (a("USDT"), a("USDC"));
+        let one = p(dec!(1100), dec!(1000), dec!(1050), dec!(2));
+        let two = p(dec!(450), dec!(500), dec!(400), dec!(1.5));
+        let other = p(dec!(10), dec!(20), dec!(10), dec!(0.1));
+        let stop = crate::StopSummary {
+            at: Timestamp(0),
+            returned: BTreeMap::new(),
+            value: Notional(dec!(90)),
+            net_invested: Notional(dec!(100)),
+            profit: Notional(dec!(-10)),
+            fees: Notional(dec!(0.5)),
+        };
+        let t = fleet([
+            FleetBot::Running(&usdt, &one),
+            FleetBot::Running(&usdc, &other),
+            FleetBot::Stopped(&usdt, &stop),
+            FleetBot::Running(&usdt, &two),
+            FleetBot::Unknown(Some(&usdt)),
+        ]);
+        assert_eq!(t.len(), 2);
+        let u = &t[0];
+        assert_eq!(u.quote.as_ref(), Some(&usdt));
+        assert_eq!((u.bots, u.running, u.stopped), (4, 2, 1));
+        assert_eq!(u.value.0, dec!(1550));
+        assert_eq!(u.net_invested.0, dec!(1500));
+        assert_eq!(u.profit.0, dec!(50));
+        assert_eq!(u.profit_percent, dec!(3.3333));
+        assert_eq!(u.hodl_value.0, dec!(1450));
+        assert_eq!(u.excess_vs_hodl_percent, dec!(6.8966));
+        assert_eq!(u.fees.0, dec!(3.5));
+        assert_eq!((u.stopped_profit.0, u.stopped_fees.0), (dec!(-10), dec!(0.5)));
+        assert_eq!((t[1].bots, t[1].value.0), (1, dec!(10)));
     }
 
     /// Hand computed: 1,000 grows 10 % in a day, 500 arrive and the day grows 6.25 %,

@@ -225,6 +225,9 @@ fn check_token(what: &'static str, s: &str) -> Result<(), KeyError> {
     Err(KeyError::Invalid { what, reason: reason.into() })
 }
 
+/// The venues whose keys `ballast keys` and the dashboard store.
+pub const VENUES: [&str; 2] = ["binance", "gate"];
+
 /// A venue's name in the store: 1 ..= 32 characters among `a-z`, `0-9`, `-` and `_`.
 pub fn check_venue(venue: &str) -> Result<(), KeyError> {
     let ok = !venue.is_empty()
@@ -410,6 +413,40 @@ impl KeyStore {
                 Err(fs::TryLockError::Error(e)) => return Err(io(&lock_path, e)),
             }
         }
+    }
+
+    /// Stores `venue`'s key in the key file at `path`, under its lock from the read to
+    /// the write: an existing file must open with `passphrase` (nothing is written
+    /// otherwise), a missing one is created under it. Returns the store as written and
+    /// whether a key was replaced. `ballast keys add` and the dashboard's key settings.
+    pub fn put(
+        path: &Path,
+        venue: &str,
+        credentials: Credentials,
+        passphrase: &Passphrase,
+    ) -> Result<(KeyStore, bool), KeyError> {
+        check_venue(venue)?;
+        let _lock = Self::lock(path)?;
+        let mut store = if path.exists() { Self::open(path, passphrase)? } else { Self::create(path) };
+        let replaced = store.insert(venue, credentials)?.is_some();
+        store.save(passphrase)?;
+        Ok((store, replaced))
+    }
+
+    /// Forgets `venue`'s key in the key file at `path`, under its lock; the store as it
+    /// is now and whether it held a key of the venue (nothing is written when not).
+    /// [`KeyError::Missing`] without a file. `ballast keys remove` and the dashboard.
+    pub fn forget(path: &Path, venue: &str, passphrase: &Passphrase) -> Result<(KeyStore, bool), KeyError> {
+        if !path.exists() {
+            return Err(KeyError::Missing(path.to_path_buf()));
+        }
+        let _lock = Self::lock(path)?;
+        let mut store = Self::open(path, passphrase)?;
+        let had = store.remove(venue).is_some();
+        if had {
+            store.save(passphrase)?;
+        }
+        Ok((store, had))
     }
 
     /// The key file of data directory `dir`.

@@ -295,24 +295,78 @@ pub fn bot_row_json(rec: &BotRecord, view: Result<&ballast_engine::BotView, Stri
         },
         "excess_vs_hodl_percent": if summary.is_some() { None } else { pnl.as_ref().map(|p| p.excess_vs_hodl_percent.round_dp(4)) },
         "apr_percent": pnl.as_ref().and_then(|p| p.apr_percent),
+        "quote": v.map(|v| &v.state.spec.quote),
+        "net_invested": match summary {
+            Some(s) => Some(s.net_invested),
+            None => pnl.as_ref().map(|p| p.net_invested),
+        },
+        "profit": match summary {
+            Some(s) => Some(s.profit),
+            None => pnl.as_ref().map(|p| p.profit),
+        },
+        "hodl_value": if summary.is_some() { None } else { pnl.as_ref().map(|p| p.hodl_value) },
+        "fees": match summary {
+            Some(s) => Some(s.fees),
+            None => pnl.as_ref().map(|p| p.fees_paid),
+        },
         "summary": summary.map(summary_json),
         "error": view.err(),
     })
 }
 
+/// How [`ballast_engine::ledger::fleet`] counts a bot: running with its PnL, stopped
+/// with its summary, or unknown (its view failed, or it has no PnL yet).
+pub fn fleet_bot<'a>(view: Result<&'a ballast_engine::BotView, &String>) -> ballast_engine::ledger::FleetBot<'a> {
+    use ballast_engine::ledger::FleetBot;
+    match view {
+        Err(_) => FleetBot::Unknown(None),
+        Ok(v) => match (&v.state.summary, &v.pnl) {
+            (Some(s), _) => FleetBot::Stopped(&v.state.spec.quote, s),
+            (None, Some(p)) => FleetBot::Running(&v.state.spec.quote, p),
+            (None, None) => FleetBot::Unknown(Some(&v.state.spec.quote)),
+        },
+    }
+}
+
+/// A bot and its view (an error in words when it could not be read).
+pub type BotAndView = (BotRecord, Result<ballast_engine::BotView, String>);
+
+/// Every bot with its view: what the list and the combined view are made of.
+fn bot_views(st: &AppState) -> Result<Vec<BotAndView>, ApiError> {
+    let mut out = Vec::new();
+    for rec in st.store.bots()? {
+        let view = match st.engines.get(&rec.venue) {
+            None => Err(format!("no engine for venue {:?}", rec.venue)),
+            Some(e) => e.view(rec.id).map_err(|e| e.to_string()),
+        };
+        out.push((rec, view));
+    }
+    Ok(out)
+}
+
+/// The combined view of every bot (`GET /api/overview`): a row per bot as
+/// [`bot_row_json`] makes it, and the totals per quote of
+/// [`ballast_engine::ledger::fleet`] (value, net invested, PnL, vs HODL and fees of the
+/// bots not stopped; what the stopped ones made and paid apart).
+pub fn overview_json(views: &[BotAndView]) -> Value {
+    let rows: Vec<Value> = views.iter().map(|(rec, v)| bot_row_json(rec, v.as_ref().map_err(Clone::clone))).collect();
+    let totals = ballast_engine::ledger::fleet(views.iter().map(|(_, v)| fleet_bot(v.as_ref())));
+    json!({ "bots": rows, "totals": totals })
+}
+
+/// `GET /api/overview`.
+pub async fn overview(State(st): State<Arc<AppState>>) -> ApiResult {
+    let v = blocking(move || Ok(overview_json(&bot_views(&st)?))).await?;
+    ok(v)
+}
+
 /// `GET /api/bots`.
 pub async fn bots(State(st): State<Arc<AppState>>) -> ApiResult {
     let list = blocking(move || {
-        let mut out = Vec::new();
-        for rec in st.store.bots()? {
-            let row = match st.engines.get(&rec.venue).map(|e| e.view(rec.id)) {
-                None => bot_row_json(&rec, Err(format!("no engine for venue {:?}", rec.venue))),
-                Some(Err(e)) => bot_row_json(&rec, Err(e.to_string())),
-                Some(Ok(v)) => bot_row_json(&rec, Ok(&v)),
-            };
-            out.push(row);
-        }
-        Ok(out)
+        Ok(bot_views(&st)?
+            .iter()
+            .map(|(rec, v)| bot_row_json(rec, v.as_ref().map_err(Clone::clone)))
+            .collect::<Vec<Value>>())
     })
     .await?;
     ok(Value::Array(list))
@@ -509,28 +563,87 @@ pub async fn chart(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query
     let out = blocking(move || {
         bot_engine(&st, id)?;
         let quote = bot_state(&st, id)?.map(|s| s.spec.quote);
-        let Some((first, last)) = st.store.snapshot_span(id)? else {
-            return Ok(json!({ "range": range, "first": null, "last": null, "from": null, "to": null, "total": 0, "points": [] }));
-        };
-        let from = span.map_or(first.0, |s| (last.0 - s).max(first.0));
-        let lower = match q.after {
-            Some(a) => a.saturating_add(1).max(from),
-            None => from,
-        };
-        let r = st.store.snapshots_range(id, Some(ballast_core::Timestamp(lower)), None, points)?;
-        let pts: Vec<Value> = r.snapshots.iter().map(|s| snapshot_point(s, quote.as_ref())).collect();
-        Ok(json!({
-            "range": range,
-            "first": first.0,
-            "last": last.0,
-            "from": from,
-            "to": last.0,
-            "total": r.total,
-            "points": pts,
-        }))
+        chart_json(&*st.store, id, quote.as_ref(), &range, span, q.after, points)
     })
     .await?;
     ok(out)
+}
+
+/// The chart of a bot (`GET /api/bots/{id}/chart`): the snapshots from `span` before the
+/// last one (the whole life when `None`), only those after `after` when given, thinned
+/// to at most `points`; each point's drawdown from the range's peak (cash flows
+/// removed, over every snapshot of the range), the range's largest, and the
+/// rebalances that sent orders in it (the markers).
+pub fn chart_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    quote: Option<&Asset>,
+    range: &str,
+    span: Option<i64>,
+    after: Option<i64>,
+    points: usize,
+) -> Result<Value, ApiError> {
+    let Some((first, last)) = store.snapshot_span(id)? else {
+        return Ok(
+            json!({ "range": range, "first": null, "last": null, "from": null, "to": null, "total": 0, "points": [], "max_drawdown": null, "rebalances": [] }),
+        );
+    };
+    let from = span.map_or(first.0, |s| (last.0 - s).max(first.0));
+    let lower = match after {
+        Some(a) => a.saturating_add(1).max(from),
+        None => from,
+    };
+    let r = store.snapshots_range(id, Some(ballast_core::Timestamp(lower)), None, points)?;
+    // The drawdown over the whole range (every snapshot, cash flows removed), read
+    // at the points sent.
+    let values = store.snapshot_values(id, Some(ballast_core::Timestamp(from)))?;
+    let dd = ballast_engine::ledger::drawdowns(&values);
+    // Keyed by time, value and net invested: two snapshots of one time (a step and an
+    // investment) each keep their own.
+    let dd_at: BTreeMap<(i64, Decimal, Decimal), f64> =
+        values.iter().zip(&dd).map(|(v, d)| ((v.time.0, v.value.0, v.net_invested.0), *d)).collect();
+    let finite = |d: f64| d.is_finite().then(|| (d * 1e6).round() / 1e6);
+    let pts: Vec<Value> = r
+        .snapshots
+        .iter()
+        .map(|s| {
+            let mut p = snapshot_point(s, quote);
+            p["drawdown"] = json!(dd_at.get(&(s.time.0, s.value.0, s.net_invested.0)).copied().and_then(finite));
+            p
+        })
+        .collect();
+    let max_drawdown =
+        dd.iter().copied().filter(|d| d.is_finite()).fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.min(d))));
+    // The rebalances that sent orders, as markers on the value chart.
+    let mut marks = Vec::new();
+    let mut before = None;
+    'pages: loop {
+        let page = store.rebalance_events(id, before, 500)?;
+        for (row, e) in &page {
+            if e.time.0 < lower || marks.len() >= CHART_MAX_POINTS {
+                break 'pages;
+            }
+            if crate::runlog::planned(e) {
+                marks.push(json!({ "time": e.time.0, "kind": e.kind, "message": e.message }));
+            }
+            before = Some(*row);
+        }
+        if page.len() < 500 {
+            break;
+        }
+    }
+    marks.reverse();
+    Ok(json!({
+        "range": range,
+        "first": first.0,
+        "last": last.0,
+        "from": from,
+        "to": last.0,
+        "total": r.total,
+        "points": pts,
+        "max_drawdown": max_drawdown.and_then(finite),
+        "rebalances": marks,
+    }))
 }
 
 /// `?limit=&before=&after=` of a paged list of events.
@@ -603,7 +716,7 @@ pub fn history_json(
 ) -> Result<Value, ApiError> {
     let evs = store.rebalance_events(id, before, limit)?;
     let seqs: Vec<i64> =
-        evs.iter().filter(|(_, e)| planned_legs(e)).filter_map(|(_, e)| e.data["seq"].as_i64()).collect();
+        evs.iter().filter(|(_, e)| crate::runlog::planned(e)).filter_map(|(_, e)| e.data["seq"].as_i64()).collect();
     let orders = store.orders_of_seqs(id, &seqs)?;
     let mut by_seq: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for o in &orders {
@@ -613,7 +726,7 @@ pub fn history_json(
     for (row, e) in &evs {
         let seq = e.data["seq"].as_i64();
         let orders = match seq {
-            Some(s) if planned_legs(e) => by_seq.remove(&s).unwrap_or_default(),
+            Some(s) if crate::runlog::planned(e) => by_seq.remove(&s).unwrap_or_default(),
             _ => Vec::new(),
         };
         entries.push(json!({
@@ -628,11 +741,6 @@ pub fn history_json(
     }
     let next = if evs.len() == limit { evs.last().map(|(i, _)| *i) } else { None };
     Ok(json!({ "entries": entries, "next_before": next }))
-}
-
-/// Whether a rebalance event planned orders (its `legs` are not empty).
-fn planned_legs(e: &ballast_store::Event) -> bool {
-    e.data.get("legs").and_then(Value::as_array).is_some_and(|l| !l.is_empty())
 }
 
 /// `?limit=&before=&state=&side=&asset=&format=` of `GET /api/bots/{id}/orders`.
@@ -1064,4 +1172,36 @@ pub async fn transactions(
         csv,
     )
         .into_response())
+}
+
+/// `?after=&before=&limit=` of `GET /api/log`.
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    /// Only what was recorded after this row id, oldest first (what a page that shows
+    /// the log lacks).
+    pub after: Option<i64>,
+    /// Without `after`: the newest entries before this row id (an older page).
+    pub before: Option<i64>,
+    /// At most this many entries (200 when absent, at most 1,000).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/log`: the runner's log of every bot ([`crate::runlog`], the lines `ballast
+/// run` prints): `{entries: [{id, bot, time, kind, message, line, orders: [line]}],
+/// cursor}` oldest first; `cursor` is the newest row id seen (give it as `after` next).
+pub async fn log(State(st): State<Arc<AppState>>, Query(q): Query<LogQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit}: expected 1 ..= 1000")));
+    }
+    let out = blocking(move || {
+        let entries = match q.after {
+            Some(a) => crate::runlog::after(&*st.store, a, limit)?,
+            None => crate::runlog::newest(&*st.store, q.before, limit)?,
+        };
+        let cursor = entries.last().map(|e| e.id).or(q.after).unwrap_or(0);
+        Ok(json!({ "entries": entries.iter().map(crate::runlog::Entry::to_json).collect::<Vec<_>>(), "cursor": cursor }))
+    })
+    .await?;
+    ok(out)
 }

@@ -15,6 +15,8 @@ pub mod auth;
 pub mod dash;
 pub mod metrics;
 pub mod notify;
+pub mod runlog;
+pub mod settings;
 pub mod totp;
 
 use std::collections::BTreeMap;
@@ -27,7 +29,7 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use ballast_engine::Engine;
 use ballast_exchange::Clock;
 use ballast_store::Store;
@@ -101,6 +103,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/account/totp/confirm"),
     ("GET", "/api/bots/{id}/pnl"),
     ("GET", "/api/bots/{id}/transactions.csv"),
+    ("GET", "/api/overview"),
+    ("GET", "/api/log"),
+    ("GET", "/api/notify"),
+    ("PUT", "/api/notify"),
+    ("GET", "/api/keys"),
+    ("POST", "/api/keys/list"),
+    ("PUT", "/api/keys/{venue}"),
+    ("DELETE", "/api/keys/{venue}"),
 ];
 
 /// The routes that need no credentials: health, the login (and the first-run setup
@@ -181,6 +191,9 @@ pub struct AppState {
     pub next_backtest: AtomicU64,
     /// Request counts and latencies for `/metrics`.
     pub http: metrics::HttpStats,
+    /// The data directory whose notification settings and key file the settings
+    /// routes change (absent: those routes answer 503).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -202,7 +215,14 @@ impl AppState {
             backtests: Mutex::new(Vec::new()),
             next_backtest: AtomicU64::new(1),
             http: metrics::HttpStats::default(),
+            data_dir: None,
         }
+    }
+
+    /// Adds the data directory of the settings routes.
+    pub fn with_data_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.data_dir = Some(dir);
+        self
     }
 
     /// Adds the workshop.
@@ -315,6 +335,14 @@ fn handler_for(method: &str, path: &str) -> MethodRouter<Arc<AppState>> {
         ("POST", "/api/account/totp/confirm") => post(api::reenrol_confirm),
         ("GET", "/api/bots/{id}/pnl") => get(api::pnl),
         ("GET", "/api/bots/{id}/transactions.csv") => get(api::transactions),
+        ("GET", "/api/overview") => get(api::overview),
+        ("GET", "/api/log") => get(api::log),
+        ("GET", "/api/notify") => get(settings::get_notify),
+        ("PUT", "/api/notify") => put(settings::put_notify),
+        ("GET", "/api/keys") => get(settings::get_keys),
+        ("POST", "/api/keys/list") => post(settings::list_keys),
+        ("PUT", "/api/keys/{venue}") => put(settings::put_key),
+        ("DELETE", "/api/keys/{venue}") => delete(settings::delete_key),
         _ => panic!("no handler for {method} {path}"),
     }
 }

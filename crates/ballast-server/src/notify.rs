@@ -345,6 +345,123 @@ impl NotifyConfig {
     }
 }
 
+/// A change of the notification settings, made by `ballast notify set` and by the
+/// dashboard (`PUT /api/notify`) through [`change`]: what is not given is kept. A
+/// secret already stored (the Telegram token, header values) is never needed again to
+/// change the rest: the Telegram chat can change without the token.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyChange {
+    /// A new webhook URL (its headers: `webhook_headers`, else none).
+    pub webhook_url: Option<String>,
+    /// The new webhook's headers.
+    #[serde(default)]
+    pub webhook_headers: BTreeMap<String, String>,
+    /// Removes the webhook.
+    #[serde(default)]
+    pub remove_webhook: bool,
+    /// A new Telegram token (needs a chat, given or kept).
+    pub telegram_token: Option<String>,
+    /// A new Telegram chat.
+    pub telegram_chat: Option<String>,
+    /// A new Bot API server.
+    pub telegram_base_url: Option<String>,
+    /// Removes Telegram.
+    #[serde(default)]
+    pub remove_telegram: bool,
+    /// The event kinds to send.
+    pub kinds: Option<Vec<String>>,
+}
+
+impl fmt::Debug for NotifyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyChange")
+            .field("webhook_url", &self.webhook_url.as_deref().map(redact_url))
+            .field("webhook_headers", &self.webhook_headers.keys().collect::<Vec<_>>())
+            .field("remove_webhook", &self.remove_webhook)
+            .field("telegram_token", &self.telegram_token.as_ref().map(|_| REDACTED))
+            .field("telegram_chat", &self.telegram_chat)
+            .field("remove_telegram", &self.remove_telegram)
+            .field("kinds", &self.kinds)
+            .finish()
+    }
+}
+
+impl NotifyChange {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.webhook_url.is_none()
+            && !self.remove_webhook
+            && self.telegram_token.is_none()
+            && self.telegram_chat.is_none()
+            && self.telegram_base_url.is_none()
+            && !self.remove_telegram
+            && self.kinds.is_none()
+    }
+
+    /// `config` changed; an error names the setting (never a secret).
+    pub fn apply(&self, mut config: NotifyConfig) -> Result<NotifyConfig, String> {
+        if self.is_empty() {
+            return Err("nothing to change: give a webhook URL, a Telegram token and chat, or the kinds".into());
+        }
+        if self.remove_webhook {
+            config.webhook = None;
+        }
+        if let Some(url) = &self.webhook_url {
+            config.webhook = Some(WebhookConfig { url: url.trim().to_string(), headers: self.webhook_headers.clone() });
+        }
+        if self.remove_telegram {
+            config.telegram = None;
+        }
+        if self.telegram_token.is_some() || self.telegram_chat.is_some() || self.telegram_base_url.is_some() {
+            let old = config.telegram.take();
+            let token = match (&self.telegram_token, &old) {
+                (Some(t), _) => t.trim().to_string(),
+                (None, Some(o)) => o.token.clone(),
+                (None, None) => return Err("telegram.token: needed to set up Telegram".into()),
+            };
+            let chat_id = match (&self.telegram_chat, &old) {
+                (Some(c), _) => c.trim().to_string(),
+                (None, Some(o)) => o.chat_id.clone(),
+                (None, None) => return Err("telegram.chat_id: needed with the token".into()),
+            };
+            let base_url = match (&self.telegram_base_url, &old) {
+                (Some(u), _) => u.trim().to_string(),
+                (None, Some(o)) => o.base_url.clone(),
+                (None, None) => DEFAULT_TELEGRAM_BASE_URL.to_string(),
+            };
+            config.telegram = Some(TelegramConfig { token, chat_id, base_url });
+        }
+        if let Some(kinds) = &self.kinds {
+            config.kinds = kinds.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
+        }
+        Ok(config)
+    }
+}
+
+/// Changes `<data_dir>/notify.toml`: reads it (or starts from no target), applies
+/// `change`, and writes it (validated, mode 0600), or removes it when no target is
+/// left (notifications off). A new target starts at the newest event of `store`: what
+/// happened before is not sent, what happens from now on is. Returns the configuration
+/// in force (`None`: off). `ballast notify set` and `PUT /api/notify`.
+pub fn change(data_dir: &Path, change: &NotifyChange, store: &dyn Store) -> Result<Option<NotifyConfig>, NotifyError> {
+    let path = NotifyConfig::path(data_dir);
+    let config = NotifyConfig::load(data_dir)?.unwrap_or_default();
+    let config = change.apply(config).map_err(|msg| NotifyError::Config { path: path.clone(), msg })?;
+    if config.webhook.is_none() && config.telegram.is_none() {
+        return match std::fs::remove_file(&path) {
+            Ok(()) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(NotifyError::Io { path, source }),
+        };
+    }
+    config.save(data_dir)?;
+    if let Some(mut n) = Notifier::open(data_dir)? {
+        n.start_new_targets(store)?;
+    }
+    Ok(Some(config))
+}
+
 /// A webhook URL for people: scheme, host and the first path segment; the rest of the
 /// path and any query are redacted, since services such as Slack and Discord put the
 /// webhook's secret there (`https://hooks.slack.com/services/<redacted>`).
@@ -787,14 +904,7 @@ fn check(
 
 /// The id of the newest event, or 0 when there is none.
 pub fn newest_event_id(store: &dyn Store) -> Result<i64, StoreError> {
-    let mut at = 0;
-    loop {
-        let page = store.events_after(at, 1_000)?;
-        match page.last() {
-            Some((id, _)) => at = *id,
-            None => return Ok(at),
-        }
-    }
+    crate::runlog::newest_id(store)
 }
 
 #[cfg(test)]

@@ -78,7 +78,9 @@ async fn rig() -> Rig {
     let auth = Auth::open(&dir.path().join("admin.json")).unwrap().with_hash_cost(1024, 1);
     let mut engines = BTreeMap::new();
     engines.insert("paper".to_string(), engine);
-    let state = Arc::new(AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>));
+    let state = Arc::new(
+        AppState::new(store, engines, auth, clock.clone() as Arc<dyn Clock>).with_data_dir(dir.path().to_path_buf()),
+    );
     let app = router(state.clone());
     let token = state.auth.setup_token().unwrap();
     let s = send(&app, "POST", "/api/setup", &[], Some(json!({ "password": PASSWORD, "setup_token": token }))).await;
@@ -565,4 +567,304 @@ async fn returns_by_period_equal_a_recomputation_from_the_snapshots() {
         (all * rust_decimal::Decimal::from(365 * 86_400_000i64) / rust_decimal::Decimal::from(running)).round_dp(4);
     assert_eq!(dec(&pnl["apr_percent"]), apr);
     assert_eq!(get("/api/bots".into()).await.body[0]["apr_percent"], pnl["apr_percent"]);
+}
+
+fn dec_of(v: &Value) -> rust_decimal::Decimal {
+    v.as_str().unwrap_or_else(|| panic!("not a decimal string: {v}")).parse().unwrap()
+}
+
+/// The combined view of all bots: its totals are the sums of each bot's own figures
+/// (`GET /api/bots/{id}`), a stopped bot's kept apart; a row per bot as the list shows it.
+#[tokio::test]
+async fn the_combined_view_adds_up_every_bot() {
+    let r = rig().await;
+    let engine = r.state.engines["paper"].clone();
+    let spec = engine.view(r.bot).unwrap().state.spec.clone();
+    let two = engine.create("second", spec.clone(), "", dec!(2000)).unwrap();
+    engine.step(two).unwrap();
+    let three = engine.create("third", spec, "", dec!(500)).unwrap();
+    engine.step(three).unwrap();
+    r.later(60_000);
+    let stop = r.post(&format!("/api/bots/{three}/stop"), json!({ "mode": "to-usdt" })).await;
+    assert_eq!(stop.status, StatusCode::OK, "{}", stop.text);
+
+    let ov = r.get("/api/overview").await;
+    assert_eq!(ov.status, StatusCode::OK, "{}", ov.text);
+    let list = r.get("/api/bots").await;
+    assert_eq!(ov.body["bots"], list.body, "a row per bot, as the list shows it");
+    let totals = ov.body["totals"].as_array().unwrap();
+    assert_eq!(totals.len(), 1, "one quote: {}", ov.text);
+    let t = &totals[0];
+    assert_eq!(t["quote"], "USDT");
+    assert_eq!((t["bots"].as_u64(), t["running"].as_u64(), t["stopped"].as_u64()), (Some(3), Some(2), Some(1)));
+
+    let mut sums = [rust_decimal::Decimal::ZERO; 4];
+    for id in [r.bot, two] {
+        let b = r.get(&format!("/api/bots/{id}")).await;
+        let p = &b.body["pnl"];
+        for (s, k) in sums.iter_mut().zip(["value", "net_invested", "hodl_value", "fees_paid"]) {
+            *s += dec_of(&p[k]);
+        }
+    }
+    let [value, net, hodl, fees] = sums;
+    assert_eq!(dec_of(&t["value"]), value);
+    assert_eq!(dec_of(&t["net_invested"]), net);
+    assert_eq!(net, dec!(3000));
+    assert_eq!(dec_of(&t["hodl_value"]), hodl);
+    assert_eq!(dec_of(&t["fees"]), fees);
+    assert!(fees > dec!(0), "the first buys paid fees");
+    assert_eq!(dec_of(&t["profit"]), value - net);
+    assert_eq!(dec_of(&t["profit_percent"]), ((value - net) / net * dec!(100)).round_dp(4));
+    assert_eq!(dec_of(&t["excess_vs_hodl_percent"]), ((value - hodl) / hodl * dec!(100)).round_dp(4));
+    let s = r.get(&format!("/api/bots/{three}")).await;
+    assert_eq!(dec_of(&t["stopped_profit"]), dec_of(&s.body["summary"]["profit"]));
+    assert_eq!(dec_of(&t["stopped_fees"]), dec_of(&s.body["summary"]["fees"]));
+    // Each row carries the figures the totals add.
+    let row = ov.body["bots"].as_array().unwrap().iter().find(|b| b["id"] == two).unwrap().clone();
+    let b = r.get(&format!("/api/bots/{two}")).await;
+    assert_eq!(row["fees"], b.body["pnl"]["fees_paid"]);
+    assert_eq!(row["profit"], b.body["pnl"]["profit"]);
+}
+
+/// The runner's log: the lines `ballast run` prints (the same `runlog` words them),
+/// every bot's events in recording order with the orders of each rebalance; `after`
+/// answers only what is newer; a bad limit is refused by name.
+#[tokio::test]
+async fn the_runners_log_serves_what_ballast_run_prints() {
+    let r = rig().await;
+    let log = r.get("/api/log").await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+    let entries = log.body["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"created"), "{}", log.text);
+    let reb = entries.iter().find(|e| e["kind"] == "rebalance").unwrap_or_else(|| panic!("{}", log.text));
+    assert_eq!(reb["line"], format!("bot {:<3} {:<10} {}", r.bot, "rebalance", reb["message"].as_str().unwrap()));
+    let orders: Vec<&str> = reb["orders"].as_array().unwrap().iter().map(|o| o.as_str().unwrap()).collect();
+    assert_eq!(orders.len(), 2, "{}", log.text);
+    for (o, coin) in orders.iter().zip(["BTC", "ETH"]) {
+        assert!(o.starts_with(&format!("bot {:<3} trade      buy ", r.bot)), "{o}");
+        assert!(o.contains(&format!(" {coin} at ~")) && o.contains("USDT: filled, filled "), "{o}");
+    }
+    let ids: Vec<i64> = entries.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first: {ids:?}");
+    let cursor = log.body["cursor"].as_i64().unwrap();
+    assert_eq!(Some(&cursor), ids.last());
+
+    // Paged back: the newest one, then the one before it.
+    let one = r.get("/api/log?limit=1").await;
+    assert_eq!(one.body["entries"][0]["id"].as_i64(), Some(cursor), "{}", one.text);
+    let older = r.get(&format!("/api/log?limit=1&before={cursor}")).await;
+    assert_eq!(older.body["entries"][0]["id"].as_i64(), ids.iter().rev().nth(1).copied(), "{}", older.text);
+    let none = r.get(&format!("/api/log?after={cursor}")).await;
+    assert_eq!(none.body["entries"], json!([]));
+    assert_eq!(none.body["cursor"].as_i64(), Some(cursor));
+    let p = r.post(&format!("/api/bots/{}/pause", r.bot), json!({})).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let new = r.get(&format!("/api/log?after={cursor}")).await;
+    let new_entries = new.body["entries"].as_array().unwrap();
+    assert_eq!(new_entries.len(), 1, "{}", new.text);
+    assert_eq!(new_entries[0]["kind"], "pause");
+    assert!(new_entries[0]["orders"].as_array().unwrap().is_empty());
+
+    let bad = r.get("/api/log?limit=0").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["error"].as_str().unwrap().contains("limit 0"), "{}", bad.text);
+}
+
+/// The live chart's extras: each point's drawdown from the peak before it (an
+/// investment is not a rise), the range's largest, and a marker per rebalance that sent
+/// orders (not one that sent nothing); `after` answers only the new markers.
+#[tokio::test]
+async fn chart_carries_drawdowns_and_rebalance_markers() {
+    let r = rig().await;
+    let store = r.state.store.clone();
+    let bot = r.bot;
+    let first = store.snapshot_span(bot).unwrap().unwrap().0.0;
+    let step = 3_600_000;
+    // The value rises to 1,200, falls to 900 (-25 %), then 1,000 arrive (no rise).
+    let at = |i: i64, v: rust_decimal::Decimal, net: rust_decimal::Decimal| Snapshot {
+        value: Notional(v),
+        net_invested: Notional(net),
+        ..snapshot(bot, first + i * step, 0)
+    };
+    // A second snapshot of the last time falls 10 % more: each keeps its own drawdown.
+    for s in [
+        at(1, dec!(1200), dec!(1000)),
+        at(2, dec!(900), dec!(1000)),
+        at(3, dec!(1900), dec!(2000)),
+        at(3, dec!(1710), dec!(2000)),
+    ] {
+        store.record_snapshot(&s).unwrap();
+    }
+    r.clock.set(Timestamp(first + 4 * step));
+    // One investment that trades (a marker), one that sends nothing (none).
+    let i = r.post(&format!("/api/bots/{bot}/invest"), json!({ "usdt": "1" })).await;
+    assert_eq!(i.status, StatusCode::OK, "{}", i.text);
+    r.later(step);
+    let i = r.post(&format!("/api/bots/{bot}/invest"), json!({ "usdt": "100" })).await;
+    assert_eq!(i.status, StatusCode::OK, "{}", i.text);
+    let path = format!("/api/bots/{bot}/chart");
+    let c = r.get(&path).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let dd: Vec<Option<f64>> = c.body["points"].as_array().unwrap().iter().map(|p| p["drawdown"].as_f64()).collect();
+    assert_eq!(&dd[..5], &[Some(0.0), Some(0.0), Some(-0.25), Some(-0.25), Some(-0.325)], "{}", c.text);
+    assert!(dd.iter().all(|d| d.is_some_and(|d| d <= 0.0)), "{dd:?}");
+    assert!(c.body["max_drawdown"].as_f64().is_some_and(|m| m <= -0.25), "{}", c.text);
+    let marks = c.body["rebalances"].as_array().unwrap();
+    let times: Vec<i64> = marks.iter().map(|m| m["time"].as_i64().unwrap()).collect();
+    assert_eq!(times, vec![first, first + 5 * step], "the first buy and the 100 USDT: {}", c.text);
+    let since = r.get(&format!("{path}?after={}", first + 4 * step)).await;
+    let new: Vec<i64> =
+        since.body["rebalances"].as_array().unwrap().iter().map(|m| m["time"].as_i64().unwrap()).collect();
+    assert_eq!(new, vec![first + 5 * step], "{}", since.text);
+}
+
+async fn put(r: &Rig, path: &str, body: Value) -> Reply {
+    let h: Vec<(&str, &str)> = r.auth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    send(&r.app, "PUT", path, &h, Some(body)).await
+}
+
+async fn delete(r: &Rig, path: &str, body: Value) -> Reply {
+    let h: Vec<(&str, &str)> = r.auth.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    send(&r.app, "DELETE", path, &h, Some(body)).await
+}
+
+/// Notification settings in the browser: written through `notify::change` (the code of
+/// `ballast notify set`) into notify.toml; answers never repeat the Telegram token or a
+/// header's value; the chat changes without the token; bad input names the setting and
+/// no path; a change needs the CSRF token; no target left turns notifications off.
+#[tokio::test]
+async fn notification_settings_are_changed_without_reading_secrets_back() {
+    use ballast_server::notify::NotifyConfig;
+    let r = rig().await;
+    let dir = r._dir.path().to_path_buf();
+    let off = r.get("/api/notify").await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.body["on"], false);
+
+    let hook = "https://hooks.example.com/services/T000/B000/XXXXSECRETXXXX";
+    let w = put(
+        &r,
+        "/api/notify",
+        json!({ "webhook_url": hook, "webhook_headers": { "Authorization": "Bearer hdr-s3cret" }, "kinds": ["rebalance", "error"] }),
+    )
+    .await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.text);
+    assert_eq!(w.body["on"], true);
+    assert_eq!(w.body["webhook"]["headers"], json!(["Authorization"]));
+    assert_eq!(w.body["kinds"], json!(["rebalance", "error"]));
+    let token = "123456:AAHsup3rs3cr3tt0k3n";
+    let t = put(&r, "/api/notify", json!({ "telegram_token": token, "telegram_chat": "-1001" })).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    assert_eq!(t.body["telegram"]["chat_id"], "-1001");
+    let c = put(&r, "/api/notify", json!({ "telegram_chat": "@mychannel" })).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let got = r.get("/api/notify").await;
+    for reply in [&w, &t, &c, &got] {
+        for secret in ["XXXXSECRETXXXX", "hdr-s3cret", token] {
+            assert!(!reply.text.contains(secret), "an answer repeats a secret: {}", reply.text);
+        }
+    }
+    let file = NotifyConfig::load(&dir).unwrap().unwrap();
+    assert_eq!(file.webhook.as_ref().unwrap().url, hook);
+    assert_eq!(file.webhook.as_ref().unwrap().headers["Authorization"], "Bearer hdr-s3cret");
+    let tg = file.telegram.as_ref().unwrap();
+    assert_eq!((tg.token.as_str(), tg.chat_id.as_str()), (token, "@mychannel"), "the token is kept");
+    assert_eq!(file.kinds, vec!["rebalance", "error"]);
+
+    let bad = put(&r, "/api/notify", json!({ "webhook_url": "ftp://example.com/x" })).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(bad.body["error"].as_str().unwrap().contains("webhook.url"), "{}", bad.text);
+    assert!(!bad.text.contains(dir.to_str().unwrap()), "no path of the server: {}", bad.text);
+    let empty = put(&r, "/api/notify", json!({})).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
+    let unknown = put(&r, "/api/notify", json!({ "webhook": "x" })).await;
+    assert!(
+        unknown.status.is_client_error() && unknown.body["error"].as_str().unwrap().contains("webhook"),
+        "{}",
+        unknown.text
+    );
+    let cookie_only = [("cookie", r.auth[0].1.as_str())];
+    let no_csrf = send(&r.app, "PUT", "/api/notify", &cookie_only, Some(json!({ "remove_webhook": true }))).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+    assert!(NotifyConfig::load(&dir).unwrap().unwrap().webhook.is_some(), "refused: nothing changed");
+
+    let gone = put(&r, "/api/notify", json!({ "remove_webhook": true, "remove_telegram": true })).await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.text);
+    assert_eq!(gone.body["on"], false);
+    assert!(NotifyConfig::load(&dir).unwrap().is_none(), "no target left: notifications off");
+}
+
+/// Exchange keys in the browser are write-only: stored, replaced and deleted through
+/// `KeyStore::put` / `forget` (the code of `ballast keys add` / `remove`) in the
+/// encrypted key file; no answer ever holds the secret or the whole API key; a wrong
+/// passphrase changes nothing; an unknown venue is named; changes need the CSRF token.
+#[tokio::test]
+async fn exchange_keys_are_write_only() {
+    use ballast_keys::{KeyStore, Passphrase};
+    let r = rig().await;
+    let dir = r._dir.path().to_path_buf();
+    let path = KeyStore::path_in(&dir);
+    let pass = "correct passphrase";
+    let (key, secret) = ("K3yAbCdEfGhIjKlMnOpQrStUv", "s3cr3t-ZyXwVuTsRqPoNmLk");
+    let none = r.get("/api/keys").await;
+    assert_eq!(none.body, json!({ "file": false, "venues": ["binance", "gate"] }));
+
+    let mut replies = Vec::new();
+    let first = put(&r, "/api/keys/binance", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["replaced"], false);
+    assert_eq!(first.body["api_key"], ballast_keys::redact(key));
+    let stored = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    let c = stored.get("binance").unwrap();
+    assert_eq!((c.api_key(), c.secret().expose()), (key, secret), "what `ballast keys` reads");
+    replies.push(first);
+
+    let (key2, secret2) = ("N3wK3yAbCdEfGhIjKlMnOpQr", "n3w-s3cr3t-QwErTyUiOpAsDf");
+    let wrong = put(&r, "/api/keys/binance", json!({ "api_key": key2, "secret": secret2, "passphrase": "nope" })).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.text);
+    assert!(wrong.body["error"].as_str().unwrap().contains("passphrase"), "{}", wrong.text);
+    let again = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    assert_eq!(again.get("binance").unwrap().api_key(), key, "a wrong passphrase changes nothing");
+    replies.push(wrong);
+    let second = put(&r, "/api/keys/binance", json!({ "api_key": key2, "secret": secret2, "passphrase": pass })).await;
+    assert_eq!(second.body["replaced"], true, "{}", second.text);
+    replies.push(second);
+    let gate = put(&r, "/api/keys/gate", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(gate.status, StatusCode::OK, "{}", gate.text);
+    replies.push(gate);
+    let list = r.post("/api/keys/list", json!({ "passphrase": pass })).await;
+    assert_eq!(
+        list.body["keys"],
+        json!([{ "venue": "binance", "api_key": ballast_keys::redact(key2) }, { "venue": "gate", "api_key": ballast_keys::redact(key) }]),
+        "{}",
+        list.text
+    );
+    replies.push(list);
+    replies.push(r.get("/api/keys").await);
+
+    let bad = put(&r, "/api/keys/kraken", json!({ "api_key": key, "secret": secret, "passphrase": pass })).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["error"].as_str().unwrap().contains("kraken"), "{}", bad.text);
+    let empty = put(&r, "/api/keys/gate", json!({ "api_key": key, "secret": "", "passphrase": pass })).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
+    assert!(!empty.text.contains(dir.to_str().unwrap()), "no path of the server: {}", empty.text);
+    replies.push(empty);
+    let cookie_only = [("cookie", r.auth[0].1.as_str())];
+    let no_csrf = send(&r.app, "DELETE", "/api/keys/gate", &cookie_only, Some(json!({ "passphrase": pass }))).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
+
+    let del = delete(&r, "/api/keys/gate", json!({ "passphrase": pass })).await;
+    assert_eq!(del.status, StatusCode::OK, "{}", del.text);
+    assert_eq!(del.body["keys"].as_array().unwrap().len(), 1);
+    replies.push(del);
+    let twice = delete(&r, "/api/keys/gate", json!({ "passphrase": pass })).await;
+    assert_eq!(twice.status, StatusCode::NOT_FOUND, "{}", twice.text);
+    let left = KeyStore::open(&path, &Passphrase::new(pass).unwrap()).unwrap();
+    assert!(left.get("gate").is_none() && left.get("binance").is_some());
+    for reply in &replies {
+        for s in [key, secret, key2, secret2, pass] {
+            assert!(!reply.text.contains(s), "an answer holds a secret: {}", reply.text);
+        }
+    }
 }

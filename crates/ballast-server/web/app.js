@@ -555,6 +555,7 @@
     else if (section === 'new') S.view = viewWizard();
     else if (section === 'backtest') S.view = viewBacktest();
     else if (section === 'settings') S.view = viewSettings();
+    else if (section === 'log') S.view = viewLog();
     else S.view = viewBots();
   }
 
@@ -759,11 +760,29 @@
   }
 
   // Line chart of series [{name, label, color, dash, area, points: [[t, v]]}] sharing times.
-  function lineChart(el, { series, yFmt, height = 260, testId }) {
+  // Ticks of a log axis: 1, 2, 5 x 10^k inside [min, max] (linear ticks when fewer
+  // than three fall inside).
+  function logTicks(min, max) {
+    const out = [];
+    for (let k = Math.floor(Math.log10(min)); k <= Math.ceil(Math.log10(max)); k++) {
+      for (const f of [1, 2, 5]) {
+        const v = f * Math.pow(10, k);
+        if (v >= min && v <= max) out.push(v);
+      }
+    }
+    if (out.length >= 3) return out;
+    const lin = niceTicks(min, max, 4).ticks.filter((v) => v >= min && v <= max && v > 0);
+    return lin.length ? lin : [min, max];
+  }
+  // A line chart: series [{name, label, color, points: [[t, v]], area, dash}], an
+  // optional log scale (every value positive) and markers [{time, label}] drawn as
+  // thin vertical lines (the rebalances on the value chart).
+  function lineChart(el, { series, yFmt, height = 260, testId, log = false, markers = [], areaBase }) {
     const { W, H } = chartSize(el, height);
     const m = { l: 72, r: 16, t: 12, b: 26 };
     const pts = series.flatMap((x) => x.points);
     if (!pts.length) return emptyChart(el, W, H, 'No data yet: the chart fills as the bot runs.');
+    if (log && pts.some((p) => !(p[1] > 0))) log = false;
     const times = series[0].points.map((p) => p[0]);
     let t0 = Math.min(...pts.map((p) => p[0]));
     let t1 = Math.max(...pts.map((p) => p[0]));
@@ -772,10 +791,19 @@
       t1 += HOUR / 2;
     }
     const vs = pts.map((p) => p[1]);
-    const yt = niceTicks(Math.min(...vs), Math.max(...vs), 5);
+    let yt;
+    let yOf;
+    if (log) {
+      const lo = Math.log10(Math.min(...vs) * 0.97);
+      const hi = Math.log10(Math.max(...vs) * 1.03);
+      yt = { lo, hi, ticks: logTicks(Math.pow(10, lo), Math.pow(10, hi)) };
+      yOf = (v) => m.t + (1 - (Math.log10(v) - lo) / (hi - lo)) * (H - m.t - m.b);
+    } else {
+      yt = niceTicks(Math.min(...vs), Math.max(...vs), 5);
+      yOf = (v) => m.t + (1 - (v - yt.lo) / (yt.hi - yt.lo)) * (H - m.t - m.b);
+    }
     const xOf = (t) => m.l + ((t - t0) / (t1 - t0)) * (W - m.l - m.r);
-    const yOf = (v) => m.t + (1 - (v - yt.lo) / (yt.hi - yt.lo)) * (H - m.t - m.b);
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length });
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId, 'data-points': times.length, 'data-scale': log ? 'log' : 'linear' });
     const grid = s('g', { class: 'grid' });
     const axis = s('g', { class: 'axis' });
     for (const v of yt.ticks) {
@@ -791,6 +819,13 @@
     }
     axis.append(s('line', { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
     svg.append(grid, axis);
+    const marks = s('g', { class: 'markers', 'data-test': `${testId}-markers` });
+    for (const mk of markers) {
+      if (mk.time < t0 || mk.time > t1) continue;
+      const x = xOf(mk.time).toFixed(1);
+      marks.append(s('line', { x1: x, x2: x, y1: m.t, y2: H - m.b, class: 'marker', 'data-test': 'marker' }, s('title', {}, mk.label)));
+    }
+    svg.append(marks);
     const defs = s('defs');
     svg.append(defs);
     series.forEach((ser, k) => {
@@ -808,7 +843,7 @@
         );
         const last = ser.points[ser.points.length - 1];
         const first = ser.points[0];
-        const base = (H - m.b).toFixed(1);
+        const base = (areaBase != null ? yOf(areaBase) : H - m.b).toFixed(1);
         svg.append(s('path', { d: `${d}L${xOf(last[0]).toFixed(1)},${base}L${xOf(first[0]).toFixed(1)},${base}Z`, fill: `url(#${gid})`, stroke: 'none' }));
       }
       svg.append(
@@ -956,7 +991,7 @@
   function viewBots() {
     const tbody = h('tbody', { 'data-test': 'bots-rows' });
     const err = h('div', { class: 'error' });
-    const totals = h('div', { class: 'stats' });
+    const totals = h('div', { class: 'stats', role: 'group', 'data-test': 'fleet-totals' });
     const table = h(
       'div',
       { class: 'panel table-wrap' },
@@ -966,7 +1001,7 @@
         h(
           'thead',
           {},
-          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'hide-sm' }, 'Venue'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col', class: 'num' }, 'PnL'), h('th', { scope: 'col', class: 'num' }, 'vs HODL'), h('th', { class: 'hide-sm' }, h('span', { class: 'sr-only' }, 'Link'))),
+          h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col', class: 'hide-sm' }, 'Venue'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col', class: 'num' }, 'PnL'), h('th', { scope: 'col', class: 'num' }, 'vs HODL'), h('th', { scope: 'col', class: 'num hide-sm' }, 'Fees'), h('th', { class: 'hide-sm' }, h('span', { class: 'sr-only' }, 'Link'))),
         ),
         tbody,
       ),
@@ -992,21 +1027,35 @@
       if (busy) return;
       busy = true;
       try {
-        const bots = await api('GET', '/api/bots');
+        // The combined view: totals per quote from the server (the CLI's `bot list`
+        // adds them up the same way), a row per bot.
+        const ov = await api('GET', '/api/overview');
+        const bots = ov.bots || [];
         err.textContent = '';
         const active = bots.filter((b) => b.status === 'active').length;
-        const live = bots.filter((b) => b.status !== 'stopped');
-        const value = live.reduce((a, b) => a + (num(b.value) || 0), 0);
-        totals.replaceChildren(
-          stat('Bots', String(bots.length)),
-          stat('Active', String(active)),
-          stat('Paused', String(bots.filter((b) => b.status === 'paused').length)),
-          stat('Value, running', fmt(value, 2)),
-        );
+        const counts = [stat('Bots', String(bots.length)), stat('Active', String(active)), stat('Paused', String(bots.filter((b) => b.status === 'paused').length))];
+        const sums = (ov.totals || []).flatMap((t) => {
+          const q = t.quote || '';
+          const tag = (ov.totals.length > 1 ? ` (${q})` : '');
+          const out = [
+            stat(`Value, running (${q})`, fmt(t.value, 2), '', `total-value-${q}`),
+            stat(`PnL (${q})`, fmt(t.profit, 2), signCls(t.profit), `total-pnl-${q}`),
+            stat(`PnL %${tag}`, fmtPct(t.profit_percent), signCls(t.profit_percent), `total-pnl-pct-${q}`),
+            stat(`vs HODL${tag}`, fmtPct(t.excess_vs_hodl_percent), signCls(t.excess_vs_hodl_percent), `total-hodl-${q}`),
+            stat(`Fees (${q})`, fmt(t.fees, 2), '', `total-fees-${q}`),
+          ];
+          if (t.stopped) {
+            out.push(stat(`Stopped bots: PnL (${q})`, fmt(t.stopped_profit, 2), signCls(t.stopped_profit), `total-stopped-pnl-${q}`));
+            out.push(stat(`Stopped bots: fees (${q})`, fmt(t.stopped_fees, 2), '', `total-stopped-fees-${q}`));
+          }
+          return out;
+        });
+        totals.replaceChildren(...counts, ...sums);
+        totals.setAttribute('aria-label', 'All bots together');
         markUpdated();
         if (!bots.length) {
           tbody.replaceChildren(
-            h('tr', {}, h('td', { colspan: 7 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
+            h('tr', {}, h('td', { colspan: 8 }, h('div', { class: 'empty-state' }, 'No bots yet.', h('div', { class: 'actions' }, h('a', { class: 'btn primary', href: '#/new' }, 'Create your first bot'))))),
           );
           return;
         }
@@ -1021,6 +1070,7 @@
               h('td', { class: 'num' }, fmt(b.value, 2)),
               h('td', { class: `num ${signCls(b.profit_percent)}` }, fmtPct(b.profit_percent)),
               h('td', { class: `num ${signCls(b.excess_vs_hodl_percent)}` }, fmtPct(b.excess_vs_hodl_percent)),
+              h('td', { class: 'num hide-sm', 'data-test': `bot-fees-${b.id}` }, fmt(b.fees, 2)),
               h('td', { class: 'num hide-sm' }, h('a', { href: `#/bots/${b.id}`, 'aria-label': `Details of ${b.name}` }, 'Details →')),
             ),
           ),
@@ -1036,6 +1086,56 @@
   }
   function stat(k, v, cls, testId) {
     return h('div', { class: `stat ${cls === 'period' ? 'wide' : ''}` }, h('div', { class: 'k' }, k), h('div', { class: `v ${cls || ''}`, 'data-test': testId }, v));
+  }
+
+  // ---------------------------------------------------------------- the runner's log
+  // What `ballast run` prints (the server words it: crates/ballast-server/src/runlog.rs),
+  // every bot, newest at the bottom; new lines arrive with the live updates.
+  const LOG_KEEP = 1000;
+  function viewLog() {
+    document.title = 'Log · ballast';
+    const list = h('ol', { class: 'log', 'data-test': 'log-lines', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+    const err = h('div', { class: 'error' });
+    const note = h('p', { class: 'muted' }, 'Trades, guard triggers, errors and every other event of every bot, as `ballast run` prints them.');
+    mount(h('div', { 'data-test': 'log-view' }, h('div', { class: 'page-head' }, h('h1', {}, 'Runner log')), note, err, h('div', { class: 'panel' }, list)));
+    let cursor = null;
+    let busy = false;
+    function add(entries) {
+      for (const e of entries) {
+        const kind = e.kind === 'error' || e.kind === 'rejected' || e.kind === 'key_revoked' ? 'neg' : e.kind === 'guard' || e.kind === 'stop' ? 'warn' : '';
+        list.append(
+          h(
+            'li',
+            { 'data-test': `log-${e.id}`, 'data-kind': e.kind, class: kind },
+            h('time', { class: 'muted', datetime: new Date(e.time).toISOString() }, fmtTime(e.time)),
+            ' ',
+            h('a', { href: `#/bots/${e.bot}`, class: 'mono' }, e.line),
+            ...(e.orders || []).map((o) => h('div', { class: 'mono order', 'data-test': 'log-order' }, o)),
+          ),
+        );
+      }
+      while (list.children.length > LOG_KEEP) list.firstChild.remove();
+      if (!list.children.length) list.replaceChildren(h('li', { class: 'muted', 'data-test': 'log-empty' }, 'Nothing recorded yet.'));
+      else list.querySelectorAll('[data-test="log-empty"]').forEach((x) => x.remove());
+    }
+    async function refresh() {
+      if (busy) return;
+      busy = true;
+      try {
+        const r = await api('GET', cursor == null ? '/api/log?limit=200' : `/api/log?after=${cursor}&limit=500`);
+        err.textContent = '';
+        if (cursor == null) list.replaceChildren();
+        cursor = r.cursor;
+        add(r.entries || []);
+        markUpdated();
+      } catch (e) {
+        err.textContent = e.message;
+      } finally {
+        busy = false;
+      }
+    }
+    refresh();
+    return { refresh };
   }
 
   // ---------------------------------------------------------------- bot detail
@@ -1100,6 +1200,17 @@
       h('button', { type: 'button', class: `seg${r === range ? ' active' : ''}`, 'data-range': r, 'data-test': `range-${r}`, 'aria-pressed': String(r === range), onclick: () => setRange(r) }, label),
     );
     const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
+    // The value chart's scale: linear, or log (equal moves in percent look equal).
+    let logScale = false;
+    const logBtn = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', 'data-test': 'chart-log', onclick: () => {
+      logScale = !logScale;
+      logBtn.classList.toggle('active', logScale);
+      logBtn.setAttribute('aria-pressed', String(logScale));
+      drawCharts();
+    } }, 'Log scale');
+    const chartTools = h('div', { class: 'actions' }, h('div', { class: 'segs', role: 'group', 'aria-label': 'Value scale' }, logBtn), rangeBar);
+    const chDrawdown = h('div', { class: 'chart', role: 'img', 'aria-label': 'Drawdown from peak over time', 'data-test': 'chart-drawdown-box' });
+    const ddNote = h('div', { class: 'muted chart-note', 'data-test': 'drawdown-note' });
     const holdings = h('div', { class: 'table-wrap' });
     // Profit and loss by coin (GET .../pnl: the CLI's `bot pnl`), with the cost method,
     // and the fills and cash flows as the tax tools' CSV files.
@@ -1168,7 +1279,8 @@
         returnsPanel,
         pnlPanel,
         paramsPanel,
-        h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), rangeBar), chValue, chNote),
+        h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), chartTools), chValue, chNote),
+        h('div', { class: 'panel' }, h('h3', {}, 'Drawdown from peak (deposits and withdrawals removed)'), chDrawdown, ddNote),
         h('div', { class: 'panel' }, h('h3', {}, 'Weights over time'), chWeights),
         livePanels,
         h('div', { class: 'grid grid-2' }, h('div', { class: 'panel' }, h('h3', {}, 'Rebalance history'), history, histMore), h('div', { class: 'panel' }, h('h3', {}, 'Events'), events, evMore)),
@@ -1364,13 +1476,15 @@
     async function loadChart() {
       if (!chartData) {
         const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}`);
-        chartData = { points: c.points || [], total: c.total || 0, first: c.first, last: c.last, from: c.from };
+        chartData = { points: c.points || [], total: c.total || 0, first: c.first, last: c.last, from: c.from, rebalances: c.rebalances || [], max_drawdown: c.max_drawdown };
         return;
       }
       const lastT = chartData.points.length ? chartData.points[chartData.points.length - 1].time : null;
       const c = await api('GET', `/api/bots/${id}/chart?range=${range}&points=${POINTS}${lastT != null ? `&after=${lastT}` : ''}`);
       if (!c.points || !c.points.length) return;
       chartData.points.push(...c.points);
+      chartData.rebalances.push(...(c.rebalances || []));
+      chartData.max_drawdown = c.max_drawdown;
       chartData.total += c.points.length;
       chartData.last = c.last;
       const span = RANGE_MS[range];
@@ -1378,6 +1492,7 @@
         const from = chartData.points[chartData.points.length - 1].time - span;
         const before = chartData.points.length;
         chartData.points = chartData.points.filter((p) => p.time >= from);
+        chartData.rebalances = chartData.rebalances.filter((r) => r.time >= from);
         chartData.total -= before - chartData.points.length;
         chartData.from = from;
       }
@@ -1394,8 +1509,11 @@
       const assets = b.assets || [];
       const pts = snaps.map((x) => [x.time, num(x.value)]).filter((p) => isFinite(p[1]));
       const hodl = snaps.map((x) => [x.time, num(x.hodl_value)]).filter((p) => isFinite(p[1]));
+      const marks = (chartData ? chartData.rebalances : []).map((r) => ({ time: r.time, label: `${fmtTime(r.time)}: ${r.message}` }));
       lineChart(chValue, {
         testId: 'chart-value',
+        log: logScale,
+        markers: marks,
         yFmt: (v, full) => (full ? fmt(v, 2) : Math.abs(v) >= 1e4 ? fmt(v / 1000, 1) + 'k' : fmt(v, Math.abs(v) >= 100 ? 0 : 2)),
         series: [
           { name: 'value', label: `Bot value (${q})`, color: '#f0b90b', points: pts, area: true },
@@ -1408,8 +1526,31 @@
         const shown = snaps.length < chartData.total ? `${snaps.length.toLocaleString('en-US')} of ${chartData.total.toLocaleString('en-US')} snapshots shown (evenly thinned)` : `${chartData.total.toLocaleString('en-US')} snapshots`;
         const whole = range === 'all' ? 'whole life' : `last ${RANGES.find((r) => r[0] === range)[1]}`;
         chNote.textContent = `${fmtTime(snaps[0].time)} → ${fmtTime(snaps[snaps.length - 1].time)} (${whole}) · ${shown}`;
-        chValue.setAttribute('aria-label', `Bot value from ${fmt(firstV, 2)} to ${fmt(lastV, 2)} ${q}, ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}`);
-      } else chNote.textContent = chartData ? 'No snapshots in this range.' : '';
+        const hodlLast = num(snaps[snaps.length - 1].hodl_value);
+        chValue.setAttribute(
+          'aria-label',
+          `Bot value from ${fmt(firstV, 2)} to ${fmt(lastV, 2)} ${q}, ${fmtTime(snaps[0].time)} to ${fmtTime(snaps[snaps.length - 1].time)}; HODL ends at ${fmt(hodlLast, 2)} ${q}; ${marks.length} rebalance(s) marked${logScale ? '; log scale' : ''}`,
+        );
+        chNote.textContent += ` · ${marks.length.toLocaleString('en-US')} rebalance(s) marked`;
+        // Drawdown from the peak, cash flows removed (the server computes it over every
+        // snapshot of the range, as the backtest report does).
+        const dd = snaps.map((x) => [x.time, x.drawdown == null ? NaN : x.drawdown * 100]).filter((p) => isFinite(p[1]));
+        lineChart(chDrawdown, {
+          testId: 'chart-drawdown',
+          height: 180,
+          areaBase: 0,
+          yFmt: (v, full) => (full ? fmt(v, 2) + '%' : fmt(v, Math.abs(v) >= 10 ? 0 : 1) + '%'),
+          series: [{ name: 'drawdown', label: 'Drawdown from peak', color: '#f6465d', points: dd, area: true }],
+        });
+        const worst = chartData.max_drawdown;
+        const now = dd.length ? dd[dd.length - 1][1] : null;
+        const text = worst != null && now != null ? `Largest drawdown in this range ${fmt(worst * 100, 2)}% (over every snapshot); now ${fmt(now, 2)}% from the peak` : 'No drawdown to show.';
+        ddNote.textContent = text;
+        chDrawdown.setAttribute('aria-label', `Drawdown from peak over time. ${text}.`);
+      } else {
+        chNote.textContent = chartData ? 'No snapshots in this range.' : '';
+        ddNote.textContent = '';
+      }
       const names = [...assets];
       for (const x of snaps) for (const a of Object.keys(x.weights || {})) if (!names.includes(a)) names.push(a);
       names.sort((a, c) => (a === q) - (c === q));
@@ -2896,12 +3037,206 @@
           err,
           h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Id'), h('th', {}, 'Label'), h('th', {}, 'Created'), h('th', {}))), tbody)),
         ),
+        notifyPanel(),
+        keysPanel(),
         accountPanel(),
         h('div', { class: 'panel' }, h('h3', {}, 'Session'), h('div', { class: 'actions' }, h('button', { 'data-test': 'logout', onclick: logout }, 'Log out'), h('a', { class: 'btn', href: '/api/openapi.json', target: '_blank', rel: 'noopener' }, 'OpenAPI document ↗'))),
       ),
     );
     load();
     return {};
+  }
+
+  // A labelled field.
+  function field(id, label, input, hint) {
+    input.id = id;
+    return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('div', { class: 'hint' }, hint) : null);
+  }
+
+  // Notifications (notify.toml through the server's `notify::change`, the code of
+  // `ballast notify set`): secrets are written, never shown again.
+  function notifyPanel() {
+    const state = h('div', { 'data-test': 'notify-state' });
+    const msg = h('div', { 'data-test': 'notify-msg', role: 'status' });
+    const err = h('div', { class: 'error', 'data-test': 'notify-error', role: 'alert' });
+    const url = h('input', { type: 'url', 'data-test': 'notify-webhook', placeholder: 'https://…', autocomplete: 'off' });
+    const headers = h('textarea', { 'data-test': 'notify-headers', rows: 2, placeholder: 'Authorization: Bearer …', autocomplete: 'off' });
+    const token = h('input', { type: 'password', 'data-test': 'notify-telegram-token', autocomplete: 'off' });
+    const chat = h('input', { type: 'text', 'data-test': 'notify-telegram-chat', placeholder: '-100… or @channel', autocomplete: 'off' });
+    const kinds = h('input', { type: 'text', 'data-test': 'notify-kinds', autocomplete: 'off' });
+    let cur = null;
+    function show(n) {
+      cur = n;
+      kinds.value = (n.kinds || []).join(', ');
+      token.placeholder = n.telegram ? 'stored: leave empty to keep it' : 'from @BotFather';
+      state.replaceChildren(...[
+        h('div', {}, h('b', {}, n.on ? 'On' : 'Off'), n.on ? '' : ': no target set.'),
+        n.webhook ? h('div', { 'data-test': 'notify-webhook-set' }, 'Webhook: POST ', h('code', {}, n.webhook.url), n.webhook.headers.length ? ` with header(s) ${n.webhook.headers.join(', ')} (values hidden)` : '', ' ', h('button', { type: 'button', class: 'small danger', 'data-test': 'notify-remove-webhook', onclick: () => save({ remove_webhook: true }, 'Webhook removed') }, 'Remove')) : null,
+        n.telegram ? h('div', { 'data-test': 'notify-telegram-set' }, `Telegram: chat ${n.telegram.chat_id} (token stored${n.telegram.token_sealed ? ', sealed in the key file' : ''}, never shown) `, h('button', { type: 'button', class: 'small danger', 'data-test': 'notify-remove-telegram', onclick: () => save({ remove_telegram: true }, 'Telegram removed') }, 'Remove')) : null,
+        n.on ? h('div', { class: 'muted' }, `Kinds sent: ${n.kinds.join(', ')}`) : null,
+      ].filter(Boolean));
+    }
+    async function load() {
+      try {
+        show(await api('GET', '/api/notify'));
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    async function save(body, done) {
+      err.textContent = '';
+      msg.textContent = '';
+      try {
+        show(await api('PUT', '/api/notify', body));
+        url.value = headers.value = token.value = chat.value = '';
+        msg.textContent = `${done}. The runner (ballast run, ballast serve) reads these settings when it starts.`;
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    const form = h(
+      'form',
+      {
+        'data-test': 'notify-form',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const body = {};
+          if (url.value.trim()) {
+            body.webhook_url = url.value.trim();
+            const hs = {};
+            for (const line of headers.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
+              const i = line.indexOf(':');
+              if (i <= 0) return void (err.textContent = `header "${line.slice(0, 40)}": expected "Name: value"`);
+              hs[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+            }
+            body.webhook_headers = hs;
+          }
+          if (token.value.trim()) body.telegram_token = token.value.trim();
+          if (chat.value.trim()) body.telegram_chat = chat.value.trim();
+          const k = kinds.value.split(',').map((x) => x.trim()).filter(Boolean);
+          if (cur && k.join(',') !== (cur.kinds || []).join(',')) body.kinds = k;
+          if (!Object.keys(body).length) return void (err.textContent = 'Nothing to change: give a webhook URL, a Telegram token and chat, or other kinds.');
+          save(body, 'Notifications saved');
+        },
+      },
+      h('div', { class: 'row narrow' }, field('notify-webhook', 'Webhook URL', url, 'Receives a JSON POST per event'), field('notify-headers', 'Webhook headers (one "Name: value" a line)', headers)),
+      h('div', { class: 'row narrow' }, field('notify-telegram-token', 'Telegram bot token', token), field('notify-telegram-chat', 'Telegram chat id', chat)),
+      h('div', { class: 'row narrow' }, field('notify-kinds', 'Event kinds, comma-separated', kinds, 'e.g. rebalance, guard, error, key_revoked, stop')),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'notify-save' }, 'Save notifications')),
+    );
+    load();
+    return h('div', { class: 'panel', 'data-test': 'notify-panel' }, h('h3', {}, 'Notifications'), state, form, msg, err);
+  }
+
+  // Exchange keys (the encrypted key file through `KeyStore::put` / `forget`, the code
+  // of `ballast keys add` / `remove`): write-only. The key file's passphrase is asked
+  // for each change and not kept; a stored secret is never shown.
+  function keysPanel() {
+    const msg = h('div', { 'data-test': 'keys-msg', role: 'status' });
+    const err = h('div', { class: 'error', 'data-test': 'keys-error', role: 'alert' });
+    const fileNote = h('p', { class: 'muted', 'data-test': 'keys-file' });
+    const list = h('tbody', { 'data-test': 'keys-list' });
+    const venue = h('select', { 'data-test': 'key-venue' });
+    const key = h('input', { type: 'text', 'data-test': 'key-api-key', autocomplete: 'off', spellcheck: 'false' });
+    const secret = h('input', { type: 'password', 'data-test': 'key-secret', autocomplete: 'off' });
+    const pass = h('input', { type: 'password', 'data-test': 'key-passphrase', autocomplete: 'off' });
+    const pass2 = h('input', { type: 'password', 'data-test': 'key-passphrase2', autocomplete: 'off' });
+    const pass2Field = field('key-passphrase2', 'Passphrase again (a new key file)', pass2);
+    let fileExists = false;
+    function showKeys(keys) {
+      list.replaceChildren(
+        ...keys.map((k) =>
+          h(
+            'tr',
+            { 'data-test': `key-${k.venue}` },
+            h('td', {}, k.venue),
+            h('td', { class: 'mono' }, k.api_key),
+            h('td', { class: 'num' }, h('button', { type: 'button', class: 'small danger', 'data-test': `key-delete-${k.venue}`, onclick: () => del(k.venue) }, 'Delete')),
+          ),
+        ),
+      );
+      if (!keys.length) list.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No key stored.')));
+    }
+    function showFile(exists) {
+      fileExists = exists;
+      pass2Field.hidden = exists;
+      fileNote.textContent = exists
+        ? 'The key file exists: type its passphrase to store, replace, delete or list keys.'
+        : 'No key file yet: the first key creates it, encrypted under the passphrase you choose (keep it: ballast asks for it at every start with live bots).';
+    }
+    async function load() {
+      try {
+        const r = await api('GET', '/api/keys');
+        venue.replaceChildren(...r.venues.map((v) => h('option', { value: v }, v)));
+        showFile(r.file);
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    function needPass() {
+      if (!pass.value) {
+        err.textContent = 'Type the key file\'s passphrase first.';
+        pass.focus();
+        return false;
+      }
+      return true;
+    }
+    async function del(v) {
+      err.textContent = msg.textContent = '';
+      if (!needPass() || !confirm(`Delete the ${v} key? Bots on ${v} cannot trade without one.`)) return;
+      try {
+        const r = await api('DELETE', `/api/keys/${encodeURIComponent(v)}`, { passphrase: pass.value });
+        showKeys(r.keys);
+        msg.textContent = `Deleted the ${v} key.`;
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    async function listKeys() {
+      err.textContent = msg.textContent = '';
+      if (!needPass()) return;
+      try {
+        showKeys((await api('POST', '/api/keys/list', { passphrase: pass.value })).keys);
+      } catch (e) {
+        err.textContent = e.message;
+      }
+    }
+    const form = h(
+      'form',
+      {
+        'data-test': 'keys-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.textContent = msg.textContent = '';
+          if (!key.value.trim() || !secret.value.trim()) return void (err.textContent = 'Give the API key and its secret.');
+          if (!needPass()) return;
+          if (!fileExists && pass.value !== pass2.value) return void (err.textContent = 'The two passphrases differ.');
+          try {
+            const r = await api('PUT', `/api/keys/${encodeURIComponent(venue.value)}`, { api_key: key.value, secret: secret.value, passphrase: pass.value });
+            key.value = secret.value = pass2.value = '';
+            showKeys(r.keys);
+            showFile(true);
+            msg.textContent = `${r.replaced ? 'Replaced' : 'Stored'} the ${r.venue} key ${r.api_key}. Check what it may do: ballast keys check --venue ${r.venue}`;
+          } catch (e2) {
+            err.textContent = e2.message;
+          }
+        },
+      },
+      h('div', { class: 'row narrow' }, field('key-venue', 'Venue', venue), field('key-api-key', 'API key', key), field('key-secret', 'Secret', secret)),
+      h('div', { class: 'row narrow' }, field('key-passphrase', 'Key file passphrase', pass), pass2Field),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', 'data-test': 'key-save' }, 'Store key'), h('button', { type: 'button', 'data-test': 'keys-show', onclick: listKeys }, 'Show stored keys')),
+    );
+    load();
+    return h(
+      'div',
+      { class: 'panel', 'data-test': 'keys-panel' },
+      h('h3', {}, 'Exchange keys'),
+      fileNote,
+      form,
+      msg,
+      err,
+      h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Venue'), h('th', { scope: 'col' }, 'API key (redacted)'), h('th', {}, h('span', { class: 'sr-only' }, 'Delete')))), list)),
+    );
   }
 
   // The admin's password and authenticator, from a logged-in session. A lost

@@ -120,9 +120,12 @@ fn main() -> Result<()> {
             engine.view(id).map_err(|e| anyhow!("{e}"))?;
             Ok(())
         })?;
+        // What `GET /api/bots/{id}/chart?points=1500` does: the thinned points, the
+        // drawdown over every snapshot, the rebalance markers, the JSON.
+        let quote = ballast_core::Asset::new("USDT").map_err(|e| anyhow!("{e}"))?;
         let chart = median_ms(15, || {
-            let (first, _) = s.snapshot_span(id)?.ok_or_else(|| anyhow!("no snapshot"))?;
-            s.snapshots_range(id, Some(first), None, 1500)?;
+            ballast_server::api::chart_json(s, id, Some(&quote), "all", None, None, 1500)
+                .map_err(|e| anyhow!("{}", e.1))?;
             Ok(())
         })?;
         let history = median_ms(15, || {

@@ -3,7 +3,10 @@
 //! of two investments with the same sequence number (defect 2), a bot stopped to USDT
 //! (defect 5), the connection indicator when the server goes away (defect 7), a phone
 //! layout without cut-off figures, paged lists and `#/bots/999` (defect 8); no script
-//! error or CSP violation in the console. Screenshots go to `target/browser/`.
+//! error or CSP violation in the console; the combined view of all bots (its totals are
+//! the API's and the CLI's), the live chart's drawdown, rebalance markers and log scale,
+//! the runner's log, and the notification and exchange-key settings (written, never read
+//! back). Screenshots go to `target/browser/`.
 //!
 //! Needs `chromium` and `chromium-driver`, as `browser.rs`.
 
@@ -231,6 +234,35 @@ fn monitoring_views_in_headless_chromium() {
     let total = chart["total"].as_u64().unwrap();
     assert!(total > 4000, "two years of 4h snapshots: {total}");
 
+    // The combined view: the API's totals are the CLI's (`bot list`'s last lines).
+    let (st, overview) = http.call("GET", "/api/overview", None);
+    assert_eq!(st, 200, "{overview}");
+    let totals = &overview["totals"][0];
+    assert_eq!((totals["quote"].as_str(), totals["bots"].as_u64()), (Some("USDT"), Some(3)), "{overview}");
+    assert_eq!((totals["running"].as_u64(), totals["stopped"].as_u64()), (Some(2), Some(1)), "{overview}");
+    let list =
+        Command::new(&bin).current_dir(root()).args(["bot", "list", "--data-dir"]).arg(tmp.path()).output().unwrap();
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
+    let cents = |v: &Value| format!("{:.2}", v.as_str().unwrap().parse::<f64>().unwrap());
+    let line =
+        list.lines().find(|l| l.starts_with("all USDT: 2 running of 3 bot(s)")).unwrap_or_else(|| panic!("{list}"));
+    for (word, k) in [("value ", "value"), ("profit ", "profit"), ("fees ", "fees")] {
+        assert!(line.contains(&format!("{word}{}", cents(&totals[k]))), "{k}: {line} against {totals}");
+    }
+    assert!(
+        line.contains(&format!(
+            "vs HODL {:+.2}%",
+            totals["excess_vs_hodl_percent"].as_str().unwrap().parse::<f64>().unwrap()
+        )),
+        "{line}"
+    );
+    let (_, chart_all) = http.call("GET", "/api/bots/1/chart", None);
+    let marks_total = chart_all["rebalances"].as_array().unwrap().len();
+    assert!(marks_total > 20, "the demo rebalanced: {marks_total}");
+    let max_dd = chart_all["max_drawdown"].as_f64().unwrap();
+    assert!(max_dd < 0.0, "{max_dd}");
+
     let d = Driver::start(&chromedriver, &chromium, shots.clone());
     d.goto(&format!("{base}/app.css"));
     let (name, value) = cookie.split_once('=').unwrap();
@@ -268,6 +300,45 @@ fn monitoring_views_in_headless_chromium() {
         let n30 = note30.split(" · ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
         assert!(n30.is_some_and(|n| (178..=190).contains(&n)), "{tag}: 30 days of 4h bars: {note30}");
         d.click_css("[data-test=range-all]", WAIT);
+        // Rebalance markers, the drawdown (the server's, over every snapshot) and its
+        // text alternative, the log scale.
+        let marks = d.wait("the rebalance markers", WAIT, |d| {
+            let n = d.find_all("[data-test=chart-value-markers] [data-test=marker]").len();
+            (n == marks_total).then_some(n)
+        });
+        assert_eq!(marks, marks_total, "{tag}");
+        let dd_note = d.wait("the drawdown", WAIT, |d| {
+            d.text_css("[data-test=drawdown-note]").filter(|t| t.starts_with("Largest drawdown"))
+        });
+        let shown_dd = format!("{:.2}%", max_dd * 100.0);
+        assert!(dd_note.contains(&shown_dd), "{tag}: {dd_note} against {max_dd}");
+        let dd_label: Value = d
+            .exec("return document.querySelector('[data-test=chart-drawdown-box]').getAttribute('aria-label')", vec![])
+            .unwrap();
+        assert!(dd_label.as_str().unwrap().contains(&shown_dd), "{tag}: {dd_label}");
+        let dd_points: Value = d
+            .exec(
+                "return [document.querySelector('[data-test=chart-drawdown]'), document.querySelector('[data-test=chart-value]')].map(e => Number(e.dataset.points))",
+                vec![],
+            )
+            .unwrap();
+        assert_eq!(dd_points[0], dd_points[1], "{tag}: a drawdown at every point of the value chart");
+        assert!(dd_points[0].as_u64().unwrap() > 100, "{tag}: {dd_points}");
+        d.click_css("[data-test=chart-log]", WAIT);
+        d.wait("the log scale", WAIT, |d| d.find("[data-test=chart-value][data-scale=log]"));
+        let label: Value = d
+            .exec("return document.querySelector('[data-test=chart-value-box]').getAttribute('aria-label')", vec![])
+            .unwrap();
+        assert!(label.as_str().unwrap().contains("log scale"), "{tag}: {label}");
+        assert!(label.as_str().unwrap().contains(&format!("{marks_total} rebalance(s) marked")), "{tag}: {label}");
+        d.exec(
+            "document.querySelector('[data-test=chart-value-box]').scrollIntoView(); window.scrollBy(0, -120)",
+            vec![],
+        )
+        .unwrap();
+        d.screenshot(&format!("m-{tag}-11-charts"));
+        d.click_css("[data-test=chart-log]", WAIT);
+        d.wait("the linear scale", WAIT, |d| d.find("[data-test=chart-value][data-scale=linear]"));
 
         // Paged: 20 rebalances of the demo and a button for older ones.
         d.wait("a page of history", WAIT, |d| {
@@ -427,7 +498,52 @@ fn monitoring_views_in_headless_chromium() {
         let updated =
             d.wait("last updated", WAIT, |d| d.text_css("[data-test=updated]").filter(|t| t.starts_with("updated")));
         assert!(updated.len() > 10, "{updated}");
+        // The combined view shows the API's totals and a row per bot linking to its page.
+        for (k, id) in [
+            ("value", "value"),
+            ("profit", "pnl"),
+            ("fees", "fees"),
+            ("stopped_profit", "stopped-pnl"),
+            ("stopped_fees", "stopped-fees"),
+        ] {
+            let shown = d.text_css(&format!("[data-test=total-{id}-USDT]")).unwrap_or_default();
+            assert_eq!(shown.replace(',', ""), cents(&totals[k]), "{tag}: {k}");
+        }
+        let pct = |k: &str| format!("{:+.2}%", totals[k].as_str().unwrap().parse::<f64>().unwrap());
+        assert_eq!(
+            d.text_css("[data-test=total-pnl-pct-USDT]").unwrap_or_default().replace(',', ""),
+            pct("profit_percent")
+        );
+        assert_eq!(d.text_css("[data-test=total-hodl-USDT]").unwrap_or_default(), pct("excess_vs_hodl_percent"));
+        for b in overview["bots"].as_array().unwrap() {
+            let id = b["id"].as_i64().unwrap();
+            let href: Value = d
+                .exec(
+                    &format!("return document.querySelector('[data-test=bot-link-{id}]').getAttribute('href')"),
+                    vec![],
+                )
+                .unwrap();
+            assert_eq!(href, json!(format!("#/bots/{id}")), "{tag}");
+        }
         d.screenshot(&format!("m-{tag}-5-list"));
+
+        // The runner's log: the lines `ballast run` prints, as the API serves them.
+        d.goto(&format!("{base}/#/log"));
+        let (st, log) = http.call("GET", "/api/log?limit=200", None);
+        assert_eq!(st, 200, "{log}");
+        let entries = log["entries"].as_array().unwrap();
+        let newest = entries.last().unwrap();
+        let shown = d.wait("the log", WAIT, |d| {
+            d.text_css(&format!("[data-test=log-{}]", newest["id"])).filter(|t| !t.is_empty())
+        });
+        assert!(shown.contains(newest["line"].as_str().unwrap()), "{tag}: {shown} against {newest}");
+        let orders = entries.iter().flat_map(|e| e["orders"].as_array().unwrap().iter()).count();
+        assert_eq!(d.find_all("[data-test=log-lines] [data-test=log-order]").len(), orders, "{tag}");
+        assert!(orders > 0, "the log shows trades");
+        assert_fits(&d, &format!("{tag} log"));
+        assert_named(&d, &format!("{tag} log"));
+        d.exec("window.scrollTo(0, document.body.scrollHeight)", vec![]).unwrap();
+        d.screenshot(&format!("m-{tag}-12-log"));
         let errors = script_errors(&d);
         assert!(errors.is_empty(), "{tag}: console errors: {errors:?}");
     }
@@ -491,6 +607,69 @@ fn monitoring_views_in_headless_chromium() {
     assert_named(&d, "settings");
     let errors = script_errors(&d);
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // Notification and exchange-key settings: written, never read back.
+    let hook = "https://hooks.example.com/services/T0/B0/H00KS3CR3T";
+    d.wait("notifications off", WAIT, |d| d.text_css("[data-test=notify-state]").filter(|t| t.starts_with("Off")));
+    d.type_css("[data-test=notify-webhook]", hook, WAIT);
+    d.type_css("[data-test=notify-headers]", "Authorization: Bearer hdr-s3cr3t", WAIT);
+    d.click_css("[data-test=notify-save]", WAIT);
+    let set = d.wait("the webhook set", WAIT, |d| d.text_css("[data-test=notify-webhook-set]"));
+    assert!(set.contains("hooks.example.com") && set.contains("Authorization"), "{set}");
+    let notify = ballast_server::notify::NotifyConfig::load(tmp.path()).unwrap().expect("notify.toml written");
+    assert_eq!(notify.webhook.as_ref().unwrap().url, hook);
+    assert_eq!(notify.webhook.as_ref().unwrap().headers["Authorization"], "Bearer hdr-s3cr3t");
+    let (key, secret, pass) = ("BrowserK3yAbCdEfGhIjKl", "Br0wserS3cr3tMnOpQrStUv", "browser passphrase");
+    d.wait("no key file yet", WAIT, |d| d.text_css("[data-test=keys-file]").filter(|t| t.starts_with("No key file")));
+    d.type_css("[data-test=key-api-key]", key, WAIT);
+    d.type_css("[data-test=key-secret]", secret, WAIT);
+    d.type_css("[data-test=key-passphrase]", pass, WAIT);
+    d.type_css("[data-test=key-passphrase2]", pass, WAIT);
+    d.click_css("[data-test=key-save]", WAIT);
+    let row = d.wait("the stored key", WAIT, |d| d.text_css("[data-test=key-binance]"));
+    assert!(row.contains(&ballast_keys::redact(key)), "{row}");
+    // The key file is the CLI's: `ballast keys list` reads the key stored in the browser.
+    let listed = Command::new(&bin)
+        .current_dir(root())
+        .args(["keys", "list", "--data-dir"])
+        .arg(tmp.path())
+        .env("BALLAST_PASSPHRASE", pass)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains("binance") && listed.contains(&ballast_keys::redact(key)), "{listed}");
+    let page: Value = d.exec("return document.documentElement.outerHTML", vec![]).unwrap();
+    for s in [secret, key, "H00KS3CR3T", "hdr-s3cr3t"] {
+        assert!(!page.as_str().unwrap().contains(s), "the page holds a secret after saving");
+    }
+    assert_named(&d, "settings with a key");
+    for (w, h, tag) in [(1440u32, 900u32, "desktop"), (390, 844, "phone")] {
+        set_size(&d, w, h);
+        assert_fits(&d, &format!("{tag} settings"));
+        let nav: Value =
+            d.exec("const n = document.getElementById('nav'); return [n.scrollWidth, n.clientWidth]", vec![]).unwrap();
+        assert!(nav[0].as_u64() <= nav[1].as_u64(), "{tag}: every section of the menu is visible: {nav}");
+        let state = d.text_css("[data-test=notify-state]").unwrap_or_default();
+        assert!(state.starts_with("On") && !state.contains("null"), "{tag}: {state}");
+        d.exec("document.querySelector('[data-test=notify-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-13-notify-settings"));
+        d.exec("document.querySelector('[data-test=keys-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-14-key-settings"));
+    }
+    set_size(&d, 1440, 900);
+    d.exec("window.confirm = () => true", vec![]).unwrap();
+    d.click_css("[data-test=key-delete-binance]", WAIT);
+    d.wait("the key deleted", WAIT, |d| d.text_css("[data-test=keys-list]").filter(|t| t.contains("No key stored")));
+    let keys = ballast_keys::KeyStore::open(
+        &ballast_keys::KeyStore::path_in(tmp.path()),
+        &ballast_keys::Passphrase::new(pass).unwrap(),
+    )
+    .unwrap();
+    assert!(keys.get("binance").is_none());
+    let errors = script_errors(&d);
+    assert!(errors.is_empty(), "settings: console errors: {errors:?}");
 
     // Defect 7: the server goes away: the indicator says so, and when it was updated.
     let _ = server.0.kill();

@@ -160,6 +160,13 @@ fn the_whole_lifecycle() {
     assert!(stop.contains("BTC"), "coins returned as they are: {stop}");
     let list = ok(d, &["bot", "list"]);
     assert_eq!(list.matches("stopped").count(), 2, "{list}");
+    // The totals (the dashboard's combined view): the one running bot's value and fees,
+    // the stopped ones' apart.
+    let status: serde_json::Value = serde_json::from_str(&ok(d, &["bot", "status", "3", "--format", "json"])).unwrap();
+    let cents = |k: &str| format!("{:.2}", status["pnl"][k].as_str().unwrap().parse::<f64>().unwrap());
+    let total = format!("all USDT: 1 running of 3 bot(s), value {} USDT", cents("value"));
+    assert!(list.contains(&total) && list.contains(&format!("fees {}", cents("fees_paid"))), "{total}: {list}");
+    assert!(list.contains("all USDT: 2 finished bot(s) made "), "{list}");
 }
 
 #[test]

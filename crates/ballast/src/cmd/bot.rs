@@ -658,6 +658,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
                 "{:>4} {:<20} {:<8} {:<8} {:>14} {:>10} {:>9}",
                 "id", "name", "venue", "status", "value", "profit", "vs HODL"
             );
+            let mut views = Vec::new();
             for b in bots {
                 let v = e.view(b.id).map_err(engine_err)?;
                 let (value, profit, excess) = match &v.pnl {
@@ -678,6 +679,29 @@ pub fn run(args: &BotArgs) -> Result<()> {
                     profit,
                     excess
                 );
+                views.push(v);
+            }
+            // The dashboard's combined view adds them up the same way.
+            for t in ballast_engine::ledger::fleet(views.iter().map(|v| ballast_server::api::fleet_bot(Ok(v)))) {
+                let q = t.quote.as_ref().map_or("?", |q| q.as_str());
+                println!(
+                    "all {q}: {} running of {} bot(s), value {} {q}, profit {} ({:+.2}%), vs HODL {:+.2}%, fees {}",
+                    t.running,
+                    t.bots,
+                    money(t.value.0),
+                    money(t.profit.0),
+                    t.profit_percent,
+                    t.excess_vs_hodl_percent,
+                    money(t.fees.0)
+                );
+                if t.stopped > 0 {
+                    println!(
+                        "all {q}: {} finished bot(s) made {} and paid {} in fees",
+                        t.stopped,
+                        money(t.stopped_profit.0),
+                        money(t.stopped_fees.0)
+                    );
+                }
             }
         }
         Verb::Status { id, period, format } => {
@@ -1017,46 +1041,27 @@ struct Feed {
 impl Feed {
     /// A feed from the newest event now (what happened before this run is not repeated).
     fn new(store: &dyn ballast_store::Store, quiet: bool) -> Result<Self> {
-        let mut cursor = 0;
-        for b in store.bots()? {
-            if let Some((id, _)) = store.events_page(b.id, None, 1)?.first() {
-                cursor = cursor.max(*id);
-            }
-        }
-        Ok(Self { cursor, quiet })
+        Ok(Self { cursor: ballast_server::runlog::newest_id(store)?, quiet })
     }
 
+    /// Prints what was recorded since the last call, worded by `ballast_server::runlog`
+    /// (the dashboard's log shows the same lines).
     fn print(&mut self, store: &dyn ballast_store::Store) -> Result<()> {
         const PAGE: usize = 500;
         loop {
-            let evs = store.events_after(self.cursor, PAGE)?;
-            for (id, e) in &evs {
-                self.cursor = *id;
+            let entries = ballast_server::runlog::after(store, self.cursor, PAGE)?;
+            for e in &entries {
+                self.cursor = e.id;
                 // Errors went to stderr when the step returned them.
-                if self.quiet || e.kind == "error" {
+                if self.quiet || e.event.kind == "error" {
                     continue;
                 }
-                println!("{}  bot {:<3} {:<10} {}", fmt_time(e.time), e.bot, e.kind, e.message);
-                let planned = e.data.get("legs").and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty());
-                if let (true, Some(seq)) = (planned, e.data.get("seq").and_then(|s| s.as_i64())) {
-                    for o in store.orders_of_seqs(e.bot, &[seq])? {
-                        let i = &o.intent;
-                        println!(
-                            "{:>16}  bot {:<3} trade      {} {} {} at ~{} {}: {}, filled {}",
-                            "",
-                            e.bot,
-                            i.side,
-                            i.qty.0.normalize(),
-                            i.base,
-                            i.planned_price.0.normalize(),
-                            i.quote,
-                            o.state.as_str(),
-                            o.filled.0.normalize()
-                        );
-                    }
+                println!("{}  {}", fmt_time(e.time()), e.line());
+                for line in e.order_lines() {
+                    println!("{:>16}  {line}", "");
                 }
             }
-            if evs.len() < PAGE {
+            if entries.len() < PAGE {
                 return Ok(());
             }
         }

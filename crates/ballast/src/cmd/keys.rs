@@ -12,7 +12,7 @@ use crate::cmd::bot::DirArgs;
 use crate::live::{KeySource, Keyring, env_vars, passphrase};
 
 /// The venues whose keys can be stored.
-const VENUES: [&str; 2] = ["binance", "gate"];
+const VENUES: [&str; 2] = ballast_keys::VENUES;
 
 /// Arguments of `ballast keys`.
 #[derive(Debug, clap::Args)]
@@ -216,20 +216,12 @@ fn read_credentials(from_stdin: bool) -> Result<Credentials> {
 fn add(dir: &Path, venue: &str, from_stdin: bool) -> Result<()> {
     let creds = read_credentials(from_stdin)?;
     let path = KeyStore::path_in(dir);
-    // Held from the read to the write: another `keys add` waits instead of losing a key.
-    let _lock = KeyStore::lock(&path)?;
-    let (mut store, pass) = if path.exists() {
-        // The passphrase of the existing file (a wrong one fails here, before any write).
-        let pass = passphrase(&path, false)?;
-        (KeyStore::open(&path, &pass)?, pass)
-    } else {
-        let pass = passphrase(&path, true)?;
-        (KeyStore::create(&path), pass)
-    };
+    // The passphrase of the existing file (a wrong one fails before any write), or a
+    // new one, typed twice.
+    let pass = passphrase(&path, !path.exists())?;
     let shown = creds.redacted_key();
-    let replaced = store.insert(venue, creds)?.is_some();
-    std::fs::create_dir_all(dir).with_context(|| format!("data directory {}", dir.display()))?;
-    store.save(&pass)?;
+    // The same call as the dashboard's key settings (under the file's lock).
+    let (store, replaced) = KeyStore::put(&path, venue, creds, &pass)?;
     let p = store.params();
     println!(
         "{} the {venue} key {shown} in {} (XChaCha20-Poly1305, key from argon2id m={} MiB t={} p={}).",
@@ -276,13 +268,11 @@ fn remove(dir: &Path, venue: &str) -> Result<()> {
     if !path.exists() {
         bail!("no key file at {}: nothing to remove", path.display());
     }
-    let _lock = KeyStore::lock(&path)?;
     let pass = passphrase(&path, false)?;
-    let mut store = KeyStore::open(&path, &pass)?;
-    if store.remove(venue).is_none() {
+    let (_, had) = KeyStore::forget(&path, venue, &pass)?;
+    if !had {
         bail!("no {venue} key in {}", path.display());
     }
-    store.save(&pass)?;
     println!("Removed the {venue} key from {}.", path.display());
     Ok(())
 }

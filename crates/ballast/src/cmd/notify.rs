@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
-use ballast_server::notify::{DEFAULT_TELEGRAM_BASE_URL, Notifier, NotifyConfig, TelegramConfig, WebhookConfig};
+use ballast_server::notify::{DEFAULT_TELEGRAM_BASE_URL, Notifier, NotifyChange, NotifyConfig};
 use ballast_store::Store;
 use ballast_store::sqlite::SqliteStore;
 
@@ -69,34 +69,29 @@ fn set(dir: &Path, args: &SetArgs) -> Result<()> {
     if args.webhook.is_none() && args.telegram_token.is_none() && args.kinds.is_none() {
         bail!("nothing to set: give --webhook URL, or --telegram-token T --telegram-chat C, or --kinds");
     }
-    let mut config = NotifyConfig::load(dir).map_err(|e| anyhow!("{e}"))?.unwrap_or_default();
-    if let Some(url) = &args.webhook {
-        let mut headers = BTreeMap::new();
-        for h in &args.headers {
-            let (name, value) = h.split_once(':').ok_or_else(|| anyhow!("--header {h:?}: expected `Name: value`"))?;
-            headers.insert(name.trim().to_string(), value.trim().to_string());
-        }
-        config.webhook = Some(WebhookConfig { url: url.clone(), headers });
+    let mut webhook_headers = BTreeMap::new();
+    for h in &args.headers {
+        let (name, value) = h.split_once(':').ok_or_else(|| anyhow!("--header {h:?}: expected `Name: value`"))?;
+        webhook_headers.insert(name.trim().to_string(), value.trim().to_string());
     }
-    if let (Some(token), Some(chat)) = (&args.telegram_token, &args.telegram_chat) {
-        config.telegram = Some(TelegramConfig {
-            token: token.clone(),
-            chat_id: chat.clone(),
-            base_url: args.telegram_base_url.clone().unwrap_or_else(|| DEFAULT_TELEGRAM_BASE_URL.to_string()),
-        });
-    }
-    if let Some(kinds) = &args.kinds {
-        config.kinds = kinds.iter().map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
-    }
-    let path = config.save(dir).map_err(|e| anyhow!("{e}"))?;
+    let change = NotifyChange {
+        webhook_url: args.webhook.clone(),
+        webhook_headers,
+        telegram_token: args.telegram_token.clone(),
+        telegram_chat: args.telegram_chat.clone(),
+        telegram_base_url: args
+            .telegram_token
+            .as_ref()
+            .map(|_| args.telegram_base_url.clone().unwrap_or_else(|| DEFAULT_TELEGRAM_BASE_URL.to_string())),
+        kinds: args.kinds.clone(),
+        ..NotifyChange::default()
+    };
+    let store = SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?;
+    // The same call as the dashboard's notification settings.
+    let config = ballast_server::notify::change(dir, &change, &store).map_err(|e| anyhow!("{e}"))?;
+    let path = NotifyConfig::path(dir);
     println!("Notifications written to {} (readable by you only):", path.display());
-    print!("{}", config.describe());
-    // A new target starts at the newest event: what happened before is not sent, what
-    // happens from now on is.
-    if let Some(mut n) = Notifier::open(dir).map_err(|e| anyhow!("{e}"))? {
-        let store = SqliteStore::open(&dir.join("ballast.sqlite")).map_err(|e| anyhow!("store: {e}"))?;
-        n.start_new_targets(&store).map_err(|e| anyhow!("{e}"))?;
-    }
+    print!("{}", config.map(|c| c.describe()).unwrap_or_default());
     println!("Events are sent by `ballast run`; try `ballast notify test`.");
     Ok(())
 }

@@ -134,8 +134,11 @@ pub fn serve_app(app: App, opts: &ServeOpts) -> Result<()> {
     crate::live::unseal_auth(&keys, &auth)?;
     let app = Arc::new(Mutex::new(app));
     let desk = Arc::new(Desk::new(app.clone(), live));
-    let state =
-        Arc::new(AppState::new(store, engines, auth, Arc::new(SystemClock) as Arc<dyn Clock>).with_workshop(desk));
+    let state = Arc::new(
+        AppState::new(store, engines, auth, Arc::new(SystemClock) as Arc<dyn Clock>)
+            .with_workshop(desk)
+            .with_data_dir(dir.clone()),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing the signal handler")?;
