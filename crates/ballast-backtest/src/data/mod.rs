@@ -20,6 +20,7 @@
 //! file and the 1-based line; no input makes the loader panic.
 
 mod align;
+mod cache;
 mod parse;
 
 use std::fmt;
@@ -193,10 +194,22 @@ pub(crate) fn to_f64(d: Decimal) -> f64 {
 
 /// Loads one candle file (either format, plain or gzip) as `asset`'s `interval` series.
 /// The file name is not looked at. An empty file is an error.
+///
+/// A parsed file leaves a binary copy beside it (`.ballast-cache/`, see the `cache`
+/// module), which the next load of the same bytes reads instead of parsing them.
 pub fn load_file(path: impl AsRef<Path>, asset: Asset, interval: Interval) -> Result<Series, DataError> {
     let path = path.as_ref();
     let raw = fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
-    parse_file_bytes(path, raw, asset, interval)
+    let copy = cache::path_of(path, interval);
+    let key = cache::key(&raw);
+    if let Some(candles) = copy.as_deref().and_then(|c| cache::read(c, key, interval)) {
+        return Ok(Series { asset, interval, candles });
+    }
+    let series = parse_file_bytes(path, raw, asset, interval)?;
+    if let Some(c) = copy {
+        cache::write(&c, key, interval, &series.candles);
+    }
+    Ok(series)
 }
 
 /// What [`load_file`] does with a file's bytes once read: gzip detected from the
