@@ -54,6 +54,10 @@ fn classify(message: &str) -> Option<&'static str> {
         ("order_rejected", "reject_rate"),
         // A reply lost after execution or held past the client's timeout.
         ("outcome unknown", "lost_reply"),
+        // The legs after a reply held past the client's 10 s timeout: their 5 s
+        // acceptance window ended while it was awaited, so they were not sent (safe;
+        // the next step plans them again). Nothing else here waits that long.
+        ("acceptance window ended before it could be sent", "timeout_after_execution"),
     ];
     RULES.iter().find(|(p, _)| m.contains(p)).map(|(_, k)| *k)
 }

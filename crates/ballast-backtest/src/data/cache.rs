@@ -96,8 +96,71 @@ pub(crate) fn write(path: &Path, key: (u64, u64), interval: Interval, candles: &
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique to this process and call: two writers never share a temporary file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     if std::fs::write(&tmp, &out).and_then(|()| std::fs::rename(&tmp, path)).is_err() {
         let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::load_file;
+    use super::*;
+    use ballast_core::Asset;
+
+    const CSV: &str = "timestamp,open,high,low,close,volume\n\
+                       2024-01-01 00:00:00,100,110,90,105.5,12\n\
+                       2024-01-01 04:00:00,105.5,120,100,118.25,3.5\n";
+
+    fn btc() -> Asset {
+        Asset::new("BTC").unwrap()
+    }
+
+    /// The copy is what parsing gives; it is made once and read after; a changed
+    /// source or a damaged copy is parsed again (and the copy remade), never used.
+    #[test]
+    fn the_copy_equals_the_parse_and_is_never_used_stale_or_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("BTCUSDT_4h.csv");
+        std::fs::write(&file, CSV).unwrap();
+        let parsed = load_file(&file, btc(), Interval::H4).unwrap();
+        let copy = path_of(&file, Interval::H4).unwrap();
+        assert_eq!(copy, dir.path().join(".ballast-cache").join("BTCUSDT_4h.csv.4h.bin"));
+        let key = key(CSV.as_bytes());
+        assert_eq!(read(&copy, key, Interval::H4).as_deref(), Some(&parsed.candles[..]));
+        assert_eq!(load_file(&file, btc(), Interval::H4).unwrap(), parsed);
+        // Asked as another interval: not this copy.
+        assert_eq!(read(&copy, key, Interval::D1), None);
+        // The source changed: the copy does not match it; the new file is parsed.
+        let changed = CSV.replace("118.25", "118.5");
+        std::fs::write(&file, &changed).unwrap();
+        assert_eq!(read(&copy, self::key(changed.as_bytes()), Interval::H4), None);
+        let again = load_file(&file, btc(), Interval::H4).unwrap();
+        assert_eq!(again.candles[1].close.to_string(), "118.5");
+        // A damaged copy (one byte of its payload flipped): ignored.
+        let mut bytes = std::fs::read(&copy).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&copy, &bytes).unwrap();
+        assert_eq!(read(&copy, self::key(changed.as_bytes()), Interval::H4), None);
+        assert_eq!(load_file(&file, btc(), Interval::H4).unwrap(), again);
+        // Truncated to less than a header, or not a copy at all: ignored.
+        std::fs::write(&copy, b"BLST").unwrap();
+        assert_eq!(load_file(&file, btc(), Interval::H4).unwrap(), again);
+    }
+
+    /// Where no copy can be written (the cache's place is a file), loading still works.
+    #[test]
+    fn loading_does_not_need_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("BTCUSDT_4h.csv");
+        std::fs::write(&file, CSV).unwrap();
+        std::fs::write(dir.path().join(".ballast-cache"), b"in the way").unwrap();
+        let a = load_file(&file, btc(), Interval::H4).unwrap();
+        assert_eq!(load_file(&file, btc(), Interval::H4).unwrap(), a);
+        assert_eq!(a.candles.len(), 2);
     }
 }
