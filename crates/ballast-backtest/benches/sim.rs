@@ -3,6 +3,8 @@
 //! - `kernel/.../hodl` and `kernel/.../threshold-99%-never`: bars where nothing trades;
 //!   throughput is reported in asset-bar updates.
 //! - `kernel/.../threshold-5%`, `kernel/.../calendar-1d`: with rebalances.
+//! - `lanes/...`: eight configurations with their metrics, one at a time against the
+//!   sweep's kernel (`sim::metrics_fixed`, eight lanes in one pass).
 //! - `sweep/1000-configs-11x5y-4h`: the 1,000-configuration grid of docs/BENCHMARKS.md
 //!   on every core.
 
@@ -73,6 +75,30 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // The sweep's kernel: eight thresholds (1 .. 8 %, absolute) with their metrics, one
+    // run at a time against one pass of eight lanes (the same figures, bit for bit).
+    let modes: Vec<Mode> =
+        (1..=8).map(|p| Mode::Threshold { percent: f64::from(p), kind: DriftKind::Absolute }).collect();
+    let ppy = Interval::H4.periods_per_year();
+    let mut g = c.benchmark_group("lanes/11x5y-4h-8-thresholds");
+    g.throughput(Throughput::Elements((n * bars * modes.len()) as u64));
+    g.bench_function("one-at-a-time", |b| {
+        b.iter(|| {
+            modes
+                .iter()
+                .map(|m| {
+                    let r = sim::run_ideal(black_box(&prep.market), *m, 0.001, 10_000.0, &mut Fixed(w.clone()), false)
+                        .unwrap();
+                    sim::metrics(&r.values, 10_000.0, ppy, r.rebalances.len(), r.fees_paid, r.traded)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    g.bench_function("eight-lanes", |b| {
+        b.iter(|| sim::metrics_fixed(black_box(&prep.market), &w, 0.001, 10_000.0, &modes, ppy).unwrap())
+    });
     g.finish();
 
     let points = grid();

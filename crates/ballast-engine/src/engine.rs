@@ -618,9 +618,7 @@ impl Engine {
     /// sold whole, such as one removed by an edit, is no longer one of its holdings and
     /// needs no price).
     pub fn holdings(&self, id: BotId) -> Result<BTreeMap<Asset, Qty>, EngineError> {
-        let mut h: BTreeMap<Asset, Qty> = self.store.ledger(id)?.into_iter().map(|(a, e)| (a, e.held)).collect();
-        h.retain(|_, q| !q.is_zero());
-        Ok(h)
+        Ok(held_of(&self.store.ledger(id)?))
     }
 
     /// Checks the bot's running ledger against the one its records derive (see
@@ -818,7 +816,8 @@ impl Engine {
             self.reestimate(&mut b, now, &format!("every {every}"))?;
         }
         let spec = b.state.spec.clone();
-        let holdings = self.holdings(id)?;
+        let entries = self.store.ledger(id)?;
+        let holdings = held_of(&entries);
         let held: Vec<Asset> =
             holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
         let mut all = spec.assets.clone();
@@ -902,7 +901,10 @@ impl Engine {
             }
         }
         b.state.last_step = Some(now);
-        let snapshot = self.snapshot_with(id, &b.state, now, Some(&prices))?;
+        // Nothing was sent: the ledger read at the start still stands (no fill since).
+        let ledger = matches!(outcome, StepOutcome::Held).then_some(&entries);
+        let known = Known { prices: Some(&prices), ledger, invested: Some(net_invested) };
+        let snapshot = self.snapshot_with(id, &b.state, now, known)?;
         // The step's own record: lost at most to a power cut, when the step is simply
         // done again (what it sent, it made durable before sending).
         self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
@@ -1100,7 +1102,7 @@ impl Engine {
     }
 
     fn snapshot(&self, id: BotId, state: &BotState, now: Timestamp) -> Result<Snapshot, EngineError> {
-        self.snapshot_with(id, state, now, None)
+        self.snapshot_with(id, state, now, Known::default())
     }
 
     /// The snapshot, with the prices the step already has when they cover what it
@@ -1110,15 +1112,23 @@ impl Engine {
         id: BotId,
         state: &BotState,
         now: Timestamp,
-        known: Option<&Prices>,
+        known: Known<'_>,
     ) -> Result<Snapshot, EngineError> {
-        let holdings = self.holdings(id)?;
+        let read;
+        let entries = match known.ledger {
+            Some(e) => e,
+            None => {
+                read = self.store.ledger(id)?;
+                &read
+            }
+        };
+        let holdings = held_of(entries);
         let quote = &state.spec.quote;
         let mut assets: Vec<Asset> =
             holdings.keys().chain(state.hodl.keys()).filter(|a| *a != quote).cloned().collect();
         assets.sort();
         assets.dedup();
-        let prices = match known {
+        let prices = match known.prices {
             Some(p) if assets.iter().all(|a| p.contains_key(a)) => assets.iter().map(|a| (a.clone(), p[a])).collect(),
             _ => self.prices(quote, &assets)?,
         };
@@ -1127,15 +1137,18 @@ impl Engine {
                 .map(|(a, q)| if a == quote { q.0 } else { q.0 * prices.get(a).map(|p| p.0).unwrap_or_default() })
                 .sum()
         };
-        let flows = self.store.cash_flows(id)?;
-        let fees: BTreeMap<Asset, Qty> = self.store.ledger(id)?.into_iter().map(|(a, e)| (a, e.fees)).collect();
+        let net_invested = match known.invested {
+            Some(n) => n,
+            None => Notional(self.store.cash_flows(id)?.iter().map(|f| f.value.0).sum()),
+        };
+        let fees: BTreeMap<Asset, Qty> = entries.iter().map(|(a, e)| (a.clone(), e.fees)).collect();
         Ok(Snapshot {
             bot: id,
             time: now,
             value: Notional(value_of(&holdings)),
             holdings: holdings.clone(),
             prices: prices.clone(),
-            net_invested: Notional(flows.iter().map(|f| f.value.0).sum()),
+            net_invested,
             hodl_value: Notional(value_of(&state.hodl)),
             fees_paid: ledger::fees_value(&fees, quote, &prices),
         })
@@ -1723,6 +1736,21 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// What a step already read, for its snapshot (read again when `None`): its prices
+/// (used when they cover what is valued), its ledger (only when nothing traded since),
+/// and the net investment.
+#[derive(Clone, Copy, Default)]
+struct Known<'a> {
+    prices: Option<&'a Prices>,
+    ledger: Option<&'a BTreeMap<Asset, ballast_store::LedgerEntry>>,
+    invested: Option<Notional>,
+}
+
+/// What the bot holds, from its running ledger (zeros left out).
+fn held_of(entries: &BTreeMap<Asset, ballast_store::LedgerEntry>) -> BTreeMap<Asset, Qty> {
+    entries.iter().filter(|(_, e)| !e.held.is_zero()).map(|(a, e)| (a.clone(), e.held)).collect()
 }
 
 /// Bots whose steps share one transaction of the store in a round ([`Store::begin_group`]):
