@@ -46,8 +46,9 @@
 //!   list trades under the book's `default` (for `RulesBook::default()`, 8 decimals of
 //!   price and quantity and no minimums).
 //! - **Cross pairs** ([`PaperExchange::with_pairs`], e.g. ETH/BTC) trade under their own
-//!   rules at the cross price of the two coins' prices ([`PriceSource::cross`]); a pair
-//!   between two priced coins that is not listed is [`ExchangeError::NotFound`].
+//!   rules at the cross price of the two coins' prices ([`PriceSource::cross`]) rounded
+//!   to the pair's tick; a pair between two priced coins that is not listed is
+//!   [`ExchangeError::NotFound`].
 //! - **A symbol without a price** (unknown to the price source, or before its first
 //!   bar) is [`ExchangeError::NotFound`] when an order is placed on it, and is left out
 //!   of [`Exchange::prices`]. A resting order on it simply waits.
@@ -714,14 +715,22 @@ impl PaperExchange {
         Ok(out)
     }
 
-    /// The last price of a symbol, if positive.
+    /// The last price of a symbol, if positive. A listed cross pair without a price of
+    /// its own trades at the cross of its coins' prices, rounded to the pair's tick (a
+    /// venue's trades are on the tick, and so are the book's bid and ask around it).
     fn last_price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Decimal> {
-        let direct = self.prices.price(base, quote, now);
-        let listed = || self.pairs.get(base, quote).is_some();
-        direct
-            .or_else(|| if listed() { self.prices.cross(base, quote, now) } else { None })
-            .map(|p| p.0)
-            .filter(|p| *p > Decimal::ZERO)
+        let direct = self.prices.price(base, quote, now).map(|p| p.0);
+        let cross = || {
+            let tick = self.pairs.get(base, quote)?.tick;
+            let p = self.prices.cross(base, quote, now)?.0;
+            if tick <= Decimal::ZERO {
+                return Some(p);
+            }
+            let units =
+                p.checked_div(tick)?.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            units.checked_mul(tick).map(|d| d.normalize())
+        };
+        direct.or_else(cross).filter(|p| *p > Decimal::ZERO)
     }
 
     fn match_locked(&self, conn: &mut Connection) -> Result<Vec<OrderReport>, ExchangeError> {

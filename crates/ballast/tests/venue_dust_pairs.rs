@@ -8,9 +8,11 @@
 mod common;
 
 use ballast_backtest::Interval;
+use ballast_core::Qty;
 use ballast_core::planner::PairBook;
+use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Timestamp};
-use ballast_exchange::ExchangeError;
+use ballast_exchange::{ClientOrderId, ExchangeError, OrderKind, OrderRequest, OrderStatus, OrderTag};
 use ballast_sim::FaultConfig;
 use ballast_store::{OrderState, Store};
 use common::live::{Extras, Live, live_with};
@@ -134,10 +136,39 @@ fn cross_pairs_are_listed_with_their_own_rules(dialect: &str) {
         assert_ne!(r, rules().get(&a(b)).clone(), "{dialect}: {b}/{q} is not {b}/USDT");
         let p = l.venue.prices(&[a(b)], &a(q)).unwrap()[&a(b)].0;
         let usd = l.venue.prices(&[a(b), a(q)], &usdt()).unwrap();
-        assert_eq!(p, usd[&a(b)].0 / usd[&a(q)].0, "{dialect}: {b}/{q}");
+        // The cross of the two coins' prices, on the pair's tick.
+        let tick = pairs.get(&a(b), &a(q)).unwrap().tick;
+        assert!((p - usd[&a(b)].0 / usd[&a(q)].0).abs() <= tick / dec!(2), "{dialect}: {b}/{q} {p}");
+        assert_eq!(p % tick, Decimal::ZERO, "{dialect}: {b}/{q} {p} on the tick");
         let t = l.venue.best_bid_ask(&a(b), &a(q)).unwrap();
         assert!(t.bid.0 < p && p < t.ask.0, "{dialect}: {b}/{q} {t:?}");
+        assert_eq!((t.bid.0 % tick, t.ask.0 % tick), (Decimal::ZERO, Decimal::ZERO), "{dialect}: {b}/{q} {t:?}");
     }
+    // Tradable as post-only: at the bid a buy rests (its BTC locked), at the ask it
+    // would take and is refused; a market buy fills at the cross price.
+    let (eth, btc) = (a("ETH"), a("BTC"));
+    let tag = OrderTag::legacy();
+    let order = |n: usize, base: &Asset, quote: &Asset, qty, kind| OrderRequest {
+        client_id: ClientOrderId::for_attempt(&tag, 1, 1, n, 0).unwrap(),
+        base: base.clone(),
+        quote: quote.clone(),
+        side: Side::Buy,
+        qty: Qty(qty),
+        kind,
+        expires_at: None,
+    };
+    l.venue.place(&order(0, &btc, &usdt(), dec!(0.005), OrderKind::Market)).unwrap();
+    let t = l.venue.best_bid_ask(&eth, &btc).unwrap();
+    let e = l.venue.place(&order(1, &eth, &btc, dec!(0.05), OrderKind::PostOnly { price: t.ask })).unwrap_err();
+    assert!(matches!(&e, ExchangeError::Rejected(_)), "{dialect}: {e}");
+    let resting = l.venue.place(&order(2, &eth, &btc, dec!(0.05), OrderKind::PostOnly { price: t.bid })).unwrap();
+    assert_eq!(resting.status, OrderStatus::New, "{dialect}");
+    assert_eq!(l.venue.open_orders(&eth, &btc).unwrap().len(), 1, "{dialect}");
+    l.venue.cancel(&resting.client_id, &eth, &btc).unwrap();
+    let filled = l.venue.place(&order(3, &eth, &btc, dec!(0.05), OrderKind::Market)).unwrap();
+    assert_eq!((filled.status, filled.filled.0), (OrderStatus::Filled, dec!(0.05)), "{dialect}");
+    let last = l.venue.prices(std::slice::from_ref(&eth), &btc).unwrap()[&eth].0;
+    assert!(filled.fills.iter().all(|f| f.price.0 == last), "{dialect}: {filled:?} at {last}");
     // A pair the bundle does not list is not a symbol.
     assert!(l.venue.rules(&a("XRP"), &a("ETH")).is_err(), "{dialect}");
 }
