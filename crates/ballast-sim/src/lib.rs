@@ -829,8 +829,8 @@ async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>
 /// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
 /// with a JSON object body, those faults instead (`{"rate_429": 1}`: probabilities
 /// `rate_429`, `rate_5xx`, `rate_418`, `reject_rate`, `drop_after_execution`,
-/// `partial_fill_rate`, `timeout_after_execution`; `latency_ms`, `seed`; the others
-/// 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
+/// `partial_fill_rate`, `timeout_after_execution`; `partial_fill_fraction`;
+/// `latency_ms`, `seed`; the others 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
 async fn faults_on(
     axum::extract::State(s): axum::extract::State<Arc<SimState>>,
     body: String,
@@ -865,6 +865,7 @@ fn faults_from_json(body: &str) -> Result<FaultConfig, String> {
             "drop_after_execution" => f.drop_after_execution = p()?,
             "partial_fill_rate" => f.partial_fill_rate = p()?,
             "timeout_after_execution" => f.timeout_after_execution = p()?,
+            "partial_fill_fraction" => f.partial_fill_fraction = p()?,
             "latency_ms" => f.latency_ms = n()?,
             "seed" => f.seed = n()?,
             _ => return Err(format!("unknown fault {k}")),
