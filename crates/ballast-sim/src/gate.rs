@@ -988,18 +988,10 @@ async fn amend_order(
     let id = venue_id(&current);
     let meta = lock(&s.book).orders.get(&id).cloned().ok_or_else(GateError::not_found)?;
     if meta.order_type == "LIMIT_MAKER"
-        && let (Some(p), Some(last)) = (price, s.last_price(&base, &quote))
+        && let Some(p) = price
+        && s.post_only_takes(&base, &quote, current.side, p)
     {
-        let takes = match current.side {
-            Side::Buy => p >= last,
-            Side::Sell => p <= last,
-        };
-        if takes {
-            return Err(GateError::bad(
-                "POC_FILL_IMMEDIATELY",
-                "Order would match and take immediately so its cancelled",
-            ));
-        }
+        return Err(GateError::bad("POC_FILL_IMMEDIATELY", "Order would match and take immediately so its cancelled"));
     }
     let r = s.amend(id, amount, price).map_err(|e| match e {
         ExchangeError::NotFound(_) => GateError::not_found(),

@@ -558,6 +558,26 @@ impl SimState {
         self.exchange.prices(std::slice::from_ref(base), quote).ok()?.get(base).map(|p| p.0)
     }
 
+    /// Whether a post-only order (Binance `LIMIT_MAKER`, Gate `poc`) at `price` would
+    /// take, so that the venue refuses it (placed or amended there): the one place both
+    /// dialects decide it. The sim decides against the last price (a buy at or above
+    /// it, a sell at or below it), not against the opposite side of its published book
+    /// as the venues do: its orders fill at the last price, so a buy between the last
+    /// price and the ask would fill at once instead of resting (see the README's *Order
+    /// book*).
+    pub(crate) fn post_only_takes(
+        &self,
+        base: &Asset,
+        quote: &Asset,
+        side: ballast_core::planner::Side,
+        price: Decimal,
+    ) -> bool {
+        self.last_price(base, quote).is_some_and(|last| match side {
+            ballast_core::planner::Side::Buy => price >= last,
+            ballast_core::planner::Side::Sell => price <= last,
+        })
+    }
+
     /// Places an order at the paper venue and records it. A client id may be reused
     /// once the order that had it is final (as on Binance); the paper venue, which
     /// refuses any id it has seen, then gets a generated one, as it does for an id it
@@ -576,15 +596,9 @@ impl SimState {
         }
         if p.post_only
             && let OrderKind::Limit { price } = p.kind
-            && let Some(last) = self.last_price(&p.base, &p.quote)
+            && self.post_only_takes(&p.base, &p.quote, p.side, price.0)
         {
-            let takes = match p.side {
-                ballast_core::planner::Side::Buy => price.0 >= last,
-                ballast_core::planner::Side::Sell => price.0 <= last,
-            };
-            if takes {
-                return Err(PlaceError::WouldTake);
-            }
+            return Err(PlaceError::WouldTake);
         }
         let paper_id = |c: &str| -> Option<ClientOrderId> {
             let id = ClientOrderId::new(c).ok()?;
