@@ -9,9 +9,10 @@ mod common;
 
 use ballast_backtest::Interval;
 use ballast_core::Qty;
+use ballast_core::execution::OrderStyle;
 use ballast_core::planner::PairBook;
 use ballast_core::planner::Side;
-use ballast_core::{Asset, Price, Timestamp};
+use ballast_core::{Asset, Price, Span, Timestamp};
 use ballast_exchange::{ClientOrderId, ExchangeError, OrderKind, OrderRequest, OrderStatus, OrderTag};
 use ballast_sim::FaultConfig;
 use ballast_store::{OrderState, Store};
@@ -183,14 +184,19 @@ fn cross_pairs_are_listed_through_the_gate_adapter() {
     cross_pairs_are_listed_with_their_own_rules("gate");
 }
 
-/// A bot trading direct pairs over two months of 4h bars: some rebalances trade a
-/// cross pair (a fill whose quote is BTC) through the adapter, every fill once, the
-/// venue's executed quantities the store's, ledger = venue.
-fn direct_pairs_trade(dialect: &str) {
+/// A bot trading direct pairs over two months of 4h bars (taker, or maker-first: pair
+/// legs rest post-only at the pair's touch, are re-priced and finished at market):
+/// some rebalances trade a cross pair (a fill whose quote is BTC) through the adapter,
+/// on the pair's step and above its minimum value, every fill once, the venue's
+/// executed quantities the store's, ledger = venue.
+fn direct_pairs_trade(dialect: &str, maker_first: bool) {
     let w = world("2024-01-01", "2024-02-29");
     let l = live_with(&w, dialect, Extras { pairs: bundled_pairs(), ..Extras::default() });
     let mut s = spec(dec!(3), Default::default());
     s.execution.direct_pairs = true;
+    if maker_first {
+        s.execution.style = OrderStyle::MakerFirst { reprice: Span::hours(4), deadline: Span::hours(12) };
+    }
     let bot = l.engine.create("pairs", s, "", dec!(1000)).unwrap();
     for t in &w.data.times[w.first..] {
         l.clock.set(Timestamp(t.0 + Interval::H4.millis()));
@@ -198,8 +204,28 @@ fn direct_pairs_trade(dialect: &str) {
             r.unwrap_or_else(|e| panic!("{dialect}: bot {id} at {}: {e}", t.0));
         }
     }
+    // Steps on at the last prices until resting work is done.
+    for _ in 0..6 {
+        let st: ballast_engine::BotState = serde_json::from_str(&l.store.load_state(bot).unwrap().unwrap()).unwrap();
+        if st.working.is_none() {
+            break;
+        }
+        l.clock.advance(Span::hours(4));
+        l.engine.step(bot).unwrap();
+    }
     let fills = l.store.fills(bot).unwrap();
     let cross: Vec<_> = fills.iter().filter(|f| f.quote.as_str() == "BTC").collect();
+    if maker_first {
+        let post_only = l
+            .store
+            .orders(bot, 100_000)
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.intent.quote.as_str() == "BTC" && matches!(o.intent.kind, OrderKind::PostOnly { .. }))
+            .count();
+        eprintln!("{dialect}: {post_only} post-only orders on cross pairs");
+        assert!(post_only > 0, "{dialect}: a pair leg was sent resting, at the pair's touch");
+    }
     eprintln!("{dialect}: {} fills, {} on cross pairs", fills.len(), cross.len());
     assert!(!cross.is_empty(), "{dialect}: a direct pair was traded");
     for f in &cross {
@@ -214,10 +240,20 @@ fn direct_pairs_trade(dialect: &str) {
 
 #[test]
 fn direct_pairs_trade_through_the_binance_adapter() {
-    direct_pairs_trade("binance");
+    direct_pairs_trade("binance", false);
+}
+
+#[test]
+fn maker_first_direct_pairs_trade_through_the_binance_adapter() {
+    direct_pairs_trade("binance", true);
 }
 
 #[test]
 fn direct_pairs_trade_through_the_gate_adapter() {
-    direct_pairs_trade("gate");
+    direct_pairs_trade("gate", false);
+}
+
+#[test]
+fn maker_first_direct_pairs_trade_through_the_gate_adapter() {
+    direct_pairs_trade("gate", true);
 }
