@@ -46,8 +46,9 @@
 //!   list trades under the book's `default` (for `RulesBook::default()`, 8 decimals of
 //!   price and quantity and no minimums).
 //! - **Cross pairs** ([`PaperExchange::with_pairs`], e.g. ETH/BTC) trade under their own
-//!   rules at the cross price of the two coins' prices ([`PriceSource::cross`]); a pair
-//!   between two priced coins that is not listed is [`ExchangeError::NotFound`].
+//!   rules at the cross price of the two coins' prices ([`PriceSource::cross`]) rounded
+//!   to the pair's tick; a pair between two priced coins that is not listed is
+//!   [`ExchangeError::NotFound`].
 //! - **A symbol without a price** (unknown to the price source, or before its first
 //!   bar) is [`ExchangeError::NotFound`] when an order is placed on it, and is left out
 //!   of [`Exchange::prices`]. A resting order on it simply waits.
@@ -359,8 +360,9 @@ impl PaperExchange {
         Ok(self)
     }
 
-    /// The rules of `base/quote`: a listed cross pair's, or the base's.
-    fn symbol_rules(&self, base: &Asset, quote: &Asset) -> SymbolRules {
+    /// The rules of `base/quote`: a listed cross pair's, or the base's (the one place
+    /// the paper venue picks a symbol's rules).
+    pub fn symbol_rules(&self, base: &Asset, quote: &Asset) -> SymbolRules {
         self.pairs.get(base, quote).copied().unwrap_or_else(|| *self.config.rules.get(base))
     }
 
@@ -400,6 +402,68 @@ impl PaperExchange {
         Ok(match self.fee_decimals {
             Some(dp) => fee.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
             None => fee,
+        })
+    }
+
+    /// The charge of a small-balance conversion, as a fraction of what it gives:
+    /// Binance's dust conversion charges 2 % (`dribbletPercentage` "0.02" of
+    /// `POST /sapi/v1/asset/dust-btc`,
+    /// <https://developers.binance.com/docs/wallet/asset/assets-can-convert-bnb>); the
+    /// paper venue charges it for every target.
+    pub const DUST_CHARGE: Decimal = Decimal::from_parts(2, 0, 0, false, 2);
+
+    /// Converts the whole free balance of each of `assets` into `into` (Binance: BNB,
+    /// Gate: GT, the paper venue's own [`Exchange::convert_dust`]: the quote), in one
+    /// transaction: each is valued at its last price in `quote`, divided by the last
+    /// price of `into` in `quote` (1 when `into` is the quote), less
+    /// [`Self::DUST_CHARGE`]; amounts are rounded down to the venue's fee decimals
+    /// ([`Self::with_fee_decimals`]) when it has them. An asset without a price, `into`
+    /// itself, an asset with nothing free, or an `into` without a price is refused
+    /// naming it; nothing changes then.
+    pub fn convert_small_balances(
+        &self,
+        assets: &[Asset],
+        into: &Asset,
+        quote: &Asset,
+    ) -> Result<DustConversion, ExchangeError> {
+        self.check_key()?;
+        let now = self.clock.now();
+        let unit = if into == quote {
+            Decimal::ONE
+        } else {
+            self.last_price(into, quote, now)
+                .ok_or_else(|| rejected(format!("{into}/{quote} has no price: nothing can be converted into {into}")))?
+        };
+        let cut = |d: Decimal| match self.fee_decimals {
+            Some(dp) => d.round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::ToZero),
+            None => d,
+        };
+        self.in_transaction(|tx| {
+            let mut converted = Vec::new();
+            let mut charge = Decimal::ZERO;
+            let mut target = store::balance(tx, into)?;
+            for a in assets {
+                if a == into || a == quote {
+                    return Err(rejected(format!("{a} cannot be converted into {into}")));
+                }
+                let last = self
+                    .last_price(a, quote, now)
+                    .ok_or_else(|| rejected(format!("{a}/{quote} has no price: it cannot be converted")))?;
+                let mut b = store::balance(tx, a)?;
+                if b.free.is_zero() {
+                    return Err(rejected(format!("no free {a} to convert")));
+                }
+                let gross = cut(mul(b.free.0, last)?.checked_div(unit).ok_or_else(out_of_range)?);
+                let fee = cut(mul(gross, Self::DUST_CHARGE)?);
+                let got = sub(gross, fee)?;
+                converted.push((a.clone(), b.free, Qty(got)));
+                charge = add(charge, fee)?;
+                target.free.0 = add(target.free.0, got)?;
+                b.free = Qty(Decimal::ZERO);
+                store::put_balance(tx, a, b)?;
+            }
+            store::put_balance(tx, into, target)?;
+            Ok(DustConversion { into: into.clone(), converted, charge: Qty(charge) })
         })
     }
 
@@ -651,14 +715,22 @@ impl PaperExchange {
         Ok(out)
     }
 
-    /// The last price of a symbol, if positive.
+    /// The last price of a symbol, if positive. A listed cross pair without a price of
+    /// its own trades at the cross of its coins' prices, rounded to the pair's tick (a
+    /// venue's trades are on the tick, and so are the book's bid and ask around it).
     fn last_price(&self, base: &Asset, quote: &Asset, now: Timestamp) -> Option<Decimal> {
-        let direct = self.prices.price(base, quote, now);
-        let listed = || self.pairs.get(base, quote).is_some();
-        direct
-            .or_else(|| if listed() { self.prices.cross(base, quote, now) } else { None })
-            .map(|p| p.0)
-            .filter(|p| *p > Decimal::ZERO)
+        let direct = self.prices.price(base, quote, now).map(|p| p.0);
+        let cross = || {
+            let tick = self.pairs.get(base, quote)?.tick;
+            let p = self.prices.cross(base, quote, now)?.0;
+            if tick <= Decimal::ZERO {
+                return Some(p);
+            }
+            let units =
+                p.checked_div(tick)?.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            units.checked_mul(tick).map(|d| d.normalize())
+        };
+        direct.or_else(cross).filter(|p| *p > Decimal::ZERO)
     }
 
     fn match_locked(&self, conn: &mut Connection) -> Result<Vec<OrderReport>, ExchangeError> {
@@ -694,7 +766,7 @@ impl PaperExchange {
                     continue;
                 }
             }
-            let step = self.config.rules.get(&order.base).step;
+            let step = self.symbol_rules(&order.base, &order.quote).step;
             let half = floor_to_step(mul(order.qty, Decimal::new(5, 1))?, step)?;
             if self.resting_halves && order.filled.is_zero() && half > Decimal::ZERO && half < order.qty {
                 reports.push(self.fill_part_in(&tx, &order, limit, Qty(half), now)?);
@@ -972,40 +1044,10 @@ impl Exchange for PaperExchange {
     }
 
     /// Converts the whole free balance of each asset into `quote` at the last price,
-    /// less a 2 % charge (Binance's dust conversion charges 2 %), in one transaction.
-    /// An asset without a price, or the quote itself, is refused naming it; nothing
-    /// changes then.
+    /// less the venue's charge ([`PaperExchange::convert_small_balances`] with `quote`
+    /// as the asset received).
     fn convert_dust(&self, assets: &[Asset], quote: &Asset) -> Result<DustConversion, ExchangeError> {
-        self.check_key()?;
-        let now = self.clock.now();
-        let charge_rate = Decimal::new(2, 2);
-        self.in_transaction(|tx| {
-            let mut converted = Vec::new();
-            let mut charge = Decimal::ZERO;
-            let mut q = store::balance(tx, quote)?;
-            for a in assets {
-                if a == quote {
-                    return Err(rejected(format!("{a} is the quote: nothing to convert")));
-                }
-                let last = self
-                    .last_price(a, quote, now)
-                    .ok_or_else(|| rejected(format!("{a}/{quote} has no price: it cannot be converted")))?;
-                let mut b = store::balance(tx, a)?;
-                if b.free.is_zero() {
-                    return Err(rejected(format!("no free {a} to convert")));
-                }
-                let value = mul(b.free.0, last)?;
-                let fee = mul(value, charge_rate)?;
-                let got = sub(value, fee)?;
-                converted.push((a.clone(), b.free, Qty(got)));
-                charge = add(charge, fee)?;
-                q.free.0 = add(q.free.0, got)?;
-                b.free = Qty(Decimal::ZERO);
-                store::put_balance(tx, a, b)?;
-            }
-            store::put_balance(tx, quote, q)?;
-            Ok(DustConversion { into: quote.clone(), converted, charge: Qty(charge) })
-        })
+        self.convert_small_balances(assets, quote, quote)
     }
 
     /// `fee_bps` for makers and takers alike, charged in the quote.

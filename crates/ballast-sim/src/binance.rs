@@ -19,7 +19,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::{OrderMeta, PlaceError, SimState, lock};
+use crate::{DustInto, OrderMeta, PlaceError, SimState, lock};
 
 type S = State<Arc<SimState>>;
 type Params = BTreeMap<String, String>;
@@ -161,6 +161,7 @@ pub(crate) fn router(state: Arc<SimState>) -> axum::Router {
         .route("/api/v3/myTrades", get(my_trades))
         .route("/api/v3/rateLimit/order", get(rate_limit_order))
         .route("/sapi/v1/account/apiRestrictions", get(api_restrictions))
+        .route("/sapi/v1/asset/dust", post(dust_transfer))
         .route("/sapi/v1/capital/config/getall", get(capital_config))
         .route("/sapi/v1/margin/allPairs", get(no_margin_pairs))
         .route("/sapi/v1/margin/isolated/allPairs", get(no_margin_pairs))
@@ -224,6 +225,7 @@ fn weight(method: &Method, path: &str, query: &str) -> u64 {
         ("GET", "/api/v3/trades") => 25,
         ("GET", "/api/v3/uiKlines" | "/api/v3/avgPrice" | "/api/v3/ticker/bookTicker") => 2,
         ("GET", "/sapi/v1/capital/config/getall") => 10,
+        ("POST", "/sapi/v1/asset/dust") => 10,
         ("GET", "/api/v3/rateLimit/order") => 40,
         _ => 1,
     }
@@ -578,7 +580,7 @@ async fn exchange_info(State(s): S, uri: Uri) -> ApiResult {
     let symbols: Vec<Value> = pairs
         .iter()
         .map(|(b, q)| {
-            let r = s.rules_of(b);
+            let r = s.rules_of(b, q);
             let lot = |kind: &str| {
                 json!({"filterType": kind, "minQty": d8(r.min_qty), "maxQty": d8(big), "stepSize": d8(r.step)})
             };
@@ -888,6 +890,54 @@ async fn api_restrictions(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResul
         "enableFixReadOnly": false,
         "enablePortfolioMarginTrading": false,
     }))
+}
+
+/// `POST /sapi/v1/asset/dust` (SIGNED, weight 10): "Convert dust assets to BNB"
+/// (Binance Wallet API, Asset, "Dust Transfer (USER_DATA)",
+/// <https://developers.binance.com/docs/wallet/asset/dust-transfer>). `asset` is an
+/// ARRAY: repeated (`asset=ETH&asset=LTC`) or comma-separated (`asset=ETH,LTC`, the
+/// docs' example); each asset's whole free balance is converted at the last prices
+/// less the 2 % charge ([`SimState::convert_dust`]). Answers `totalServiceCharge`,
+/// `totalTransfered` and per asset `amount`, `fromAsset`, `operateTime`,
+/// `serviceChargeAmount`, `tranId`, `transferedAmount`. An asset that cannot be
+/// converted refuses the whole request (`-2010` naming it), nothing converted.
+async fn dust_transfer(State(s): S, headers: HeaderMap, uri: Uri, body: String) -> ApiResult {
+    signed(&s, &headers, &uri, &body)?;
+    let raw = [uri.query().unwrap_or(""), body.as_str()];
+    let mut assets = Vec::new();
+    for part in raw {
+        for (k, v) in form_urlencoded::parse(part.as_bytes()) {
+            if k != "asset" {
+                continue;
+            }
+            for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let a = Asset::new(name).map_err(|_| ApiError::illegal("asset", "^[A-Z0-9]{1,20}$"))?;
+                if !assets.contains(&a) {
+                    assets.push(a);
+                }
+            }
+        }
+    }
+    if assets.is_empty() {
+        return Err(ApiError::mandatory("asset"));
+    }
+    let records = s.convert_dust(&assets, DustInto::Binance).map_err(exchange_error)?;
+    let total_charge: Decimal = records.iter().map(|r| r.charge).sum();
+    let total_got: Decimal = records.iter().map(|r| r.got).sum();
+    let results: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "amount": d8(r.amount),
+                "fromAsset": r.asset.as_str(),
+                "operateTime": r.time,
+                "serviceChargeAmount": d8(r.charge),
+                "tranId": r.tran_id,
+                "transferedAmount": d8(r.got),
+            })
+        })
+        .collect();
+    ok(json!({"totalServiceCharge": d8(total_charge), "totalTransfered": d8(total_got), "transferResult": results}))
 }
 
 /// The assets of the served symbols and any the account holds, in order.

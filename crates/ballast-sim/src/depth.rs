@@ -39,7 +39,7 @@ impl SimState {
     /// would reach zero); `None` without a last price.
     pub(crate) fn depth(&self, base: &Asset, quote: &Asset, levels: usize) -> Option<Depth> {
         let last = self.last_price(base, quote).filter(|p| *p > Decimal::ZERO)?;
-        let rules = self.rules_of(base);
+        let rules = self.rules_of(base, quote);
         let (tick, step) = (rules.tick, rules.step);
         let bar = self.last_closed_bar(&format!("{base}{quote}"));
         let range =

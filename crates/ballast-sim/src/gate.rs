@@ -10,7 +10,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price};
 use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderReport, OrderStatus};
@@ -20,7 +20,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::{OrderMeta, SimState, lock};
+use crate::{DustInto, OrderMeta, SimState, lock};
 
 /// How far (ms) a request's `Timestamp` may be from the sim clock (Gate: 60 s).
 const MAX_SKEW_MS: i64 = 60_000;
@@ -123,6 +123,8 @@ pub(crate) fn router(sim: Arc<SimState>) -> axum::Router {
         .route("/api/v4/delivery/{settle}/contracts", get(empty_list))
         .route("/api/v4/options/underlyings", get(empty_list))
         .route("/api/v4/account/detail", get(account_detail))
+        .route("/api/v4/wallet/small_balance", post(small_balance))
+        .route("/api/v4/wallet/small_balance_history", get(small_balance_history))
         .route("/api/v4/{*rest}", any(|| async { GateError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Not found") }))
         .method_not_allowed_fallback(|| async {
             GateError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Method not allowed")
@@ -448,7 +450,7 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
 }
 
 fn pair_json(s: &SimState, b: &Asset, q: &Asset) -> Value {
-    let r = s.rules_of(b);
+    let r = s.rules_of(b, q);
     json!({
         "id": pair_id(b, q),
         "base": b.as_str(),
@@ -673,6 +675,70 @@ async fn fee(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: St
         "delivery_taker_fee": "0", "delivery_maker_fee": "0", "debit_fee": 3}))
 }
 
+/// `POST /wallet/small_balance` (signed), body `{"currency": ["FLOKI", ...]}`:
+/// "Convert small balance" into GT (Gate API v4, Wallet,
+/// <https://www.gate.io/docs/developers/apiv4/en/#convert-small-balance>); each
+/// currency's whole free balance at the last prices less the 2 % charge
+/// ([`SimState::convert_dust`]). Gate answers 200 with no body; what was converted is
+/// read from `GET /wallet/small_balance_history`. A currency that cannot be converted
+/// refuses the whole request (400 `INVALID_PARAM_VALUE` naming it), nothing converted.
+async fn small_balance(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
+    signed(&c.sim, &method, &headers, &uri, &body)?;
+    let v: Value = serde_json::from_str(&body).map_err(|_| GateError::bad("INVALID_REQUEST_BODY", "Invalid JSON"))?;
+    let list = v.get("currency").and_then(Value::as_array).ok_or_else(|| GateError::missing("currency"))?;
+    let mut assets = Vec::with_capacity(list.len());
+    for x in list {
+        let a = x
+            .as_str()
+            .and_then(|n| Asset::new(n).ok())
+            .ok_or_else(|| GateError::invalid(format!("Invalid currency {x}")))?;
+        if !assets.contains(&a) {
+            assets.push(a);
+        }
+    }
+    if assets.is_empty() {
+        return Err(GateError::missing("currency"));
+    }
+    c.sim.convert_dust(&assets, DustInto::Gate).map_err(|e| match e {
+        ExchangeError::Rejected(msg) => GateError::invalid(msg),
+        other => exchange_error(other),
+    })?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `GET /wallet/small_balance_history[?currency=&page=&limit=]` (signed): the
+/// conversions, newest first, each `{id, currency, amount, gt_amount, create_time}`
+/// (Gate API v4, Wallet, "List small balance history",
+/// <https://www.gate.io/docs/developers/apiv4/en/#list-small-balance-history>).
+async fn small_balance_history(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
+    signed(&c.sim, &method, &headers, &uri, &body)?;
+    let p = query(&uri);
+    let limit = limit_param(&p, 100, 100)?;
+    let page: usize = match p.get("page") {
+        None => 1,
+        Some(x) => x.parse().ok().filter(|n| *n >= 1).ok_or_else(|| GateError::invalid("Invalid page"))?,
+    };
+    let log = c.sim.dust_log();
+    let rows: Vec<Value> = log
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, r)| p.get("currency").is_none_or(|cur| cur == r.asset.as_str()))
+        .skip((page - 1) * limit)
+        .take(limit)
+        .map(|(i, r)| {
+            json!({
+                "id": (i + 1).to_string(),
+                "currency": r.asset.as_str(),
+                "amount": d(r.amount),
+                "gt_amount": d(r.got),
+                "create_time": r.time.div_euclid(1000),
+            })
+        })
+        .collect();
+    ok(json!(rows))
+}
+
 /// `GET /account/detail`: a classic (not unified) spot account.
 async fn account_detail(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
     signed(&c.sim, &method, &headers, &uri, &body)?;
@@ -758,7 +824,7 @@ async fn place_order(State(c): S, method: Method, headers: HeaderMap, uri: Uri, 
         None => (None, "apiv4".to_string()),
     };
     // Gate's own words for an order below the minimum value (CCXT reads them).
-    let min_value = s.rules_of(&base).min_notional;
+    let min_value = s.rules_of(&base, &quote).min_notional;
     let price_for_value = match kind {
         OrderKind::Limit { price } | OrderKind::PostOnly { price } => Some(price.0),
         OrderKind::Market => s.last_price(&base, &quote),
@@ -922,18 +988,10 @@ async fn amend_order(
     let id = venue_id(&current);
     let meta = lock(&s.book).orders.get(&id).cloned().ok_or_else(GateError::not_found)?;
     if meta.order_type == "LIMIT_MAKER"
-        && let (Some(p), Some(last)) = (price, s.last_price(&base, &quote))
+        && let Some(p) = price
+        && s.post_only_takes(&base, &quote, current.side, p)
     {
-        let takes = match current.side {
-            Side::Buy => p >= last,
-            Side::Sell => p <= last,
-        };
-        if takes {
-            return Err(GateError::bad(
-                "POC_FILL_IMMEDIATELY",
-                "Order would match and take immediately so its cancelled",
-            ));
-        }
+        return Err(GateError::bad("POC_FILL_IMMEDIATELY", "Order would match and take immediately so its cancelled"));
     }
     let r = s.amend(id, amount, price).map_err(|e| match e {
         ExchangeError::NotFound(_) => GateError::not_found(),

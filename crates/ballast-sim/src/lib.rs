@@ -195,6 +195,48 @@ pub(crate) struct Book {
     pub banned_until: Option<i64>,
     /// Bans so far (each doubles the next one's length).
     pub bans: u32,
+    /// Small-balance conversions done ([`SimState::convert_dust`]), oldest first.
+    pub dust_log: Vec<DustRecord>,
+}
+
+/// One asset of a small-balance conversion, as both dialects report it (Binance
+/// `transferResult`, Gate `small_balance_history`).
+#[derive(Clone, Debug)]
+pub(crate) struct DustRecord {
+    /// The conversion's id (Binance `tranId`); Gate numbers each record instead.
+    pub tran_id: u64,
+    /// When (ms, venue clock).
+    pub time: i64,
+    /// The asset converted, the quantity taken, what it gave (BNB, GT) after the
+    /// charge, and the charge.
+    pub asset: Asset,
+    pub amount: Decimal,
+    pub got: Decimal,
+    pub charge: Decimal,
+}
+
+/// What each dialect's small-balance conversion gives: Binance converts dust into BNB
+/// ("Convert dust assets to BNB", `POST /sapi/v1/asset/dust`,
+/// <https://developers.binance.com/docs/wallet/asset/dust-transfer>), Gate into GT
+/// ("Convert small balance", `POST /wallet/small_balance`,
+/// <https://www.gate.io/docs/developers/apiv4/en/#convert-small-balance>).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DustInto {
+    /// BNB.
+    Binance,
+    /// GT.
+    Gate,
+}
+
+impl DustInto {
+    /// The asset received.
+    pub(crate) fn asset(self) -> Asset {
+        Asset::new(match self {
+            Self::Binance => "BNB",
+            Self::Gate => "GT",
+        })
+        .unwrap_or_else(|_| unreachable!("BNB and GT are valid asset names"))
+    }
 }
 
 /// An order to place through [`SimState::place`], in the terms both dialects share.
@@ -250,8 +292,8 @@ pub struct SimState {
     request_clock: Option<Arc<dyn Clock>>,
     /// Added to the protocol's time ([`Self::set_clock_offset_ms`]).
     clock_offset_ms: AtomicI64,
-    /// Rules that replace the paper venue's for some base assets ([`Self::set_rules`]).
-    rules_override: Mutex<BTreeMap<Asset, SymbolRules>>,
+    /// Rules that replace the paper venue's for some symbols ([`Self::set_rules`]).
+    rules_override: Mutex<BTreeMap<(Asset, Asset), SymbolRules>>,
     /// Held while an order is placed ([`Self::place`]).
     placing: Mutex<()>,
     /// The replay's clock, when it is not the venue clock ([`Self::with_replay_clock`]).
@@ -382,22 +424,29 @@ impl SimState {
         self.clock_offset_ms.store(offset_ms, Ordering::SeqCst);
     }
 
-    /// Replaces the rules of `base` (every quote) from now on: `exchangeInfo` and
+    /// Replaces the rules of `base`/`quote` from now on: `exchangeInfo` and
     /// `currency_pairs` report them and placements are checked against them before the
     /// paper venue sees them, as when a venue tightens a filter under a running bot.
-    pub fn set_rules(&self, base: &Asset, rules: SymbolRules) {
-        lock(&self.rules_override).insert(base.clone(), rules);
+    pub fn set_rules(&self, base: &Asset, quote: &Asset, rules: SymbolRules) {
+        lock(&self.rules_override).insert((base.clone(), quote.clone()), rules);
     }
 
-    /// The rules of `base` in force.
-    pub(crate) fn rules_of(&self, base: &Asset) -> SymbolRules {
-        lock(&self.rules_override).get(base).copied().unwrap_or_else(|| *self.exchange.config().rules.get(base))
+    /// The rules of `base`/`quote` in force: an override of [`Self::set_rules`], else
+    /// the paper venue's for that symbol (a cross pair's own, or the base's against
+    /// the quote, [`PaperExchange::symbol_rules`]).
+    pub(crate) fn rules_of(&self, base: &Asset, quote: &Asset) -> SymbolRules {
+        lock(&self.rules_override)
+            .get(&(base.clone(), quote.clone()))
+            .copied()
+            .unwrap_or_else(|| self.exchange.symbol_rules(base, quote))
     }
 
     /// Checks an order against the rules set with [`Self::set_rules`] (the paper venue
     /// checks its own); the error names the filter as the paper venue does.
     pub(crate) fn check_override(&self, req: &OrderRequest) -> Result<(), ExchangeError> {
-        let Some(r) = lock(&self.rules_override).get(&req.base).copied() else { return Ok(()) };
+        let Some(r) = lock(&self.rules_override).get(&(req.base.clone(), req.quote.clone())).copied() else {
+            return Ok(());
+        };
         if req.qty.0 < r.min_qty {
             return Err(ExchangeError::Rejected(format!("LOT_SIZE: quantity {} is below {}", req.qty.0, r.min_qty)));
         }
@@ -499,7 +548,7 @@ impl SimState {
         if unit <= Decimal::ZERO {
             return Err(ExchangeError::NotFound(format!("{base}{quote} has no price")));
         }
-        let step = self.rules_of(base).step;
+        let step = self.rules_of(base, quote).step;
         let raw = amount / unit;
         Ok(if step > Decimal::ZERO { (raw / step).floor() * step } else { raw })
     }
@@ -507,6 +556,26 @@ impl SimState {
     /// The last price of `base` in `quote`, if it has one.
     pub(crate) fn last_price(&self, base: &Asset, quote: &Asset) -> Option<Decimal> {
         self.exchange.prices(std::slice::from_ref(base), quote).ok()?.get(base).map(|p| p.0)
+    }
+
+    /// Whether a post-only order (Binance `LIMIT_MAKER`, Gate `poc`) at `price` would
+    /// take, so that the venue refuses it (placed or amended there): the one place both
+    /// dialects decide it. The sim decides against the last price (a buy at or above
+    /// it, a sell at or below it), not against the opposite side of its published book
+    /// as the venues do: its orders fill at the last price, so a buy between the last
+    /// price and the ask would fill at once instead of resting (see the README's *Order
+    /// book*).
+    pub(crate) fn post_only_takes(
+        &self,
+        base: &Asset,
+        quote: &Asset,
+        side: ballast_core::planner::Side,
+        price: Decimal,
+    ) -> bool {
+        self.last_price(base, quote).is_some_and(|last| match side {
+            ballast_core::planner::Side::Buy => price >= last,
+            ballast_core::planner::Side::Sell => price <= last,
+        })
     }
 
     /// Places an order at the paper venue and records it. A client id may be reused
@@ -527,15 +596,9 @@ impl SimState {
         }
         if p.post_only
             && let OrderKind::Limit { price } = p.kind
-            && let Some(last) = self.last_price(&p.base, &p.quote)
+            && self.post_only_takes(&p.base, &p.quote, p.side, price.0)
         {
-            let takes = match p.side {
-                ballast_core::planner::Side::Buy => price.0 >= last,
-                ballast_core::planner::Side::Sell => price.0 <= last,
-            };
-            if takes {
-                return Err(PlaceError::WouldTake);
-            }
+            return Err(PlaceError::WouldTake);
         }
         let paper_id = |c: &str| -> Option<ClientOrderId> {
             let id = ClientOrderId::new(c).ok()?;
@@ -710,6 +773,46 @@ impl SimState {
         )
     }
 
+    /// Converts the account's whole free balance of each of `assets` with `dialect`'s
+    /// small-balance conversion (into BNB or GT, [`DustInto`]), valued at the last
+    /// prices in the quote `into` is served against
+    /// ([`PaperExchange::convert_small_balances`], less its charge), and records it for
+    /// the dialects' histories. Refused (nothing changes) when the sim serves no market
+    /// of `into`, or the paper venue refuses an asset.
+    pub(crate) fn convert_dust(&self, assets: &[Asset], dialect: DustInto) -> Result<Vec<DustRecord>, ExchangeError> {
+        let into = dialect.asset();
+        let quote = self.symbols.iter().find(|(b, _)| *b == into).map(|(_, q)| q.clone()).ok_or_else(|| {
+            ExchangeError::Rejected(format!("the sim serves no {into} market: nothing can be converted into {into}"))
+        })?;
+        let _one = lock(&self.placing);
+        let conv = self.exchange.convert_small_balances(assets, &into, &quote)?;
+        let time = self.now_ms();
+        let mut book = lock(&self.book);
+        let tran_id = book.dust_log.last().map_or(1, |r| r.tran_id + 1);
+        // The charge is the paper venue's total; each asset's share is in proportion to
+        // what it gave (8 decimals), the last taking what rounding left.
+        let total_got: Decimal = conv.converted.iter().map(|(_, _, got)| got.0).sum();
+        let mut left = conv.charge.0;
+        let n = conv.converted.len();
+        let mut records = Vec::with_capacity(n);
+        for (i, (asset, taken, got)) in conv.converted.iter().enumerate() {
+            let charge = if i + 1 == n || total_got.is_zero() {
+                left
+            } else {
+                (conv.charge.0 * got.0 / total_got).round_dp(8).min(left)
+            };
+            left -= charge;
+            records.push(DustRecord { tran_id, time, asset: asset.clone(), amount: taken.0, got: got.0, charge });
+        }
+        book.dust_log.extend(records.iter().cloned());
+        Ok(records)
+    }
+
+    /// Every small-balance conversion so far, oldest first.
+    pub(crate) fn dust_log(&self) -> Vec<DustRecord> {
+        lock(&self.book).dust_log.clone()
+    }
+
     /// `BTCUSDT` -> `(BTC, USDT)`, among the served symbols.
     pub(crate) fn symbol(&self, s: &str) -> Option<(Asset, Asset)> {
         self.symbols.iter().find(|(b, q)| format!("{b}{q}") == s).cloned()
@@ -740,8 +843,8 @@ async fn faults_off(axum::extract::State(s): axum::extract::State<Arc<SimState>>
 /// `POST /sim/faults`: the faults of the configuration again (as at start, same seed);
 /// with a JSON object body, those faults instead (`{"rate_429": 1}`: probabilities
 /// `rate_429`, `rate_5xx`, `rate_418`, `reject_rate`, `drop_after_execution`,
-/// `partial_fill_rate`, `timeout_after_execution`; `latency_ms`, `seed`; the others
-/// 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
+/// `partial_fill_rate`, `timeout_after_execution`; `partial_fill_fraction`;
+/// `latency_ms`, `seed`; the others 0). Answers the faults injected so far, by kind; a bad body is a 400 naming the key.
 async fn faults_on(
     axum::extract::State(s): axum::extract::State<Arc<SimState>>,
     body: String,
@@ -776,6 +879,7 @@ fn faults_from_json(body: &str) -> Result<FaultConfig, String> {
             "drop_after_execution" => f.drop_after_execution = p()?,
             "partial_fill_rate" => f.partial_fill_rate = p()?,
             "timeout_after_execution" => f.timeout_after_execution = p()?,
+            "partial_fill_fraction" => f.partial_fill_fraction = p()?,
             "latency_ms" => f.latency_ms = n()?,
             "seed" => f.seed = n()?,
             _ => return Err(format!("unknown fault {k}")),

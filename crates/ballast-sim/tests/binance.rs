@@ -745,3 +745,24 @@ fn unfilled_orders_over_the_10s_limit_are_1015_and_a_fill_frees_its_place() {
     assert_eq!(rest("e", later).status, 200);
     assert_eq!(counts(later), (1, 3));
 }
+
+/// `POST /sapi/v1/asset/dust` needs its `asset`s, and converts only into a BNB the sim
+/// can price: here it serves no BNB market, so the request is refused naming BNB and
+/// nothing is converted (the conversion itself, through the adapter: `ballast`'s
+/// `venue_dust_pairs.rs`).
+#[test]
+fn dust_needs_assets_and_a_bnb_market_and_refuses_whole() {
+    let s = sim(FaultConfig::default());
+    let r = s.signed("POST", "/api/v3/order", "symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.001");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let before = s.balances();
+    let r = s.signed("POST", "/sapi/v1/asset/dust", "");
+    assert_eq!((r.status, r.code()), (400, -1102), "{:?}", r.body);
+    let used = |r: &Reply| r.weight.as_deref().unwrap().parse::<u64>().unwrap();
+    let first = used(&r);
+    let r = s.signed("POST", "/sapi/v1/asset/dust", "asset=ETH,BTC");
+    assert_eq!((r.status, r.code()), (400, -2010), "{:?}", r.body);
+    assert!(r.body["msg"].as_str().unwrap().contains("BNB"), "{:?}", r.body);
+    assert_eq!(used(&r) - first, 10, "weight 10, as Binance's");
+    assert_eq!(s.balances(), before, "nothing converted");
+}

@@ -316,7 +316,7 @@ fn tightened_filter_is_rejected_then_planned_around(dialect: Dialect) {
                     min_qty: dec!(0.1),
                     min_notional: dec!(1000000),
                 };
-                sim.set_rules(&xrp, tight);
+                sim.set_rules(&xrp, &usdt(), tight);
                 *at.lock().unwrap() = Some(clock.now().0);
             }
         }

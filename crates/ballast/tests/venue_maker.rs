@@ -8,74 +8,18 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use ballast_backtest::Interval;
-use ballast_binance::{Binance, BinanceConfig};
 use ballast_core::execution::OrderStyle;
 use ballast_core::planner::Side;
 use ballast_core::{Asset, Price, Qty, Span, Timestamp};
-use ballast_engine::{BotState, Engine};
-use ballast_exchange::paper::{PaperConfig, PaperExchange};
-use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderKind, OrderRequest, OrderTag};
-use ballast_gate::{Gate, GateConfig};
-use ballast_sim::{SimConfig, SimState, spawn_local};
-use ballast_store::sqlite::SqliteStore;
+use ballast_engine::BotState;
+use ballast_exchange::{ClientOrderId, Exchange, ExchangeError, OrderKind, OrderRequest, OrderTag};
 use ballast_store::{OrderState, Store};
+use common::live::{Live, live};
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-
-struct Live {
-    clock: Arc<ManualClock>,
-    sim: Arc<SimState>,
-    _server: ballast_sim::ShutdownHandle,
-    venue: Arc<dyn Exchange>,
-    store: Arc<SqliteStore>,
-    engine: Engine,
-}
-
-fn live(w: &World, dialect: &str) -> Live {
-    let clock = Arc::new(ManualClock::new(Timestamp(w.data.times[w.first].0 + Interval::H4.millis())));
-    let config = PaperConfig { name: "sim".into(), fee_bps: dec!(10), slippage_bps: Decimal::ZERO, rules: rules() };
-    let paper = Arc::new(PaperExchange::in_memory(config, replay(w), clock.clone() as Arc<dyn Clock>).unwrap());
-    paper.deposit(&usdt(), Qty(dec!(1000))).unwrap();
-    let symbols: Vec<(Asset, Asset)> = assets().into_iter().map(|a| (a, usdt())).collect();
-    let sim_config = SimConfig::default();
-    let sim = Arc::new(SimState::new(paper, clock.clone() as Arc<dyn Clock>, sim_config.clone(), symbols));
-    let (addr, server) = spawn_local(sim.clone());
-    let venue: Arc<dyn Exchange> = match dialect {
-        "binance" => {
-            let b = Binance::new(
-                BinanceConfig {
-                    base_url: format!("http://{addr}"),
-                    api_key: sim_config.api_key.clone(),
-                    secret: sim_config.secret.clone(),
-                    weight_limit_per_minute: 60_000,
-                    ..BinanceConfig::default()
-                },
-                Arc::new(ballast_binance::UreqTransport::new(Duration::from_secs(5))),
-                clock.clone() as Arc<dyn Clock>,
-            );
-            b.sync_time().unwrap();
-            Arc::new(b)
-        }
-        _ => Arc::new(Gate::new(
-            GateConfig {
-                base_url: format!("http://{addr}/api/v4"),
-                orders_per_sec: 1_000,
-                requests_per_10s: 100_000,
-                ..GateConfig::new(sim_config.api_key.clone(), sim_config.secret.clone())
-            },
-            Arc::new(ballast_gate::UreqTransport::new(Duration::from_secs(5))),
-            clock.clone() as Arc<dyn Clock>,
-        )),
-    };
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let engine = Engine::new(store.clone(), venue.clone(), clock.clone());
-    Live { clock, sim, _server: server, venue, store, engine }
-}
 
 fn state(l: &Live, bot: i64) -> BotState {
     serde_json::from_str(&l.store.load_state(bot).unwrap().unwrap()).unwrap()

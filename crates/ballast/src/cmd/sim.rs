@@ -14,7 +14,7 @@ use ballast_sim::{FaultConfig, RateLimits, SimConfig, SimState};
 use rust_decimal::Decimal;
 
 use crate::app::{bundle_dir, fmt_time, load_series};
-use crate::config::load_rules;
+use crate::config::{load_pairs, load_rules};
 
 /// The environment variable that replaces the simulator's API key (`sim-key`).
 pub const SIM_KEY_ENV: &str = "BALLAST_SIM_API_KEY";
@@ -31,6 +31,10 @@ struct ReplayAt {
 impl PriceSource for ReplayAt {
     fn price(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
         self.prices.price(base, quote, self.clock.now())
+    }
+
+    fn cross(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
+        self.prices.cross(base, quote, self.clock.now())
     }
 }
 
@@ -122,7 +126,7 @@ pub struct SimArgs {
 fn bundle_candles(dir: &std::path::Path, symbols: &[(Asset, Asset)]) -> Result<ballast_sim::MemoryCandles> {
     let mut candles = ballast_sim::MemoryCandles::new();
     for interval in Interval::ALL {
-        for (asset, _) in symbols {
+        for (asset, _) in symbols.iter().filter(|(_, q)| q.as_str() == "USDT") {
             let Some(file) =
                 ballast_backtest::data::file_names(asset, interval).iter().map(|n| dir.join(n)).find(|f| f.exists())
             else {
@@ -177,13 +181,27 @@ pub fn run(args: &SimArgs) -> Result<()> {
         series.get(&btc).map(|s| s.iter().map(|(t, _)| *t).filter(|t| *t >= start).collect()).unwrap_or_default();
     let Some(first) = bars.first().copied() else { bail!("--start {}: no candles from then on", args.start) };
     let quote = Asset::new("USDT")?;
-    let symbols: Vec<(Asset, Asset)> = series.keys().map(|a| (a.clone(), quote.clone())).collect();
+    let mut symbols: Vec<(Asset, Asset)> = series.keys().map(|a| (a.clone(), quote.clone())).collect();
+    // The cross pairs of the bundled rules (ETH/BTC, ...) between two replayed coins,
+    // at the cross price of their replayed prices, under their own rules.
+    let rules_file = bundle.join("rules/binance-spot.toml");
+    let mut pairs = load_pairs(&rules_file)?;
+    pairs.rules.retain(|name, _| {
+        name.split_once('/').is_some_and(|(b, q)| {
+            [b, q].iter().all(|c| Asset::new(c).is_ok_and(|a| series.contains_key(&a) && a != quote))
+        })
+    });
+    for name in pairs.rules.keys() {
+        if let Some((b, q)) = name.split_once('/') {
+            symbols.push((Asset::new(b)?, Asset::new(q)?));
+        }
+    }
     // Two clocks, one of which clients see: the replay's (which bar's prices are
     // served) and wall time (every time in the API: serverTime, orders, fills,
     // candles shifted onto it).
     let clock = Arc::new(ManualClock::new(first));
     let wall: Arc<dyn Clock> = Arc::new(ballast_exchange::SystemClock);
-    let rules = load_rules(&bundle.join("rules/binance-spot.toml"))?;
+    let rules = load_rules(&rules_file)?;
     let paper_config = PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules };
     let prices = Arc::new(ReplayAt { prices: ReplayPrices::new(series, quote.clone()), clock: clock.clone() });
     let paper = match &args.db {
@@ -192,7 +210,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
     .map_err(|e| anyhow!("{e}"))?
     // Commissions at Binance's 8 decimals: balances keep the venue's precision.
-    .with_fee_decimals(8);
+    .with_fee_decimals(8)
+    .with_pairs(pairs)
+    .map_err(|e| anyhow!("{}: {e}", rules_file.display()))?;
     let paper = Arc::new(if args.resting_partial_fills { paper.with_resting_partial_fills() } else { paper });
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
     let config = SimConfig {

@@ -189,4 +189,5 @@ pub fn replay_demo(
     engine.reconcile(bot).unwrap();
     bot
 }
+pub mod live;
 pub mod process;

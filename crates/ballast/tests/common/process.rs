@@ -79,6 +79,22 @@ impl Sim {
         self.http("POST", "/sim/faults");
     }
 
+    /// Turns on these faults and no others (`POST /sim/faults` with a JSON object such
+    /// as `{"partial_fill_rate": 1}`).
+    pub fn faults_set(&self, json: &str) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "POST /sim/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "POST /sim/faults {json}: {out}");
+    }
+
     /// The sim's clock (ms), from `GET /sim/clock` (no faults there).
     pub fn now_ms(&self) -> i64 {
         let v: serde_json::Value = serde_json::from_str(&self.http("GET", "/sim/clock")).unwrap();
