@@ -795,7 +795,16 @@ impl Engine {
             b.state.last_step = Some(now);
             let snapshot = self.snapshot(id, &b.state, now)?;
             // The step's own record (what it sent was durable before it was sent).
-            self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
+            self.commit(
+                &mut b,
+                Change {
+                    snapshot: Some(snapshot),
+                    snapshot_bucket_ms: Some(SNAPSHOT_BUCKET_MS),
+                    now,
+                    lazy: true,
+                    ..Change::default()
+                },
+            )?;
             return Ok(if placed > 0 { StepOutcome::Rebalanced { orders: placed } } else { StepOutcome::Held });
         }
         if resolved < open && !self.store.unresolved(id)?.is_empty() {
@@ -907,7 +916,16 @@ impl Engine {
         let snapshot = self.snapshot_with(id, &b.state, now, known)?;
         // The step's own record: lost at most to a power cut, when the step is simply
         // done again (what it sent, it made durable before sending).
-        self.commit(&mut b, Change { snapshot: Some(snapshot), now, lazy: true, ..Change::default() })?;
+        self.commit(
+            &mut b,
+            Change {
+                snapshot: Some(snapshot),
+                snapshot_bucket_ms: Some(SNAPSHOT_BUCKET_MS),
+                now,
+                lazy: true,
+                ..Change::default()
+            },
+        )?;
         Ok(outcome)
     }
 
@@ -1752,6 +1770,13 @@ struct Known<'a> {
 fn held_of(entries: &BTreeMap<Asset, ballast_store::LedgerEntry>) -> BTreeMap<Asset, Qty> {
     entries.iter().filter(|(_, e)| !e.held.is_zero()).map(|(a, e)| (a.clone(), e.held)).collect()
 }
+
+/// A step's snapshot replaces the bot's latest one within the same 15 minutes of clock
+/// time ([`Change::snapshot_bucket_ms`]): a live bot polled every 10 s keeps a point
+/// per quarter hour (35,000 a year, not 3 million), its latest always current; a
+/// replay of 4h, 1h or 30m bars keeps every bar. Verbs (an investment, a stop) add
+/// their own.
+pub const SNAPSHOT_BUCKET_MS: i64 = 15 * 60 * 1000;
 
 /// Bots whose steps share one transaction of the store in a round ([`Store::begin_group`]):
 /// about 20 ms of steps, what another process's write may wait for.

@@ -51,6 +51,7 @@ macro_rules! store_contract_tests {
             snapshots_range_thins_the_whole_range,
             counts_follow_every_write,
             snapshot_values_are_the_snapshots_figures,
+            snapshots_in_one_bucket_keep_the_latest,
             orders_pages_filter_and_page_back,
             rebalance_history_pages,
             events_newest_first,
@@ -1045,6 +1046,41 @@ pub fn snapshot_values_are_the_snapshots_figures(store: &dyn Store) {
         assert_eq!((v.time, v.value, v.net_invested), (s.time, s.value, s.net_invested));
     }
     assert!(store.snapshot_values(bot, Some(Timestamp(31))).unwrap().is_empty());
+}
+
+/// A step's snapshot with a bucket replaces the bot's latest one in the same bucket (not
+/// an earlier bucket's, not another bot's, never a later one); without a bucket, or in
+/// a new bucket, a row is added.
+pub fn snapshots_in_one_bucket_keep_the_latest(store: &dyn Store) {
+    let bot = new_bot(store, "a", 1);
+    let other = new_bot(store, "b", 1);
+    let step = |t: i64, value: &str| {
+        let mut s = snapshot(bot, t);
+        s.value = Notional(d(value));
+        store
+            .commit(&Change {
+                bot,
+                snapshot: Some(s),
+                snapshot_bucket_ms: Some(100),
+                now: Timestamp(t),
+                lazy: true,
+                ..Change::default()
+            })
+            .unwrap();
+    };
+    store.record_snapshot(&snapshot(other, 150)).unwrap();
+    step(110, "1");
+    step(150, "2");
+    step(199, "3");
+    step(200, "4");
+    step(250, "5");
+    // A verb's snapshot (no bucket) adds a row; the next step's then replaces it.
+    store.record_snapshot(&snapshot(bot, 260)).unwrap();
+    step(270, "6");
+    let all = store.snapshot_values(bot, None).unwrap();
+    let got: Vec<(i64, Decimal)> = all.iter().map(|v| (v.time.0, v.value.0)).collect();
+    assert_eq!(got, vec![(199, d("3")), (250, d("5")), (270, d("6"))]);
+    assert_eq!(store.snapshots(other, 10).unwrap().len(), 1, "another bot's row is left alone");
 }
 
 /// `orders_page`: newest first, by state, side and coin, paged back by row id; another

@@ -701,6 +701,36 @@ fn insert_snapshot(conn: &Connection, op: &str, s: &Snapshot) -> Result<(), Stor
     Ok(())
 }
 
+/// Records `s`, replacing the bot's latest snapshot when that one is in the same bucket
+/// of `ms` and not later (see [`Change::snapshot_bucket_ms`]).
+fn put_snapshot_in_bucket(conn: &Connection, op: &str, s: &Snapshot, ms: i64) -> Result<(), StoreError> {
+    let latest: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT id, time FROM snapshots WHERE bot_id = ?1 ORDER BY time DESC, id DESC LIMIT 1")
+        .and_then(|mut st| st.query_row([s.bot], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(|e| db_err(op, e))?;
+    let Some((id, _)) = latest.filter(|(_, t)| *t <= s.time.0 && t.div_euclid(ms) == s.time.0.div_euclid(ms)) else {
+        return insert_snapshot(conn, op, s);
+    };
+    conn.prepare_cached(
+        "UPDATE snapshots SET time = ?2, value = ?3, holdings = ?4, prices = ?5, net_invested = ?6, \
+         hodl_value = ?7, fees_paid = ?8 WHERE id = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            id,
+            s.time.0,
+            dec_text(s.value.0),
+            json_text(op, &s.holdings).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+            json_text(op, &s.prices).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+            dec_text(s.net_invested.0),
+            dec_text(s.hodl_value.0),
+            dec_text(s.fees_paid.0),
+        ])
+    })
+    .map_err(|e| db_err(op, e))?;
+    Ok(())
+}
+
 /// Changes a bot's status; a stopped bot stays stopped.
 fn write_status(
     tx: &Connection,
@@ -836,7 +866,11 @@ fn write_change(tx: &Connection, c: &Change) -> Result<BotId, StoreError> {
         insert_event(tx, OP, &Event { bot: mine(e.bot), ..e.clone() })?;
     }
     if let Some(snap) = &c.snapshot {
-        insert_snapshot(tx, OP, &Snapshot { bot: mine(snap.bot), ..snap.clone() })?;
+        let snap = Snapshot { bot: mine(snap.bot), ..snap.clone() };
+        match c.snapshot_bucket_ms.filter(|ms| *ms > 0) {
+            Some(ms) => put_snapshot_in_bucket(tx, OP, &snap, ms)?,
+            None => insert_snapshot(tx, OP, &snap)?,
+        }
     }
     Ok(id)
 }

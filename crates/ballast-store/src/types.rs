@@ -418,6 +418,11 @@ pub struct Change {
     pub events: Vec<Event>,
     /// A snapshot to record.
     pub snapshot: Option<Snapshot>,
+    /// With a snapshot: the length of a bucket of clock time, in ms. When the bot's
+    /// latest snapshot falls in the same bucket (`time.div_euclid(ms)`) and is not
+    /// later, it is replaced rather than another row added: a bot stepped every few
+    /// seconds keeps one point per bucket, the latest always current. `None` adds a row.
+    pub snapshot_bucket_ms: Option<i64>,
     /// When.
     pub now: Timestamp,
     /// Written but not synced to disk at once (see [`crate::Store::commit`]): for a

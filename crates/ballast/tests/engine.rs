@@ -258,3 +258,36 @@ fn stop_loss_sells_everything_and_stops() {
         assert_eq!(returned.get(a).copied().unwrap_or_default(), b.total(), "{a}");
     }
 }
+
+/// A bot stepped every 10 s (a live runner's default poll) keeps one snapshot per 15
+/// minutes of clock time, the latest always the last step's; a bot stepped once a bar
+/// keeps every bar.
+#[test]
+fn frequent_steps_keep_one_snapshot_per_quarter_hour_the_latest_current() {
+    let w = world("2024-01-01", "2024-01-31");
+    let dir = tempfile::tempdir().unwrap();
+    let r = rig(&w, dir.path());
+    r.paper.deposit(&usdt(), Qty(dec!(1000))).unwrap();
+    let bot = r.engine.create("polled", spec(dec!(3), Guards::default()), "", dec!(1000)).unwrap();
+    let start = r.clock.now().0;
+    // 45 minutes of 10 s polls, starting on a quarter hour: three buckets.
+    let bucket = ballast_engine::engine::SNAPSHOT_BUCKET_MS;
+    let start = start + (bucket - start.rem_euclid(bucket)) % bucket;
+    let mut last = start;
+    for i in 0..270 {
+        last = start + i * 10_000;
+        r.clock.set(Timestamp(last));
+        r.engine.step(bot).unwrap();
+    }
+    let snaps = r.store.snapshot_values(bot, None).unwrap();
+    let created_at = snaps.iter().filter(|s| s.time.0 < start).count();
+    assert_eq!(snaps.len() - created_at, 3, "{:?}", snaps.iter().map(|s| s.time.0 - start).collect::<Vec<_>>());
+    assert_eq!(snaps.last().unwrap().time.0, last, "the latest is the last step's");
+    // Then a step a bar (4h): a row each.
+    for k in 1..=5 {
+        r.clock.set(Timestamp(last + k * Interval::H4.millis()));
+        r.engine.step(bot).unwrap();
+    }
+    assert_eq!(r.store.snapshot_values(bot, None).unwrap().len(), snaps.len() + 5);
+    assert_ledger_matches_venue(&r, bot);
+}
