@@ -432,7 +432,10 @@ fn print_profit(j: &serde_json::Value) {
         return;
     }
     println!();
-    println!("{:<12} {:>14} {:>10} {:>14} {:>14} {:>14}", "from", "profit", "return", "invested", "withdrawn", "value");
+    println!(
+        "{:<12} {:>14} {:>10} {:>14} {:>14} {:>14}",
+        "starting", "profit", "return", "invested", "withdrawn", "value"
+    );
     for b in buckets {
         let start = b["start"].as_i64().map(|t| fmt_time(ballast_core::Timestamp(t))).unwrap_or_default();
         println!(
@@ -446,7 +449,7 @@ fn print_profit(j: &serde_json::Value) {
         );
     }
     println!();
-    println!("Total            {} {q}", money(buckets.iter().map(|b| d(&b["profit"])).sum()));
+    println!("Total            {} {q} (the buckets shown)", money(buckets.iter().map(|b| d(&b["profit"])).sum()));
 }
 
 fn print_pnl(j: &serde_json::Value) {
