@@ -1664,7 +1664,7 @@ impl Engine {
     /// rounds a second and syncs on its own schedule ([`Store::sync`]); what it sends
     /// is durable before it is sent all the same.
     ///
-    /// On a venue that answers in process (paper), the steps of every [`GROUP_BOTS`]
+    /// On a venue that answers in process (paper), the steps of every `GROUP_BOTS`
     /// bots share one transaction of the store ([`Store::begin_group`]): a lazy record
     /// is then committed with its group, so a crash of the process can lose the steps
     /// of the last group that sent nothing (done again, as after a power cut).
