@@ -211,6 +211,134 @@ pub fn period_return<P: ReturnPoint>(snapshots: &[P], label: &str, span: Option<
     })
 }
 
+/// The calendar periods of [`profit_buckets`], in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// A calendar day.
+    Day,
+    /// An ISO week, Monday to Sunday.
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+impl Bucket {
+    /// Every bucket, in the order they are offered.
+    pub const ALL: [Bucket; 3] = [Bucket::Day, Bucket::Week, Bucket::Month];
+
+    /// `day`, `week` or `month`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+
+    /// The start (ms, UTC midnight) of the bucket that holds `t`.
+    pub fn start_of(self, t: ballast_core::Timestamp) -> i64 {
+        use ballast_core::time::{civil_from_days, days_from_civil};
+        const DAY: i64 = 86_400_000;
+        let day = t.0.div_euclid(DAY);
+        let first = match self {
+            Bucket::Day => day,
+            // 1970-01-01 was a Thursday: days since the Monday before it.
+            Bucket::Week => day - (day + 3).rem_euclid(7),
+            Bucket::Month => {
+                let (y, m, _) = civil_from_days(day);
+                days_from_civil(y, m, 1)
+            }
+        };
+        first.saturating_mul(DAY)
+    }
+}
+
+impl std::str::FromStr for Bucket {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| format!("bucket {s:?}: expected \"day\", \"week\" or \"month\""))
+    }
+}
+
+/// What a bot made in one calendar day, week or month ([`profit_buckets`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProfitBucket {
+    /// The bucket's start: UTC midnight of the day, of the week's Monday or of the
+    /// month's first day.
+    pub start: ballast_core::Timestamp,
+    /// The snapshot it is measured from: the last one of the bucket before (the bot's
+    /// first snapshot for its first bucket).
+    pub from: ballast_core::Timestamp,
+    /// Its last snapshot.
+    pub to: ballast_core::Timestamp,
+    /// The value's change less the money moved in or out between `from` and `to`, in
+    /// quote.
+    pub profit: Notional,
+    /// `profit` in percent of the value at `from` plus what was invested in the bucket
+    /// (withdrawals not subtracted); zero when that is zero.
+    pub return_percent: Decimal,
+    /// What was invested in the bucket (the rises of net invested between its
+    /// snapshots), in quote.
+    pub invested: Notional,
+    /// What was withdrawn in it, in quote (positive).
+    pub withdrawn: Notional,
+    /// The value at `to`.
+    pub value: Notional,
+}
+
+/// A bot's profit per calendar day, ISO week or month (UTC), oldest first, from its
+/// snapshots (oldest first): each bucket that holds a snapshot, measured from the last
+/// snapshot before it (the bot's first snapshot for the first bucket) to its own last,
+/// with deposits and withdrawals taken out. The profits add up to the change of
+/// `value - net_invested` from the first snapshot to the last. A bucket without a
+/// snapshot (the bot not running) is left out: what changed over the gap counts in the
+/// next bucket that has one. None with fewer than two snapshots.
+pub fn profit_buckets<P: ReturnPoint>(snapshots: &[P], by: Bucket) -> Vec<ProfitBucket> {
+    let mut out: Vec<ProfitBucket> = Vec::new();
+    if snapshots.len() < 2 {
+        return out;
+    }
+    let first = &snapshots[0];
+    let mut base = first;
+    let mut prev = first;
+    let mut invested = Decimal::ZERO;
+    let mut withdrawn = Decimal::ZERO;
+    let mut start = by.start_of(first.time());
+    let close = |base: &P, last: &P, start: i64, invested: Decimal, withdrawn: Decimal| {
+        let profit = (last.value() - base.value()) - (last.net_invested() - base.net_invested());
+        ProfitBucket {
+            start: ballast_core::Timestamp(start),
+            from: base.time(),
+            to: last.time(),
+            profit: Notional(profit),
+            return_percent: percent(profit, base.value() + invested),
+            invested: Notional(invested),
+            withdrawn: Notional(withdrawn),
+            value: Notional(last.value()),
+        }
+    };
+    for s in &snapshots[1..] {
+        let at = by.start_of(s.time());
+        if at != start {
+            out.push(close(base, prev, start, invested, withdrawn));
+            (base, start, invested, withdrawn) = (prev, at, Decimal::ZERO, Decimal::ZERO);
+        }
+        let flow = s.net_invested() - prev.net_invested();
+        if flow > Decimal::ZERO {
+            invested += flow;
+        } else {
+            withdrawn -= flow;
+        }
+        prev = s;
+    }
+    out.push(close(base, prev, start, invested, withdrawn));
+    out
+}
+
 /// `twr_percent * 365 days / running_ms`, none under a day.
 pub fn apr(twr_percent: Decimal, running_ms: i64) -> Option<Decimal> {
     const DAY: i64 = 86_400_000;
@@ -492,6 +620,59 @@ mod tests {
         assert_eq!(p.apr_percent, Some(dec!(1303.1641)), "28.5625 % over 8 days, times 365/8");
         assert_eq!(apr(dec!(5), DAY - 1), None);
         assert!(period_return::<Snapshot>(&[], "7d", Some(DAY)).is_none());
+    }
+
+    /// Hand computed: a deposit inside a day is not its profit, a withdrawal neither;
+    /// a Sunday belongs to the ISO week of the Monday before it; the profits add up to
+    /// the life's.
+    #[test]
+    fn profit_buckets_take_cash_flows_out() {
+        use ballast_core::time::days_from_civil;
+        const DAY: i64 = 86_400_000;
+        const HOUR: i64 = 3_600_000;
+        let day = |y, m, d| days_from_civil(y, m, d) * DAY;
+        let at = |t: i64, v: Decimal, n: Decimal| Snapshot { time: Timestamp(t), ..snap(v, n) };
+        let s = vec![
+            at(day(2023, 12, 31) + 12 * HOUR, dec!(1000), dec!(1000)), // a Sunday
+            at(day(2024, 1, 1), dec!(1010), dec!(1000)),               // a Monday
+            at(day(2024, 1, 1) + 12 * HOUR, dec!(1520), dec!(1500)),   // 500 invested
+            at(day(2024, 1, 2), dec!(1500), dec!(1500)),
+            at(day(2024, 2, 1), dec!(1400), dec!(1300)), // a Thursday; 200 withdrawn
+        ];
+        let d = profit_buckets(&s, Bucket::Day);
+        let got: Vec<_> = d.iter().map(|b| (b.start.0, b.profit.0, b.return_percent)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (day(2023, 12, 31), dec!(0), dec!(0)),
+                // 1,000 -> 1,520 with 500 invested: 20 on 1,500.
+                (day(2024, 1, 1), dec!(20), dec!(1.3333)),
+                (day(2024, 1, 2), dec!(-20), dec!(-1.3158)),
+                // 1,500 -> 1,400 with 200 withdrawn: 100 on 1,500.
+                (day(2024, 2, 1), dec!(100), dec!(6.6667)),
+            ]
+        );
+        assert_eq!((d[1].from.0, d[1].to.0), (s[0].time.0, s[2].time.0), "from the day before's last snapshot");
+        assert_eq!((d[1].invested.0, d[1].withdrawn.0), (dec!(500), dec!(0)));
+        assert_eq!((d[3].invested.0, d[3].withdrawn.0, d[3].value.0), (dec!(0), dec!(200), dec!(1400)));
+        let w = profit_buckets(&s, Bucket::Week);
+        let got: Vec<_> = w.iter().map(|b| (b.start.0, b.profit.0)).collect();
+        assert_eq!(got, vec![(day(2023, 12, 25), dec!(0)), (day(2024, 1, 1), dec!(0)), (day(2024, 1, 29), dec!(100))]);
+        let m = profit_buckets(&s, Bucket::Month);
+        let got: Vec<_> = m.iter().map(|b| (b.start.0, b.profit.0)).collect();
+        assert_eq!(got, vec![(day(2023, 12, 1), dec!(0)), (day(2024, 1, 1), dec!(0)), (day(2024, 2, 1), dec!(100))]);
+        for b in [d, w, m] {
+            assert_eq!(b.iter().map(|b| b.profit.0).sum::<Decimal>(), dec!(100), "the life's profit");
+        }
+        // The last millisecond of a Sunday is in the week before the Monday's.
+        assert_eq!(Bucket::Week.start_of(Timestamp(day(2024, 1, 1) - 1)), day(2023, 12, 25));
+        assert_eq!(Bucket::Week.start_of(Timestamp(day(2024, 1, 7) + 23 * HOUR)), day(2024, 1, 1));
+        assert_eq!(Bucket::Month.start_of(Timestamp(day(2024, 2, 29) + HOUR)), day(2024, 2, 1));
+        // Nothing to measure with fewer than two snapshots.
+        assert!(profit_buckets::<Snapshot>(&[], Bucket::Day).is_empty());
+        assert!(profit_buckets(&s[..1], Bucket::Month).is_empty());
+        assert_eq!("Week".parse::<Bucket>(), Ok(Bucket::Week));
+        assert_eq!("hour".parse::<Bucket>().unwrap_err(), "bucket \"hour\": expected \"day\", \"week\" or \"month\"");
     }
 
     #[test]

@@ -1122,6 +1122,52 @@ pub async fn pnl(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q
     ok(out)
 }
 
+/// The most buckets `GET /api/bots/{id}/profit` answers.
+pub const PROFIT_MAX_BUCKETS: usize = 1000;
+
+/// A bot's profit per calendar day, ISO week or month, UTC (`GET /api/bots/{id}/profit`
+/// and `ballast bot profit --format json`): the newest `limit` of
+/// [`ballast_engine::ledger::profit_buckets`] over every snapshot, oldest first, with
+/// the bot's id, its quote and how many buckets its life holds (`total`). Exact
+/// decimals (strings), nothing rounded but the percentages.
+pub fn profit_json(
+    store: &dyn ballast_store::Store,
+    id: BotId,
+    by: ballast_engine::ledger::Bucket,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    if !(1..=PROFIT_MAX_BUCKETS).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit {limit}: expected 1 ..= {PROFIT_MAX_BUCKETS}")));
+    }
+    store.bot(id)?.ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no bot with id {id}")))?;
+    let quote = quote_of(store, id)?;
+    let values = store.snapshot_values(id, None)?;
+    let all = ballast_engine::ledger::profit_buckets(&values, by);
+    let total = all.len();
+    let newest = &all[total.saturating_sub(limit)..];
+    Ok(json!({ "bot": id, "by": by, "quote": quote, "total": total, "buckets": newest }))
+}
+
+/// `?by=&limit=` of `GET /api/bots/{id}/profit`.
+#[derive(Debug, Deserialize)]
+pub struct ProfitQuery {
+    /// `day` (when absent), `week` or `month`.
+    pub by: Option<String>,
+    /// The newest this many buckets (30 when absent, 1 ..= [`PROFIT_MAX_BUCKETS`]).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/bots/{id}/profit?by=day|week|month&limit=`: [`profit_json`].
+pub async fn profit(State(st): State<Arc<AppState>>, Path(id): Path<BotId>, Query(q): Query<ProfitQuery>) -> ApiResult {
+    let by = match q.by.as_deref() {
+        None => ballast_engine::ledger::Bucket::Day,
+        Some(b) => b.parse().map_err(ApiError::bad_request)?,
+    };
+    let limit = q.limit.unwrap_or(30);
+    let out = blocking(move || profit_json(st.store.as_ref(), id, by, limit)).await?;
+    ok(out)
+}
+
 /// A bot's fills and cash flows as a CSV file in `format` (`GET
 /// /api/bots/{id}/transactions.csv` and `ballast bot export --format`), with the file
 /// name to save it as.

@@ -868,3 +868,96 @@ async fn exchange_keys_are_write_only() {
         }
     }
 }
+
+/// Profit bars: per day, ISO week and month, the API answers what `ballast bot profit`
+/// prints (the one function both call), and each bucket equals a recomputation from
+/// the stored snapshots: the value's change from the last snapshot before the bucket,
+/// less the money moved in or out. Bad `by` and `limit` are refused by name.
+#[tokio::test]
+async fn profit_bars_equal_the_cli_and_a_recomputation_from_the_snapshots() {
+    const DAY: i64 = 86_400_000;
+    let r = rig().await;
+    let store = r.state.store.clone();
+    let bot = r.bot;
+    let first = store.snapshot_span(bot).unwrap().unwrap().0.0;
+    // Forty days of six-hourly snapshots: the value swings, 500 arrive on the ninth day
+    // and 300 leave on the twentieth.
+    for i in 1..160i64 {
+        let mut s = snapshot(bot, first + i * 6 * 3_600_000, (i * 37) % 101 - 50);
+        if i >= 33 {
+            s.net_invested = Notional(s.net_invested.0 + dec!(500));
+            s.value = Notional(s.value.0 + dec!(500));
+        }
+        if i >= 77 {
+            s.net_invested = Notional(s.net_invested.0 - dec!(300));
+            s.value = Notional(s.value.0 - dec!(300));
+        }
+        store.record_snapshot(&s).unwrap();
+    }
+    let snaps = store.snapshots(bot, usize::MAX).unwrap();
+    let path = format!("/api/bots/{bot}/profit");
+    for (by, key) in
+        [("day", (|d: i64| d) as fn(i64) -> i64), ("week", |d: i64| (d + 3).div_euclid(7)), ("month", |_| 0)]
+    {
+        let a = r.get(&format!("{path}?by={by}&limit=1000")).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        let cli = ballast_server::api::profit_json(store.as_ref(), bot, by.parse().unwrap(), 1000).unwrap();
+        assert_eq!(a.body, cli, "the API answers what the CLI prints");
+        assert_eq!((a.body["by"].as_str(), a.body["quote"].as_str()), (Some(by), Some("USDT")));
+        let buckets = a.body["buckets"].as_array().unwrap();
+        if by == "month" {
+            // 2023-11-14 plus forty days: November and December.
+            assert_eq!(buckets.len(), 2, "{}", a.text);
+            continue;
+        }
+        // The recomputation: snapshots grouped by day (or ISO week), each group measured
+        // from the previous group's last snapshot (the first snapshot for the first).
+        let mut groups: Vec<(i64, Vec<&Snapshot>)> = Vec::new();
+        for s in &snaps {
+            let k = key(s.time.0.div_euclid(DAY));
+            match groups.last_mut() {
+                Some((g, v)) if *g == k => v.push(s),
+                _ => groups.push((k, vec![s])),
+            }
+        }
+        assert_eq!(buckets.len(), groups.len());
+        assert_eq!(a.body["total"].as_u64(), Some(groups.len() as u64));
+        let mut base = &snaps[0];
+        for ((_, g), b) in groups.iter().zip(buckets) {
+            let last = *g.last().unwrap();
+            let profit = (last.value.0 - base.value.0) - (last.net_invested.0 - base.net_invested.0);
+            assert_eq!(dec_of(&b["profit"]), profit, "{b}");
+            assert_eq!((b["from"].as_i64(), b["to"].as_i64()), (Some(base.time.0), Some(last.time.0)), "{b}");
+            let start = b["start"].as_i64().unwrap();
+            assert!(start <= g[0].time.0 && start % DAY == 0, "{b}");
+            if by == "week" {
+                assert_eq!((start / DAY + 3).rem_euclid(7), 0, "a Monday: {b}");
+            }
+            base = last;
+        }
+        let deposit = buckets.iter().find(|b| dec_of(&b["invested"]) == dec!(500)).unwrap();
+        assert!(dec_of(&deposit["profit"]).abs() < dec!(500), "the deposit is not profit: {deposit}");
+        let total: rust_decimal::Decimal = buckets.iter().map(|b| dec_of(&b["profit"])).sum();
+        let (f, l) = (&snaps[0], snaps.last().unwrap());
+        assert_eq!(total, (l.value.0 - l.net_invested.0) - (f.value.0 - f.net_invested.0));
+    }
+    // The newest `limit`, oldest first; thirty days by default.
+    let all = r.get(&format!("{path}?limit=1000")).await.body["buckets"].as_array().unwrap().clone();
+    let three = r.get(&format!("{path}?by=day&limit=3")).await;
+    assert_eq!(three.body["buckets"].as_array().unwrap()[..], all[all.len() - 3..]);
+    assert_eq!(r.get(&path).await.body["buckets"].as_array().unwrap().len(), 30);
+    for (q, culprit) in [("by=hour", "hour"), ("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit")] {
+        let bad = r.get(&format!("{path}?{q}")).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{q}");
+        assert!(bad.body["error"].as_str().unwrap().contains(culprit), "{q}: {}", bad.text);
+    }
+    assert_eq!(r.get("/api/bots/999/profit").await.status, StatusCode::NOT_FOUND);
+    let anon = send(&r.app, "GET", &path, &[], None).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    // A bot with one snapshot has nothing to show yet, and says so without failing.
+    let engine = r.state.engines["paper"].clone();
+    let young = engine.create("young", engine.view(bot).unwrap().state.spec.clone(), "", dec!(100)).unwrap();
+    let y = r.get(&format!("/api/bots/{young}/profit")).await;
+    assert_eq!(y.status, StatusCode::OK, "{}", y.text);
+    assert_eq!((y.body["total"].as_u64(), y.body["buckets"].as_array().map(Vec::len)), (Some(0), Some(0)));
+}

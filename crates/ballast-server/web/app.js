@@ -967,6 +967,47 @@
     );
   }
 
+  // Profit bars (GET .../profit: the CLI's `bot profit`): one bar per UTC day, ISO week
+  // or month, green above zero and red below, each with its figures as a tooltip; the
+  // figures also go into the box's aria-label.
+  function profitLabel(t, by) {
+    const d = new Date(t);
+    if (by === 'month') return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
+  }
+  function profitBars(el, { buckets, by, q, testId, height = 220 }) {
+    const { W, H } = chartSize(el, height);
+    if (!buckets.length) return emptyChart(el, W, H, 'No profit yet: the bars need two snapshots.');
+    const m = { l: 58, r: 10, t: 12, b: 26 };
+    const vals = buckets.map((b) => num(b.profit) || 0);
+    const { lo, hi, ticks } = niceTicks(Math.min(0, ...vals), Math.max(0, ...vals), 4);
+    const yOf = (v) => m.t + ((hi - v) / (hi - lo || 1)) * (H - m.t - m.b);
+    const pw = W - m.l - m.r;
+    const slot = pw / buckets.length;
+    const bw = Math.max(2, Math.min(48, slot * 0.72));
+    const every = Math.max(1, Math.ceil((buckets.length * 64) / pw));
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, 'data-test': testId });
+    for (const v of ticks) {
+      const y = yOf(v);
+      svg.append(
+        s('line', { x1: m.l, x2: W - m.r, y1: y, y2: y, stroke: v === 0 ? '#5e6673' : '#2b3139', 'stroke-width': v === 0 ? 1.5 : 1 }),
+        s('text', { x: m.l - 6, y: y + 4, 'text-anchor': 'end' }, fmt(v, Math.abs(hi - lo) < 10 ? 2 : 0)),
+      );
+    }
+    buckets.forEach((b, i) => {
+      const v = vals[i];
+      const x = m.l + i * slot + (slot - bw) / 2;
+      const y0 = yOf(0);
+      const y1 = yOf(v);
+      const sign = v > 0 ? 'pos' : v < 0 ? 'neg' : 'zero';
+      const bar = s('rect', { x, y: Math.min(y0, y1), width: bw, height: Math.max(1, Math.abs(y1 - y0)), fill: v >= 0 ? '#0ecb81' : '#f6465d', rx: 1.5, class: 'bar', 'data-sign': sign, 'data-start': b.start });
+      bar.append(s('title', {}, `${profitLabel(b.start, by)}: ${v >= 0 ? '+' : ''}${fmt(v, 2)} ${q} (${fmtPct(b.return_percent)})`));
+      svg.append(bar);
+      if (i % every === 0) svg.append(s('text', { x: m.l + i * slot + slot / 2, y: H - 8, 'text-anchor': 'middle' }, profitLabel(b.start, by)));
+    });
+    el.replaceChildren(svg);
+  }
+
   function weightBars(targets, per, order) {
     const entries = Object.entries(targets || {});
     const names = order && order.length ? order : entries.map(([a]) => a);
@@ -1192,6 +1233,26 @@
     const stoppedBox = h('div', { 'data-test': 'stopped-summary', hidden: true });
     const returnsBox = h('div', { class: 'table-wrap' });
     const returnsPanel = h('div', { class: 'panel' }, h('h3', {}, 'Returns (time-weighted: deposits and withdrawals removed)'), returnsBox);
+    // Profit bars by UTC day, ISO week or month (GET .../profit), fewer on a phone.
+    let profitBy = 'day';
+    let profitData = null;
+    let profitFor = null;
+    const PROFIT_LIMIT = { day: 30, week: 26, month: 24 };
+    const profitLimit = () => Math.max(6, Math.round(PROFIT_LIMIT[profitBy] * Math.min(1, (window.innerWidth || 1200) / 900)));
+    const chProfit = h('div', { class: 'chart', role: 'img', 'aria-label': 'Profit by day', 'data-test': 'chart-profit-box' });
+    const profitNote = h('div', { class: 'muted chart-note', 'data-test': 'profit-note' });
+    const profitBtns = [
+      ['day', 'Daily'],
+      ['week', 'Weekly'],
+      ['month', 'Monthly'],
+    ].map(([b, label]) => h('button', { type: 'button', class: `seg${b === profitBy ? ' active' : ''}`, 'data-by': b, 'data-test': `profit-by-${b}`, 'aria-pressed': String(b === profitBy), onclick: () => setProfitBy(b) }, label));
+    const profitPanel = h(
+      'div',
+      { class: 'panel', 'data-test': 'profit-panel' },
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit (deposits and withdrawals removed)'), h('div', { class: 'segs', role: 'group', 'aria-label': 'Profit per' }, profitBtns)),
+      chProfit,
+      profitNote,
+    );
     const chValue = h('div', { class: 'chart', role: 'img', 'aria-label': 'Bot value against HODL over time', 'data-test': 'chart-value-box' });
     const chWeights = h('div', { class: 'chart', role: 'img', 'aria-label': 'Weights over time' });
     const chDrift = h('div', { class: 'chart', role: 'img', 'aria-label': 'Current weights against targets' });
@@ -1277,6 +1338,7 @@
         stoppedBox,
         stats,
         returnsPanel,
+        profitPanel,
         pnlPanel,
         paramsPanel,
         h('div', { class: 'panel' }, h('div', { class: 'panel-head' }, h('h3', {}, 'Value against HODL'), chartTools), chValue, chNote),
@@ -1459,6 +1521,37 @@
         ),
       );
       pnlNote.textContent = `${r.method === 'fifo' ? 'FIFO: a coin sold takes the cost of its oldest lots' : 'Average cost: a coin sold takes the average cost of what is held'}. Net = realised + unrealised − fees = value ${fmt(r.value, 2)} − net invested ${fmt(r.net_invested, 2)} ${q}; ${fmtQty(r.quote_held)} ${q} held${r.at != null ? `; prices of ${fmtTime(r.at)}` : ''}.`;
+    }
+
+    function setProfitBy(b) {
+      profitBy = b;
+      for (const x of profitBtns) {
+        x.classList.toggle('active', x.dataset.by === b);
+        x.setAttribute('aria-pressed', String(x.dataset.by === b));
+      }
+      loadProfit()
+        .then(renderProfit)
+        .catch((e) => (err.textContent = e.message));
+    }
+
+    async function loadProfit() {
+      profitFor = chartData ? chartData.last : null;
+      profitData = await api('GET', `/api/bots/${id}/profit?by=${profitBy}&limit=${profitLimit()}`);
+    }
+
+    function renderProfit() {
+      const r = profitData;
+      if (!r) return;
+      const q = r.quote || 'USDT';
+      const buckets = r.buckets || [];
+      const per = { day: 'day', week: 'ISO week (from Monday)', month: 'month' }[r.by] || r.by;
+      profitBars(chProfit, { buckets, by: r.by, q, testId: 'chart-profit' });
+      const total = buckets.reduce((a, b) => a + (num(b.profit) || 0), 0);
+      const text = buckets.map((b) => `${r.by === 'week' ? 'week of ' : ''}${profitLabel(b.start, r.by)} ${num(b.profit) >= 0 ? '+' : ''}${fmt(b.profit, 2)} (${fmtPct(b.return_percent)})`).join(', ');
+      chProfit.setAttribute('aria-label', buckets.length ? `Profit per ${per} in ${q}, UTC, oldest first: ${text}.` : `Profit per ${per}: none yet.`);
+      profitNote.textContent = buckets.length
+        ? `Per ${per}, UTC: the value's change less deposits and withdrawals, in ${q}; the percentage is of the value at the start plus what was invested. ${buckets.length < r.total ? `The last ${buckets.length} of ${r.total}` : `${buckets.length}`} shown, together ${total >= 0 ? '+' : ''}${fmt(total, 2)} ${q}.`
+        : '';
     }
 
     function setRange(r) {
@@ -1840,6 +1933,7 @@
         const [, changed] = await Promise.all([loadChart(), loadEvents()]);
         if (changed) await loadHistory();
         if (changed || !pnlData) await loadPnl();
+        if (!profitData || profitFor !== (chartData ? chartData.last : null)) await loadProfit();
         if (fAsset.options.length === 1) for (const a of b.assets || []) fAsset.append(h('option', { value: a }, a));
         if (changed || !ordersList) await loadOrders();
         err.textContent = '';
@@ -1854,6 +1948,7 @@
         renderStats(b);
         renderStopped(b);
         renderPnl();
+        renderProfit();
         renderParams(b);
         drawCharts();
         if (!b.summary) renderHoldings(b);
@@ -1884,7 +1979,10 @@
     loadConfig().then(refresh);
     return {
       refresh,
-      redraw: drawCharts,
+      redraw: () => {
+        drawCharts();
+        renderProfit();
+      },
       dispose: () => {
         document.title = 'ballast';
       },

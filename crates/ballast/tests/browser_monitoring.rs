@@ -354,6 +354,91 @@ fn monitoring_views_in_headless_chromium() {
         assert_fits(&d, &format!("{tag} bot page"));
         shot(&d, &format!("m-{tag}-1-bot"), w, h);
 
+        // Profit bars per day, ISO week and month: a bar per bucket of the API's answer
+        // (the CLI's `bot profit`), green above zero and red below, the figures in the
+        // box's text alternative.
+        for by in ["week", "month", "day"] {
+            d.click_css(&format!("[data-test=profit-by-{by}]"), WAIT);
+            let label = d.wait("the profit bars", WAIT, |d| {
+                d.find("[data-test=chart-profit]")?;
+                let l: Value = d
+                    .exec(
+                        "return document.querySelector('[data-test=chart-profit-box]').getAttribute('aria-label')",
+                        vec![],
+                    )
+                    .ok()?;
+                l.as_str()
+                    .filter(|l| l.starts_with(&format!("Profit per {}", if by == "week" { "ISO week" } else { by })))
+                    .map(str::to_owned)
+            });
+            let bars: Value = d
+                .exec(
+                    "return [...document.querySelectorAll('[data-test=chart-profit] rect.bar')].map(r => [Number(r.dataset.start), r.dataset.sign, r.getAttribute('fill'), r.getBoundingClientRect().height])",
+                    vec![],
+                )
+                .unwrap();
+            let bars = bars.as_array().unwrap();
+            assert!(bars.len() >= 6, "{tag} {by}: {bars:?}");
+            let (st, api) = http.call("GET", &format!("/api/bots/1/profit?by={by}&limit={}", bars.len()), None);
+            assert_eq!(st, 200, "{api}");
+            let cli = Command::new(&bin)
+                .current_dir(root())
+                .args([
+                    "bot",
+                    "profit",
+                    "1",
+                    "--by",
+                    by,
+                    "--limit",
+                    &bars.len().to_string(),
+                    "--format",
+                    "json",
+                    "--data-dir",
+                ])
+                .arg(tmp.path())
+                .output()
+                .unwrap();
+            assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+            assert_eq!(
+                serde_json::from_slice::<Value>(&cli.stdout).unwrap(),
+                api,
+                "{tag} {by}: the CLI prints the API's figures"
+            );
+            let buckets = api["buckets"].as_array().unwrap();
+            assert_eq!(bars.len(), buckets.len(), "{tag} {by}");
+            for (bar, b) in bars.iter().zip(buckets) {
+                let profit: f64 = b["profit"].as_str().unwrap().parse().unwrap();
+                let sign = if profit > 0.0 {
+                    "pos"
+                } else if profit < 0.0 {
+                    "neg"
+                } else {
+                    "zero"
+                };
+                assert_eq!((bar[0].as_i64(), bar[1].as_str()), (b["start"].as_i64(), Some(sign)), "{tag} {by}: {b}");
+                assert_eq!(bar[2], if profit >= 0.0 { "#0ecb81" } else { "#f6465d" }, "{tag} {by}");
+                assert!(bar[3].as_f64().unwrap() >= 0.5, "{tag} {by}: drawn: {bar}");
+                let shown = format!("{}{:.2}", if profit >= 0.0 { "+" } else { "-" }, profit.abs());
+                let plain = label.replace(',', "");
+                assert!(plain.contains(&shown), "{tag} {by}: {shown} in the text alternative: {label}");
+            }
+        }
+        let signs: Value = d
+            .exec(
+                "return [...document.querySelectorAll('[data-test=chart-profit] rect.bar')].map(r => r.dataset.sign)",
+                vec![],
+            )
+            .unwrap();
+        let signs = signs.to_string();
+        assert!(signs.contains("pos") && signs.contains("neg"), "{tag}: days up and down: {signs}");
+        assert_fits(&d, &format!("{tag} profit bars"));
+        assert_named(&d, &format!("{tag} profit bars"));
+        d.exec("document.querySelector('[data-test=profit-panel]').scrollIntoView(); window.scrollBy(0, -80)", vec![])
+            .unwrap();
+        d.screenshot(&format!("m-{tag}-15-profit"));
+        let errors = script_errors(&d);
+        assert!(errors.is_empty(), "{tag} profit bars: console errors: {errors:?}");
+
         // Profit and loss by coin (average cost, then FIFO): the API's figures, the same
         // net whatever the method, the tax tools' downloads; and the parameters in force.
         for (method, word) in [("average", "Average cost"), ("fifo", "FIFO")] {

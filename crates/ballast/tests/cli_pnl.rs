@@ -222,3 +222,53 @@ fn pnl_by_coin_equals_a_recomputation_and_the_api_and_the_export_is_the_download
     assert_eq!(s, 400, "{text}");
     assert!(text.contains("excel"), "{text}");
 }
+
+/// `bot profit`: per ISO week (Mondays, UTC) the investment made midway is counted as
+/// invested, not as profit; the text shows the JSON's figures; a bot with one snapshot
+/// has nothing yet; a bad limit or bucket is refused by name.
+#[test]
+fn profit_by_period_takes_the_investment_out() {
+    const DAY: i64 = 86_400_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cfg = dir.join("bot.toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    ok(dir, &["bot", "create", "--config", cfg.to_str().unwrap(), "--yes"]);
+    let young: Value = serde_json::from_str(&ok(dir, &["bot", "profit", "1", "--format", "json"])).unwrap();
+    assert_eq!(young["buckets"], serde_json::json!([]), "{young}");
+    assert!(ok(dir, &["bot", "profit", "1"]).contains("Nothing yet"));
+    ok(dir, &["run", "--bars", "200", "--quiet"]);
+    ok(dir, &["bot", "invest", "1", "--yes", "--usdt", "250"]);
+    ok(dir, &["run", "--bars", "200", "--quiet"]);
+    let j: Value =
+        serde_json::from_str(&ok(dir, &["bot", "profit", "1", "--by", "week", "--limit", "1000", "--format", "json"]))
+            .unwrap();
+    let buckets = j["buckets"].as_array().unwrap();
+    assert!(buckets.len() >= 9, "400 4h bars: ten weeks or so: {j}");
+    assert_eq!(j["total"].as_u64(), Some(buckets.len() as u64));
+    for b in buckets {
+        assert_eq!((b["start"].as_i64().unwrap() / DAY + 3).rem_euclid(7), 0, "a Monday: {b}");
+    }
+    let invested: Decimal = buckets.iter().map(|b| d(&b["invested"])).sum();
+    assert_eq!(invested, Decimal::from(250), "{j}");
+    let week = buckets.iter().find(|b| d(&b["invested"]) > Decimal::ZERO).unwrap();
+    assert!(d(&week["profit"]).abs() < Decimal::from(100), "the 250 are not profit: {week}");
+    let text = ok(dir, &["bot", "profit", "1", "--by", "week", "--limit", "1000"]);
+    assert!(text.starts_with("Profit of bot 1 by week"), "{text}");
+    let total: Decimal = buckets.iter().map(|b| d(&b["profit"])).sum();
+    assert!(
+        text.contains(&format!(
+            "Total            {:.2} USDT",
+            total.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        )),
+        "{text}"
+    );
+    let last = ok(dir, &["bot", "profit", "1", "--by", "month", "--limit", "1", "--format", "json"]);
+    let last: Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(last["buckets"].as_array().map(Vec::len), Some(1), "{last}");
+    let bad = ballast(dir, &["bot", "profit", "1", "--limit", "0"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("limit 0: expected 1 ..= 1000"), "{bad:?}");
+    let bad = ballast(dir, &["bot", "profit", "1", "--by", "hour"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("hour"), "{bad:?}");
+}

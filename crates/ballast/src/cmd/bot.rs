@@ -193,6 +193,21 @@ pub enum Verb {
         #[arg(long, value_enum, default_value_t = OrdersFormat::Text)]
         format: OrdersFormat,
     },
+    /// Profit per calendar day, ISO week or month (UTC), deposits and withdrawals taken
+    /// out: the dashboard's profit bars.
+    Profit {
+        /// Bot id.
+        id: BotId,
+        /// The calendar period of each bucket.
+        #[arg(long, value_enum, default_value_t = By::Day)]
+        by: By,
+        /// The newest this many buckets (1 ..= 1000).
+        #[arg(long, default_value = "30")]
+        limit: usize,
+        /// Text for people, or JSON (the dashboard API's `GET /api/bots/{id}/profit`).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Profit and loss by coin: held, cost basis (average cost or FIFO), realised and
     /// unrealised, fees by coin, valued at the last snapshot's prices.
     Pnl {
@@ -243,6 +258,27 @@ impl From<Method> for ballast_engine::costbasis::CostMethod {
         match m {
             Method::Average => Self::Average,
             Method::Fifo => Self::Fifo,
+        }
+    }
+}
+
+/// The buckets of `bot profit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// Calendar days, UTC.
+    Day,
+    /// ISO weeks, Monday to Sunday, UTC.
+    Week,
+    /// Calendar months, UTC.
+    Month,
+}
+
+impl From<By> for ballast_engine::ledger::Bucket {
+    fn from(b: By) -> Self {
+        match b {
+            By::Day => Self::Day,
+            By::Week => Self::Week,
+            By::Month => Self::Month,
         }
     }
 }
@@ -380,6 +416,42 @@ fn print_view(v: &BotView) {
 }
 
 /// `bot pnl` for people, from the JSON the API answers (so the two cannot differ).
+fn print_profit(j: &serde_json::Value) {
+    let d = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
+    let q = j["quote"].as_str().unwrap_or("");
+    let buckets = j["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    println!(
+        "Profit of bot {} by {} (UTC; deposits and withdrawals taken out), in {q}: the newest {} of {}",
+        j["bot"],
+        j["by"].as_str().unwrap_or(""),
+        buckets.len(),
+        j["total"]
+    );
+    if buckets.is_empty() {
+        println!("Nothing yet: a bot needs two snapshots.");
+        return;
+    }
+    println!();
+    println!(
+        "{:<12} {:>14} {:>10} {:>14} {:>14} {:>14}",
+        "starting", "profit", "return", "invested", "withdrawn", "value"
+    );
+    for b in buckets {
+        let start = b["start"].as_i64().map(|t| fmt_time(ballast_core::Timestamp(t))).unwrap_or_default();
+        println!(
+            "{:<12} {:>14} {:>9}% {:>14} {:>14} {:>14}",
+            start.get(..10).unwrap_or(&start),
+            money(d(&b["profit"])),
+            d(&b["return_percent"]).round_dp(2),
+            money(d(&b["invested"])),
+            money(d(&b["withdrawn"])),
+            money(d(&b["value"])),
+        );
+    }
+    println!();
+    println!("Total            {} {q} (the buckets shown)", money(buckets.iter().map(|b| d(&b["profit"])).sum()));
+}
+
 fn print_pnl(j: &serde_json::Value) {
     let d = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<Decimal>().ok()).unwrap_or_default();
     let q = j["quote"].as_str().unwrap_or("");
@@ -563,6 +635,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
         | Verb::Export { id, .. }
         | Verb::Dust { id, .. }
         | Verb::Pnl { id, .. }
+        | Verb::Profit { id, .. }
         | Verb::Orders { id, .. } => Some(*id),
         Verb::Create { .. } | Verb::CreateMany { .. } | Verb::List { .. } => None,
     };
@@ -988,6 +1061,14 @@ pub fn run(args: &BotArgs) -> Result<()> {
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&j)?),
                 Format::Text => print_pnl(&j),
+            }
+        }
+        Verb::Profit { id, by, limit, format } => {
+            let j = ballast_server::api::profit_json(e.store().as_ref(), *id, (*by).into(), *limit)
+                .map_err(|err| anyhow!("{}", err.1))?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&j)?),
+                Format::Text => print_profit(&j),
             }
         }
         Verb::Export { id, file, format: ExportFormat::Profile } => {
