@@ -52,9 +52,14 @@ fn main() -> Result<()> {
     let id = created.id;
     let bars = app.remaining_bars();
     println!("step_curve: bot {id}, {} bars of 4h, threshold 0.5 %, on disk in {}", bars.len(), dir.display());
-    println!("{:<10} {:>7} {:>12} {:>12} {:>8}", "from", "steps", "median µs", "p90 µs", "fills");
+    println!(
+        "{:<10} {:>7} {:>12} {:>12} {:>8} {:>7} {:>16}",
+        "from", "steps", "median µs", "p90 µs", "fills", "held", "held median µs"
+    );
     let per_bucket = 6 * 182; // about half a year of 4h bars
     let mut times: Vec<u128> = Vec::new();
+    // The steps that sent nothing: their cost is the one a bot's age could change.
+    let mut held: Vec<u128> = Vec::new();
     let mut first_day = String::new();
     let started = Instant::now();
     for (n, t) in bars.iter().enumerate() {
@@ -62,21 +67,30 @@ fn main() -> Result<()> {
             first_day = ballast_app::world::fmt_time(*t)[..10].to_string();
         }
         let s = Instant::now();
+        let mut sent = false;
         for (_, r) in app.replay_bar(*t)? {
-            r.map_err(|e| anyhow!("{e}"))?;
+            sent |= !matches!(r.map_err(|e| anyhow!("{e}"))?, ballast_engine::StepOutcome::Held);
         }
-        times.push(s.elapsed().as_micros());
+        let took = s.elapsed().as_micros();
+        times.push(took);
+        if !sent {
+            held.push(took);
+        }
         if times.len() == per_bucket || n + 1 == bars.len() {
             times.sort_unstable();
+            held.sort_unstable();
             let fills = app.engine.store().fills(id).map_err(|e| anyhow!("{e}"))?.len();
             println!(
-                "{first_day:<10} {:>7} {:>12} {:>12} {:>8}",
+                "{first_day:<10} {:>7} {:>12} {:>12} {:>8} {:>7} {:>16}",
                 times.len(),
                 times[times.len() / 2],
                 times[times.len() * 9 / 10],
-                fills
+                fills,
+                held.len(),
+                held.get(held.len() / 2).copied().unwrap_or(0)
             );
             times.clear();
+            held.clear();
         }
     }
     println!("total {:.1} s", started.elapsed().as_secs_f64());
