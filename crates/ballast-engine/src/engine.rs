@@ -795,16 +795,7 @@ impl Engine {
             b.state.last_step = Some(now);
             let snapshot = self.snapshot(id, &b.state, now)?;
             // The step's own record (what it sent was durable before it was sent).
-            self.commit(
-                &mut b,
-                Change {
-                    snapshot: Some(snapshot),
-                    snapshot_bucket_ms: Some(SNAPSHOT_BUCKET_MS),
-                    now,
-                    lazy: true,
-                    ..Change::default()
-                },
-            )?;
+            self.commit_step(&mut b, snapshot, now)?;
             return Ok(if placed > 0 { StepOutcome::Rebalanced { orders: placed } } else { StepOutcome::Held });
         }
         if resolved < open && !self.store.unresolved(id)?.is_empty() {
@@ -916,17 +907,21 @@ impl Engine {
         let snapshot = self.snapshot_with(id, &b.state, now, known)?;
         // The step's own record: lost at most to a power cut, when the step is simply
         // done again (what it sent, it made durable before sending).
-        self.commit(
-            &mut b,
-            Change {
-                snapshot: Some(snapshot),
-                snapshot_bucket_ms: Some(SNAPSHOT_BUCKET_MS),
-                now,
-                lazy: true,
-                ..Change::default()
-            },
-        )?;
+        self.commit_step(&mut b, snapshot, now)?;
         Ok(outcome)
+    }
+
+    /// A step's own record: its state and its snapshot (in the snapshot's 15-minute
+    /// bucket), written lazily.
+    fn commit_step(&self, b: &mut Loaded, snapshot: Snapshot, now: Timestamp) -> Result<(), EngineError> {
+        let change = Change {
+            snapshot: Some(snapshot),
+            snapshot_bucket_ms: Some(SNAPSHOT_BUCKET_MS),
+            now,
+            lazy: true,
+            ..Change::default()
+        };
+        self.commit(b, change)
     }
 
     /// Writes the intents of `plan` with the state and the event (one unit of work),

@@ -681,23 +681,35 @@ fn insert_cash_flow(conn: &Connection, op: &str, flow: &CashFlow) -> Result<(), 
 }
 
 fn insert_snapshot(conn: &Connection, op: &str, s: &Snapshot) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            s.bot,
-            s.time.0,
-            dec_text(s.value.0),
-            json_text(op, &s.holdings).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
-            json_text(op, &s.prices).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
-            dec_text(s.net_invested.0),
-            dec_text(s.hodl_value.0),
-            dec_text(s.fees_paid.0),
-        ])
-    })
-    .map_err(|e| db_err(op, e))?;
+    write_snapshot(conn, op, s, None)
+}
+
+/// Inserts `s`, or writes it over the row `replace`.
+fn write_snapshot(conn: &Connection, op: &str, s: &Snapshot, replace: Option<i64>) -> Result<(), StoreError> {
+    let sql = match replace {
+        None => {
+            "INSERT INTO snapshots (bot_id, time, value, holdings, prices, net_invested, hodl_value, fees_paid) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        }
+        Some(_) => {
+            "UPDATE snapshots SET time = ?2, value = ?3, holdings = ?4, prices = ?5, net_invested = ?6, \
+             hodl_value = ?7, fees_paid = ?8 WHERE id = ?1"
+        }
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut st| {
+            st.execute(params![
+                replace.unwrap_or(s.bot),
+                s.time.0,
+                dec_text(s.value.0),
+                json_text(op, &s.holdings).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+                json_text(op, &s.prices).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
+                dec_text(s.net_invested.0),
+                dec_text(s.hodl_value.0),
+                dec_text(s.fees_paid.0),
+            ])
+        })
+        .map_err(|e| db_err(op, e))?;
     Ok(())
 }
 
@@ -708,27 +720,8 @@ fn put_snapshot_in_bucket(conn: &Connection, op: &str, s: &Snapshot, ms: i64) ->
         .prepare_cached("SELECT id, time FROM snapshots WHERE bot_id = ?1 ORDER BY time DESC, id DESC LIMIT 1")
         .and_then(|mut st| st.query_row([s.bot], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(|e| db_err(op, e))?;
-    let Some((id, _)) = latest.filter(|(_, t)| *t <= s.time.0 && t.div_euclid(ms) == s.time.0.div_euclid(ms)) else {
-        return insert_snapshot(conn, op, s);
-    };
-    conn.prepare_cached(
-        "UPDATE snapshots SET time = ?2, value = ?3, holdings = ?4, prices = ?5, net_invested = ?6, \
-         hodl_value = ?7, fees_paid = ?8 WHERE id = ?1",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            id,
-            s.time.0,
-            dec_text(s.value.0),
-            json_text(op, &s.holdings).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
-            json_text(op, &s.prices).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
-            dec_text(s.net_invested.0),
-            dec_text(s.hodl_value.0),
-            dec_text(s.fees_paid.0),
-        ])
-    })
-    .map_err(|e| db_err(op, e))?;
-    Ok(())
+    let same = latest.filter(|(_, t)| *t <= s.time.0 && t.div_euclid(ms) == s.time.0.div_euclid(ms));
+    write_snapshot(conn, op, s, same.map(|(id, _)| id))
 }
 
 /// Changes a bot's status; a stopped bot stays stopped.
