@@ -1064,18 +1064,35 @@ impl Engine {
                 Err(e.into())
             }
             Err(e) => {
-                // Unavailable, rate limited: nothing was done at the venue.
+                // Unavailable, rate limited, or too late: nothing was done at the venue.
                 self.store.update_order(&intent.client_id, OrderState::NotSent, None, Qty::ZERO, now)?;
                 self.event(
                     id,
                     now,
                     "error",
-                    &format!("{} {} {} not sent: {e}", intent.side, intent.qty, intent.base),
+                    &format!("{} {} {} not sent: {e}{}", intent.side, intent.qty, intent.base, self.why_late(intent)),
                     json!({"client_id": intent.client_id}),
                 )?;
                 Ok(false)
             }
         }
+    }
+
+    /// Why an intent whose acceptance window has ended by now was too late, for the
+    /// event that says it was not sent: empty while the window is open.
+    fn why_late(&self, intent: &Intent) -> String {
+        let Some(deadline) = intent.expires_at else { return String::new() };
+        let now = self.clock.now();
+        if now.0 < deadline.0 {
+            return String::new();
+        }
+        format!(
+            " (its turn came {} ms after the rebalance decided it, past the venue's acceptance window of {} ms: \
+             the venue's answers to the orders before it, or the network, were slow; nothing was sent, and the \
+             next step plans again from the ledger)",
+            now.0 - intent.created_at.0,
+            deadline.0 - intent.created_at.0
+        )
     }
 
     /// After a rejection: when the venue holds less of what the order spends than the

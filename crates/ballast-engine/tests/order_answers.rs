@@ -40,6 +40,9 @@ struct Lossy {
     /// Queries answer this order instead (another's order under our client id).
     foreign: Mutex<Option<OrderReport>>,
     placed: AtomicUsize,
+    /// Each answer to an order takes this long on this clock (a venue that answers
+    /// slowly); an order whose deadline has passed is not sent, as the adapters do.
+    slow: Mutex<Option<(Arc<ManualClock>, Span)>>,
 }
 
 impl Exchange for Lossy {
@@ -63,11 +66,21 @@ impl Exchange for Lossy {
     }
     fn place(&self, order: &OrderRequest) -> Result<OrderReport, ExchangeError> {
         assert!(order.expires_at.is_some(), "every order carries its deadline");
+        if let Some((clock, _)) = self.slow.lock().unwrap().as_ref()
+            && order.expires_at.is_some_and(|t| clock.now().0 >= t.0)
+        {
+            return Err(ExchangeError::Unavailable(
+                "the request's acceptance window ended 1 ms ago, before it could be sent".into(),
+            ));
+        }
         if self.drop_orders.load(Ordering::SeqCst) {
             return Err(ExchangeError::OutcomeUnknown("timeout".into()));
         }
         self.placed.fetch_add(1, Ordering::SeqCst);
         let r = self.inner.place(order)?;
+        if let Some((clock, took)) = self.slow.lock().unwrap().as_ref() {
+            clock.advance(*took);
+        }
         if self.lose_replies.load(Ordering::SeqCst) {
             return Err(ExchangeError::OutcomeUnknown("connection reset".into()));
         }
@@ -113,6 +126,7 @@ fn rig() -> Rig {
         hide: AtomicUsize::new(0),
         foreign: Mutex::new(None),
         placed: AtomicUsize::new(0),
+        slow: Mutex::new(None),
     });
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock.clone());
@@ -192,6 +206,31 @@ fn an_order_that_never_arrived_is_not_sent_only_after_its_deadline() {
     let s = states(&r);
     assert_eq!(s.iter().filter(|s| **s == OrderState::NotSent).count(), 2, "{s:?}");
     assert_eq!(s.iter().filter(|s| **s == OrderState::Filled).count(), 2, "{s:?}");
+}
+
+/// A leg whose turn comes after its acceptance window (the venue took longer than the
+/// window to answer the leg before it) is not sent, and the event says why in the
+/// user's terms; the next step plans it again and sends it.
+#[test]
+fn a_leg_not_sent_because_the_one_before_was_slow_says_why() {
+    let r = rig();
+    *r.venue.slow.lock().unwrap() = Some((r.clock.clone(), Span::from_secs(WINDOW / 1000 + 1)));
+    r.engine.step(r.bot).unwrap();
+    assert_eq!(r.venue.placed.load(Ordering::SeqCst), 1, "the second buy came too late");
+    let ev = r.store.events(r.bot, 10).unwrap();
+    let late = ev.iter().find(|e| e.message.contains("not sent")).expect("an event for the leg not sent");
+    assert!(late.message.contains("acceptance window ended"), "the venue's words: {}", late.message);
+    assert!(
+        late.message.contains(&format!("its turn came {} ms after the rebalance decided it", WINDOW + 1000))
+            && late.message.contains(&format!("acceptance window of {WINDOW} ms"))
+            && late.message.contains("next step plans again"),
+        "why, in the user's terms: {}",
+        late.message
+    );
+    // The next step buys what is still missing, once.
+    *r.venue.slow.lock().unwrap() = None;
+    assert!(matches!(r.engine.step(r.bot).unwrap(), StepOutcome::Rebalanced { orders: 1 }));
+    assert_eq!(r.venue.placed.load(Ordering::SeqCst), 2);
 }
 
 /// Another installation's order under the same client id (a reset data directory, a
