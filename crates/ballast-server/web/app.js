@@ -46,6 +46,22 @@
     return el;
   }
   const $ = (sel, root) => (root || document).querySelector(sel);
+  // A group of toggle buttons of which one is pressed (a chart's range, the profit
+  // period, the cost method). `options` are [value, label] pairs; each button carries
+  // `data-<key>` and `data-test` = `<test><value>`; a click calls `onpick(value)`, and
+  // `pick(value)` presses that button (class `active`, `aria-pressed`).
+  function segmented(options, current, { key, test, label, attrs }, onpick) {
+    const buttons = options.map(([v, text]) => h('button', { type: 'button', class: 'seg', [`data-${key}`]: v, 'data-test': `${test}${v}`, onclick: () => onpick(v) }, text));
+    const pick = (v) => {
+      for (const b of buttons) {
+        const on = b.dataset[key] === v;
+        b.classList.toggle('active', on);
+        b.setAttribute('aria-pressed', String(on));
+      }
+    };
+    pick(current);
+    return { el: h('div', { class: 'segs', role: 'group', 'aria-label': label, ...(attrs || {}) }, buttons), pick };
+  }
   function mount(...nodes) {
     const app = $('#app');
     app.replaceChildren(...nodes);
@@ -1241,15 +1257,20 @@
     const profitLimit = () => Math.max(6, Math.round(PROFIT_LIMIT[profitBy] * Math.min(1, (window.innerWidth || 1200) / 900)));
     const chProfit = h('div', { class: 'chart', role: 'img', 'aria-label': 'Profit by day', 'data-test': 'chart-profit-box' });
     const profitNote = h('div', { class: 'muted chart-note', 'data-test': 'profit-note' });
-    const profitBtns = [
-      ['day', 'Daily'],
-      ['week', 'Weekly'],
-      ['month', 'Monthly'],
-    ].map(([b, label]) => h('button', { type: 'button', class: `seg${b === profitBy ? ' active' : ''}`, 'data-by': b, 'data-test': `profit-by-${b}`, 'aria-pressed': String(b === profitBy), onclick: () => setProfitBy(b) }, label));
+    const profitSegs = segmented(
+      [
+        ['day', 'Daily'],
+        ['week', 'Weekly'],
+        ['month', 'Monthly'],
+      ],
+      profitBy,
+      { key: 'by', test: 'profit-by-', label: 'Profit per' },
+      (b) => setProfitBy(b),
+    );
     const profitPanel = h(
       'div',
       { class: 'panel', 'data-test': 'profit-panel' },
-      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit (deposits and withdrawals removed)'), h('div', { class: 'segs', role: 'group', 'aria-label': 'Profit per' }, profitBtns)),
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit (deposits and withdrawals removed)'), profitSegs.el),
       chProfit,
       profitNote,
     );
@@ -1257,10 +1278,8 @@
     const chWeights = h('div', { class: 'chart', role: 'img', 'aria-label': 'Weights over time' });
     const chDrift = h('div', { class: 'chart', role: 'img', 'aria-label': 'Current weights against targets' });
     const chNote = h('div', { class: 'muted chart-note', 'data-test': 'chart-note' });
-    const rangeBtns = RANGES.map(([r, label]) =>
-      h('button', { type: 'button', class: `seg${r === range ? ' active' : ''}`, 'data-range': r, 'data-test': `range-${r}`, 'aria-pressed': String(r === range), onclick: () => setRange(r) }, label),
-    );
-    const rangeBar = h('div', { class: 'segs', role: 'group', 'aria-label': 'Chart range', 'data-test': 'chart-range' }, rangeBtns);
+    const rangeSegs = segmented(RANGES, range, { key: 'range', test: 'range-', label: 'Chart range', attrs: { 'data-test': 'chart-range' } }, (r) => setRange(r));
+    const rangeBar = rangeSegs.el;
     // The value chart's scale: linear, or log (equal moves in percent look equal).
     let logScale = false;
     const logBtn = h('button', { type: 'button', class: 'seg', 'aria-pressed': 'false', 'data-test': 'chart-log', onclick: () => {
@@ -1277,11 +1296,14 @@
     // and the fills and cash flows as the tax tools' CSV files.
     const pnlBox = h('div', { class: 'table-wrap' });
     const pnlNote = h('div', { class: 'muted chart-note', 'data-test': 'coin-pnl-note' });
-    const methodBtns = [
-      ['average', 'Average cost'],
-      ['fifo', 'FIFO'],
-    ].map(([m, label]) =>
-      h('button', { type: 'button', class: `seg${m === pnlMethod ? ' active' : ''}`, 'data-method': m, 'data-test': `pnl-method-${m}`, 'aria-pressed': String(m === pnlMethod), onclick: () => setMethod(m) }, label),
+    const methodSegs = segmented(
+      [
+        ['average', 'Average cost'],
+        ['fifo', 'FIFO'],
+      ],
+      pnlMethod,
+      { key: 'method', test: 'pnl-method-', label: 'Cost method' },
+      (m) => setMethod(m),
     );
     const exportLinks = h(
       'div',
@@ -1295,7 +1317,7 @@
     const pnlPanel = h(
       'div',
       { class: 'panel', 'data-test': 'coin-pnl-panel' },
-      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit and loss by coin'), h('div', { class: 'segs', role: 'group', 'aria-label': 'Cost method' }, methodBtns)),
+      h('div', { class: 'panel-head' }, h('h3', {}, 'Profit and loss by coin'), methodSegs.el),
       pnlBox,
       pnlNote,
       exportLinks,
@@ -1456,10 +1478,7 @@
 
     function setMethod(m) {
       pnlMethod = m;
-      for (const b of methodBtns) {
-        b.classList.toggle('active', b.dataset.method === m);
-        b.setAttribute('aria-pressed', String(b.dataset.method === m));
-      }
+      methodSegs.pick(m);
       loadPnl()
         .then(renderPnl)
         .catch((e) => (err.textContent = e.message));
@@ -1525,10 +1544,7 @@
 
     function setProfitBy(b) {
       profitBy = b;
-      for (const x of profitBtns) {
-        x.classList.toggle('active', x.dataset.by === b);
-        x.setAttribute('aria-pressed', String(x.dataset.by === b));
-      }
+      profitSegs.pick(b);
       loadProfit()
         .then(renderProfit)
         .catch((e) => (err.textContent = e.message));
@@ -1556,10 +1572,7 @@
 
     function setRange(r) {
       range = r;
-      for (const b of rangeBtns) {
-        b.classList.toggle('active', b.dataset.range === r);
-        b.setAttribute('aria-pressed', String(b.dataset.range === r));
-      }
+      rangeSegs.pick(r);
       chartData = null;
       refresh().catch(() => {});
     }

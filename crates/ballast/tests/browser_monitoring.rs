@@ -299,6 +299,7 @@ fn monitoring_views_in_headless_chromium() {
         });
         let n30 = note30.split(" · ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse::<u64>().ok());
         assert!(n30.is_some_and(|n| (178..=190).contains(&n)), "{tag}: 30 days of 4h bars: {note30}");
+        assert_eq!(pressed(&d, "chart-range"), ["range-30d"], "{tag}: one range pressed, the one clicked");
         d.click_css("[data-test=range-all]", WAIT);
         // Rebalance markers, the drawdown (the server's, over every snapshot) and its
         // text alternative, the log scale.
@@ -359,6 +360,7 @@ fn monitoring_views_in_headless_chromium() {
         // box's text alternative.
         for by in ["week", "month", "day"] {
             d.click_css(&format!("[data-test=profit-by-{by}]"), WAIT);
+            assert_eq!(pressed(&d, "profit-panel"), [format!("profit-by-{by}")], "{tag}");
             let label = d.wait("the profit bars", WAIT, |d| {
                 d.find("[data-test=chart-profit]")?;
                 let l: Value = d
@@ -443,6 +445,7 @@ fn monitoring_views_in_headless_chromium() {
         // net whatever the method, the tax tools' downloads; and the parameters in force.
         for (method, word) in [("average", "Average cost"), ("fifo", "FIFO")] {
             d.click_css(&format!("[data-test=pnl-method-{method}]"), WAIT);
+            assert_eq!(pressed(&d, "coin-pnl-panel"), [format!("pnl-method-{method}")], "{tag}");
             d.wait("the cost method's note", WAIT, |d| {
                 d.text_css("[data-test=coin-pnl-note]").filter(|t| t.starts_with(word))
             });
@@ -870,4 +873,18 @@ fn measure_live_update_bytes() {
         "the old page's payload per refresh: {old} bytes; times the {refreshes} refreshes of these 30 s: {} bytes",
         old * refreshes
     );
+}
+
+/// The `data-test` of the buttons pressed (`aria-pressed="true"`, class `active`, both
+/// required) inside the element whose `data-test` is `within`.
+fn pressed(d: &Driver, within: &str) -> Vec<String> {
+    let v: Value = d
+        .exec(
+            "return [...document.querySelectorAll(`[data-test='${arguments[0]}'] button.seg`)]
+                .filter((b) => b.getAttribute('aria-pressed') === 'true' && b.classList.contains('active'))
+                .map((b) => b.dataset.test)",
+            vec![Value::String(within.to_string())],
+        )
+        .unwrap();
+    v.as_array().unwrap().iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect()
 }
