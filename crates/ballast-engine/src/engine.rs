@@ -410,19 +410,10 @@ impl Engine {
         for (a, q) in add {
             holdings.entry(a.clone()).or_default().0 += q.0;
         }
-        let held: Vec<Asset> =
-            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
-        let mut all = spec.assets.clone();
-        all.extend(held.iter().cloned());
-        all.sort();
-        all.dedup();
-        let prices = self.prices(&spec.quote, &all)?;
-        let rules = self.rules(spec, &held)?;
-        let targets = targets_of(spec)?;
-        let ledger_holdings: ballast_core::Holdings =
-            holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
+        let market = self.market(spec, &holdings)?;
         let flows = self.store.cash_flows(id)?;
-        let added: Decimal = add.iter().map(|(a, q)| if *a == spec.quote { q.0 } else { q.0 * prices[a].0 }).sum();
+        let added: Decimal =
+            add.iter().map(|(a, q)| if *a == spec.quote { q.0 } else { q.0 * market.prices[a].0 }).sum();
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum::<Decimal>() + added);
         let mut entered = b.state.entered.clone();
         if edited {
@@ -433,43 +424,47 @@ impl Engine {
             }
         }
         let mut memory = policy::Memory { trigger: b.state.trigger, entered };
-        // The venue's pairs are asked for only when a plan is made (below).
-        let no_pairs = PairBook::default();
         // An investment alone is previewed as the rebalance that follows it.
         let reason = if !add.is_empty() && !edited { policy::INVESTMENT } else { "preview" };
-        let input = policy::StepInput {
-            now: self.clock.now(),
-            quote: &spec.quote,
-            holdings: &ledger_holdings,
-            prices: &prices,
-            targets: &targets,
-            rules: &rules,
-            // The venue's rates are asked for only when a plan is made (below).
-            fees: FeeRates::flat(spec.fee),
-            trigger: Some(&spec.trigger),
-            to: spec.to,
-            guards: &spec.guards,
-            net_invested,
-            force: Some(reason),
-            first: b.state.next_seq == 1,
-            execution: &spec.execution,
-            pairs: &no_pairs,
-        };
-        let pairs = || self.pairs(spec);
-        let fees = || self.fee_rates(spec);
+        let input = market.input(spec, self.clock.now(), net_invested, Some(reason), b.state.next_seq == 1);
         match policy::decide(&input, &mut memory)? {
-            policy::Verdict::Rebalance { waiting, .. } => {
-                Ok(policy::plan(&policy::StepInput { pairs: &pairs(), fees: fees(), ..input }, &targets, &waiting)?)
-            }
+            policy::Verdict::Rebalance { waiting, .. } => self.plan_at_venue(spec, &input, &market.targets, &waiting),
             policy::Verdict::Exit(exit) => {
                 Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
             }
-            policy::Verdict::Hold => Ok(policy::plan(
-                &policy::StepInput { pairs: &pairs(), fees: fees(), ..input },
-                &targets,
-                &Default::default(),
-            )?),
+            policy::Verdict::Hold => self.plan_at_venue(spec, &input, &market.targets, &Default::default()),
         }
+    }
+
+    /// The plan of a decision to rebalance: [`policy::plan`] with the venue's pairs and
+    /// fee rates, which are asked for only here (most decisions hold).
+    fn plan_at_venue(
+        &self,
+        spec: &BotSpec,
+        input: &policy::StepInput<'_>,
+        targets: &TargetWeights,
+        waiting: &std::collections::BTreeSet<Asset>,
+    ) -> Result<Plan, EngineError> {
+        let pairs = self.pairs(spec);
+        Ok(policy::plan(&policy::StepInput { pairs: &pairs, fees: self.fee_rates(spec), ..*input }, targets, waiting)?)
+    }
+
+    /// What a decision about a bot with these parameters and ledger holdings reads
+    /// from the venue: see [`Market`].
+    fn market(&self, spec: &BotSpec, holdings: &BTreeMap<Asset, Qty>) -> Result<Market, EngineError> {
+        let held: Vec<Asset> =
+            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
+        let mut all = spec.assets.clone();
+        all.extend(held.iter().cloned());
+        all.sort();
+        all.dedup();
+        Ok(Market {
+            prices: self.prices(&spec.quote, &all)?,
+            rules: self.rules(spec, &held)?,
+            targets: targets_of(spec)?,
+            holdings: holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect(),
+            no_pairs: PairBook::default(),
+        })
     }
 
     /// Creates a bot investing `amount` of quote, after the same checks as
@@ -817,42 +812,12 @@ impl Engine {
         }
         let spec = b.state.spec.clone();
         let entries = self.store.ledger(id)?;
-        let holdings = held_of(&entries);
-        let held: Vec<Asset> =
-            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
-        let mut all = spec.assets.clone();
-        all.extend(held.iter().cloned());
-        all.sort();
-        all.dedup();
-        let prices = self.prices(&spec.quote, &all)?;
-        let rules = self.rules(&spec, &held)?;
-        let targets = targets_of(&spec)?;
-        let ledger_holdings: ballast_core::Holdings =
-            holdings.iter().map(|(a, q)| (a.clone(), Qty(q.0.max(Decimal::ZERO)))).collect();
+        let market = self.market(&spec, &held_of(&entries))?;
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
         let force = b.state.force.take();
-        // The venue's pairs are asked for only when the step rebalances (below).
-        let no_pairs = PairBook::default();
         let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
-        let input = policy::StepInput {
-            now,
-            quote: &spec.quote,
-            holdings: &ledger_holdings,
-            prices: &prices,
-            targets: &targets,
-            rules: &rules,
-            // The venue's rates are asked for only when the step rebalances (below).
-            fees: FeeRates::flat(spec.fee),
-            trigger: Some(&spec.trigger),
-            to: spec.to,
-            guards: &spec.guards,
-            net_invested,
-            force: force.as_deref(),
-            first,
-            execution: &spec.execution,
-            pairs: &no_pairs,
-        };
+        let input = market.input(&spec, now, net_invested, force.as_deref(), first);
         let verdict = policy::decide(&input, &mut memory)?;
         b.state.trigger = memory.trigger;
         b.state.entered = memory.entered;
@@ -879,11 +844,9 @@ impl Engine {
                     self.reestimate(&mut b, now, "at a rebalance")?;
                     targets_of(&b.state.spec)?
                 } else {
-                    targets.clone()
+                    market.targets.clone()
                 };
-                let pairs = self.pairs(&spec);
-                let fees = self.fee_rates(&spec);
-                let plan = policy::plan(&policy::StepInput { pairs: &pairs, fees, ..input }, &targets, &waiting)?;
+                let plan = self.plan_at_venue(&spec, &input, &targets, &waiting)?;
                 let orders = match b.state.spec.execution.style {
                     OrderStyle::MakerFirst { reprice, deadline } if !plan.legs.is_empty() => {
                         self.begin_working(&mut b, &plan, &why, now, reprice, deadline)?
@@ -903,7 +866,7 @@ impl Engine {
         b.state.last_step = Some(now);
         // Nothing was sent: the ledger read at the start still stands (no fill since).
         let ledger = matches!(outcome, StepOutcome::Held).then_some(&entries);
-        let known = Known { prices: Some(&prices), ledger, invested: Some(net_invested) };
+        let known = Known { prices: Some(&market.prices), ledger, invested: Some(net_invested) };
         let snapshot = self.snapshot_with(id, &b.state, now, known)?;
         // The step's own record: lost at most to a power cut, when the step is simply
         // done again (what it sent, it made durable before sending).
@@ -1776,6 +1739,51 @@ struct Known<'a> {
     prices: Option<&'a Prices>,
     ledger: Option<&'a BTreeMap<Asset, ballast_store::LedgerEntry>>,
     invested: Option<Notional>,
+}
+
+/// What a decision about a bot reads from the venue ([`Engine::market`]), the same for
+/// a step and for the preview of a change: the prices of its coins and of anything
+/// else it holds, the rules of their symbols, its target weights, and its holdings
+/// with no negative balance (a fee asset overdrawn by a fee counts as none).
+struct Market {
+    prices: Prices,
+    rules: RulesBook,
+    targets: TargetWeights,
+    holdings: ballast_core::Holdings,
+    /// The venue's pairs are asked for only when a plan is made
+    /// ([`Engine::plan_at_venue`]).
+    no_pairs: PairBook,
+}
+
+impl Market {
+    /// The policy's input for a decision at `now`: the bot's configured fee and no
+    /// direct pairs until a plan is made ([`Engine::plan_at_venue`]).
+    fn input<'a>(
+        &'a self,
+        spec: &'a BotSpec,
+        now: Timestamp,
+        net_invested: Notional,
+        force: Option<&'a str>,
+        first: bool,
+    ) -> policy::StepInput<'a> {
+        policy::StepInput {
+            now,
+            quote: &spec.quote,
+            holdings: &self.holdings,
+            prices: &self.prices,
+            targets: &self.targets,
+            rules: &self.rules,
+            fees: FeeRates::flat(spec.fee),
+            trigger: Some(&spec.trigger),
+            to: spec.to,
+            guards: &spec.guards,
+            net_invested,
+            force,
+            first,
+            execution: &spec.execution,
+            pairs: &self.no_pairs,
+        }
+    }
 }
 
 /// What the bot holds, from its running ledger (zeros left out).
