@@ -46,6 +46,21 @@
     return el;
   }
   const $ = (sel, root) => (root || document).querySelector(sel);
+  // Runs `work` with `btn` disabled, so that a request in flight is not sent twice,
+  // after clearing `err`; a failure's message goes to `err`. True when `work` succeeded.
+  async function busy(btn, err, work) {
+    err.textContent = '';
+    btn.disabled = true;
+    try {
+      await work();
+      return true;
+    } catch (e) {
+      err.textContent = e.message;
+      return false;
+    } finally {
+      btn.disabled = false;
+    }
+  }
   // A group of toggle buttons of which one is pressed (a chart's range, the profit
   // period, the cost method). `options` are [value, label] pairs; each button carries
   // `data-<key>` and `data-test` = `<test><value>`; a click calls `onpick(value)`, and
@@ -375,16 +390,11 @@
           err.textContent = '';
           if (p1.value.length < 8) return void (err.textContent = 'The password needs at least 8 characters.');
           if (p1.value !== p2.value) return void (err.textContent = 'The two passwords differ.');
-          btn.disabled = true;
-          try {
+          await busy(btn, err, async () => {
             const done = await api('POST', '/api/setup', { password: p1.value, setup_token: tok.value.trim() });
             if (given) history.replaceState(null, '', location.pathname);
             showEnrol(done, tok.value.trim());
-          } catch (e2) {
-            err.textContent = e2.message;
-          } finally {
-            btn.disabled = false;
-          }
+          });
         },
       },
       h('div', { class: 'field' }, h('label', { for: 'setup-token' }, 'Setup token (printed by ballast serve at start)'), tok),
@@ -442,16 +452,7 @@
       {
         onsubmit: async (e) => {
           e.preventDefault();
-          err.textContent = '';
-          btn.disabled = true;
-          try {
-            await confirm(code.value.trim());
-          } catch (e2) {
-            err.textContent = e2.message;
-            code.select();
-          } finally {
-            btn.disabled = false;
-          }
+          if (!(await busy(btn, err, () => confirm(code.value.trim())))) code.select();
         },
       },
       qr,
@@ -517,16 +518,11 @@
           e.preventDefault();
           err.textContent = '';
           if (!/^\d{6}$/.test(code.value.trim())) return void (err.textContent = 'The code has 6 digits.');
-          btn.disabled = true;
-          try {
+          await busy(btn, err, async () => {
             const r = await api('POST', '/api/login', { password: pw.value, code: code.value.trim() });
             S.csrf = r.csrf_token;
             loggedIn();
-          } catch (e2) {
-            err.textContent = e2.message;
-          } finally {
-            btn.disabled = false;
-          }
+          });
         },
       },
       h('div', { class: 'field' }, h('label', { for: 'login-password' }, 'Password'), pw),
@@ -651,16 +647,10 @@
     const ok = h('button', { class: 'primary', 'data-test': 'trade-confirm' }, 'Confirm');
     const m = modal(title, h('div', {}, h('p', {}, intro), planView(plan), err), [h('button', { onclick: () => m.close(), 'data-test': 'trade-cancel' }, 'Cancel'), ok], testId || 'trade-dialog');
     ok.addEventListener('click', async () => {
-      ok.disabled = true;
-      err.textContent = '';
-      try {
+      await busy(ok, err, async () => {
         await go();
         m.close();
-      } catch (e) {
-        err.textContent = e.message;
-      } finally {
-        ok.disabled = false;
-      }
+      });
     });
     ok.focus();
     return m;
@@ -2032,8 +2022,7 @@
           const v = qty.value.trim();
           if (!(num(v) > 0)) return void (investErr.textContent = 'Enter a positive number.');
           const body = kind.value === 'coin' ? { coins: { [asset.value]: v } } : { usdt: v };
-          investBtn.disabled = true;
-          try {
+          await busy(investBtn, investErr, async () => {
             const plan = await api('POST', `/api/bots/${id}/invest/preview`, body);
             const what = kind.value === 'coin' ? `${v} ${asset.value}` : `${v} ${quote()}`;
             confirmTrade('Add this investment?', `Add ${what}; the bot rebalances it in at once:`, plan, async () => {
@@ -2042,11 +2031,7 @@
               toast(`Added ${what}: ${r.outcome || 'done'}`);
               await ctx.refresh();
             }, 'invest-dialog');
-          } catch (e2) {
-            investErr.textContent = e2.message;
-          } finally {
-            investBtn.disabled = false;
-          }
+          });
         },
       },
       h('h3', {}, 'Add investment'),
@@ -2055,17 +2040,11 @@
     );
 
     async function act(path, body, btn, okMsg) {
-      err.textContent = '';
-      btn.disabled = true;
-      try {
+      await busy(btn, err, async () => {
         await api('POST', path, body);
         if (okMsg) toast(okMsg);
         await ctx.refresh();
-      } catch (e) {
-        err.textContent = e.message;
-      } finally {
-        btn.disabled = false;
-      }
+      });
     }
     pauseBtn.addEventListener('click', () => act(`/api/bots/${id}/pause`, undefined, pauseBtn, 'Paused'));
     resumeBtn.addEventListener('click', () => act(`/api/bots/${id}/resume`, undefined, resumeBtn, 'Resumed'));
@@ -2086,17 +2065,12 @@
       confirmBtn.addEventListener('click', async () => {
         const sel = body.querySelector('input[name=stop-mode]:checked');
         if (!sel) return void (mErr.textContent = 'Choose how to stop.');
-        confirmBtn.disabled = true;
-        try {
+        await busy(confirmBtn, mErr, async () => {
           await api('POST', `/api/bots/${id}/stop`, { mode: sel.value });
           m.close();
           toast('Bot stopped');
           await ctx.refresh();
-        } catch (e) {
-          mErr.textContent = e.message;
-        } finally {
-          confirmBtn.disabled = false;
-        }
+        });
       });
     });
     exportBtn.addEventListener('click', async () => {
@@ -2129,9 +2103,7 @@
       const eErr = h('div', { class: 'error', 'data-test': 'edit-error' });
       const save = h('button', { class: 'primary', 'data-test': 'edit-save' }, 'Save changes');
       save.addEventListener('click', async () => {
-        eErr.textContent = '';
-        save.disabled = true;
-        try {
+        await busy(save, eErr, async () => {
           const config = buildConfig(w);
           const plan = await api('POST', `/api/bots/${id}/edit/preview`, { config });
           confirmTrade('Save these changes?', 'The bot rebalances to the new parameters at once:', plan, async () => {
@@ -2141,11 +2113,7 @@
             await ctx.reloadConfig();
             await ctx.refresh();
           }, 'edit-dialog');
-        } catch (e) {
-          eErr.textContent = e.message;
-        } finally {
-          save.disabled = false;
-        }
+        });
       });
       const weights = weightsForm(w);
       editBox.replaceChildren(
@@ -2683,16 +2651,10 @@
       };
       // Steps 3..7 ask the server: a refused configuration stays on its step with the message.
       const checkThenGo = async () => {
-        err.textContent = '';
-        next.disabled = true;
-        try {
+        await busy(next, err, async () => {
           w.preview = await preview(w);
           go();
-        } catch (e) {
-          err.textContent = e.message;
-        } finally {
-          next.disabled = false;
-        }
+        });
       };
       next.addEventListener('click', () => (w.step <= 2 ? go() : checkThenGo()));
       let content;
@@ -2871,17 +2833,12 @@
       create.addEventListener('click', async () => {
         err.textContent = '';
         if (!w.name.trim()) w.name = name.value.trim();
-        create.disabled = true;
-        try {
+        await busy(create, err, async () => {
           const r = await api('POST', '/api/bots', { config: buildConfig(w) });
           S.wiz = null;
           toast(`Bot #${r.id} created`);
           location.hash = `#/bots/${r.id}`;
-        } catch (e) {
-          err.textContent = e.message;
-        } finally {
-          create.disabled = false;
-        }
+        });
       });
       const p = w.preview || {};
       return h(
@@ -2984,35 +2941,24 @@
       err.textContent = '';
       if (src === 'wizard' && !hasWiz) return void (err.textContent = 'Pick coins in the wizard first, or choose a preset.');
       const req = body();
-      run.disabled = true;
       result.replaceChildren(h('div', { class: 'muted' }, 'Running the backtest…'));
-      try {
+      const ran = await busy(run, err, async () => {
         const r = await api('POST', '/api/backtests', req);
         showResult(r, req);
-      } catch (e) {
-        result.replaceChildren();
-        err.textContent = e.message;
-      } finally {
-        run.disabled = false;
-      }
+      });
+      if (!ran) result.replaceChildren();
     });
     function showResult(r, req) {
       const sm = r.summary || {};
       const cerr = h('div', { class: 'error', 'data-test': 'backtest-create-error' });
       const create = h('button', { class: 'primary', 'data-test': 'backtest-create' }, 'Create this bot');
       create.addEventListener('click', async () => {
-        cerr.textContent = '';
-        create.disabled = true;
-        try {
+        await busy(create, cerr, async () => {
           const b = req.config ? { config: req.config } : { profile: req.preset, amount: req.amount };
           const res = await api('POST', '/api/bots', b);
           toast(`Bot #${res.id} created`);
           location.hash = `#/bots/${res.id}`;
-        } catch (e) {
-          cerr.textContent = e.message;
-        } finally {
-          create.disabled = false;
-        }
+        });
       });
       result.replaceChildren(
         h(
@@ -3114,9 +3060,7 @@
       {
         onsubmit: async (e) => {
           e.preventDefault();
-          err.textContent = '';
-          createBtn.disabled = true;
-          try {
+          await busy(createBtn, err, async () => {
             const body = label.value.trim() ? { label: label.value.trim() } : {};
             const r = await api('POST', '/api/tokens', body);
             label.value = '';
@@ -3124,11 +3068,7 @@
               h('div', { class: 'ok-box' }, h('div', {}, 'Your new API token (shown once; store it now):'), h('div', { class: 'row', style: 'margin-top:6px;align-items:center' }, h('code', { 'data-test': 'token-value', style: 'flex:1;word-break:break-all' }, r.token), h('button', { type: 'button', onclick: () => copyText(r.token) }, 'Copy'))),
             );
             load();
-          } catch (e2) {
-            err.textContent = e2.message;
-          } finally {
-            createBtn.disabled = false;
-          }
+          });
         },
       },
       h('div', { class: 'row narrow' }, h('div', { class: 'field' }, h('label', {}, 'Label (optional)'), label), h('div', { class: 'field', style: 'flex:0 0 auto' }, createBtn)),
