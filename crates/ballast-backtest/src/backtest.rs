@@ -702,6 +702,8 @@ fn run_exchange(
                 guards: &opts.guards,
                 net_invested,
                 force: force.as_deref(),
+                // The backtest invests quote only.
+                new_coins: &Default::default(),
                 first: bar == 0 && round == 0,
                 execution: &opts.execution,
                 pairs: &priced_pairs,

@@ -344,9 +344,14 @@ pub fn plan_rebalance(input: &PlanInput<'_>) -> Result<Plan, CoreError> {
 
 /// What cash is moving: new money spent, or money to be taken out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NewCash {
-    /// Quote was added (an investment): the quote cash held is spent.
-    Invested,
+pub enum NewCash<'a> {
+    /// An investment: the quote cash held is spent, and so are `coins`, the coins
+    /// just invested (none for an investment of quote), as far as the underweight
+    /// coins need them: new money either way.
+    Invested {
+        /// The quantities of coins invested (at most what is held counts).
+        coins: &'a Holdings,
+    },
     /// This much quote is to be withdrawn: it is raised (and kept) as cash.
     Withdraw(Notional),
 }
@@ -358,16 +363,22 @@ pub enum NewCash {
 ///   above the band's upper edge (down to that edge) or when the cash cannot lift every
 ///   coin to the band's lower edge (then the coins above target give up their excess in
 ///   proportion, only as much as needed). Without a band (`None`) nothing is sold
-///   except coins whose target is zero.
+///   except coins whose target is zero. Coins just invested count as cash that is
+///   still in them: the portfolio is judged without them, and they are sold as far as
+///   the buys need more than the quote cash (in proportion, when several).
 /// - [`NewCash::Withdraw`]: raises the amount by selling the most overweight coins
 ///   first (down to a common level relative to target), buys nothing, and keeps the
 ///   proceeds as cash.
 ///
 /// Legs are sized, rounded and checked exactly like [`plan_rebalance`]'s (skips with
 /// their reasons, the plan computed again with a skipped asset held in place).
-pub fn rebalance_with_cash(input: &PlanInput<'_>, band: Option<Threshold>, cash: NewCash) -> Result<Plan, CoreError> {
+pub fn rebalance_with_cash(
+    input: &PlanInput<'_>,
+    band: Option<Threshold>,
+    cash: NewCash<'_>,
+) -> Result<Plan, CoreError> {
     match cash {
-        NewCash::Invested => plan_goal(input, Goal::CashFirst { band }),
+        NewCash::Invested { coins } => plan_goal(input, Goal::CashFirst { band, coins }),
         NewCash::Withdraw(amount) => {
             if amount.0 < Decimal::ZERO {
                 return Err(CoreError::OutOfRange {
@@ -383,13 +394,13 @@ pub fn rebalance_with_cash(input: &PlanInput<'_>, band: Option<Threshold>, cash:
 
 /// Where a plan takes the portfolio.
 #[derive(Clone, Copy, Debug)]
-enum Goal {
+enum Goal<'a> {
     To(RebalanceTo),
-    CashFirst { band: Option<Threshold> },
+    CashFirst { band: Option<Threshold>, coins: &'a Holdings },
     Raise(Decimal),
 }
 
-fn plan_goal(input: &PlanInput<'_>, goal: Goal) -> Result<Plan, CoreError> {
+fn plan_goal(input: &PlanInput<'_>, goal: Goal<'_>) -> Result<Plan, CoreError> {
     let mut frozen: BTreeMap<Asset, Skipped> = BTreeMap::new();
     loop {
         let plan = plan_pass(input, &frozen, goal)?;
@@ -405,7 +416,7 @@ fn plan_goal(input: &PlanInput<'_>, goal: Goal) -> Result<Plan, CoreError> {
     }
 }
 
-fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>, goal: Goal) -> Result<Plan, CoreError> {
+fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>, goal: Goal<'_>) -> Result<Plan, CoreError> {
     let quote = input.targets.quote();
     input.rules.validate()?;
     let valuation = Valuation::new(quote, input.holdings, input.prices, Some(input.targets))?;
@@ -431,9 +442,18 @@ fn plan_pass(input: &PlanInput<'_>, frozen: &BTreeMap<Asset, Skipped>, goal: Goa
 
     // Desired change of value per asset (positive: buy).
     let desired: BTreeMap<&Asset, Decimal> = match goal {
-        Goal::CashFirst { band } => {
+        Goal::CashFirst { band, coins } => {
             let held = |a: &Asset| if frozen.contains_key(a) { None } else { Some(valuation.values[a].0) };
-            cash_first(&assets, input.targets, &valuation, f, band, &|a| blocked.contains_key(a), &held)
+            // The value of the coins just invested, at most what is held of them.
+            let mut added = BTreeMap::new();
+            for (a, q) in coins {
+                if let Some(val) = valuation.values.get(a)
+                    && a != quote
+                {
+                    added.insert(a, (q.0.max(Decimal::ZERO) * price_of(input.prices, a)?.0).min(val.0));
+                }
+            }
+            cash_first(&assets, input.targets, &valuation, f, band, &|a| blocked.contains_key(a), &held, &added)
         }
         Goal::Raise(amount) => {
             let held = |a: &Asset| if frozen.contains_key(a) { None } else { Some(valuation.values[a].0) };
@@ -689,6 +709,7 @@ fn largest_within(budget: Decimal, total: &dyn Fn(Decimal) -> Decimal) -> Decima
 
 /// The changes of value of a cash-first investment (see [`rebalance_with_cash`]).
 /// `held(a)` is `None` for an asset held in place (a skipped leg).
+#[allow(clippy::too_many_arguments)]
 fn cash_first<'a>(
     assets: &[&'a Asset],
     targets: &TargetWeights,
@@ -697,8 +718,15 @@ fn cash_first<'a>(
     band: Option<Threshold>,
     blocked: &dyn Fn(&Asset) -> bool,
     held: &dyn Fn(&Asset) -> Option<Decimal>,
+    added: &BTreeMap<&Asset, Decimal>,
 ) -> BTreeMap<&'a Asset, Decimal> {
     let v = valuation.total.0;
+    // Coins just invested are cash still in them: each coin is judged without them
+    // (a coin held in place, `None`, keeps them), and they are sold last, as far as the
+    // buys need them.
+    let new_in = |a: &Asset| if held(a).is_some() { added.get(a).copied().unwrap_or_default() } else { Decimal::ZERO };
+    let held = |a: &Asset| held(a).map(|val| val - new_in(a));
+    let in_coins: Decimal = assets.iter().map(|a| new_in(a)).sum::<Decimal>() * (Decimal::ONE - f);
     let mut sells: BTreeMap<&Asset, Decimal> = BTreeMap::new();
     // Above the band's upper edge: down to it (a zero target: all of it).
     for a in assets {
@@ -712,7 +740,7 @@ fn cash_first<'a>(
         };
         sells.insert(*a, cut);
     }
-    let mut cash = valuation.cash.0 + sells.values().sum::<Decimal>() * (Decimal::ONE - f);
+    let mut cash = valuation.cash.0 + sells.values().sum::<Decimal>() * (Decimal::ONE - f) + in_coins;
     // Below the band's lower edge: the least that must be bought.
     let need: BTreeMap<&Asset, Decimal> = assets
         .iter()
@@ -756,7 +784,17 @@ fn cash_first<'a>(
         (x * goal - val).max(floor).min((goal - val).max(Decimal::ZERO)).max(Decimal::ZERO)
     };
     let x = largest_within(budget, &|x| assets.iter().map(|a| buy(a, x)).sum());
-    assets.iter().map(|a| (*a, buy(a, x) - sells.get(a).copied().unwrap_or_default())).collect()
+    // What the buys take from the coins invested: what the quote cash does not cover.
+    let spent: Decimal = assets.iter().map(|a| buy(a, x)).sum::<Decimal>() * (Decimal::ONE + f);
+    let from_coins = if in_coins > Decimal::ZERO {
+        ((spent - (cash - in_coins)) / in_coins).max(Decimal::ZERO).min(Decimal::ONE)
+    } else {
+        Decimal::ZERO
+    };
+    assets
+        .iter()
+        .map(|a| (*a, buy(a, x) - sells.get(a).copied().unwrap_or_default() - new_in(a) * from_coins))
+        .collect()
 }
 
 /// The changes of value that raise `amount` of cash (see [`rebalance_with_cash`]):

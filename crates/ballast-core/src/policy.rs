@@ -66,6 +66,9 @@ pub struct StepInput<'a> {
     pub net_invested: Notional,
     /// A rebalance forced whatever the trigger says, with its reason.
     pub force: Option<&'a str>,
+    /// The coins of the investment being rebalanced in ([`INVESTMENT`]): spent like
+    /// cash with new cash first (none for an investment of quote).
+    pub new_coins: &'a Holdings,
     /// This is the bot's first buy.
     pub first: bool,
     /// How plans are executed (new cash first, direct pairs).
@@ -202,7 +205,7 @@ pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<A
         entry_prices: &blocked,
     };
     let plan = if !input.first && input.execution.new_cash_first && input.force == Some(INVESTMENT) {
-        rebalance_with_cash(&plan_input, band(input.trigger), NewCash::Invested)?
+        rebalance_with_cash(&plan_input, band(input.trigger), NewCash::Invested { coins: input.new_coins })?
     } else {
         plan_rebalance(&plan_input)?
     };

@@ -92,7 +92,12 @@ fn a_top_up_buys_the_underweight_and_sells_nothing_inside_the_band() {
     let before = plan_rebalance(&input(&h, &p, &t, &r, &e)).unwrap();
     // The old plan sells BTC back to target.
     assert!(before.legs.iter().any(|l| l.side == Side::Sell && l.asset == a("BTC")), "{:?}", before.legs);
-    let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(10))), NewCash::Invested).unwrap();
+    let plan = rebalance_with_cash(
+        &input(&h, &p, &t, &r, &e),
+        Some(band(dec!(10))),
+        NewCash::Invested { coins: &Default::default() },
+    )
+    .unwrap();
     assert!(plan.legs.iter().all(|l| l.side == Side::Buy), "no sells: {:?}", plan.legs);
     assert!(plan.fees < before.fees, "fewer fees: {} vs {}", plan.fees, before.fees);
     // XRP, the most underweight, gets the most; BTC gets nothing.
@@ -104,6 +109,92 @@ fn a_top_up_buys_the_underweight_and_sells_nothing_inside_the_band() {
     let cash = plan.weights_after[&usdt()].0 * plan.value_after.0;
     assert!(cash < dec!(5), "cash left {cash}");
     assert!(plan.max_drift_after < dec!(0.10), "drift {}", plan.max_drift_after);
+}
+
+/// 1,000 USDT of coins at their targets but XRP at 20 % and BTC at 30 % (inside a
+/// 10-point band), after `btc` BTC were invested; no quote cash.
+fn coins_invested(btc: Decimal) -> Holdings {
+    [
+        (a("BTC"), Qty(dec!(250) / dec!(50000) + btc)),
+        (a("ETH"), Qty(dec!(250) / dec!(2500))),
+        (a("XRP"), Qty(dec!(400))),
+        (a("BNB"), Qty(dec!(250) / dec!(300))),
+    ]
+    .into()
+}
+
+/// Coins invested are spent like cash: the coin is sold only as far as the underweight
+/// coins need it (never more than was invested), no other coin is sold, and the
+/// underweight coin gets the most. Before, only quote cash counted: with none held,
+/// the plan was empty and the coins stayed overweight.
+#[test]
+fn coins_invested_are_sold_only_as_far_as_the_underweight_coins_need_them() {
+    let (p, t, r, e) = (prices(), equal4(), rules(), BTreeMap::new());
+    // 0.002 BTC (100 USDT) leaves BTC at 31.8 %, inside the band.
+    for btc in [dec!(0.001), dec!(0.0015), dec!(0.002)] {
+        let h = coins_invested(btc);
+        let coins: Holdings = [(a("BTC"), Qty(btc))].into();
+        let plain = rebalance_with_cash(
+            &input(&h, &p, &t, &r, &e),
+            Some(band(dec!(10))),
+            NewCash::Invested { coins: &Default::default() },
+        )
+        .unwrap();
+        let plan =
+            rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(10))), NewCash::Invested { coins: &coins })
+                .unwrap();
+        assert!(plain.legs.is_empty(), "{btc}: inside the band, no cash: nothing ({:?})", plain.legs);
+        let sells: Vec<_> = plan.legs.iter().filter(|l| l.side == Side::Sell).collect();
+        assert_eq!(sells.len(), 1, "{btc}: {:?}", plan.legs);
+        assert_eq!(sells[0].asset, a("BTC"));
+        assert!(sells[0].quantity.0 <= btc, "{btc}: sold {} of the {btc} invested", sells[0].quantity);
+        let bought = |s: &str| {
+            plan.legs.iter().find(|l| l.asset == a(s) && l.side == Side::Buy).map(|l| l.notional.0).unwrap_or_default()
+        };
+        assert!(bought("XRP") > Decimal::ZERO, "{btc}: {:?}", plan.legs);
+        assert!(bought("XRP") >= bought("ETH") && bought("XRP") >= bought("BNB"), "{btc}: {:?}", plan.legs);
+        // What is sold is spent: less than one minimum order left as cash.
+        let cash = plan.weights_after.get(&usdt()).map_or(Decimal::ZERO, |w| w.0) * plan.value_after.0;
+        assert!(cash < dec!(5), "{btc}: cash left {cash}");
+        assert!(plan.max_drift_after < plain.max_drift_after, "{btc}: closer to the targets");
+    }
+}
+
+/// Quote cash is spent before the coins invested, and coins the plan cannot sell
+/// (below the minimum order) stay in place.
+#[test]
+fn quote_cash_is_spent_before_the_coins_invested_and_unsellable_coins_stay() {
+    let (p, t, r, e) = (prices(), equal4(), rules(), BTreeMap::new());
+    // 60 USDT of cash: spent first, and BTC sold only for the rest of the buys.
+    let mut h = coins_invested(dec!(0.001));
+    h.insert(usdt(), Qty(dec!(60)));
+    let coins: Holdings = [(a("BTC"), Qty(dec!(0.001)))].into();
+    let plan =
+        rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(10))), NewCash::Invested { coins: &coins })
+            .unwrap();
+    let sold_btc: Decimal = plan.legs.iter().filter(|l| l.side == Side::Sell).map(|l| l.notional.0).sum();
+    let bought: Decimal = plan.legs.iter().filter(|l| l.side == Side::Buy).map(|l| l.notional.0 + l.fee.0).sum();
+    assert!(sold_btc > Decimal::ZERO && sold_btc < dec!(50), "{:?}", plan.legs);
+    assert!((bought - dec!(60) - sold_btc).abs() < dec!(2), "cash + BTC sold = bought: {bought} vs {sold_btc}");
+    // 400 USDT of cash lifts every coin to its target: the BTC invested is not sold.
+    h.insert(usdt(), Qty(dec!(400)));
+    let plan =
+        rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(10))), NewCash::Invested { coins: &coins })
+            .unwrap();
+    assert!(plan.legs.iter().all(|l| l.side == Side::Buy), "{:?}", plan.legs);
+    // 0.00008 BTC (4 USDT) is below the 5 USDT minimum: nothing to sell, nothing skipped
+    // for dust it would have bought.
+    let h = coins_invested(dec!(0.00008));
+    let coins: Holdings = [(a("BTC"), Qty(dec!(0.00008)))].into();
+    let plan =
+        rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(10))), NewCash::Invested { coins: &coins })
+            .unwrap();
+    assert!(plan.legs.iter().all(|l| l.side == Side::Buy || l.asset == a("BTC")), "{:?}", plan.legs);
+    assert!(checked_apply(&plan, &h), "the plan never spends what is not held");
+}
+
+fn checked_apply(plan: &planner::Plan, h: &Holdings) -> bool {
+    planner::checked_apply_legs(&usdt(), h, &plan.legs).is_ok()
 }
 
 #[test]
@@ -119,7 +210,12 @@ fn a_coin_above_the_band_is_sold_only_down_to_its_edge() {
     ]
     .into();
     let full = plan_rebalance(&input(&h, &p, &t, &r, &e)).unwrap();
-    let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(5))), NewCash::Invested).unwrap();
+    let plan = rebalance_with_cash(
+        &input(&h, &p, &t, &r, &e),
+        Some(band(dec!(5))),
+        NewCash::Invested { coins: &Default::default() },
+    )
+    .unwrap();
     let btc_sold: Decimal = plan.legs.iter().filter(|l| l.asset == a("BTC")).map(|l| l.notional.0).sum();
     // 1,100 total: the edge is 30 % = 330, so about 120 is sold (the full rebalance
     // sells about 175).
@@ -141,7 +237,12 @@ fn too_little_cash_for_the_band_sells_only_what_is_needed() {
     ]
     .into();
     let full = plan_rebalance(&input(&h, &p, &t, &r, &e)).unwrap();
-    let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band(dec!(5))), NewCash::Invested).unwrap();
+    let plan = rebalance_with_cash(
+        &input(&h, &p, &t, &r, &e),
+        Some(band(dec!(5))),
+        NewCash::Invested { coins: &Default::default() },
+    )
+    .unwrap();
     assert!(sold(&plan) > Decimal::ZERO);
     assert!(sold(&plan) < sold(&full), "{} vs {}", sold(&plan), sold(&full));
     assert!(plan.max_drift_after <= dec!(0.05) + dec!(0.005), "drift {}", plan.max_drift_after);
@@ -299,6 +400,7 @@ fn the_step_policy_spends_an_investment_first_and_trades_pairs_when_asked() {
             guards: &guards,
             net_invested: Notional(dec!(1200)),
             force,
+            new_coins: &Default::default(),
             first: false,
             execution,
             pairs: &pairs,
@@ -343,7 +445,7 @@ mod properties {
         ) {
             let (h, p, t, r, e) = (holdings(btc, eth, xrp, bnb, cash), prices(), equal4(), rules(), BTreeMap::new());
             let band = band(Decimal::from(band_pts));
-            let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band), NewCash::Invested).unwrap();
+            let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band), NewCash::Invested { coins: &Default::default() }).unwrap();
             let after = plan.apply(&h);
             prop_assert!(after.values().all(|q| q.0 >= Decimal::ZERO), "{:?}", after);
             let v = plan.value_before.0;
@@ -361,6 +463,36 @@ mod properties {
             let direct = direct_pairs(&plan, &h, &p, Some(&t), &r, &pairs, &Execution::default(), FeeRates::flat(Bps(dec!(10)))).unwrap();
             prop_assert!(direct.apply(&h).values().all(|q| q.0 >= Decimal::ZERO));
             prop_assert!(direct.fees.0 <= plan.fees.0 + dec!(0.000001));
+        }
+
+        /// Coins invested (any part of a coin held, which counts as invested): the plan
+        /// never spends what is not there, sells only what was invested of a coin not
+        /// above its band's upper edge (when no coin is below its lower edge), and ends
+        /// no further from the targets than spending the quote cash alone.
+        #[test]
+        fn coin_investments_are_sound(
+            btc in 0u32..2000, eth in 0u32..2000, xrp in 0u32..2000, bnb in 0u32..2000, cash in 0u32..500,
+            part in 0u32..=100, band_pts in 1u32..20,
+        ) {
+            let (h, p, t, r, e) = (holdings(btc, eth, xrp, bnb, cash), prices(), equal4(), rules(), BTreeMap::new());
+            let band = band(Decimal::from(band_pts));
+            let invested = (h[&a("BTC")].0 * Decimal::from(part) / dec!(100)).round_dp(8);
+            let coins: Holdings = [(a("BTC"), Qty(invested))].into();
+            let plan = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band), NewCash::Invested { coins: &coins }).unwrap();
+            let plain = rebalance_with_cash(&input(&h, &p, &t, &r, &e), Some(band), NewCash::Invested { coins: &Default::default() }).unwrap();
+            prop_assert!(plan.apply(&h).values().all(|q| q.0 >= Decimal::ZERO));
+            let v = plan.value_before.0;
+            let (lo, hi) = (dec!(0.25) - band.fraction(), dec!(0.25) + band.fraction());
+            // With a coin below its lower edge, coins above target may also give up
+            // their excess (as with quote cash alone): not checked here.
+            let in_band = ["BTC", "ETH", "XRP", "BNB"].iter().all(|c| plan.weights_before.get(&a(c)).is_some_and(|w| w.0 >= lo));
+            for l in plan.legs.iter().filter(|l| l.side == Side::Sell) {
+                let w = plan.weights_before[&l.asset].0;
+                if l.asset == a("BTC") && w <= hi && v > Decimal::ZERO && in_band {
+                    prop_assert!(l.quantity.0 <= invested + r.get(&l.asset).step, "sold {} of {} invested", l.quantity, invested);
+                }
+            }
+            prop_assert!(plan.max_drift_after <= plain.max_drift_after + dec!(0.01), "{} vs {}", plan.max_drift_after, plain.max_drift_after);
         }
 
         /// A withdrawal raises the amount (up to what the coins can give) and buys nothing.

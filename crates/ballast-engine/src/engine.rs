@@ -426,7 +426,12 @@ impl Engine {
         let mut memory = policy::Memory { trigger: b.state.trigger, entered };
         // An investment alone is previewed as the rebalance that follows it.
         let reason = if !add.is_empty() && !edited { policy::INVESTMENT } else { "preview" };
-        let input = market.input(spec, self.clock.now(), net_invested, Some(reason), b.state.next_seq == 1);
+        // The coins of investments not rebalanced in yet, and of this one.
+        let mut new_coins = b.state.new_coins.clone();
+        for (a, q) in add.iter().filter(|(a, _)| **a != spec.quote) {
+            new_coins.entry(a.clone()).or_default().0 += q.0;
+        }
+        let input = market.input(spec, self.clock.now(), net_invested, Some(reason), &new_coins, b.state.next_seq == 1);
         match policy::decide(&input, &mut memory)? {
             policy::Verdict::Rebalance { waiting, .. } => self.plan_at_venue(spec, &input, &market.targets, &waiting),
             policy::Verdict::Exit(exit) => {
@@ -509,6 +514,7 @@ impl Engine {
                 trigger: TriggerState::new(now),
                 next_seq: 1,
                 force: Some("first buy".into()),
+                new_coins: BTreeMap::new(),
                 hodl,
                 last_step: None,
                 rebalances: 0,
@@ -816,8 +822,9 @@ impl Engine {
         let flows = self.store.cash_flows(id)?;
         let net_invested = Notional(flows.iter().map(|f| f.value.0).sum());
         let force = b.state.force.take();
+        let new_coins = std::mem::take(&mut b.state.new_coins);
         let mut memory = policy::Memory { trigger: b.state.trigger, entered: std::mem::take(&mut b.state.entered) };
-        let input = market.input(&spec, now, net_invested, force.as_deref(), first);
+        let input = market.input(&spec, now, net_invested, force.as_deref(), &new_coins, first);
         let verdict = policy::decide(&input, &mut memory)?;
         b.state.trigger = memory.trigger;
         b.state.entered = memory.entered;
@@ -1226,6 +1233,7 @@ impl Engine {
                 }
             } else {
                 *b.state.hodl.entry(a.clone()).or_default() += *q;
+                b.state.new_coins.entry(a.clone()).or_default().0 += q.0;
             }
         }
         b.state.force = Some(policy::INVESTMENT.into());
@@ -1764,6 +1772,7 @@ impl Market {
         now: Timestamp,
         net_invested: Notional,
         force: Option<&'a str>,
+        new_coins: &'a ballast_core::Holdings,
         first: bool,
     ) -> policy::StepInput<'a> {
         policy::StepInput {
@@ -1779,6 +1788,7 @@ impl Market {
             guards: &spec.guards,
             net_invested,
             force,
+            new_coins,
             first,
             execution: &spec.execution,
             pairs: &self.no_pairs,

@@ -101,6 +101,10 @@ pub struct BotState {
     /// Rebalance at the next step whatever the trigger says (first buy, investment,
     /// edit).
     pub force: Option<String>,
+    /// The coins invested since the last rebalance planned them: spent like cash by
+    /// the rebalance that the investment forces (new cash first).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub new_coins: BTreeMap<Asset, Qty>,
     /// What the cash flows would hold if never rebalanced (the HODL reference).
     pub hodl: BTreeMap<Asset, Qty>,
     /// The last time the bot was stepped.

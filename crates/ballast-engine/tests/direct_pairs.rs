@@ -167,6 +167,44 @@ fn an_investment_is_spent_on_the_underweight_coin_first() {
     assert!(eth > dec!(100), "most of the cash buys ETH, the underweight coin: {eth}");
 }
 
+/// Coins invested are new money like cash: with new cash first, the coins added are
+/// sold as far as the underweight coins need them, and the portfolio is at its targets
+/// after the step, even though the investment leaves every coin inside the band.
+/// Before, only the quote cash held was spent: the plan bought dust and skipped it
+/// ("order value 0.3 is below the minimum"), and the coins stayed overweight.
+#[test]
+fn an_investment_in_coins_is_spent_like_cash_on_the_underweight_coin() {
+    let r = rig(Execution::default());
+    // BTC +8 %: inside the 5-point band, no rebalance.
+    r.prices.set(&a("BTC"), &a("USDT"), Price(dec!(54000)));
+    assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Held);
+    r.venue.deposit(&a("BTC"), Qty(dec!(0.001))).unwrap();
+    // 0.001 BTC (54 USDT): BTC 594 of 1,094 USDT, 54.3 %, still inside the band.
+    let add: BTreeMap<Asset, Qty> = [(a("BTC"), Qty(dec!(0.001)))].into();
+    let preview = r.engine.preview_change(r.bot, &add, None).unwrap();
+    let sides: Vec<_> = preview.legs.iter().map(|l| (l.side, l.asset.to_string())).collect();
+    assert_eq!(sides, [(Side::Sell, "BTC".to_string()), (Side::Buy, "ETH".to_string())], "{preview:?}");
+    assert!(preview.skipped.is_empty(), "{:?}", preview.skipped);
+    r.engine.invest(r.bot, &add).unwrap();
+    let sent_before = r.store.orders(r.bot, 100).unwrap().len();
+    assert!(matches!(r.engine.step(r.bot).unwrap(), StepOutcome::Rebalanced { orders: 2 }));
+    let orders = r.store.orders(r.bot, 100).unwrap();
+    assert_eq!(orders.len() - sent_before, 2);
+    // Sold: no more BTC than was invested; both coins now within a point of 50 %.
+    let sold: Decimal = orders
+        .iter()
+        .filter(|o| o.intent.side == Side::Sell && o.intent.base == a("BTC"))
+        .map(|o| o.intent.qty.0)
+        .sum();
+    assert!(sold > Decimal::ZERO && sold <= dec!(0.001), "{sold}");
+    let h = r.engine.holdings(r.bot).unwrap();
+    let (btc, eth) = (h[&a("BTC")].0 * dec!(54000), h[&a("ETH")].0 * dec!(2500));
+    let w = btc / (btc + eth + h[&a("USDT")].0);
+    assert!((w - dec!(0.5)).abs() < dec!(0.01), "BTC weight {w}");
+    // Nothing pending: the next step holds.
+    assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Held);
+}
+
 /// A maker-first bot with direct pairs on a paper venue with a book (10 bps wide) that
 /// charges 20 bps while the bot's configuration says 10: the planner sizes at the
 /// venue's rate, and the pair's leg, expected to cost less resting than two resting
