@@ -308,6 +308,34 @@ fn a_maker_first_bot_rests_its_pair_leg_on_the_pair_and_plans_at_the_venues_fee(
     engine.step(bot).unwrap();
     let filled = store.fills(bot).unwrap().into_iter().filter(|f| f.quote == a("BTC")).count();
     assert!(filled > 0, "the ETH/BTC order filled on its own symbol");
+    // The rest finishes at market after the deadline. The closing event values every
+    // order in the bot's quote: before, it added the ETH/BTC order's BTC to the USDT of
+    // the others and printed the sum in BTC ("626.12 BTC traded as maker").
+    for _ in 0..12 {
+        if working().is_none() {
+            break;
+        }
+        clock.advance(Span::from_secs(60));
+        engine.step(bot).unwrap();
+    }
+    assert!(working().is_none(), "the rebalance is done");
+    let done = store.events(bot, 50).unwrap().into_iter().find(|e| e.kind == "rebalance_done").unwrap();
+    let m = &done.message;
+    assert!(m.contains("USDT traded as maker") && m.contains("USDT as taker") && !m.contains(" BTC "), "{m}");
+    let figure = |before: &str| -> Decimal {
+        let head = &m[..m.find(before).unwrap()];
+        head.rsplit(' ').nth(1).unwrap().parse().unwrap()
+    };
+    let (maker, taker) = (figure("USDT traded as maker"), figure("USDT as taker"));
+    let pair_value: Decimal = store
+        .orders(bot, 50)
+        .unwrap()
+        .iter()
+        .filter(|o| o.intent.seq == seq && o.intent.quote == a("BTC"))
+        .map(|o| o.filled.0 * dec!(2500))
+        .sum();
+    assert!(pair_value > Decimal::ZERO && maker >= pair_value * dec!(0.9), "the pair's fill counts in USDT: {m}");
+    assert!(maker + taker < dec!(1300), "no more than the bot's value was traded: {m}");
     // One bot owns the account: the ledger equals the venue.
     let balances = venue.balances().unwrap();
     let held = engine.holdings(bot).unwrap();

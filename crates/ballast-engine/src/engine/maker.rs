@@ -227,7 +227,7 @@ impl Engine {
         if all_done {
             // Every leg's last order is final: the work is over (the same step goes on
             // to its snapshot; the next one decides again).
-            events.push(self.done_event(id, &w, &finished, now)?);
+            events.push(self.done_event(id, &w, &b.state.spec.quote, &finished, now)?);
             b.state.working = None;
         } else {
             b.state.working = Some(w.clone());
@@ -329,11 +329,13 @@ impl Engine {
 
     /// The event closing a maker-first rebalance: per leg, what was filled as maker
     /// (post-only attempts) and as taker (the market attempt), in how many attempts,
-    /// and what was left below the venue's minimums.
+    /// and what was left below the venue's minimums; the values in the bot's quote
+    /// `quote` (a direct pair's order valued at its quote's last price in it).
     fn done_event(
         &self,
         id: i64,
         w: &Working,
+        quote: &Asset,
         left: &[String],
         now: Timestamp,
     ) -> Result<ballast_store::Event, EngineError> {
@@ -357,22 +359,36 @@ impl Engine {
                 json!({"asset": a, "side": side.to_string(), "maker": maker.normalize().to_string(), "taker": taker.normalize().to_string(), "attempts": attempts})
             })
             .collect();
-        // In quote: a maker fill is at its order's limit; a market order's value is
-        // given at the price its intent assumed.
+        // In the bot's quote: a maker fill is at its order's limit; a market order's
+        // value is given at the price its intent assumed; a direct pair's (ETH/BTC) at
+        // its quote's last price in the bot's quote.
+        let mut rates: BTreeMap<Asset, Decimal> = BTreeMap::new();
+        for o in rows.iter().filter(|o| &o.intent.quote != quote && !o.filled.is_zero()) {
+            if !rates.contains_key(&o.intent.quote) {
+                let rate = self.last_price(&o.intent.quote, quote).map_or(Decimal::ZERO, |p| p.0);
+                rates.insert(o.intent.quote.clone(), rate);
+            }
+        }
         let value = |maker: bool| -> Decimal {
             rows.iter()
                 .filter(|o| matches!(o.intent.kind, OrderKind::Market) != maker)
-                .map(|o| o.filled.0 * o.intent.kind.limit_price().unwrap_or(o.intent.planned_price).0)
+                .map(|o| {
+                    let rate = if &o.intent.quote == quote {
+                        Decimal::ONE
+                    } else {
+                        rates.get(&o.intent.quote).copied().unwrap_or_default()
+                    };
+                    o.filled.0 * o.intent.kind.limit_price().unwrap_or(o.intent.planned_price).0 * rate
+                })
                 .sum()
         };
         let attempts: u32 = per_leg.values().map(|e| e.4).sum();
         let mut message = format!(
-            "rebalance {} done: {} leg(s) in {attempts} order(s); {} {q} traded as maker, about {} {q} as taker",
+            "rebalance {} done: {} leg(s) in {attempts} order(s); {} {quote} traded as maker, about {} {quote} as taker",
             w.seq,
             w.legs.len(),
             value(true).round_dp(2),
             value(false).round_dp(2),
-            q = rows.first().map_or_else(|| "quote".to_string(), |o| o.intent.quote.to_string())
         );
         if !left.is_empty() {
             message.push_str(&format!("; below the minimums: {}", left.join(", ")));
