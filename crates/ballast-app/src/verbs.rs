@@ -10,7 +10,7 @@ use std::fmt;
 use ballast_core::planner::Plan;
 use ballast_core::weighting::Method;
 use ballast_core::{Asset, Qty};
-use ballast_engine::{BotSpec, Engine, EngineError, Preview, StepOutcome};
+use ballast_engine::{BotSpec, ChangePreview, Engine, EngineError, Preview, StepOutcome};
 use ballast_exchange::Exchange as _;
 use ballast_exchange::paper::PaperExchange;
 use ballast_store::{BotId, OrderState};
@@ -105,12 +105,12 @@ pub fn fund_paper(
     quote: &Asset,
     amount: Decimal,
 ) -> Result<Option<Decimal>, VerbError> {
-    let free = paper.balances().map_err(EngineError::from)?.get(quote).map(|b| b.free).unwrap_or_default();
-    let committed = engine.committed_quote(quote)?.max(Decimal::ZERO);
-    if free.0 - committed >= amount {
+    let balances = paper.balances().map_err(EngineError::from)?;
+    let left = ballast_engine::engine::unclaimed(&balances, quote, engine.committed_quote(quote)?.max(Decimal::ZERO));
+    if left >= amount {
         return Ok(None);
     }
-    let need = amount - (free.0 - committed);
+    let need = amount - left;
     paper.deposit(quote, Qty(need)).map_err(EngineError::from)?;
     Ok(Some(need))
 }
@@ -195,13 +195,21 @@ pub fn invest(
 
 /// What an investment would trade, before it is made (the caller shows it and asks
 /// for confirmation): the orders, their fees and the legs that would be skipped.
-pub fn preview_invest(engine: &Engine, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<Plan, VerbError> {
+pub fn preview_invest(engine: &Engine, id: BotId, add: &BTreeMap<Asset, Qty>) -> Result<ChangePreview, VerbError> {
     Ok(engine.preview_change(id, add, None)?)
 }
 
 /// What an edit would trade, before it is made.
-pub fn preview_edit(engine: &Engine, id: BotId, spec: &BotSpec) -> Result<Plan, VerbError> {
+pub fn preview_edit(engine: &Engine, id: BotId, spec: &BotSpec) -> Result<ChangePreview, VerbError> {
     Ok(engine.preview_change(id, &BTreeMap::new(), Some(spec))?)
+}
+
+/// A change's preview in words: that it waits for a rebalance still worked, if it
+/// does, then [`plan_lines`].
+pub fn change_lines(preview: &ChangePreview) -> Vec<String> {
+    let mut lines: Vec<String> = preview.after.iter().map(|a| format!("note: {a}")).collect();
+    lines.extend(plan_lines(&preview.plan));
+    lines
 }
 
 /// A plan in words, one line each: the orders with their fees, the total, and every

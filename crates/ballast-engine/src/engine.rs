@@ -384,13 +384,16 @@ impl Engine {
     /// recording anything: the plan of the rebalance that an investment of `add`
     /// (possibly empty) and/or new parameters `spec` would force, at the venue's prices
     /// and rules, with the legs it would skip and why. The same policy as the step that
-    /// follows the change ([`policy::decide`] forced, then [`policy::plan`]).
+    /// follows the change ([`policy::decide`] forced, then [`policy::plan`]). While a
+    /// maker-first rebalance is still worked, the change waits for it: the plan then
+    /// assumes its legs filled at their planned prices, and [`ChangePreview::after`]
+    /// says so.
     pub fn preview_change(
         &self,
         id: BotId,
         add: &BTreeMap<Asset, Qty>,
         spec: Option<&BotSpec>,
-    ) -> Result<Plan, EngineError> {
+    ) -> Result<ChangePreview, EngineError> {
         let b = self.load(id)?;
         if !add.is_empty() {
             Self::check_invest_of(&b, add)?;
@@ -409,6 +412,31 @@ impl Engine {
         let mut holdings = self.holdings(id)?;
         for (a, q) in add {
             holdings.entry(a.clone()).or_default().0 += q.0;
+        }
+        let mut after = None;
+        if let Some(w) = &b.state.working {
+            let mut legs = 0;
+            for l in w.legs.iter().filter(|l| !l.done) {
+                let left = l.qty.0 - self.leg_filled(id, w.seq, l.leg)?;
+                if left <= Decimal::ZERO {
+                    continue;
+                }
+                legs += 1;
+                let value = left * l.planned_price.0;
+                let (base, quote) = match l.side {
+                    Side::Buy => (left, -value),
+                    Side::Sell => (-left, value),
+                };
+                holdings.entry(l.base.clone()).or_default().0 += base;
+                holdings.entry(l.quote.clone().unwrap_or_else(|| spec.quote.clone())).or_default().0 += quote;
+            }
+            let to_deadline = ballast_core::Span::from_secs((w.deadline.0 - self.clock.now().0).max(0) / 1000);
+            after = Some(format!(
+                "rebalance {} is still being worked as makers ({legs} leg(s) left, what is left sent at market \
+                 in {to_deadline}): this change is planned when it is done, at the prices of then; the orders \
+                 below assume those legs filled at their planned prices",
+                w.seq,
+            ));
         }
         let market = self.market(spec, &holdings)?;
         let flows = self.store.cash_flows(id)?;
@@ -432,13 +460,16 @@ impl Engine {
             new_coins.entry(a.clone()).or_default().0 += q.0;
         }
         let input = market.input(spec, self.clock.now(), net_invested, Some(reason), &new_coins, b.state.next_seq == 1);
-        match policy::decide(&input, &mut memory)? {
-            policy::Verdict::Rebalance { waiting, .. } => self.plan_at_venue(spec, &input, &market.targets, &waiting),
-            policy::Verdict::Exit(exit) => {
-                Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")))
+        let plan = match policy::decide(&input, &mut memory)? {
+            policy::Verdict::Rebalance { waiting, .. } => {
+                self.plan_at_venue(spec, &input, &market.targets, &waiting)?
             }
-            policy::Verdict::Hold => self.plan_at_venue(spec, &input, &market.targets, &Default::default()),
-        }
+            policy::Verdict::Exit(exit) => {
+                return Err(EngineError::Refused(format!("this change would trip a guard and stop the bot: {exit}")));
+            }
+            policy::Verdict::Hold => self.plan_at_venue(spec, &input, &market.targets, &Default::default())?,
+        };
+        Ok(ChangePreview { plan, after })
     }
 
     /// The plan of a decision to rebalance: [`policy::plan`] with the venue's pairs and
@@ -554,19 +585,17 @@ impl Engine {
         }
         let mut balances = self.venue.balances()?;
         for (quote, amount) in &needs {
-            let free = balances.get(quote).map(|b| b.free).unwrap_or_default();
             let committed = self.committed_quote(quote)?;
             if let Some(fund) = fund
-                && free.0 - committed < *amount
+                && unclaimed(&balances, quote, committed) < *amount
             {
                 fund(quote, *amount)?;
                 balances = self.venue.balances()?;
             }
-            let free = balances.get(quote).map(|b| b.free).unwrap_or_default();
-            if free.0 - committed < *amount {
+            if unclaimed(&balances, quote, committed) < *amount {
                 return Err(EngineError::Refused(format!(
-                    "the account has {} {quote} free, {} of it held by other bots: not enough for {amount} {quote}",
-                    free.0.normalize(),
+                    "the account holds {} {quote}, {} of it held by other bots: not enough for {amount} {quote}",
+                    balances.get(quote).map(|b| b.total().0).unwrap_or_default().normalize(),
                     committed.normalize(),
                 )));
             }
@@ -575,8 +604,9 @@ impl Engine {
         Ok(self.store.commit_all(&changes)?)
     }
 
-    /// Quote held by this venue's bots that are not stopped (so a new bot does not
-    /// count it as free): the one place that decides what of the account is taken.
+    /// What this venue's bots that are not stopped hold of `quote` (or of a coin), each
+    /// counted at zero or more: the one place that decides what of the account is
+    /// taken (see [`unclaimed`]).
     pub fn committed_quote(&self, quote: &Asset) -> Result<Decimal, EngineError> {
         Ok(self.store.held_by_bots(self.venue.name(), quote)?.0)
     }
@@ -1197,16 +1227,10 @@ impl Engine {
         Self::check_invest_of(&b, add)?;
         let spec = b.state.spec.clone();
         let balances = self.venue.balances()?;
-        let mine = self.holdings(id)?;
         for (a, q) in add {
-            let free = balances.get(a).map(|b| b.free.0).unwrap_or_default();
-            let others = if a == &spec.quote {
-                self.committed_quote(a)? - mine.get(a).map(|x| x.0).unwrap_or_default().max(Decimal::ZERO)
-            } else {
-                Decimal::ZERO
-            };
-            let own = mine.get(a).map(|x| x.0).unwrap_or_default().max(Decimal::ZERO);
-            if free - others - own < q.0 {
+            // What the bots hold of it, this one included (coins as well as the quote:
+            // another bot's coins are not this one's to claim).
+            if unclaimed(&balances, a, self.committed_quote(a)?) < q.0 {
                 return Err(EngineError::Refused(format!(
                     "the account does not hold {} {a} beyond what the bots already use",
                     q.0.normalize()
@@ -1749,6 +1773,18 @@ struct Known<'a> {
     invested: Option<Notional>,
 }
 
+/// What a change of a running bot would trade ([`Engine::preview_change`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChangePreview {
+    /// The plan of the rebalance the change forces.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Set while a maker-first rebalance is still worked: the change waits for it, and
+    /// this says so (the plan assumes its legs filled at their planned prices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
 /// What a decision about a bot reads from the venue ([`Engine::market`]), the same for
 /// a step and for the preview of a change: the prices of its coins and of anything
 /// else it holds, the rules of their symbols, its target weights, and its holdings
@@ -1794,6 +1830,13 @@ impl Market {
             pairs: &self.no_pairs,
         }
     }
+}
+
+/// What of the account's `asset` no bot holds: its balance, free and locked (a bot's
+/// resting orders lock what its ledger still counts as held), less `held`, what the
+/// bots of the venue hold of it ([`Engine::committed_quote`]).
+pub fn unclaimed(balances: &BTreeMap<Asset, ballast_exchange::Balance>, asset: &Asset, held: Decimal) -> Decimal {
+    balances.get(asset).map(|b| b.total().0).unwrap_or_default() - held
 }
 
 /// What the bot holds, from its running ledger (zeros left out).

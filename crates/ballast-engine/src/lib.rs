@@ -11,5 +11,7 @@ pub mod ledger;
 mod orders;
 pub mod spec;
 
-pub use engine::{BotView, Dust, Engine, EngineError, NewBotRequest, Preview, StepOutcome, StepResult, Weigher};
+pub use engine::{
+    BotView, ChangePreview, Dust, Engine, EngineError, NewBotRequest, Preview, StepOutcome, StepResult, Weigher,
+};
 pub use spec::{BotSpec, BotState, StopMode, StopRequest, StopSummary, WorkLeg, Working};

@@ -154,7 +154,7 @@ fn an_investment_is_spent_on_the_underweight_coin_first() {
     r.prices.set(&a("BTC"), &a("USDT"), Price(dec!(54000)));
     assert_eq!(r.engine.step(r.bot).unwrap(), StepOutcome::Held);
     let add: BTreeMap<Asset, Qty> = [(a("USDT"), Qty(dec!(200)))].into();
-    let preview = r.engine.preview_change(r.bot, &add, None).unwrap();
+    let preview = r.engine.preview_change(r.bot, &add, None).unwrap().plan;
     assert!(preview.legs.iter().all(|l| l.side == Side::Buy), "{:?}", preview.legs);
     r.engine.invest(r.bot, &add).unwrap();
     let sent_before = r.store.orders(r.bot, 100).unwrap().len();
@@ -181,7 +181,7 @@ fn an_investment_in_coins_is_spent_like_cash_on_the_underweight_coin() {
     r.venue.deposit(&a("BTC"), Qty(dec!(0.001))).unwrap();
     // 0.001 BTC (54 USDT): BTC 594 of 1,094 USDT, 54.3 %, still inside the band.
     let add: BTreeMap<Asset, Qty> = [(a("BTC"), Qty(dec!(0.001)))].into();
-    let preview = r.engine.preview_change(r.bot, &add, None).unwrap();
+    let preview = r.engine.preview_change(r.bot, &add, None).unwrap().plan;
     let sides: Vec<_> = preview.legs.iter().map(|l| (l.side, l.asset.to_string())).collect();
     assert_eq!(sides, [(Side::Sell, "BTC".to_string()), (Side::Buy, "ETH".to_string())], "{preview:?}");
     assert!(preview.skipped.is_empty(), "{:?}", preview.skipped);
@@ -274,7 +274,7 @@ fn a_maker_first_bot_rests_its_pair_leg_on_the_pair_and_plans_at_the_venues_fee(
     // BTC +30 %.
     prices.set(&a("BTC"), &a("USDT"), Price(dec!(65000)));
     // The planner's fee is the venue's 20 bps, not the configuration's 10.
-    let plan = engine.preview_change(bot, &BTreeMap::new(), None).unwrap();
+    let plan = engine.preview_change(bot, &BTreeMap::new(), None).unwrap().plan;
     let quote_leg = plan.legs.iter().find(|l| l.quote.is_none()).expect("a quote leg remains");
     assert_eq!(quote_leg.fee.0, quote_leg.notional.0 * dec!(0.002), "{quote_leg:?}");
     assert!(matches!(engine.step(bot).unwrap(), StepOutcome::Rebalanced { .. }));

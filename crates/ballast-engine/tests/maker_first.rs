@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ballast_core::execution::{Execution, OrderStyle};
 use ballast_core::guards::Guards;
-use ballast_core::planner::{RebalanceTo, RulesBook};
+use ballast_core::planner::{RebalanceTo, RulesBook, Side};
 use ballast_core::trigger::{Threshold, Trigger};
 use ballast_core::weighting::{self, Method};
 use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, Span, SymbolRules, Timestamp};
@@ -437,6 +437,37 @@ fn a_stop_cancels_the_resting_orders_then_liquidates() {
         r.paper.query(&eth.intent.client_id, &a("ETH"), &a("USDT")).unwrap().unwrap().status,
         OrderStatus::Canceled
     ));
+}
+
+/// A change previewed while the first buy still rests waits for it, and says so: the
+/// plan assumes the resting buys filled, so it shows only what the change adds (not
+/// the whole first buy again, as before), and the investment is rebalanced in once the
+/// work is done.
+#[test]
+fn a_change_previewed_while_orders_rest_says_it_waits_and_shows_only_its_own_trades() {
+    let r = rig(maker());
+    assert_eq!(r.step(), StepOutcome::Rebalanced { orders: 2 });
+    assert!(r.state().working.is_some());
+    r.paper.deposit(&a("USDT"), Qty(dec!(100))).unwrap();
+    let add: BTreeMap<Asset, Qty> = [(a("USDT"), Qty(dec!(100)))].into();
+    let preview = r.engine.preview_change(r.bot, &add, None).unwrap();
+    let after = preview.after.as_deref().expect("the preview says the change waits");
+    assert!(after.contains("rebalance 1 is still being worked") && after.contains("2 leg(s) left"), "{after}");
+    let bought: Decimal = preview.plan.legs.iter().filter(|l| l.side == Side::Buy).map(|l| l.notional.0).sum();
+    assert!(bought > dec!(80) && bought < dec!(101), "only the 100 USDT invested is planned: {:?}", preview.plan.legs);
+    // Invested: nothing new is sent while the first buy rests.
+    r.engine.invest(r.bot, &add).unwrap();
+    r.clock.advance(Span::from_secs(10));
+    assert_eq!(r.step(), StepOutcome::Held);
+    assert_eq!(r.orders().len(), 2);
+    // Both fill; the next step plans the investment.
+    r.set("BTC", dec!(49970));
+    r.set("ETH", dec!(2498));
+    r.clock.advance(Span::from_secs(10));
+    r.step();
+    assert!(r.state().working.is_none(), "the first buy is done");
+    assert!(matches!(r.step(), StepOutcome::Rebalanced { .. }), "the investment is rebalanced in");
+    r.check_books();
 }
 
 #[test]

@@ -1002,13 +1002,23 @@ pub async fn invest_preview(
     Path(id): Path<BotId>,
     ApiJson(body): ApiJson<InvestBody>,
 ) -> ApiResult {
-    let plan = blocking(move || {
+    let preview = blocking(move || {
         let (_, engine) = bot_engine(&st, id)?;
         let add = parse_add(&st, id, &body)?;
         Ok(engine.preview_change(id, &add, None)?)
     })
     .await?;
-    ok(plan_json(&plan))
+    ok(change_json(&preview))
+}
+
+/// A change's preview ([`ballast_engine::ChangePreview`]): [`plan_json`] of its plan,
+/// and `after`, the note that it waits for a rebalance still worked, when it does.
+pub fn change_json(preview: &ballast_engine::ChangePreview) -> Value {
+    let mut v = plan_json(&preview.plan);
+    if let Some(after) = &preview.after {
+        v["after"] = json!(after);
+    }
+    v
 }
 
 /// `POST /api/bots/{id}/invest`.

@@ -143,7 +143,7 @@ pub trait Workshop: Send + Sync {
     fn config(&self, bot: ballast_store::BotId) -> Result<serde_json::Value, ApiError>;
     /// Changes a running bot's configuration.
     fn edit(&self, bot: ballast_store::BotId, config: &serde_json::Value) -> Result<(), ApiError>;
-    /// What an edit would trade, recording nothing ([`api::plan_json`]).
+    /// What an edit would trade, recording nothing ([`api::change_json`]).
     fn preview_edit(
         &self,
         bot: ballast_store::BotId,

@@ -622,6 +622,8 @@
     return h(
       'div',
       { 'data-test': 'trade-plan' },
+      // A change made while a maker-first rebalance is still worked waits for it.
+      p.after ? h('div', { class: 'note warn', 'data-test': 'plan-after' }, p.after) : null,
       orders.length
         ? h(
             'div',

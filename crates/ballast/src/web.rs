@@ -346,8 +346,8 @@ impl Workshop for Desk {
     }
 
     fn preview_edit(&self, bot: BotId, config: &Value) -> Result<Value, ApiError> {
-        let plan = self.with_edit(bot, config, |engine, spec, _| verbs::preview_edit(engine, bot, &spec))?;
-        Ok(ballast_server::api::plan_json(&plan))
+        let preview = self.with_edit(bot, config, |engine, spec, _| verbs::preview_edit(engine, bot, &spec))?;
+        Ok(ballast_server::api::change_json(&preview))
     }
 
     fn export(&self, bot: BotId) -> Result<Value, ApiError> {

@@ -147,6 +147,36 @@ every = "28d"
     assert_eq!(count(d, "SELECT COUNT(*) FROM orders WHERE state = 'rejected'"), 0);
 }
 
+/// Found by hand (2026-12-03): while a maker-first bot's first buy rested, `bot invest`
+/// previewed the whole first buy again as if nothing rested, then said "nothing to
+/// trade"; now the preview says the change waits and shows only its own orders, and
+/// the coins invested are rebalanced in, once the work is done, as cash would be.
+#[test]
+fn a_change_while_maker_orders_rest_says_it_waits_and_coins_are_rebalanced_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg = format!("{FOUR}\n[execution]\nstyle = \"maker-first\"\nreprice = \"1h\"\ndeadline = \"12h\"\n");
+    ok(d, &["bot", "create", "--config", &write(d, "bot.toml", &cfg), "--yes"]);
+    ok(d, &["run", "--bars", "1"]);
+    let preview = ballast(d, &["bot", "invest", "1", "--usdt", "40"]);
+    let out = String::from_utf8_lossy(&preview.stdout);
+    assert!(out.contains("note: rebalance 1 is still being worked as makers"), "{out}");
+    let buys: f64 = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("buy "))
+        .map(|l| l.split(" = ").nth(1).unwrap().split(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(buys > 30.0 && buys < 41.0, "only the 40 USDT invested is planned: {out}");
+    ok(d, &["bot", "invest", "1", "--yes", "--coins", "BTC=0.002"]);
+    ok(d, &["run", "--bars", "6"]);
+    let status = ok(d, &["bot", "status", "1"]);
+    let (_, w, _) = row(&status, "BTC").unwrap();
+    assert!((w - 25.0).abs() < 1.5, "the BTC invested is spread over the coins: BTC at {w}%\n{status}");
+    let history = ok(d, &["bot", "history", "1"]);
+    assert!(history.contains("investment added"), "{history}");
+    assert!(!history.contains("skipped buy"), "no dust legs planned from the quote alone:\n{history}");
+}
+
 /// Defect 4: `stop --to-usdt` said one figure, status and list another, and the fees
 /// missed the liquidation's.
 #[test]

@@ -317,7 +317,7 @@ impl Engine {
     }
 
     /// What every attempt of leg `leg` of rebalance `seq` has filled.
-    fn leg_filled(&self, id: i64, seq: i64, leg: usize) -> Result<Decimal, EngineError> {
+    pub(super) fn leg_filled(&self, id: i64, seq: i64, leg: usize) -> Result<Decimal, EngineError> {
         Ok(self
             .store
             .orders_of_seqs(id, &[seq])?

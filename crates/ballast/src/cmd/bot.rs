@@ -888,7 +888,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let what: Vec<String> = add.iter().map(|(a, q)| format!("{} {a}", q.0.normalize())).collect();
             let plan = verbs::preview_invest(e, *id, &add)?;
             println!("Invest {} in bot {id} \"{}\"; the rebalance would:", what.join(", "), v.record.name);
-            for line in verbs::plan_lines(&plan) {
+            for line in verbs::change_lines(&plan) {
                 println!("  {line}");
             }
             let question = if paper.is_some() { "Invest?" } else { "Invest? It will trade real funds on the venue." };
@@ -909,7 +909,7 @@ pub fn run(args: &BotArgs) -> Result<()> {
             let spec = verbs::spec_of(&app, &cfg)?;
             let plan = verbs::preview_edit(e, *id, &spec)?;
             println!("Edit bot {id} from {}; the rebalance to the new parameters would:", config.display());
-            for line in verbs::plan_lines(&plan) {
+            for line in verbs::change_lines(&plan) {
                 println!("  {line}");
             }
             let live = e.store().bot(*id)?.is_some_and(|r| r.venue != "paper");
