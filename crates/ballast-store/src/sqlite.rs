@@ -123,6 +123,38 @@ struct Db {
     group: bool,
     /// Inside [`lazily`] while grouping: the write needs no commit of its own.
     lazy: bool,
+    /// The bot locks released while the group's transaction was open: held until it
+    /// commits (see [`Parked`]).
+    parked: Arc<Mutex<Parked>>,
+}
+
+/// Bot locks whose writes wait in an open group ([`Store::begin_group`]): a lock taken
+/// by a step of the group and dropped is kept here, still held, until the group's
+/// transaction ends, so that no other process takes the bot and reads its state from
+/// before the step (it would fail at its commit, the state's version having moved).
+#[derive(Debug, Default)]
+struct Parked {
+    /// Between `begin_group` and `end_group`.
+    grouping: bool,
+    /// The lock files still held.
+    files: Vec<std::fs::File>,
+}
+
+/// A bot's lock file: released when dropped, or parked until the group commits.
+struct LockFile {
+    file: Option<std::fs::File>,
+    parked: Arc<Mutex<Parked>>,
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let mut parked = self.parked.lock().unwrap_or_else(PoisonError::into_inner);
+        if parked.grouping
+            && let Some(file) = self.file.take()
+        {
+            parked.files.push(file);
+        }
+    }
 }
 
 impl std::ops::Deref for Db {
@@ -151,12 +183,23 @@ impl Db {
         }
     }
 
-    /// Commits the open group, if any (not synced: a lazy commit).
+    /// Commits the open group, if any (not synced: a lazy commit), and releases the
+    /// bot locks parked until then.
     fn close_group(&self) -> Result<(), StoreError> {
-        if !self.conn.is_autocommit() {
-            self.conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map_err(|e| db_err("commit", e))?;
+        let committed = if self.conn.is_autocommit() {
+            Ok(())
+        } else {
+            self.conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut st| st.execute([]))
+                .map(|_| ())
+                .map_err(|e| db_err("commit", e))
+        };
+        if self.conn.is_autocommit() {
+            // Committed (or never opened): what the parked bots' steps wrote is visible.
+            self.parked.lock().unwrap_or_else(PoisonError::into_inner).files.clear();
         }
-        Ok(())
+        committed
     }
 }
 
@@ -208,7 +251,8 @@ impl SqliteStore {
         configure(&conn)?;
         check_integrity(&conn)?;
         migrate(&mut conn, migrations)?;
-        Ok(Self { conn: Mutex::new(Db { conn, wal: None, group: false, lazy: false }), locks })
+        let parked = Arc::new(Mutex::new(Parked::default()));
+        Ok(Self { conn: Mutex::new(Db { conn, wal: None, group: false, lazy: false, parked }), locks })
     }
 
     /// The schema version of the open database (`PRAGMA user_version`).
@@ -1141,6 +1185,7 @@ impl Store for SqliteStore {
         // the group syncs the log itself.
         set_synchronous(&db, "NORMAL")?;
         db.group = true;
+        db.parked.lock().unwrap_or_else(PoisonError::into_inner).grouping = true;
         // Opened now so the reads share it; when the write lock is busy, the first
         // write opens it.
         let _ = run(&db, "BEGIN IMMEDIATE");
@@ -1154,6 +1199,12 @@ impl Store for SqliteStore {
         }
         db.group = false;
         let closed = db.close_group();
+        // The group is over: its locks are released even if its commit failed (a
+        // command's commit is still checked against the state's version).
+        let mut parked = db.parked.lock().unwrap_or_else(PoisonError::into_inner);
+        parked.grouping = false;
+        parked.files.clear();
+        drop(parked);
         set_synchronous(&db, "FULL")?;
         closed
     }
@@ -1191,7 +1242,10 @@ impl Store for SqliteStore {
                 .map_err(|e| StoreError::Db(format!("lock file {}: {e}", path.display())))?;
                 loop {
                     match file.try_lock() {
-                        Ok(()) => return Ok(BotLock::new(Box::new(file))),
+                        Ok(()) => {
+                            let parked = self.lock().parked.clone();
+                            return Ok(BotLock::new(Box::new(LockFile { file: Some(file), parked })));
+                        }
                         Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
                             // The holder (another process) may be waiting to write:
                             // the group's transaction must not keep it waiting.

@@ -317,3 +317,36 @@ fn a_runner_waiting_for_a_bot_commits_its_group_first() {
     assert_eq!(other.load_state(bot).unwrap().as_deref(), Some("{\"runner\":1}"));
     assert_eq!(other.bot(bot).unwrap().unwrap().status, BotStatus::Paused);
 }
+
+/// Found with a runner stepping 1,000 bots beside CLI verbs (2026-12-03): a verb took a
+/// bot the runner had just stepped inside its open group, read the state before the
+/// group's commit, and failed "changed meanwhile ... try again" (5 of 60 verbs). A bot
+/// stepped in a group stays locked until the group's writes are committed.
+#[test]
+fn a_bot_written_in_an_open_group_stays_locked_until_the_group_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ballast.db");
+    let runner = SqliteStore::open(&path).unwrap();
+    let bot = new_bot(&runner, "a");
+    runner.commit(&lazy_state(bot, "{\"v\":0}")).unwrap();
+    let cli = SqliteStore::open(&path).unwrap();
+    runner.begin_group().unwrap();
+    {
+        let _step = runner.lock_bot(bot).unwrap();
+        runner.commit(&lazy_state(bot, "{\"v\":1}")).unwrap();
+    }
+    std::thread::scope(|s| {
+        let verb = s.spawn(|| {
+            let _lock = cli.lock_bot(bot).unwrap();
+            // What the verb reads under its lock is what the runner wrote.
+            cli.load_state(bot).unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!verb.is_finished(), "the verb waits for the group's commit");
+        runner.end_group().unwrap();
+        assert_eq!(verb.join().unwrap().as_deref(), Some("{\"v\":1}"));
+    });
+    // Outside a group a lock is released at once.
+    drop(runner.lock_bot(bot).unwrap());
+    drop(cli.lock_bot(bot).unwrap());
+}
