@@ -72,18 +72,27 @@ pub fn executions(setup: &Setup) -> Vec<(String, Execution)> {
     vec![
         (
             "taker-only (two quote legs)".into(),
-            Execution { style: OrderStyle::Taker, direct_pairs: false, new_cash_first: false },
+            Execution { style: OrderStyle::Taker, direct_pairs: false, new_cash_first: false, fee_reserve: None },
         ),
-        ("maker-first".into(), Execution { style: maker, direct_pairs: false, new_cash_first: false }),
+        (
+            "maker-first".into(),
+            Execution { style: maker, direct_pairs: false, new_cash_first: false, fee_reserve: None },
+        ),
         (
             "taker + direct pairs + new cash first".into(),
-            Execution { style: OrderStyle::Taker, direct_pairs: true, new_cash_first: true },
+            Execution { style: OrderStyle::Taker, direct_pairs: true, new_cash_first: true, fee_reserve: None },
         ),
-        ("maker-first + new cash first".into(), Execution { style: maker, direct_pairs: false, new_cash_first: true }),
-        ("maker-first + direct pairs".into(), Execution { style: maker, direct_pairs: true, new_cash_first: false }),
+        (
+            "maker-first + new cash first".into(),
+            Execution { style: maker, direct_pairs: false, new_cash_first: true, fee_reserve: None },
+        ),
+        (
+            "maker-first + direct pairs".into(),
+            Execution { style: maker, direct_pairs: true, new_cash_first: false, fee_reserve: None },
+        ),
         (
             "maker-first + direct pairs + new cash first".into(),
-            Execution { style: maker, direct_pairs: true, new_cash_first: true },
+            Execution { style: maker, direct_pairs: true, new_cash_first: true, fee_reserve: None },
         ),
     ]
 }
