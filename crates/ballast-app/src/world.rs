@@ -364,7 +364,7 @@ pub fn spec_with(cfg: &BotConfig, weights: BTreeMap<Asset, Decimal>) -> BotSpec 
         guards: cfg.guards.clone(),
         fee: cfg.fee,
         reestimate: cfg.weights.reestimate,
-        execution: cfg.execution,
+        execution: cfg.execution.clone(),
     }
 }
 

@@ -132,7 +132,7 @@ pub fn run_bot(
             mode: SimMode::Exchange(Box::new(ExchangeOptions {
                 rules: rules.clone(),
                 pairs: own.clone(),
-                execution,
+                execution: execution.clone(),
                 costs: Some(setup.model.clone()),
                 changes: changes.clone(),
                 ..ExchangeOptions::default()
