@@ -43,6 +43,7 @@ fn main() -> Result<()> {
         now: parse_date("2021-01-01").map_err(|e| anyhow!("{e}"))?,
         fee_bps: Decimal::from(10),
         slippage_bps: Decimal::ZERO,
+        bnb_fees: false,
     };
     let mut app = App::create(&dir, world)?;
     let cfg = BotConfig::parse_text(std::path::Path::new("busy"), CONFIG)?;
