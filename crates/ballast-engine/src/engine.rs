@@ -198,7 +198,13 @@ fn priced_besides_coins(spec: &BotSpec, holdings: &BTreeMap<Asset, Qty>) -> Vec<
 fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
     let entries: Vec<(Asset, Decimal)> = spec.weights.iter().map(|(a, w)| (a.clone(), *w)).collect();
     let limits = TargetLimits { min_assets: 1, max_assets: entries.len().max(1) };
-    TargetWeights::from_fractions(&spec.quote, &entries, limits)
+    let targets = TargetWeights::from_fractions(&spec.quote, &entries, limits)?;
+    // A fee reserve is never the quote nor a coin (the configuration refuses it; a
+    // spec from elsewhere is refused here, at creation, at an edit and at a step).
+    if let Some(r) = &spec.execution.fee_reserve {
+        r.validate(&spec.quote, &spec.assets)?;
+    }
+    Ok(targets)
 }
 
 impl Engine {
