@@ -39,7 +39,10 @@
 //! - **A fee discount** ([`PaperExchange::with_fee_discount`], off by default): a fill
 //!   whose fee, less the discount, the account's free balance of the discount asset
 //!   (BNB, GT) covers at that asset's last price is charged in it instead (Binance's
-//!   "pay fees with BNB", Gate's GT deduction); otherwise in the quote as above.
+//!   "pay fees with BNB", Gate's GT deduction); otherwise in the quote as above. A market
+//!   buy whose fee the asset covers needs only its notional of the quote; while the
+//!   account holds some of the asset, [`Exchange::fee_rates`] reports the discounted
+//!   rate.
 //! - **Validation**, in the shape of Binance's filters, each error naming its filter:
 //!   `LOT_SIZE` (quantity positive, a whole number of steps, at least `min_qty`),
 //!   `PRICE_FILTER` (limit price positive and a whole number of ticks), `NOTIONAL`
@@ -426,8 +429,9 @@ impl PaperExchange {
 
     /// Charges fees in `discount.asset` at `discount.multiplier` of the standard rate
     /// when the account's free balance of it covers the fee (see the module
-    /// documentation); the rates [`Exchange::fee_rates`] reports are then the
-    /// discounted ones, with the asset.
+    /// documentation); while the account holds some of it, the rates
+    /// [`Exchange::fee_rates`] reports are the discounted ones, with the asset. A
+    /// market buy whose fee the asset covers needs only its notional of the quote.
     pub fn with_fee_discount(mut self, discount: FeeDiscount) -> Self {
         self.fee_discount = Some(discount);
         self
@@ -452,12 +456,31 @@ impl PaperExchange {
         fee: Decimal,
         now: Timestamp,
     ) -> Result<(Decimal, Asset), ExchangeError> {
-        let plain = Ok((fee, quote.clone()));
-        let Some(d) = &self.fee_discount else { return plain };
+        let Some((asset, due)) = self.discounted_fee(conn, quote, fee, now)? else { return Ok((fee, quote.clone())) };
+        let mut held = store::balance(conn, &asset)?;
+        held.free.0 = sub(held.free.0, due)?;
+        store::put_balance(conn, &asset, held)?;
+        let mut q = store::balance(conn, quote)?;
+        q.free.0 = add(q.free.0, fee)?;
+        store::put_balance(conn, quote, q)?;
+        Ok((due, asset))
+    }
+
+    /// The fee `fee` (of `quote`) as the discount asset would take it, when there is a
+    /// discount, the asset has a price in `quote` and the account's free balance of it
+    /// covers it now.
+    fn discounted_fee(
+        &self,
+        conn: &Connection,
+        quote: &Asset,
+        fee: Decimal,
+        now: Timestamp,
+    ) -> Result<Option<(Asset, Decimal)>, ExchangeError> {
+        let Some(d) = &self.fee_discount else { return Ok(None) };
         if fee <= Decimal::ZERO || d.asset == *quote {
-            return plain;
+            return Ok(None);
         }
-        let Some(price) = self.last_price(&d.asset, quote, now) else { return plain };
+        let Some(price) = self.last_price(&d.asset, quote, now) else { return Ok(None) };
         let due = mul(fee, d.multiplier)?
             .checked_div(price)
             .ok_or_else(|| ExchangeError::Unavailable(format!("fee {fee} in {} at {price}", d.asset)))?
@@ -465,16 +488,16 @@ impl PaperExchange {
                 self.fee_decimals.unwrap_or(8),
                 rust_decimal::RoundingStrategy::MidpointAwayFromZero,
             );
-        let mut held = store::balance(conn, &d.asset)?;
-        if due <= Decimal::ZERO || held.free.0 < due {
-            return plain;
-        }
-        held.free.0 = sub(held.free.0, due)?;
-        store::put_balance(conn, &d.asset, held)?;
-        let mut q = store::balance(conn, quote)?;
-        q.free.0 = add(q.free.0, fee)?;
-        store::put_balance(conn, quote, q)?;
-        Ok((due, d.asset.clone()))
+        let held = store::balance(conn, &d.asset)?;
+        Ok((due > Decimal::ZERO && held.free.0 >= due).then(|| (d.asset.clone(), due)))
+    }
+
+    /// Whether the discount is in effect for this account now: configured, and some of
+    /// its asset held.
+    pub fn discount_in_effect(&self) -> Result<Option<&FeeDiscount>, ExchangeError> {
+        let Some(d) = &self.fee_discount else { return Ok(None) };
+        let held = store::balance(&self.conn(), &d.asset)?;
+        Ok((held.free.0 > Decimal::ZERO).then_some(d))
     }
 
     /// The fee on `notional`, rounded as [`Self::with_fee_decimals`] says.
@@ -1000,7 +1023,13 @@ impl PaperExchange {
         let mut lock: Option<(&Asset, Decimal)> = None;
         match (o.side, taker) {
             (Side::Buy, true) => {
-                ensure_free(quote.free, add(notional, fee)?, &o.quote)?;
+                // A fee the discount asset will pay needs no quote (as on Binance, whose
+                // buys never take their fee from the quote).
+                let fee_in_quote = match self.discounted_fee(conn, &o.quote, fee, now)? {
+                    Some(_) => Decimal::ZERO,
+                    None => fee,
+                };
+                ensure_free(quote.free, add(notional, fee_in_quote)?, &o.quote)?;
                 quote.free.0 = sub(quote.free.0, add(exec_notional, exec_fee)?)?;
                 base.free.0 = add(base.free.0, exec)?;
             }
@@ -1122,10 +1151,11 @@ impl Exchange for PaperExchange {
     }
 
     /// `fee_bps` for makers and takers alike, charged in the quote; with a fee discount
-    /// ([`PaperExchange::with_fee_discount`]) the discounted rate and its asset.
+    /// ([`PaperExchange::with_fee_discount`]) in effect (the account holds some of its
+    /// asset), the discounted rate and its asset.
     fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
         self.rules(base, quote)?;
-        Ok(match &self.fee_discount {
+        Ok(match self.discount_in_effect()? {
             Some(d) => {
                 let rate = mul(self.fee, d.multiplier)?.normalize();
                 FeeRates { maker: rate, taker: rate, discount_asset: Some(d.asset.clone()) }

@@ -1005,11 +1005,14 @@ async fn account_commission(State(s): S, headers: HeaderMap, uri: Uri) -> ApiRes
     let zero = d8(Decimal::ZERO);
     let bnb = s.exchange().fee_discount().filter(|d| d.asset.as_str() == "BNB");
     let multiplier = d8(bnb.map_or(Decimal::new(75, 2), |d| d.multiplier));
+    // The sim's fills pay in the quote while the account holds no BNB (Binance's would
+    // take the received coin): the discount is said to apply only while it holds some.
+    let in_effect = s.exchange().discount_in_effect().map_err(exchange_error)?.is_some() && bnb.is_some();
     ok(json!({
         "symbol": format!("{b}{q}"),
         "standardCommission": {"maker": rate, "taker": rate, "buyer": zero, "seller": zero},
         "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
-        "discount": {"enabledForAccount": bnb.is_some(), "enabledForSymbol": bnb.is_some(), "discountAsset": "BNB",
+        "discount": {"enabledForAccount": bnb.is_some(), "enabledForSymbol": in_effect, "discountAsset": "BNB",
             "discount": multiplier},
     }))
 }

@@ -679,7 +679,8 @@ async fn fee(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: St
     signed(&c.sim, &method, &headers, &uri, &body)?;
     let standard = c.sim.exchange().config().fee_bps / Decimal::from(10_000);
     let rate = d(standard);
-    let gt = c.sim.exchange().fee_discount().filter(|x| x.asset.as_str() == "GT");
+    // Only while the account holds GT (the sim's fills pay in the quote otherwise).
+    let gt = c.sim.exchange().discount_in_effect().map_err(exchange_error)?.filter(|x| x.asset.as_str() == "GT");
     let gt_rate = d(gt.map_or(Decimal::ZERO, |x| standard * x.multiplier));
     ok(json!({"user_id": 1, "taker_fee": rate, "maker_fee": rate, "gt_discount": gt.is_some(),
         "gt_taker_fee": gt_rate, "gt_maker_fee": gt_rate, "loan_fee": "0", "point_type": "0",

@@ -31,11 +31,9 @@ fn reserve_is_kept(dialect: &str, asset: &str) {
     let fixed = if asset == "GT" { vec![(a("GT"), Price(dec!(5)))] } else { vec![] };
     let discount = FeeDiscount { asset: r.clone(), multiplier: dec!(0.75) };
     let l = live_with(&w, dialect, Extras { fixed, fee_discount: Some(discount), ..Extras::default() });
-    // The rates the venue reports (Binance's commission with its discount, Gate's
-    // gt_taker_fee) are the discounted ones, in the reserve's asset.
+    // Before the account holds any of the asset, the venue reports its standard rate.
     let rates = l.venue.fee_rates(&a("BTC"), &usdt()).unwrap();
-    assert_eq!((rates.taker, rates.maker), (dec!(0.00075), dec!(0.00075)), "{dialect}");
-    assert_eq!(rates.discount_asset.as_ref(), Some(&r), "{dialect}");
+    assert_eq!((rates.taker, rates.discount_asset), (dec!(0.001), None), "{dialect}");
 
     let mut s = spec(dec!(3), Default::default());
     s.assets = vec![a("BTC"), a("ETH"), a("XRP")];
@@ -88,6 +86,11 @@ fn reserve_is_kept(dialect: &str, asset: &str) {
         }
     }
     assert!(held(&r) < bought, "{dialect}: the fees came out of the reserve");
+    // Now the rates the venue reports (Binance's commission with its discount, Gate's
+    // gt_taker_fee) are the discounted ones, in the reserve's asset.
+    let rates = l.venue.fee_rates(&a("BTC"), &usdt()).unwrap();
+    assert_eq!((rates.taker, rates.maker), (dec!(0.00075), dec!(0.00075)), "{dialect}");
+    assert_eq!(rates.discount_asset.as_ref(), Some(&r), "{dialect}");
     assert_ledger_matches(&l.engine, &*l.venue, bot);
 
     // Bars go by: the fees use the reserve up; once it is worth less than its
@@ -124,6 +127,10 @@ fn reserve_is_kept(dialect: &str, asset: &str) {
         check_fees();
     }
     assert!(l.store.unresolved(bot).unwrap().is_empty());
+    // The venue refused nothing (the plans' fee estimates left it the cash it asked for).
+    let refused: Vec<String> =
+        l.store.events(bot, 10_000).unwrap().into_iter().filter(|e| e.kind == "rejected").map(|e| e.message).collect();
+    assert!(refused.is_empty(), "{dialect}: {refused:?}");
     assert!(l.engine.audit(bot).unwrap().is_empty(), "{dialect}");
     assert_ledger_matches(&l.engine, &*l.venue, bot);
 }
