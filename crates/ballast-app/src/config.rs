@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use ballast_core::execution::{Execution, OrderStyle};
+use ballast_core::execution::{Execution, FeeReserve, OrderStyle};
 use ballast_core::guards::Guards;
 use ballast_core::planner::RebalanceTo;
 use ballast_core::trigger::{Threshold, Trigger};
@@ -93,7 +93,8 @@ const TOP: &[&str] = &[
     "guards",
     "execution",
 ];
-const EXECUTION: &[&str] = &["style", "reprice", "deadline", "direct_pairs", "new_cash_first"];
+const EXECUTION: &[&str] = &["style", "reprice", "deadline", "direct_pairs", "new_cash_first", "fee_reserve"];
+const FEE_RESERVE: &[&str] = &["asset", "min", "target"];
 const WEIGHTS: &[&str] = &["method", "custom", "lookback", "shrinkage", "max_weight", "reestimate"];
 const REBALANCE: &[&str] = &["mode", "threshold", "threshold_kind", "cooldown", "every", "min_drift", "to"];
 const GUARDS: &[&str] = &["stop_loss", "take_profit", "entry_prices"];
@@ -431,10 +432,28 @@ impl BotConfig {
                 return Err(doc.err("execution.style", format!("{o:?}: use \"taker\" or \"maker-first\"")));
             }
         };
+        let fee_reserve = match et.get("fee_reserve") {
+            None => None,
+            Some(v) => {
+                let ft = doc.table(v, "execution.fee_reserve")?;
+                doc.deny_unknown(ft, "execution.fee_reserve", FEE_RESERVE)?;
+                let need = |k: &str| {
+                    ft.get(k).ok_or_else(|| doc.err(&format!("execution.fee_reserve.{k}"), "missing (required)"))
+                };
+                let asset = doc.string(need("asset")?, "execution.fee_reserve.asset")?;
+                let asset = Asset::new(&asset.to_uppercase()).map_err(|e| doc.err("execution.fee_reserve.asset", e))?;
+                let min = doc.decimal(need("min")?, "execution.fee_reserve.min")?;
+                let target = doc.decimal(need("target")?, "execution.fee_reserve.target")?;
+                let reserve = FeeReserve { asset, min, target };
+                reserve.validate(&quote, &assets).map_err(|e| doc.err("execution", e))?;
+                Some(reserve)
+            }
+        };
         let execution = Execution {
             style,
             direct_pairs: ebool("direct_pairs", false)?,
             new_cash_first: ebool("new_cash_first", true)?,
+            fee_reserve,
         };
         execution.validate().map_err(|e| doc.err("execution", e))?;
 
@@ -551,7 +570,13 @@ mod tests {
                 style: OrderStyle::MakerFirst { reprice: Span::minutes(2), deadline: Span::hours(1) },
                 direct_pairs: true,
                 new_cash_first: false,
+                fee_reserve: None,
             }
+        );
+        let c = parse("[execution]\nfee_reserve = { asset = \"bnb\", min = \"10\", target = \"25.5\" }\n").unwrap();
+        assert_eq!(
+            c.execution.fee_reserve,
+            Some(FeeReserve { asset: Asset::new("BNB").unwrap(), min: Decimal::TEN, target: Decimal::new(255, 1) })
         );
         for (text, key) in [
             ("[execution]\nstyle = \"fast\"\n", "execution.style"),
@@ -560,9 +585,47 @@ mod tests {
             ("[execution]\nstyle = \"maker-first\"\nreprice = \"1s\"\n", "execution.reprice"),
             ("[execution]\ndirect_pairs = \"yes\"\n", "execution.direct_pairs"),
             ("[execution]\nspeed = 1\n", "speed"),
+            (
+                "[execution]\nfee_reserve = { asset = \"BNB\", min = \"0\", target = \"25\" }\n",
+                "execution.fee_reserve.min",
+            ),
+            (
+                "[execution]\nfee_reserve = { asset = \"BNB\", min = \"10\", target = \"5\" }\n",
+                "execution.fee_reserve.target",
+            ),
+            (
+                "[execution]\nfee_reserve = { asset = \"USDT\", min = \"10\", target = \"25\" }\n",
+                "execution.fee_reserve.asset",
+            ),
+            (
+                "[execution]\nfee_reserve = { asset = \"BTC\", min = \"10\", target = \"25\" }\n",
+                "execution.fee_reserve.asset",
+            ),
+            ("[execution]\nfee_reserve = { asset = \"BNB\", target = \"25\" }\n", "execution.fee_reserve.min"),
+            (
+                "[execution]\nfee_reserve = { asset = \"BNB\", min = \"x\", target = \"25\" }\n",
+                "execution.fee_reserve.min",
+            ),
+            (
+                "[execution]\nfee_reserve = { asset = \"BNB\", min = 1, target = 2, max = 3 }\n",
+                "execution.fee_reserve.max",
+            ),
+            ("[execution]\nfee_reserve = \"BNB\"\n", "execution.fee_reserve"),
         ] {
             let e = format!("{:#}", parse(text).unwrap_err());
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn a_fee_reserve_survives_a_profile_export_and_import() {
+        let text = format!("{BASE}[execution]\nfee_reserve = {{ asset = \"BNB\", min = \"10\", target = \"25\" }}\n");
+        let original = BotConfig::parse_text(Path::new("bot.toml"), &text).unwrap();
+        let line = crate::profile::profile_line(&crate::profile::profile_toml(&text).unwrap());
+        let (_, profile) = crate::profile::read_profile(&line).unwrap();
+        assert!(!profile.contains("amount"), "{profile}");
+        let copy = BotConfig::parse_text(Path::new("profile"), &format!("amount = \"100\"\n{profile}")).unwrap();
+        assert_eq!(copy.execution, original.execution);
+        assert_eq!(copy.execution.fee_reserve.unwrap().target, Decimal::from(25));
     }
 }

@@ -22,7 +22,7 @@ use ballast_backtest::{Interval, load_file, load_snapshots, parse_date, parse_en
 use ballast_core::weighting::{self, Method, ReturnMatrix, RiskOptions};
 use ballast_core::{Asset, Price, Timestamp};
 use ballast_engine::{BotSpec, Engine};
-use ballast_exchange::paper::{PaperConfig, PaperExchange, ReplayPrices};
+use ballast_exchange::paper::{FeeDiscount, PaperConfig, PaperExchange, ReplayPrices};
 use ballast_exchange::{Clock, ManualClock};
 use ballast_store::Store;
 use ballast_store::sqlite::SqliteStore;
@@ -86,6 +86,13 @@ pub struct PaperWorld {
     pub fee_bps: Decimal,
     /// Slippage on market orders, bps.
     pub slippage_bps: Decimal,
+    /// The paper account pays its fees in BNB at 0.75 of the fee when it holds enough
+    /// BNB (Binance's "pay fees with BNB"; [`FeeDiscount::binance_bnb`]), for bots with
+    /// a BNB fee reserve (`[execution] fee_reserve`). Off unless `paper.json` says
+    /// `"bnb_fees": true`: the account is shared by every paper bot, and a bot holding
+    /// BNB as a coin would pay its fees from it.
+    #[serde(default)]
+    pub bnb_fees: bool,
 }
 
 impl PaperWorld {
@@ -135,6 +142,7 @@ impl Default for PaperWorld {
             now: parse_date("2024-01-01").expect("valid"),
             fee_bps: Decimal::from(10),
             slippage_bps: Decimal::ZERO,
+            bnb_fees: false,
         }
     }
 }
@@ -271,6 +279,7 @@ impl App {
                 clock.clone() as Arc<dyn Clock>,
             )
             .and_then(|p| p.with_pairs(pairs))
+            .map(|p| if world.bnb_fees { p.with_fee_discount(FeeDiscount::binance_bnb()) } else { p })
             .map_err(|e| anyhow!("paper venue: {e}"))?,
         );
         // Paper bots re-estimate weights from data with the bundled history.
@@ -364,7 +373,7 @@ pub fn spec_with(cfg: &BotConfig, weights: BTreeMap<Asset, Decimal>) -> BotSpec 
         guards: cfg.guards.clone(),
         fee: cfg.fee,
         reestimate: cfg.weights.reestimate,
-        execution: cfg.execution,
+        execution: cfg.execution.clone(),
     }
 }
 

@@ -7,14 +7,18 @@
 //!   when the venue lists it and one leg is cheaper than two quote legs.
 //! - `new_cash_first`: an investment buys the underweight coins first and sells only
 //!   what the band still needs (see [`crate::planner::rebalance_with_cash`]).
+//! - `fee_reserve`: keep a small reserve of the venue's fee asset (BNB on Binance, GT
+//!   on Gate) so that the venue charges its discounted fee in it ([`FeeReserve`]).
 //!
 //! Pure data with its validation; the engine and the backtester act on it.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::asset::Asset;
 use crate::error::CoreError;
 use crate::money::Bps;
+use crate::portfolio::Holdings;
 use crate::time::Span;
 
 /// The shortest re-price interval.
@@ -40,8 +44,80 @@ pub enum OrderStyle {
     },
 }
 
+/// A reserve of the venue's fee asset (BNB on Binance, GT on Gate) that the bot keeps
+/// topped up, so that the venue charges its fees in that asset at its discounted rate.
+///
+/// The one place that decides what the reserve is to the bot: it is the user's money
+/// (its value counts in the bot's total value and profit, and a stop that converts
+/// everything to the quote sells it), but it is not one of the bot's coins: it has no
+/// weight, no drift, and a rebalance never sells it as an off-target holding
+/// ([`FeeReserve::coins_only`]). When a plan trades and the reserve is worth less than
+/// `min`, one buy leg brings it back to `target`
+/// ([`crate::planner::top_up_fee_reserve`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeReserve {
+    /// The fee asset.
+    pub asset: Asset,
+    /// Top up when the reserve is worth less than this, in the bot's quote currency.
+    pub min: Decimal,
+    /// What a top-up brings the reserve to, in the bot's quote currency.
+    pub target: Decimal,
+}
+
+impl FeeReserve {
+    /// Checks the reserve against the bot: `min` above zero, `target` at least `min`,
+    /// the asset neither the quote currency nor one of the bot's coins (a coin's
+    /// holdings are rebalanced against its weight, so they cannot also be a reserve).
+    /// The error names the key.
+    pub fn validate(&self, quote: &Asset, coins: &[Asset]) -> Result<(), CoreError> {
+        if self.min <= Decimal::ZERO {
+            return Err(CoreError::OutOfRange {
+                what: "execution.fee_reserve.min".into(),
+                value: self.min.to_string(),
+                range: format!("more than 0 {quote}"),
+            });
+        }
+        if self.target < self.min {
+            return Err(CoreError::OutOfRange {
+                what: "execution.fee_reserve.target".into(),
+                value: self.target.to_string(),
+                range: format!("at least min ({} {quote})", self.min),
+            });
+        }
+        if &self.asset == quote {
+            return Err(CoreError::OutOfRange {
+                what: "execution.fee_reserve.asset".into(),
+                value: self.asset.to_string(),
+                range: format!("not the quote currency {quote}: fees in the quote need no reserve"),
+            });
+        }
+        if coins.contains(&self.asset) {
+            return Err(CoreError::OutOfRange {
+                what: "execution.fee_reserve.asset".into(),
+                value: self.asset.to_string(),
+                range: format!(
+                    "not one of the bot's coins: {} has a target weight, so its holdings would be rebalanced \
+                     against that weight instead of kept as a fee reserve",
+                    self.asset
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The holdings the bot's coins are weighed and rebalanced with: without the
+    /// reserve (`reserve` `None`: all of them).
+    pub fn coins_only(reserve: Option<&FeeReserve>, holdings: &Holdings) -> Holdings {
+        let mut h = holdings.clone();
+        if let Some(r) = reserve {
+            h.remove(&r.asset);
+        }
+        h
+    }
+}
+
 /// A bot's execution settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Execution {
     /// Taker or maker-first.
     #[serde(flatten)]
@@ -52,6 +128,9 @@ pub struct Execution {
     /// An investment is spent on the underweight coins first.
     #[serde(default = "yes")]
     pub new_cash_first: bool,
+    /// Keep a reserve of the venue's fee asset topped up ([`FeeReserve`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee_reserve: Option<FeeReserve>,
 }
 
 fn yes() -> bool {
@@ -61,7 +140,7 @@ fn yes() -> bool {
 impl Default for Execution {
     /// Market orders, no direct pairs, new cash first.
     fn default() -> Self {
-        Self { style: OrderStyle::Taker, direct_pairs: false, new_cash_first: true }
+        Self { style: OrderStyle::Taker, direct_pairs: false, new_cash_first: true, fee_reserve: None }
     }
 }
 
@@ -220,6 +299,7 @@ mod tests {
             style: OrderStyle::MakerFirst { reprice: Span::minutes(1), deadline: Span::hours(1) },
             direct_pairs: true,
             new_cash_first: false,
+            fee_reserve: Some(FeeReserve { asset: Asset::new("BNB").unwrap(), min: dec!(10), target: dec!(25) }),
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<Execution>(&text).unwrap(), m);

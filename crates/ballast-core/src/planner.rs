@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::asset::Asset;
 use crate::error::CoreError;
-use crate::execution::{Execution, FeeRates, LegStyle, SymbolCost, cheapest, expected_cost};
+use crate::execution::{Execution, FeeRates, FeeReserve, LegStyle, SymbolCost, cheapest, expected_cost};
 use crate::money::{Bps, Notional, Price, Qty, Weight};
 use crate::portfolio::{Drift, Holdings, Prices, Valuation, price_of};
 use crate::rules::{PriceRounding, RuleViolation, SymbolRules};
@@ -991,6 +991,115 @@ pub fn direct_pairs(
     skipped.sort_by(|x, y| (x.side, &x.asset).cmp(&(y.side, &y.asset)));
     let valuation = Valuation::new(quote, holdings, prices, targets)?;
     finish(quote, holdings, prices, targets, &valuation, cross, skipped)
+}
+
+/// The `why` of the leg that tops up the fee reserve.
+pub const FEE_RESERVE_TOP_UP: &str = "fee reserve top-up";
+
+/// Adds to `plan` the leg that tops up the bot's fee reserve, when the plan trades and
+/// the reserve is worth less than its `min`: one buy of the reserve asset against the
+/// quote bringing it to `target` (its `why` is [`FEE_RESERVE_TOP_UP`]), placed after
+/// the sells and direct pairs and before the other buys, so that they already pay the
+/// venue's discounted fee in it.
+///
+/// `plan` was made for the bot's coins only ([`FeeReserve::coins_only`]); `holdings`
+/// are all of the bot's, the reserve included. The top-up is paid from the quote the
+/// plan leaves; when that is short, the plan's other buys shrink in proportion (the
+/// coins end a little under their targets, by at most the top-up's value, which the
+/// next rebalance corrects). The leg is rounded down to the step at the market price
+/// rounded up to the tick; when it breaks a rule it is [`Skipped`] with the rule as
+/// the reason and the plan is otherwise unchanged. A plan that does not trade gets no
+/// top-up (the reserve alone never makes the bot trade).
+///
+/// The returned plan is valued with the reserve (its value counts in the bot's total),
+/// but its `max_drift_after` is the coins' drift alone.
+pub fn top_up_fee_reserve(
+    plan: Plan,
+    reserve: &FeeReserve,
+    holdings: &Holdings,
+    prices: &Prices,
+    targets: Option<&TargetWeights>,
+    rules: &RulesBook,
+    fee: Bps,
+) -> Result<Plan, CoreError> {
+    let quote = plan.quote.clone();
+    let f = fee.fraction();
+    let Plan { mut legs, mut skipped, .. } = plan;
+    let asset = &reserve.asset;
+    let held = holdings.get(asset).copied().unwrap_or_default();
+    let price = price_of(prices, asset)?;
+    let value = held.0 * price.0;
+    let own_quote = |l: &Leg| l.quote.as_ref().is_none_or(|q| *q == quote);
+    if !legs.is_empty() && value < reserve.min {
+        // The quote the plan leaves: held, plus the sells' proceeds, less the buys.
+        let mut cash = holdings.get(&quote).copied().unwrap_or_default().0;
+        let mut buys = Decimal::ZERO;
+        for l in legs.iter().filter(|l| own_quote(l)) {
+            match l.side {
+                Side::Sell => cash += l.notional.0 - l.fee.0,
+                Side::Buy => {
+                    cash -= l.notional.0 + l.fee.0;
+                    buys += l.notional.0 + l.fee.0;
+                }
+            }
+        }
+        let r = rules.get(asset);
+        let at = market_price(r, price, PriceRounding::Up);
+        // What can be spent on the reserve: the cash left, and the other buys.
+        let spendable = (cash.max(Decimal::ZERO) + buys) / (Decimal::ONE + f);
+        let wanted = (reserve.target - value).min(spendable);
+        let qty = r.floor_qty(Qty(units(wanted.max(Decimal::ZERO), at, asset)?));
+        match r.check(qty, at) {
+            Some(v) => skipped.push(Skipped {
+                asset: asset.clone(),
+                side: Side::Buy,
+                notional: Notional(reserve.target - value),
+                reason: SkipReason::Rule(v),
+            }),
+            None => {
+                let mut top = leg(asset, Side::Buy, qty, at, f);
+                top.why = Some(FEE_RESERVE_TOP_UP.into());
+                let short = top.notional.0 + top.fee.0 - cash.max(Decimal::ZERO);
+                if short > Decimal::ZERO && buys > Decimal::ZERO {
+                    // The other buys give up the shortfall, in proportion.
+                    let keep = ((buys - short) / buys).max(Decimal::ZERO);
+                    let mut kept = Vec::with_capacity(legs.len());
+                    for l in legs {
+                        if l.side != Side::Buy || !own_quote(&l) {
+                            kept.push(l);
+                            continue;
+                        }
+                        let lr = rules.get(&l.asset);
+                        let q = lr.floor_qty(Qty(l.quantity.0 * keep));
+                        match lr.check(q, l.price) {
+                            Some(v) => skipped.push(Skipped {
+                                asset: l.asset.clone(),
+                                side: Side::Buy,
+                                notional: l.notional,
+                                reason: SkipReason::Rule(v),
+                            }),
+                            None => kept.push(Leg {
+                                fee: Notional(q.0 * l.price.0 * f),
+                                notional: q * l.price,
+                                quantity: q,
+                                ..l
+                            }),
+                        }
+                    }
+                    legs = kept;
+                }
+                let at = legs.iter().position(|l| l.side == Side::Buy && own_quote(l)).unwrap_or(legs.len());
+                legs.insert(at, top);
+            }
+        }
+    }
+    let valuation = Valuation::new(&quote, holdings, prices, targets)?;
+    let mut plan = finish(&quote, holdings, prices, targets, &valuation, legs, skipped)?;
+    if let Some(t) = targets {
+        let after = FeeReserve::coins_only(Some(reserve), &checked_apply_legs(&quote, holdings, &plan.legs)?);
+        plan.max_drift_after = Drift::new(&Valuation::new(&quote, &after, prices, Some(t))?, t).max_absolute();
+    }
+    Ok(plan)
 }
 
 /// A fraction in bps, for people.

@@ -18,16 +18,21 @@
 //!    cash first ([`Execution::new_cash_first`], the trigger's band); then, with
 //!    [`Execution::direct_pairs`], a sell of A and a buy of B trade the pair A/B when
 //!    the venue lists it and that is cheaper.
+//! 5. **Fee reserve.** With [`Execution::fee_reserve`], the reserve is left out of
+//!    the coins' weights, drift and plan ([`FeeReserve::coins_only`]) but counts in the
+//!    value the guards judge; a plan that trades tops it up when it is below its
+//!    minimum ([`top_up_fee_reserve`]).
 
 use std::collections::BTreeSet;
 
 use crate::asset::Asset;
 use crate::error::CoreError;
-use crate::execution::{Execution, FeeRates};
+use crate::execution::{Execution, FeeRates, FeeReserve};
 use crate::guards::{Exit, Guards};
 use crate::money::Notional;
 use crate::planner::{
     NewCash, PairBook, Plan, PlanInput, RebalanceTo, RulesBook, direct_pairs, plan_rebalance, rebalance_with_cash,
+    top_up_fee_reserve,
 };
 use crate::portfolio::{Drift, Holdings, Prices, Valuation};
 use crate::targets::TargetWeights;
@@ -152,6 +157,7 @@ pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, Cor
         .keys()
         .filter(|a| !memory.entered.contains(*a) && !waiting.contains(*a) && !input.targets.weight(a).0.is_zero())
         .collect();
+    // The guards judge everything the bot holds, its fee reserve included.
     let valuation = Valuation::new(input.quote, input.holdings, input.prices, Some(input.targets))?;
     if input.force.is_none()
         && let Some(exit) = input.guards.check_exit(valuation.total, input.net_invested)
@@ -167,7 +173,9 @@ pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, Cor
         None => match input.trigger {
             None => None,
             Some(trigger) => {
-                let mut drift = Drift::new(&valuation, input.targets);
+                let coins = FeeReserve::coins_only(input.execution.fee_reserve.as_ref(), input.holdings);
+                let coins = Valuation::new(input.quote, &coins, input.prices, Some(input.targets))?;
+                let mut drift = Drift::new(&coins, input.targets);
                 drift.assets.retain(|a, _| !waiting.contains(a));
                 let d = decide_trigger(trigger, &memory.trigger, &drift, input.now);
                 memory.trigger.record(&d, input.now);
@@ -195,8 +203,10 @@ pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, Cor
 pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<Asset>) -> Result<Plan, CoreError> {
     let blocked =
         input.guards.entry_prices.iter().filter(|(a, _)| waiting.contains(*a)).map(|(a, p)| (a.clone(), *p)).collect();
+    let reserve = input.execution.fee_reserve.as_ref();
+    let coins = FeeReserve::coins_only(reserve, input.holdings);
     let plan_input = PlanInput {
-        holdings: input.holdings,
+        holdings: &coins,
         prices: input.prices,
         targets,
         rules: input.rules,
@@ -209,19 +219,17 @@ pub fn plan(input: &StepInput<'_>, targets: &TargetWeights, waiting: &BTreeSet<A
     } else {
         plan_rebalance(&plan_input)?
     };
-    if input.execution.direct_pairs && !input.pairs.is_empty() {
-        return direct_pairs(
-            &plan,
-            input.holdings,
-            input.prices,
-            Some(targets),
-            input.rules,
-            input.pairs,
-            input.execution,
-            input.fees,
-        );
+    let plan = if input.execution.direct_pairs && !input.pairs.is_empty() {
+        direct_pairs(&plan, &coins, input.prices, Some(targets), input.rules, input.pairs, input.execution, input.fees)?
+    } else {
+        plan
+    };
+    match reserve {
+        Some(r) => {
+            top_up_fee_reserve(plan, r, input.holdings, input.prices, Some(targets), input.rules, input.fees.taker)
+        }
+        None => Ok(plan),
     }
-    Ok(plan)
 }
 
 /// The band a trigger keeps the portfolio in: a threshold, or a calendar's minimum

@@ -181,10 +181,30 @@ pub const FEE_RATES_FOR: ballast_core::Span = ballast_core::Span::hours(1);
 /// cure, is paused with the reason.
 pub const PAUSE_AFTER_FAILURES: u32 = 3;
 
+/// The assets besides the bot's coins whose prices and rules a step needs: every
+/// non-quote asset held (a removed coin, dust) and the fee reserve's asset, held or not
+/// (a plan may top it up).
+fn priced_besides_coins(spec: &BotSpec, holdings: &BTreeMap<Asset, Qty>) -> Vec<Asset> {
+    let mut held: Vec<Asset> =
+        holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
+    if let Some(r) = &spec.execution.fee_reserve
+        && !held.contains(&r.asset)
+    {
+        held.push(r.asset.clone());
+    }
+    held
+}
+
 fn targets_of(spec: &BotSpec) -> Result<TargetWeights, CoreError> {
     let entries: Vec<(Asset, Decimal)> = spec.weights.iter().map(|(a, w)| (a.clone(), *w)).collect();
     let limits = TargetLimits { min_assets: 1, max_assets: entries.len().max(1) };
-    TargetWeights::from_fractions(&spec.quote, &entries, limits)
+    let targets = TargetWeights::from_fractions(&spec.quote, &entries, limits)?;
+    // A fee reserve is never the quote nor a coin (the configuration refuses it; a
+    // spec from elsewhere is refused here, at creation, at an edit and at a step).
+    if let Some(r) = &spec.execution.fee_reserve {
+        r.validate(&spec.quote, &spec.assets)?;
+    }
+    Ok(targets)
 }
 
 impl Engine {
@@ -264,6 +284,7 @@ impl Engine {
     }
 
     fn rules(&self, spec: &BotSpec, extra: &[Asset]) -> Result<RulesBook, EngineError> {
+        // (`extra`: see `priced_besides_coins`.)
         let mut book = RulesBook::default();
         for a in spec.assets.iter().chain(extra) {
             if a != &spec.quote && !book.per_asset.contains_key(a) {
@@ -488,8 +509,7 @@ impl Engine {
     /// What a decision about a bot with these parameters and ledger holdings reads
     /// from the venue: see [`Market`].
     fn market(&self, spec: &BotSpec, holdings: &BTreeMap<Asset, Qty>) -> Result<Market, EngineError> {
-        let held: Vec<Asset> =
-            holdings.iter().filter(|(a, q)| **a != spec.quote && !q.is_zero()).map(|(a, _)| a.clone()).collect();
+        let held = priced_besides_coins(spec, holdings);
         let mut all = spec.assets.clone();
         all.extend(held.iter().cloned());
         all.sort();
@@ -1483,8 +1503,13 @@ impl Engine {
     pub fn dust(&self, id: BotId) -> Result<Vec<Dust>, EngineError> {
         let b = self.load(id)?;
         let quote = b.state.spec.quote.clone();
-        let held: Vec<(Asset, Qty)> =
-            self.holdings(id)?.into_iter().filter(|(a, q)| *a != quote && q.0 > Decimal::ZERO).collect();
+        // The fee reserve is never dust: the venue spends it on fees and the bot tops it up.
+        let reserve = b.state.spec.execution.fee_reserve.as_ref().map(|r| r.asset.clone());
+        let held: Vec<(Asset, Qty)> = self
+            .holdings(id)?
+            .into_iter()
+            .filter(|(a, q)| *a != quote && q.0 > Decimal::ZERO && Some(a) != reserve.as_ref())
+            .collect();
         let assets: Vec<Asset> = held.iter().map(|(a, _)| a.clone()).collect();
         let prices = self.venue.prices(&assets, &quote)?;
         let mut out = Vec::new();

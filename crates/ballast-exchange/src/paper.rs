@@ -36,6 +36,13 @@
 //!   receives `notional - fee`), like the planner's model. A real Binance charges the
 //!   asset received, or BNB; the bot's ledger handles any fee asset, the paper venue
 //!   just picks the quote. Fees are exact decimals, not rounded.
+//! - **A fee discount** ([`PaperExchange::with_fee_discount`], off by default): a fill
+//!   whose fee, less the discount, the account's free balance of the discount asset
+//!   (BNB, GT) covers at that asset's last price is charged in it instead (Binance's
+//!   "pay fees with BNB", Gate's GT deduction); otherwise in the quote as above. A market
+//!   buy whose fee the asset covers needs only its notional of the quote; while the
+//!   account holds some of the asset, [`Exchange::fee_rates`] reports the discounted
+//!   rate.
 //! - **Validation**, in the shape of Binance's filters, each error naming its filter:
 //!   `LOT_SIZE` (quantity positive, a whole number of steps, at least `min_qty`),
 //!   `PRICE_FILTER` (limit price positive and a whole number of ticks), `NOTIONAL`
@@ -134,6 +141,27 @@ pub struct Faults {
     pub partial_fill: Option<Decimal>,
 }
 
+/// A venue's discount on fees paid in its own token: Binance's BNB (the
+/// `discount` block of `GET /api/v3/account/commission`, "Standard commission is
+/// reduced by this rate when paying commission in BNB", 0.75 of the standard rate:
+/// <https://hexdocs.pm/binance_spot_rest/BinanceSpotRest.Endpoints.Account.AccountCommission.Query.html>),
+/// Gate's GT deduction (`gt_discount`, `gt_taker_fee` and `gt_maker_fee` of
+/// `GET /wallet/fee`, fills with `fee_currency` GT).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeeDiscount {
+    /// The asset the discounted fee is paid in.
+    pub asset: Asset,
+    /// The share of the standard fee charged when paid in it (0.75: 25 % off).
+    pub multiplier: Decimal,
+}
+
+impl FeeDiscount {
+    /// Binance: BNB at 0.75 of the standard commission (25 % off).
+    pub fn binance_bnb() -> Self {
+        Self { asset: Asset::new("BNB").expect("BNB is an asset"), multiplier: Decimal::new(75, 2) }
+    }
+}
+
 /// The paper trading venue. See the [module documentation](self).
 pub struct PaperExchange {
     config: PaperConfig,
@@ -143,6 +171,8 @@ pub struct PaperExchange {
     slippage: Decimal,
     /// Fees are rounded to this many decimals ([`PaperExchange::with_fee_decimals`]).
     fee_decimals: Option<u32>,
+    /// Fees paid in the venue's token at a discount ([`PaperExchange::with_fee_discount`]).
+    fee_discount: Option<FeeDiscount>,
     /// Listed cross pairs.
     pairs: PairBook,
     prices: Arc<dyn PriceSource>,
@@ -332,6 +362,7 @@ impl PaperExchange {
             fee,
             slippage,
             fee_decimals: None,
+            fee_discount: None,
             pairs: PairBook::default(),
             prices,
             clock,
@@ -394,6 +425,79 @@ impl PaperExchange {
         let bid = round_to_tick(sub(last, half)?, rules.tick, false)?.min(sub(last, one)?);
         let ask = round_to_tick(add(last, half)?, rules.tick, true)?.max(add(last, one)?);
         Ok((bid, ask))
+    }
+
+    /// Charges fees in `discount.asset` at `discount.multiplier` of the standard rate
+    /// when the account's free balance of it covers the fee (see the module
+    /// documentation); while the account holds some of it, the rates
+    /// [`Exchange::fee_rates`] reports are the discounted ones, with the asset. A
+    /// market buy whose fee the asset covers needs only its notional of the quote.
+    pub fn with_fee_discount(mut self, discount: FeeDiscount) -> Self {
+        self.fee_discount = Some(discount);
+        self
+    }
+
+    /// The discount on fees paid in the venue's token, when there is one.
+    pub fn fee_discount(&self) -> Option<&FeeDiscount> {
+        self.fee_discount.as_ref()
+    }
+
+    /// Moves a fill's fee, already charged as `fee` of `quote`, onto the discount asset
+    /// when there is a discount and the account's free balance of that asset covers
+    /// `fee * multiplier` at its last price in `quote` (rounded half away from zero to
+    /// the fee decimals, else 8, as Binance states commissions): the quote gets `fee`
+    /// back and the asset pays. Returns the fee and the asset the fill records. Run
+    /// after the fill's own balance changes (a buy of the asset itself can pay with
+    /// what it bought).
+    fn charge_fee(
+        &self,
+        conn: &Connection,
+        quote: &Asset,
+        fee: Decimal,
+        now: Timestamp,
+    ) -> Result<(Decimal, Asset), ExchangeError> {
+        let Some((asset, due)) = self.discounted_fee(conn, quote, fee, now)? else { return Ok((fee, quote.clone())) };
+        let mut held = store::balance(conn, &asset)?;
+        held.free.0 = sub(held.free.0, due)?;
+        store::put_balance(conn, &asset, held)?;
+        let mut q = store::balance(conn, quote)?;
+        q.free.0 = add(q.free.0, fee)?;
+        store::put_balance(conn, quote, q)?;
+        Ok((due, asset))
+    }
+
+    /// The fee `fee` (of `quote`) as the discount asset would take it, when there is a
+    /// discount, the asset has a price in `quote` and the account's free balance of it
+    /// covers it now.
+    fn discounted_fee(
+        &self,
+        conn: &Connection,
+        quote: &Asset,
+        fee: Decimal,
+        now: Timestamp,
+    ) -> Result<Option<(Asset, Decimal)>, ExchangeError> {
+        let Some(d) = &self.fee_discount else { return Ok(None) };
+        if fee <= Decimal::ZERO || d.asset == *quote {
+            return Ok(None);
+        }
+        let Some(price) = self.last_price(&d.asset, quote, now) else { return Ok(None) };
+        let due = mul(fee, d.multiplier)?
+            .checked_div(price)
+            .ok_or_else(|| ExchangeError::Unavailable(format!("fee {fee} in {} at {price}", d.asset)))?
+            .round_dp_with_strategy(
+                self.fee_decimals.unwrap_or(8),
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
+        let held = store::balance(conn, &d.asset)?;
+        Ok((due > Decimal::ZERO && held.free.0 >= due).then(|| (d.asset.clone(), due)))
+    }
+
+    /// Whether the discount is in effect for this account now: configured, and some of
+    /// its asset held.
+    pub fn discount_in_effect(&self) -> Result<Option<&FeeDiscount>, ExchangeError> {
+        let Some(d) = &self.fee_discount else { return Ok(None) };
+        let held = store::balance(&self.conn(), &d.asset)?;
+        Ok((held.free.0 > Decimal::ZERO).then_some(d))
     }
 
     /// The fee on `notional`, rounded as [`Self::with_fee_decimals`] says.
@@ -599,14 +703,8 @@ impl PaperExchange {
         }
         store::put_balance(tx, &order.base, b)?;
         store::put_balance(tx, &order.quote, q)?;
-        let fill = Fill {
-            trade_id: String::new(),
-            qty,
-            price: Price(limit),
-            fee: Qty(fee),
-            fee_asset: order.quote.clone(),
-            time: now,
-        };
+        let (fee, fee_asset) = self.charge_fee(tx, &order.quote, fee, now)?;
+        let fill = Fill { trade_id: String::new(), qty, price: Price(limit), fee: Qty(fee), fee_asset, time: now };
         store::insert_fill(tx, order.venue_id, &fill, true)?;
         let filled = add(order.filled, qty.0)?;
         store::update_order(tx, order.venue_id, OrderStatus::PartiallyFilled, filled, new_lock, now)?;
@@ -815,14 +913,9 @@ impl PaperExchange {
         }
         store::put_balance(conn, &order.base, base)?;
         store::put_balance(conn, &order.quote, quote)?;
-        let fill = Fill {
-            trade_id: String::new(),
-            qty: Qty(qty),
-            price: Price(price),
-            fee: Qty(fee),
-            fee_asset: order.quote.clone(),
-            time: now,
-        };
+        let (fee, fee_asset) = self.charge_fee(conn, &order.quote, fee, now)?;
+        let fill =
+            Fill { trade_id: String::new(), qty: Qty(qty), price: Price(price), fee: Qty(fee), fee_asset, time: now };
         store::insert_fill(conn, order.venue_id, &fill, true)?;
         store::update_order(conn, order.venue_id, OrderStatus::Filled, order.qty, Decimal::ZERO, now)?;
         let updated =
@@ -930,7 +1023,13 @@ impl PaperExchange {
         let mut lock: Option<(&Asset, Decimal)> = None;
         match (o.side, taker) {
             (Side::Buy, true) => {
-                ensure_free(quote.free, add(notional, fee)?, &o.quote)?;
+                // A fee the discount asset will pay needs no quote (as on Binance, whose
+                // buys never take their fee from the quote).
+                let fee_in_quote = match self.discounted_fee(conn, &o.quote, fee, now)? {
+                    Some(_) => Decimal::ZERO,
+                    None => fee,
+                };
+                ensure_free(quote.free, add(notional, fee_in_quote)?, &o.quote)?;
                 quote.free.0 = sub(quote.free.0, add(exec_notional, exec_fee)?)?;
                 base.free.0 = add(base.free.0, exec)?;
             }
@@ -973,12 +1072,13 @@ impl PaperExchange {
         };
         let venue_id = store::insert_order(conn, &row, now)?;
         if taker && exec > Decimal::ZERO {
+            let (fee, fee_asset) = self.charge_fee(conn, &o.quote, exec_fee, now)?;
             let fill = Fill {
                 trade_id: String::new(),
                 qty: Qty(exec),
                 price: Price(price),
-                fee: Qty(exec_fee),
-                fee_asset: o.quote.clone(),
+                fee: Qty(fee),
+                fee_asset,
                 time: now,
             };
             store::insert_fill(conn, venue_id, &fill, false)?;
@@ -1050,10 +1150,18 @@ impl Exchange for PaperExchange {
         self.convert_small_balances(assets, quote, quote)
     }
 
-    /// `fee_bps` for makers and takers alike, charged in the quote.
+    /// `fee_bps` for makers and takers alike, charged in the quote; with a fee discount
+    /// ([`PaperExchange::with_fee_discount`]) in effect (the account holds some of its
+    /// asset), the discounted rate and its asset.
     fn fee_rates(&self, base: &Asset, quote: &Asset) -> Result<FeeRates, ExchangeError> {
         self.rules(base, quote)?;
-        Ok(FeeRates { maker: self.fee, taker: self.fee, discount_asset: None })
+        Ok(match self.discount_in_effect()? {
+            Some(d) => {
+                let rate = mul(self.fee, d.multiplier)?.normalize();
+                FeeRates { maker: rate, taker: rate, discount_asset: Some(d.asset.clone()) }
+            }
+            None => FeeRates { maker: self.fee, taker: self.fee, discount_asset: None },
+        })
     }
 
     /// The book around the last price (see [`PaperExchange::with_spread_bps`]).

@@ -601,3 +601,57 @@ fn replayed_prices_match_new_resting_orders_at_the_same_time() {
     assert!(a.match_resting().unwrap().is_empty());
     assert!(b.open_orders(&btc(), &usdt()).unwrap().is_empty());
 }
+
+/// With a fee discount (Binance's BNB at 0.75), a fill pays `fee * 0.75` of BNB at
+/// BNB's price when the account's free BNB covers it, else the full fee in the quote;
+/// the rates the venue reports are the discounted ones, with the asset.
+#[test]
+fn fees_are_paid_in_the_discount_asset_when_it_covers_them() {
+    let (venue, prices) = fixed_venue(dec!(10), dec!(0), dec!(40000));
+    let venue = venue.with_fee_discount(ballast_exchange::paper::FeeDiscount::binance_bnb());
+    prices.set(&a("BNB"), &usdt(), Price(dec!(300)));
+    venue.deposit(&usdt(), Qty(dec!(10000))).unwrap();
+    // No BNB: the discount is not in effect; the fee is charged in the quote.
+    let rates = venue.fee_rates(&btc(), &usdt()).unwrap();
+    assert_eq!((rates.taker, rates.discount_asset), (dec!(0.001), None));
+    let r = venue.place(&market("f1", Side::Buy, dec!(0.1))).unwrap();
+    assert_eq!((r.fills[0].fee.0, &r.fills[0].fee_asset), (dec!(4), &usdt()));
+    // 0.01 BNB held (3 USDT): a 4 USDT fee at 0.75 is 3 USDT = 0.01 BNB, covered.
+    venue.deposit(&a("BNB"), Qty(dec!(0.01))).unwrap();
+    let rates = venue.fee_rates(&btc(), &usdt()).unwrap();
+    assert_eq!((rates.maker, rates.taker, rates.discount_asset), (dec!(0.00075), dec!(0.00075), Some(a("BNB"))));
+    let r = venue.place(&market("f2", Side::Buy, dec!(0.1))).unwrap();
+    assert_eq!((r.fills[0].fee.0.normalize(), &r.fills[0].fee_asset), (dec!(0.01), &a("BNB")));
+    let v = venue.balances().unwrap();
+    assert_eq!(v[&usdt()].free.0, dec!(10000) - dec!(4004) - dec!(4000), "the quote paid no fee");
+    assert!(v.get(&a("BNB")).is_none_or(|b| b.total().is_zero()), "{v:?}");
+    // Nothing left to pay with: back to the quote (a sell receives notional - fee).
+    let r = venue.place(&market("f3", Side::Sell, dec!(0.1))).unwrap();
+    assert_eq!((r.fills[0].fee.0, &r.fills[0].fee_asset), (dec!(4), &usdt()));
+    // A resting order's maker fill pays in BNB too.
+    venue.deposit(&a("BNB"), Qty(dec!(1))).unwrap();
+    let r = venue.place(&limit("f4", Side::Buy, dec!(0.1), dec!(39000))).unwrap();
+    assert_eq!(r.status, OrderStatus::New);
+    prices.set(&btc(), &usdt(), Price(dec!(38000)));
+    let filled = venue.match_resting().unwrap();
+    assert_eq!(filled.len(), 1);
+    // 3,900 USDT at 10 bps = 3.9, at 0.75 = 2.925 USDT = 0.00975 BNB.
+    assert_eq!((filled[0].fills[0].fee.0.normalize(), &filled[0].fills[0].fee_asset), (dec!(0.00975), &a("BNB")));
+}
+
+/// A market buy whose fee the discount asset pays needs only its notional of the
+/// quote; without enough of the asset it needs the fee in the quote too.
+#[test]
+fn a_buy_whose_fee_bnb_pays_needs_only_its_notional() {
+    let (venue, prices) = fixed_venue(dec!(10), dec!(0), dec!(40000));
+    let venue = venue.with_fee_discount(ballast_exchange::paper::FeeDiscount::binance_bnb());
+    prices.set(&a("BNB"), &usdt(), Price(dec!(300)));
+    venue.deposit(&usdt(), Qty(dec!(4000))).unwrap();
+    // 0.1 BTC = 4,000 USDT: with a 4 USDT fee in the quote, refused.
+    let e = venue.place(&market("n1", Side::Buy, dec!(0.1))).unwrap_err();
+    assert!(matches!(e, ExchangeError::Rejected(_)), "{e}");
+    venue.deposit(&a("BNB"), Qty(dec!(0.01))).unwrap();
+    let r = venue.place(&market("n2", Side::Buy, dec!(0.1))).unwrap();
+    assert_eq!((r.fills[0].fee.0.normalize(), &r.fills[0].fee_asset), (dec!(0.01), &a("BNB")));
+    assert!(venue.balances().unwrap().get(&usdt()).is_none_or(|b| b.total().is_zero()));
+}

@@ -737,6 +737,9 @@ pub fn history_json(
             "message": e.message,
             "orders": orders,
             "skipped": e.data.get("skipped").cloned().unwrap_or(json!([])),
+            // Legs that say why they trade as they do (a direct pair, the fee reserve's
+            // top-up), in words.
+            "notes": leg_notes(e),
         }));
     }
     let next = if evs.len() == limit { evs.last().map(|(i, _)| *i) } else { None };
@@ -1260,4 +1263,42 @@ pub async fn log(State(st): State<Arc<AppState>>, Query(q): Query<LogQuery>) -> 
     })
     .await?;
     ok(out)
+}
+
+/// The legs of a rebalance event that say why they trade as they do, as text: `buy BNB:
+/// fee reserve top-up`, `sell ETH/BTC: ...`.
+fn leg_notes(e: &ballast_store::Event) -> Vec<String> {
+    let Some(legs) = e.data.get("legs").and_then(|l| l.as_array()) else { return Vec::new() };
+    legs.iter()
+        .filter_map(|l| {
+            let why = l.get("why")?.as_str()?;
+            let asset = l["asset"].as_str().unwrap_or("");
+            let symbol = match l.get("quote").and_then(|q| q.as_str()) {
+                Some(q) => format!("{asset}/{q}"),
+                None => asset.to_string(),
+            };
+            Some(format!("{} {symbol}: {why}", l["side"].as_str().unwrap_or("")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod leg_note_tests {
+    use super::*;
+
+    #[test]
+    fn legs_that_say_why_become_notes() {
+        let e = ballast_store::Event {
+            bot: 1,
+            time: ballast_core::Timestamp(0),
+            kind: "rebalance".into(),
+            message: "drift".into(),
+            data: json!({"legs": [
+                {"asset": "BTC", "side": "sell", "quantity": "0.1", "price": "1"},
+                {"asset": "BNB", "side": "buy", "quantity": "0.08", "price": "300", "why": "fee reserve top-up"},
+                {"asset": "ETH", "quote": "BTC", "side": "sell", "quantity": "1", "price": "0.05", "why": "cheaper"},
+            ]}),
+        };
+        assert_eq!(leg_notes(&e), ["buy BNB: fee reserve top-up", "sell ETH/BTC: cheaper"]);
+    }
 }

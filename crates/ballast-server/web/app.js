@@ -1844,6 +1844,7 @@
                 ),
               )
             : null,
+          Array.isArray(e.notes) && e.notes.length ? h('div', { class: 'muted' }, e.notes.map((n) => h('div', { 'data-test': 'leg-note' }, n))) : null,
           Array.isArray(e.skipped) && e.skipped.length ? h('div', { class: 'skipped' }, skippedList(e.skipped)) : null,
         );
       });

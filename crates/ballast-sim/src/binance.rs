@@ -989,7 +989,12 @@ async fn no_futures(State(s): S) -> ApiResult {
 // ---------------------------------------------------------------------------------
 
 /// `GET /api/v3/account/commission?symbol=`: the paper venue's fee as the standard
-/// maker and taker commission, no tax, no BNB discount.
+/// maker and taker commission, no tax; the BNB discount (`discount`, "Standard
+/// commission is reduced by this rate when paying commission in BNB",
+/// <https://hexdocs.pm/binance_spot_rest/BinanceSpotRest.Endpoints.Account.AccountCommission.Query.html>)
+/// enabled for the account and every symbol when the paper venue charges fees in BNB
+/// ([`PaperExchange::with_fee_discount`](ballast_exchange::paper::PaperExchange::with_fee_discount),
+/// `ballast sim --fee-discount bnb`: Binance's "spotBNBBurn" on).
 async fn account_commission(State(s): S, headers: HeaderMap, uri: Uri) -> ApiResult {
     let p = signed(&s, &headers, &uri, "")?;
     let (single, pairs) = symbols_param(&s, &p)?;
@@ -998,11 +1003,17 @@ async fn account_commission(State(s): S, headers: HeaderMap, uri: Uri) -> ApiRes
     };
     let rate = d8(s.exchange().config().fee_bps / Decimal::from(10_000));
     let zero = d8(Decimal::ZERO);
+    let bnb = s.exchange().fee_discount().filter(|d| d.asset.as_str() == "BNB");
+    let multiplier = d8(bnb.map_or(Decimal::new(75, 2), |d| d.multiplier));
+    // The sim's fills pay in the quote while the account holds no BNB (Binance's would
+    // take the received coin): the discount is said to apply only while it holds some.
+    let in_effect = s.exchange().discount_in_effect().map_err(exchange_error)?.is_some() && bnb.is_some();
     ok(json!({
         "symbol": format!("{b}{q}"),
         "standardCommission": {"maker": rate, "taker": rate, "buyer": zero, "seller": zero},
         "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
-        "discount": {"enabledForAccount": false, "enabledForSymbol": false, "discountAsset": "BNB", "discount": "0.75000000"},
+        "discount": {"enabledForAccount": bnb.is_some(), "enabledForSymbol": in_effect, "discountAsset": "BNB",
+            "discount": multiplier},
     }))
 }
 

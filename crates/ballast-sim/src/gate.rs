@@ -389,7 +389,11 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         None => ("market", Decimal::ZERO, "ioc".to_string(), 0),
     };
     let filled_total: Decimal = r.fills.iter().map(|f| f.qty.0 * f.price.0).sum();
-    let fee: Decimal = r.fills.iter().map(|f| f.fee.0).sum();
+    // Fees paid by GT deduction are the order's `gt_fee`; the others its `fee`.
+    let is_gt = |f: &&ballast_exchange::Fill| f.fee_asset.as_str() == "GT" && r.base.as_str() != "GT";
+    let gt_fee: Decimal = r.fills.iter().filter(is_gt).map(|f| f.fee.0).sum();
+    let fee: Decimal = r.fills.iter().filter(|f| !is_gt(f)).map(|f| f.fee.0).sum();
+    let fee_currency = r.fills.iter().find(|f| !is_gt(f)).map_or(r.quote.as_str(), |f| f.fee_asset.as_str());
     let avg = if r.filled.0 > Decimal::ZERO { filled_total / r.filled.0 } else { Decimal::ZERO };
     let (amount, left) = match meta.as_ref().and_then(|m| m.quote_qty) {
         Some(q) => (q, (q - filled_total).max(Decimal::ZERO)),
@@ -437,12 +441,12 @@ fn order_json(c: &Ctx, r: &OrderReport) -> Value {
         "filled_total": d(filled_total),
         "avg_deal_price": d(avg),
         "fee": d(fee),
-        "fee_currency": r.fills.first().map_or(r.quote.as_str(), |f| f.fee_asset.as_str()),
+        "fee_currency": fee_currency,
         "point_fee": "0",
-        "gt_fee": "0",
+        "gt_fee": d(gt_fee),
         "gt_maker_fee": "0",
         "gt_taker_fee": "0",
-        "gt_discount": false,
+        "gt_discount": gt_fee > Decimal::ZERO,
         "rebated_fee": "0",
         "rebated_fee_currency": r.quote.as_str(),
         "finish_as": finish_as,
@@ -666,13 +670,22 @@ async fn currency(State(c): S, Path(currency): Path<String>) -> GateResult {
     ok(currency_json(&a))
 }
 
-/// `GET /spot/fee`: the paper venue's fee, maker and taker.
+/// `GET /spot/fee`: the paper venue's fee, maker and taker; with the GT deduction on
+/// (the paper venue charges fees in GT, `ballast sim --fee-discount gt`),
+/// `gt_discount` true and `gt_taker_fee` / `gt_maker_fee` the discounted rates (Gate
+/// API v4, "Retrieve personal trading fee",
+/// <https://www.gate.io/docs/developers/apiv4/en/#retrieve-personal-trading-fee>).
 async fn fee(State(c): S, method: Method, headers: HeaderMap, uri: Uri, body: String) -> GateResult {
     signed(&c.sim, &method, &headers, &uri, &body)?;
-    let rate = d(c.sim.exchange().config().fee_bps / Decimal::from(10_000));
-    ok(json!({"user_id": 1, "taker_fee": rate, "maker_fee": rate, "gt_discount": false, "gt_taker_fee": "0",
-        "gt_maker_fee": "0", "loan_fee": "0", "point_type": "0", "futures_taker_fee": "0", "futures_maker_fee": "0",
-        "delivery_taker_fee": "0", "delivery_maker_fee": "0", "debit_fee": 3}))
+    let standard = c.sim.exchange().config().fee_bps / Decimal::from(10_000);
+    let rate = d(standard);
+    // Only while the account holds GT (the sim's fills pay in the quote otherwise).
+    let gt = c.sim.exchange().discount_in_effect().map_err(exchange_error)?.filter(|x| x.asset.as_str() == "GT");
+    let gt_rate = d(gt.map_or(Decimal::ZERO, |x| standard * x.multiplier));
+    ok(json!({"user_id": 1, "taker_fee": rate, "maker_fee": rate, "gt_discount": gt.is_some(),
+        "gt_taker_fee": gt_rate, "gt_maker_fee": gt_rate, "loan_fee": "0", "point_type": "0",
+        "futures_taker_fee": "0", "futures_maker_fee": "0", "delivery_taker_fee": "0", "delivery_maker_fee": "0",
+        "debit_fee": 3}))
 }
 
 /// `POST /wallet/small_balance` (signed), body `{"currency": ["FLOKI", ...]}`:

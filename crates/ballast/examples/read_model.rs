@@ -69,6 +69,7 @@ fn main() -> Result<()> {
         now: parse_date("2024-01-01").map_err(|e| anyhow!("{e}"))?,
         fee_bps: Decimal::from(10),
         slippage_bps: Decimal::ZERO,
+        bnb_fees: false,
     };
     drop(App::open(&dir)?);
     std::fs::write(dir.join("paper.json"), serde_json::to_string_pretty(&world)?)?;

@@ -151,6 +151,7 @@ fn bot(dir: &std::path::Path, start: Timestamp, end: Timestamp) -> Result<(App, 
         now: start,
         fee_bps: Decimal::from(10),
         slippage_bps: Decimal::ZERO,
+        bnb_fees: false,
     };
     let app = App::create(dir, world)?;
     let cfg = BotConfig::parse_text(std::path::Path::new("busy"), CONFIG)?;

@@ -340,8 +340,9 @@ pub fn strategy_from_config(
             o.cooldown = cooldown;
             o.min_drift = min_drift;
             // The bot's execution: maker-first and direct pairs run with the cost model
-            // of docs/BACKTEST.md.
-            o.execution = cfg.execution;
+            // of docs/BACKTEST.md. The fee reserve is not modelled: the backtester
+            // charges its fee in the quote (docs/EXECUTION.md).
+            o.execution = ballast_core::execution::Execution { fee_reserve: None, ..cfg.execution.clone() };
             SimMode::Exchange(Box::new(o))
         }
         // The ideal rules of BACKTEST.md have no cooldown, gate or guards.

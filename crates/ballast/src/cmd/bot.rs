@@ -828,16 +828,20 @@ pub fn run(args: &BotArgs) -> Result<()> {
                         );
                     }
                 }
-                // A leg traded on a direct pair says so, and why.
+                // A leg traded on a direct pair, or topping up the fee reserve, says so
+                // and why.
                 if let Some(legs) = ev.data.get("legs").and_then(|s| s.as_array()) {
-                    for l in legs.iter().filter(|l| l.get("quote").is_some()) {
+                    for l in legs.iter().filter(|l| l.get("quote").is_some() || l.get("why").is_some()) {
+                        let symbol = match l["quote"].as_str() {
+                            Some(q) => format!("{}/{q}", l["asset"].as_str().unwrap_or("")),
+                            None => l["asset"].as_str().unwrap_or("").to_string(),
+                        };
                         println!(
-                            "{:>31} {} {} {}/{} @ {}: {}",
+                            "{:>31} {} {} {} @ {}: {}",
                             "",
                             l["side"].as_str().unwrap_or(""),
                             l["quantity"].as_str().unwrap_or(""),
-                            l["asset"].as_str().unwrap_or(""),
-                            l["quote"].as_str().unwrap_or(""),
+                            symbol,
                             l["price"].as_str().unwrap_or(""),
                             l["why"].as_str().unwrap_or("")
                         );

@@ -23,13 +23,21 @@ pub const SIM_SECRET_ENV: &str = "BALLAST_SIM_SECRET";
 
 /// The replay's prices at the replay clock's time, whatever time the paper venue asks
 /// for (the paper venue runs on wall time).
+/// `fixed`: coins the bundle has no candles of, at a fixed price in the quote
+/// (`--gt-price`).
 struct ReplayAt {
     prices: ReplayPrices,
     clock: Arc<ManualClock>,
+    fixed: Vec<(Asset, Price)>,
 }
 
 impl PriceSource for ReplayAt {
     fn price(&self, base: &Asset, quote: &Asset, _now: Timestamp) -> Option<Price> {
+        if quote == self.prices.quote()
+            && let Some((_, p)) = self.fixed.iter().find(|(a, _)| a == base)
+        {
+            return Some(*p);
+        }
         self.prices.price(base, quote, self.clock.now())
     }
 
@@ -118,6 +126,18 @@ pub struct SimArgs {
     /// instead of memory, to inspect it afterwards.
     #[arg(long)]
     pub db: Option<std::path::PathBuf>,
+    /// Charge fees in this asset (`bnb`: Binance's "pay fees with BNB"; `gt`: Gate's
+    /// GT deduction) at `--fee-discount-multiplier` of the fee when the account holds
+    /// enough of it; the commission endpoints then report the discount.
+    #[arg(long, value_parser = ["bnb", "gt"])]
+    pub fee_discount: Option<String>,
+    /// The share of the fee charged when paid in the discount asset (Binance: 0.75).
+    #[arg(long, default_value = "0.75")]
+    pub fee_discount_multiplier: Decimal,
+    /// Serve GTUSDT at this fixed price (the bundled data has no GT candles): needed
+    /// for Gate's GT fee deduction and small-balance conversion into GT.
+    #[arg(long)]
+    pub gt_price: Option<Decimal>,
 }
 
 /// The candles of the symbols' quote-USDT pairs in `dir` (`<ASSET>USDT_<interval>.csv`,
@@ -203,7 +223,22 @@ pub fn run(args: &SimArgs) -> Result<()> {
     let wall: Arc<dyn Clock> = Arc::new(ballast_exchange::SystemClock);
     let rules = load_rules(&rules_file)?;
     let paper_config = PaperConfig { name: "sim".into(), fee_bps: args.fee_bps, slippage_bps: Decimal::ZERO, rules };
-    let prices = Arc::new(ReplayAt { prices: ReplayPrices::new(series, quote.clone()), clock: clock.clone() });
+    let mut fixed = Vec::new();
+    if let Some(p) = args.gt_price {
+        if p <= Decimal::ZERO {
+            bail!("--gt-price {p} must be positive");
+        }
+        let gt = Asset::new("GT")?;
+        symbols.push((gt.clone(), quote.clone()));
+        fixed.push((gt, Price(p)));
+    }
+    if !(Decimal::ZERO < args.fee_discount_multiplier && args.fee_discount_multiplier <= Decimal::ONE) {
+        bail!("--fee-discount-multiplier {} must be above 0 and at most 1", args.fee_discount_multiplier);
+    }
+    if args.fee_discount.as_deref() == Some("gt") && args.gt_price.is_none() {
+        bail!("--fee-discount gt needs --gt-price: the bundled data has no GT price to value a fee in GT");
+    }
+    let prices = Arc::new(ReplayAt { prices: ReplayPrices::new(series, quote.clone()), clock: clock.clone(), fixed });
     let paper = match &args.db {
         Some(path) => PaperExchange::open(path, paper_config, prices, wall.clone()),
         None => PaperExchange::in_memory(paper_config, prices, wall.clone()),
@@ -213,7 +248,15 @@ pub fn run(args: &SimArgs) -> Result<()> {
     .with_fee_decimals(8)
     .with_pairs(pairs)
     .map_err(|e| anyhow!("{}: {e}", rules_file.display()))?;
-    let paper = Arc::new(if args.resting_partial_fills { paper.with_resting_partial_fills() } else { paper });
+    let paper = if args.resting_partial_fills { paper.with_resting_partial_fills() } else { paper };
+    let paper = match &args.fee_discount {
+        Some(asset) => paper.with_fee_discount(ballast_exchange::paper::FeeDiscount {
+            asset: Asset::new(&asset.to_uppercase())?,
+            multiplier: args.fee_discount_multiplier,
+        }),
+        None => paper,
+    };
+    let paper = Arc::new(paper);
     paper.deposit(&quote, Qty(args.fund)).map_err(|e| anyhow!("{e}"))?;
     let config = SimConfig {
         faults: FaultConfig {

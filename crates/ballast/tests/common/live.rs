@@ -11,7 +11,7 @@ use ballast_binance::{Binance, BinanceConfig};
 use ballast_core::planner::PairBook;
 use ballast_core::{Asset, Price, Qty, Timestamp};
 use ballast_engine::Engine;
-use ballast_exchange::paper::{PaperConfig, PaperExchange, PriceSource, ReplayPrices};
+use ballast_exchange::paper::{FeeDiscount, PaperConfig, PaperExchange, PriceSource, ReplayPrices};
 use ballast_exchange::{Clock, Exchange, ManualClock};
 use ballast_gate::{Gate, GateConfig};
 use ballast_sim::{SimConfig, SimState, spawn_local};
@@ -39,6 +39,8 @@ pub struct Extras {
     /// Coins served against USDT at a fixed price (GT, which the bundle has no candles
     /// of, for Gate's small-balance conversion).
     pub fixed: Vec<(Asset, Price)>,
+    /// Fees paid in the venue's token at a discount (BNB, GT) when the account holds it.
+    pub fee_discount: Option<FeeDiscount>,
 }
 
 /// The replay, plus coins at a fixed price.
@@ -78,7 +80,10 @@ pub fn live_with(w: &World, dialect: &str, extras: Extras) -> Live {
         .unwrap()
         .with_pairs(extras.pairs.clone())
         .unwrap();
-    let paper = Arc::new(paper);
+    let paper = Arc::new(match extras.fee_discount.clone() {
+        Some(d) => paper.with_fee_discount(d),
+        None => paper,
+    });
     paper.deposit(&usdt(), Qty(dec!(1000))).unwrap();
     let mut symbols: Vec<(Asset, Asset)> = assets().into_iter().map(|a| (a, usdt())).collect();
     symbols.extend(extras.fixed.iter().map(|(a, _)| (a.clone(), usdt())));
