@@ -380,14 +380,20 @@ pub fn bot_json(v: &ballast_engine::BotView) -> Value {
     let mut assets: Vec<&Asset> = v.weights.keys().chain(targets.keys()).collect();
     assets.sort();
     assets.dedup();
+    let reserve = v.state.spec.execution.fee_reserve.as_ref().map(|r| &r.asset);
     let weights: Vec<Value> = assets
         .into_iter()
         .map(|a| {
-            json!({
+            let mut w = json!({
                 "asset": a,
                 "weight": v.weights.get(a).copied().unwrap_or_default().round_dp(6),
                 "target": targets.get(a).copied().unwrap_or_default(),
-            })
+            });
+            // The fee reserve has no target weight (kept between its min and target).
+            if reserve == Some(a) {
+                w["reserve"] = json!(true);
+            }
+            w
         })
         .collect();
     json!({

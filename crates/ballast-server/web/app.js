@@ -1775,7 +1775,7 @@
                 h('td', { class: 'num' }, a === q ? '1' : fmtPrice(price)),
                 h('td', { class: 'num' }, fmt(qty * price, 2)),
                 h('td', { class: 'num' }, ws[a] ? fmtW(ws[a].weight) : '–'),
-                h('td', { class: 'num' }, ws[a] ? fmtW(ws[a].target) : '–'),
+                h('td', { class: 'num' }, ws[a] ? (ws[a].reserve ? 'fee reserve' : fmtW(ws[a].target)) : '–'),
               );
             }),
           ),

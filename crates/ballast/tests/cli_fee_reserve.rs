@@ -72,4 +72,15 @@ fn a_paper_bot_keeps_a_bnb_reserve_when_the_paper_account_pays_fees_in_bnb() {
     assert!(!doctor.contains("differ"), "{doctor}");
     let history = ballast_ok(d, &["bot", "history", "1"]);
     assert!(history.contains("fee reserve top-up"), "{history}");
+    // The reserve is shown as such, not as a coin at a 0 % target.
+    let status = ballast_ok(d, &["bot", "status", "1"]);
+    let line = status.lines().find(|l| l.starts_with("BNB ")).unwrap_or_else(|| panic!("{status}"));
+    assert!(line.trim_end().ends_with("reserve"), "{status}");
+    // So does the API's view (`bot_json`, which the dashboard's holdings table reads).
+    let json: serde_json::Value =
+        serde_json::from_str(&ballast_ok(d, &["bot", "status", "1", "--format", "json"])).unwrap();
+    let weights = json["weights"].as_array().unwrap();
+    let bnb = weights.iter().find(|w| w["asset"] == "BNB").unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(bnb["reserve"], true, "{bnb}");
+    assert!(weights.iter().filter(|w| w["asset"] != "BNB").all(|w| w.get("reserve").is_none()), "{json}");
 }

@@ -381,15 +381,19 @@ fn print_view(v: &BotView) {
     for a in assets {
         let held = v.holdings.get(a).copied().unwrap_or_default();
         let w = v.weights.get(a).copied().unwrap_or_default();
-        let t = s.weights.get(a).copied().unwrap_or_default();
+        // The fee reserve has no target weight: it is kept between its min and target.
+        let target = match &s.execution.fee_reserve {
+            Some(r) if &r.asset == a => "reserve".to_string(),
+            _ => format!("{:.2}%", s.weights.get(a).copied().unwrap_or_default() * Decimal::ONE_HUNDRED),
+        };
         let price = if a == q { String::new() } else { v.prices.get(a).map(|p| p.to_string()).unwrap_or_default() };
         println!(
-            "{:<8} {:>16} {:>14} {:>8.2}% {:>8.2}%",
+            "{:<8} {:>16} {:>14} {:>8.2}% {:>9}",
             a.as_str(),
             held.0.round_dp(8).normalize(),
             price,
             w * Decimal::ONE_HUNDRED,
-            t * Decimal::ONE_HUNDRED
+            target
         );
     }
     if let Some(p) = &v.pnl {
