@@ -2,46 +2,27 @@
 //! bot holds, counting what resting orders lock (a bot's ledger still holds it) and
 //! the coins of other bots as well as their quote.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ballast_core::execution::{Execution, OrderStyle};
-use ballast_core::guards::Guards;
-use ballast_core::planner::RebalanceTo;
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Span, Timestamp};
+use ballast_core::{Asset, Qty, Span, Timestamp};
 use ballast_engine::{BotSpec, Engine, EngineError, StepOutcome};
-use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{Clock, Exchange, ManualClock};
 use ballast_store::sqlite::SqliteStore;
 use rust_decimal_macros::dec;
 
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
-
 fn spec(execution: Execution) -> BotSpec {
-    let assets = vec![a("BTC"), a("ETH")];
-    BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(5), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution,
-    }
+    equal_spec(&["BTC", "ETH"], dec!(5), execution)
 }
 
 fn venue() -> (Arc<PaperExchange>, Engine) {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let paper = PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone() as Arc<dyn Clock>)
         .unwrap()
         .with_spread_bps(dec!(10));

@@ -2,6 +2,9 @@
 //! the paper venue at the cross price; the ledger moves both coins and leaves the quote
 //! alone; the event says why. And an investment is spent on the underweight coin first.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,10 +22,6 @@ use ballast_store::sqlite::SqliteStore;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
-
 struct Rig {
     prices: Arc<FixedPrices>,
     venue: Arc<PaperExchange>,
@@ -33,9 +32,7 @@ struct Rig {
 
 fn rig(execution: Execution) -> Rig {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let mut pairs = PairBook::default();
     pairs.insert(
         &a("ETH"),
@@ -50,19 +47,7 @@ fn rig(execution: Execution) -> Rig {
     let venue = Arc::new(paper);
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock);
-    let assets = vec![a("BTC"), a("ETH")];
-    let spec = BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(5), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution,
-    };
+    let spec = equal_spec(&["BTC", "ETH"], dec!(5), execution);
     let bot = engine.create("pairs", spec, "", dec!(1000)).unwrap();
     assert!(matches!(engine.step(bot).unwrap(), StepOutcome::Rebalanced { .. }));
     Rig { prices, venue, store, engine, bot }
@@ -219,9 +204,7 @@ fn a_maker_first_bot_rests_its_pair_leg_on_the_pair_and_plans_at_the_venues_fee(
     use ballast_store::OrderState;
 
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let mut pairs = PairBook::default();
     pairs.insert(
         &a("ETH"),

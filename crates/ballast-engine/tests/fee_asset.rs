@@ -2,16 +2,15 @@
 //! fee from the asset the venue names (`commissionAsset`), exactly, and the bot keeps
 //! stepping with a negative balance of an asset it does not trade.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ballast_core::guards::Guards;
-use ballast_core::planner::RebalanceTo;
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, Span, SymbolRules, Timestamp};
-use ballast_engine::{BotSpec, Engine, StepOutcome};
-use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_core::{Asset, Price, Prices, Qty, Span, SymbolRules, Timestamp};
+use ballast_engine::{Engine, StepOutcome};
+use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{
     Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderReport, OrderRequest,
 };
@@ -19,10 +18,6 @@ use ballast_store::Store;
 use ballast_store::sqlite::SqliteStore;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
 
 /// The paper venue, whose fills say their fee was paid in BNB (at 500 USDT a BNB, 8
 /// decimals, as Binance rounds commissions).
@@ -72,28 +67,14 @@ impl Exchange for InBnb {
 #[test]
 fn a_fee_paid_in_a_third_asset_leaves_that_asset_exactly() {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     prices.set(&a("BNB"), &a("USDT"), Price(dec!(500)));
     let paper = PaperExchange::in_memory(PaperConfig::default(), prices.clone(), clock.clone() as Arc<dyn Clock>);
     let paper = Arc::new(paper.unwrap());
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), Arc::new(InBnb(paper)), clock.clone());
-    let assets = vec![a("BTC"), a("ETH")];
-    let spec = BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution: Default::default(),
-    };
+    let spec = equal_spec(&["BTC", "ETH"], dec!(3), Default::default());
     let bot = engine.create("bnb", spec, "", dec!(1000)).unwrap();
     assert_eq!(engine.step(bot).unwrap(), StepOutcome::Rebalanced { orders: 2 });
     let fills = store.fills(bot).unwrap();

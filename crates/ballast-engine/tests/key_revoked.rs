@@ -2,15 +2,14 @@
 //! the bot is paused with the reason and a `key_revoked` event, never retried in a
 //! loop, and resumes cleanly once the user fixes the key.
 
+mod common;
+use common::*;
+
 use std::sync::Arc;
 
-use ballast_core::guards::Guards;
-use ballast_core::planner::RebalanceTo;
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Timestamp};
-use ballast_engine::{BotSpec, Engine, EngineError, StepOutcome};
-use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_core::{Price, Qty, Timestamp};
+use ballast_engine::{Engine, EngineError, StepOutcome};
+use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{ClientOrderId, Clock, Exchange, ExchangeError, ManualClock};
 use ballast_store::sqlite::SqliteStore;
 use ballast_store::{BotStatus, Intent, OrderState, Store};
@@ -18,10 +17,6 @@ use rust_decimal_macros::dec;
 
 /// What Binance answers for a revoked key (-2015).
 const REFUSED: &str = "Invalid API-key, IP, or permissions for action (-2015)";
-
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
 
 struct Rig {
     venue: Arc<PaperExchange>,
@@ -32,27 +27,13 @@ struct Rig {
 
 fn rig() -> Rig {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let paper = PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone() as Arc<dyn Clock>).unwrap();
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
     let venue = Arc::new(paper);
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock);
-    let assets = vec![a("BTC"), a("ETH")];
-    let spec = BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution: Default::default(),
-    };
+    let spec = equal_spec(&["BTC", "ETH"], dec!(3), Default::default());
     let bot = engine.create("keyed", spec, "", dec!(1000)).unwrap();
     Rig { venue, store, engine, bot }
 }

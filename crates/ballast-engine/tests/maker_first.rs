@@ -3,17 +3,17 @@
 //! is finished at market after the deadline, and a restart (or a lost reply) in the
 //! middle never sends an order twice; the ledger equals the venue.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ballast_core::execution::{Execution, OrderStyle};
-use ballast_core::guards::Guards;
-use ballast_core::planner::{RebalanceTo, RulesBook, Side};
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, Span, SymbolRules, Timestamp};
+use ballast_core::planner::{RulesBook, Side};
+use ballast_core::{Asset, Price, Prices, Qty, Span, SymbolRules, Timestamp};
 use ballast_engine::{BotSpec, BotState, Engine, StepOutcome, StopMode};
 use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
 use ballast_exchange::{
@@ -24,12 +24,6 @@ use ballast_store::sqlite::SqliteStore;
 use ballast_store::{OrderState, Store};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-
-const T0: i64 = 1_700_000_000_000;
-
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
 
 /// The paper venue, counting placements per client id, and able to lose the next
 /// reply after the order was placed.
@@ -120,19 +114,7 @@ fn counted(paper: &Arc<PaperExchange>) -> Arc<Counted> {
 }
 
 fn spec(execution: Execution) -> BotSpec {
-    let assets = vec![a("BTC"), a("ETH")];
-    BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution,
-    }
+    equal_spec(&["BTC", "ETH"], dec!(3), execution)
 }
 
 fn maker() -> Execution {
@@ -145,9 +127,7 @@ fn maker() -> Execution {
 fn rig(execution: Execution) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let paper = open_paper(&dir.path().join("paper.sqlite"), &prices, &clock);
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
     let venue = counted(&paper);

@@ -3,16 +3,16 @@
 //! earlier, never resent), and an order under our client id that is not ours is
 //! never taken for ours.
 
+mod common;
+use common::*;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ballast_core::guards::Guards;
-use ballast_core::planner::{RebalanceTo, Side};
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Prices, Qty, Span, SymbolRules, Timestamp};
-use ballast_engine::{BotSpec, Engine, StepOutcome};
-use ballast_exchange::paper::{FixedPrices, PaperConfig, PaperExchange};
+use ballast_core::planner::Side;
+use ballast_core::{Asset, Price, Prices, Qty, Span, SymbolRules, Timestamp};
+use ballast_engine::{Engine, StepOutcome};
+use ballast_exchange::paper::{PaperConfig, PaperExchange};
 use ballast_exchange::{
     Balance, ClientOrderId, Clock, Exchange, ExchangeError, ManualClock, OrderReport, OrderRequest,
 };
@@ -20,13 +20,8 @@ use ballast_store::sqlite::SqliteStore;
 use ballast_store::{OrderState, Store};
 use rust_decimal_macros::dec;
 
-const T0: i64 = 1_700_000_000_000;
 const WINDOW: i64 = 30_000;
 const ALLOWANCE: i64 = 10_000;
-
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
 
 /// The paper venue behind a network that loses things.
 struct Lossy {
@@ -114,9 +109,7 @@ struct Rig {
 
 fn rig() -> Rig {
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     let paper = PaperExchange::in_memory(PaperConfig::default(), prices, clock.clone() as Arc<dyn Clock>).unwrap();
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
     let venue = Arc::new(Lossy {
@@ -130,19 +123,7 @@ fn rig() -> Rig {
     });
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), venue.clone(), clock.clone());
-    let assets = vec![a("BTC"), a("ETH")];
-    let spec = BotSpec {
-        quote: a("USDT"),
-        weights: weighting::equal(&assets).unwrap(),
-        assets,
-        method: Method::Equal,
-        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution: Default::default(),
-    };
+    let spec = equal_spec(&["BTC", "ETH"], dec!(3), Default::default());
     let bot = engine.create("lossy", spec, "", dec!(1000)).unwrap();
     Rig { venue, store, clock, engine, bot }
 }
