@@ -12,6 +12,8 @@
 //!
 //! Pure data with its validation; the engine and the backtester act on it.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -106,13 +108,16 @@ impl FeeReserve {
     }
 
     /// The holdings the bot's coins are weighed and rebalanced with: without the
-    /// reserve (`reserve` `None`: all of them).
-    pub fn coins_only(reserve: Option<&FeeReserve>, holdings: &Holdings) -> Holdings {
-        let mut h = holdings.clone();
-        if let Some(r) = reserve {
-            h.remove(&r.asset);
+    /// reserve (`reserve` `None`, or the reserve not held: all of them, not copied).
+    pub fn coins_only<'a>(reserve: Option<&FeeReserve>, holdings: &'a Holdings) -> Cow<'a, Holdings> {
+        match reserve {
+            Some(r) if holdings.contains_key(&r.asset) => {
+                let mut h = holdings.clone();
+                h.remove(&r.asset);
+                Cow::Owned(h)
+            }
+            _ => Cow::Borrowed(holdings),
         }
-        h
     }
 }
 

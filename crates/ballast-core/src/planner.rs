@@ -1096,7 +1096,8 @@ pub fn top_up_fee_reserve(
     let valuation = Valuation::new(&quote, holdings, prices, targets)?;
     let mut plan = finish(&quote, holdings, prices, targets, &valuation, legs, skipped)?;
     if let Some(t) = targets {
-        let after = FeeReserve::coins_only(Some(reserve), &checked_apply_legs(&quote, holdings, &plan.legs)?);
+        let applied = checked_apply_legs(&quote, holdings, &plan.legs)?;
+        let after = FeeReserve::coins_only(Some(reserve), &applied);
         plan.max_drift_after = Drift::new(&Valuation::new(&quote, &after, prices, Some(t))?, t).max_absolute();
     }
     Ok(plan)

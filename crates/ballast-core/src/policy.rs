@@ -23,6 +23,7 @@
 //!    value the guards judge; a plan that trades tops it up when it is below its
 //!    minimum ([`top_up_fee_reserve`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::asset::Asset;
@@ -173,9 +174,13 @@ pub fn decide(input: &StepInput<'_>, memory: &mut Memory) -> Result<Verdict, Cor
         None => match input.trigger {
             None => None,
             Some(trigger) => {
-                let coins = FeeReserve::coins_only(input.execution.fee_reserve.as_ref(), input.holdings);
-                let coins = Valuation::new(input.quote, &coins, input.prices, Some(input.targets))?;
-                let mut drift = Drift::new(&coins, input.targets);
+                // The coins' drift leaves the fee reserve out (valued again only when
+                // the reserve is held).
+                let coins = match FeeReserve::coins_only(input.execution.fee_reserve.as_ref(), input.holdings) {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(h) => Some(Valuation::new(input.quote, &h, input.prices, Some(input.targets))?),
+                };
+                let mut drift = Drift::new(coins.as_ref().unwrap_or(&valuation), input.targets);
                 drift.assets.retain(|a, _| !waiting.contains(a));
                 let d = decide_trigger(trigger, &memory.trigger, &drift, input.now);
                 memory.trigger.record(&d, input.now);

@@ -4,31 +4,25 @@
 //! and taking it away again, after which the BNB is an off-target holding like a
 //! removed coin and is sold.
 
+mod common;
+use common::*;
+
 use std::sync::Arc;
 
 use ballast_core::execution::FeeReserve;
-use ballast_core::guards::Guards;
-use ballast_core::planner::{RebalanceTo, Side};
-use ballast_core::trigger::{Threshold, Trigger};
-use ballast_core::weighting::{self, Method};
-use ballast_core::{Asset, Bps, DriftKind, Price, Qty, Span, SymbolRules, Timestamp};
-use ballast_engine::{BotSpec, Engine};
-use ballast_exchange::paper::{FeeDiscount, FixedPrices, PaperConfig, PaperExchange};
+use ballast_core::planner::Side;
+use ballast_core::{Price, Qty, Span, SymbolRules, Timestamp};
+use ballast_engine::Engine;
+use ballast_exchange::paper::{FeeDiscount, PaperConfig, PaperExchange};
 use ballast_exchange::{Clock, Exchange, ManualClock};
 use ballast_store::Store;
 use ballast_store::sqlite::SqliteStore;
 use rust_decimal_macros::dec;
 
-fn a(s: &str) -> Asset {
-    Asset::new(s).unwrap()
-}
-
 #[test]
 fn a_reserve_added_by_an_edit_is_bought_at_the_next_trade_and_removed_by_another() {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
-    let prices = Arc::new(FixedPrices::new());
-    prices.set(&a("BTC"), &a("USDT"), Price(dec!(50000)));
-    prices.set(&a("ETH"), &a("USDT"), Price(dec!(2500)));
+    let prices = btc_eth_prices();
     prices.set(&a("BNB"), &a("USDT"), Price(dec!(500)));
     // A 5 USDT minimum order value: differences left by rounding do not trade.
     let mut config = PaperConfig::default();
@@ -41,19 +35,7 @@ fn a_reserve_added_by_an_edit_is_bought_at_the_next_trade_and_removed_by_another
     paper.deposit(&a("USDT"), Qty(dec!(1000))).unwrap();
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let engine = Engine::new(store.clone(), paper.clone(), clock.clone());
-    let coins = vec![a("BTC"), a("ETH")];
-    let spec = BotSpec {
-        quote: a("USDT"),
-        assets: coins.clone(),
-        method: Method::Equal,
-        weights: weighting::equal(&coins).unwrap(),
-        trigger: Trigger::threshold(Threshold::new(dec!(3), DriftKind::Absolute).unwrap(), None).unwrap(),
-        to: RebalanceTo::Target,
-        guards: Guards::default(),
-        fee: Bps(dec!(10)),
-        reestimate: None,
-        execution: Default::default(),
-    };
+    let spec = equal_spec(&["BTC", "ETH"], dec!(3), Default::default());
     let bot = engine.create("r", spec.clone(), "", dec!(1000)).unwrap();
     engine.step(bot).unwrap();
     let bnb_orders =
